@@ -1,0 +1,16 @@
+"""The streaming colouring engine: keyframe from the reference, propagation, snap, lines."""
+
+from .colorizer import ColorizeStats, Colorizer, FrameAnalysis
+from .options import ColorizeOptions
+from .pipeline import EncodeOptions, RunResult, colorize_video, load_reference
+
+__all__ = [
+    "ColorizeOptions",
+    "ColorizeStats",
+    "Colorizer",
+    "EncodeOptions",
+    "FrameAnalysis",
+    "RunResult",
+    "colorize_video",
+    "load_reference",
+]

@@ -1,0 +1,327 @@
+"""The colouring session: take a reference once, then colour a cut frame by frame.
+
+Per frame (classical path):
+
+    sketch -> ink + regions            (lineart)
+    keyframe:   reference placed over the drawing, each region votes on the
+                reference's palette index under it
+    in-between: the previous frame's palette indices, warped by the flow between
+                the two drawings, vote per region with occluded pixels left out;
+                a region without a confident vote takes the vote of everything
+                that lands in it, occluded or not (the nearest known colour)
+    snap:       every region one palette colour; lines on top
+
+State carried between frames is one uint8 index map and the previous frame's
+flow image, so memory does not grow with the cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..lineart import InkOptions, LineArt, RegionOptions, Regions, extract_ink, label_regions
+from ..lineart import looks_like_line_art
+from ..metrics.flowcheck import backward_warp, occlusion_mask
+from ..temporal.flow import flow_friendly, make_flow_backend, scale_flow
+from .options import ColorizeOptions
+from .palette import NO_COLOUR, Palette, build_palette
+from .reference import Placement, place_reference, warp_reference
+
+log = logging.getLogger(__name__)
+
+# Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
+_VOTE_INK_MAX = 24
+
+
+@dataclass
+class FrameAnalysis:
+    """What the engine knows of one sketch frame before colouring it."""
+
+    art: LineArt
+    regions: Regions
+    flow_image: np.ndarray  # flow-friendly grey image at work resolution
+
+
+@dataclass
+class ColorizeStats:
+    """Counters of a run, for logs, benchmarks and re-keying decisions.
+
+    Attributes:
+        frames: frames coloured.
+        unconfident: per frame, the share of region pixels whose colour had no
+            confident vote (0 for keyframes).
+        seconds: time spent per stage (lineart, flow, snap, compose).
+        placement: how the reference was placed over the keyframe.
+    """
+
+    frames: int = 0
+    unconfident: list[float] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    placement: Placement | None = None
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        """Accumulate time spent in a stage."""
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+
+def _vote(labels: np.ndarray, index: np.ndarray, valid: np.ndarray, count: int):
+    """Per region, the commonest palette index among valid pixels.
+
+    Returns ``(winner, winner_votes, total_votes)``, each of length ``count``.
+    """
+    keys = labels[valid].astype(np.int64) * 256 + index[valid]
+    hist = np.bincount(keys, minlength=count * 256).reshape(count, 256)
+    hist[:, NO_COLOUR] = 0
+    winner = hist.argmax(1).astype(np.uint8)
+    return winner, hist[np.arange(count), winner], hist.sum(1)
+
+
+class Colorizer:
+    """Colours the frames of one cut from a coloured reference.
+
+    The reference is encoded once (palette, line structure); :meth:`colorize`
+    then turns an iterable of sketch frames into coloured frames, one out per
+    frame in, in order.
+
+    Args:
+        reference: ``H,W,3`` uint8 RGB colour reference (a colour key of a frame of
+            the cut, or of another drawing of the same character).
+        options: how to colour (keyframe index, line mode, flow backend, ...).
+    """
+
+    def __init__(self, reference: np.ndarray, options: ColorizeOptions | None = None) -> None:
+        if not (isinstance(reference, np.ndarray) and reference.ndim == 3
+                and reference.shape[2] == 3 and reference.dtype == np.uint8):
+            raise InputError("the reference must be an H,W,3 uint8 RGB image")
+        if min(reference.shape[:2]) < 8:
+            raise InputError(f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})")
+        if looks_like_line_art(reference):
+            raise InputError(
+                "the reference has no colour: it looks like line art; pass a coloured "
+                "version of a frame (a colour key) as --ref"
+            )
+        self.options = options or ColorizeOptions()
+        self.reference = reference
+        self.palette: Palette = build_palette(reference)
+        self._ref_index = self.palette.index(reference)
+        self._flow = make_flow_backend(
+            self.options.flow,
+            device=self.options.resolved_device(),
+            weights=Path(self.options.flow_weights) if self.options.flow_weights else None,
+        )
+        self._ink_options = InkOptions()
+        self._region_options = RegionOptions(
+            line_threshold=self.options.line_threshold, gap_radius=self.options.gap_radius
+        )
+        self.stats = ColorizeStats()
+
+    # -- per-frame analysis (may run in a worker thread) ---------------------------------
+
+    def work_size(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        """``(w, h)`` at which flow is estimated for frames of ``shape``."""
+        h, w = shape[:2]
+        s = min(1.0, self.options.work_long_side / max(h, w))
+        return max(8, round(w * s)), max(8, round(h * s))
+
+    def analyse(self, sketch: np.ndarray) -> FrameAnalysis:
+        """Ink, regions and flow image of one sketch frame (thread-safe)."""
+        t0 = time.perf_counter()
+        art = extract_ink(sketch, self._ink_options)
+        regions = label_regions(art.ink_u8, self._region_options)
+        image = flow_friendly(art.ink_u8, self.work_size(sketch.shape))
+        self.stats.add_time("lineart", time.perf_counter() - t0)
+        return FrameAnalysis(art=art, regions=regions, flow_image=image)
+
+    # -- colouring -------------------------------------------------------------------------
+
+    def colour_keyframe(self, sketch: np.ndarray, frame: FrameAnalysis) -> np.ndarray:
+        """Region colours of a keyframe from the reference; returns ``count`` uint8 indices."""
+        h, w = sketch.shape[:2]
+        placement = place_reference(sketch, self.reference)
+        self.stats.placement = placement
+        if placement.same_drawing:
+            log.info("reference matches the keyframe's drawing (line overlap %.0f%%)",
+                     100 * placement.overlap)
+        else:
+            log.warning(
+                "the reference is not the coloured version of keyframe %d (line overlap "
+                "%.0f%%): it was fitted to the drawing and its colours transferred by "
+                "position; expect wrong regions (the exemplar network will do better)",
+                self.options.ref_frame, 100 * placement.overlap,
+            )
+        index = warp_reference(self._ref_index, placement, (w, h), fill=NO_COLOUR)
+        return self._snap(frame, index, None)[0]
+
+    def _snap(self, frame: FrameAnalysis, index: np.ndarray, filled_index: np.ndarray | None,
+              valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """Per-region vote; returns region colours and the unconfident pixel share.
+
+        Args:
+            frame: the frame's analysis.
+            index: palette indices landing on the frame (NO_COLOUR where none).
+            filled_index: fallback indices for regions without a confident vote
+                (everything that lands there, occluded or not), or None to use ``index``
+                over the whole region, lines included.
+            valid: extra mask of pixels allowed to vote (non-occluded), or None.
+        """
+        labels, count = frame.regions.labels, frame.regions.count
+        voters = (labels != 0) & (frame.art.ink_u8 <= _VOTE_INK_MAX)
+        if valid is not None:
+            voters &= valid
+        winner, votes, total = _vote(labels, index, voters, count)
+        confident = (votes > 0) & (votes >= self.options.min_confidence * total)
+        confident[0] = True
+        if not confident.all():
+            fallback_index = filled_index if filled_index is not None else index
+            fb_winner, fb_votes, _ = _vote(
+                frame.regions.filled, fallback_index, np.ones_like(voters), count
+            )
+            take = ~confident & (fb_votes > 0)
+            winner[take] = fb_winner[take]
+            # Still nothing (a region entirely off the reference): the commonest colour.
+            none = ~confident & (fb_votes == 0)
+            winner[none] = 0
+        areas = frame.regions.areas()
+        unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
+        return winner, unconfident
+
+    def propagate(self, prev: FrameAnalysis, prev_index: np.ndarray, prev_filled: np.ndarray,
+                  frame: FrameAnalysis, shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+        """Region colours of an in-between from its neighbour's index maps."""
+        t0 = time.perf_counter()
+        back = self._flow(frame.flow_image, prev.flow_image)  # current grid -> previous
+        fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
+        visible = occlusion_mask(fwd, back)
+        h, w = shape
+        back_full = scale_flow(back, (w, h))
+        visible_full = cv2.resize(visible.astype(np.uint8), (w, h),
+                                  interpolation=cv2.INTER_NEAREST).astype(bool)
+        self.stats.add_time("flow", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        warped, inside = backward_warp(prev_index, back_full, interpolation="nearest",
+                                       border="replicate", return_valid=True)
+        warped[~inside] = NO_COLOUR
+        warped_filled = backward_warp(prev_filled, back_full, interpolation="nearest",
+                                      border="replicate")
+        colours, unconfident = self._snap(frame, warped, warped_filled, visible_full)
+        self.stats.add_time("snap", time.perf_counter() - t0)
+        return colours, unconfident
+
+    def compose(self, frame: FrameAnalysis, colours: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Render a frame: flat fills, lines on top per the line mode.
+
+        Returns ``(rgb, index, filled_index)``: the picture and the palette index maps
+        the next frame propagates from (lines as NO_COLOUR, and filled).
+        """
+        t0 = time.perf_counter()
+        index = np.take(colours, frame.regions.labels)
+        index[frame.regions.labels == 0] = NO_COLOUR
+        filled = np.take(colours, frame.regions.filled)
+        fill = self.palette.render(filled)
+        art = frame.art
+        mode = self.options.lines
+        if mode == "fill":
+            out = fill
+        else:
+            ink_mask = cv2.compare(art.ink_u8, 0, cv2.CMP_GT)
+            if mode == "auto":
+                ink_mask[art.trace] = 0
+            # Composite the line over the fill with coverage d = darkness:
+            # out = fill*(1-d) + line*d = s - (255 - fill) * (1 - d)
+            s = art.sketch
+            lightness = cv2.min(cv2.min(s[..., 0], s[..., 1]), s[..., 2])  # (1-d)*255
+            shade = cv2.multiply(cv2.bitwise_not(fill), cv2.merge([lightness] * 3), scale=1 / 255)
+            lined = cv2.subtract(s, shade)
+            out = fill.copy()
+            cv2.copyTo(lined, ink_mask, out)
+        self.stats.add_time("compose", time.perf_counter() - t0)
+        return out, index, filled
+
+    def colorize(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Colour a cut: one ``H,W,3`` uint8 RGB frame out per sketch frame in, in order.
+
+        Frames before ``options.ref_frame`` are coloured backwards from it; they are
+        held on disk (not in memory) until the keyframe has been reached.
+        """
+        analysed = ((sketch, self.analyse(sketch)) for sketch in frames)
+        yield from self.colorize_analysed(analysed)
+
+    def colorize_analysed(
+        self, analysed: Iterable[tuple[np.ndarray, FrameAnalysis]]
+    ) -> Iterator[np.ndarray]:
+        """As :meth:`colorize`, over frames already analysed (see :meth:`analyse`)."""
+        it = iter(analysed)
+        key = self.options.ref_frame
+        shape: tuple[int, int] | None = None
+        state = None
+        with tempfile.TemporaryDirectory(prefix="celcolor-") as spill:
+            if key > 0:
+                # Hold frames 0..key-1 on disk, colour the keyframe, go back to 0.
+                held: list[Path] = []
+                for i in range(key):
+                    try:
+                        sketch, _ = next(it)
+                    except StopIteration:
+                        raise InputError(
+                            f"--ref-frame {key} is past the end of the cut ({i} frames)"
+                        ) from None
+                    p = Path(spill) / f"{i:06d}.png"
+                    cv2.imwrite(str(p), sketch[..., ::-1])
+                    held.append(p)
+                try:
+                    sketch, frame = next(it)
+                except StopIteration:
+                    raise InputError(f"--ref-frame {key} is past the end of the cut") from None
+                shape = sketch.shape[:2]
+                out_key, state = self._keyframe(sketch, frame)
+                back_state = state
+                outputs: list[Path] = []
+                for p in reversed(held):
+                    prev_sketch = cv2.imread(str(p))[..., ::-1]
+                    out, back_state = self._step(back_state, self.analyse(prev_sketch), shape)
+                    q = p.with_suffix(".out.png")
+                    cv2.imwrite(str(q), out[..., ::-1])
+                    outputs.append(q)
+                for q in reversed(outputs):
+                    yield np.ascontiguousarray(cv2.imread(str(q))[..., ::-1])
+                    q.unlink()
+                yield out_key
+            for sketch, frame in it:
+                if shape is None:
+                    shape = sketch.shape[:2]
+                    out, state = self._keyframe(sketch, frame)
+                    yield out
+                    continue
+                if sketch.shape[:2] != shape:
+                    raise InputError(
+                        f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
+                        f"{sketch.shape[1]}x{sketch.shape[0]}"
+                    )
+                out, state = self._step(state, frame, shape)
+                yield out
+            if shape is None:
+                raise InputError("the cut has no frames")
+
+    def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis):
+        colours = self.colour_keyframe(sketch, frame)
+        out, index, filled = self.compose(frame, colours)
+        self.stats.frames += 1
+        self.stats.unconfident.append(0.0)
+        return out, (frame, index, filled)
+
+    def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
+        prev, prev_index, prev_filled = state
+        colours, unconfident = self.propagate(prev, prev_index, prev_filled, frame, shape)
+        out, index, filled = self.compose(frame, colours)
+        self.stats.frames += 1
+        self.stats.unconfident.append(unconfident)
+        return out, (frame, index, filled)

@@ -1,0 +1,71 @@
+"""Settings of a colouring run: one dataclass, the CLI maps its flags onto it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ..errors import UsageError
+
+LINE_MODES = ("auto", "keep", "fill")
+FLOW_BACKENDS = ("dis", "raft", "auto")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class ColorizeOptions:
+    """How a cut is coloured.
+
+    Attributes:
+        ref_frame: index of the keyframe the reference colours (the reference is
+            the coloured version of this frame's drawing, or another drawing).
+        lines: "auto" keeps black/grey ink in its own colour and paints colour-trace
+            lines (red/blue/green shadow and highlight lines) with a region they bound;
+            "keep" keeps every line in its own colour; "fill" paints every line pixel
+            with the colour around it (a clean full-colour frame).
+        flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
+        flow_weights: path to RAFT weights, when ``flow`` is "raft".
+        device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
+        work_long_side: flow is estimated at this long side (pixels), then scaled up.
+        min_confidence: a region's propagated colour needs this share of its votes.
+        line_threshold: ink coverage (0..1) from which a pixel is a region wall.
+        gap_radius: radius of the ball that closes gaps in lines (None: by resolution).
+    """
+
+    ref_frame: int = 0
+    lines: str = "auto"
+    flow: str = "dis"
+    flow_weights: str | None = None
+    device: str = "auto"
+    work_long_side: int = 640
+    min_confidence: float = 0.5
+    line_threshold: float = 0.4
+    gap_radius: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.lines not in LINE_MODES:
+            raise UsageError(f"--lines must be one of {', '.join(LINE_MODES)}, got {self.lines!r}")
+        if self.flow not in FLOW_BACKENDS:
+            raise UsageError(f"--flow must be one of {', '.join(FLOW_BACKENDS)}, got {self.flow!r}")
+        if self.device not in DEVICES:
+            raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.ref_frame < 0:
+            raise UsageError(f"--ref-frame must be 0 or more, got {self.ref_frame}")
+        if not 64 <= self.work_long_side <= 4096:
+            raise UsageError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
+        if not 0.0 < self.min_confidence <= 1.0:
+            raise UsageError(f"min_confidence must be in (0, 1], got {self.min_confidence}")
+
+    def as_dict(self) -> dict:
+        """Plain dict of the settings (for --dry-run, manifests and reports)."""
+        return asdict(self)
+
+    def resolved_device(self) -> str:
+        """The torch device this run uses: "auto" means CUDA when available."""
+        if self.device != "auto":
+            return self.device
+        try:
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:  # pragma: no cover - torch is a dependency
+            return "cpu"

@@ -1,0 +1,97 @@
+"""The reference's colours as a palette of at most 255 entries.
+
+Cel colours are few and flat, so the engine votes on palette indices rather
+than on RGB values: a region's vote is a bincount over ``region * 256 + index``,
+and index 255 means "no colour here" (a line, or outside the picture).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+NO_COLOUR = 255
+_BITS = 5  # 32 levels per channel for binning; the palette colours are the bins' means
+
+
+def _bin_keys(rgb: np.ndarray) -> np.ndarray:
+    q = (rgb >> (8 - _BITS)).astype(np.int32)
+    return (q[..., 0] << (2 * _BITS)) | (q[..., 1] << _BITS) | q[..., 2]
+
+
+@dataclass
+class Palette:
+    """Up to 255 colours and a lookup from any RGB to the nearest of them.
+
+    Attributes:
+        colours: ``K,3`` uint8, K <= 255, most frequent first.
+        counts: ``K`` pixel counts in the image the palette was built from.
+    """
+
+    colours: np.ndarray
+    counts: np.ndarray
+
+    def __post_init__(self) -> None:
+        bins = np.arange(1 << (3 * _BITS))
+        centres = np.stack(
+            [(bins >> (2 * _BITS)) & 31, (bins >> _BITS) & 31, bins & 31], axis=1
+        ).astype(np.float32) * (1 << (8 - _BITS)) + (1 << (7 - _BITS))
+        d = ((centres[:, None, :] - self.colours[None].astype(np.float32)) ** 2).sum(-1)
+        self._lut = d.argmin(1).astype(np.uint8)
+        lut3 = np.zeros((256, 1, 3), np.uint8)
+        lut3[: len(self.colours), 0] = self.colours
+        self._lut3 = lut3
+
+    def __len__(self) -> int:
+        return len(self.colours)
+
+    def index(self, rgb: np.ndarray) -> np.ndarray:
+        """``H,W`` uint8 index of the nearest palette colour of every pixel."""
+        return np.take(self._lut, _bin_keys(rgb))
+
+    def render(self, index: np.ndarray) -> np.ndarray:
+        """``H,W,3`` uint8 RGB of an index map (index 255 renders black)."""
+        return cv2.LUT(cv2.merge([index, index, index]), self._lut3)
+
+
+def build_palette(rgb: np.ndarray, max_colours: int = 254, min_share: float = 2e-4) -> Palette:
+    """Quantise an image to its significant colours.
+
+    Colours are binned at 5 bits per channel; bins holding at least ``min_share``
+    of the pixels become palette entries (the mean colour of their pixels), and
+    entries closer than 8 levels in every channel are merged (JPEG or gradient
+    neighbours of one flat colour).
+
+    Args:
+        rgb: ``H,W,3`` uint8 reference image.
+        max_colours: cap on the palette size (at most 254: index 255 is reserved).
+        min_share: a colour covering less of the image is noise (anti-aliasing, JPEG).
+    """
+    keys = _bin_keys(rgb).ravel()
+    counts = np.bincount(keys, minlength=1 << (3 * _BITS))
+    flat = rgb.reshape(-1, 3).astype(np.float64)
+    sums = np.stack([np.bincount(keys, weights=flat[:, c], minlength=len(counts)) for c in range(3)], 1)
+    order = np.argsort(-counts, kind="stable")
+    threshold = max(1, int(min_share * keys.size))
+    chosen: list[np.ndarray] = []
+    chosen_counts: list[int] = []
+    for b in order:
+        if counts[b] < threshold or len(chosen) >= min(max_colours, 254):
+            break
+        colour = sums[b] / counts[b]
+        merged = False
+        for i, c in enumerate(chosen):
+            if np.abs(c - colour).max() < 8:
+                chosen_counts[i] += int(counts[b])
+                merged = True
+                break
+        if not merged:
+            chosen.append(colour)
+            chosen_counts.append(int(counts[b]))
+    if not chosen:  # a tiny image with all-distinct colours: take the commonest anyway
+        b = order[0]
+        chosen, chosen_counts = [sums[b] / counts[b]], [int(counts[b])]
+    colours = np.clip(np.rint(np.array(chosen)), 0, 255).astype(np.uint8)
+    return Palette(colours=colours, counts=np.array(chosen_counts, np.int64))

@@ -1,0 +1,154 @@
+"""The streaming run: decode -> analyse -> colour -> encode, each stage in its own thread.
+
+    decode thread ──q──> analysis thread ──q──> colouring (caller) ──q──> encode thread
+
+Queues are bounded, so memory stays flat for any cut length; OpenCV, PyAV and
+x264 release the GIL, so the stages overlap on a multi-core CPU. A worker's
+exception is re-raised in the caller and the output is never renamed into place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
+from .colorizer import ColorizeStats, Colorizer, FrameAnalysis
+from .options import ColorizeOptions
+
+log = logging.getLogger(__name__)
+
+_QUEUE = 4  # frames in flight per stage: enough to overlap, small enough to stay flat
+
+
+@dataclass
+class EncodeOptions:
+    """How the output is written.
+
+    Attributes:
+        codec: None picks by extension (libx264 for .mp4/.mkv/.mov, vp9 for .webm);
+            "h264", "ffv1" (lossless), "prores" or "vp9" when asked.
+        crf: x264/vp9 constant rate factor (lower is better; 18 is visually lossless).
+        preset: x264 speed preset ("ultrafast" .. "veryslow").
+        audio: copy the input's audio stream into the output.
+        overwrite: replace an existing output.
+    """
+
+    codec: str | None = None
+    crf: int = 18
+    preset: str = "medium"
+    audio: bool = True
+    overwrite: bool = False
+
+
+@dataclass
+class RunResult:
+    """What a run produced."""
+
+    output: Path
+    frames: int
+    seconds: float
+    stats: ColorizeStats
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        """End-to-end frames per second."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def load_reference(path: Path) -> np.ndarray:
+    """Read a reference image (one line of error if it is missing or unreadable)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"reference not found: {path}")
+    if path.is_dir():
+        raise InputError(f"the reference must be an image file, not a folder: {path}")
+    return read_image(path)
+
+
+def colorize_video(
+    src: str | Path,
+    ref: str | Path | np.ndarray,
+    dst: str | Path | None = None,
+    *,
+    options: ColorizeOptions | None = None,
+    encode: EncodeOptions | None = None,
+    allow_truncated: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+    **option_fields,
+) -> RunResult:
+    """Colour a cut (video file, image folder or single image) from a reference.
+
+    Args:
+        src: the line-art cut.
+        ref: the coloured reference (a path or an ``H,W,3`` uint8 RGB array).
+        dst: output path; None writes ``<stem>_color.mp4`` (or a folder / PNG) beside
+            the input. A folder (trailing slash, no suffix) means a PNG sequence.
+        options: colouring settings; ``option_fields`` set fields of it directly
+            (``colorize_video(src, ref, lines="fill")``).
+        encode: output settings.
+        allow_truncated: colour the frames of a truncated video up to the damage
+            (with a warning) instead of failing.
+        progress: called as ``progress(frames_done, total_or_None)`` after each frame.
+
+    Returns:
+        The :class:`RunResult`.
+    """
+    if options is None:
+        options = ColorizeOptions(**option_fields)
+    elif option_fields:
+        raise TypeError("pass either options= or option fields, not both")
+    encode = encode or EncodeOptions()
+    src = Path(src)
+    if not src.exists():
+        raise InputError(f"input not found: {src}")
+    reference = ref if isinstance(ref, np.ndarray) else load_reference(Path(ref))
+    t_start = time.perf_counter()
+    source = open_frames(src, allow_truncated=allow_truncated)
+    with source:
+        out_path = resolve_output(src, Path(dst) if dst is not None else None, source.kind)
+        check_output(src, out_path, encode.overwrite)
+        if not isinstance(ref, np.ndarray) and Path(ref).resolve() == out_path.resolve():
+            raise InputError(f"the output would overwrite the reference: {out_path}")
+        colorizer = Colorizer(reference, options)
+        pending: deque[Frame] = deque()
+
+        def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
+            for frame in source:
+                pending.append(frame)
+                yield frame.image, colorizer.analyse(frame.image)
+
+        writer = open_writer(
+            out_path,
+            width=source.width,
+            height=source.height,
+            fps=source.fps,
+            time_base=source.time_base,
+            codec=encode.codec,
+            crf=encode.crf,
+            preset=encode.preset,
+            audio_from=src if (encode.audio and source.has_audio) else None,
+            overwrite=encode.overwrite,
+        )
+        done = 0
+        with writer:
+            stream = prefetch(analysed(), maxsize=_QUEUE)
+            try:
+                for rgb in colorizer.colorize_analysed(stream):
+                    writer.write(rgb, pending.popleft())
+                    done += 1
+                    if progress is not None:
+                        progress(done, source.num_frames)
+            finally:
+                stream.close()
+    seconds = time.perf_counter() - t_start
+    return RunResult(output=out_path, frames=done, seconds=seconds, stats=colorizer.stats,
+                     stage_seconds=dict(colorizer.stats.seconds))

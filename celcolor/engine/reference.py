@@ -1,0 +1,141 @@
+"""Placing a coloured reference over a keyframe's line art.
+
+When the reference is the coloured version of the keyframe's drawing, its
+lines sit on the sketch's lines up to a small offset and scale (a different
+export size, a crop). Both images are reduced to thin dark structures (a
+black-hat filter keeps lines and drops large dark fills such as hair), the
+reference is fitted by ECC (affine), and the fit is accepted when the lines
+overlap. Otherwise the reference is another drawing: it is fitted by the
+bounding boxes of the lines, and the caller warns that colours are guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+_WORK_LONG_SIDE = 512
+# A keyframe is "the same drawing" when this share of its line pixels lands within
+# 2 px (work scale) of a reference line, and the same share holds the other way.
+SAME_DRAWING_OVERLAP = 0.6
+
+
+@dataclass
+class Placement:
+    """How a reference lies over a frame.
+
+    Attributes:
+        matrix: ``2,3`` affine map from frame pixels to reference pixels (for
+            ``cv2.warpAffine`` with ``WARP_INVERSE_MAP``).
+        overlap: share of the frame's line pixels near a reference line (0..1),
+            the smaller of the two directions.
+        same_drawing: True when the overlap says the reference is this drawing.
+    """
+
+    matrix: np.ndarray
+    overlap: float
+    same_drawing: bool
+
+
+def line_structure(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Thin dark structures of an image at ``size`` (w, h), as float32 in [0, 1]."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    lines = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
+    return lines.astype(np.float32) / 255.0
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """min(share of a's lines near b's, share of b's lines near a's)."""
+    ma, mb = a > 0.25, b > 0.25
+    if ma.sum() < 20 or mb.sum() < 20:
+        return 0.0
+    kernel = np.ones((5, 5), np.uint8)
+    near_b = cv2.dilate(mb.astype(np.uint8), kernel).astype(bool)
+    near_a = cv2.dilate(ma.astype(np.uint8), kernel).astype(bool)
+    return float(min((ma & near_b).sum() / ma.sum(), (mb & near_a).sum() / mb.sum()))
+
+
+def _bbox(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 20:
+        return None
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+def place_reference(sketch_rgb: np.ndarray, reference_rgb: np.ndarray) -> Placement:
+    """Fit a reference over a keyframe's line art.
+
+    Args:
+        sketch_rgb: ``H,W,3`` uint8 keyframe line art.
+        reference_rgb: ``h,w,3`` uint8 coloured reference, any size.
+
+    Returns:
+        The :class:`Placement` of the reference.
+    """
+    fh, fw = sketch_rgb.shape[:2]
+    rh, rw = reference_rgb.shape[:2]
+    fs = _WORK_LONG_SIDE / max(fh, fw)  # frame full -> work
+    frame_size = (max(8, round(fw * fs)), max(8, round(fh * fs)))
+    # Work on the reference at the same work scale as its frame-sized version.
+    rs_x, rs_y = frame_size[0] / rw, frame_size[1] / rh
+    sketch_lines = line_structure(sketch_rgb, frame_size)
+    ref_lines = line_structure(reference_rgb, frame_size)
+
+    def warp(m: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(
+            ref_lines, m, frame_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        )
+
+    candidates = [np.eye(2, 3, dtype=np.float32)]
+    boxes = _bbox(sketch_lines > 0.25), _bbox(ref_lines > 0.25)
+    if boxes[0] is not None and boxes[1] is not None:
+        (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = boxes
+        s = 0.5 * ((bx1 - bx0) / max(ax1 - ax0, 1) + (by1 - by0) / max(ay1 - ay0, 1))
+        candidates.append(
+            np.array(
+                [[s, 0, (bx0 + bx1) / 2 - s * (ax0 + ax1) / 2],
+                 [0, s, (by0 + by1) / 2 - s * (ay0 + ay1) / 2]], np.float32,
+            )
+        )
+    template = cv2.GaussianBlur(sketch_lines, (0, 0), 1.5)
+    moving = cv2.GaussianBlur(ref_lines, (0, 0), 1.5)
+    best_m, best_score = candidates[0], _overlap(sketch_lines, warp(candidates[0]))
+    for init in candidates:
+        m = init.copy()
+        try:
+            _, m = cv2.findTransformECC(
+                template, moving, m, cv2.MOTION_AFFINE,
+                (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5), None, 5,
+            )
+        except cv2.error:
+            m = init  # ECC did not converge: keep the starting fit
+        for cand in (m, init):
+            score = _overlap(sketch_lines, warp(cand))
+            if score > best_score:
+                best_m, best_score = cand, score
+    # Work-scale matrix maps work-frame px -> work-ref px (ref resized to frame_size).
+    full = np.zeros((2, 3), np.float32)
+    full[0, :2] = best_m[0, :2] * fs / rs_x
+    full[1, :2] = best_m[1, :2] * fs / rs_y
+    full[0, 2] = best_m[0, 2] / rs_x
+    full[1, 2] = best_m[1, 2] / rs_y
+    return Placement(
+        matrix=full, overlap=best_score, same_drawing=best_score >= SAME_DRAWING_OVERLAP
+    )
+
+
+def warp_reference(reference: np.ndarray, placement: Placement, size: tuple[int, int],
+                   *, fill: int = 255) -> np.ndarray:
+    """The reference (any ``H,W`` or ``H,W,C`` uint8 map of it) on the frame's grid.
+
+    Nearest sampling keeps palette indices intact; pixels outside get ``fill``.
+    """
+    return cv2.warpAffine(
+        reference, placement.matrix, size,
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=fill,
+    )

@@ -1,0 +1,15 @@
+"""Line art: ink extraction, cleanup and closed-region segmentation."""
+
+from .ink import InkOptions, LineArt, extract_ink, line_colours, looks_like_line_art
+from .regions import RegionOptions, Regions, label_regions
+
+__all__ = [
+    "InkOptions",
+    "LineArt",
+    "RegionOptions",
+    "Regions",
+    "extract_ink",
+    "label_regions",
+    "line_colours",
+    "looks_like_line_art",
+]

@@ -1,0 +1,162 @@
+"""Optical flow between line drawings, behind one interface.
+
+Convention: ``flow(a, b)`` is defined on ``a``'s pixel grid and points into
+``b``: the content at ``a[y, x]`` is found at ``b[y + fy, x + fx]``. Flow is
+``H,W,2`` float32 in pixels, x first. To bring ``b``'s content onto ``a``'s
+grid, backward-warp ``b`` with this flow.
+
+Line art is nearly all white: a flow method sees no texture inside regions.
+Both backends therefore look at a flow-friendly form of the drawing, the
+distance to the nearest line (a ramp inside every region) plus the line itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ..errors import CelcolorError
+
+log = logging.getLogger(__name__)
+
+
+def flow_friendly(ink_u8: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A textured grey image of line art for flow estimation.
+
+    Args:
+        ink_u8: ``H,W`` uint8 ink coverage.
+        size: ``(width, height)`` to compute at, or None for the ink's own size.
+
+    Returns:
+        ``h,w`` uint8: dark lines, and inside regions a ramp that grows with the
+        distance to the nearest line (saturating at 24 px), lightly blurred.
+    """
+    ink = ink_u8
+    if size is not None and (size[0], size[1]) != (ink.shape[1], ink.shape[0]):
+        ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA)
+    free = cv2.threshold(ink, 96, 255, cv2.THRESH_BINARY_INV)[1]
+    dist = cv2.distanceTransform(free, cv2.DIST_L2, 3)
+    ramp = cv2.convertScaleAbs(dist, alpha=255.0 / 24.0)  # saturates at 24 px
+    image = cv2.subtract(ramp, ink)
+    return cv2.GaussianBlur(image, (3, 3), 0)
+
+
+class FlowBackend(Protocol):
+    """Estimates flow between two frames' flow-friendly images (see :func:`flow_friendly`)."""
+
+    name: str
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Flow on ``a``'s grid into ``b`` (``H,W,2`` float32, pixels, x first)."""
+        ...
+
+
+@dataclass
+class DISFlow:
+    """OpenCV's Dense Inverse Search flow, the CPU default.
+
+    Attributes:
+        preset: "ultrafast", "fast" or "medium" (OpenCV's presets).
+    """
+
+    preset: str = "fast"
+    name: str = "dis"
+
+    def __post_init__(self) -> None:
+        presets = {
+            "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+            "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+            "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+        }
+        if self.preset not in presets:
+            raise CelcolorError(f"unknown DIS preset {self.preset!r}; use one of {sorted(presets)}")
+        self._dis = cv2.DISOpticalFlow_create(presets[self.preset])
+        self.name = f"dis-{self.preset}"
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return self._dis.calc(a, b, None)
+
+
+def _raft_weights_path(weights: Path | None) -> Path | None:
+    if weights is not None:
+        return Path(weights)
+    import torch
+
+    checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
+    found = sorted(checkpoints.glob("raft_*.pth")) if checkpoints.is_dir() else []
+    return found[0] if found else None
+
+
+class RAFTFlow:
+    """torchvision's RAFT, used when its weights are on disk (never downloaded here).
+
+    Args:
+        weights: a RAFT state dict (``raft_large_*.pth`` or ``raft_small_*.pth``);
+            None looks in torch's hub cache.
+        device: a torch device string.
+    """
+
+    def __init__(self, weights: Path | None = None, device: str = "cpu") -> None:
+        import torch
+        from torchvision.models.optical_flow import raft_large, raft_small
+
+        path = _raft_weights_path(weights)
+        if path is None or not path.is_file():
+            raise CelcolorError(
+                "RAFT weights not found: pass --flow-weights PATH or put raft_large_*.pth "
+                "in torch's hub cache (checkpoints/); or use --flow dis"
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model = raft_small() if "small" in path.name else raft_large()
+        model.load_state_dict(state, strict=True)
+        self._model = model.eval().to(device)
+        self._device = device
+        self.name = f"raft-{'small' if 'small' in path.name else 'large'}"
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        import torch
+
+        def prep(img: np.ndarray) -> torch.Tensor:
+            t = torch.from_numpy(img).float().div(127.5).sub(1.0)
+            return t[None, None].expand(1, 3, *img.shape).to(self._device)
+
+        h, w = a.shape
+        # RAFT needs sizes divisible by 8: pad, then crop the flow back.
+        ph, pw = (-h) % 8, (-w) % 8
+        ta = torch.nn.functional.pad(prep(a), (0, pw, 0, ph), mode="replicate")
+        tb = torch.nn.functional.pad(prep(b), (0, pw, 0, ph), mode="replicate")
+        with torch.inference_mode():
+            flow = self._model(ta, tb, num_flow_updates=12)[-1]
+        return flow[0, :, :h, :w].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+
+
+def make_flow_backend(name: str = "dis", *, device: str = "cpu", weights: Path | None = None):
+    """Build a flow backend by name: "dis" (CPU default), "raft", or "auto".
+
+    "auto" takes RAFT when its weights are present and a GPU is in use, else DIS.
+    """
+    if name == "dis":
+        return DISFlow()
+    if name == "raft":
+        return RAFTFlow(weights, device=device)
+    if name == "auto":
+        if device.startswith("cuda") and _raft_weights_path(weights) is not None:
+            return RAFTFlow(weights, device=device)
+        return DISFlow()
+    raise CelcolorError(f"unknown flow backend {name!r}; use dis, raft or auto")
+
+
+def scale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a flow field to ``(width, height)``, scaling its vectors to match."""
+    h, w = flow.shape[:2]
+    if (w, h) == size:
+        return flow
+    out = cv2.resize(flow, size, interpolation=cv2.INTER_LINEAR)
+    out[..., 0] *= size[0] / w
+    out[..., 1] *= size[1] / h
+    return out

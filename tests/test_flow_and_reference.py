@@ -1,0 +1,98 @@
+"""Flow on line art, the reference palette, and placing a reference over a keyframe."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from celcolor.engine.palette import NO_COLOUR, build_palette
+from celcolor.engine.reference import place_reference, warp_reference
+from celcolor.errors import CelcolorError
+from celcolor.lineart import extract_ink
+from celcolor.temporal.flow import DISFlow, RAFTFlow, flow_friendly, make_flow_backend, scale_flow
+
+H, W = 180, 320
+
+
+def scene(dx: float = 0.0, dy: float = 0.0, colour: bool = False) -> np.ndarray:
+    img = np.full((H, W, 3), 255, np.uint8)
+    items = [((90, 90), (50, 35), (220, 80, 80)), ((210, 80), (40, 55), (80, 180, 90)),
+             ((160, 140), (30, 20), (240, 210, 60))]
+    for (cx, cy), axes, fill in items:
+        c = (round(cx + dx), round(cy + dy))
+        if colour:
+            cv2.ellipse(img, c, axes, 0, 0, 360, fill, -1)
+        cv2.ellipse(img, c, axes, 0, 0, 360, (0, 0, 0), 2, cv2.LINE_AA)
+    return img
+
+
+def test_flow_friendly_has_texture_inside_regions():
+    ink = extract_ink(scene()).ink_u8
+    image = flow_friendly(ink)
+    assert image.shape == ink.shape and image.dtype == np.uint8
+    inside = image[90, 60:120]
+    assert inside.std() > 10  # a ramp, not flat white
+
+
+def test_dis_recovers_a_translation_of_line_art():
+    a = flow_friendly(extract_ink(scene()).ink_u8)
+    b = flow_friendly(extract_ink(scene(dx=4, dy=-3)).ink_u8)
+    flow = DISFlow()(a, b)
+    assert flow.shape == (H, W, 2) and flow.dtype == np.float32
+    inside = np.zeros((H, W), bool)
+    cv2.ellipse(inside.view(np.uint8), (90, 90), (40, 25), 0, 0, 360, 1, -1)
+    fx, fy = np.median(flow[inside], axis=0)
+    assert abs(fx - 4) < 0.75 and abs(fy + 3) < 0.75
+
+
+def test_scale_flow_scales_vectors():
+    flow = np.ones((10, 20, 2), np.float32)
+    big = scale_flow(flow, (40, 20))
+    assert big.shape == (20, 40, 2)
+    assert np.allclose(big[..., 0], 2.0) and np.allclose(big[..., 1], 2.0)
+
+
+def test_raft_without_weights_says_what_to_do(tmp_path):
+    with pytest.raises(CelcolorError, match="RAFT weights not found"):
+        RAFTFlow(weights=tmp_path / "missing.pth")
+    with pytest.raises(CelcolorError, match="unknown flow backend"):
+        make_flow_backend("magic")
+
+
+def test_palette_finds_flat_colours_despite_noise():
+    img = scene(colour=True)
+    noisy = np.clip(img.astype(int) + np.random.default_rng(0).integers(-3, 4, img.shape), 0, 255)
+    palette = build_palette(noisy.astype(np.uint8))
+    want = [(255, 255, 255), (220, 80, 80), (80, 180, 90), (240, 210, 60), (0, 0, 0)]
+    for colour in want[:4]:
+        d = np.abs(palette.colours.astype(int) - np.array(colour)).max(1)
+        assert d.min() <= 4, colour
+    index = palette.index(img)
+    assert index.dtype == np.uint8 and (index != NO_COLOUR).all()
+    rendered = palette.render(index)
+    assert (np.abs(rendered.astype(int) - img.astype(int)).max(2) <= 8).mean() > 0.97
+
+
+def test_reference_of_the_same_drawing_is_placed_despite_offset_and_scale():
+    sketch = scene()
+    ref_full = scene(colour=True)
+    # The reference exported 5% larger and shifted.
+    m = np.array([[1.05, 0, 7], [0, 1.05, -4]], np.float32)
+    ref = cv2.warpAffine(ref_full, m, (W + 20, H + 10), borderValue=(255, 255, 255))
+    placement = place_reference(sketch, ref)
+    assert placement.same_drawing and placement.overlap > 0.8
+    placed = warp_reference(ref, placement, (W, H), fill=255)
+    # Inside the first ellipse the placed reference shows its fill colour.
+    assert np.abs(placed[90, 90].astype(int) - (220, 80, 80)).max() < 10
+    assert np.abs(placed[80, 210].astype(int) - (80, 180, 90)).max() < 10
+
+
+def test_another_drawing_is_not_taken_for_the_same():
+    sketch = scene()
+    other = np.full((H, W, 3), 255, np.uint8)
+    cv2.rectangle(other, (30, 30), (120, 150), (200, 50, 50), -1)
+    cv2.rectangle(other, (30, 30), (120, 150), (0, 0, 0), 2)
+    cv2.line(other, (150, 20), (300, 160), (0, 0, 0), 2)
+    placement = place_reference(sketch, other)
+    assert not placement.same_drawing
