@@ -23,8 +23,17 @@ from .errors import CelcolorError
 log = logging.getLogger("celcolor")
 
 CODECS = ("h264", "ffv1", "prores", "vp9")
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
-           "slower", "veryslow")
+PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,33 +45,65 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
-    p.add_argument("-v", "--verbose", action="store_true", help="more logging; tracebacks on errors")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
+    )
 
 
 def _add_colour_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("colouring")
-    g.add_argument("--ref-frame", type=int, default=0, metavar="N",
-                   help="frame the reference colours (default 0)")
-    g.add_argument("--lines", choices=LINE_MODES, default="auto",
-                   help="auto: black ink kept, colour-trace lines painted; keep: all lines kept; "
-                        "fill: lines painted with the colour around them")
-    g.add_argument("--flow", choices=FLOW_BACKENDS, default="dis",
-                   help="optical flow: dis (CPU), raft (needs weights), auto")
-    g.add_argument("--flow-weights", type=Path, default=None, metavar="PATH",
-                   help="RAFT weights file (for --flow raft)")
+    g.add_argument(
+        "--ref-frame",
+        type=int,
+        default=0,
+        metavar="N",
+        help="frame the reference colours (default 0)",
+    )
+    g.add_argument(
+        "--lines",
+        choices=LINE_MODES,
+        default="auto",
+        help="auto: black ink kept, colour-trace lines painted; keep: all lines kept; "
+        "fill: lines painted with the colour around them",
+    )
+    g.add_argument(
+        "--flow",
+        choices=FLOW_BACKENDS,
+        default="dis",
+        help="optical flow: dis (CPU), raft (needs weights), auto",
+    )
+    g.add_argument(
+        "--flow-weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="RAFT weights file (for --flow raft)",
+    )
     g.add_argument("--device", choices=DEVICES, default="auto")
     e = p.add_argument_group("output")
-    e.add_argument("-o", "--output", type=Path, default=None,
-                   help="output file, or a folder (trailing /) for a PNG sequence; "
-                        "default: <input>_color.mp4 beside the input")
-    e.add_argument("--codec", choices=CODECS, default=None,
-                   help="default by extension: h264 (.mp4/.mkv/.mov), vp9 (.webm)")
+    e.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="output file, or a folder (trailing /) for a PNG sequence; "
+        "default: <input>_color.mp4 beside the input",
+    )
+    e.add_argument(
+        "--codec",
+        choices=CODECS,
+        default=None,
+        help="default by extension: h264 (.mp4/.mkv/.mov), vp9 (.webm)",
+    )
     e.add_argument("--crf", type=int, default=18, help="quality for h264/vp9 (lower is better)")
     e.add_argument("--preset", choices=PRESETS, default="medium", help="x264 speed preset")
     e.add_argument("--no-audio", action="store_true", help="drop the input's audio")
     e.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    e.add_argument("--allow-truncated", action="store_true",
-                   help="colour a damaged video up to the damage instead of failing")
+    e.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="colour a damaged video up to the damage instead of failing",
+    )
     e.add_argument("--dry-run", action="store_true", help="print the resolved settings and stop")
 
 
@@ -79,11 +120,18 @@ def _options_from(args: argparse.Namespace) -> ColorizeOptions:
 def _encode_from(args: argparse.Namespace):
     from .engine import EncodeOptions
 
-    return EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset,
-                         audio=not args.no_audio, overwrite=args.overwrite)
+    return EncodeOptions(
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        audio=not args.no_audio,
+        overwrite=args.overwrite,
+    )
 
 
-def _progress_bar(quiet: bool, desc: str) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
+def _progress_bar(
+    quiet: bool, desc: str
+) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
     """A tqdm bar on stderr (frames, fps, ETA), or no-ops when quiet."""
     if quiet:
         return (lambda done, total: None), (lambda: None)
@@ -109,17 +157,38 @@ def _run_colour(args: argparse.Namespace) -> int:
     if args.dry_run:
         with open_frames(args.input) as source:
             out = resolve_output(Path(args.input), args.output, source.kind)
-            info = {"input": str(args.input), "kind": source.kind,
-                    "size": [source.width, source.height], "frames": source.num_frames,
-                    "fps": source.fps}
+            info = {
+                "input": str(args.input),
+                "kind": source.kind,
+                "size": [source.width, source.height],
+                "frames": source.num_frames,
+                "fps": source.fps,
+            }
         load_reference(args.ref)
-        print(json.dumps({"source": info, "reference": str(args.ref), "output": str(out),
-                          "colour": options.as_dict(), "encode": vars(encode)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "source": info,
+                    "reference": str(args.ref),
+                    "output": str(out),
+                    "colour": options.as_dict(),
+                    "encode": vars(encode),
+                },
+                indent=2,
+            )
+        )
         return 0
     update, close = _progress_bar(args.quiet, Path(args.input).name)
     try:
-        result = colorize_video(args.input, args.ref, args.output, options=options, encode=encode,
-                                allow_truncated=args.allow_truncated, progress=update)
+        result = colorize_video(
+            args.input,
+            args.ref,
+            args.output,
+            options=options,
+            encode=encode,
+            allow_truncated=args.allow_truncated,
+            progress=update,
+        )
     finally:
         close()
     log.info("%d frames in %.1f s (%.1f frames/s)", result.frames, result.seconds, result.fps)
@@ -144,7 +213,7 @@ def _colour_parser() -> _Parser:
     p = _Parser(
         prog="colorize-video",
         description="Colour a cut of animation line art from a coloured reference. "
-                    "Other commands: demo (try it on a generated clip).",
+        "Other commands: demo (try it on a generated clip).",
     )
     p.add_argument("input", type=Path, help="line-art video, folder of frames, or one image")
     p.add_argument("--ref", type=Path, required=True, help="coloured reference image")
@@ -155,11 +224,18 @@ def _colour_parser() -> _Parser:
 
 
 def _demo_parser() -> _Parser:
-    p = _Parser(prog="colorize-video demo",
-                description="Write a small generated sketch clip and its reference, colour it, "
-                            "and print the paths.")
-    p.add_argument("-o", "--output", type=Path, default=Path("celcolor-demo"),
-                   help="folder for the demo files (default ./celcolor-demo)")
+    p = _Parser(
+        prog="colorize-video demo",
+        description="Write a small generated sketch clip and its reference, colour it, "
+        "and print the paths.",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("celcolor-demo"),
+        help="folder for the demo files (default ./celcolor-demo)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace earlier demo outputs")
     _add_common(p)
     return p
@@ -172,8 +248,9 @@ COMMANDS: dict[str, tuple[Callable[[], _Parser], Callable[[argparse.Namespace], 
 
 def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="colorize-video: %(levelname)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="colorize-video: %(levelname)s: %(message)s", stream=sys.stderr
+    )
     # Third-party chatter (PyAV/ffmpeg) stays at warnings unless -v.
     if not args.verbose:
         logging.getLogger("libav").setLevel(logging.ERROR)
@@ -201,8 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # a bug: one line by default, the traceback with -v
         if args.verbose:
             traceback.print_exc()
-        print(f"colorize-video: internal error: {type(e).__name__}: {e} "
-              "(rerun with -v for the traceback, and please report it)", file=sys.stderr)
+        print(
+            f"colorize-video: internal error: {type(e).__name__}: {e} "
+            "(rerun with -v for the traceback, and please report it)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -17,8 +17,11 @@ H, W = 180, 320
 
 def scene(dx: float = 0.0, dy: float = 0.0, colour: bool = False) -> np.ndarray:
     img = np.full((H, W, 3), 255, np.uint8)
-    items = [((90, 90), (50, 35), (220, 80, 80)), ((210, 80), (40, 55), (80, 180, 90)),
-             ((160, 140), (30, 20), (240, 210, 60))]
+    items = [
+        ((90, 90), (50, 35), (220, 80, 80)),
+        ((210, 80), (40, 55), (80, 180, 90)),
+        ((160, 140), (30, 20), (240, 210, 60)),
+    ]
     for (cx, cy), axes, fill in items:
         c = (round(cx + dx), round(cy + dy))
         if colour:

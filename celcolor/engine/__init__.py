@@ -1,6 +1,6 @@
 """The streaming colouring engine: keyframe from the reference, propagation, snap, lines."""
 
-from .colorizer import ColorizeStats, Colorizer, FrameAnalysis
+from .colorizer import Colorizer, ColorizeStats, FrameAnalysis
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions, RunResult, colorize_video, load_reference
 

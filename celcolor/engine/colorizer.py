@@ -17,6 +17,7 @@ flow image, so memory does not grow with the cut.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 import time
@@ -28,15 +29,42 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..lineart import InkOptions, LineArt, RegionOptions, Regions, extract_ink, label_regions
-from ..lineart import looks_like_line_art
-from ..metrics.flowcheck import backward_warp, occlusion_mask
+from ..lineart import (
+    InkOptions,
+    LineArt,
+    RegionOptions,
+    Regions,
+    extract_ink,
+    label_regions,
+    looks_like_line_art,
+)
+from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import flow_friendly, make_flow_backend, scale_flow
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette
 from .reference import Placement, place_reference, warp_reference
 
 log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(shape: tuple[int, int]) -> np.ndarray:
+    """``H,W,2`` float32 pixel coordinates (x, y)."""
+    h, w = shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return np.dstack([xs, ys])
+
+
+@functools.lru_cache(maxsize=4)
+def _pixel_offset(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Correction for scaling pixel-centre coordinates rather than edges.
+
+    A coordinate c at work size is the point (c + 0.5) * s - 0.5 at full size;
+    scale_flow multiplies by s, so add 0.5 * s - 0.5 per axis.
+    """
+    sx, sy = size[0] / small[1], size[1] / small[0]
+    return np.array([0.5 * sx - 0.5, 0.5 * sy - 0.5], np.float32)
+
 
 # Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
 _VOTE_INK_MAX = 24
@@ -73,16 +101,20 @@ class ColorizeStats:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
-def _vote(labels: np.ndarray, index: np.ndarray, valid: np.ndarray, count: int):
-    """Per region, the commonest palette index among valid pixels.
+def _histogram(labels: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
+    """``count,256`` counts of palette indices per region (column 255: no colour).
 
-    Returns ``(winner, winner_votes, total_votes)``, each of length ``count``.
+    One bincount over the whole frame; pixels that must not vote carry index 255.
     """
-    keys = labels[valid].astype(np.int64) * 256 + index[valid]
-    hist = np.bincount(keys, minlength=count * 256).reshape(count, 256)
-    hist[:, NO_COLOUR] = 0
-    winner = hist.argmax(1).astype(np.uint8)
-    return winner, hist[np.arange(count), winner], hist.sum(1)
+    keys = cv2.add(cv2.multiply(labels, 256), index.astype(np.int32))
+    return np.bincount(keys.ravel(), minlength=count * 256).reshape(count, 256)
+
+
+def _winners(hist: np.ndarray):
+    """Per region: the commonest colour, its votes and all votes (no-colour left out)."""
+    votes = hist[:, :NO_COLOUR]
+    winner = votes.argmax(1).astype(np.uint8)
+    return winner, votes[np.arange(len(votes)), winner], votes.sum(1)
 
 
 class Colorizer:
@@ -99,11 +131,17 @@ class Colorizer:
     """
 
     def __init__(self, reference: np.ndarray, options: ColorizeOptions | None = None) -> None:
-        if not (isinstance(reference, np.ndarray) and reference.ndim == 3
-                and reference.shape[2] == 3 and reference.dtype == np.uint8):
+        if not (
+            isinstance(reference, np.ndarray)
+            and reference.ndim == 3
+            and reference.shape[2] == 3
+            and reference.dtype == np.uint8
+        ):
             raise InputError("the reference must be an H,W,3 uint8 RGB image")
         if min(reference.shape[:2]) < 8:
-            raise InputError(f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})")
+            raise InputError(
+                f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})"
+            )
         if looks_like_line_art(reference):
             raise InputError(
                 "the reference has no colour: it looks like line art; pass a coloured "
@@ -149,70 +187,94 @@ class Colorizer:
         placement = place_reference(sketch, self.reference)
         self.stats.placement = placement
         if placement.same_drawing:
-            log.info("reference matches the keyframe's drawing (line overlap %.0f%%)",
-                     100 * placement.overlap)
+            log.info(
+                "reference matches the keyframe's drawing (line overlap %.0f%%)",
+                100 * placement.overlap,
+            )
         else:
             log.warning(
                 "the reference is not the coloured version of keyframe %d (line overlap "
                 "%.0f%%): it was fitted to the drawing and its colours transferred by "
                 "position; expect wrong regions (the exemplar network will do better)",
-                self.options.ref_frame, 100 * placement.overlap,
+                self.options.ref_frame,
+                100 * placement.overlap,
             )
         index = warp_reference(self._ref_index, placement, (w, h), fill=NO_COLOUR)
         return self._snap(frame, index, None)[0]
 
-    def _snap(self, frame: FrameAnalysis, index: np.ndarray, filled_index: np.ndarray | None,
-              valid: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    def _snap(
+        self,
+        frame: FrameAnalysis,
+        index: np.ndarray,
+        filled_index: np.ndarray | None,
+        valid: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, float]:
         """Per-region vote; returns region colours and the unconfident pixel share.
 
         Args:
             frame: the frame's analysis.
-            index: palette indices landing on the frame (NO_COLOUR where none).
+            index: palette indices landing on the frame (NO_COLOUR where none);
+                modified in place.
             filled_index: fallback indices for regions without a confident vote
                 (everything that lands there, occluded or not), or None to use ``index``
                 over the whole region, lines included.
-            valid: extra mask of pixels allowed to vote (non-occluded), or None.
+            valid: uint8 mask of pixels allowed to vote (non-occluded), or None.
         """
         labels, count = frame.regions.labels, frame.regions.count
-        voters = (labels != 0) & (frame.art.ink_u8 <= _VOTE_INK_MAX)
+        # Under ink the paint is hidden: those pixels, and occluded ones, do not vote.
+        mute = cv2.compare(frame.art.ink_u8, _VOTE_INK_MAX, cv2.CMP_GT)
         if valid is not None:
-            voters &= valid
-        winner, votes, total = _vote(labels, index, voters, count)
+            mute = cv2.bitwise_or(mute, cv2.compare(valid, 0, cv2.CMP_EQ))
+        fallback_index = index.copy() if filled_index is None else filled_index
+        index[mute > 0] = NO_COLOUR
+        hist = _histogram(labels, index, count)
+        areas = hist.sum(1)
+        winner, votes, total = _winners(hist)
         confident = (votes > 0) & (votes >= self.options.min_confidence * total)
         confident[0] = True
         if not confident.all():
-            fallback_index = filled_index if filled_index is not None else index
-            fb_winner, fb_votes, _ = _vote(
-                frame.regions.filled, fallback_index, np.ones_like(voters), count
+            fb_winner, fb_votes, _ = _winners(
+                _histogram(frame.regions.filled, fallback_index, count)
             )
             take = ~confident & (fb_votes > 0)
             winner[take] = fb_winner[take]
             # Still nothing (a region entirely off the reference): the commonest colour.
-            none = ~confident & (fb_votes == 0)
-            winner[none] = 0
-        areas = frame.regions.areas()
+            winner[~confident & (fb_votes == 0)] = 0
         unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
         return winner, unconfident
 
-    def propagate(self, prev: FrameAnalysis, prev_index: np.ndarray, prev_filled: np.ndarray,
-                  frame: FrameAnalysis, shape: tuple[int, int]) -> tuple[np.ndarray, float]:
+    def propagate(
+        self,
+        prev: FrameAnalysis,
+        prev_index: np.ndarray,
+        prev_filled: np.ndarray,
+        frame: FrameAnalysis,
+        shape: tuple[int, int],
+    ) -> tuple[np.ndarray, float]:
         """Region colours of an in-between from its neighbour's index maps."""
         t0 = time.perf_counter()
         back = self._flow(frame.flow_image, prev.flow_image)  # current grid -> previous
         fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
-        visible = occlusion_mask(fwd, back)
+        visible = occlusion_mask(fwd, back).astype(np.uint8)
         h, w = shape
-        back_full = scale_flow(back, (w, h))
-        visible_full = cv2.resize(visible.astype(np.uint8), (w, h),
-                                  interpolation=cv2.INTER_NEAREST).astype(bool)
+        # Sampling positions x + flow(x), computed at work size and scaled up once.
+        sample = scale_flow(back + _grid(back.shape[:2]), (w, h))
+        sample += _pixel_offset(back.shape[:2], (w, h))
+        visible = cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
         self.stats.add_time("flow", time.perf_counter() - t0)
         t0 = time.perf_counter()
-        warped, inside = backward_warp(prev_index, back_full, interpolation="nearest",
-                                       border="replicate", return_valid=True)
-        warped[~inside] = NO_COLOUR
-        warped_filled = backward_warp(prev_filled, back_full, interpolation="nearest",
-                                      border="replicate")
-        colours, unconfident = self._snap(frame, warped, warped_filled, visible_full)
+        warped = cv2.remap(
+            prev_index,
+            sample,
+            None,
+            cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=NO_COLOUR,
+        )
+        warped_filled = cv2.remap(
+            prev_filled, sample, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
+        )
+        colours, unconfident = self._snap(frame, warped, warped_filled, visible)
         self.stats.add_time("snap", time.perf_counter() - t0)
         return colours, unconfident
 
@@ -223,8 +285,9 @@ class Colorizer:
         the next frame propagates from (lines as NO_COLOUR, and filled).
         """
         t0 = time.perf_counter()
-        index = np.take(colours, frame.regions.labels)
-        index[frame.regions.labels == 0] = NO_COLOUR
+        with_lines = colours.copy()
+        with_lines[0] = NO_COLOUR  # label 0 is line pixels
+        index = np.take(with_lines, frame.regions.labels)
         filled = np.take(colours, frame.regions.filled)
         fill = self.palette.render(filled)
         art = frame.art

@@ -72,7 +72,9 @@ def build_palette(rgb: np.ndarray, max_colours: int = 254, min_share: float = 2e
     keys = _bin_keys(rgb).ravel()
     counts = np.bincount(keys, minlength=1 << (3 * _BITS))
     flat = rgb.reshape(-1, 3).astype(np.float64)
-    sums = np.stack([np.bincount(keys, weights=flat[:, c], minlength=len(counts)) for c in range(3)], 1)
+    sums = np.stack(
+        [np.bincount(keys, weights=flat[:, c], minlength=len(counts)) for c in range(3)], 1
+    )
     order = np.argsort(-counts, kind="stable")
     threshold = max(1, int(min_share * keys.size))
     chosen: list[np.ndarray] = []

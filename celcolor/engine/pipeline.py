@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
-from .colorizer import ColorizeStats, Colorizer, FrameAnalysis
+from .colorizer import Colorizer, ColorizeStats, FrameAnalysis
 from .options import ColorizeOptions
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,8 @@ def colorize_video(
             preset=encode.preset,
             audio_from=src if (encode.audio and source.has_audio) else None,
             overwrite=encode.overwrite,
+            threaded=True,
+            queue_size=_QUEUE,
         )
         done = 0
         with writer:
@@ -150,5 +152,10 @@ def colorize_video(
             finally:
                 stream.close()
     seconds = time.perf_counter() - t_start
-    return RunResult(output=out_path, frames=done, seconds=seconds, stats=colorizer.stats,
-                     stage_seconds=dict(colorizer.stats.seconds))
+    return RunResult(
+        output=out_path,
+        frames=done,
+        seconds=seconds,
+        stats=colorizer.stats,
+        stage_seconds=dict(colorizer.stats.seconds),
+    )

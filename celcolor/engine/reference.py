@@ -40,8 +40,12 @@ class Placement:
 
 
 def line_structure(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Thin dark structures of an image at ``size`` (w, h), as float32 in [0, 1]."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    """Thin dark structures of an image at ``size`` (w, h), as float32 in [0, 1].
+
+    Measured on the max channel (HSV value): black outlines are dark there while
+    colour-trace lines are bright, since a finished reference paints those over.
+    """
+    grey = cv2.max(cv2.max(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
     grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
     lines = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, kernel)
@@ -97,8 +101,11 @@ def place_reference(sketch_rgb: np.ndarray, reference_rgb: np.ndarray) -> Placem
         s = 0.5 * ((bx1 - bx0) / max(ax1 - ax0, 1) + (by1 - by0) / max(ay1 - ay0, 1))
         candidates.append(
             np.array(
-                [[s, 0, (bx0 + bx1) / 2 - s * (ax0 + ax1) / 2],
-                 [0, s, (by0 + by1) / 2 - s * (ay0 + ay1) / 2]], np.float32,
+                [
+                    [s, 0, (bx0 + bx1) / 2 - s * (ax0 + ax1) / 2],
+                    [0, s, (by0 + by1) / 2 - s * (ay0 + ay1) / 2],
+                ],
+                np.float32,
             )
         )
     template = cv2.GaussianBlur(sketch_lines, (0, 0), 1.5)
@@ -108,8 +115,13 @@ def place_reference(sketch_rgb: np.ndarray, reference_rgb: np.ndarray) -> Placem
         m = init.copy()
         try:
             _, m = cv2.findTransformECC(
-                template, moving, m, cv2.MOTION_AFFINE,
-                (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5), None, 5,
+                template,
+                moving,
+                m,
+                cv2.MOTION_AFFINE,
+                (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 60, 1e-5),
+                None,
+                5,
             )
         except cv2.error:
             m = init  # ECC did not converge: keep the starting fit
@@ -128,14 +140,18 @@ def place_reference(sketch_rgb: np.ndarray, reference_rgb: np.ndarray) -> Placem
     )
 
 
-def warp_reference(reference: np.ndarray, placement: Placement, size: tuple[int, int],
-                   *, fill: int = 255) -> np.ndarray:
+def warp_reference(
+    reference: np.ndarray, placement: Placement, size: tuple[int, int], *, fill: int = 255
+) -> np.ndarray:
     """The reference (any ``H,W`` or ``H,W,C`` uint8 map of it) on the frame's grid.
 
     Nearest sampling keeps palette indices intact; pixels outside get ``fill``.
     """
     return cv2.warpAffine(
-        reference, placement.matrix, size,
+        reference,
+        placement.matrix,
+        size,
         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=fill,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
     )

@@ -28,8 +28,9 @@ class RegionOptions:
 
     Attributes:
         line_threshold: ink coverage (0..1) from which a pixel is a line, i.e. a wall.
-        gap_radius: radius in pixels of the ball that closes gaps in lines; None
-            scales it with resolution (1 px at 360p, 2 px at 720p and above).
+        gap_radius: radius in pixels of the ball that closes gaps in lines (gaps up to
+            about twice this close); None scales it with resolution (3 px at 360p,
+            5 at 720p, 9 at 1080p). Odd values are exact; even ones round down.
         min_area: regions smaller than this (pixels at 640x360, scaled with frame
             area) are merged into a neighbour; they are specks, not paint areas.
     """
@@ -60,7 +61,7 @@ class Regions:
 
 
 def _auto_radius(shape: tuple[int, int]) -> int:
-    return 1 if shape[0] * shape[1] <= 1.5 * _BASE_AREA else 2
+    return max(3, round(3 * (shape[0] * shape[1] / _BASE_AREA) ** 0.5))
 
 
 def _split_leaking(
@@ -68,22 +69,33 @@ def _split_leaking(
 ) -> tuple[np.ndarray, int] | None:
     """Split components whose eroded free space falls apart into large pieces.
 
+    The erosion and its components are computed at half resolution (a pixel there
+    is free only when all four under it are, which is itself a 1 px erosion), so
+    a ball of radius ``(radius - 1) / 2`` there is one of ``radius`` at full size.
     Returns the new label map and id count, or None when nothing needed splitting.
-    Work is confined to the bounding boxes of the components that split.
+    Work on the full-resolution map is confined to the boxes of the split components.
     """
     n0 = len(stats0)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    eroded = cv2.erode(free, kernel)
+    h, w = free.shape
+    half = cv2.resize(free * 255, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    half = cv2.compare(half, 255, cv2.CMP_EQ)
+    r = max(1, (radius - 1) // 2)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    eroded = cv2.threshold(cv2.erode(half, kernel), 0, 1, cv2.THRESH_BINARY)[1]
     nr, ccr, stats, _ = cv2.connectedComponentsWithStats(eroded, connectivity=4)
-    big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_piece) + 1
+    big = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= max(1, min_piece // 4)) + 1
     if len(big) < 2:
         return None
     # A piece lies inside one component: read the parent off the piece's top row.
     parents = np.empty(len(big), np.int64)
     for i, k in enumerate(big):
-        x, y, w = stats[k, cv2.CC_STAT_LEFT], stats[k, cv2.CC_STAT_TOP], stats[k, cv2.CC_STAT_WIDTH]
-        row = ccr[y, x : x + w]
-        parents[i] = cc0[y, x + int(np.argmax(row == k))]
+        x, y, bw = (
+            stats[k, cv2.CC_STAT_LEFT],
+            stats[k, cv2.CC_STAT_TOP],
+            stats[k, cv2.CC_STAT_WIDTH],
+        )
+        xk = x + int(np.argmax(ccr[y, x : x + bw] == k))
+        parents[i] = cc0[2 * y, 2 * xk]  # all four full-res pixels under it are free
     pieces_per_parent = np.bincount(parents, minlength=n0)
     split_parents = np.flatnonzero(pieces_per_parent >= 2)
     split_parents = split_parents[split_parents != 0]
@@ -92,20 +104,26 @@ def _split_leaking(
     labels = cc0.copy()
     next_id = n0
     for p in split_parents:
-        x, y = stats0[p, cv2.CC_STAT_LEFT], stats0[p, cv2.CC_STAT_TOP]
-        w, h = stats0[p, cv2.CC_STAT_WIDTH], stats0[p, cv2.CC_STAT_HEIGHT]
-        box = (slice(y, y + h), slice(x, x + w))
+        x0, y0 = stats0[p, cv2.CC_STAT_LEFT], stats0[p, cv2.CC_STAT_TOP]
+        x1 = x0 + stats0[p, cv2.CC_STAT_WIDTH]
+        y1 = y0 + stats0[p, cv2.CC_STAT_HEIGHT]
         pieces = big[parents == p]
         ids = np.zeros(nr, np.int32)
         ids[pieces] = next_id + np.arange(len(pieces), dtype=np.int32)
         next_id += len(pieces)
-        seed_map = np.take(ids, ccr[box])
+        # Seeds at half resolution, brought up to the component's full-res box.
+        hx0, hy0 = x0 // 2, y0 // 2
+        seeds_half = np.take(ids, ccr[hy0 : (y1 + 1) // 2, hx0 : (x1 + 1) // 2])
+        seeds_up = np.repeat(np.repeat(seeds_half, 2, axis=0), 2, axis=1)
+        seed_map = seeds_up[y0 - 2 * hy0 : y1 - 2 * hy0, x0 - 2 * hx0 : x1 - 2 * hx0]
+        box = (slice(y0, y1), slice(x0, x1))
+        member = cc0[box] == p
+        seed_map = np.where(member, seed_map, 0)  # a seed pixel must lie in its component
         # Every pixel of the component takes its nearest piece (pixels counted row-major).
         _, nearest = cv2.distanceTransformWithLabels(
             (seed_map == 0).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
         )
         seed_values = seed_map[seed_map != 0]
-        member = cc0[box] == p
         labels[box][member] = seed_values[nearest[member] - 1]
     return labels, next_id
 
@@ -151,21 +169,23 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
         raise InputError("label_regions expects an H,W uint8 ink map (LineArt.ink_u8)")
     opt = options or RegionOptions()
     area_scale = ink_u8.size / _BASE_AREA
-    min_area = max(2, int(round(opt.min_area * area_scale)))
-    free = cv2.compare(ink_u8, int(round(opt.line_threshold * 255)), cv2.CMP_LT)
+    min_area = max(2, round(opt.min_area * area_scale))
+    free = cv2.compare(ink_u8, round(opt.line_threshold * 255), cv2.CMP_LT)
     free = cv2.threshold(free, 0, 1, cv2.THRESH_BINARY)[1]
     n0, cc0, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
     radius = opt.gap_radius if opt.gap_radius is not None else _auto_radius(ink_u8.shape)
     labels, count = cc0, n0
     if radius > 0:
-        min_piece = max(min_area * 4, (2 * radius + 1) ** 2 * 4)
+        min_piece = max(min_area * 4, (2 * radius + 1) ** 2)
         split = _split_leaking(free, cc0, stats, radius, min_piece)
         if split is not None:
             labels, count = split
             stats = None
     # Specks: too small to be a paint area; they join a neighbour through _fill_lines.
     areas = (
-        stats[:, cv2.CC_STAT_AREA] if stats is not None else np.bincount(labels.ravel(), minlength=count)
+        stats[:, cv2.CC_STAT_AREA]
+        if stats is not None
+        else np.bincount(labels.ravel(), minlength=count)
     )
     tiny = areas < min_area
     tiny[0] = False

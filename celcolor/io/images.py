@@ -1,0 +1,163 @@
+"""Single images at the edge: read any common format as ``H,W,3`` uint8 RGB, write atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from celcolor.errors import InputError, OutputError
+from celcolor.io._atomic import temp_path_beside
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "composite_on_white",
+    "is_image_path",
+    "natural_key",
+    "read_image",
+    "to_rgb8",
+    "write_image",
+]
+
+#: Lower-case suffixes (with the dot) read as still images.
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+)
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders embedded numbers by value, so ``f2`` sorts before ``f10``."""
+    # Tag each part so ints and strs never get compared with each other.
+    parts = _DIGITS.split(name)
+    return tuple((0, int(p)) if i % 2 else (1, p.casefold()) for i, p in enumerate(parts))
+
+
+def is_image_path(path: str | os.PathLike[str]) -> bool:
+    """True when the path's suffix is one of :data:`IMAGE_EXTENSIONS`."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def composite_on_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite uint8 ``rgb`` (H,W,3) with uint8 ``alpha`` (H,W) over a white page."""
+    a = alpha.astype(np.uint16)[..., None]
+    # out = c*a + 255*(1-a), in integers with rounding: (c*a + 255*(255-a) + 127) // 255
+    out = (rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255
+    return out.astype(np.uint8)
+
+
+def to_rgb8(img: np.ndarray, *, bgr: bool = True) -> np.ndarray:
+    """Convert a decoded image (grey, grey+alpha, 3 or 4 channels; 8/16-bit or float) to RGB uint8.
+
+    Alpha is composited on white, since line art drawn on a transparent layer means ink
+    on paper. ``bgr`` says the colour channels come in OpenCV's BGR order.
+    """
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"expected an H,W or H,W,C image with C in 1..4, got shape {img.shape}")
+    # Work in float [0, 1] for anything that is not already 8-bit, so 16-bit alpha
+    # composites at full precision before the final rounding to 8 bits.
+    if img.dtype == np.uint8:
+        f = None
+    elif img.dtype == np.uint16:
+        f = img.astype(np.float32) / 65535.0
+    elif np.issubdtype(img.dtype, np.floating):
+        f = np.clip(np.nan_to_num(img.astype(np.float32)), 0.0, 1.0)
+    else:
+        raise ValueError(f"unsupported image sample type {img.dtype}")
+
+    c = img.shape[2]
+    if f is None:
+        colour = img[..., :3] if c >= 3 else np.repeat(img[..., :1], 3, axis=2)
+        if bgr and c >= 3:
+            colour = colour[..., ::-1]
+        out = composite_on_white(colour, img[..., c - 1]) if c in (2, 4) else colour
+        return np.ascontiguousarray(out, dtype=np.uint8)
+
+    colour_f = f[..., :3] if c >= 3 else np.repeat(f[..., :1], 3, axis=2)
+    if bgr and c >= 3:
+        colour_f = colour_f[..., ::-1]
+    if c in (2, 4):
+        a = f[..., c - 1 : c]
+        colour_f = colour_f * a + (1.0 - a)
+    return np.ascontiguousarray(np.rint(colour_f * 255.0).astype(np.uint8))
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as ``H,W,3`` uint8 RGB (alpha composited on white, 16-bit scaled)."""
+    p = Path(path)
+    try:
+        data = np.fromfile(p, dtype=np.uint8)
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"{p}: is a folder, expected an image file") from None
+    except OSError as e:
+        raise InputError(
+            f"{p}: cannot read ({e.strerror or e}); check the file's permissions"
+        ) from e
+    if data.size == 0:
+        raise InputError(f"{p}: the file is empty; re-export the image")
+    # imdecode on bytes (rather than imread) so unreadable files and odd paths fail the same way.
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if img is None or img.size == 0:
+        raise InputError(
+            f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP or BMP "
+            f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
+    try:
+        return to_rgb8(img, bgr=True)
+    except ValueError as e:
+        raise InputError(f"{p}: {e}; re-save it as an 8- or 16-bit PNG") from e
+
+
+def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
+    """Write an ``H,W,3`` uint8 RGB image atomically (temp file beside it, then ``os.replace``)."""
+    p = Path(path)
+    check_rgb(rgb)
+    ext = p.suffix.lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise OutputError(
+            f"{p}: cannot write '{ext or 'no suffix'}' images; use one of "
+            f"{', '.join(sorted(IMAGE_EXTENSIONS))}"
+        )
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{p}: the folder {parent} does not exist; create it first")
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise OutputError(f"{p}: OpenCV could not encode a '{ext}' image; try .png")
+    tmp = temp_path_beside(p)
+    try:
+        # "xb": exclusive create with the umask's usual permissions (mkstemp would make it 0600).
+        with open(tmp, "xb") as fh:
+            fh.write(buf.tobytes())
+        os.replace(tmp, p)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(
+            f"{p}: cannot write ({e.strerror or e}); check free space and permissions"
+        ) from e
+    except BaseException:
+        # Never leave a half-written temp behind (KeyboardInterrupt included).
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def check_rgb(rgb: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``rgb`` is an ``H,W,3`` uint8 array."""
+    if (
+        not isinstance(rgb, np.ndarray)
+        or rgb.ndim != 3
+        or rgb.shape[2] != 3
+        or rgb.dtype != np.uint8
+    ):
+        desc = (
+            f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb)
+        )
+        raise ValueError(f"expected an H,W,3 uint8 RGB image, got {desc}")

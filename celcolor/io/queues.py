@@ -1,0 +1,216 @@
+"""Bounded queues between decode, compute and encode threads.
+
+Both helpers keep at most ``maxsize`` items in flight, so memory stays flat for a
+cut of any length; both re-raise a worker's exception in the caller (the same
+exception object, so its type and the worker's traceback survive), and both have
+an end marker, so nothing waits forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+__all__ = ["BackgroundWorker", "Prefetcher", "prefetch"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.05  # how often a blocked put looks at its stop flag
+_JOIN_S = 10.0  # how long close() waits for a worker to finish its current item
+
+
+class _End:
+    """The end marker: the worker has no more items."""
+
+
+class _Failure:
+    """Carries the worker's exception across the queue."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = _End()
+
+
+class Prefetcher(Iterator[T], Generic[T]):
+    """Iterator over ``iterable`` that is run ahead in a daemon thread (see :func:`prefetch`)."""
+
+    def __init__(self, iterable: Iterable[T], maxsize: int = 8, name: str = "prefetch") -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        self._q: queue.Queue[Any] = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._done = False
+        # The closure holds the queue and the flag, not self, so dropping the last
+        # reference to this object runs __del__ and stops the worker.
+        self._thread = threading.Thread(
+            target=_produce,
+            args=(iterable, self._q, self._stop),
+            name=f"celcolor-{name}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def __iter__(self) -> Prefetcher[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        item = self._q.get()
+        if isinstance(item, _End):
+            self._finish()
+            raise StopIteration
+        if isinstance(item, _Failure):
+            self._finish()
+            raise item.exc
+        return item  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop the worker early (it closes its iterable) and wait for it to finish."""
+        if self._done:
+            return
+        self._stop.set()
+        # Empty the queue so a worker blocked on put sees the stop flag at once.
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self._finish()
+
+    def _finish(self) -> None:
+        self._done = True
+        if self._thread is not threading.current_thread():
+            self._thread.join(_JOIN_S)
+            if self._thread.is_alive():
+                log.warning("%s is still busy after %.0f s; leaving it", self._thread.name, _JOIN_S)
+
+    def __enter__(self) -> Prefetcher[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A consumer that breaks out of its loop drops the iterator: stop the worker then.
+        if not getattr(self, "_done", True):
+            self._stop.set()
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
+    """Put ``item`` unless ``stop`` is set first; True when it went in."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _produce(iterable: Iterable[Any], q: queue.Queue[Any], stop: threading.Event) -> None:
+    it: Iterator[Any] | None = None
+    try:
+        it = iter(iterable)
+        for item in it:
+            if not _put(q, item, stop):
+                break
+    except BaseException as e:  # handed to the consumer, which re-raises it
+        _put(q, _Failure(e), stop)
+        return
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            try:
+                close()  # e.g. a generator that holds an open container
+            except Exception:
+                log.exception("closing the prefetched iterable failed")
+    _put(q, _END, stop)
+
+
+def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Prefetcher[T]:
+    """Run ``iterable`` ahead in a daemon thread, at most ``maxsize`` items ahead of the caller.
+
+    The worker's exception is re-raised by ``next()``; closing the returned iterator (or
+    dropping it, e.g. on ``break``) stops the worker and closes the iterable.
+    """
+    return Prefetcher(iterable, maxsize)
+
+
+class BackgroundWorker:
+    """Calls ``fn(*args)`` for every :meth:`put` in one thread, behind a bounded queue.
+
+    An exception in ``fn`` stops the worker and is re-raised in the caller by the next
+    :meth:`put` or by :meth:`close`. Use :meth:`abort` to stop without finishing the queue.
+    """
+
+    def __init__(self, fn: Callable[..., object], maxsize: int = 8, name: str = "worker") -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        self._fn = fn
+        self._q: queue.Queue[Any] = queue.Queue(maxsize)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"celcolor-{name}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if isinstance(item, _End) or self._stop.is_set():
+                return
+            try:
+                self._fn(*item)
+            except BaseException as e:  # re-raised in the caller by put() or close()
+                self._error = e
+                self._stop.set()
+                return
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, *args: Any) -> None:
+        """Queue one call; blocks while the queue is full; re-raises an earlier failure."""
+        if self._closed:
+            raise RuntimeError("put() on a closed BackgroundWorker")
+        self._raise_error()
+        if not _put(self._q, args, self._stop):
+            self._raise_error()
+            raise RuntimeError("put() on an aborted BackgroundWorker")
+
+    def close(self) -> None:
+        """Finish every queued call, stop the thread, and re-raise the worker's failure if any."""
+        if self._closed:
+            self._raise_error()
+            return
+        self._closed = True
+        _put(self._q, _END, self._stop)  # False when the worker already failed and left
+        self._thread.join()
+        self._raise_error()
+
+    def abort(self) -> None:
+        """Drop what is queued and stop the thread without raising."""
+        self._closed = True
+        self._stop.set()
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                break
+        self._q.put(_END)  # wakes a worker blocked on an empty queue
+        self._thread.join()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the worker, if any."""
+        return self._error

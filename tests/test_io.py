@@ -1,0 +1,570 @@
+"""celcolor.io: decoding and encoding video, image folders and single images.
+
+Clips are made here with PyAV directly (not with our writer), so reader and writer
+are checked against an independent reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from celcolor.errors import InputError, OutputError
+from celcolor.io import (
+    Frame,
+    check_output,
+    open_frames,
+    open_writer,
+    output_kind,
+    read_image,
+    resolve_output,
+    write_image,
+    write_video,
+)
+
+W, H = 64, 48
+
+
+def rect_frame(i: int, w: int = W, h: int = H) -> np.ndarray:
+    """A flat background with a rectangle that moves 3 px per frame (known content)."""
+    img = np.empty((h, w, 3), np.uint8)
+    img[:] = (230, 200, 60)
+    x = (3 * i) % max(1, w - 16)
+    img[h // 4 : h // 4 + 12, x : x + 16] = (30, 60, 200)
+    return img
+
+
+def make_clip(
+    path: Path,
+    pts: list[int],
+    time_base: Fraction = Fraction(1, 24),
+    w: int = W,
+    h: int = H,
+    audio_s: float | None = None,
+) -> Path:
+    """An H.264 clip with the given frame timestamps, and optionally a 440 Hz AAC track."""
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        v.time_base = v.codec_context.time_base = time_base
+        v.options = {"preset": "ultrafast", "crf": "10"}
+        a = c.add_stream("aac", rate=48000) if audio_s else None
+        for i, p in enumerate(pts):
+            f = av.VideoFrame.from_ndarray(rect_frame(i, w, h), format="rgb24")
+            f.pts, f.time_base = p, time_base
+            c.mux(v.encode(f))
+        c.mux(v.encode(None))
+        if a is not None:
+            n = int(audio_s * 48000)
+            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
+            for start in range(0, n, 1024):
+                chunk = tone[start : start + 1024]
+                af = av.AudioFrame.from_ndarray(
+                    np.stack([chunk, chunk]), format="fltp", layout="stereo"
+                )
+                af.sample_rate, af.pts = 48000, start
+                c.mux(a.encode(af))
+            c.mux(a.encode(None))
+    return path
+
+
+def probe(path: Path) -> dict:
+    """Decode ``path`` with PyAV: frame times, sizes, and the audio stream's span."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(v))
+        out = {
+            "times": [float(f.pts * v.time_base) for f in frames],
+            "size": (frames[0].width, frames[0].height),
+            "n": len(frames),
+            "tick": float(v.time_base),
+            "audio": None,
+        }
+    with av.open(str(path)) as c:
+        if c.streams.audio:
+            a = c.streams.audio[0]
+            pk = [p for p in c.demux(a) if p.pts is not None]
+            start = float(pk[0].pts * pk[0].time_base)
+            end = float((pk[-1].pts + pk[-1].duration) * pk[-1].time_base)
+            out["audio"] = {"codec": a.codec_context.name, "duration": end - start}
+    return out
+
+
+def recolour(src_path: Path, dst: Path, **kw) -> None:
+    """The engine's loop, minus the compute: decode, invert, encode with the source's timing."""
+    with (
+        open_frames(src_path) as src,
+        open_writer(
+            dst, width=src.width, height=src.height, fps=src.fps, time_base=src.time_base, **kw
+        ) as w,
+    ):
+        for fr in src:
+            w.write(255 - fr.image, fr)
+
+
+# --------------------------------------------------------------------------- video
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_video_round_trip_keeps_count_timestamps_and_pixels(tmp_path: Path, ext: str) -> None:
+    src = make_clip(tmp_path / f"in{ext}", list(range(12)))
+    dst = tmp_path / f"out{ext}"
+    recolour(src, dst, preset="ultrafast")
+    a, b = probe(src), probe(dst)
+    assert b["n"] == a["n"] == 12
+    assert b["size"] == (W, H)
+    tick = max(a["tick"], b["tick"])
+    assert np.allclose(a["times"], b["times"], atol=tick + 1e-9)
+    with open_frames(dst) as out:
+        first = next(iter(out)).image
+    assert np.abs(first.astype(int) - (255 - rect_frame(0)).astype(int)).mean() < 4
+
+
+def test_video_source_metadata_and_frame_fields(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", list(range(5)))
+    with open_frames(src) as s:
+        assert (s.kind, s.width, s.height, s.num_frames) == ("video", W, H, 5)
+        assert s.fps == pytest.approx(24.0)
+        assert s.has_audio is False
+        frames = list(s)
+    assert [f.name for f in frames] == [f"frame_{i:06d}" for i in range(5)]
+    assert [f.index for f in frames] == list(range(5))
+    assert frames[1].time == pytest.approx(1 / 24, abs=1e-3)
+    img = frames[0].image
+    assert img.dtype == np.uint8 and img.shape == (H, W, 3) and img.flags.c_contiguous
+
+
+def test_video_source_can_be_iterated_twice(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mkv", list(range(4)))
+    with open_frames(src) as s:
+        assert len(list(s)) == 4
+        assert len(list(s)) == 4
+
+
+def test_vfr_input_keeps_its_timestamps(tmp_path: Path) -> None:
+    pts = [0, 40, 50, 130, 140, 300, 333, 400]  # uneven gaps, in ms
+    src = make_clip(tmp_path / "vfr.mkv", pts, time_base=Fraction(1, 1000))
+    dst = tmp_path / "vfr_out.mp4"
+    recolour(src, dst, preset="ultrafast")
+    got = probe(dst)
+    assert got["n"] == len(pts)
+    assert np.allclose(got["times"], [p / 1000 for p in pts], atol=1e-3 + 1e-9)
+
+
+@pytest.mark.parametrize(("ext", "threaded"), [(".mp4", False), (".mkv", True)])
+def test_audio_is_copied_and_dropped_without_audio_from(
+    tmp_path: Path, ext: str, threaded: bool
+) -> None:
+    src = make_clip(tmp_path / "a.mp4", list(range(24)), audio_s=1.0)
+    assert probe(src)["audio"]["codec"] == "aac"
+    with_audio, without = tmp_path / f"with{ext}", tmp_path / f"without{ext}"
+    recolour(src, with_audio, preset="ultrafast", audio_from=src, threaded=threaded)
+    recolour(src, without, preset="ultrafast")
+    got = probe(with_audio)["audio"]
+    assert got is not None and got["codec"] == "aac"  # copied, not re-encoded
+    assert got["duration"] == pytest.approx(probe(src)["audio"]["duration"], abs=0.03)
+    assert probe(without)["audio"] is None
+
+
+def test_audio_that_cannot_go_in_webm_is_reencoded_to_opus(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    src = make_clip(tmp_path / "a.mp4", list(range(12)), audio_s=0.5)
+    dst = tmp_path / "out.webm"
+    with caplog.at_level(logging.WARNING):
+        recolour(src, dst, preset="ultrafast", audio_from=src)
+    got = probe(dst)
+    assert got["n"] == 12
+    assert got["audio"]["codec"] == "opus"
+    assert got["audio"]["duration"] == pytest.approx(0.5, abs=0.05)
+    assert "re-encoding" in caplog.text
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".webm"])
+def test_odd_size_round_trips_at_the_same_size(tmp_path: Path, ext: str) -> None:
+    w, h = 161, 97
+    frames = [rect_frame(i, w, h) for i in range(6)]
+    dst = tmp_path / f"odd{ext}"
+    assert write_video(dst, frames, preset="ultrafast") == 6
+    with open_frames(dst) as s:
+        assert (s.width, s.height) == (w, h)
+        back = [f.image for f in s]
+    assert len(back) == 6
+    assert np.abs(back[3].astype(int) - frames[3].astype(int)).mean() < 4
+
+
+def test_ffv1_is_lossless(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (H + 1, W + 3, 3), dtype=np.uint8) for _ in range(4)]
+    dst = tmp_path / "lossless.mkv"
+    write_video(dst, frames, codec="ffv1")
+    with open_frames(dst) as s:
+        back = [f.image for f in s]
+    assert len(back) == 4
+    for a, b in zip(frames, back, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_prores_mov_opens(tmp_path: Path) -> None:
+    frames = [rect_frame(i) for i in range(3)]
+    dst = tmp_path / "master.mov"
+    write_video(dst, frames, codec="prores")
+    with open_frames(dst) as s:
+        assert (s.width, s.height, s.num_frames) == (W, H, 3)
+        back = [f.image for f in s]
+    assert np.abs(back[1].astype(int) - frames[1].astype(int)).mean() < 3
+    with av.open(str(dst)) as c:
+        assert c.streams.video[0].codec_context.name == "prores"
+
+
+def test_codec_that_cannot_go_in_the_container_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="ffv1 cannot go in"):
+        open_writer(tmp_path / "x.mp4", width=W, height=H, codec="ffv1")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_threaded_writer_matches_the_plain_one(tmp_path: Path) -> None:
+    frames = [rect_frame(i) for i in range(8)]
+    for name, threaded in (("a.mkv", False), ("b.mkv", True)):
+        with open_writer(tmp_path / name, width=W, height=H, codec="ffv1", threaded=threaded) as w:
+            for i, img in enumerate(frames):
+                buf = img.copy()
+                w.write(buf, None)
+                buf[:] = 0  # the threaded writer must have taken its own copy
+                assert w.frames_written == i + 1
+    with open_frames(tmp_path / "a.mkv") as a, open_frames(tmp_path / "b.mkv") as b:
+        for fa, fb, ref in zip(a, b, frames, strict=True):
+            np.testing.assert_array_equal(fa.image, fb.image)
+            np.testing.assert_array_equal(fb.image, ref)
+
+
+def test_threaded_writer_reraises_an_encoder_failure(tmp_path: Path) -> None:
+    dst = tmp_path / "frames"
+    w = open_writer(dst, width=W, height=H, threaded=True)
+    tmp = w._sink.tmp
+    w.write(rect_frame(0))
+    os.rename(tmp, tmp_path / "stolen")  # the temp folder vanishes under the worker
+    with pytest.raises(FileNotFoundError):
+        for i in range(1, 50):
+            w.write(rect_frame(i))
+        w.close()
+    assert not dst.exists()
+
+
+# --------------------------------------------------------------------------- bad video inputs
+
+
+def test_not_a_video_is_an_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n" * 50)
+    with pytest.raises(InputError, match=r"notes\.mp4"):
+        open_frames(bad)
+
+
+def test_unknown_suffix_and_missing_path_are_input_errors(tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(InputError, match="neither a video nor an image"):
+        open_frames(tmp_path / "x.txt")
+    with pytest.raises(InputError, match="no such file"):
+        open_frames(tmp_path / "missing.mp4")
+
+
+def test_audio_only_file_has_no_video_stream(tmp_path: Path) -> None:
+    path = tmp_path / "sound.mkv"
+    with av.open(str(path), "w") as c:
+        a = c.add_stream("libopus", rate=48000)
+        for start in range(0, 48000, 960):
+            af = av.AudioFrame.from_ndarray(
+                np.zeros((1, 960 * 2), np.int16), format="s16", layout="stereo"
+            )
+            af.sample_rate, af.pts = 48000, start
+            c.mux(a.encode(af))
+        c.mux(a.encode(None))
+    with pytest.raises(InputError, match="no video stream"):
+        open_frames(path)
+
+
+def test_video_stream_without_frames_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "empty.mkv"
+    with av.open(str(path), "w") as c:
+        v = c.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = 16, 16, "yuv420p"
+        c.start_encoding()
+    with pytest.raises(InputError, match=r"empty\.mkv"):
+        open_frames(path)
+
+
+def _truncated_mkv(tmp_path: Path) -> Path:
+    src = make_clip(tmp_path / "full.mkv", list(range(48)))
+    data = src.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    return cut
+
+
+def test_truncated_video_raises_after_the_good_frames(tmp_path: Path) -> None:
+    cut = _truncated_mkv(tmp_path)
+    got: list[Frame] = []
+    with open_frames(cut) as s, pytest.raises(InputError) as err:
+        for f in s:
+            got.append(f)
+    assert 0 < len(got) < 48
+    msg = str(err.value)
+    assert f"decoded {len(got)} of" in msg and "truncated or corrupt" in msg
+    assert "\n" not in msg
+
+
+def test_truncated_video_allowed_gives_the_good_frames(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cut = _truncated_mkv(tmp_path)
+    with caplog.at_level(logging.WARNING), open_frames(cut, allow_truncated=True) as s:
+        got = list(s)
+    assert 0 < len(got) < 48
+    assert [f.index for f in got] == list(range(len(got)))
+    assert f"decoded {len(got)} of" in caplog.text
+
+
+def test_truncated_faststart_mp4_uses_the_declared_count(tmp_path: Path) -> None:
+    full = tmp_path / "full.mp4"
+    with av.open(str(full), "w", options={"movflags": "+faststart"}) as c:
+        v = c.add_stream("libx264", rate=24)
+        v.width, v.height, v.pix_fmt = W, H, "yuv420p"
+        rng = np.random.default_rng(1)  # noise, so the frames fill the file evenly
+        for i in range(48):
+            f = av.VideoFrame.from_ndarray(rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+            f.pts = i
+            c.mux(v.encode(f))
+        c.mux(v.encode(None))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with open_frames(cut) as s, pytest.raises(InputError, match=r"decoded \d+ of 48 frames"):
+        for _ in s:
+            pass
+
+
+# --------------------------------------------------------------------------- image inputs
+
+
+def test_image_folder_in_natural_order(tmp_path: Path) -> None:
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for n in (10, 2, 1):
+        write_image(folder / f"f{n}.png", np.full((8, 12, 3), n, np.uint8))
+    (folder / ".hidden.png").write_bytes(b"not read")
+    (folder / "notes.txt").write_text("ignored")
+    with open_frames(folder) as s:
+        assert (s.kind, s.width, s.height, s.num_frames, s.fps) == ("images", 12, 8, 3, None)
+        frames = list(s)
+    assert [f.name for f in frames] == ["f1", "f2", "f10"]
+    assert [int(f.image[0, 0, 0]) for f in frames] == [1, 2, 10]
+    assert all(f.pts is None and f.time is None for f in frames)
+
+
+def test_image_folder_with_mixed_sizes_names_the_odd_file(tmp_path: Path) -> None:
+    for i, w in enumerate((12, 12, 14, 12)):
+        write_image(tmp_path / f"f{i}.png", np.zeros((8, w, 3), np.uint8))
+    with pytest.raises(InputError, match=r"f2\.png: is 14x8 but f0\.png is 12x8"):
+        open_frames(tmp_path)
+
+
+def test_empty_folder_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no images"):
+        open_frames(tmp_path)
+
+
+def test_single_image_source(tmp_path: Path) -> None:
+    write_image(tmp_path / "key.png", rect_frame(0))
+    with open_frames(tmp_path / "key.png") as s:
+        assert (s.kind, s.num_frames, s.width, s.height) == ("image", 1, W, H)
+        (f,) = list(s)
+    assert f.name == "key"
+    np.testing.assert_array_equal(f.image, rect_frame(0))
+
+
+def test_image_folder_to_video_uses_a_constant_rate(tmp_path: Path) -> None:
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for i in range(5):
+        write_image(folder / f"f{i}.png", rect_frame(i))
+    dst = tmp_path / "cut.mp4"
+    with open_frames(folder) as s, open_writer(dst, width=s.width, height=s.height, fps=12) as w:
+        for f in s:
+            w.write(f.image, f)
+    got = probe(dst)
+    assert got["n"] == 5
+    assert np.allclose(got["times"], [i / 12 for i in range(5)], atol=1e-3)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_resolve_output_defaults(tmp_path: Path) -> None:
+    assert resolve_output(tmp_path / "a.mov", None, "video") == tmp_path / "a_color.mp4"
+    assert resolve_output(tmp_path / "cut", None, "images") == tmp_path / "cut_color"
+    assert resolve_output(tmp_path / "k.jpg", None, "image") == tmp_path / "k_color.png"
+    assert resolve_output(tmp_path / "a.mov", tmp_path / "x.mkv", "video") == tmp_path / "x.mkv"
+
+
+def test_output_kind(tmp_path: Path) -> None:
+    assert output_kind(tmp_path / "a.mp4") == "video"
+    assert output_kind(tmp_path / "a.PNG") == "image"
+    assert output_kind(tmp_path / "frames") == "folder"
+    assert output_kind(f"{tmp_path}/shot.v2/") == "folder"
+    assert output_kind(tmp_path) == "folder"
+    with pytest.raises(OutputError, match=r"cannot write '\.gif'"):
+        output_kind(tmp_path / "a.gif")
+
+
+def test_check_output_refusals(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", [0, 1])
+    with pytest.raises(OutputError, match="is the input"):
+        check_output(src, tmp_path / "." / "in.mp4", overwrite=True)
+    with pytest.raises(OutputError, match="exists"):
+        check_output(tmp_path / "other.mp4", src, overwrite=False)
+    check_output(tmp_path / "other.mp4", src, overwrite=True)  # allowed when asked
+    with pytest.raises(OutputError, match="does not exist"):
+        check_output(src, tmp_path / "nope" / "out.mp4", overwrite=False)
+    with pytest.raises(OutputError, match="inside this output folder"):
+        check_output(src, tmp_path, overwrite=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check_output(src, empty, overwrite=False)  # an empty folder holds nothing to lose
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_check_output_unwritable_folder(tmp_path: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match="not writable"):
+            check_output(tmp_path / "in.mp4", ro / "out.mp4")
+    finally:
+        ro.chmod(0o755)
+
+
+def test_writer_refuses_existing_output_without_overwrite(tmp_path: Path) -> None:
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"precious")
+    with pytest.raises(OutputError, match="exists"):
+        open_writer(dst, width=W, height=H)
+    assert dst.read_bytes() == b"precious"
+    with pytest.raises(OutputError, match="does not exist"):
+        open_writer(tmp_path / "missing" / "out.mp4", width=W, height=H)
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "frames", "one.png"])
+def test_exception_in_writer_leaves_nothing_and_keeps_existing(tmp_path: Path, name: str) -> None:
+    dst = tmp_path / name
+    # First run: nothing there before, so nothing may be there after.
+    with pytest.raises(RuntimeError, match="boom"), open_writer(dst, width=W, height=H) as w:
+        w.write(rect_frame(0))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    # Second run: an existing output survives a failed overwrite untouched.
+    with open_writer(dst, width=W, height=H) as w:
+        w.write(rect_frame(0))
+    before = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(RuntimeError), open_writer(dst, width=W, height=H, overwrite=True) as w:
+        w.write(rect_frame(5))
+        raise RuntimeError("boom")
+    after = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_folder_overwrite_replaces_frames_but_not_foreign_folders(tmp_path: Path) -> None:
+    dst = tmp_path / "frames"
+    dst.mkdir()
+    write_image(dst / "old.png", rect_frame(0))
+    with open_writer(dst, width=W, height=H, overwrite=True) as w:
+        w.write(rect_frame(1), Frame(0, rect_frame(1), None, None, "new"))
+    assert sorted(p.name for p in dst.iterdir()) == ["new.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # no temp, no old copy
+    (dst / "project.txt").write_text("keep me")
+    with pytest.raises(OutputError, match="not images"):
+        open_writer(dst, width=W, height=H, overwrite=True)
+    assert (dst / "project.txt").exists()
+
+
+def test_png_folder_writer_names_frames_after_the_source(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mkv", list(range(3)))
+    dst = tmp_path / "out/"
+    with open_frames(src) as s, open_writer(str(dst) + os.sep, width=W, height=H) as w:
+        for f in s:
+            w.write(f.image, f)
+    assert sorted(p.name for p in dst.iterdir()) == [f"frame_{i:06d}.png" for i in range(3)]
+
+
+def test_write_rejects_a_wrong_frame(tmp_path: Path) -> None:
+    with open_writer(tmp_path / "f", width=W, height=H) as w:
+        with pytest.raises(ValueError, match="opened for 64x48"):
+            w.write(np.zeros((H, W + 1, 3), np.uint8))
+        with pytest.raises(ValueError, match="uint8"):
+            w.write(np.zeros((H, W, 3), np.float32))
+        w.write(rect_frame(0))
+    assert len(list((tmp_path / "f").iterdir())) == 1
+
+
+def test_prefetch_over_a_video_source_stopped_early(tmp_path: Path) -> None:
+    from celcolor.io import prefetch
+
+    src = make_clip(tmp_path / "in.mkv", list(range(30)))
+    with open_frames(src) as s:
+        it = prefetch(s, maxsize=2)
+        got = [next(it).index for _ in range(3)]
+        # close the source while the worker may be decoding: no crash, no hang
+    it.close()
+    assert got == [0, 1, 2]
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_single_image_to_png_and_image_output_refused_for_a_cut(tmp_path: Path) -> None:
+    write_image(tmp_path / "key.png", rect_frame(2))
+    src = tmp_path / "key.png"
+    with open_frames(src) as s:
+        dst = resolve_output(src, None, s.kind)
+        check_output(src, dst)
+        with open_writer(dst, width=s.width, height=s.height) as w:
+            for f in s:
+                w.write(f.image, f)
+    np.testing.assert_array_equal(read_image(tmp_path / "key_color.png"), rect_frame(2))
+    clip = make_clip(tmp_path / "in.mp4", [0, 1])
+    with pytest.raises(OutputError, match="holds one frame"):
+        check_output(clip, tmp_path / "out.png")
+
+
+def test_frames_placed_by_time_when_no_time_base_is_given(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "vfr.mkv", [0, 100, 150, 400], time_base=Fraction(1, 1000))
+    dst = tmp_path / "out.mkv"
+    with open_frames(src) as s, open_writer(dst, width=W, height=H, fps=20) as w:
+        for f in s:
+            w.write(f.image, f)  # the writer's time base is 1/20 s, not the source's
+    assert np.allclose(probe(dst)["times"], [0.0, 0.1, 0.15, 0.4], atol=0.026)
+
+
+def test_audio_is_muxed_as_the_video_goes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from celcolor.io import writer as writer_mod
+
+    calls: list[float | None] = []
+    real_pump = writer_mod._AudioMuxer.pump
+
+    def spy(self: object, until: float | None) -> None:
+        calls.append(until)
+        real_pump(self, until)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(writer_mod._AudioMuxer, "pump", spy)
+    src = make_clip(tmp_path / "a.mp4", list(range(24)), audio_s=1.0)
+    recolour(src, tmp_path / "out.mkv", preset="ultrafast", audio_from=src)
+    # Audio up to each video packet's time goes in before that packet (memory stays flat);
+    # only the tail is flushed at the end.
+    timed = [c for c in calls if c is not None]
+    assert len(timed) >= 20 and timed == sorted(timed)
+    assert calls[-1] is None

@@ -1,0 +1,127 @@
+"""celcolor.io.images: every common image layout reads as H,W,3 uint8 RGB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from celcolor.errors import InputError, OutputError
+from celcolor.io import IMAGE_EXTENSIONS, natural_key, read_image, write_image
+
+
+def test_natural_key_orders_numbers_by_value() -> None:
+    names = ["f10.png", "f2.png", "f1.png", "F3.png", "g0.png", "f02b.png"]
+    assert sorted(names, key=natural_key) == [
+        "f1.png",
+        "f2.png",
+        "f02b.png",
+        "F3.png",
+        "f10.png",
+        "g0.png",
+    ]
+
+
+def test_image_extensions() -> None:
+    assert {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"} == set(IMAGE_EXTENSIONS)
+
+
+def test_rgb_round_trip_is_exact_and_not_bgr(tmp_path: Path) -> None:
+    img = np.zeros((5, 7, 3), np.uint8)
+    img[..., 0] = 200  # pure-ish red: a BGR mix-up would show as blue
+    img[2, 3] = (1, 2, 3)
+    write_image(tmp_path / "a.png", img)
+    back = read_image(tmp_path / "a.png")
+    assert back.dtype == np.uint8 and back.shape == (5, 7, 3) and back.flags.c_contiguous
+    np.testing.assert_array_equal(back, img)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]  # no temp left behind
+
+
+def test_rgba_on_transparent_is_composited_on_white(tmp_path: Path) -> None:
+    rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
+    rgba[0, 0] = (0, 0, 0, 255)  # an opaque ink pixel
+    rgba[1, 1] = (0, 0, 0, 128)  # half-covered ink
+    rgba[2, 2] = (255, 0, 0, 255)  # opaque red
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    img = read_image(tmp_path / "a.png")
+    assert img[3, 3].tolist() == [255, 255, 255]  # transparent -> white page, not black
+    assert img[0, 0].tolist() == [0, 0, 0]
+    assert img[1, 1].tolist() == [127, 127, 127]
+    assert img[2, 2].tolist() == [255, 0, 0]
+
+
+def test_grey_and_grey_alpha(tmp_path: Path) -> None:
+    g = np.array([[0, 100], [200, 255]], np.uint8)
+    Image.fromarray(g, "L").save(tmp_path / "g.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "g.png"), np.repeat(g[..., None], 3, 2))
+    la = np.stack([g, np.array([[255, 0], [255, 255]], np.uint8)], axis=-1)
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    img = read_image(tmp_path / "la.png")
+    assert img[0, 0].tolist() == [0, 0, 0] and img[0, 1].tolist() == [255, 255, 255]
+    assert img[1, 0].tolist() == [200, 200, 200]
+
+
+def test_16_bit_is_scaled_not_clipped(tmp_path: Path) -> None:
+    g16 = np.array([[0, 257 * 100], [65535, 32768]], np.uint16)
+    cv2.imwrite(str(tmp_path / "g16.png"), g16)
+    img = read_image(tmp_path / "g16.png")
+    assert img[..., 0].tolist() == [[0, 100], [255, 128]]
+    bgra = np.zeros((2, 2, 4), np.uint16)
+    bgra[..., 2] = 65535  # red in OpenCV's order
+    bgra[..., 3] = [[65535, 0], [65535, 65535]]
+    cv2.imwrite(str(tmp_path / "c16.png"), bgra)
+    img = read_image(tmp_path / "c16.png")
+    assert img[0, 0].tolist() == [255, 0, 0]
+    assert img[0, 1].tolist() == [255, 255, 255]  # transparent -> white
+
+
+def test_palette_png_with_and_without_transparency(tmp_path: Path) -> None:
+    rgb = np.zeros((3, 3, 3), np.uint8)
+    rgb[0, 0] = (255, 0, 0)
+    rgb[1, 1] = (0, 0, 255)
+    p = Image.fromarray(rgb, "RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    p.save(tmp_path / "p.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "p.png"), rgb)
+    black = p.getpixel((2, 2))  # the palette index of the black background
+    p.save(tmp_path / "pt.png", transparency=black)
+    img = read_image(tmp_path / "pt.png")
+    assert img[2, 2].tolist() == [255, 255, 255]  # transparent index -> white
+    assert img[0, 0].tolist() == [255, 0, 0]
+
+
+def test_jpeg_reads_as_rgb(tmp_path: Path) -> None:
+    img = np.full((16, 16, 3), (200, 30, 30), np.uint8)
+    write_image(tmp_path / "a.jpg", img)
+    back = read_image(tmp_path / "a.jpg")
+    assert np.abs(back.astype(int) - img.astype(int)).max() < 8
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [(b"", "empty"), (b"definitely not a png", "not a readable image")],
+)
+def test_bad_image_files_are_input_errors(tmp_path: Path, content: bytes, match: str) -> None:
+    path = tmp_path / "bad.png"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=match) as err:
+        read_image(path)
+    assert "bad.png" in str(err.value)
+
+
+def test_missing_image_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_write_image_refusals(tmp_path: Path) -> None:
+    img = np.zeros((2, 2, 3), np.uint8)
+    with pytest.raises(OutputError, match="does not exist"):
+        write_image(tmp_path / "missing" / "a.png", img)
+    with pytest.raises(OutputError, match=r"cannot write '\.xyz'"):
+        write_image(tmp_path / "a.xyz", img)
+    with pytest.raises(ValueError, match="H,W,3 uint8"):
+        write_image(tmp_path / "a.png", img[..., 0])
+    assert list(tmp_path.iterdir()) == []
