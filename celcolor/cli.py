@@ -13,12 +13,13 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .engine.options import DEVICES, FLOW_BACKENDS, LINE_MODES, ColorizeOptions
+from .engine.options import DEVICES, FLOW_BACKENDS, LINE_MODES, TEMPORAL_MODES, ColorizeOptions
 from .errors import CelcolorError
+from .progress import progress_bar
 
 log = logging.getLogger("celcolor")
 
@@ -67,6 +68,12 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         "fill: lines painted with the colour around them",
     )
     g.add_argument(
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        default="classical",
+        help="in-betweens: classical (flow propagation) or per-frame (reference only)",
+    )
+    g.add_argument(
         "--flow",
         choices=FLOW_BACKENDS,
         default="dis",
@@ -111,6 +118,7 @@ def _options_from(args: argparse.Namespace) -> ColorizeOptions:
     return ColorizeOptions(
         ref_frame=args.ref_frame,
         lines=args.lines,
+        temporal=args.temporal,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,
@@ -127,24 +135,6 @@ def _encode_from(args: argparse.Namespace):
         audio=not args.no_audio,
         overwrite=args.overwrite,
     )
-
-
-def _progress_bar(
-    quiet: bool, desc: str
-) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
-    """A tqdm bar on stderr (frames, fps, ETA), or no-ops when quiet."""
-    if quiet:
-        return (lambda done, total: None), (lambda: None)
-    from tqdm import tqdm
-
-    bar = tqdm(unit="frame", desc=desc, file=sys.stderr, dynamic_ncols=True, leave=True)
-
-    def update(done: int, total: int | None) -> None:
-        if total and bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
-
-    return update, bar.close
 
 
 def _run_colour(args: argparse.Namespace) -> int:
@@ -178,7 +168,7 @@ def _run_colour(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    update, close = _progress_bar(args.quiet, Path(args.input).name)
+    update, close = progress_bar(args.quiet, Path(args.input).name)
     try:
         result = colorize_video(
             args.input,
@@ -199,7 +189,7 @@ def _run_colour(args: argparse.Namespace) -> int:
 def _run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    update, close = _progress_bar(args.quiet, "demo")
+    update, close = progress_bar(args.quiet, "demo")
     try:
         paths = run_demo(args.output, overwrite=args.overwrite, progress=update)
     finally:
@@ -213,7 +203,8 @@ def _colour_parser() -> _Parser:
     p = _Parser(
         prog="colorize-video",
         description="Colour a cut of animation line art from a coloured reference. "
-        "Other commands: demo (try it on a generated clip).",
+        "Other commands: demo (try it on a generated clip), batch (a folder of cuts), "
+        "bench (flicker, quality and speed of every method).",
     )
     p.add_argument("input", type=Path, help="line-art video, folder of frames, or one image")
     p.add_argument("--ref", type=Path, required=True, help="coloured reference image")
@@ -223,9 +214,9 @@ def _colour_parser() -> _Parser:
     return p
 
 
-def _demo_parser() -> _Parser:
+def _demo_parser(prog: str = "colorize-video demo") -> _Parser:
     p = _Parser(
-        prog="colorize-video demo",
+        prog=prog,
         description="Write a small generated sketch clip and its reference, colour it, "
         "and print the paths.",
     )
@@ -241,9 +232,30 @@ def _demo_parser() -> _Parser:
     return p
 
 
-COMMANDS: dict[str, tuple[Callable[[], _Parser], Callable[[argparse.Namespace], int]]] = {
-    "demo": (_demo_parser, _run_demo),
+# Subcommands: name -> module with build_parser(prog) and run(args) -> exit code.
+# Imported only when used, so `colorize-video INPUT` starts fast.
+SUBCOMMANDS = {
+    "demo": "celcolor.cli",
+    "batch": "celcolor.engine.batch_cli",
+    "bench": "celcolor.bench.cli",
 }
+
+
+def build_parser(prog: str) -> _Parser:
+    """Parser of `colorize-video demo` (the demo lives here; others in their modules)."""
+    return _demo_parser(prog)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `colorize-video demo`."""
+    return _run_demo(args)
+
+
+def _load_subcommand(name: str):
+    import importlib
+
+    module = importlib.import_module(SUBCOMMANDS[name])
+    return module.build_parser, module.run
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -260,15 +272,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `colorize-video`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     first = argv[0] if argv else None
-    if first in COMMANDS and not Path(first).exists():
-        make_parser, run = COMMANDS[first]
-        args = make_parser().parse_args(argv[1:])
+    if first in SUBCOMMANDS and not Path(first).exists():
+        make_parser, command = _load_subcommand(first)
+        args = make_parser(f"colorize-video {first}").parse_args(argv[1:])
     else:
         args = _colour_parser().parse_args(argv)
-        run = _run_colour
+        command = _run_colour
     _setup_logging(args)
     try:
-        return run(args)
+        return command(args)
     except CelcolorError as e:
         print(f"colorize-video: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -151,9 +151,10 @@ class Colorizer:
         self.reference = reference
         self.palette: Palette = build_palette(reference)
         self._ref_index = self.palette.index(reference)
+        # DIS needs no torch: resolve the device (which imports torch) only for others.
         self._flow = make_flow_backend(
             self.options.flow,
-            device=self.options.resolved_device(),
+            device="cpu" if self.options.flow == "dis" else self.options.resolved_device(),
             weights=Path(self.options.flow_weights) if self.options.flow_weights else None,
         )
         self._ink_options = InkOptions()
@@ -161,6 +162,7 @@ class Colorizer:
             line_threshold=self.options.line_threshold, gap_radius=self.options.gap_radius
         )
         self.stats = ColorizeStats()
+        self._warned_other_drawing = False
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
 
@@ -191,7 +193,8 @@ class Colorizer:
                 "reference matches the keyframe's drawing (line overlap %.0f%%)",
                 100 * placement.overlap,
             )
-        else:
+        elif not self._warned_other_drawing:
+            self._warned_other_drawing = True
             log.warning(
                 "the reference is not the coloured version of keyframe %d (line overlap "
                 "%.0f%%): it was fitted to the drawing and its colours transferred by "
@@ -213,8 +216,7 @@ class Colorizer:
 
         Args:
             frame: the frame's analysis.
-            index: palette indices landing on the frame (NO_COLOUR where none);
-                modified in place.
+            index: palette indices landing on the frame (NO_COLOUR where none).
             filled_index: fallback indices for regions without a confident vote
                 (everything that lands there, occluded or not), or None to use ``index``
                 over the whole region, lines included.
@@ -226,16 +228,14 @@ class Colorizer:
         if valid is not None:
             mute = cv2.bitwise_or(mute, cv2.compare(valid, 0, cv2.CMP_EQ))
         fallback_index = index.copy() if filled_index is None else filled_index
-        index[mute > 0] = NO_COLOUR
+        index = cv2.max(index, mute)  # mute is 0 or 255 = NO_COLOUR
         hist = _histogram(labels, index, count)
-        areas = hist.sum(1)
+        areas = frame.regions.areas
         winner, votes, total = _winners(hist)
         confident = (votes > 0) & (votes >= self.options.min_confidence * total)
         confident[0] = True
         if not confident.all():
-            fb_winner, fb_votes, _ = _winners(
-                _histogram(frame.regions.filled, fallback_index, count)
-            )
+            fb_winner, fb_votes, _ = _winners(_histogram(labels, fallback_index, count))
             take = ~confident & (fb_votes > 0)
             winner[take] = fb_winner[take]
             # Still nothing (a region entirely off the reference): the commonest colour.
@@ -288,7 +288,7 @@ class Colorizer:
         with_lines = colours.copy()
         with_lines[0] = NO_COLOUR  # label 0 is line pixels
         index = np.take(with_lines, frame.regions.labels)
-        filled = np.take(colours, frame.regions.filled)
+        filled = frame.regions.fill_with(colours)
         fill = self.palette.render(filled)
         art = frame.art
         mode = self.options.lines
@@ -297,7 +297,7 @@ class Colorizer:
         else:
             ink_mask = cv2.compare(art.ink_u8, 0, cv2.CMP_GT)
             if mode == "auto":
-                ink_mask[art.trace] = 0
+                ink_mask = cv2.bitwise_and(ink_mask, cv2.bitwise_not(art.trace))
             # Composite the line over the fill with coverage d = darkness:
             # out = fill*(1-d) + line*d = s - (255 - fill) * (1 - d)
             s = art.sketch
@@ -349,8 +349,11 @@ class Colorizer:
                 back_state = state
                 outputs: list[Path] = []
                 for p in reversed(held):
-                    prev_sketch = cv2.imread(str(p))[..., ::-1]
-                    out, back_state = self._step(back_state, self.analyse(prev_sketch), shape)
+                    prev_sketch = np.ascontiguousarray(cv2.imread(str(p))[..., ::-1])
+                    if self.options.temporal == "per-frame":
+                        out, back_state = self._keyframe(prev_sketch, self.analyse(prev_sketch))
+                    else:
+                        out, back_state = self._step(back_state, self.analyse(prev_sketch), shape)
                     q = p.with_suffix(".out.png")
                     cv2.imwrite(str(q), out[..., ::-1])
                     outputs.append(q)
@@ -369,7 +372,10 @@ class Colorizer:
                         f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
                         f"{sketch.shape[1]}x{sketch.shape[0]}"
                     )
-                out, state = self._step(state, frame, shape)
+                if self.options.temporal == "per-frame":
+                    out, state = self._keyframe(sketch, frame)
+                else:
+                    out, state = self._step(state, frame, shape)
                 yield out
             if shape is None:
                 raise InputError("the cut has no frames")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from ..errors import UsageError
 
 LINE_MODES = ("auto", "keep", "fill")
+TEMPORAL_MODES = ("classical", "per-frame")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -22,6 +23,9 @@ class ColorizeOptions:
             lines (red/blue/green shadow and highlight lines) with a region they bound;
             "keep" keeps every line in its own colour; "fill" paints every line pixel
             with the colour around it (a clean full-colour frame).
+        temporal: how in-betweens get colour: "classical" (flow propagation from the
+            previous frame) or "per-frame" (every frame coloured from the reference
+            alone, no temporal information; a baseline).
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
@@ -33,6 +37,7 @@ class ColorizeOptions:
 
     ref_frame: int = 0
     lines: str = "auto"
+    temporal: str = "classical"
     flow: str = "dis"
     flow_weights: str | None = None
     device: str = "auto"
@@ -44,6 +49,10 @@ class ColorizeOptions:
     def __post_init__(self) -> None:
         if self.lines not in LINE_MODES:
             raise UsageError(f"--lines must be one of {', '.join(LINE_MODES)}, got {self.lines!r}")
+        if self.temporal not in TEMPORAL_MODES:
+            raise UsageError(
+                f"--temporal must be one of {', '.join(TEMPORAL_MODES)}, got {self.temporal!r}"
+            )
         if self.flow not in FLOW_BACKENDS:
             raise UsageError(f"--flow must be one of {', '.join(FLOW_BACKENDS)}, got {self.flow!r}")
         if self.device not in DEVICES:

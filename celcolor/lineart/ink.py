@@ -56,7 +56,7 @@ class LineArt:
         ink_u8: ``H,W`` uint8 coverage of ink, 0..255 (0 paper, 255 solid line).
         sketch: ``H,W,3`` uint8 RGB, the sketch normalised to white paper (and
             un-inverted), from which the lines' own colours are taken.
-        trace: ``H,W`` bool, ink pixels that belong to colour-trace lines.
+        trace: ``H,W`` uint8 (0/255), ink pixels that belong to colour-trace lines.
     """
 
     ink_u8: np.ndarray
@@ -158,7 +158,9 @@ def extract_ink(sketch: np.ndarray, options: InkOptions | None = None) -> LineAr
             # s / paper * 255: the page becomes white, lines keep their coverage.
             rgb = cv2.divide(rgb, cv2.max(paper, 1), scale=255.0)
     # Darkness = 1 - min_c(s_c)/255 on white paper.
-    darkness = cv2.bitwise_not(cv2.min(cv2.min(rgb[..., 0], rgb[..., 1]), rgb[..., 2]))
+    r, g, b = cv2.split(rgb)
+    channel_min = cv2.min(cv2.min(r, g), b)
+    darkness = cv2.bitwise_not(channel_min)
     lo, hi = opt.noise_floor * 255.0, opt.full_ink * 255.0
     scale = 255.0 / max(hi - lo, 1.0)
     ink_u8 = cv2.convertScaleAbs(cv2.subtract(darkness, round(lo)), alpha=scale)
@@ -166,15 +168,12 @@ def extract_ink(sketch: np.ndarray, options: InkOptions | None = None) -> LineAr
     ink_u8 = _remove_specks(ink_u8, round(opt.speck_area * max(area_scale, 0.25)))
     # Colour-trace lines: the un-composited line colour is saturated. Its chroma is
     # chroma(s) / darkness; compared without division as chroma(s) > t * darkness.
-    chroma = cv2.subtract(
-        cv2.max(cv2.max(rgb[..., 0], rgb[..., 1]), rgb[..., 2]),
-        cv2.min(cv2.min(rgb[..., 0], rgb[..., 1]), rgb[..., 2]),
-    )
+    chroma = cv2.subtract(cv2.max(cv2.max(r, g), b), channel_min)
     threshold = cv2.convertScaleAbs(darkness, alpha=opt.trace_chroma / 255.0)
     trace = cv2.bitwise_and(
         cv2.compare(chroma, threshold, cv2.CMP_GT), cv2.compare(ink_u8, 0, cv2.CMP_GT)
     )
-    return LineArt(ink_u8=ink_u8, sketch=rgb, trace=trace.astype(bool))
+    return LineArt(ink_u8=ink_u8, sketch=rgb, trace=trace)
 
 
 def line_colours(art: LineArt, where: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ not lost to the ball.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -47,17 +48,49 @@ class Regions:
     Attributes:
         labels: ``H,W`` int32; 0 on lines (and merged specks), region ids elsewhere.
             Ids need not be consecutive: some ids in ``[1, count)`` may be unused.
-        filled: ``H,W`` int32; every pixel's region, line pixels taking a neighbour's.
         count: one more than the largest id.
     """
 
     labels: np.ndarray
-    filled: np.ndarray
     count: int
 
+    @functools.cached_property
     def areas(self) -> np.ndarray:
         """Pixels per id in ``labels`` (index 0: line pixels)."""
         return np.bincount(self.labels.ravel(), minlength=self.count)
+
+    @functools.cached_property
+    def _ranked_fill(self) -> tuple[np.ndarray, np.ndarray]:
+        """Line pixels filled with the area rank of their smallest neighbouring region.
+
+        Returns ``(order, ranks)``: ``order[rank]`` is a label (smallest region
+        first) and ``ranks`` the ``H,W`` filled rank map.
+        """
+        areas = self.areas.copy()
+        areas[0] = np.iinfo(np.int64).max
+        order = np.argsort(areas, kind="stable").astype(np.int32)
+        # uint16 filters are cheaper than float32 ones; float32 is exact below 2**24.
+        dtype, hole = (np.uint16, 65535) if self.count < 65535 else (np.float32, 2.0**24)
+        rank = np.empty(self.count, dtype)
+        rank[order] = np.arange(self.count)
+        rank[0] = hole  # lines and merged specks are the holes
+        ranks = fill_holes(np.take(rank, self.labels), hole, grow="min")
+        return order, ranks
+
+    @functools.cached_property
+    def filled(self) -> np.ndarray:
+        """``H,W`` int32; every pixel's region, line pixels taking the smallest neighbour.
+
+        Smallest, because a colour-trace line belongs to the shadow or highlight
+        band it bounds, and bands are smaller than the base they sit on; under
+        black ink the choice does not show.
+        """
+        return self.fill_with(np.arange(self.count, dtype=np.int32))
+
+    def fill_with(self, values: np.ndarray) -> np.ndarray:
+        """``values[filled]`` for a per-label array, without building ``filled``."""
+        order, ranks = self._ranked_fill
+        return np.take(values[order], ranks)
 
 
 def _auto_radius(shape: tuple[int, int]) -> int:
@@ -128,31 +161,36 @@ def _split_leaking(
     return labels, next_id
 
 
-def _fill_lines(labels: np.ndarray, max_steps: int = 8) -> np.ndarray:
-    """Give every unlabelled pixel (lines, specks) a neighbouring region's id.
+def fill_holes(image: np.ndarray, hole: float, *, grow: str = "max", max_steps: int = 8):
+    """Give every ``hole`` pixel of a map a neighbour's value.
 
-    Grows labels with 3x3 max filters: lines are a few pixels wide, so a few
-    steps cover them; anything left after that (a thick blot) takes its nearest
-    region by distance transform.
+    Grows values into the holes with 3x3 max (or min) filters: lines are a few
+    pixels wide, so a few steps cover them; what is left after that (a thick
+    blot) takes its nearest value by distance transform.
+
+    Args:
+        image: ``H,W`` uint8, uint16, int32 (ids below 2**24) or float32 map.
+        hole: the value that marks a pixel to fill. With ``grow="max"`` it must be
+            below every real value, with ``grow="min"`` above.
+        grow: "max" or "min": which neighbour wins where several meet.
     """
-    filled = labels.astype(np.float32)  # exact for ids below 2**24
+    work = image.astype(np.float32) if image.dtype == np.int32 else image.copy()
+    flt = cv2.dilate if grow == "max" else cv2.erode
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(max_steps):
-        holes = cv2.compare(filled, 0, cv2.CMP_EQ)
+        holes = cv2.compare(work, hole, cv2.CMP_EQ)
         if cv2.countNonZero(holes) == 0:
-            return filled.astype(np.int32)
-        cv2.copyTo(cv2.dilate(filled, kernel), holes, filled)
-    holes = filled == 0
-    if not holes.any():
-        return filled.astype(np.int32)
-    if holes.all():
-        return np.zeros_like(labels)
+            return work.astype(image.dtype)
+        cv2.copyTo(flt(work, kernel), holes, work)
+    missing = work == hole
+    if not missing.any() or missing.all():
+        return work.astype(image.dtype)
     _, nearest = cv2.distanceTransformWithLabels(
-        holes.astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+        missing.astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
     )
-    values = filled[~holes]
-    filled[holes] = values[nearest[holes] - 1]
-    return filled.astype(np.int32)
+    values = work[~missing]
+    work[missing] = values[nearest[missing] - 1]
+    return work.astype(image.dtype)
 
 
 def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> Regions:
@@ -181,7 +219,7 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
         if split is not None:
             labels, count = split
             stats = None
-    # Specks: too small to be a paint area; they join a neighbour through _fill_lines.
+    # Specks: too small to be a paint area; they join a neighbour through fill_holes.
     areas = (
         stats[:, cv2.CC_STAT_AREA]
         if stats is not None
@@ -193,5 +231,4 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
         keep = np.arange(count, dtype=np.int32)
         keep[tiny] = 0
         labels = np.take(keep, labels)
-    filled = _fill_lines(labels)
-    return Regions(labels=labels, filled=filled, count=count)
+    return Regions(labels=labels, count=count)

@@ -16,19 +16,31 @@ from celcolor.metrics.flicker import (
     warp_error,
 )
 from celcolor.metrics.flowcheck import backward_warp, occlusion_mask
-from celcolor.metrics.quality import (
-    ALEXNET_CHECKPOINT,
-    PSNR_CAP_DB,
-    FrameScores,
-    LPIPSMetric,
-    LPIPSWeightsError,
-    RegionAccuracy,
-    default_alexnet_path,
-    load_lpips,
-    psnr,
-    region_accuracy,
-    ssim,
-)
+
+# quality needs torch and kornia (a second to import); load it on first use so the
+# streaming engine, which only needs the flow checks, starts fast.
+_QUALITY = {
+    "ALEXNET_CHECKPOINT",
+    "PSNR_CAP_DB",
+    "FrameScores",
+    "LPIPSMetric",
+    "LPIPSWeightsError",
+    "RegionAccuracy",
+    "default_alexnet_path",
+    "load_lpips",
+    "psnr",
+    "region_accuracy",
+    "ssim",
+}
+
+
+def __getattr__(name: str):
+    if name in _QUALITY:
+        from celcolor.metrics import quality
+
+        return getattr(quality, name)
+    raise AttributeError(f"module 'celcolor.metrics' has no attribute {name!r}")
+
 
 __all__ = [
     "ALEXNET_CHECKPOINT",

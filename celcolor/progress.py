@@ -1,0 +1,30 @@
+"""Progress bars on stderr (tqdm), shared by the command-line entry points."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+ProgressFn = Callable[[int, int | None], None]
+
+
+def progress_bar(
+    quiet: bool, desc: str, unit: str = "frame"
+) -> tuple[ProgressFn, Callable[[], None]]:
+    """A tqdm bar (count, rate, ETA) and its close function; no-ops when quiet.
+
+    The returned ``update(done, total)`` takes the absolute count done so far and
+    the total when known (None for an unknown length).
+    """
+    if quiet:
+        return (lambda done, total: None), (lambda: None)
+    from tqdm import tqdm
+
+    bar = tqdm(unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def update(done: int, total: int | None) -> None:
+        if total and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    return update, bar.close
