@@ -301,8 +301,8 @@ class Colorizer:
             # Composite the line over the fill with coverage d = darkness:
             # out = fill*(1-d) + line*d = s - (255 - fill) * (1 - d)
             s = art.sketch
-            lightness = cv2.min(cv2.min(s[..., 0], s[..., 1]), s[..., 2])  # (1-d)*255
-            shade = cv2.multiply(cv2.bitwise_not(fill), cv2.merge([lightness] * 3), scale=1 / 255)
+            lightness = cv2.merge([art.lightness] * 3)  # (1 - d) * 255
+            shade = cv2.multiply(cv2.bitwise_not(fill), lightness, scale=1 / 255)
             lined = cv2.subtract(s, shade)
             out = fill.copy()
             cv2.copyTo(lined, ink_mask, out)

@@ -57,11 +57,14 @@ class LineArt:
         sketch: ``H,W,3`` uint8 RGB, the sketch normalised to white paper (and
             un-inverted), from which the lines' own colours are taken.
         trace: ``H,W`` uint8 (0/255), ink pixels that belong to colour-trace lines.
+        lightness: ``H,W`` uint8, the sketch's darkest channel per pixel, ``(1 - d) * 255``
+            for the darkness ``d`` that composites a line over paint.
     """
 
     ink_u8: np.ndarray
     sketch: np.ndarray
     trace: np.ndarray
+    lightness: np.ndarray
 
     @property
     def ink(self) -> np.ndarray:
@@ -173,7 +176,7 @@ def extract_ink(sketch: np.ndarray, options: InkOptions | None = None) -> LineAr
     trace = cv2.bitwise_and(
         cv2.compare(chroma, threshold, cv2.CMP_GT), cv2.compare(ink_u8, 0, cv2.CMP_GT)
     )
-    return LineArt(ink_u8=ink_u8, sketch=rgb, trace=trace)
+    return LineArt(ink_u8=ink_u8, sketch=rgb, trace=trace, lightness=channel_min)
 
 
 def line_colours(art: LineArt, where: np.ndarray) -> np.ndarray:

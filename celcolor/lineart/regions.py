@@ -227,8 +227,13 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
     )
     tiny = areas < min_area
     tiny[0] = False
+    areas = areas.astype(np.int64)
     if tiny.any():
+        areas[0] += areas[tiny].sum()  # their pixels become holes (label 0)
+        areas[tiny] = 0
         keep = np.arange(count, dtype=np.int32)
         keep[tiny] = 0
         labels = np.take(keep, labels)
-    return Regions(labels=labels, count=count)
+    regions = Regions(labels=labels, count=count)
+    regions.__dict__["areas"] = areas  # seed the cached property: already counted
+    return regions
