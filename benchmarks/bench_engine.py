@@ -1,0 +1,225 @@
+"""The streaming engine's numbers: speed, memory and quality of the classical path.
+
+    python benchmarks/bench_engine.py                 # everything, ~5 minutes on 2 cores
+    python benchmarks/bench_engine.py --only quality  # one part: speed, memory or quality
+
+Writes ``benchmarks/results/engine.json`` and ``engine.md`` (the README's table).
+
+- speed: a generated 1280x720 cut (``--frames``, default 240) is decoded, coloured
+  and encoded with libx264's default preset (medium, crf 18) end to end through
+  ``colorize_video``; in the same run the same clip is decoded and re-encoded with
+  the same settings and nothing else. Best of ``--repeat`` runs each.
+- memory: ``colorize-video`` on 100- and 1000-frame 1280x720 cuts, each in a fresh
+  process; peak RSS is the child's ``ru_maxrss``.
+- quality: the generated suite (``celcolor.data.synthetic.CUT_PRESETS``: 48 frames
+  at 640x360 each, colour of frame 0 as the reference) scored against its ground
+  truth with ``lines="auto"``: region accuracy (share of non-line pixels within
+  10 levels of the truth, and share of regions of which 95% are), PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from celcolor import __version__
+from celcolor.data.synthetic import CUT_PRESETS, CutSpec, generate_cut, write_cut
+from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
+from celcolor.io import open_frames, open_writer
+
+RESULTS = Path(__file__).parent / "results"
+SPEED_SPEC = CutSpec(width=1280, height=720, num_frames=240, seed=11)
+
+
+def transcode(src: Path, dst: Path) -> float:
+    """Plain decode + re-encode with the engine's encoder settings; returns seconds."""
+    t0 = time.perf_counter()
+    with open_frames(src) as source:
+        writer = open_writer(
+            dst,
+            width=source.width,
+            height=source.height,
+            fps=source.fps,
+            time_base=source.time_base,
+            crf=18,
+            preset="medium",
+            overwrite=True,
+            threaded=True,
+            queue_size=4,
+        )
+        with writer:
+            for frame in source:
+                writer.write(frame.image, frame)
+    return time.perf_counter() - t0
+
+
+def bench_speed(frames: int, repeat: int, work: Path) -> dict:
+    spec = CutSpec(width=1280, height=720, num_frames=frames, seed=SPEED_SPEC.seed)
+    paths = write_cut(spec, work / "speed", video=True, overwrite=True)
+    src, ref = paths["sketch_video"], paths["reference"]
+    plain, coloured, stages = [], [], {}
+    for _ in range(repeat):
+        plain.append(transcode(src, work / "plain.mp4"))
+        result = colorize_video(
+            src,
+            ref,
+            work / "coloured.mp4",
+            encode=EncodeOptions(overwrite=True, preset="medium", crf=18),
+        )
+        coloured.append(result.seconds)
+        stages = {k: 1000 * v / result.frames for k, v in result.stage_seconds.items()}
+    best_plain, best_col = min(plain), min(coloured)
+    return {
+        "resolution": "1280x720",
+        "frames": frames,
+        "encoder": "libx264 medium crf 18",
+        "colour_fps": frames / best_col,
+        "transcode_fps": frames / best_plain,
+        "ratio": best_plain / best_col,
+        "runs_colour_s": coloured,
+        "runs_transcode_s": plain,
+        "stage_ms_per_frame": stages,
+    }
+
+
+def peak_rss_mb(src: Path, ref: Path, out: Path) -> float:
+    """Peak RSS (MB) of one `colorize-video` run in a fresh process."""
+    code = (
+        "import resource, subprocess, sys; "
+        "r = subprocess.run([sys.executable, '-m', 'celcolor.cli', *sys.argv[1:]]); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r.returncode)"
+    )
+    cmd = [
+        sys.executable,
+        "-c",
+        code,
+        str(src),
+        "--ref",
+        str(ref),
+        "-o",
+        str(out),
+        "--overwrite",
+        "-q",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip().splitlines()[-1]) / 1024.0
+
+
+def bench_memory(work: Path) -> dict:
+    rows = {}
+    for frames in (100, 1000):
+        spec = CutSpec(width=1280, height=720, num_frames=frames, seed=12)
+        paths = write_cut(spec, work / f"mem{frames}", video=True, overwrite=True)
+        rows[frames] = peak_rss_mb(
+            paths["sketch_video"], paths["reference"], work / f"mem{frames}.mp4"
+        )
+    return {"resolution": "1280x720", "peak_rss_mb": rows, "growth": rows[1000] / rows[100] - 1.0}
+
+
+def bench_quality() -> dict:
+    from celcolor.metrics import psnr, region_accuracy
+
+    rows = {}
+    for name, spec in CUT_PRESETS.items():
+        cut = generate_cut(spec, flow=False)
+        colorizer = Colorizer(cut.colour[0], ColorizeOptions(lines="auto"))
+        out = np.stack(list(colorizer.colorize(list(cut.sketch))))
+        acc = region_accuracy(out, cut.colour, cut.regions, lines=cut.lines)
+        rows[name] = {
+            "pixel_accuracy": acc.pixel,
+            "region_accuracy": acc.region,
+            "psnr": psnr(out, cut.colour).mean,
+            "frames": len(out),
+            "size": f"{spec.width}x{spec.height}",
+        }
+    mean = {
+        k: float(np.mean([r[k] for r in rows.values()]))
+        for k in ("pixel_accuracy", "region_accuracy", "psnr")
+    }
+    return {"cuts": rows, "mean": mean}
+
+
+def markdown(res: dict) -> str:
+    lines = []
+    if "speed" in res:
+        s = res["speed"]
+        lines += [
+            "| 1280x720, libx264 medium crf 18 | frames/s |",
+            "|---|---|",
+            f"| colour end to end (decode, colour, encode) | {s['colour_fps']:.1f} |",
+            f"| plain decode + re-encode, same run | {s['transcode_fps']:.1f} |",
+            f"| ratio | {s['ratio']:.2f} |",
+            "",
+            "Stage CPU time per frame (ms, summed over threads): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in s["stage_ms_per_frame"].items()),
+            "",
+        ]
+    if "memory" in res:
+        m = res["memory"]["peak_rss_mb"]
+        lines += [
+            "| 1280x720 cut | peak RSS (MB) |",
+            "|---|---|",
+            f"| 100 frames | {m[100]:.0f} |",
+            f"| 1000 frames | {m[1000]:.0f} |",
+            f"| growth | {100 * res['memory']['growth']:+.1f}% |",
+            "",
+        ]
+    if "quality" in res:
+        lines += [
+            "| generated cut (640x360, 48 frames) | pixel accuracy | region accuracy | PSNR (dB) |",
+            "|---|---|---|---|",
+        ]
+        for name, r in res["quality"]["cuts"].items():
+            lines.append(
+                f"| {name} | {100 * r['pixel_accuracy']:.1f}% | "
+                f"{100 * r['region_accuracy']:.1f}% | {r['psnr']:.1f} |"
+            )
+        m = res["quality"]["mean"]
+        lines.append(
+            f"| **mean** | **{100 * m['pixel_accuracy']:.1f}%** | "
+            f"**{100 * m['region_accuracy']:.1f}%** | **{m['psnr']:.1f}** |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=("speed", "memory", "quality"), action="append")
+    p.add_argument("--frames", type=int, default=SPEED_SPEC.num_frames)
+    p.add_argument("--repeat", type=int, default=2)
+    args = p.parse_args()
+    parts = args.only or ["speed", "memory", "quality"]
+    res: dict = {
+        "celcolor": __version__,
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "command": " ".join(["python", "benchmarks/bench_engine.py", *sys.argv[1:]]),
+    }
+    with tempfile.TemporaryDirectory(prefix="celcolor-bench-") as tmp:
+        work = Path(tmp)
+        if "speed" in parts:
+            res["speed"] = bench_speed(args.frames, args.repeat, work)
+        if "memory" in parts:
+            res["memory"] = bench_memory(work)
+        if "quality" in parts:
+            res["quality"] = bench_quality()
+    res["max_rss_mb_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "engine.json").write_text(json.dumps(res, indent=2, default=str))
+    table = markdown(res)
+    (RESULTS / "engine.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
