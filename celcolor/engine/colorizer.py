@@ -43,6 +43,7 @@ from ..temporal.flow import flow_friendly, make_flow_backend, scale_flow
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette
 from .reference import Placement, place_reference, warp_reference
+from .trace_pairs import TracePartners, trace_pairs
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class Colorizer:
         )
         self.stats = ColorizeStats()
         self._warned_other_drawing = False
+        self._partners = TracePartners()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
 
@@ -382,6 +384,7 @@ class Colorizer:
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis):
         colours = self.colour_keyframe(sketch, frame)
+        self._partners.learn(trace_pairs(frame.art, frame.regions), colours)
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
         self.stats.unconfident.append(0.0)
@@ -390,6 +393,9 @@ class Colorizer:
     def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
         prev, prev_index, prev_filled = state
         colours, unconfident = self.propagate(prev, prev_index, prev_filled, frame, shape)
+        t0 = time.perf_counter()
+        self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
+        self.stats.add_time("snap", time.perf_counter() - t0)
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
         self.stats.unconfident.append(unconfident)
