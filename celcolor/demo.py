@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .data.synthetic import CutSpec, write_cut
 from .engine import EncodeOptions, colorize_video
+from .errors import OutputError
 
 # A short cut with shadows, highlights and crossing shapes: everything the engine does.
 DEMO_SPEC = CutSpec(width=640, height=360, num_frames=48, seed=7)
@@ -23,6 +24,10 @@ def run_demo(
     Returns the paths of the sketch clip, the reference and the coloured clip.
     """
     folder = Path(folder)
+    if not overwrite and (folder / "sketch.mp4").exists():
+        raise OutputError(
+            f"{folder} already holds a demo: pass --overwrite, or another folder with -o"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     paths = write_cut(DEMO_SPEC, folder, video=True, overwrite=overwrite)
     result = colorize_video(

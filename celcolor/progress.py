@@ -20,11 +20,29 @@ def progress_bar(
         return (lambda done, total: None), (lambda: None)
     from tqdm import tqdm
 
-    bar = tqdm(unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, leave=True)
+    # Created on the first update, so a run that fails before its first frame
+    # prints its one-line error without an empty bar above it.
+    bars: list[tqdm] = []
 
     def update(done: int, total: int | None) -> None:
+        if not bars:
+            bars.append(
+                tqdm(
+                    unit=unit,
+                    desc=desc,
+                    total=total or None,
+                    file=sys.stderr,
+                    dynamic_ncols=True,
+                    leave=True,
+                )
+            )
+        bar = bars[0]
         if total and bar.total != total:
             bar.total = total
         bar.update(done - bar.n)
 
-    return update, bar.close
+    def close() -> None:
+        if bars:
+            bars[0].close()
+
+    return update, close

@@ -198,10 +198,9 @@ class Colorizer:
         elif not self._warned_other_drawing:
             self._warned_other_drawing = True
             log.warning(
-                "the reference is not the coloured version of keyframe %d (line overlap "
-                "%.0f%%): it was fitted to the drawing and its colours transferred by "
+                "the reference is not the coloured version of the drawing it colours (line "
+                "overlap %.0f%%): it was fitted to the drawing and its colours transferred by "
                 "position; expect wrong regions (the exemplar network will do better)",
-                self.options.ref_frame,
                 100 * placement.overlap,
             )
         index = warp_reference(self._ref_index, placement, (w, h), fill=NO_COLOUR)
