@@ -238,6 +238,7 @@ SUBCOMMANDS = {
     "demo": "celcolor.cli",
     "batch": "celcolor.engine.batch_cli",
     "bench": "celcolor.bench.cli",
+    "train": "celcolor.train.cli",
 }
 
 

@@ -86,6 +86,7 @@ class ColorizeStats:
 
     Attributes:
         frames: frames coloured.
+        network_keyframes: keyframes the exemplar network coloured.
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
         seconds: time spent per stage (lineart, flow, snap, compose).
@@ -93,6 +94,7 @@ class ColorizeStats:
     """
 
     frames: int = 0
+    network_keyframes: int = 0
     unconfident: list[float] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
@@ -118,6 +120,24 @@ def _winners(hist: np.ndarray):
     return winner, votes[np.arange(len(votes)), winner], votes.sum(1)
 
 
+def _check_reference(reference: np.ndarray) -> None:
+    """Refuse what cannot be a colour reference, with a line that says why."""
+    if not (
+        isinstance(reference, np.ndarray)
+        and reference.ndim == 3
+        and reference.shape[2] == 3
+        and reference.dtype == np.uint8
+    ):
+        raise InputError("the reference must be an H,W,3 uint8 RGB image")
+    if min(reference.shape[:2]) < 8:
+        raise InputError(f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})")
+    if looks_like_line_art(reference):
+        raise InputError(
+            "the reference has no colour: it looks like line art; pass a coloured "
+            "version of a frame (a colour key) as --ref"
+        )
+
+
 class Colorizer:
     """Colours the frames of one cut from a coloured reference.
 
@@ -127,31 +147,27 @@ class Colorizer:
 
     Args:
         reference: ``H,W,3`` uint8 RGB colour reference (a colour key of a frame of
-            the cut, or of another drawing of the same character).
+            the cut, or of another drawing of the same character), or a list of them:
+            the first is placed over the keyframe; the network sees them all.
         options: how to colour (keyframe index, line mode, flow backend, ...).
     """
 
-    def __init__(self, reference: np.ndarray, options: ColorizeOptions | None = None) -> None:
-        if not (
-            isinstance(reference, np.ndarray)
-            and reference.ndim == 3
-            and reference.shape[2] == 3
-            and reference.dtype == np.uint8
-        ):
-            raise InputError("the reference must be an H,W,3 uint8 RGB image")
-        if min(reference.shape[:2]) < 8:
-            raise InputError(
-                f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})"
-            )
-        if looks_like_line_art(reference):
-            raise InputError(
-                "the reference has no colour: it looks like line art; pass a coloured "
-                "version of a frame (a colour key) as --ref"
-            )
+    def __init__(
+        self, reference: np.ndarray | list[np.ndarray], options: ColorizeOptions | None = None
+    ) -> None:
+        references = list(reference) if isinstance(reference, list | tuple) else [reference]
+        if not references:
+            raise InputError("at least one reference is needed")
+        for ref in references:
+            _check_reference(ref)
         self.options = options or ColorizeOptions()
-        self.reference = reference
-        self.palette: Palette = build_palette(reference)
-        self._ref_index = self.palette.index(reference)
+        self.references = references
+        self.reference = references[0]
+        # One palette over every reference: the network may take colours from any.
+        pixels = np.concatenate([r.reshape(-1, 1, 3) for r in references])
+        self.palette: Palette = build_palette(pixels)
+        self._ref_index = self.palette.index(self.reference)
+        self._network = None  # the exemplar network, loaded on first use (imports torch)
         # DIS needs no torch: resolve the device (which imports torch) only for others.
         self._flow = make_flow_backend(
             self.options.flow,
@@ -164,6 +180,7 @@ class Colorizer:
         )
         self.stats = ColorizeStats()
         self._warned_other_drawing = False
+        self._warned_no_network = False
         self._partners = TracePartners()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -190,6 +207,15 @@ class Colorizer:
         h, w = sketch.shape[:2]
         placement = place_reference(sketch, self.reference)
         self.stats.placement = placement
+        mode = self.options.keyframe_mode
+        if mode == "network" or (mode == "auto" and not placement.same_drawing):
+            network = self.network(required=mode == "network")
+            if network is not None:
+                t0 = time.perf_counter()
+                predicted = network.predict(frame.art.ink_u8)
+                self.stats.add_time("network", time.perf_counter() - t0)
+                self.stats.network_keyframes += 1
+                return self._snap(frame, self.palette.index(predicted), None)[0]
         if placement.same_drawing:
             log.info(
                 "reference matches the keyframe's drawing (line overlap %.0f%%)",
@@ -205,6 +231,36 @@ class Colorizer:
             )
         index = warp_reference(self._ref_index, placement, (w, h), fill=NO_COLOUR)
         return self._snap(frame, index, None)[0]
+
+    def network(self, required: bool = False):
+        """The exemplar network with every reference encoded (loaded once per cut).
+
+        Returns None when no weights are available and ``required`` is False (the
+        keyframe is then placed and copied, with a warning).
+        """
+        if self._network is None:
+            from ..models.registry import load_checkpoint, shipped_record
+            from .network import NetworkColourer
+
+            ckpt = self.options.checkpoint
+            if ckpt is None and shipped_record("exemplar") is None:
+                if required:
+                    raise InputError(
+                        "no exemplar network weights: train them with `colorize-video train "
+                        "exemplar --ship` or pass --checkpoint PATH"
+                    )
+                if not self._warned_no_network:
+                    self._warned_no_network = True
+                    log.warning("no exemplar network weights: keyframes are placed and copied")
+                return None
+            model = load_checkpoint(Path(ckpt)) if ckpt else None
+            self._network = NetworkColourer(
+                self.references,
+                model,
+                device=self.options.resolved_device(),
+                long_side=self.options.network_long_side,
+            )
+        return self._network
 
     def _snap(
         self,

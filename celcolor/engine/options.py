@@ -8,6 +8,7 @@ from ..errors import UsageError
 
 LINE_MODES = ("auto", "keep", "fill")
 TEMPORAL_MODES = ("classical", "per-frame")
+KEYFRAME_MODES = ("auto", "copy", "network")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -26,6 +27,12 @@ class ColorizeOptions:
         temporal: how in-betweens get colour: "classical" (flow propagation from the
             previous frame) or "per-frame" (every frame coloured from the reference
             alone, no temporal information; a baseline).
+        keyframe_mode: how keyframes get colour: "copy" places the reference over the
+            drawing and copies colours region by region; "network" runs the exemplar
+            network; "auto" copies when the reference is the coloured version of the
+            keyframe's drawing and runs the network otherwise.
+        checkpoint: exemplar network weights to use instead of the shipped ones.
+        network_long_side: the network's working size (long side, pixels).
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
@@ -38,6 +45,9 @@ class ColorizeOptions:
     ref_frame: int = 0
     lines: str = "auto"
     temporal: str = "classical"
+    keyframe_mode: str = "auto"
+    checkpoint: str | None = None
+    network_long_side: int = 512
     flow: str = "dis"
     flow_weights: str | None = None
     device: str = "auto"
@@ -52,6 +62,11 @@ class ColorizeOptions:
         if self.temporal not in TEMPORAL_MODES:
             raise UsageError(
                 f"--temporal must be one of {', '.join(TEMPORAL_MODES)}, got {self.temporal!r}"
+            )
+        if self.keyframe_mode not in KEYFRAME_MODES:
+            raise UsageError(
+                f"--keyframe-mode must be one of {', '.join(KEYFRAME_MODES)}, "
+                f"got {self.keyframe_mode!r}"
             )
         if self.flow not in FLOW_BACKENDS:
             raise UsageError(f"--flow must be one of {', '.join(FLOW_BACKENDS)}, got {self.flow!r}")

@@ -1,0 +1,101 @@
+"""The exemplar network inside the engine: references encoded once, frames at work size.
+
+The network sees the sketch's ink and every reference (its colours, its own ink by
+our XDoG extractor, its k-means palette) at a working size (long side 512 by
+default); its RGB prediction is scaled to the frame and mapped to the
+reference palette, and the engine's region vote snaps it at full resolution.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import torch
+
+from ..data.pairs import kmeans_palette, reference_ink
+from ..errors import CelcolorError
+from ..models.exemplar import ExemplarNet, pad_to, unpad
+from ..models.registry import create_model, default_device
+
+log = logging.getLogger(__name__)
+
+
+def _work_size(shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
+    h, w = shape[:2]
+    s = long_side / max(h, w)
+    return max(8, round(w * s / 8) * 8), max(8, round(h * s / 8) * 8)
+
+
+def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    if image.ndim == 2:
+        return torch.from_numpy(image)[None, None].to(device)
+    return torch.from_numpy(image.transpose(2, 0, 1).astype(np.float32) / 255.0)[None].to(device)
+
+
+class NetworkColourer:
+    """Colours frames with the exemplar network from one or more references.
+
+    Args:
+        references: ``H,W,3`` uint8 RGB references (all are available to the attention).
+        model: an :class:`ExemplarNet`; None loads the shipped weights (hash-checked).
+        device: "auto", "cpu" or "cuda".
+        long_side: the working size's long side in pixels.
+    """
+
+    def __init__(
+        self,
+        references: list[np.ndarray],
+        model: ExemplarNet | None = None,
+        device: str = "auto",
+        long_side: int = 512,
+    ) -> None:
+        self.device = default_device(device)
+        if model is None:
+            model = create_model("exemplar", pretrained=True)
+        self.model = model.to(self.device).eval()
+        self.long_side = long_side
+        self._encoded = self._encode(references)
+
+    @torch.inference_mode()
+    def _encode(self, references: list[np.ndarray]) -> dict[str, torch.Tensor]:
+        """Each reference at work size, keys/values of all joined along the width."""
+        if not references:
+            raise CelcolorError("the network needs at least one reference")
+        size = _work_size(references[0].shape, self.long_side)
+        parts, pixels = [], []
+        for ref in references:
+            r = cv2.resize(ref, size, interpolation=cv2.INTER_AREA)
+            pixels.append(r.reshape(-1, 3))
+            ink = reference_ink(r)
+            parts.append((_tensor(r, self.device), _tensor(ink.astype(np.float32), self.device)))
+        palette = torch.from_numpy(kmeans_palette(np.concatenate(pixels)[None]))[None]
+        encoded = [
+            self.model.encode_reference(rgb, ink, palette.to(self.device)) for rgb, ink in parts
+        ]
+        joined = {
+            k: torch.cat([e[k] for e in encoded], dim=3)
+            for k in ("k4", "k8", "v4", "v8")
+            if k in encoded[0]
+        }
+        for k in ("mean4", "mean8"):
+            joined[k] = torch.stack([e[k] for e in encoded]).mean(0)
+        if "style" in encoded[0]:
+            joined["style"] = encoded[0]["style"]  # the palette is of all references
+        return joined
+
+    @torch.inference_mode()
+    def predict(self, ink_u8: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """``H,W,3`` uint8 RGB prediction for a frame's ink (``H,W`` uint8)."""
+        h, w = ink_u8.shape
+        size = _work_size(ink_u8.shape, self.long_side)
+        ink = cv2.resize(ink_u8, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        x, pad = pad_to(_tensor(ink, self.device))
+        extra_t = None
+        if extra is not None:
+            e = cv2.resize(extra, size, interpolation=cv2.INTER_LINEAR)
+            extra_t, _ = pad_to(torch.from_numpy(e.transpose(2, 0, 1))[None].to(self.device))
+        out = unpad(self.model(x, self._encoded, extra_t), pad)[0]
+        rgb = (out.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
+        return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
