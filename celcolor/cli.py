@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .engine.options import DEVICES, FLOW_BACKENDS, LINE_MODES, TEMPORAL_MODES, ColorizeOptions
+from .engine.options import (
+    DEVICES,
+    FLOW_BACKENDS,
+    KEYFRAME_MODES,
+    LINE_MODES,
+    TEMPORAL_MODES,
+    ColorizeOptions,
+)
 from .errors import CelcolorError
 from .progress import progress_bar
 
@@ -66,6 +73,20 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto: black ink kept, colour-trace lines painted; keep: all lines kept; "
         "fill: lines painted with the colour around them",
+    )
+    g.add_argument(
+        "--keyframe-mode",
+        choices=KEYFRAME_MODES,
+        default="auto",
+        help="copy: place the reference and copy colours by region; network: the exemplar "
+        "network; auto: copy when the reference is the keyframe's own drawing",
+    )
+    g.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="exemplar network weights (default: the shipped ones)",
     )
     g.add_argument(
         "--temporal",
@@ -119,6 +140,8 @@ def _options_from(args: argparse.Namespace) -> ColorizeOptions:
         ref_frame=args.ref_frame,
         lines=args.lines,
         temporal=args.temporal,
+        keyframe_mode=args.keyframe_mode,
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,
@@ -139,7 +162,7 @@ def _encode_from(args: argparse.Namespace):
 
 def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
-    from .engine.pipeline import load_reference
+    from .engine.pipeline import load_references
     from .io import open_frames, resolve_output
 
     options = _options_from(args)
@@ -154,12 +177,12 @@ def _run_colour(args: argparse.Namespace) -> int:
                 "frames": source.num_frames,
                 "fps": source.fps,
             }
-        load_reference(args.ref)
+        load_references(args.ref)
         print(
             json.dumps(
                 {
                     "source": info,
-                    "reference": str(args.ref),
+                    "references": args.ref,
                     "output": str(out),
                     "colour": options.as_dict(),
                     "encode": vars(encode),
@@ -207,7 +230,14 @@ def _colour_parser() -> _Parser:
         "bench (flicker, quality and speed of every method).",
     )
     p.add_argument("input", type=Path, help="line-art video, folder of frames, or one image")
-    p.add_argument("--ref", type=Path, required=True, help="coloured reference image")
+    p.add_argument(
+        "--ref",
+        action="append",
+        required=True,
+        metavar="[N:]REF",
+        help="coloured reference image; repeat for several (the network sees all); "
+        "N:REF pins it to frame N (that frame is re-keyed from it)",
+    )
     p.add_argument("--version", action="version", version=f"celcolor {__version__}")
     _add_colour_options(p)
     _add_common(p)

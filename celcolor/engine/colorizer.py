@@ -150,14 +150,35 @@ class Colorizer:
             the cut, or of another drawing of the same character), or a list of them:
             the first is placed over the keyframe; the network sees them all.
         options: how to colour (keyframe index, line mode, flow backend, ...).
+        pinned: references pinned to frames (``{48: rgb}``): that frame is coloured
+            from its reference (re-keyed) and propagation goes on from it. Without
+            unpinned references the earliest pinned frame is the keyframe.
     """
 
     def __init__(
-        self, reference: np.ndarray | list[np.ndarray], options: ColorizeOptions | None = None
+        self,
+        reference: np.ndarray | list[np.ndarray] | None,
+        options: ColorizeOptions | None = None,
+        pinned: dict[int, np.ndarray] | None = None,
     ) -> None:
-        references = list(reference) if isinstance(reference, list | tuple) else [reference]
-        if not references:
+        if reference is None:
+            references = []
+        elif isinstance(reference, list | tuple):
+            references = list(reference)
+        else:
+            references = [reference]
+        pinned = dict(sorted((pinned or {}).items()))
+        if not references and not pinned:
             raise InputError("at least one reference is needed")
+        options = options or ColorizeOptions()
+        # Which reference colours which keyframe: unpinned ones key --ref-frame.
+        self._ref_for_frame = {f: len(references) + i for i, f in enumerate(pinned)}
+        if references:
+            self.key_frame = options.ref_frame
+            self._ref_for_frame.setdefault(self.key_frame, 0)
+        else:
+            self.key_frame = next(iter(pinned))
+        references += list(pinned.values())
         for ref in references:
             _check_reference(ref)
         self.options = options or ColorizeOptions()
@@ -166,7 +187,7 @@ class Colorizer:
         # One palette over every reference: the network may take colours from any.
         pixels = np.concatenate([r.reshape(-1, 1, 3) for r in references])
         self.palette: Palette = build_palette(pixels)
-        self._ref_index = self.palette.index(self.reference)
+        self._ref_indices: dict[int, np.ndarray] = {}  # palette index maps, per reference
         self._network = None  # the exemplar network, loaded on first use (imports torch)
         # DIS needs no torch: resolve the device (which imports torch) only for others.
         self._flow = make_flow_backend(
@@ -202,10 +223,11 @@ class Colorizer:
 
     # -- colouring -------------------------------------------------------------------------
 
-    def colour_keyframe(self, sketch: np.ndarray, frame: FrameAnalysis) -> np.ndarray:
-        """Region colours of a keyframe from the reference; returns ``count`` uint8 indices."""
+    def colour_keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0) -> np.ndarray:
+        """Region colours of a keyframe from reference ``ref``; ``count`` uint8 indices."""
         h, w = sketch.shape[:2]
-        placement = place_reference(sketch, self.reference)
+        reference = self.references[ref]
+        placement = place_reference(sketch, reference)
         self.stats.placement = placement
         mode = self.options.keyframe_mode
         if mode == "network" or (mode == "auto" and not placement.same_drawing):
@@ -229,7 +251,9 @@ class Colorizer:
                 "position; expect wrong regions (the exemplar network will do better)",
                 100 * placement.overlap,
             )
-        index = warp_reference(self._ref_index, placement, (w, h), fill=NO_COLOUR)
+        if ref not in self._ref_indices:
+            self._ref_indices[ref] = self.palette.index(reference)
+        index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
         return self._snap(frame, index, None)[0]
 
     def network(self, required: bool = False):
@@ -380,7 +404,7 @@ class Colorizer:
     ) -> Iterator[np.ndarray]:
         """As :meth:`colorize`, over frames already analysed (see :meth:`analyse`)."""
         it = iter(analysed)
-        key = self.options.ref_frame
+        key = self.key_frame
         shape: tuple[int, int] | None = None
         state = None
         with tempfile.TemporaryDirectory(prefix="celcolor-") as spill:
@@ -402,15 +426,14 @@ class Colorizer:
                 except StopIteration:
                     raise InputError(f"--ref-frame {key} is past the end of the cut") from None
                 shape = sketch.shape[:2]
-                out_key, state = self._keyframe(sketch, frame)
+                out_key, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
                 back_state = state
                 outputs: list[Path] = []
-                for p in reversed(held):
+                for i, p in reversed(list(enumerate(held))):
                     prev_sketch = np.ascontiguousarray(cv2.imread(str(p))[..., ::-1])
-                    if self.options.temporal == "per-frame":
-                        out, back_state = self._keyframe(prev_sketch, self.analyse(prev_sketch))
-                    else:
-                        out, back_state = self._step(back_state, self.analyse(prev_sketch), shape)
+                    out, back_state = self._next(
+                        back_state, prev_sketch, self.analyse(prev_sketch), i, shape
+                    )
                     q = p.with_suffix(".out.png")
                     cv2.imwrite(str(q), out[..., ::-1])
                     outputs.append(q)
@@ -418,10 +441,10 @@ class Colorizer:
                     yield np.ascontiguousarray(cv2.imread(str(q))[..., ::-1])
                     q.unlink()
                 yield out_key
-            for sketch, frame in it:
+            for i, (sketch, frame) in enumerate(it, start=key + 1 if key > 0 else 0):
                 if shape is None:
                     shape = sketch.shape[:2]
-                    out, state = self._keyframe(sketch, frame)
+                    out, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
                     yield out
                     continue
                 if sketch.shape[:2] != shape:
@@ -429,16 +452,24 @@ class Colorizer:
                         f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
                         f"{sketch.shape[1]}x{sketch.shape[0]}"
                     )
-                if self.options.temporal == "per-frame":
-                    out, state = self._keyframe(sketch, frame)
-                else:
-                    out, state = self._step(state, frame, shape)
+                out, state = self._next(state, sketch, frame, i, shape)
                 yield out
             if shape is None:
                 raise InputError("the cut has no frames")
 
-    def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis):
-        colours = self.colour_keyframe(sketch, frame)
+    def _next(
+        self, state, sketch: np.ndarray, frame: FrameAnalysis, index: int, shape: tuple[int, int]
+    ):
+        """Colour frame ``index`` after ``state``: re-key, per-frame, or propagate."""
+        if index in self._ref_for_frame:
+            log.info("frame %d: re-keyed from its pinned reference", index)
+            return self._keyframe(sketch, frame, self._ref_for_frame[index])
+        if self.options.temporal == "per-frame":
+            return self._keyframe(sketch, frame, 0)
+        return self._step(state, frame, shape)
+
+    def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
+        colours = self.colour_keyframe(sketch, frame, ref)
         self._partners.learn(trace_pairs(frame.art, frame.regions), colours)
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1

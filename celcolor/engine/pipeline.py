@@ -10,6 +10,7 @@ exception is re-raised in the caller and the output is never renamed into place.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -74,9 +75,47 @@ def load_reference(path: Path) -> np.ndarray:
     return read_image(path)
 
 
+Reference = str | Path | np.ndarray | tuple[int, "str | Path | np.ndarray"]
+
+
+def load_references(ref: Reference | list[Reference]):
+    """References as ``(unpinned arrays, {frame: array}, paths)``.
+
+    A reference is a path or an ``H,W,3`` uint8 RGB array, optionally pinned to a
+    frame as ``(48, ref)`` or, as a string, ``"48:key.png"`` (when no file has that
+    literal name).
+    """
+    items = list(ref) if isinstance(ref, list) else [ref]
+    unpinned: list[np.ndarray] = []
+    pinned: dict[int, np.ndarray] = {}
+    paths: list[Path] = []
+    for item in items:
+        frame = None
+        if isinstance(item, tuple):
+            frame, item = item
+        elif isinstance(item, str | Path) and not Path(item).exists():
+            match = re.fullmatch(r"(\d+):(.+)", str(item))
+            if match:
+                frame, item = int(match.group(1)), match.group(2)
+        if isinstance(item, np.ndarray):
+            image = item
+        else:
+            paths.append(Path(item))
+            image = load_reference(Path(item))
+        if frame is None:
+            unpinned.append(image)
+        elif frame in pinned:
+            raise InputError(f"two references are pinned to frame {frame}")
+        else:
+            pinned[int(frame)] = image
+    if not unpinned and not pinned:
+        raise InputError("no reference given: pass --ref KEY.png")
+    return unpinned, pinned, paths
+
+
 def colorize_video(
     src: str | Path,
-    ref: str | Path | np.ndarray,
+    ref: Reference | list[Reference],
     dst: str | Path | None = None,
     *,
     options: ColorizeOptions | None = None,
@@ -89,7 +128,8 @@ def colorize_video(
 
     Args:
         src: the line-art cut.
-        ref: the coloured reference (a path or an ``H,W,3`` uint8 RGB array).
+        ref: the coloured reference (a path or an ``H,W,3`` uint8 RGB array), or several;
+            a reference pinned to a frame (``(48, path)`` or ``"48:path"``) re-keys it.
         dst: output path; None writes ``<stem>_color.mp4`` (or a folder / PNG) beside
             the input. A folder (trailing slash, no suffix) means a PNG sequence.
         options: colouring settings; ``option_fields`` set fields of it directly
@@ -110,15 +150,16 @@ def colorize_video(
     src = Path(src)
     if not src.exists():
         raise InputError(f"input not found: {src}")
-    reference = ref if isinstance(ref, np.ndarray) else load_reference(Path(ref))
+    unpinned, pinned, ref_paths = load_references(ref)
     t_start = time.perf_counter()
     source = open_frames(src, allow_truncated=allow_truncated)
     with source:
         out_path = resolve_output(src, Path(dst) if dst is not None else None, source.kind)
         check_output(src, out_path, encode.overwrite)
-        if not isinstance(ref, np.ndarray) and Path(ref).resolve() == out_path.resolve():
-            raise InputError(f"the output would overwrite the reference: {out_path}")
-        colorizer = Colorizer(reference, options)
+        for path in ref_paths:
+            if path.resolve() == out_path.resolve():
+                raise InputError(f"the output would overwrite the reference: {out_path}")
+        colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         pending: deque[Frame] = deque()
 
         def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
