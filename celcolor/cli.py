@@ -162,8 +162,9 @@ def _encode_from(args: argparse.Namespace):
 
 def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
+    from .engine.colorizer import check_reference
     from .engine.pipeline import load_references
-    from .io import open_frames, resolve_output
+    from .io import check_output, open_frames, resolve_output
 
     options = _options_from(args)
     encode = _encode_from(args)
@@ -177,7 +178,10 @@ def _run_colour(args: argparse.Namespace) -> int:
                 "frames": source.num_frames,
                 "fps": source.fps,
             }
-        load_references(args.ref)
+        check_output(Path(args.input), out, args.overwrite)
+        unpinned, pinned, _ = load_references(args.ref)
+        for image in [*unpinned, *pinned.values()]:
+            check_reference(image)  # the same refusals as a real run (e.g. line art)
         print(
             json.dumps(
                 {

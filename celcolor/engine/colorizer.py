@@ -120,7 +120,7 @@ def _winners(hist: np.ndarray):
     return winner, votes[np.arange(len(votes)), winner], votes.sum(1)
 
 
-def _check_reference(reference: np.ndarray) -> None:
+def check_reference(reference: np.ndarray) -> None:
     """Refuse what cannot be a colour reference, with a line that says why."""
     if not (
         isinstance(reference, np.ndarray)
@@ -180,7 +180,7 @@ class Colorizer:
             self.key_frame = next(iter(pinned))
         references += list(pinned.values())
         for ref in references:
-            _check_reference(ref)
+            check_reference(ref)
         self.options = options or ColorizeOptions()
         self.references = references
         self.reference = references[0]
@@ -418,6 +418,12 @@ class Colorizer:
                         raise InputError(
                             f"--ref-frame {key} is past the end of the cut ({i} frames)"
                         ) from None
+                    if shape is not None and sketch.shape[:2] != shape:
+                        raise InputError(
+                            f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
+                            f"{sketch.shape[1]}x{sketch.shape[0]} (frame {i})"
+                        )
+                    shape = sketch.shape[:2]
                     p = Path(spill) / f"{i:06d}.png"
                     cv2.imwrite(str(p), sketch[..., ::-1])
                     held.append(p)
@@ -425,7 +431,11 @@ class Colorizer:
                     sketch, frame = next(it)
                 except StopIteration:
                     raise InputError(f"--ref-frame {key} is past the end of the cut") from None
-                shape = sketch.shape[:2]
+                if sketch.shape[:2] != shape:
+                    raise InputError(
+                        f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
+                        f"{sketch.shape[1]}x{sketch.shape[0]} (frame {key})"
+                    )
                 out_key, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
                 back_state = state
                 outputs: list[Path] = []

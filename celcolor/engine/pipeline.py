@@ -14,19 +14,22 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis
 from .options import ColorizeOptions
 
 log = logging.getLogger(__name__)
 
-_QUEUE = 4  # frames in flight per stage: enough to overlap, small enough to stay flat
+_QUEUE = 4
+_NO_IMAGE = np.empty(
+    (0, 0, 3), np.uint8
+)  # frames in flight per stage: enough to overlap, small enough to stay flat
 
 
 @dataclass
@@ -47,6 +50,11 @@ class EncodeOptions:
     preset: str = "medium"
     audio: bool = True
     overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        top = 63 if self.codec == "vp9" else 51  # x264's and libvpx's CRF scales
+        if not 0 <= self.crf <= top:
+            raise UsageError(f"--crf must be in 0..{top} for this codec, got {self.crf}")
 
 
 @dataclass
@@ -164,7 +172,9 @@ def colorize_video(
 
         def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
             for frame in source:
-                pending.append(frame)
+                # The writer needs the timing and name only, not the image: frames held
+                # before a late keyframe then cost no memory here.
+                pending.append(replace(frame, image=None))
                 yield frame.image, colorizer.analyse(frame.image)
 
         writer = open_writer(

@@ -320,7 +320,7 @@ class VideoSource(FrameSource):
             return
         raise InputError(
             f"{self.path}: {of}; the file is truncated or corrupt; re-export it, "
-            f"or allow truncated input to keep the {decoded} good frames"
+            f"or pass --allow-truncated (allow_truncated=True) to keep the {decoded} good frames"
         )
 
     def _shortfall(self, decoded: int, last_end: float | None) -> str | None:

@@ -155,6 +155,11 @@ def check_output(
         raise OutputError(
             f"{dst}: the input {src} lies inside this output folder; choose a folder outside it"
         )
+    if s.is_dir() and d_real.is_relative_to(s_real):
+        raise OutputError(
+            f"{dst}: lies inside the input folder {src}, which is never modified; "
+            "choose an output outside it"
+        )
     if kind == "image" and (s.is_dir() or s.suffix.lower() in VIDEO_EXTENSIONS):
         raise OutputError(
             f"{dst}: an image file holds one frame but {src} is a cut; give a video file "
@@ -178,7 +183,9 @@ def _check_existing(d: Path, kind: OutputKind, overwrite: bool) -> None:
         if not entries:
             return  # an empty folder holds nothing to lose
         if not overwrite:
-            raise OutputError(f"{d}: exists; allow overwriting or choose another output path")
+            raise OutputError(
+                f"{d}: exists; pass --overwrite (overwrite=True) or choose another output path"
+            )
         # Replacing deletes the old folder: only do that to a folder of frames, never
         # to one that holds anything else (a user's project, the input, ...).
         others = [e.name for e in entries if e.is_dir() or e.suffix.lower() not in IMAGE_EXTENSIONS]
@@ -191,7 +198,9 @@ def _check_existing(d: Path, kind: OutputKind, overwrite: bool) -> None:
     if d.is_dir():
         raise OutputError(f"{d}: is a folder; give a file name for the {kind} output")
     if not overwrite:
-        raise OutputError(f"{d}: exists; allow overwriting or choose another output path")
+        raise OutputError(
+            f"{d}: exists; pass --overwrite (overwrite=True) or choose another output path"
+        )
 
 
 # --------------------------------------------------------------------------- codecs

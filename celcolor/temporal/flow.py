@@ -113,9 +113,15 @@ class RAFTFlow:
                 "RAFT weights not found: pass --flow-weights PATH or put raft_large_*.pth "
                 "in torch's hub cache (checkpoints/); or use --flow dis"
             )
-        state = torch.load(path, map_location="cpu", weights_only=True)
         model = raft_small() if "small" in path.name else raft_large()
-        model.load_state_dict(state, strict=True)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state, strict=True)
+        except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
+            raise CelcolorError(
+                f"{path}: not a torchvision RAFT checkpoint ({type(e).__name__}); pass the "
+                "raft_large or raft_small weights file, or use --flow dis"
+            ) from e
         self._model = model.eval().to(device)
         self._device = device
         self.name = f"raft-{'small' if 'small' in path.name else 'large'}"

@@ -1,0 +1,285 @@
+"""`colorize-video bench`: flicker, quality and speed of every method, side by side.
+
+    colorize-video bench                                     # synthetic suite, table on stdout
+    colorize-video bench clips/ --protocol first-frame -o report/
+    colorize-video bench cuts/ --protocol lineart -o report/
+
+Exit codes: 0 success, 1 a method failed on some cut (the report is still written)
+or a bad input, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+from pathlib import Path
+
+from ..errors import UsageError
+from ..progress import progress_bar
+from .cases import PROTOCOLS, discover_clips, discover_lineart_cuts
+from .methods import list_methods
+from .runner import BenchConfig, run_bench
+
+log = logging.getLogger("celcolor.bench")
+
+# --quick: the same protocols, smaller (about a minute on 2 cores).
+QUICK = {
+    "synthetic_resolutions": ((640, 360),),
+    "synthetic_frames": 12,
+    "max_frames": 16,
+    "speed_sizes": ((640, 360), (1280, 720), (1920, 1080)),
+    "speed_frames": 12,
+    "memory_frames": (100, 1000),
+    "memory_size": (640, 360),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return w, h
+
+
+def _sizes(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(_size(t) for t in text.split(",") if t.strip())
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers split by commas: {text!r}") from None
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def build_parser(prog: str = "colorize-video bench") -> _Parser:
+    """The parser of `colorize-video bench`."""
+    p = _Parser(
+        prog=prog,
+        description="Benchmark every colouring method side by side: temporal flicker "
+        "(E_warp, TC, CDC), quality (PSNR, SSIM, LPIPS, region accuracy) and speed. "
+        "Without INPUT: the built-in synthetic suite, with speed and memory runs.",
+        epilog="Line-art cuts (--protocol lineart): INPUT/<cut>/sketch.mp4 (or sketch/ "
+        "frames) with INPUT/<cut>/reference.png; or INPUT/sketch/<name>.mp4 with "
+        "INPUT/reference/<name>.png; or INPUT/<name>.mp4 with INPUT/<name>.png. "
+        "Colour clips (--protocol first-frame): a video, or a folder of videos and frame "
+        "folders.",
+    )
+    p.add_argument(
+        "input",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="colour clips (first-frame) or line-art cuts (lineart); none: synthetic suite",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=None,
+        help="synthetic (default without INPUT), first-frame (colour clips; LVCD's "
+        "protocol) or lineart (line-art cuts with a reference, no ground truth)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="report folder (JSON, markdown, plots, contact sheets); none: tables on stdout",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report there")
+    p.add_argument("--quick", action="store_true", help="a smaller run (about a minute)")
+    p.add_argument(
+        "--methods", type=_names, default=None, help="comma-separated methods (default: all)"
+    )
+    p.add_argument("--list-methods", action="store_true", help="list the methods and stop")
+    g = p.add_argument_group("suites")
+    g.add_argument(
+        "--frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="frames per synthetic cut (default 24) and cap per real clip (default 48)",
+    )
+    g.add_argument(
+        "--resolutions",
+        type=_sizes,
+        default=None,
+        metavar="WxH,...",
+        help="synthetic suite sizes (default 640x360,1280x720)",
+    )
+    g.add_argument("--presets", type=_names, default=None, help="synthetic presets (default: all)")
+    g.add_argument(
+        "--no-lvcd-size",
+        action="store_true",
+        help="first-frame: skip the second scoring at LVCD's 256x256",
+    )
+    s = p.add_argument_group("speed and memory")
+    s.add_argument(
+        "--speed",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="file-to-file speed at several sizes (default: on for synthetic only)",
+    )
+    s.add_argument(
+        "--speed-sizes",
+        type=_sizes,
+        default=None,
+        metavar="WxH,...",
+        help="default 640x360,1280x720,1920x1080",
+    )
+    s.add_argument("--speed-frames", type=int, default=None, metavar="N", help="default 32")
+    s.add_argument(
+        "--memory",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="peak RSS of colorize-video on cuts of growing length (default: on for synthetic)",
+    )
+    s.add_argument(
+        "--memory-frames",
+        type=_ints,
+        default=None,
+        metavar="N,N",
+        help="cut lengths (default 100,1000)",
+    )
+    s.add_argument(
+        "--memory-size",
+        type=_size,
+        default=None,
+        metavar="WxH",
+        help="default 1280x720 (640x360 with --quick)",
+    )
+    m = p.add_argument_group("metrics")
+    m.add_argument(
+        "--metric-flow",
+        choices=("dis", "raft"),
+        default="dis",
+        help="flow estimator of E_warp/TC (dis: OpenCV DIS 'medium'; raft needs weights)",
+    )
+    m.add_argument("--flow-weights", type=Path, default=None, metavar="PATH", help="RAFT weights")
+    m.add_argument(
+        "--lpips-weights",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="torchvision AlexNet weights for LPIPS (default: torch's cache; else n/a)",
+    )
+    m.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved settings and stop")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
+    )
+    return p
+
+
+def config_from(args: argparse.Namespace) -> BenchConfig:
+    """The :class:`BenchConfig` a command line asks for."""
+    protocol = args.protocol or ("synthetic" if args.input is None else None)
+    if protocol is None:
+        raise UsageError(
+            f"say what {args.input} holds: --protocol first-frame (colour clips) or "
+            "--protocol lineart (line-art cuts with a reference)"
+        )
+    if protocol == "synthetic" and args.input is not None:
+        raise UsageError("the synthetic protocol takes no INPUT (it generates its cuts)")
+    if protocol != "synthetic" and args.input is None:
+        raise UsageError(f"--protocol {protocol} needs an INPUT folder")
+    fields: dict = dict(QUICK) if args.quick else {}
+    fields["synthetic"] = protocol == "synthetic"
+    if protocol == "first-frame":
+        fields["clips"] = discover_clips(args.input)
+    if protocol == "lineart":
+        fields["lineart_cuts"] = discover_lineart_cuts(args.input)
+    synthetic = protocol == "synthetic"
+    fields["speed"] = synthetic if args.speed is None else args.speed
+    fields["memory"] = synthetic if args.memory is None else args.memory
+    if args.frames is not None:
+        fields["synthetic_frames"] = fields["max_frames"] = args.frames
+    for name in ("resolutions", "presets", "speed_sizes", "speed_frames", "memory_frames"):
+        value = getattr(args, name)
+        if value is not None:
+            fields["synthetic_resolutions" if name == "resolutions" else name] = value
+    if args.memory_size is not None:
+        fields["memory_size"] = args.memory_size
+    return BenchConfig(
+        **fields,
+        lvcd_size=not args.no_lvcd_size,
+        methods=args.methods,
+        metric_flow=args.metric_flow,
+        flow_weights=args.flow_weights,
+        lpips_weights=args.lpips_weights,
+        device=args.device,
+    )
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command line of this run, in canonical form (flags that differ from defaults)."""
+    defaults = vars(build_parser().parse_args([]))
+    parts = ["colorize-video", "bench"]
+    if args.input is not None:
+        parts.append(str(args.input))
+    for key, value in vars(args).items():
+        if key in ("input", "quiet", "verbose", "overwrite") or value == defaults.get(key):
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif value is False:
+            parts.append(f"--no-{key.replace('_', '-')}")
+        elif key == "memory_size":
+            parts += [flag, "x".join(map(str, value))]
+        elif isinstance(value, tuple):
+            items = ["x".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value]
+            parts += [flag, ",".join(items)]
+        else:
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _progress(quiet: bool):
+    def make(desc: str, unit: str):
+        return progress_bar(quiet, desc, unit)
+
+    return make
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `colorize-video bench`; returns the exit code."""
+    from .report import check_report_folder, headline_markdown, write_report
+    from .report import markdown as full_markdown
+
+    if args.list_methods:
+        for m in list_methods():
+            state = "" if m.available else f"  [unavailable: {m.reason}]"
+            print(f"{m.name:<16} {m.description}{state}")
+        return 0
+    config = config_from(args)
+    if args.dry_run:
+        print(json.dumps(config.as_dict(), indent=2, default=str))
+        return 0
+    if args.output is not None:
+        check_report_folder(args.output, args.overwrite)
+    command = command_line(args)
+    report = run_bench(config, output=args.output, command=command, progress=_progress(args.quiet))
+    if args.output is not None:
+        paths = write_report(report, args.output)
+        print(headline_markdown(report))
+        for key, path in paths.items():
+            print(f"{key}: {path}")
+    else:
+        print(full_markdown(report))
+    for failure in report["failures"]:
+        log.error("%s", failure)
+    return 1 if report["failures"] else 0

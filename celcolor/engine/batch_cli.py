@@ -1,0 +1,285 @@
+"""`colorize-video batch`: colour every cut under a folder; resumable and parallel.
+
+    colorize-video batch cuts/ -o coloured/                      # every cut under cuts/
+    colorize-video batch cuts/ -o coloured/ --workers 2          # two worker processes
+    colorize-video batch cuts/ -o coloured/ --executor ray --address auto
+    colorize-video batch cuts/ -o coloured/ --dry-run            # the plan, nothing run
+
+Exit codes: 0 every cut done, 1 a cut failed (or no cut found), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+from ..io import CODECS
+from ..progress import progress_bar
+from .batch import BatchOptions, BatchPlan, BatchProgress, CutOutcome, format_plan, format_table
+from .batch_layout import FORMATS
+from .batch_manifest import MANIFEST_NAME, REPORT_NAME
+from .executors import EXECUTORS, ExecutorConfig
+from .options import (
+    DEVICES,
+    FLOW_BACKENDS,
+    KEYFRAME_MODES,
+    LINE_MODES,
+    TEMPORAL_MODES,
+    ColorizeOptions,
+)
+
+__all__ = ["build_parser", "run"]
+
+PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
+    """The parser of `colorize-video batch`."""
+    p = _Parser(
+        prog=prog,
+        description="Colour every cut under a folder. A cut is a folder with one video or "
+        "a sequence of frames plus its reference (ref.*, reference.*, key*.*, or ref_0048.* "
+        "pinned to frame 48), or a video with a same-stem image beside it (c012.mp4 + "
+        "c012.png). Reruns skip cuts already done with the same inputs and settings.",
+    )
+    p.add_argument("input", type=Path, help="folder of cuts (searched recursively)")
+    p.add_argument(
+        "-o", "--output", type=Path, required=True, help="folder for the outputs (made if missing)"
+    )
+    p.add_argument(
+        "--refs",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of references named after the cuts: DIR/<cut name>.png",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--force", action="store_true", help="re-do every cut, done or not")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace outputs in the way that this batch did not make",
+    )
+    r = p.add_argument_group("where cuts run")
+    r.add_argument("--executor", choices=EXECUTORS, default="local", help="default: local")
+    r.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="local: worker processes (default 1; 0 runs cuts in this process); "
+        "ray: at most N cuts at once (default: as many as the cluster takes)",
+    )
+    r.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="CPU threads per worker for torch/OpenCV (default: CPUs / workers)",
+    )
+    r.add_argument(
+        "--address",
+        default=None,
+        help="ray: cluster address ('auto', 'ray://head:10001'); default: start a local Ray",
+    )
+    r.add_argument(
+        "--cpus-per-cut", type=float, default=1.0, metavar="N", help="ray: CPUs per cut task"
+    )
+    r.add_argument(
+        "--gpus-per-cut",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="ray: GPUs per cut task (0.5 puts two cuts on a GPU; default 0)",
+    )
+    g = p.add_argument_group("colouring (every cut)")
+    g.add_argument(
+        "--ref-frame",
+        type=int,
+        default=0,
+        metavar="N",
+        help="frame the reference colours, for references not pinned by name (default 0)",
+    )
+    g.add_argument("--lines", choices=LINE_MODES, default="auto", help="line mode (default auto)")
+    g.add_argument(
+        "--keyframe-mode",
+        choices=KEYFRAME_MODES,
+        default="auto",
+        help="copy (place the reference, copy colours by region), network, or auto",
+    )
+    g.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="exemplar network weights (default: the shipped ones)",
+    )
+    g.add_argument(
+        "--temporal", choices=TEMPORAL_MODES, default="classical", help="in-between colouring"
+    )
+    g.add_argument("--flow", choices=FLOW_BACKENDS, default="dis", help="optical flow backend")
+    g.add_argument("--flow-weights", type=Path, default=None, metavar="PATH", help="RAFT weights")
+    g.add_argument("--device", choices=DEVICES, default="auto")
+    e = p.add_argument_group("output (every cut)")
+    e.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="default: mp4 for a video cut, a folder of PNG frames for a frame-folder cut",
+    )
+    e.add_argument("--codec", choices=sorted(CODECS), default=None, help="default by format: h264")
+    e.add_argument("--crf", type=int, default=18, help="quality for h264/vp9 (lower is better)")
+    e.add_argument("--preset", choices=PRESETS, default="medium", help="x264 speed preset")
+    e.add_argument("--no-audio", action="store_true", help="drop the inputs' audio")
+    e.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="colour damaged videos up to the damage instead of failing them",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress, warnings only")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
+    )
+    return p
+
+
+def options_from(args: argparse.Namespace) -> BatchOptions:
+    """The :class:`BatchOptions` the command line asks for."""
+    from .pipeline import EncodeOptions
+
+    colour = ColorizeOptions(
+        ref_frame=args.ref_frame,
+        lines=args.lines,
+        temporal=args.temporal,
+        keyframe_mode=args.keyframe_mode,
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        flow=args.flow,
+        flow_weights=str(args.flow_weights) if args.flow_weights else None,
+        device=args.device,
+    )
+    encode = EncodeOptions(
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        audio=not args.no_audio,
+        overwrite=args.overwrite,
+    )
+    run_on = ExecutorConfig(
+        executor=args.executor,
+        workers=args.workers,
+        threads=args.threads,
+        address=args.address,
+        cpus_per_cut=args.cpus_per_cut,
+        gpus_per_cut=args.gpus_per_cut,
+    )
+    return BatchOptions(
+        input=args.input,
+        output=args.output,
+        refs=args.refs,
+        colour=colour,
+        encode=encode,
+        format=args.format,
+        allow_truncated=args.allow_truncated,
+        force=args.force,
+        run=run_on,
+    )
+
+
+class _Progress(BatchProgress):
+    """Two bars on stderr (cuts with ETA, frames with frames/s) and a line per cut."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._bars: list = []
+
+    def planned(self, plan: BatchPlan) -> None:
+        n_run = len(plan.to_run())
+        n_skip = sum(1 for p in plan.cuts if p.action == "skip")
+        n_fail = sum(1 for p in plan.cuts if p.action == "fail")
+        self._say(
+            f"{len(plan.cuts)} cuts: {n_run} to run, {n_skip} done earlier"
+            + (f", {n_fail} cannot run" if n_fail else "")
+            + (f"; {len(plan.skipped)} folders or files are not cuts" if plan.skipped else "")
+        )
+        for pc in plan.cuts:
+            if pc.action == "fail":
+                self._line(f"failed  {pc.cut.name}: {pc.reason}", warn=True)
+        if n_run:
+            self._cuts = progress_bar(self.quiet, "cuts", unit="cut")
+            self._frames = progress_bar(self.quiet, "frames", unit="frame")
+            self._bars = [self._cuts, self._frames]
+            self._cuts[0](0, n_run)
+
+    def frames(self, total_done: int) -> None:
+        if self._bars:
+            self._frames[0](total_done, None)
+
+    def cut_finished(self, outcome: CutOutcome, finished: int, total: int) -> None:
+        if outcome.status == "done":
+            self._line(
+                f"done    {outcome.name}: {outcome.frames} frames, {outcome.fps:.1f} frames/s, "
+                f"{outcome.wall_seconds:.1f} s"
+            )
+        else:
+            self._line(f"failed  {outcome.name}: {outcome.error}", warn=True)
+        if self._bars:
+            self._cuts[0](finished, total)
+
+    def close(self) -> None:
+        for _, close in reversed(self._bars):
+            close()
+        self._bars = []
+
+    def _say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def _line(self, text: str, warn: bool = False) -> None:
+        if self.quiet and not warn:
+            return
+        if self._bars:
+            from tqdm import tqdm
+
+            tqdm.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `colorize-video batch`; returns the exit code."""
+    from .batch import plan_batch, run_batch
+
+    if args.workers is not None and args.workers < 0:
+        raise UsageError(f"--workers must be 0 or more, got {args.workers}")
+    opts = options_from(args)
+    if args.dry_run:
+        plan = plan_batch(opts)
+        print(format_plan(plan))
+        return 0 if plan.cuts else 1
+    progress = _Progress(args.quiet)
+    try:
+        report = run_batch(opts, progress)
+    except KeyboardInterrupt:
+        progress.close()
+        print(
+            f"colorize-video: interrupted; finished cuts are kept ({opts.output / MANIFEST_NAME}); "
+            "run the same command again to go on",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        progress.close()
+    print(format_table(report))
+    print(f"report: {opts.output / REPORT_NAME}")
+    return report.exit_code

@@ -1,0 +1,585 @@
+"""The `colorize-video` command end to end, in a subprocess.
+
+Every run colours a tiny generated cut (160x96, 8 frames unless a test needs more) and
+checks what a user sees: files written (or not), frame counts and timestamps, stdout,
+stderr and the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import (
+    SMALL_SPEC,
+    count_decodable,
+    dark_share,
+    decode_rgb,
+    listing,
+    load_frames,
+    make_audio_only,
+    make_clip,
+    make_zero_frame_video,
+    probe,
+    run_cli,
+    snapshot,
+    truncate_half,
+)
+
+from celcolor.data.synthetic import CutSpec, iter_cut, write_cut
+from celcolor.engine import Colorizer
+from celcolor.io import open_frames, read_image, write_image, write_video
+
+N = SMALL_SPEC.num_frames
+W, H = SMALL_SPEC.width, SMALL_SPEC.height
+
+
+def assert_one_line_error(proc, code: int) -> str:
+    """The run failed with ``code`` and exactly one clear line on stderr; returns it."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("colorize-video: error:"), lines[0]
+    assert "internal error" not in lines[0]
+    assert proc.stdout == ""
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def test_demo_writes_and_colours_a_clip(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = run_cli("demo", "-o", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    expected = {n: out / n for n in ("sketch.mp4", "reference.png", "sketch_color.mp4")}
+    for p in expected.values():
+        assert p.is_file() and p.stat().st_size > 0
+        assert str(p) in proc.stdout
+    assert read_image(expected["reference.png"]).ndim == 3
+    sketch, coloured = probe(expected["sketch.mp4"]), probe(expected["sketch_color.mp4"])
+    assert coloured["n"] == sketch["n"] > 1
+    assert coloured["size"] == sketch["size"]
+    assert not [n for n in listing(out) if n.startswith(".")]  # no temp left beside them
+
+
+# --------------------------------------------------------------------------- one cut
+
+
+def test_video_default_output_beside_input(small_cut: dict[str, Path]) -> None:
+    src = small_cut["sketch_video"]
+    before = src.read_bytes()
+    proc = run_cli(src, "--ref", small_cut["reference"])
+    assert proc.returncode == 0, proc.stderr
+    dst = src.with_name("sketch_color.mp4")
+    assert dst.is_file()
+    assert Path(proc.stdout.strip()) == dst  # only the output path on stdout
+    a, b = probe(src), probe(dst)
+    assert b["n"] == a["n"] == N
+    assert b["size"] == (W, H)
+    assert np.allclose(a["times"], b["times"], atol=max(a["tick"], b["tick"]) + 1e-9)
+    assert src.read_bytes() == before
+    # Progress on stderr: the frame count and a rate.
+    assert f"{N}/{N}" in proc.stderr
+    assert "frame/s" in proc.stderr
+    # The colours are there: not the black-on-white sketch.
+    out0 = decode_rgb(dst)[0].astype(int)
+    assert (out0.max(-1) - out0.min(-1)).mean() > 20
+
+
+def test_quiet_prints_no_progress(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "q.mp4"
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert proc.stdout.strip() == str(dst)
+    assert probe(dst)["n"] == N
+
+
+def test_vfr_timestamps_survive(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    frames = load_frames(small_cut["sketch_dir"])
+    pts = [0, 40, 50, 130, 140, 300, 333, 400]  # ms, uneven
+    src = make_clip(tmp_path / "vfr.mkv", frames, pts=pts, time_base=Fraction(1, 1000))
+    dst = tmp_path / "vfr_color.mkv"
+    proc = run_cli(src, "--ref", small_cut["reference"], "-o", dst, "-q", "--preset", "ultrafast")
+    assert proc.returncode == 0, proc.stderr
+    got = probe(dst)
+    assert got["n"] == len(pts)
+    assert np.allclose(got["times"], [p / 1000 for p in pts], atol=1e-3 + 1e-9)
+
+
+def test_image_folder_to_png_folder_keeps_names_and_input(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    frames_dir = small_cut["sketch_dir"]
+    before = snapshot(frames_dir)
+    out_dir = tmp_path / "out_dir"
+    proc = run_cli(f"{frames_dir}/", "--ref", small_cut["reference"], "-o", f"{out_dir}/", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()).resolve() == out_dir.resolve()
+    assert listing(out_dir) == listing(frames_dir)
+    assert len(listing(out_dir)) == N
+    for name in listing(out_dir):
+        img = read_image(out_dir / name)
+        assert img.shape == (H, W, 3)
+    assert snapshot(frames_dir) == before  # same files, bytes and mtimes
+    assert not [n for n in listing(tmp_path) if n.startswith(".")]
+
+
+def test_image_folder_default_output_is_a_sibling_folder(small_cut: dict[str, Path]) -> None:
+    frames_dir = small_cut["sketch_dir"]
+    proc = run_cli(frames_dir, "--ref", small_cut["reference"], "-q")
+    assert proc.returncode == 0, proc.stderr
+    out = frames_dir.with_name("sketch_color")
+    assert Path(proc.stdout.strip()).resolve() == out.resolve()
+    assert listing(out) == listing(frames_dir)
+
+
+def test_single_image_input(small_cut: dict[str, Path]) -> None:
+    src = small_cut["sketch_dir"] / "frame_0000.png"
+    proc = run_cli(src, "--ref", small_cut["reference"], "-q")
+    assert proc.returncode == 0, proc.stderr
+    out = src.with_name("frame_0000_color.png")
+    assert Path(proc.stdout.strip()) == out
+    img = read_image(out)
+    assert img.shape == (H, W, 3)
+    ref = read_image(small_cut["reference"])
+    # The keyframe coloured from its own colour key looks like the key.
+    assert (np.abs(img.astype(int) - ref.astype(int)).max(-1) <= 10).mean() > 0.95
+
+
+def test_mov_input_to_mkv_with_crf_and_preset(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    frames = load_frames(small_cut["sketch_dir"])
+    src = tmp_path / "cut.mov"
+    write_video(src, frames, preset="ultrafast")
+    dst = tmp_path / "out.mkv"
+    proc = run_cli(
+        src, "--ref", small_cut["reference"], "-o", dst, "--crf", "16", "--preset", "slow", "-q"
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = probe(dst)
+    assert got["n"] == N and got["codec"] == "h264" and got["size"] == (W, H)
+
+
+def test_ffv1_output_is_exactly_the_api_output(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "x.mkv"
+    proc = run_cli(
+        small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "--codec", "ffv1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert probe(dst)["codec"] == "ffv1"
+    got = decode_rgb(dst)
+    with open_frames(small_cut["sketch_video"]) as s:
+        sketches = [f.image for f in s]
+    want = list(Colorizer(read_image(small_cut["reference"])).colorize(sketches))
+    assert len(got) == len(want) == N
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert np.array_equal(g, w), f"frame {i} differs from Colorizer.colorize"
+
+
+def test_prores_mov(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "x.mov"
+    proc = run_cli(
+        small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "--codec", "prores"
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = probe(dst)
+    assert got["codec"] == "prores" and got["n"] == N
+
+
+@pytest.mark.parametrize("mode", ["fill", "keep", "auto"])
+def test_lines_modes(small_cut: dict[str, Path], tmp_path: Path, mode: str) -> None:
+    dst = tmp_path / f"{mode}.mkv"
+    args = ["--lines", mode, "--codec", "ffv1", "-q"]
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, *args)
+    assert proc.returncode == 0, proc.stderr
+    frames = decode_rgb(dst)
+    assert len(frames) == N
+    dark = np.mean([dark_share(f) for f in frames])
+    if mode == "fill":
+        assert dark < 0.001  # black outlines painted over
+    else:
+        assert dark > 0.01  # black outlines kept
+
+
+def test_temporal_per_frame(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "pf.mp4"
+    ref = small_cut["reference"]
+    proc = run_cli(small_cut["sketch_video"], "--ref", ref, "-o", dst, "--temporal", "per-frame")
+    assert proc.returncode == 0, proc.stderr
+    assert probe(dst)["n"] == N
+
+
+def test_ref_frame(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    # The colour key of frame 3, as an animator would hand it over.
+    cut = write_cut(SMALL_SPEC, tmp_path / "gt", video=False)
+    key3 = cut["gt_dir"] / "colour_0003.png"
+    dst = tmp_path / "rf.mkv"
+    proc = run_cli(
+        small_cut["sketch_video"], "--ref", key3, "-o", dst, "--ref-frame", "3", "--codec", "ffv1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    frames = decode_rgb(dst)
+    assert len(frames) == N
+    d = np.abs(frames[3].astype(int) - read_image(key3).astype(int)).max(-1)
+    assert (d <= 10).mean() > 0.95
+    assert "WARNING" not in proc.stderr  # the key of frame 3 is recognised as frame 3's drawing
+
+
+def test_dry_run_prints_settings_and_writes_nothing(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    folder = small_cut["sketch_video"].parent
+    before = snapshot(folder)
+    dst = tmp_path / "never.mkv"
+    proc = run_cli(
+        small_cut["sketch_video"],
+        "--ref",
+        small_cut["reference"],
+        "-o",
+        dst,
+        "--dry-run",
+        "--lines",
+        "fill",
+        "--temporal",
+        "per-frame",
+        "--ref-frame",
+        "2",
+        "--crf",
+        "20",
+        "--no-audio",
+    )
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["output"] == str(dst)
+    assert info["source"]["frames"] == N
+    assert info["source"]["size"] == [W, H]
+    assert info["source"]["kind"] == "video"
+    assert info["colour"]["lines"] == "fill"
+    assert info["colour"]["temporal"] == "per-frame"
+    assert info["colour"]["ref_frame"] == 2
+    assert info["encode"]["crf"] == 20
+    assert info["encode"]["audio"] is False
+    assert not dst.exists()
+    assert listing(tmp_path) == ["cut"]
+    assert snapshot(folder) == before
+
+
+def test_audio_kept_by_default_and_dropped_with_no_audio(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    frames = load_frames(small_cut["sketch_dir"])
+    src = make_clip(tmp_path / "talk.mp4", frames, audio_s=N / 24)
+    assert probe(src)["audio"]["codec"] == "aac"
+    ref = small_cut["reference"]
+    with_audio, without = tmp_path / "with.mp4", tmp_path / "without.mp4"
+    proc = run_cli(src, "--ref", ref, "-o", with_audio, "-q", "--preset", "ultrafast")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli(src, "--ref", ref, "-o", without, "-q", "--no-audio", "--preset", "ultrafast")
+    assert proc.returncode == 0, proc.stderr
+    a = probe(with_audio)
+    assert a["n"] == N
+    assert a["audio"] is not None and a["audio"]["codec"] == "aac"
+    assert a["audio"]["duration"] == pytest.approx(probe(src)["audio"]["duration"], abs=0.03)
+    b = probe(without)
+    assert b["n"] == N and b["audio"] is None
+
+
+def test_odd_size_end_to_end(tmp_path: Path) -> None:
+    paths = write_cut(CutSpec(width=161, height=97, num_frames=6, seed=4), tmp_path / "odd")
+    dst = tmp_path / "odd.mp4"
+    proc = run_cli(paths["sketch_video"], "--ref", paths["reference"], "-o", dst, "-q")
+    assert proc.returncode == 0, proc.stderr
+    got = probe(dst)
+    assert got["n"] == 6 and got["size"] == (161, 97)
+    out_dir = tmp_path / "odd_png"
+    proc = run_cli(paths["sketch_dir"], "--ref", paths["reference"], "-o", f"{out_dir}/", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert [read_image(p).shape for p in sorted(out_dir.iterdir())] == [(97, 161, 3)] * 6
+
+
+# --------------------------------------------------------------------------- exit codes
+
+_INPUTS = ["reference.png", "sketch", "sketch.mp4"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--bogus"],
+        ["--lines", "sometimes"],
+        ["--temporal", "magic"],
+        ["--codec", "mpeg2"],
+        ["--ref-frame", "x"],
+    ],
+)
+def test_usage_errors_exit_2(small_cut: dict[str, Path], args: list[str]) -> None:
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], *args)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert listing(small_cut["sketch_video"].parent) == ["cut.json", "gt", *_INPUTS]
+
+
+def test_missing_ref_is_a_usage_error(small_cut: dict[str, Path]) -> None:
+    proc = run_cli(small_cut["sketch_video"])
+    assert proc.returncode == 2
+    assert "--ref" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_negative_ref_frame_is_a_usage_error(small_cut: dict[str, Path]) -> None:
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "--ref-frame", "-1")
+    assert_one_line_error(proc, 2)
+    assert not small_cut["sketch_video"].with_name("sketch_color.mp4").exists()
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Path, str]:
+    """(input, reference, a regex the error must match) for one kind of bad input."""
+    ref = cut["reference"]
+    if kind == "missing input":
+        return folder / "nope.mp4", ref, r"(?=.*nope\.mp4)(?=.*(not found|no such))"
+    if kind == "missing reference":
+        return cut["sketch_video"], folder / "nokey.png", r"nokey\.png"
+    if kind == "random bytes mp4":
+        p = folder / "noise.mp4"
+        p.write_bytes(np.random.default_rng(0).integers(0, 256, 20000, np.uint8).tobytes())
+        return p, ref, r"noise\.mp4"
+    if kind == "text file":
+        p = folder / "notes.txt"
+        p.write_text("not a video\n")
+        return p, ref, r"notes\.txt"
+    if kind == "text named mp4":
+        p = folder / "notes.mp4"
+        p.write_text("not a video\n" * 100)
+        return p, ref, r"notes\.mp4"
+    if kind == "audio only":
+        return make_audio_only(folder / "sound.mkv"), ref, r"sound\.mkv.*no video stream"
+    if kind == "zero frames":
+        return make_zero_frame_video(folder / "empty.mkv"), ref, r"empty\.mkv"
+    if kind == "empty reference":
+        p = folder / "empty.png"
+        p.write_bytes(b"")
+        return cut["sketch_video"], p, r"empty\.png.*empty"
+    if kind == "text reference":
+        p = folder / "key.png"
+        p.write_text("a colour key, honest\n")
+        return cut["sketch_video"], p, r"key\.png"
+    if kind == "sketch reference":
+        return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
+    if kind == "folder reference":
+        return cut["sketch_video"], cut["sketch_dir"], r"sketch"
+    if kind == "empty folder":
+        d = folder / "frames"
+        d.mkdir()
+        (d / "notes.txt").write_text("no frames here\n")
+        return d, ref, r"frames.*no images"
+    if kind == "mixed sizes":
+        d = folder / "mixed"
+        d.mkdir()
+        for p in sorted(cut["sketch_dir"].glob("*.png"))[:3]:
+            (d / p.name).write_bytes(p.read_bytes())
+        write_image(d / "frame_0003.png", np.full((50, 60, 3), 255, np.uint8))
+        return d, ref, r"frame_0003\.png.*60x50"
+    raise AssertionError(kind)
+
+
+BAD_INPUTS = [
+    "missing input",
+    "missing reference",
+    "random bytes mp4",
+    "text file",
+    "text named mp4",
+    "audio only",
+    "zero frames",
+    "empty reference",
+    "text reference",
+    "sketch reference",
+    "folder reference",
+    "empty folder",
+    "mixed sizes",
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "explicit_output"),
+    [(k, False) for k in BAD_INPUTS]
+    + [(k, True) for k in ("missing input", "text named mp4", "sketch reference", "mixed sizes")],
+)
+def test_bad_input_one_line_error_and_nothing_written(
+    small_cut: dict[str, Path], tmp_path: Path, kind: str, explicit_output: bool
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    src, ref, pattern = _bad_input(kind, work, small_cut)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    watched = [work, small_cut["sketch_video"].parent, out_dir]
+    before = {w: snapshot(w) for w in watched}
+    before_names = {w: listing(w) for w in watched}
+    args = ["-o", out_dir / "x.mp4"] if explicit_output else []
+    proc = run_cli(src, "--ref", ref, *args, "-q")
+    line = assert_one_line_error(proc, 1)
+    assert re.search(pattern, line, re.IGNORECASE), line
+    for w in watched:  # no output, no temp, input and reference untouched
+        assert listing(w) == before_names[w], w
+        assert snapshot(w) == before[w], w
+
+
+@pytest.mark.parametrize("kind", ["missing input", "text reference", "sketch reference"])
+def test_bad_input_without_quiet_prints_only_the_error(
+    small_cut: dict[str, Path], tmp_path: Path, kind: str
+) -> None:
+    # No empty progress bar above the error when the run fails before its first frame.
+    src, ref, pattern = _bad_input(kind, tmp_path, small_cut)
+    line = assert_one_line_error(run_cli(src, "--ref", ref), 1)
+    assert re.search(pattern, line, re.IGNORECASE), line
+
+
+def test_output_folder_missing(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "no" / "such" / "x.mp4"
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "does not exist" in line
+    assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted"])
+def test_output_equal_to_input(small_cut: dict[str, Path], spelling: str) -> None:
+    src = small_cut["sketch_video"]
+    dst = src if spelling == "same" else src.parent / "." / "sketch.mp4"
+    before = snapshot(src.parent)
+    proc = run_cli(src, "--ref", small_cut["reference"], "-o", dst, "--overwrite", "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "input" in line
+    assert snapshot(src.parent) == before
+
+
+def test_output_equal_to_reference(small_cut: dict[str, Path]) -> None:
+    src = small_cut["sketch_dir"] / "frame_0001.png"
+    ref = small_cut["reference"]
+    before = snapshot(ref.parent)
+    proc = run_cli(src, "--ref", ref, "-o", ref, "--overwrite", "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "reference" in line
+    assert snapshot(ref.parent) == before
+
+
+def test_existing_output_needs_overwrite(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "x.mp4"
+    dst.write_bytes(b"precious")
+    src, ref = small_cut["sketch_video"], small_cut["reference"]
+    before = snapshot(tmp_path)
+    proc = run_cli(src, "--ref", ref, "-o", dst, "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "exists" in line
+    assert snapshot(tmp_path) == before  # untouched, and no temp beside it
+    proc = run_cli(src, "--ref", ref, "-o", dst, "--overwrite", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert dst.read_bytes() != b"precious"
+    assert probe(dst)["n"] == N
+    assert listing(tmp_path) == ["cut", "x.mp4"]
+
+
+def test_existing_default_output_needs_overwrite(small_cut: dict[str, Path]) -> None:
+    src, ref = small_cut["sketch_video"], small_cut["reference"]
+    dst = src.with_name("sketch_color.mp4")
+    dst.write_bytes(b"an earlier take")
+    before = snapshot(src.parent)
+    proc = run_cli(src, "--ref", ref, "--lines", "fill", "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "sketch_color.mp4" in line and "exists" in line
+    assert snapshot(src.parent) == before
+
+
+def test_ref_frame_past_the_end(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    dst = tmp_path / "out" / "x.mp4"
+    dst.parent.mkdir()
+    proc = run_cli(
+        small_cut["sketch_video"],
+        "--ref",
+        small_cut["reference"],
+        "-o",
+        dst,
+        "--ref-frame",
+        str(N + 5),
+        "-q",
+        env={"TMPDIR": str(spill)},
+    )
+    line = assert_one_line_error(proc, 1)
+    assert f"{N + 5}" in line and "past the end" in line
+    assert listing(dst.parent) == []
+    assert listing(spill) == []  # frames held for the keyframe are cleaned up
+
+
+def test_ref_frame_exactly_at_the_end(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    dst = tmp_path / "x.mp4"
+    ref = small_cut["reference"]
+    proc = run_cli(small_cut["sketch_video"], "--ref", ref, "-o", dst, "--ref-frame", N, "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "past the end" in line
+    assert listing(tmp_path) == ["cut"]
+
+
+# --------------------------------------------------------------------------- damaged video
+
+
+@pytest.fixture(scope="module")
+def long_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 48-frame cut as mkv and faststart mp4, their truncated halves, and the reference."""
+    folder = tmp_path_factory.mktemp("long")
+    spec = CutSpec(width=160, height=96, num_frames=48, seed=2)
+    frames, ref = [], None
+    for f in iter_cut(spec, flow=False):
+        frames.append(f.sketch)
+        if ref is None:
+            ref = f.colour
+    write_image(folder / "reference.png", ref)
+    out = {"reference": folder / "reference.png"}
+    for ext, faststart in ((".mkv", False), (".mp4", True)):
+        full = make_clip(folder / f"full{ext}", frames, faststart=faststart)
+        out[ext] = truncate_half(full, folder / f"cut{ext}")
+    return out
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_truncated_video_fails_with_a_count(
+    long_clips: dict[str, Path], tmp_path: Path, ext: str
+) -> None:
+    src = tmp_path / f"cut{ext}"
+    src.write_bytes(long_clips[ext].read_bytes())
+    good = count_decodable(src)
+    assert 0 < good < 48
+    proc = run_cli(src, "--ref", long_clips["reference"], "-q")
+    line = assert_one_line_error(proc, 1)
+    assert re.search(rf"decoded {good} of (about )?48 frames", line), line
+    assert listing(tmp_path) == [f"cut{ext}"]
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".mp4"])
+def test_truncated_video_allowed_keeps_every_good_frame(
+    long_clips: dict[str, Path], tmp_path: Path, ext: str
+) -> None:
+    src = tmp_path / f"cut{ext}"
+    src.write_bytes(long_clips[ext].read_bytes())
+    good = count_decodable(src)
+    dst = tmp_path / "out.mp4"
+    proc = run_cli(
+        src, "--ref", long_clips["reference"], "-o", dst, "--allow-truncated", "-q",
+        "--preset", "ultrafast",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    warnings = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
+    assert len(warnings) == 1 and f"decoded {good} of" in warnings[0], proc.stderr
+    assert probe(dst)["n"] == good
+    assert proc.stdout.strip() == str(dst)

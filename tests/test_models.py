@@ -1,0 +1,114 @@
+"""Registered networks: forward passes, checkpoints, and that training lowers the loss."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from celcolor.errors import CelcolorError
+from celcolor.models import create_model, list_models, load_checkpoint, save_checkpoint
+from celcolor.models.exemplar import ExemplarConfig, ExemplarNet, correspond, pad_to, unpad
+from celcolor.models.registry import read_metadata, sha256_of
+
+torch.manual_seed(0)
+
+
+def _inputs(b: int = 2, h: int = 32, w: int = 48, extra: int = 0):
+    ink = torch.rand(b, 1, h, w)
+    ref_rgb, ref_ink, palette = torch.rand(b, 3, h, w), torch.rand(b, 1, h, w), torch.rand(b, 9, 3)
+    return ink, ref_rgb, ref_ink, palette, (torch.rand(b, extra, h, w) if extra else None)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_runs_forward(name):
+    model = create_model(name, width=8, key_dim=8)
+    extra_channels = model.config.extra_channels
+    ink, ref_rgb, ref_ink, palette, extra = _inputs(extra=extra_channels)
+    with torch.inference_mode():
+        out = model(ink, model.encode_reference(ref_rgb, ref_ink, palette), extra)
+    assert out.shape == (2, 3, 32, 48)
+    assert torch.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+@pytest.mark.parametrize("ablation", [{"use_attention": False}, {"use_palette": False}])
+def test_ablations_run(ablation):
+    model = ExemplarNet(ExemplarConfig(width=8, key_dim=8, **ablation)).eval()
+    ink, ref_rgb, ref_ink, palette, _ = _inputs()
+    with torch.inference_mode():
+        out = model(ink, model.encode_reference(ref_rgb, ref_ink, palette))
+    assert out.shape == (2, 3, 32, 48) and torch.isfinite(out).all()
+
+
+def test_extra_inputs_at_zero_reproduce_the_base_model():
+    base = ExemplarNet(ExemplarConfig(width=8, key_dim=8)).eval()
+    grown = ExemplarNet(ExemplarConfig(width=8, key_dim=8, extra_channels=4)).eval()
+    missing = grown.load_state_dict(base.state_dict(), strict=False).missing_keys
+    assert set(missing) == {"extra.weight", "extra.bias"}
+    ink, ref_rgb, ref_ink, palette, extra = _inputs(extra=4)
+    with torch.inference_mode():
+        a = base(ink, base.encode_reference(ref_rgb, ref_ink, palette))
+        b = grown(ink, grown.encode_reference(ref_rgb, ref_ink, palette), extra)
+    assert torch.equal(a, b)
+
+
+def test_correspondence_copies_the_matching_value():
+    # Keys equal to the queries (one-hot, sharp): each position gets its own value back.
+    q = torch.eye(6).reshape(1, 6, 2, 3) * 20
+    v = torch.arange(6, dtype=torch.float32).reshape(1, 1, 2, 3)
+    out = correspond(q, q.clone(), v, chunk=4)
+    assert torch.allclose(out, v, atol=1e-3)
+
+
+def test_pad_round_trip():
+    x = torch.rand(1, 3, 37, 50)
+    padded, pad = pad_to(x, 8)
+    assert padded.shape[2] % 8 == 0 and padded.shape[3] % 8 == 0
+    assert torch.equal(unpad(padded, pad), x)
+
+
+def test_checkpoint_round_trip_is_strict_and_hash_checked(tmp_path):
+    model = create_model("exemplar", width=8, key_dim=8)
+    path = tmp_path / "m.safetensors"
+    digest = save_checkpoint(model, path, "exemplar", {"step": 3})
+    meta = read_metadata(path)
+    assert meta["name"] == "exemplar" and json.loads(meta["config"])["width"] == 8
+    loaded = load_checkpoint(path, sha256=digest)
+    for (k, a), (k2, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert k == k2 and torch.equal(a, b)
+    with pytest.raises(CelcolorError, match="sha256"):
+        load_checkpoint(path, sha256="0" * 64)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # damage a weight byte
+    path.write_bytes(bytes(data))
+    assert sha256_of(path) != digest
+    with pytest.raises(CelcolorError, match="sha256"):
+        load_checkpoint(path, sha256=digest)
+
+
+def test_unknown_model_and_missing_weights_say_what_to_do(tmp_path):
+    with pytest.raises(CelcolorError, match="unknown model"):
+        create_model("nope")
+    with pytest.raises(CelcolorError, match="not found"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_a_few_training_steps_lower_the_loss(tmp_path):
+    from celcolor.data.pairs import synthetic_pairs
+    from celcolor.train.exemplar import _stack, predict
+
+    data = _stack(list(synthetic_pairs(4, (64, 48), seed=3)))
+    model = ExemplarNet(ExemplarConfig(width=8, key_dim=8)).train()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(25):
+        loss = torch.nn.functional.l1_loss(predict(model, data), data["target"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3])
