@@ -204,7 +204,8 @@ def looks_like_line_art(rgb: np.ndarray) -> bool:
 
     Used to refuse a reference that is itself an uncoloured sketch. Non-paper
     pixels (not near-white, or saturated) are opened with a 9x9 disc at a
-    512 px scale: strokes vanish, painted areas survive.
+    512 px scale: strokes vanish, painted areas survive. Line art is an image with
+    almost nothing painted, or whose painted pixels nearly all vanish.
     """
     _check_rgb(rgb, "image")
     h, w = rgb.shape[:2]
@@ -214,9 +215,15 @@ def looks_like_line_art(rgb: np.ndarray) -> bool:
     )
     paper = _paper_estimate(small)
     if paper is not None:
-        small = cv2.divide(small, cv2.max(paper, 1), scale=255.0)
+        tone = cv2.cvtColor(paper, cv2.COLOR_RGB2HSV)
+        # Flatten a paper tone only: a large flat fill (a sky) is colour, not paper.
+        if int(tone[..., 1].max()) < 60 and int(tone[..., 2].min()) > 150:
+            small = cv2.divide(small, cv2.max(paper, 1), scale=255.0)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     painted = ((hsv[..., 2] < 225) | (hsv[..., 1] > 40)).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
     fills = cv2.morphologyEx(painted, cv2.MORPH_OPEN, kernel)
-    return float(fills.mean()) < 0.02
+    # Relative, so small images with small shapes are judged like large ones: in line
+    # art almost nothing painted survives the opening, in a coloured image most does.
+    painted_px, fill_px = int(painted.sum()), int(fills.sum())
+    return painted_px < 0.005 * painted.size or fill_px < 0.15 * painted_px

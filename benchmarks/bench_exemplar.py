@@ -1,0 +1,213 @@
+"""Keyframes coloured from a reference of another drawing: the exemplar network vs the
+classical fitted copy, on held-out generated cuts and on real reference/target pairs.
+
+    python benchmarks/bench_exemplar.py                      # shipped weights
+    python benchmarks/bench_exemplar.py --checkpoint runs/x/best.safetensors --name x
+
+Writes ``benchmarks/results/exemplar.json`` and ``exemplar.md``, and contact sheets
+(reference | sketch | copy | network | truth) under ``--sheets`` (default
+``report/exemplar``, not committed).
+
+- generated: the held-out presets of ``celcolor.data.synthetic.CUT_PRESETS`` (640x360;
+  their seeds are fixed and not drawn by training, which samples seeds at random from
+  2**31) plus ``--extra-cuts`` seeded cuts; in each, frame i coloured from the colour of
+  frame j with |i - j| >= 12. Scores: region accuracy (share of non-line pixels within
+  10 levels of the truth), PSNR, with ``lines="auto"``.
+- real: ATD-12K triplets in ``silenye+Colorization`` (frame1 colour -> frame2, with its
+  provided line art ``frame2_edge.jpg``; colour resized to the line art's size), and
+  colour pairs in ``Doubiiu+ToonCrafter/assets`` and ``ali-vilab+MangaNinjia/test_cases``
+  (first -> second, line art by our XDoG extractor). Scores: PSNR, SSIM, LPIPS when
+  AlexNet weights are present (else n/a). ``lines="fill"``: the truth's lines are painted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from celcolor.data.synthetic import CUT_PRESETS, CutSpec, render_frame
+from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.lineart.xdog import sketch_from_colour
+from celcolor.metrics import load_lpips, psnr, region_accuracy, ssim
+
+RESULTS = Path(__file__).parent / "results"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+PAIRS = ((30, 18), (40, 24), (8, 24))  # (target, reference) frames, 12-16 apart
+
+
+def _colour(sketch, reference, mode: str, lines: str, checkpoint: str | None) -> np.ndarray:
+    options = ColorizeOptions(keyframe_mode=mode, lines=lines, checkpoint=checkpoint)
+    return next(iter(Colorizer(reference, options).colorize([sketch])))
+
+
+def generated(checkpoint: str | None, extra: int, sheets: Path) -> dict:
+    specs = list(CUT_PRESETS.items()) + [
+        (f"seed{s}", CutSpec(seed=50_000 + s, num_shapes=6, motion=1.5)) for s in range(extra)
+    ]
+    rows: dict[str, list] = {"copy": [], "network": []}
+    for name, spec in specs:
+        for i, j in PAIRS:
+            target, ref = render_frame(spec, i, flow=False), render_frame(spec, j, flow=False)
+            outs = {}
+            for mode in rows:
+                out = _colour(
+                    target.sketch,
+                    ref.colour,
+                    mode if mode == "network" else "copy",
+                    "auto",
+                    checkpoint,
+                )
+                acc = region_accuracy(out, target.colour, target.regions, lines=target.lines)
+                rows[mode].append((acc.pixel, acc.region, psnr(out, target.colour).mean))
+                outs[mode] = out
+            if (i, j) == PAIRS[0]:
+                _sheet(
+                    sheets / f"generated_{name}.png",
+                    [ref.colour, target.sketch, outs["copy"], outs["network"], target.colour],
+                )
+    return {
+        m: {
+            "pixel_accuracy": float(np.mean([r[0] for r in v])),
+            "region_accuracy": float(np.mean([r[1] for r in v])),
+            "psnr": float(np.mean([r[2] for r in v])),
+            "n": len(v),
+        }
+        for m, v in rows.items()
+    }
+
+
+def _read(path: Path) -> np.ndarray:
+    return np.ascontiguousarray(cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def real_pairs(root: Path) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """(name, reference, sketch, truth) for every real pair found under ``root``."""
+    pairs = []
+    for d in sorted((root / "silenye+Colorization" / "test_img").glob("*")):
+        frames = sorted(d.glob("frame[0-9].jpg"))
+        edges = sorted(d.glob("frame*_edge.jpg"))
+        if len(frames) < 2 or not edges:
+            continue
+        edge = _read(edges[0])
+        target_name = edges[0].name.replace("_edge", "")
+        ref_path = next(f for f in frames if f.name != target_name)
+        size = (edge.shape[1], edge.shape[0])
+        truth = cv2.resize(_read(d / target_name), size, interpolation=cv2.INTER_AREA)
+        ref = cv2.resize(_read(ref_path), size, interpolation=cv2.INTER_AREA)
+        pairs.append((f"atd/{d.name}", ref, edge, truth))
+    tooncrafter = root / "Doubiiu+ToonCrafter" / "assets"
+    for first in sorted(tooncrafter.glob("*_00-00.png")) + sorted(tooncrafter.glob("*_frame1.png")):
+        second = Path(str(first).replace("_00-00", "_00-01").replace("_frame1", "_frame3"))
+        if second.is_file():
+            truth = _read(second)
+            pairs.append(
+                (f"tooncrafter/{first.stem}", _read(first), sketch_from_colour(truth), truth)
+            )
+    ninja = root / "ali-vilab+MangaNinjia" / "test_cases"
+    if (ninja / "hz0.png").is_file() and (ninja / "hz1.png").is_file():
+        truth = _read(ninja / "hz1.png")
+        pairs.append(("manganinja/hz", _read(ninja / "hz0.png"), sketch_from_colour(truth), truth))
+    return pairs
+
+
+def real(root: Path, checkpoint: str | None, sheets: Path) -> dict | None:
+    pairs = real_pairs(root) if root.is_dir() else []
+    if not pairs:
+        return None
+    lpips = load_lpips()
+    rows: dict[str, list] = {"copy": [], "network": []}
+    for name, ref, sketch, truth in pairs:
+        outs = {m: _colour(sketch, ref, m, "fill", checkpoint) for m in rows}
+        for m, out in outs.items():
+            rows[m].append(
+                (
+                    psnr(out, truth).mean,
+                    ssim(out, truth).mean,
+                    lpips(out, truth).mean if lpips is not None else None,
+                )
+            )
+        _sheet(
+            sheets / f"real_{name.replace('/', '_')}.png",
+            [ref, sketch, outs["copy"], outs["network"], truth],
+        )
+    summary = {}
+    for m, v in rows.items():
+        lp = [r[2] for r in v if r[2] is not None]
+        summary[m] = {
+            "psnr": float(np.mean([r[0] for r in v])),
+            "ssim": float(np.mean([r[1] for r in v])),
+            "lpips": float(np.mean(lp)) if lp else None,
+            "n": len(v),
+        }
+    summary["pairs"] = [p[0] for p in pairs]
+    return summary
+
+
+def _sheet(path: Path, images: list[np.ndarray]) -> None:
+    h = 240
+    row = [cv2.resize(im, (round(im.shape[1] * h / im.shape[0]), h)) for im in images]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(row, 1)[..., ::-1])
+
+
+def markdown(res: dict) -> str:
+    g = res["generated"]
+    lines = [
+        f"Keyframes from a reference 12-16 frames away, held-out generated cuts "
+        f"({g['copy']['n']} keyframes, 640x360):",
+        "",
+        "| keyframe method | pixel accuracy | region accuracy | PSNR (dB) |",
+        "|---|---|---|---|",
+    ]
+    for m in ("copy", "network"):
+        r = g[m]
+        lines.append(
+            f"| {m} | {100 * r['pixel_accuracy']:.1f}% | "
+            f"{100 * r['region_accuracy']:.1f}% | {r['psnr']:.1f} |"
+        )
+    if res.get("real"):
+        r = res["real"]
+        lines += [
+            "",
+            f"Real reference/target pairs ({r['copy']['n']}: ATD-12K triplets, "
+            "ToonCrafter and MangaNinjia pairs), `--lines fill`:",
+            "",
+            "| keyframe method | PSNR (dB) | SSIM | LPIPS |",
+            "|---|---|---|---|",
+        ]
+        for m in ("copy", "network"):
+            x = r[m]
+            lp = f"{x['lpips']:.3f}" if x["lpips"] is not None else "n/a (no AlexNet weights)"
+            lines.append(f"| {m} | {x['psnr']:.1f} | {x['ssim']:.3f} | {lp} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--checkpoint", default=None, help="weights (default: the shipped ones)")
+    p.add_argument("--name", default="exemplar", help="results file stem")
+    p.add_argument("--extra-cuts", type=int, default=4)
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--sheets", type=Path, default=Path("report/exemplar"))
+    args = p.parse_args()
+    t0 = time.perf_counter()
+    res = {
+        "checkpoint": args.checkpoint or "shipped",
+        "generated": generated(args.checkpoint, args.extra_cuts, args.sheets),
+        "real": real(args.data, args.checkpoint, args.sheets),
+    }
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(res, indent=2))
+    table = markdown(res)
+    (RESULTS / f"{args.name}.md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

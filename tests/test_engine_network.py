@@ -1,0 +1,98 @@
+"""The exemplar network inside the engine: keyframe modes, several references, pinning.
+
+These use a small untrained checkpoint: they test the plumbing, not colour quality
+(the shipped weights' quality is tested in test_shipped_weights.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import celcolor.models.registry as registry
+from celcolor.data.synthetic import CutSpec, generate_cut
+from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
+from celcolor.errors import InputError
+from celcolor.metrics import region_accuracy
+from celcolor.models import create_model, save_checkpoint
+
+SPEC = CutSpec(width=160, height=96, num_frames=12, seed=21)
+
+
+@pytest.fixture(scope="module")
+def cut():
+    return generate_cut(SPEC, flow=False)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    save_checkpoint(create_model("exemplar", width=8, key_dim=8), path, "exemplar")
+    return str(path)
+
+
+def test_network_mode_colours_keyframes_with_the_network(cut, checkpoint):
+    col = Colorizer(cut.colour[8], ColorizeOptions(keyframe_mode="network", checkpoint=checkpoint))
+    out = list(col.colorize(list(cut.sketch[:3])))
+    assert len(out) == 3 and out[0].shape == (96, 160, 3) and out[0].dtype == np.uint8
+    assert col.stats.network_keyframes == 1
+    # Snapped: every pixel away from ink carries a reference palette colour.
+    away = (cut.sketch[0] == 255).all(axis=2)
+    palette = {tuple(c) for c in col.palette.colours}
+    assert {tuple(c) for c in out[0][away][::50]} <= palette
+
+
+def test_auto_copies_when_the_reference_is_the_keyframe_drawing(cut, checkpoint):
+    col = Colorizer(cut.colour[0], ColorizeOptions(keyframe_mode="auto", checkpoint=checkpoint))
+    out = list(col.colorize(list(cut.sketch[:2])))
+    assert col.stats.network_keyframes == 0
+    assert region_accuracy(out[0], cut.colour[0], cut.regions[0], lines=cut.lines[0]).pixel > 0.99
+
+
+def test_network_mode_without_weights_says_how_to_get_them(cut, monkeypatch):
+    monkeypatch.setattr(registry, "shipped_record", lambda name: None)
+    col = Colorizer(cut.colour[8], ColorizeOptions(keyframe_mode="network"))
+    with pytest.raises(InputError, match="colorize-video train exemplar"):
+        list(col.colorize(list(cut.sketch[:1])))
+
+
+def test_auto_without_weights_falls_back_to_the_fitted_copy(cut, monkeypatch, caplog):
+    monkeypatch.setattr(registry, "shipped_record", lambda name: None)
+    other_drawing = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
+    col = Colorizer(other_drawing, ColorizeOptions(keyframe_mode="auto"))
+    out = list(col.colorize(list(cut.sketch[:2])))
+    assert len(out) == 2 and col.stats.network_keyframes == 0
+    assert "no exemplar network weights" in caplog.text
+
+
+def test_a_pinned_reference_rekeys_its_frame(cut):
+    # Frame 6 pinned to its own colour: it is re-keyed (copied), not propagated.
+    col = Colorizer(cut.colour[0], ColorizeOptions(), pinned={6: cut.colour[6]})
+    out = list(col.colorize(list(cut.sketch)))
+    acc = region_accuracy(out[6], cut.colour[6], cut.regions[6], lines=cut.lines[6])
+    assert len(out) == len(cut.sketch) and acc.pixel > 0.99
+
+
+def test_only_pinned_references_key_the_earliest(cut, tmp_path):
+    from celcolor.io import write_image, write_video
+
+    src = tmp_path / "cut.mp4"
+    write_video(src, list(cut.sketch), fps=24.0)
+    write_image(tmp_path / "k4.png", cut.colour[4])
+    write_image(tmp_path / "k9.png", cut.colour[9])
+    result = colorize_video(
+        src,
+        [f"4:{tmp_path / 'k4.png'}", f"9:{tmp_path / 'k9.png'}"],
+        tmp_path / "out",
+        lines="fill",
+    )
+    assert result.frames == len(cut.sketch)
+    assert result.stats.frames == len(cut.sketch)
+
+
+def test_several_references_share_one_palette(cut):
+    other = np.full_like(cut.colour[0], (10, 200, 30))
+    col = Colorizer([cut.colour[0], other], ColorizeOptions())
+    colours = {tuple(c) for c in col.palette.colours}
+    assert (10, 200, 30) in colours
+    assert len(list(col.colorize(list(cut.sketch[:2])))) == 2
