@@ -96,3 +96,33 @@ def test_several_references_share_one_palette(cut):
     colours = {tuple(c) for c in col.palette.colours}
     assert (10, 200, 30) in colours
     assert len(list(col.colorize(list(cut.sketch[:2])))) == 2
+
+
+def _record(network: float, copy: float):
+    return registry.WeightsRecord(
+        name="exemplar",
+        file="exemplar.safetensors",
+        sha256="0" * 64,
+        command="c",
+        data="d",
+        seconds=0.0,
+        metrics={"keyframe_accuracy": {"network": network, "copy": copy}},
+    )
+
+
+def test_auto_keeps_the_copy_when_the_shipped_network_scored_lower(monkeypatch):
+    monkeypatch.setattr(registry, "shipped_record", lambda name: _record(0.7, 0.9))
+    other = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=21))
+    col = Colorizer(other, ColorizeOptions(keyframe_mode="auto"))
+    list(col.colorize(list(cut.sketch)))
+    assert col.stats.placement is not None and not col.stats.placement.same_drawing
+    assert col.stats.network_keyframes == 0
+
+
+def test_auto_uses_a_checkpoint_the_user_passed(checkpoint):
+    other = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=21))
+    col = Colorizer(other, ColorizeOptions(keyframe_mode="auto", checkpoint=checkpoint))
+    list(col.colorize(list(cut.sketch)))
+    assert col.stats.network_keyframes == 1

@@ -230,7 +230,9 @@ class Colorizer:
         placement = place_reference(sketch, reference)
         self.stats.placement = placement
         mode = self.options.keyframe_mode
-        if mode == "network" or (mode == "auto" and not placement.same_drawing):
+        if mode == "network" or (
+            mode == "auto" and not placement.same_drawing and self._network_preferred()
+        ):
             network = self.network(required=mode == "network")
             if network is not None:
                 t0 = time.perf_counter()
@@ -248,13 +250,39 @@ class Colorizer:
             log.warning(
                 "the reference is not the coloured version of the drawing it colours (line "
                 "overlap %.0f%%): it was fitted to the drawing and its colours transferred by "
-                "position; expect wrong regions (the exemplar network will do better)",
+                "position; expect wrong regions where the drawings differ",
                 100 * placement.overlap,
             )
         if ref not in self._ref_indices:
             self._ref_indices[ref] = self.palette.index(reference)
         index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
         return self._snap(frame, index, None)[0]
+
+    def _network_preferred(self) -> bool:
+        """Whether auto mode should use the network for another drawing's keyframe.
+
+        A checkpoint the user passed is trusted; shipped weights only when their record
+        shows they beat the fitted copy on held-out keyframes (measured when shipped).
+        """
+        if self.options.checkpoint:
+            return True
+        from ..models.registry import shipped_record
+
+        record = shipped_record("exemplar")
+        if record is None:
+            return True  # network() then warns once and falls back to the copy
+        scores = record.metrics.get("keyframe_accuracy", {})
+        preferred = scores.get("network", 0.0) > scores.get("copy", 1.0)
+        if not preferred and not self._warned_no_network:
+            self._warned_no_network = True
+            log.info(
+                "the shipped exemplar network scored below the fitted copy on held-out "
+                "keyframes (%.0f%% vs %.0f%%): keyframes are copied; "
+                "--keyframe-mode network forces the network",
+                100 * scores.get("network", 0.0),
+                100 * scores.get("copy", 0.0),
+            )
+        return preferred
 
     def network(self, required: bool = False):
         """The exemplar network with every reference encoded (loaded once per cut).

@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
 
 def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:
     """Copy a checkpoint into the package with its record (sha256, recipe, data)."""
+    from .keyframe_eval import keyframe_accuracy
+
+    # Measured here so that --keyframe-mode auto uses the network only if it beat the copy.
+    keyframes = keyframe_accuracy(str(checkpoint))
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     dst = WEIGHTS_DIR / f"{name}.safetensors"
     shutil.copyfile(checkpoint, dst)
@@ -112,9 +116,10 @@ def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:
         data=json.dumps(summary["data"]),
         seconds=summary["seconds"],
         metrics={
-            "heldout": summary["final_heldout"],
+            "heldout": summary["best_heldout"],
             "steps": summary["steps"],
             "perceptual": summary["perceptual"],
+            "keyframe_accuracy": keyframes,
         },
     )
     record.write(WEIGHTS_DIR / f"{name}.json")

@@ -164,7 +164,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if disc else None
     budget = cfg.minutes * 60 - (time.perf_counter() - t_start)
     t_train = time.perf_counter()
-    best, step, n = float("inf"), 0, len(train["ink"])
+    best, best_metrics, step, n = float("inf"), {}, 0, len(train["ink"])
     gen = torch.Generator().manual_seed(cfg.seed)
     with open(out / "log.jsonl", "w") as logf:
         while step < cfg.steps and time.perf_counter() - t_train < budget:
@@ -211,7 +211,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
                 logf.flush()
                 log.info("%s", row)
                 if metrics["l1"] < best:
-                    best = metrics["l1"]
+                    best, best_metrics = metrics["l1"], {**metrics, "step": step}
                     save_checkpoint(
                         model,
                         out / "best.safetensors",
@@ -220,7 +220,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
                     )
     final = evaluate(model, heldout)
     if final["l1"] < best:
-        best = final["l1"]
+        best, best_metrics = final["l1"], {**final, "step": step}
         save_checkpoint(
             model, out / "best.safetensors", name, {"step": step, "perceptual": perceptual}
         )
@@ -229,6 +229,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
         "steps": step,
         "seconds": round(time.perf_counter() - t_start, 1),
         "best_heldout_l1": best,
+        "best_heldout": best_metrics,
         "final_heldout": final,
         "perceptual": perceptual,
         "data": data_info,
