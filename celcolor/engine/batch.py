@@ -31,6 +31,7 @@ from ..errors import CelcolorError, InputError, UsageError
 from ..io import CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .batch_layout import FORMATS, Cut, Layout, Skipped, discover_cuts, output_name
 from .batch_manifest import (
+    MANIFEST_NAME,
     REPORT_NAME,
     Manifest,
     batch_lock,
@@ -41,7 +42,7 @@ from .batch_manifest import (
     write_json_atomic,
 )
 from .batch_worker import CutJob, CutResult
-from .executors import ExecutorConfig, make_executor
+from .executors import ExecutorConfig, import_ray, make_executor
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions
 
@@ -148,13 +149,21 @@ class PlannedCut:
     reason: str
     overwrite: bool = False
     previous: dict[str, Any] | None = None
+    ours: bool = False  # what lies at the output path was made by this batch
 
     def entry(self, status: str, **fields: Any) -> dict[str, Any]:
-        """A manifest entry for this cut."""
+        """A manifest entry for this cut.
+
+        ``owns_output`` names the output path when this batch made what lies there (or is
+        about to, for "running"), so a rerun may replace it without ``--overwrite``. A
+        failed cut leaves the path as it was, so it keeps what the previous entry said.
+        """
+        owned = status in ("done", "running") or self.ours
         return {
             "status": status,
             "ref_frame": self.ref_frame,
             "output": self.output_rel,
+            "owns_output": self.output_rel if owned else None,
             "fingerprint": self.fingerprint,
             "settings": self.settings,
             **fields,
@@ -180,9 +189,10 @@ class CutOutcome:
 
     ``status``: "done" (coloured now), "skipped" (done earlier, unchanged), "failed", or
     "not run" (the batch was interrupted first). Times: ``seconds`` inside the engine
-    (decode, colour, encode), ``wall_seconds`` from handing the cut to a worker to its
-    manifest entry, and ``overhead_seconds`` the difference (transfer, staging, output
-    checksum, manifest).
+    (decode, colour, encode), ``worker_seconds`` the whole job in the worker (with frame
+    staging and the output checksum), ``wall_seconds`` from handing the cut to a worker
+    to its manifest entry, and ``overhead_seconds`` = wall - engine (staging, checksum,
+    the way to the worker and back, the manifest write).
     """
 
     name: str
@@ -194,6 +204,7 @@ class CutOutcome:
     seconds: float = 0.0
     wall_seconds: float = 0.0
     overhead_seconds: float = 0.0
+    worker_seconds: float = 0.0
     fps: float = 0.0
     error: str | None = None
     reason: str = ""
@@ -282,6 +293,8 @@ def _check_paths(opts: BatchOptions) -> None:
             f"{out}: the output folder lies inside the input folder {src}; a rerun would "
             "take the outputs for cuts; choose a folder outside it"
         )
+    if opts.run.executor == "ray":
+        import_ray()  # one line saying how to install it, before anything is planned
     if opts.refs is not None and not opts.refs.is_dir():
         raise UsageError(f"{opts.refs}: the references folder does not exist")
     codec = opts.encode.codec
@@ -371,7 +384,8 @@ def _decide(
     if fp_error is not None:
         pc.action, pc.reason = "fail", fp_error
         return pc
-    ours = prev is not None and prev.get("output") == rel
+    ours = prev is not None and prev.get("owns_output") == rel
+    pc.ours = ours
     if prev is None:
         pc.reason = "new"
     elif opts.force:
@@ -382,7 +396,11 @@ def _decide(
         pc.reason = "unfinished before"
     elif prev.get("fingerprint") != fp:
         pc.reason = "inputs changed"
-    elif prev.get("settings") != pc.settings or prev.get("ref_frame") != ref_frame or not ours:
+    elif (
+        prev.get("settings") != pc.settings
+        or prev.get("ref_frame") != ref_frame
+        or prev.get("output") != rel
+    ):
         pc.reason = "settings changed"
     elif not output_present(out, prev):
         pc.reason = "output missing or changed"
@@ -478,10 +496,14 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                 outcomes[pc.cut.name] = _outcome(pc, "failed", error=pc.reason)
                 manifest.cuts[pc.cut.name] = pc.entry("failed", error=pc.reason, finished=now_iso())
         to_run = plan.to_run()
+        # Remove what a killed run left half-written, before any worker starts writing.
+        ours = [pc.output for pc in to_run] + [
+            opts.output / MANIFEST_NAME,
+            opts.output / REPORT_NAME,
+        ]
+        for p in remove_stale_temps(ours):
+            log.debug("removed a temp left by an earlier run: %s", p)
         for pc in to_run:
-            # Remove what a killed run left half-written, before any worker starts writing.
-            for p in remove_stale_temps(pc.output):
-                log.debug("removed a temp left by an earlier run: %s", p)
             manifest.cuts[pc.cut.name] = pc.entry("running", started=started)
         manifest.save()  # one write marks every cut of this run as ours
         progress.planned(plan)
@@ -533,7 +555,10 @@ def _execute(
     done_count = 0
     colour = opts.colour.as_dict()
     root_prefix = str(opts.input.absolute()) + os.sep
-    with make_executor(opts.run, colour, on_frames) as ex:
+    run_on = opts.run
+    if run_on.executor == "local" and run_on.local_workers() > len(to_run):
+        run_on = dataclasses.replace(run_on, workers=len(to_run))  # no idle workers
+    with make_executor(run_on, colour, on_frames) as ex:
         while pending or dispatched:
             while pending and ex.free() > 0:
                 pc = pending.popleft()
@@ -580,6 +605,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         seconds=r.run_seconds,
         wall_seconds=wall,
         overhead_seconds=max(0.0, wall - r.run_seconds) if r.ok else 0.0,
+        worker_seconds=r.seconds,
         fps=r.fps,
         error=r.error,
         worker=worker,

@@ -15,38 +15,26 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..io import CODECS
 from ..progress import progress_bar
+from .arguments import (
+    OneLineParser,
+    add_colour_arguments,
+    add_encode_arguments,
+    add_logging_arguments,
+    colour_options,
+    encode_options,
+)
 from .batch import BatchOptions, BatchPlan, BatchProgress, CutOutcome, format_plan, format_table
 from .batch_layout import FORMATS
 from .batch_manifest import MANIFEST_NAME, REPORT_NAME
 from .executors import EXECUTORS, ExecutorConfig
-from .options import (
-    DEVICES,
-    FLOW_BACKENDS,
-    KEYFRAME_MODES,
-    LINE_MODES,
-    TEMPORAL_MODES,
-    ColorizeOptions,
-)
 
 __all__ = ["build_parser", "run"]
-
-PRESETS = (
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
-)  # fmt: skip
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
     """The parser of `colorize-video batch`."""
-    p = _Parser(
+    p = OneLineParser(
         prog=prog,
         description="Colour every cut under a folder. A cut is a folder with one video or "
         "a sequence of frames plus its reference (ref.*, reference.*, key*.*, or ref_0048.* "
@@ -103,34 +91,10 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
         metavar="N",
         help="ray: GPUs per cut task (0.5 puts two cuts on a GPU; default 0)",
     )
-    g = p.add_argument_group("colouring (every cut)")
-    g.add_argument(
-        "--ref-frame",
-        type=int,
-        default=0,
-        metavar="N",
-        help="frame the reference colours, for references not pinned by name (default 0)",
+    add_colour_arguments(
+        p.add_argument_group("colouring (every cut)"),
+        "frame the reference colours, for references not pinned by name (default 0)",
     )
-    g.add_argument("--lines", choices=LINE_MODES, default="auto", help="line mode (default auto)")
-    g.add_argument(
-        "--keyframe-mode",
-        choices=KEYFRAME_MODES,
-        default="auto",
-        help="copy (place the reference, copy colours by region), network, or auto",
-    )
-    g.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="exemplar network weights (default: the shipped ones)",
-    )
-    g.add_argument(
-        "--temporal", choices=TEMPORAL_MODES, default="classical", help="in-between colouring"
-    )
-    g.add_argument("--flow", choices=FLOW_BACKENDS, default="dis", help="optical flow backend")
-    g.add_argument("--flow-weights", type=Path, default=None, metavar="PATH", help="RAFT weights")
-    g.add_argument("--device", choices=DEVICES, default="auto")
     e = p.add_argument_group("output (every cut)")
     e.add_argument(
         "--format",
@@ -138,43 +102,15 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
         default=None,
         help="default: mp4 for a video cut, a folder of PNG frames for a frame-folder cut",
     )
-    e.add_argument("--codec", choices=sorted(CODECS), default=None, help="default by format: h264")
-    e.add_argument("--crf", type=int, default=18, help="quality for h264/vp9 (lower is better)")
-    e.add_argument("--preset", choices=PRESETS, default="medium", help="x264 speed preset")
-    e.add_argument("--no-audio", action="store_true", help="drop the inputs' audio")
-    e.add_argument(
-        "--allow-truncated",
-        action="store_true",
-        help="colour damaged videos up to the damage instead of failing them",
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress, warnings only")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
-    )
+    add_encode_arguments(e)
+    add_logging_arguments(p)
     return p
 
 
 def options_from(args: argparse.Namespace) -> BatchOptions:
     """The :class:`BatchOptions` the command line asks for."""
-    from .pipeline import EncodeOptions
-
-    colour = ColorizeOptions(
-        ref_frame=args.ref_frame,
-        lines=args.lines,
-        temporal=args.temporal,
-        keyframe_mode=args.keyframe_mode,
-        checkpoint=str(args.checkpoint) if args.checkpoint else None,
-        flow=args.flow,
-        flow_weights=str(args.flow_weights) if args.flow_weights else None,
-        device=args.device,
-    )
-    encode = EncodeOptions(
-        codec=args.codec,
-        crf=args.crf,
-        preset=args.preset,
-        audio=not args.no_audio,
-        overwrite=args.overwrite,
-    )
+    colour = colour_options(args)
+    encode = encode_options(args)
     run_on = ExecutorConfig(
         executor=args.executor,
         workers=args.workers,
@@ -199,8 +135,9 @@ def options_from(args: argparse.Namespace) -> BatchOptions:
 class _Progress(BatchProgress):
     """Two bars on stderr (cuts with ETA, frames with frames/s) and a line per cut."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, verbose: bool = False) -> None:
         self.quiet = quiet
+        self.verbose = verbose
         self._bars: list = []
 
     def planned(self, plan: BatchPlan) -> None:
@@ -233,6 +170,8 @@ class _Progress(BatchProgress):
             )
         else:
             self._line(f"failed  {outcome.name}: {outcome.error}", warn=True)
+            if self.verbose and outcome.traceback:
+                self._line(outcome.traceback.rstrip(), warn=True)
         if self._bars:
             self._cuts[0](finished, total)
 
@@ -267,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_batch(opts)
         print(format_plan(plan))
         return 0 if plan.cuts else 1
-    progress = _Progress(args.quiet)
+    progress = _Progress(args.quiet, args.verbose)
     try:
         report = run_batch(opts, progress)
     except KeyboardInterrupt:

@@ -270,9 +270,10 @@ class ProcessPoolExecutor(Executor):
     Processes start with ``forkserver`` (``spawn`` where there is none), so no worker
     inherits the driver's threads or locks; the fork server preloads the engine, so a
     new worker is ready in a fraction of a second. Each worker gets ``threads`` CPU
-    threads for torch and OpenCV, loads any model once (:func:`prepare_process`) and
-    then takes one cut at a time. Unlike :mod:`concurrent.futures`, a worker that dies
-    fails exactly the cut it was colouring and is replaced; the pool goes on.
+    threads for torch and OpenCV, pays for the engine's imports (torch's too, when the
+    options need it) once in :func:`prepare_process`, and then takes one cut at a time.
+    Unlike :mod:`concurrent.futures`, a worker that dies fails exactly the cut it was
+    colouring and is replaced; the pool goes on.
     """
 
     name = "process-pool"
@@ -352,11 +353,12 @@ class ProcessPoolExecutor(Executor):
                 self._drain(w)
                 self._died(w)
 
-    def _receive(self, w: _Worker) -> None:
+    def _receive(self, w: _Worker) -> bool:
+        """Handle one message from ``w``; False at end-of-file (it died)."""
         try:
             msg = w.conn.recv()
         except (EOFError, OSError):
-            return  # it died; its sentinel says so
+            return False  # its sentinel says so
         kind = msg[0]
         if kind == "progress":
             if self._progress is not None:
@@ -369,14 +371,13 @@ class ProcessPoolExecutor(Executor):
         elif kind == "fatal":
             self.close(cancel=True)
             raise CelcolorError(f"a batch worker could not start: {msg[1]}")
+        return True
 
     def _drain(self, w: _Worker) -> None:
         """Read what a dead worker sent before it died (its last result may be there)."""
-        try:
-            while w.conn.poll():
-                self._receive(w)
-        except (EOFError, OSError):
-            pass
+        with contextlib.suppress(EOFError, OSError):
+            while w.conn.poll() and self._receive(w):
+                pass
 
     def _died(self, w: _Worker) -> None:
         w.process.join(timeout=1)
@@ -386,7 +387,10 @@ class ProcessPoolExecutor(Executor):
         how = _exit_text(code)
         if not w.ready:
             self.close(cancel=True)
-            raise CelcolorError(f"a batch worker died while starting ({how})")
+            raise CelcolorError(
+                f"a batch worker died while starting ({how}); a script that starts a batch "
+                "needs an `if __name__ == '__main__':` guard"
+            )
         if w.job is not None:
             log.warning("worker %s %s while colouring %s", w.process.pid, how, w.job.name)
             self._results.append(
@@ -466,8 +470,8 @@ def _ray_run_cut(job: CutJob, threads: int, options: dict[str, Any]) -> CutResul
 class RayExecutor(Executor):
     """Each cut is a Ray task on an existing cluster (``address``) or on a local Ray.
 
-    Ray reuses its worker processes, so :func:`prepare_process` (imports, models) runs
-    once per worker process, not per cut. Inputs and outputs must lie on storage that
+    Ray reuses its worker processes, so :func:`prepare_process` (thread counts, imports)
+    runs once per worker process, not per cut. Inputs and outputs must lie on storage that
     every node sees at the same path; the driver alone writes the manifest. A task whose
     worker or node is lost is retried by Ray (``max_retries``); a cut that raises is not.
     """

@@ -1,0 +1,121 @@
+"""Command-line arguments shared by `colorize-video` and `colorize-video batch`.
+
+One definition of every colouring and encoding flag, mapped onto
+:class:`ColorizeOptions` and :class:`EncodeOptions`, so the two commands cannot
+drift apart. (It lives here, not in ``cli.py``: nothing imports the CLI.)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..io import CODECS
+from .options import (
+    DEVICES,
+    FLOW_BACKENDS,
+    KEYFRAME_MODES,
+    LINE_MODES,
+    TEMPORAL_MODES,
+    ColorizeOptions,
+)
+from .pipeline import EncodeOptions
+
+PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)  # fmt: skip
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_logging_arguments(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` (the entry point reads both)."""
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
+    )
+
+
+def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> None:
+    """The flags of :class:`ColorizeOptions`."""
+    g.add_argument("--ref-frame", type=int, default=0, metavar="N", help=ref_frame_help)
+    g.add_argument(
+        "--lines",
+        choices=LINE_MODES,
+        default="auto",
+        help="auto: black ink kept, colour-trace lines painted; keep: all lines kept; "
+        "fill: lines painted with the colour around them",
+    )
+    g.add_argument(
+        "--keyframe-mode",
+        choices=KEYFRAME_MODES,
+        default="auto",
+        help="copy: place the reference and copy colours by region; network: the exemplar "
+        "network; auto: copy when the reference is the keyframe's own drawing, else the "
+        "network if its record shows it beats the copy",
+    )
+    g.add_argument(
+        "--checkpoint", type=Path, default=None, metavar="PATH",
+        help="exemplar network weights (default: the shipped ones)",
+    )  # fmt: skip
+    g.add_argument(
+        "--temporal",
+        choices=TEMPORAL_MODES,
+        default="classical",
+        help="in-betweens: classical (flow propagation) or per-frame (reference only)",
+    )
+    g.add_argument(
+        "--flow", choices=FLOW_BACKENDS, default="dis",
+        help="optical flow: dis (CPU), raft (needs weights), auto",
+    )  # fmt: skip
+    g.add_argument(
+        "--flow-weights", type=Path, default=None, metavar="PATH",
+        help="RAFT weights file (for --flow raft)",
+    )  # fmt: skip
+    g.add_argument("--device", choices=DEVICES, default="auto")
+
+
+def add_encode_arguments(g: argparse._ActionsContainer) -> None:
+    """The flags of :class:`EncodeOptions` (but --overwrite) and --allow-truncated."""
+    g.add_argument(
+        "--codec", choices=sorted(CODECS), default=None,
+        help="default by extension: h264 (.mp4/.mkv/.mov), vp9 (.webm)",
+    )  # fmt: skip
+    g.add_argument("--crf", type=int, default=18, help="quality for h264/vp9 (lower is better)")
+    g.add_argument("--preset", choices=PRESETS, default="medium", help="x264 speed preset")
+    g.add_argument("--no-audio", action="store_true", help="drop the input's audio")
+    g.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="colour a damaged video up to the damage instead of failing",
+    )
+
+
+def colour_options(args: argparse.Namespace) -> ColorizeOptions:
+    """The :class:`ColorizeOptions` the flags ask for."""
+    return ColorizeOptions(
+        ref_frame=args.ref_frame,
+        lines=args.lines,
+        temporal=args.temporal,
+        keyframe_mode=args.keyframe_mode,
+        checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        flow=args.flow,
+        flow_weights=str(args.flow_weights) if args.flow_weights else None,
+        device=args.device,
+    )
+
+
+def encode_options(args: argparse.Namespace) -> EncodeOptions:
+    """The :class:`EncodeOptions` the flags ask for."""
+    return EncodeOptions(
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        audio=not args.no_audio,
+        overwrite=args.overwrite,
+    )

@@ -1,0 +1,351 @@
+"""Batch runs end to end on tiny generated cuts: isolation, resume, reports, usage errors.
+
+Cuts are 160x96 and 8 frames, generated once per module; every test copies them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from celcolor.data.synthetic import CutSpec, write_cut
+from celcolor.engine import ColorizeOptions, EncodeOptions
+from celcolor.engine.batch import BatchOptions, run_batch
+from celcolor.engine.batch_manifest import MANIFEST_NAME, REPORT_NAME, batch_lock
+from celcolor.engine.batch_worker import CutJob
+from celcolor.engine.executors import ExecutorConfig, ProcessPoolExecutor
+from celcolor.errors import OutputError
+
+N = 8
+
+
+def spec(seed: int, n: int = N) -> CutSpec:
+    return CutSpec(width=160, height=96, num_frames=n, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Path]]:
+    base = tmp_path_factory.mktemp("made")
+    return {s: write_cut(spec(s), base / f"s{s}", video=True) for s in range(3)}
+
+
+def build_tree(made: dict[int, dict[str, Path]], root: Path, corrupt: bool = True) -> Path:
+    """ep01/c001 (video + reference.png), ep01/c002 (frames + ref_0003.png inside),
+    c003.mp4 + c003.png, and bad/ (a corrupt video + key.png)."""
+    c1 = root / "ep01" / "c001"
+    c1.mkdir(parents=True)
+    shutil.copy(made[0]["sketch_video"], c1 / "sketch.mp4")
+    shutil.copy(made[0]["reference"], c1 / "reference.png")
+    c2 = root / "ep01" / "c002"
+    shutil.copytree(made[1]["sketch_dir"], c2)
+    shutil.copy(made[1]["gt_dir"] / "colour_0003.png", c2 / "ref_0003.png")
+    shutil.copy(made[2]["sketch_video"], root / "c003.mp4")
+    shutil.copy(made[2]["reference"], root / "c003.png")
+    if corrupt:
+        bad = root / "bad"
+        bad.mkdir()
+        (bad / "clip.mp4").write_bytes(os.urandom(3000))
+        shutil.copy(made[0]["reference"], bad / "key.png")
+    return root
+
+
+def frame_count(path: Path) -> int:
+    if path.is_dir():
+        return len(list(path.glob("*.png")))
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(c.streams.video[0]))
+
+
+def outputs_mtimes(out: Path) -> dict[Path, int]:
+    """mtime of every output file (the manifest, report and lock left out)."""
+    return {
+        p: p.stat().st_mtime_ns
+        for p in out.rglob("*")
+        if p.is_file() and p.suffix != ".json" and not p.name.startswith(".")
+    }
+
+
+def report_of(out: Path) -> dict:
+    return json.loads((out / REPORT_NAME).read_text())
+
+
+def statuses(out: Path) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in report_of(out)["cuts"]}
+
+
+def cli(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "celcolor.cli", "batch", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full,
+        check=False,
+    )
+
+
+def options(root: Path, out: Path, **kw) -> BatchOptions:
+    kw.setdefault("run", ExecutorConfig(workers=0))  # in this process: fastest for tests
+    kw.setdefault("encode", EncodeOptions(preset="ultrafast"))
+    return BatchOptions(root, out, **kw)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_batch_isolates_a_corrupt_cut_and_resumes(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts")
+    out = tmp_path / "out"
+    r = cli(root, "-o", out, "--workers", "2", "-q", "--preset", "ultrafast")
+    assert r.returncode == 1, r.stderr
+    rep = report_of(out)
+    st = {c["name"]: c for c in rep["cuts"]}
+    assert {n: c["status"] for n, c in st.items()} == {
+        "bad": "failed",
+        "c003": "done",
+        "ep01/c001": "done",
+        "ep01/c002": "done",
+    }
+    assert "not a readable video" in st["bad"]["error"]
+    assert "\n" not in st["bad"]["error"]
+    assert st["ep01/c002"]["ref_frame"] == 3
+    # Outputs: nested structure kept; a video per video cut, PNGs per frame folder.
+    assert frame_count(out / "ep01" / "c001.mp4") == N
+    assert frame_count(out / "c003.mp4") == N
+    pngs = sorted(p.name for p in (out / "ep01" / "c002").iterdir())
+    assert pngs == [f"frame_{i:04d}.png" for i in range(N)]  # the reference is no frame
+    # The summary table and the failed cut's line.
+    assert "bad" in r.stdout and "failed" in r.stdout and "not a readable video" in r.stdout
+    assert "not a readable video" in r.stderr  # failures show even with -q
+    manifest = json.loads((out / MANIFEST_NAME).read_text())["cuts"]
+    assert (
+        manifest["ep01/c001"]["frames"] == N and len(manifest["ep01/c001"]["output_sha256"]) == 64
+    )
+    assert manifest["bad"]["status"] == "failed"
+    before = outputs_mtimes(out)
+
+    # Rerun: the done cuts are skipped, the failed one is tried again.
+    r = cli(root, "-o", out, "-q", "--preset", "ultrafast")
+    assert r.returncode == 1
+    assert statuses(out) == {
+        "bad": "failed",
+        "c003": "skipped",
+        "ep01/c001": "skipped",
+        "ep01/c002": "skipped",
+    }
+    after = {p: p.stat().st_mtime_ns for p in before}
+    assert after == before
+
+    # Fix the corrupt cut: only it is coloured, and the batch succeeds.
+    shutil.copy(made[2]["sketch_video"], root / "bad" / "clip.mp4")
+    r = cli(root, "-o", out, "-q", "--preset", "ultrafast")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert statuses(out)["bad"] == "done"
+    assert sum(s == "done" for s in statuses(out).values()) == 1
+    assert frame_count(out / "bad.mp4") == N
+
+
+def test_changes_redo_only_what_they_touch(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    assert run_batch(options(root, out)).exit_code == 0
+    # A changed reference re-does that cut only.
+    ref = root / "c003.png"
+    ref.write_bytes(ref.read_bytes())
+    os.utime(ref, ns=(time.time_ns(), time.time_ns() + 10**9))
+    rep = run_batch(options(root, out))
+    assert {o.name: (o.status, o.reason) for o in rep.outcomes if o.status == "done"} == {
+        "c003": ("done", "inputs changed")
+    }
+    # A changed encode setting re-does the video cuts, not the PNG one.
+    rep = run_batch(options(root, out, encode=EncodeOptions(preset="ultrafast", crf=30)))
+    done = {o.name for o in rep.outcomes if o.status == "done"}
+    assert done == {"c003", "ep01/c001"}
+    # A changed colour setting re-does everything; so does force.
+    rep = run_batch(options(root, out, colour=ColorizeOptions(lines="fill")))
+    assert all(o.status == "done" for o in rep.outcomes)
+    rep = run_batch(options(root, out, colour=ColorizeOptions(lines="fill"), force=True))
+    assert all(o.status == "done" and o.reason == "--force" for o in rep.outcomes)
+    # A deleted output is made again.
+    (out / "c003.mp4").unlink()
+    rep = run_batch(options(root, out, colour=ColorizeOptions(lines="fill")))
+    assert [o.name for o in rep.outcomes if o.status == "done"] == ["c003"]
+    assert frame_count(out / "c003.mp4") == N
+
+
+def test_an_output_in_the_way_needs_overwrite(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "c003.mp4").write_bytes(b"someone else's file")
+    rep = run_batch(options(root, out))
+    by = {o.name: o for o in rep.outcomes}
+    assert rep.exit_code == 1
+    assert by["c003"].status == "failed" and "--overwrite" in (by["c003"].error or "")
+    assert (out / "c003.mp4").read_bytes() == b"someone else's file"
+    assert by["ep01/c001"].status == "done"
+    # A failure recorded for it does not make the file the batch's own.
+    rep = run_batch(options(root, out))
+    assert rep.exit_code == 1
+    assert (out / "c003.mp4").read_bytes() == b"someone else's file"
+    rep = run_batch(options(root, out, encode=EncodeOptions(preset="ultrafast", overwrite=True)))
+    assert rep.exit_code == 0 and frame_count(out / "c003.mp4") == N
+
+
+def test_stale_temps_are_removed_and_the_folder_is_locked(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    (out / "ep01").mkdir(parents=True)
+    stale_file = out / ".c003.celcolor-tmp-0badf00d.mp4"
+    stale_dir = out / "ep01" / ".c002.celcolor-tmp-0badf00d"
+    stale_file.write_bytes(b"half")
+    stale_dir.mkdir()
+    (stale_dir / "frame_0000.png").write_bytes(b"half")
+    stale_manifest = out / ".batch-manifest.celcolor-tmp-0badf00d.json"
+    stale_manifest.write_text("{")
+    keep = out / "ep01" / ".c002-notes.txt"  # not ours: kept
+    keep.write_text("x")
+    with batch_lock(out), pytest.raises(OutputError, match="another batch"):
+        run_batch(options(root, out))
+    assert run_batch(options(root, out)).exit_code == 0
+    assert not stale_file.exists() and not stale_dir.exists() and keep.exists()
+    assert not stale_manifest.exists()
+
+
+def test_a_worker_that_dies_fails_only_its_cut(made, tmp_path: Path) -> None:
+    long_cut = write_cut(spec(5, n=200), tmp_path / "long", video=True)
+
+    def job(name: str, paths: dict[str, Path]) -> CutJob:
+        return CutJob(
+            name=name,
+            source=str(paths["sketch_video"]),
+            frames=None,
+            reference=str(paths["reference"]),
+            output=str(tmp_path / f"{name}.mp4"),
+            options=ColorizeOptions().as_dict(),
+            encode={"preset": "ultrafast"},
+        )
+
+    started: list[int] = []
+    ex = ProcessPoolExecutor(1, 1, {}, progress=lambda name, done, total: started.append(done))
+    try:
+        victim = ex._workers[0].process
+        ex.submit(job("long", long_cut))
+        deadline = time.monotonic() + 30
+        while not started and time.monotonic() < deadline:
+            ex._poll(timeout=0.05)
+        os.kill(victim.pid, signal.SIGKILL)
+        result = ex.next_result()
+        assert not result.ok and "SIGKILL" in (result.error or "")
+        assert not (tmp_path / "long.mp4").exists()
+        ex.submit(job("after", made[0]))  # the pool replaced the worker
+        result = ex.next_result()
+        assert result.ok and result.frames == N
+    finally:
+        ex.close()
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts")
+    (root / "stray").mkdir()
+    (root / "stray" / "readme.txt").write_text("x")
+    out = tmp_path / "out"
+    r = cli(root, "-o", out, "--dry-run", "--format", "mkv")
+    assert r.returncode == 0, r.stderr
+    for text in ("ep01/c002.mkv", "ref_0003.png", "bad.mkv", "run: new", "stray", "no video"):
+        assert text in r.stdout
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{tmp}/nope", "-o", "{tmp}/out"], "does not exist"),
+        (["{root}", "-o", "{root}/out"], "inside the input"),
+        (["{root}", "-o", "{tmp}/out", "--address", "auto"], "need --executor ray"),
+        (["{root}", "-o", "{tmp}/out", "--workers", "-1"], "--workers"),
+        (["{root}", "-o", "{tmp}/out", "--codec", "ffv1"], "--format mkv"),
+        (["{root}"], "required"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(made, tmp_path: Path, args, message) -> None:
+    root = build_tree(made, tmp_path / "cuts")
+    r = cli(*[a.format(tmp=tmp_path, root=root) for a in args])
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_ray_missing_is_one_line(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts")
+    fake = tmp_path / "fake"
+    (fake / "ray").mkdir(parents=True)
+    (fake / "ray" / "__init__.py").write_text("raise ImportError('No module named ray')\n")
+    r = cli(root, "-o", tmp_path / "out", "--executor", "ray", env={"PYTHONPATH": str(fake)})
+    assert r.returncode == 2
+    assert "pip install 'celcolor[cluster]'" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_no_cut_found_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "cuts" / "x").mkdir(parents=True)
+    (tmp_path / "cuts" / "x" / "notes.txt").write_text("x")
+    r = cli(tmp_path / "cuts", "-o", tmp_path / "out")
+    assert r.returncode == 1
+    assert "no cut found" in r.stderr
+
+
+def test_refs_folder_and_the_default_ref_frame(made, tmp_path: Path) -> None:
+    root, refs, out = tmp_path / "cuts", tmp_path / "refs", tmp_path / "out"
+    shutil.copytree(made[1]["sketch_dir"], root / "ep" / "c7")
+    (refs / "ep").mkdir(parents=True)
+    shutil.copy(made[1]["gt_dir"] / "colour_0002.png", refs / "ep" / "c7.png")
+    rep = run_batch(
+        options(root, out, refs=refs, colour=ColorizeOptions(ref_frame=2), format="mp4")
+    )
+    assert rep.exit_code == 0
+    (o,) = rep.outcomes
+    assert (o.name, o.ref_frame, o.output) == ("ep/c7", 2, "ep/c7.mp4")
+    assert frame_count(out / "ep" / "c7.mp4") == N
+
+
+def test_a_damaged_manifest_is_a_one_line_error(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST_NAME).write_text('{"format": "celcolor-batch-manifest", "cuts": {')
+    r = cli(root, "-o", out, "-q")
+    assert r.returncode == 1
+    assert "not a valid manifest" in r.stderr and "move it aside" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_the_manifest_is_one_cut_per_line_and_round_trips(tmp_path: Path) -> None:
+    from celcolor.engine.batch_manifest import Manifest
+
+    m = Manifest.load(tmp_path)
+    m.set("ep01/c001", {"status": "done", "frames": 48, "note": "ünïcode"})
+    m.set("c002", {"status": "failed", "error": "x"})
+    first = {"status": "running"}
+    m.set("ep01/c001", first)
+    text = (tmp_path / MANIFEST_NAME).read_text()
+    assert len([ln for ln in text.splitlines() if ln.startswith('  "')]) == 2
+    back = Manifest.load(tmp_path)
+    assert back.cuts == {
+        "ep01/c001": {"status": "running"},
+        "c002": {"status": "failed", "error": "x"},
+    }
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left

@@ -1,0 +1,238 @@
+"""Batch layout: which folders and files are cuts, their references, and their outputs.
+
+The tree is made of placeholder files (discovery reads names, not pixels), except where
+a fingerprint needs real bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from celcolor.engine.batch import BatchOptions, format_plan, plan_batch
+from celcolor.engine.batch_layout import discover_cuts, output_name, reference_pin
+from celcolor.errors import UsageError
+
+
+def touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def frames(folder: Path, n: int = 3, pattern: str = "{:04d}.png") -> list[Path]:
+    return [touch(folder / pattern.format(i)) for i in range(n)]
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    """One folder per layout rule, plus folders that match none."""
+    root = tmp_path / "cuts"
+    # a folder with one video and ref.*
+    touch(root / "ep01" / "c001" / "sketch.mp4")
+    touch(root / "ep01" / "c001" / "ref.png")
+    # reference.* and key*.*
+    touch(root / "ep01" / "c002" / "lines.mov")
+    touch(root / "ep01" / "c002" / "reference.jpg")
+    touch(root / "ep01" / "c003" / "cut.mkv")
+    touch(root / "ep01" / "c003" / "key_colour.png")
+    # a folder of frames with a reference pinned to frame 48 among them
+    frames(root / "ep02" / "c010", n=60)
+    touch(root / "ep02" / "c010" / "ref_0048.png")
+    # a folder of frames with key.png
+    frames(root / "ep02" / "c011", n=4, pattern="frame_{}.png")
+    touch(root / "ep02" / "c011" / "key.png")
+    # videos directly under the input with a same-stem reference beside them
+    touch(root / "c012.mp4")
+    touch(root / "c012.png")
+    touch(root / "ep02" / "c013.mov")
+    touch(root / "ep02" / "c013.jpg")
+    # matches nothing
+    frames(root / "noref", n=3)  # frames, no reference
+    touch(root / "empty" / "notes.txt")  # no media at all
+    touch(root / "lonely.mp4")  # a video with no reference
+    touch(root / "two" / "a.mp4")  # two videos, one reference
+    touch(root / "two" / "b.mp4")
+    touch(root / "two" / "ref.png")
+    touch(root / "many" / "x.mp4")  # several references for one video
+    touch(root / "many" / "ref.png")
+    touch(root / "many" / "key.png")
+    touch(root / ".hidden" / "v.mp4")  # hidden: ignored
+    touch(root / ".hidden" / "ref.png")
+    return root
+
+
+def by_name(root: Path, refs: Path | None = None):
+    layout = discover_cuts(root, refs)
+    return {c.name: c for c in layout.cuts}, {s.path: s.reason for s in layout.skipped}
+
+
+def test_each_rule_finds_its_cut(tree: Path) -> None:
+    cuts, _ = by_name(tree)
+    assert sorted(cuts) == [
+        "c012",
+        "ep01/c001",
+        "ep01/c002",
+        "ep01/c003",
+        "ep02/c010",
+        "ep02/c011",
+        "ep02/c013",
+    ]
+    c = cuts["ep01/c001"]
+    assert (c.kind, c.source.name, c.reference.name, c.ref_frame) == (
+        "video",
+        "sketch.mp4",
+        "ref.png",
+        None,
+    )
+    assert cuts["ep01/c002"].reference.name == "reference.jpg"
+    assert cuts["ep01/c003"].reference.name == "key_colour.png"
+    loose = cuts["c012"]
+    assert (loose.kind, loose.source.name, loose.reference.name) == (
+        "video",
+        "c012.mp4",
+        "c012.png",
+    )
+    assert cuts["ep02/c013"].reference.name == "c013.jpg"
+
+
+def test_pinned_reference_is_not_a_frame(tree: Path) -> None:
+    cuts, _ = by_name(tree)
+    c = cuts["ep02/c010"]
+    assert c.kind == "images" and c.ref_frame == 48
+    assert c.reference.name == "ref_0048.png"
+    assert c.frames is not None and len(c.frames) == 60
+    assert all(f.name != "ref_0048.png" for f in c.frames)
+    assert [f.name for f in c.frames[:3]] == ["0000.png", "0001.png", "0002.png"]
+    d = cuts["ep02/c011"]
+    assert d.reference.name == "key.png" and d.ref_frame is None
+    assert d.frames is not None and [f.name for f in d.frames] == [
+        f"frame_{i}.png" for i in range(4)
+    ]
+
+
+def test_what_matches_no_rule_is_listed_with_a_reason(tree: Path) -> None:
+    _, skipped = by_name(tree)
+    assert "no reference" in skipped["noref"]
+    assert "no video or images" in skipped["empty"]
+    assert "no reference" in skipped["lonely.mp4"]
+    assert "2 videos in one folder" in skipped["two/a.mp4"]
+    assert "2 videos in one folder" in skipped["two/b.mp4"]
+    assert "several references" in skipped["many"]
+    assert not any(".hidden" in p for p in skipped)
+
+
+def test_refs_folder_mirrored_and_flat(tmp_path: Path) -> None:
+    root, refs = tmp_path / "cuts", tmp_path / "refs"
+    frames(root / "ep01" / "c001")  # frames only: reference from --refs (mirrored path)
+    touch(root / "ep01" / "c002" / "v.mp4")  # a video folder: reference by base name
+    touch(root / "c003.mp4")  # a loose video: reference by its stem
+    frames(root / "ep01" / "c004")  # its own key.png, and a --refs entry that wins
+    touch(root / "ep01" / "c004" / "key.png")
+    touch(refs / "ep01" / "c001.png")
+    touch(refs / "c002.png")
+    touch(refs / "c003.png")
+    touch(refs / "c004.png")
+    cuts, skipped = by_name(root, refs)
+    assert cuts["ep01/c001"].reference == refs / "ep01" / "c001.png"
+    assert cuts["ep01/c002"].reference == refs / "c002.png"
+    assert cuts["c003"].reference == refs / "c003.png"
+    c4 = cuts["ep01/c004"]
+    assert c4.reference == refs / "c004.png"
+    assert c4.frames is not None and all(f.name != "key.png" for f in c4.frames)
+    assert not skipped
+
+
+def test_refs_by_base_name_shared_by_two_cuts_is_refused(tmp_path: Path) -> None:
+    root, refs = tmp_path / "cuts", tmp_path / "refs"
+    frames(root / "ep01" / "c001")
+    frames(root / "ep02" / "c001")
+    touch(refs / "c001.png")
+    cuts, skipped = by_name(root, refs)
+    assert not cuts
+    assert "would serve 2 cuts" in skipped["ep01/c001"]
+
+
+def test_cut_folders_do_not_nest(tmp_path: Path) -> None:
+    root = tmp_path / "cuts"
+    touch(root / "c001" / "sketch.mp4")
+    touch(root / "c001" / "reference.png")
+    frames(root / "c001" / "sketch")  # e.g. the same cut as frames
+    cuts, skipped = by_name(root)
+    assert list(cuts) == ["c001"]
+    assert "cuts do not nest" in skipped["c001/sketch"]
+
+
+def test_the_input_folder_itself_can_be_a_cut(tmp_path: Path) -> None:
+    root = tmp_path / "shot7"
+    frames(root)
+    touch(root / "ref.png")
+    cuts, _ = by_name(root)
+    assert list(cuts) == ["shot7"]
+
+
+def test_reference_names() -> None:
+    assert reference_pin(Path("ref.png")) == (True, None)
+    assert reference_pin(Path("Reference.JPG")) == (True, None)
+    assert reference_pin(Path("keyframe.png")) == (True, None)
+    assert reference_pin(Path("key2.png")) == (True, None)
+    assert reference_pin(Path("ref_0048.png")) == (True, 48)
+    assert reference_pin(Path("key-7.png")) == (True, 7)
+    assert reference_pin(Path("0048.png")) == (False, None)
+    assert reference_pin(Path("refill_01.png")) == (False, None)
+
+
+def test_output_names(tree: Path) -> None:
+    cuts, _ = by_name(tree)
+    assert output_name(cuts["ep01/c001"], None) == "ep01/c001.mp4"
+    assert output_name(cuts["ep02/c010"], None) == "ep02/c010"
+    assert output_name(cuts["ep02/c010"], "mkv") == "ep02/c010.mkv"
+    assert output_name(cuts["c012"], "png") == "c012"
+
+
+def test_missing_input_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        discover_cuts(tmp_path / "nope")
+
+
+def test_plan_lists_cuts_references_outputs_and_skips(tree: Path, tmp_path: Path) -> None:
+    plan = plan_batch(BatchOptions(tree, tmp_path / "out"))
+    text = format_plan(plan)
+    assert "ep02/c010" in text and "ref_0048.png" in text and "48" in text
+    assert "ep01/c001.mp4" in text and "run: new" in text
+    assert "noref" in text and "no reference" in text
+    assert not (tmp_path / "out").exists()  # a plan writes nothing
+
+
+def test_cuts_with_one_name_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "cuts"
+    touch(root / "c001.mp4")  # a loose video named c001
+    touch(root / "c001.png")
+    touch(root / "c001" / "v.mp4")  # a folder cut named c001 too
+    touch(root / "c001" / "ref.png")
+    cuts, skipped = by_name(root)
+    assert not cuts
+    assert "2 cuts have this name" in skipped["c001"]
+
+
+def test_outputs_that_collide_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "cuts"
+    touch(root / "ep01.mp4")  # as PNGs -> out/ep01/
+    touch(root / "ep01.png")
+    frames(root / "ep01" / "c001")  # -> out/ep01/c001/, inside the folder above
+    touch(root / "ep01" / "c001" / "ref.png")
+    frames(root / "ep02" / "c002")  # no collision
+    touch(root / "ep02" / "c002" / "ref.png")
+    (tmp_path / "out").mkdir()
+    plan = plan_batch(BatchOptions(root, tmp_path / "out", format="png"))
+    assert [p.cut.name for p in plan.cuts] == ["ep02/c002"]
+    reasons = {s.path: s.reason for s in plan.skipped}
+    assert "collides" in reasons["ep01"] and "collides" in reasons["ep01/c001"]
+
+
+def test_output_inside_input_is_a_usage_error(tree: Path) -> None:
+    with pytest.raises(UsageError, match="inside the input"):
+        plan_batch(BatchOptions(tree, tree / "out"))
+    with pytest.raises(UsageError, match="inside the input"):
+        plan_batch(BatchOptions(tree, tree))
