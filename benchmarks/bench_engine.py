@@ -165,7 +165,7 @@ def markdown(res: dict) -> str:
             "",
         ]
     if "memory" in res:
-        m = res["memory"]["peak_rss_mb"]
+        m = {int(k): v for k, v in res["memory"]["peak_rss_mb"].items()}
         lines += [
             "| 1280x720 cut | peak RSS (MB) |",
             "|---|---|",
@@ -215,7 +215,15 @@ def main() -> None:
             res["quality"] = bench_quality()
     res["max_rss_mb_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "engine.json").write_text(json.dumps(res, indent=2, default=str))
+    # A partial run (--only) updates its parts and keeps the others' last figures.
+    path = RESULTS / "engine.json"
+    earlier = json.loads(path.read_text()) if path.is_file() else {}
+    res = {
+        **earlier,
+        **res,
+        "commands": {**earlier.get("commands", {}), **{part: res["command"] for part in parts}},
+    }
+    path.write_text(json.dumps(res, indent=2, default=str))
     table = markdown(res)
     (RESULTS / "engine.md").write_text(table)
     print(table)

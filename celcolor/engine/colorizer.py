@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,11 @@ class FrameAnalysis:
     art: LineArt
     regions: Regions
     flow_image: np.ndarray  # flow-friendly grey image at work resolution
+    # Decode-order number, and the motion from frame ``seq - 1`` when computed ahead
+    # (see Colorizer.analyse_stream): (sample map, visible mask). A number, not a
+    # reference to the previous analysis, so analyses do not chain in memory.
+    seq: int | None = None
+    motion: tuple[np.ndarray, np.ndarray] | None = None
 
 
 @dataclass
@@ -203,6 +209,7 @@ class Colorizer:
         self._warned_other_drawing = False
         self._warned_no_network = False
         self._partners = TracePartners()
+        self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
 
@@ -352,6 +359,51 @@ class Colorizer:
         unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
         return winner, unconfident
 
+    def motion(
+        self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Where each pixel of ``frame`` was in ``prev``, and whether it was visible there.
+
+        Returns a full-size ``H,W,2`` float32 sampling map (``x + flow(x)``) and a
+        uint8 mask of pixels that pass the forward-backward occlusion test.
+        """
+        t0 = time.perf_counter()
+        # One flow backend serves two threads (analysis ahead, colouring on fallback);
+        # OpenCV's DIS keeps buffers inside, so calls must not overlap.
+        with self._flow_lock:
+            back = self._flow(frame.flow_image, prev.flow_image)  # current grid -> previous
+            fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
+        visible = occlusion_mask(fwd, back).astype(np.uint8)
+        h, w = shape
+        # Sampling positions x + flow(x), computed at work size and scaled up once.
+        sample = scale_flow(back + _grid(back.shape[:2]), (w, h))
+        sample += _pixel_offset(back.shape[:2], (w, h))
+        visible = cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
+        self.stats.add_time("flow", time.perf_counter() - t0)
+        return sample, visible
+
+    def analyse_stream(
+        self, frames: Iterable[np.ndarray]
+    ) -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
+        """Analyse frames in order, with each frame's motion from the one before.
+
+        Run in a worker thread, this moves flow estimation off the colouring thread
+        (the two then share the cores evenly); the colouring thread falls back to
+        computing motion itself where the order differs (before a late keyframe).
+        """
+        prev: FrameAnalysis | None = None
+        for seq, sketch in enumerate(frames):
+            frame = self.analyse(sketch)
+            frame.seq = seq
+            if (
+                prev is not None
+                and self.options.temporal == "classical"
+                and prev.art.ink_u8.shape == frame.art.ink_u8.shape
+            ):
+                frame.motion = self.motion(prev, frame, sketch.shape[:2])
+            prev = frame
+            yield sketch, frame
+
     def propagate(
         self,
         prev: FrameAnalysis,
@@ -361,16 +413,11 @@ class Colorizer:
         shape: tuple[int, int],
     ) -> tuple[np.ndarray, float]:
         """Region colours of an in-between from its neighbour's index maps."""
-        t0 = time.perf_counter()
-        back = self._flow(frame.flow_image, prev.flow_image)  # current grid -> previous
-        fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
-        visible = occlusion_mask(fwd, back).astype(np.uint8)
-        h, w = shape
-        # Sampling positions x + flow(x), computed at work size and scaled up once.
-        sample = scale_flow(back + _grid(back.shape[:2]), (w, h))
-        sample += _pixel_offset(back.shape[:2], (w, h))
-        visible = cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
-        self.stats.add_time("flow", time.perf_counter() - t0)
+        ahead = frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
+        if ahead:
+            sample, visible = frame.motion  # computed ahead, in the analysis thread
+        else:
+            sample, visible = self.motion(prev, frame, shape)
         t0 = time.perf_counter()
         warped = cv2.remap(
             prev_index,
@@ -424,8 +471,7 @@ class Colorizer:
         Frames before ``options.ref_frame`` are coloured backwards from it; they are
         held on disk (not in memory) until the keyframe has been reached.
         """
-        analysed = ((sketch, self.analyse(sketch)) for sketch in frames)
-        yield from self.colorize_analysed(analysed)
+        yield from self.colorize_analysed(self.analyse_stream(frames))
 
     def colorize_analysed(
         self, analysed: Iterable[tuple[np.ndarray, FrameAnalysis]]

@@ -170,12 +170,16 @@ def colorize_video(
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         pending: deque[Frame] = deque()
 
-        def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
+        def images() -> Iterator[np.ndarray]:
             for frame in source:
                 # The writer needs the timing and name only, not the image: frames held
                 # before a late keyframe then cost no memory here.
                 pending.append(replace(frame, image=None))
-                yield frame.image, colorizer.analyse(frame.image)
+                yield frame.image
+
+        def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
+            # Line art, regions and motion, in the analysis thread.
+            yield from colorizer.analyse_stream(images())
 
         writer = open_writer(
             out_path,
