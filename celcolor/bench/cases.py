@@ -282,12 +282,8 @@ def first_frame_cases(
             continue
         shot = first_shot_length(frames)
         if shot < min_frames:
-            _skip(
-                skipped,
-                "first-frame",
-                label,
-                f"{shot} frames before the first shot change (fewer than {min_frames})",
-            )
+            where = "before the first shot change" if shot < len(frames) else "in all"
+            _skip(skipped, "first-frame", label, f"{shot} frames {where} (fewer than {min_frames})")
             continue
         read = len(frames)
         frames = _even_size(frames[:shot])

@@ -19,19 +19,19 @@ from pathlib import Path
 from ..errors import UsageError
 from ..progress import progress_bar
 from .cases import PROTOCOLS, discover_clips, discover_lineart_cuts
-from .methods import list_methods
+from .methods import get_methods, list_methods
 from .runner import BenchConfig, run_bench
 
 log = logging.getLogger("celcolor.bench")
 
-# --quick: the same protocols, smaller (about a minute on 2 cores).
+# --quick: the same protocols, smaller (about a minute and a half on 2 cores).
 QUICK = {
     "synthetic_resolutions": ((640, 360),),
-    "synthetic_frames": 12,
+    "synthetic_frames": 8,
     "max_frames": 16,
     "speed_sizes": ((640, 360), (1280, 720), (1920, 1080)),
-    "speed_frames": 12,
-    "memory_frames": (100, 1000),
+    "speed_frames": 8,
+    "memory_frames": (100, 300),
     "memory_size": (640, 360),
 }
 
@@ -58,6 +58,13 @@ def _ints(text: str) -> tuple[int, ...]:
         return tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers split by commas: {text!r}") from None
+
+
+def _checkpoint(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected MODEL=PATH, got {text!r}")
+    return name.strip(), path.strip()
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -99,18 +106,30 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         help="report folder (JSON, markdown, plots, contact sheets); none: tables on stdout",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report there")
-    p.add_argument("--quick", action="store_true", help="a smaller run (about a minute)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smaller run: synthetic 640x360 only, 8 frames; memory 100 and 300 frames",
+    )
     p.add_argument(
         "--methods", type=_names, default=None, help="comma-separated methods (default: all)"
     )
     p.add_argument("--list-methods", action="store_true", help="list the methods and stop")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        type=_checkpoint,
+        default=None,
+        metavar="MODEL=PATH",
+        help="weights for a registered model without shipped ones (repeatable)",
+    )
     g = p.add_argument_group("suites")
     g.add_argument(
         "--frames",
         type=int,
         default=None,
         metavar="N",
-        help="frames per synthetic cut (default 24) and cap per real clip (default 48)",
+        help="frames per synthetic cut (default 12) and cap per real clip (default 48)",
     )
     g.add_argument(
         "--resolutions",
@@ -139,7 +158,7 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         metavar="WxH,...",
         help="default 640x360,1280x720,1920x1080",
     )
-    s.add_argument("--speed-frames", type=int, default=None, metavar="N", help="default 32")
+    s.add_argument("--speed-frames", type=int, default=None, metavar="N", help="default 24")
     s.add_argument(
         "--memory",
         action=argparse.BooleanOptionalAction,
@@ -158,7 +177,7 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         type=_size,
         default=None,
         metavar="WxH",
-        help="default 1280x720 (640x360 with --quick)",
+        help="default 640x360",
     )
     m = p.add_argument_group("metrics")
     m.add_argument(
@@ -168,6 +187,12 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         help="flow estimator of E_warp/TC (dis: OpenCV DIS 'medium'; raft needs weights)",
     )
     m.add_argument("--flow-weights", type=Path, default=None, metavar="PATH", help="RAFT weights")
+    m.add_argument(
+        "--ssim",
+        choices=("opencv", "kornia"),
+        default="opencv",
+        help="SSIM implementation: opencv (equal to celcolor.metrics.ssim, 5x faster) or kornia",
+    )
     m.add_argument(
         "--lpips-weights",
         type=Path,
@@ -182,6 +207,15 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
     )
     return p
+
+
+def _checkpoints(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
+    out = {}
+    for name, path in pairs or []:
+        if not Path(path).is_file():
+            raise UsageError(f"--checkpoint {name}={path}: no such file")
+        out[name] = path
+    return out
 
 
 def config_from(args: argparse.Namespace) -> BenchConfig:
@@ -217,7 +251,9 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
         **fields,
         lvcd_size=not args.no_lvcd_size,
         methods=args.methods,
+        checkpoints=_checkpoints(args.checkpoint),
         metric_flow=args.metric_flow,
+        ssim=args.ssim,
         flow_weights=args.flow_weights,
         lpips_weights=args.lpips_weights,
         device=args.device,
@@ -238,6 +274,9 @@ def command_line(args: argparse.Namespace) -> str:
             parts.append(flag)
         elif value is False:
             parts.append(f"--no-{key.replace('_', '-')}")
+        elif key == "checkpoint":
+            for name, path in value:
+                parts += [flag, f"{name}={path}"]
         elif key == "memory_size":
             parts += [flag, "x".join(map(str, value))]
         elif isinstance(value, tuple):
@@ -261,11 +300,12 @@ def run(args: argparse.Namespace) -> int:
     from .report import markdown as full_markdown
 
     if args.list_methods:
-        for m in list_methods():
+        for m in list_methods(_checkpoints(args.checkpoint)):
             state = "" if m.available else f"  [unavailable: {m.reason}]"
             print(f"{m.name:<16} {m.description}{state}")
         return 0
     config = config_from(args)
+    get_methods(config.methods, config.checkpoints)  # unknown names fail before any work
     if args.dry_run:
         print(json.dumps(config.as_dict(), indent=2, default=str))
         return 0

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["environment", "git_commit"]
+__all__ = ["environment", "git_commit", "load_average"]
 
 # Distribution names whose versions go in every report.
 _LIBRARIES = (
@@ -91,6 +91,14 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def load_average() -> list[float] | None:
+    """1, 5 and 15 minute load averages (other work on the machine skews speed figures)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def environment() -> dict[str, Any]:
     """Versions, commit, machine and the time, as a JSON-ready dict."""
     import cv2
@@ -112,6 +120,7 @@ def environment() -> dict[str, Any]:
         "opencv_threads": cv2.getNumThreads(),
         "libraries": _versions(),
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "load_average_start": load_average(),
     }
     if "torch" in sys.modules:
         torch = sys.modules["torch"]

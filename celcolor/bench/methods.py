@@ -9,15 +9,21 @@ Built in, in the order of the table (each row adds one thing to the one above):
 
     reference-copy   every output frame is the reference, resized to the frame
     per-frame        each frame coloured from the reference alone (no temporal information)
-    classical        flow propagation between frames (the engine's default)
+    classical        flow propagation between frames (the engine's default path)
 
-Learned models appear by themselves: when :mod:`celcolor.models` exposes
-``list_models() -> Iterable[str]``, each name becomes a method ``model:<name>``. The
-bench runs one through ``celcolor.models.make_colorizer(name, reference, *,
-ref_frame, lines, device)``, which must return an object with
+Both engine rows pin ``keyframe_mode="copy"`` (the reference placed over the drawing and
+copied region by region), so they stay the same classical baselines when network
+weights ship; the network has rows of its own.
+
+Learned models appear by themselves: every name that ``celcolor.models.list_models()``
+returns becomes a method ``model:<name>``. It runs when it has weights (shipped, or
+``checkpoints={name: path}``) and something can run it: the engine, for the models in
+:data:`ENGINE_MODELS` (the exemplar network colours every frame from the reference),
+or ``celcolor.models.make_colorizer(name, reference, *, ref_frame, lines, device)``
+when that module provides it, which must return an object with
 ``colorize(frames) -> Iterator[np.ndarray]`` (as :class:`celcolor.engine.Colorizer`)
-and, optionally, ``stats`` (a :class:`celcolor.engine.ColorizeStats`). A model listed
-without that factory is reported as unavailable, never skipped in silence.
+and, optionally, ``stats``. A model that cannot run is reported as unavailable with
+the reason, never skipped in silence.
 Other methods (a plug-in, a test's oracle) can be added with :func:`register_method`.
 """
 
@@ -26,7 +32,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -112,11 +118,11 @@ class ReferenceCopy:
             yield self._resized[(h, w)].copy()
 
 
-def _engine_method(name: str, temporal: str, description: str) -> Method:
+def _engine_method(name: str, fields: dict[str, Any], description: str) -> Method:
+    """A method that is a setting of the streaming engine (``fields`` of ColorizeOptions)."""
+
     def options(s: MethodSettings) -> ColorizeOptions:
-        return ColorizeOptions(
-            ref_frame=s.ref_frame, lines=s.lines, temporal=temporal, device=s.device
-        )
+        return ColorizeOptions(ref_frame=s.ref_frame, lines=s.lines, device=s.device, **fields)
 
     def build(reference: np.ndarray, s: MethodSettings) -> FrameColorizer:
         return Colorizer(reference, options(s))
@@ -133,13 +139,13 @@ BUILTIN_METHODS: tuple[Method, ...] = (
     ),
     _engine_method(
         "per-frame",
-        "per-frame",
+        {"temporal": "per-frame", "keyframe_mode": "copy"},
         "each frame coloured from the reference alone, no temporal information",
     ),
     _engine_method(
         "classical",
-        "classical",
-        "flow propagation from the previous frame, region snap (engine default)",
+        {"temporal": "classical", "keyframe_mode": "copy"},
+        "flow propagation from the previous frame, region snap (the engine's default path)",
     ),
 )
 
@@ -158,33 +164,69 @@ def unregister_method(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
-def _model_methods() -> list[Method]:
-    """One method per model registered in :mod:`celcolor.models`, if it lists any."""
+# Registered models the streaming engine itself runs, and the options that make it
+# do so (every frame coloured by the network from the reference: no temporal
+# information, so the row compares with per-frame). A model not listed here runs only
+# through ``celcolor.models.make_colorizer`` when that exists.
+ENGINE_MODELS: dict[str, dict[str, Any]] = {
+    "exemplar": {"keyframe_mode": "network", "temporal": "per-frame"},
+}
+
+
+def _model_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
+    """One method per model that :mod:`celcolor.models` lists (``list_models()``).
+
+    A model runs when it has weights (shipped, or a checkpoint given for it) and
+    something can run it: ``celcolor.models.make_colorizer`` or the engine (see
+    :data:`ENGINE_MODELS`). Otherwise it is listed as unavailable, with the reason.
+    """
     models = importlib.import_module("celcolor.models")
     list_models = getattr(models, "list_models", None)
     if list_models is None:
         return []
+    checkpoints = checkpoints or {}
+    shipped = getattr(models, "shipped_record", None)
     factory = getattr(models, "make_colorizer", None)
+    names = list(list_models())
+    unknown = sorted(set(checkpoints) - set(names))
+    if unknown:
+        raise UsageError(
+            f"--checkpoint {unknown[0]}=...: no such model; registered: {', '.join(names)}"
+        )
     methods = []
-    for model_name in list_models():
+    for model_name in names:
         name = f"model:{model_name}"
-        if factory is None:
-            methods.append(
-                Method(
-                    name=name,
-                    description=f"learned model {model_name}",
-                    build=_unavailable(name),
-                    available=False,
-                    reason="celcolor.models lists it but has no make_colorizer(name, reference, "
-                    "*, ref_frame, lines, device) to run it",
-                )
+        checkpoint = checkpoints.get(model_name)
+        record = shipped(model_name) if shipped is not None else None
+        has_weights = checkpoint is not None or record is not None
+        # Which weights: a model's numbers mean nothing without it.
+        if checkpoint is not None:
+            description = f"learned model {model_name!r}, checkpoint {checkpoint}"
+        elif record is not None and getattr(record, "sha256", None):
+            description = f"learned model {model_name!r}, shipped weights {record.sha256[:12]}"
+        else:
+            description = f"learned model {model_name!r}"
+        reason = ""
+        if not has_weights:
+            reason = (
+                f"no weights: ship them (colorize-video train {model_name} --ship) or pass "
+                f"--checkpoint {model_name}=PATH"
             )
-            continue
+        elif factory is None and model_name not in ENGINE_MODELS:
+            reason = "nothing runs it yet (no celcolor.models.make_colorizer, not in the engine)"
+        if reason:
+            methods.append(
+                Method(name, description, _unavailable(name), available=False, reason=reason)
+            )
+        elif factory is not None:
 
-        def build(reference: np.ndarray, s: MethodSettings, _m: str = model_name):
-            return factory(_m, reference, ref_frame=s.ref_frame, lines=s.lines, device=s.device)
+            def build(reference: np.ndarray, s: MethodSettings, _m: str = model_name):
+                return factory(_m, reference, ref_frame=s.ref_frame, lines=s.lines, device=s.device)
 
-        methods.append(Method(name=name, description=f"learned model {model_name}", build=build))
+            methods.append(Method(name, description, build))
+        else:
+            fields = dict(ENGINE_MODELS[model_name], checkpoint=checkpoint)
+            methods.append(_engine_method(name, fields, f"{description}; run by the engine"))
     return methods
 
 
@@ -195,14 +237,20 @@ def _unavailable(name: str) -> Callable[[np.ndarray, MethodSettings], FrameColor
     return build
 
 
-def list_methods() -> list[Method]:
-    """Every method: built-ins, then registered ones, then models from celcolor.models."""
-    return [*BUILTIN_METHODS, *_REGISTERED.values(), *_model_methods()]
+def list_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
+    """Every method: built-ins, then registered ones, then models from celcolor.models.
+
+    Args:
+        checkpoints: model name -> weights file, for models without shipped weights.
+    """
+    return [*BUILTIN_METHODS, *_REGISTERED.values(), *_model_methods(checkpoints)]
 
 
-def get_methods(names: Iterable[str] | None = None) -> list[Method]:
+def get_methods(
+    names: Iterable[str] | None = None, checkpoints: dict[str, str] | None = None
+) -> list[Method]:
     """The methods named (all of them when ``names`` is None), in the table's order."""
-    methods = list_methods()
+    methods = list_methods(checkpoints)
     if names is None:
         return methods
     wanted = [n.strip() for n in names if n.strip()]

@@ -32,6 +32,8 @@ __all__ = [
     "contact_sheet",
     "headline_markdown",
     "markdown",
+    "readme_markdown",
+    "real_suite_markdown",
     "to_json",
     "write_plots",
     "write_report",
@@ -129,8 +131,11 @@ def _headline_protocol(report: dict[str, Any]) -> str | None:
 
 
 def headline_markdown(report: dict[str, Any]) -> str:
-    """The short table: TC, PSNR, region accuracy, fps at 720p, x transcode, peak RSS."""
-    lines: list[str] = []
+    """The short table: TC, PSNR, region accuracy, fps at 720p, x transcode, peak RSS.
+
+    The quality columns come from the synthetic suite when it ran (else the first-frame,
+    else the lineart one: E_warp in place of TC, no quality without a truth).
+    """
     name = _headline_protocol(report)
     speed = _speed_at(report, (1280, 720))
     memory = report.get("memory")
@@ -139,57 +144,68 @@ def headline_markdown(report: dict[str, Any]) -> str:
         peak = max(r["peak_rss_mib"] for r in memory["runs"])
     summary = report["protocols"][name]["summary"]["native"] if name else {"rows": {}, "cuts": 0}
     flows = _flow_names(summary) if name else []
-    tc_flow = flows[0] if flows else None
+    flow = flows[0] if flows else None
+    has_truth = bool(summary.get("truth"))
+    quality: list[tuple[str, Any]] = []  # (header, row -> cell)
+    if has_truth:
+        quality.append((f"TC ({flow} flow)", lambda r: _num(r.get("tc", {}).get(flow), "{:.3f}")))
+        quality.append(("PSNR (dB)", lambda r: _num(r.get("psnr"))))
+        if name == "synthetic":
+            quality.append(("region acc.", lambda r: _pct(r.get("region_accuracy"))))
+        else:
+            quality.append(("SSIM", lambda r: _num(r.get("ssim"), "{:.3f}")))
+    elif name:
+        quality.append(
+            (f"E_warp x1e3 ({flow})", lambda r: _num(r.get("ewarp", {}).get(flow), "{:.3f}", 1e3))
+        )
+        quality.append(("CDC", lambda r: _num(r.get("cdc"), "{:.4f}")))
+    header = ["method"] + [h for h, _ in quality]
+    if speed:
+        header += ["fps 1280x720", "x decode+re-encode"]
+    if peak is not None:
+        header.append("peak RSS")
+
+    def tail(method: str) -> list[str]:
+        cells = []
+        if speed:
+            sp = speed["methods"].get(method)
+            cells += (
+                [_num(sp["fps"], "{:.1f}"), _num(sp["x_transcode"], "{:.1f}x")]
+                if sp
+                else [
+                    "n/a",
+                    "n/a",
+                ]
+            )
+        if peak is not None:
+            cells.append(f"{peak:.0f} MiB" if method == "classical" else "not measured")
+        return cells
+
     rows = []
-    methods = [m["name"] for m in report["methods"]]
     seen = set()
     for row_name, row in summary["rows"].items():
-        method = row.get("method", row_name.split(" ")[0])
-        seen.add(method)
-        sp = speed["methods"].get(method) if speed else None
         if "error" in row:
-            rows.append([row_name, row["error"], "", "", "", "", ""])
+            rows.append([row_name, row["error"]] + [""] * (len(header) - 2))
             continue
-        rows.append(
-            [
-                row_name,
-                _num(row.get("tc", {}).get(tc_flow), "{:.3f}") if tc_flow else "n/a",
-                _num(row.get("psnr"), "{:.2f}"),
-                _pct(row.get("region_accuracy")),
-                _num(sp["fps"], "{:.1f}") if sp else "n/a",
-                _num(sp["x_transcode"], "{:.1f}x") if sp else "n/a",
-                (
-                    f"{peak:.0f} MiB"
-                    if peak is not None and method == "classical"
-                    else "not measured"
-                ),
-            ]
-        )
-    for method in methods:
-        if method not in seen and speed and method in speed["methods"]:
-            sp = speed["methods"][method]
-            fps, ratio = _num(sp["fps"], "{:.1f}"), _num(sp["x_transcode"], "{:.1f}x")
-            rows.append([method, "n/a", "n/a", "n/a", fps, ratio, "not measured"])
-    tc_label = f"TC ({tc_flow} flow)" if tc_flow else "TC"
-    lines += _table(
-        [
-            "method",
-            tc_label,
-            "PSNR (dB)",
-            "region acc.",
-            "fps 1280x720",
-            "x decode+re-encode",
-            "peak RSS",
-        ],
-        rows,
-    )
+        method = row.get("method", row_name)
+        seen.add(method)
+        rows.append([row_name] + [cell(row) for _, cell in quality] + tail(method))
+    for m in report["methods"]:
+        if m["name"] not in seen and speed and m["name"] in speed["methods"]:
+            rows.append([m["name"]] + ["n/a"] * len(quality) + tail(m["name"]))
+    lines = _table(header, rows)
     notes = []
-    if name:
+    if name and has_truth:
         notes.append(
             f"Quality and TC: mean over the {summary['cuts']} cuts of the {name} suite "
             "(reference frame left out of PSNR and accuracy); TC = E_warp(output) / "
             "E_warp(truth) on the same flow and occlusion masks: 1.0 is as stable as the "
             "truth, above 1 flickers more."
+        )
+    elif name:
+        notes.append(
+            f"E_warp and CDC: mean over the {summary['cuts']} cuts of the {name} suite "
+            "(no ground truth: no TC or quality)."
         )
     if speed:
         notes.append(
@@ -213,9 +229,108 @@ def headline_markdown(report: dict[str, Any]) -> str:
         f"{env.get('cpus_usable') or env.get('cpu_count')} cores usable; "
         f"{env['platform']}; Python {env['python']}."
     )
+    if _busy(env):
+        notes.append(_load_note(env) + ".")
     if report.get("command"):
         notes.append(f"Produced by `{report['command']}`.")
     return "\n".join([*lines, "", *notes]) + "\n"
+
+
+def _busy(env: dict[str, Any]) -> bool:
+    cpus = env.get("cpus_usable") or env.get("cpu_count") or 1
+    loads = [env.get("load_average_start"), env.get("load_average_end")]
+    return any(load and load[0] > 0.5 * cpus for load in loads)
+
+
+def _load_note(env: dict[str, Any]) -> str:
+    start, end = env.get("load_average_start"), env.get("load_average_end")
+    text = (
+        f"load average (1 min) {start[0] if start else 'n/a'} at the start, "
+        f"{end[0] if end else 'n/a'} at the end"
+    )
+    if _busy(env):
+        text += (
+            ": **other work was running on the machine; speed figures are pessimistic and "
+            "compare only within this run**"
+        )
+    return text
+
+
+def real_suite_markdown(report: dict[str, Any], skip: str | None = None) -> str:
+    """Compact tables of the real suites (first-frame and lineart), each on its own
+    (``skip``: a protocol already shown elsewhere)."""
+    out: list[str] = []
+    ff = report["protocols"].get("first-frame")
+    if ff and ff["cases"] and skip != "first-frame":
+        native = ff["summary"]["native"]
+        small = ff["summary"].get("256x256")
+        flow = (_flow_names(native) or ["n/a"])[0]
+        header = ["method", f"TC ({flow})", "PSNR (dB)", "SSIM"]
+        if small:
+            header += ["TC @256", "PSNR @256", "SSIM @256"]
+        header += ["CDC", "LPIPS"]
+        rows = []
+        for name, row in native["rows"].items():
+            if "error" in row:
+                rows.append([name, row["error"]] + [""] * (len(header) - 2))
+                continue
+            r = [
+                name,
+                _num(row["tc"].get(flow), "{:.3f}"),
+                _num(row.get("psnr")),
+                _num(row.get("ssim"), "{:.3f}"),
+            ]
+            if small:
+                srow = small["rows"].get(name, {})
+                r += [
+                    _num(srow.get("tc", {}).get(flow), "{:.3f}"),
+                    _num(srow.get("psnr")),
+                    _num(srow.get("ssim"), "{:.3f}"),
+                ]
+            r += [_num(row.get("cdc"), "{:.4f}"), _num(row.get("lpips"), "{:.3f}")]
+            rows.append(r)
+        frames = sum(c["frames"] for c in ff["cases"])
+        out += [
+            f"First-frame protocol: {native['cuts']} real colour clips ({frames} frames, at "
+            f"most {report['settings']['max_frames']} per clip, cut at the first shot change), "
+            "sketches by XDoG, frame 0 the reference; quality without frame 0; @256: outputs "
+            f"and truth resized to 256x256 (LVCD's size); {len(ff.get('skipped', []))} clips "
+            "skipped (see report.md).",
+            "",
+            *_table(header, rows),
+            "",
+        ]
+    la = report["protocols"].get("lineart")
+    if la and la["cases"] and skip != "lineart":
+        summary = la["summary"]["native"]
+        flow = (_flow_names(summary) or ["n/a"])[0]
+        rows = []
+        for name, row in summary["rows"].items():
+            if "error" in row:
+                rows.append([name, row["error"], "", ""])
+                continue
+            rows.append(
+                [
+                    name,
+                    _num(row["ewarp"].get(flow), "{:.3f}", 1e3),
+                    _num(row.get("cdc"), "{:.4f}"),
+                    _num(row.get("fps"), "{:.1f}"),
+                ]
+            )
+        out += [
+            f"Line-art protocol: {summary['cuts']} real line-art cuts with a reference, no "
+            f"ground truth; E_warp on the input sketches' flow ({flow}).",
+            "",
+            *_table(["method", "E_warp x1e3", "CDC", "fps (colouring only)"], rows),
+            "",
+        ]
+    return "\n".join(out)
+
+
+def readme_markdown(report: dict[str, Any]) -> str:
+    """The README's benchmark section: the headline table, then the real suites' tables."""
+    real = real_suite_markdown(report, skip=_headline_protocol(report))
+    return headline_markdown(report) + ("\n" + real if real else "")
 
 
 def _summary_table(summary: dict[str, Any], *, regions: bool, fps: bool = True) -> list[str]:
@@ -314,15 +429,32 @@ def _speed_tables(report: dict[str, Any]) -> list[str]:
         rows.append(r)
     out += ["Frames per second, video file to video file.", ""]
     out += _table(header, rows)
-    out += ["", "Stages of each method (frames / seconds spent in the stage, during that run):", ""]
-    header = ["size", "method", *stages]
+    out += [
+        "",
+        "Stages, in frames per second: decode (a decode-only pass) and encode (an "
+        "encode-only pass of the classical output) alone; the engine's stages from "
+        "`RunResult.stage_seconds` of the end-to-end run (they share the CPU with decode "
+        "and encode there).",
+        "",
+    ]
+    stage_names = list(stages)
+    for row in speed:
+        for m in methods:
+            for s in row["methods"][m]["stage_fps"]:
+                if s not in stage_names:
+                    stage_names.append(s)
+    header = ["size", "method", "decode", *stage_names, "encode", "end to end"]
     rows = []
     for row in speed:
         for m in methods:
             sf = row["methods"][m]["stage_fps"]
             rows.append(
-                [_size_label(row["size"]), m]
-                + [_num(sf.get(s), "{:.1f}") if s in sf else "-" for s in stages]
+                [_size_label(row["size"]), m, _num(row["decode"]["fps"], "{:.1f}")]
+                + [_num(sf.get(s), "{:.1f}") if s in sf else "-" for s in stage_names]
+                + [
+                    _num(row.get("encode", {}).get("fps"), "{:.1f}"),
+                    _num(row["methods"][m]["fps"], "{:.1f}"),
+                ]
             )
     out += _table(header, rows)
     return out
@@ -386,9 +518,11 @@ def markdown(report: dict[str, Any], plots: dict[str, str] | None = None) -> str
         f"({env.get('cpus_usable')} usable), {_num(env.get('memory_gib'), '{:.0f}')} GiB; "
         f"Python {env['python']}",
         "- libraries: " + ", ".join(f"{k} {v}" for k, v in env.get("libraries", {}).items()),
-        f"- metric flow: {report['metric_flow']}; LPIPS: {report['lpips']['note']}",
+        f"- metric flow: {report['metric_flow']}; SSIM: {report.get('ssim', 'n/a')}; "
+        f"LPIPS: {report['lpips']['note']}",
         "- run time: "
         + ", ".join(f"{k} {v / 60:.1f} min" for k, v in report.get("timings", {}).items()),
+        f"- {_load_note(env)}",
         "",
         "## Headline",
         "",
@@ -487,7 +621,7 @@ def write_plots(report: dict[str, Any], folder: Path) -> dict[str, str]:
                 ax_e.legend(fontsize=7)
             fig.suptitle(f"{name}: {case['name']}", fontsize=10)
             fig.tight_layout()
-            rel = f"plots/{name}_{_safe(case['name'])}.png"
+            rel = f"plots/{name}_{safe_name(case['name'])}.png"
             fig.savefig(folder.parent / rel, dpi=90)
             plt.close(fig)
             key = f"{name}/{case['name']}"
@@ -495,7 +629,7 @@ def write_plots(report: dict[str, Any], folder: Path) -> dict[str, str]:
             out[key] = rel
     speed = report.get("speed")
     if speed:
-        fig, ax = plt.subplots(figsize=(6.5, 4))
+        fig, ax = plt.subplots(figsize=(8.5, 4))
         labels = [_size_label(r["size"]) for r in speed]
         x = np.arange(len(speed))
         series = {
@@ -510,7 +644,7 @@ def write_plots(report: dict[str, Any], folder: Path) -> dict[str, str]:
         ax.set_xticks(x, labels)
         ax.set_yscale("log")
         ax.set(title="frames per second by resolution", ylabel="fps (log)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         fig.savefig(folder / "speed_fps.png", dpi=90)
         plt.close(fig)
@@ -518,14 +652,15 @@ def write_plots(report: dict[str, Any], folder: Path) -> dict[str, str]:
     return out
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """A cut's name as a file name."""
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name)
 
 
 # ------------------------------------------------------------------------------ contact sheets
 
 _LABEL_W = 210
-_HEADER_H = 22
+_HEADER_H = 42
 _TILE_W = 256
 
 
@@ -553,10 +688,10 @@ def contact_sheet(case: Any, runs: Sequence[Any], frames: Sequence[int], path: P
     sheet = np.full(
         (_HEADER_H + len(rows) * (th + 4), _LABEL_W + len(frames) * (tw + 4), 3), 255, np.uint8
     )
-    _label(sheet, f"{case.protocol}: {case.name}"[:40], 4, 16)
+    _label(sheet, f"{case.protocol}: {case.name}", 4, 16)
     for j, i in enumerate(frames):
         tag = f"frame {i}" + (" (ref)" if i == case.ref_frame and case.truth is not None else "")
-        _label(sheet, tag, _LABEL_W + j * (tw + 4) + 4, 16)
+        _label(sheet, tag, _LABEL_W + j * (tw + 4) + 4, 36)
     for r, (name, tiles) in enumerate(rows):
         y = _HEADER_H + r * (th + 4)
         _label(sheet, name[:30], 4, y + th // 2 + 5)
@@ -604,5 +739,5 @@ def write_report(report: dict[str, Any], folder: Path, *, plots: bool = True) ->
     }
     _write_text(paths["json"], to_json(report))
     _write_text(paths["markdown"], markdown(report, plot_paths))
-    _write_text(paths["table"], headline_markdown(report))
+    _write_text(paths["table"], readme_markdown(report))
     return paths

@@ -22,7 +22,7 @@ from .cases import (
     lineart_cases,
     synthetic_cases,
 )
-from .environment import environment
+from .environment import environment, load_average
 from .methods import Method, get_methods
 from .scoring import (
     LVCD_SIZE,
@@ -63,6 +63,7 @@ class BenchConfig:
             ("fill" first: the truth's lines are painted, not our extracted ink).
         lvcd_size: also score the first-frame protocol at LVCD's 256x256.
         methods: method names (None: all, learned models included).
+        checkpoints: model name -> weights file, for models without shipped weights.
         speed: run the speed suite (generated cuts, file to file).
         speed_sizes: its sizes.
         speed_frames: frames per speed cut.
@@ -70,6 +71,7 @@ class BenchConfig:
         memory_frames: cut lengths of the memory test (fresh process each).
         memory_size: frame size of the memory test.
         metric_flow: flow estimator of the metrics ("dis" or "raft").
+        ssim: "opencv" (equal to celcolor.metrics.ssim, 5x faster) or "kornia" (that one).
         flow_weights: RAFT weights for ``metric_flow="raft"``.
         lpips_weights: AlexNet weights for LPIPS (None: torch's cache, else n/a).
         device: device for learned methods and LPIPS.
@@ -82,19 +84,21 @@ class BenchConfig:
     clips: list[Clip] = field(default_factory=list)
     lineart_cuts: list[LineartCut] = field(default_factory=list)
     synthetic_resolutions: tuple[tuple[int, int], ...] = ((640, 360), (1280, 720))
-    synthetic_frames: int = 24
+    synthetic_frames: int = 12
     presets: tuple[str, ...] | None = None
     max_frames: int = 48
     first_frame_lines: tuple[str, ...] = ("fill", "auto")
     lvcd_size: bool = True
     methods: tuple[str, ...] | None = None
+    checkpoints: dict[str, str] = field(default_factory=dict)
     speed: bool = True
     speed_sizes: tuple[tuple[int, int], ...] = ((640, 360), (1280, 720), (1920, 1080))
-    speed_frames: int = 32
+    speed_frames: int = 24
     memory: bool = True
     memory_frames: tuple[int, ...] = (100, 1000)
-    memory_size: tuple[int, int] = (1280, 720)
+    memory_size: tuple[int, int] = (640, 360)
     metric_flow: str = "dis"
+    ssim: str = "opencv"
     flow_weights: Path | None = None
     lpips_weights: Path | None = None
     device: str = "auto"
@@ -112,6 +116,8 @@ class BenchConfig:
         for w, h in (*self.synthetic_resolutions, *self.speed_sizes, self.memory_size):
             if w < 32 or h < 32 or w % 2 or h % 2:
                 raise UsageError(f"sizes must be even and at least 32x32, got {w}x{h}")
+        if self.ssim not in ("opencv", "kornia"):
+            raise UsageError(f"--ssim must be opencv or kornia, got {self.ssim!r}")
         bad = [m for m in self.first_frame_lines if m not in ("auto", "keep", "fill")]
         if bad:
             raise UsageError(f"unknown line mode {bad[0]!r}")
@@ -184,19 +190,15 @@ def summarise(cases: list[dict[str, Any]], scale: str) -> dict[str, Any]:
 def _runs(
     case: Case, methods: Sequence[Method], line_modes: Sequence[str], device: str
 ) -> list[MethodRun]:
+    """Every available method on a cut, once per line mode (once only when it has none)."""
     runs = []
     for k, lines in enumerate(line_modes):
         for m in methods:
-            if not m.available:
+            if not m.available or (not m.uses_lines and k > 0):
                 continue
-            if not m.uses_lines:
-                if k == 0:
-                    runs.append(run_method(m, case, None, device))
-                continue
-            label = lines if len(line_modes) > 1 else None
-            run = run_method(m, case, lines, device)
-            if label is None:
-                run.row, run.lines = m.name, lines
+            run = run_method(m, case, lines if m.uses_lines else None, device)
+            if m.uses_lines and len(line_modes) == 1:
+                run.row = m.name  # one line mode: no need to name it in every row
             runs.append(run)
     return runs
 
@@ -210,12 +212,12 @@ def _flows(case: Case, flow: MetricFlow) -> list[FlowSet]:
 
 
 def _contact_frames(n: int, count: int, ref_frame: int) -> list[int]:
-    """``count`` frames spread over the cut, the reference frame first."""
+    """About ``count`` frames spread over the cut, first and last included, and the
+    reference frame."""
     if n <= count:
         return list(range(n))
-    picks = {round(i * (n - 1) / (count - 1)) for i in range(count)}
-    picks.add(ref_frame)
-    return sorted(picks)[: max(count, 1) + 1]
+    picks = {round(i * (n - 1) / (count - 1)) for i in range(count)} | {ref_frame}
+    return sorted(picks)
 
 
 def _run_protocol(
@@ -230,17 +232,23 @@ def _run_protocol(
     progress: Callable[[int, int | None], None],
     total: int | None,
 ) -> list[dict[str, Any]]:
-    from .report import contact_sheet
+    from .report import contact_sheet, safe_name
 
     results = []
+    seen: set[str] = set()
     for k, case in enumerate(cases):
+        if case.name in seen:  # two inputs of one name: keep their files apart
+            case.name = f"{case.name}-{k + 1}"
+        seen.add(case.name)
+        t0 = time.perf_counter()
         runs = _runs(case, methods, line_modes, config.device)
+        t_runs = time.perf_counter() - t0
         with metric_threads(config.metric_threads):
             flows = _flows(case, flow)
-            scores = {"native": score_case(case, runs, flows, lpips=lpips)}
+            scores = {"native": score_case(case, runs, flows, lpips=lpips, ssim=config.ssim)}
             if name == "first-frame" and config.lvcd_size:
                 scores["256x256"] = score_case(
-                    case, runs, flows, lpips=lpips, size=LVCD_SIZE, flow=flow
+                    case, runs, flows, lpips=lpips, size=LVCD_SIZE, flow=flow, ssim=config.ssim
                 )
         entry: dict[str, Any] = {
             "name": case.name,
@@ -249,19 +257,16 @@ def _run_protocol(
             "ref_frame": case.ref_frame,
             "info": case.info,
             "scores": scores,
+            "seconds": {"methods": t_runs, "scoring": time.perf_counter() - t0 - t_runs},
         }
         if output is not None:
             picks = _contact_frames(case.num_frames, config.contact_frames, case.ref_frame)
-            path = output / "contact" / f"{name}_{_safe(case.name)}.png"
+            path = output / "contact" / f"{name}_{safe_name(case.name)}.png"
             contact_sheet(case, runs, picks, path)
             entry["contact_sheet"] = str(path.relative_to(output))
         results.append(entry)
         progress(k + 1, total)
     return results
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name)
 
 
 def _no_progress(desc: str, unit: str):
@@ -288,10 +293,10 @@ def run_bench(
     progress = progress or _no_progress
     t_start = time.perf_counter()
     env = environment()
-    methods = get_methods(config.methods)
-    unavailable = [m for m in methods if not m.available]
-    for m in unavailable:
-        log.warning("method %s is not available: %s", m.name, m.reason)
+    methods = get_methods(config.methods, config.checkpoints)
+    for m in methods:
+        if not m.available:
+            log.info("method %s is not available: %s", m.name, m.reason)
     flow = MetricFlow(config.metric_flow, config.flow_weights)
     lpips = load_lpips(config.lpips_weights, device="cpu")
     lpips_note = (
@@ -314,6 +319,11 @@ def run_bench(
             for m in methods
         ],
         "metric_flow": flow.name,
+        "ssim": (
+            "celcolor.metrics.ssim (kornia)"
+            if config.ssim == "kornia"
+            else "celcolor.bench.ssim.ssim_opencv (equal to celcolor.metrics.ssim to 1e-5)"
+        ),
         "lpips": {"available": lpips is not None, "note": lpips_note},
         "protocols": {},
         "speed": None,
@@ -387,6 +397,7 @@ def run_bench(
                 report["timings"]["memory"] = time.perf_counter() - t0
     report["failures"] = _failures(report)
     report["timings"]["total"] = time.perf_counter() - t_start
+    report["environment"]["load_average_end"] = load_average()
     return report
 
 

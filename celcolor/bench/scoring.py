@@ -33,6 +33,7 @@ from ..metrics import cdc, warp_error
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend
 from .cases import Case
 from .methods import Method, MethodSettings
+from .ssim import ssim_opencv
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +250,13 @@ class Scorer:
     Attributes:
         flows: the flow sets E_warp is computed with (each gives its own column).
         lpips: an LPIPS metric, or None (reported as n/a).
+        ssim: "opencv" (:func:`celcolor.bench.ssim.ssim_opencv`, equal and faster) or
+            "kornia" (:func:`celcolor.metrics.ssim`).
     """
 
     flows: list[FlowSet]
     lpips: Any = None
+    ssim: str = "opencv"
 
     def truth_scores(self, case: Case, truth: Sequence[np.ndarray] | None) -> dict[str, Any]:
         """E_warp and CDC of the truth (what 1.0 of TC means), or {} without a truth."""
@@ -283,7 +287,10 @@ class Scorer:
         per_frame: dict[str, Any] = {}
         if truth is not None:
             p = psnr(frames, truth).per_frame
-            s = ssim(frames, truth).per_frame
+            if self.ssim == "kornia":
+                s = ssim(frames, truth).per_frame
+            else:
+                s = ssim_opencv(frames, truth).per_frame
             out["psnr"] = float(p[scored].mean())
             out["ssim"] = float(s[scored].mean())
             per_frame["psnr"] = p.tolist()
@@ -350,6 +357,7 @@ def score_case(
     lpips: Any = None,
     size: tuple[int, int] | None = None,
     flow: MetricFlow | None = None,
+    ssim: str = "opencv",
 ) -> dict[str, Any]:
     """Scores of every method's output on a cut (and of the truth), as a dict.
 
@@ -361,6 +369,7 @@ def score_case(
         size: ``(w, h)`` to resize outputs and truth to before scoring (LVCD's
             256x256); flows are then re-estimated on the resized truth with ``flow``.
         flow: the metric flow, needed with ``size``.
+        ssim: SSIM implementation, "opencv" or "kornia" (see :class:`Scorer`).
     """
     truth = case.truth
     if size is not None:
@@ -371,7 +380,7 @@ def score_case(
             flows = [flows_on_colour(truth, flow)]
         else:
             flows = [flows_on_sketches(_resize_all(case.sketches, size), flow)]
-    scorer = Scorer(flows=flows, lpips=lpips)
+    scorer = Scorer(flows=flows, lpips=lpips, ssim=ssim)
     truth_scores = scorer.truth_scores(case, truth)
     rows: dict[str, Any] = {}
     for run in runs:

@@ -1,0 +1,159 @@
+"""Parts of the benchmark with known answers: scoring rules, the method registry, the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pytest
+
+import celcolor.models
+from celcolor.bench import BenchConfig, Method, MethodSettings, register_method, run_bench
+from celcolor.bench.cases import Case, first_shot_length, synthetic_cases
+from celcolor.bench.methods import ReferenceCopy, get_methods, list_methods, unregister_method
+from celcolor.bench.report import to_json
+from celcolor.bench.scoring import MethodRun, MetricFlow, exact_flows, flows_on_colour, score_case
+from celcolor.bench.ssim import ssim_opencv
+from celcolor.cli import main
+from celcolor.data.synthetic import CUT_PRESETS, generate_cut
+from celcolor.errors import UsageError
+from celcolor.metrics import ssim
+
+TINY = (160, 96)
+
+
+@pytest.fixture(scope="module")
+def case() -> Case:
+    return next(synthetic_cases([TINY], 6, ["fast"]))
+
+
+def test_identical_output_scores_perfectly(case):
+    flows = [exact_flows(case), flows_on_colour(case.truth, MetricFlow())]
+    oracle = MethodRun(row="oracle", method="oracle", lines=None, frames=list(case.truth))
+    oracle.seconds = 1.0
+    scores = score_case(case, [oracle], flows)
+    row = scores["rows"]["oracle"]
+    assert row["tc"] == {"exact": 1.0, "dis-medium/grey-truth": 1.0}
+    assert row["ewarp"] == pytest.approx(scores["truth"]["ewarp"])
+    assert row["psnr"] == 100.0 and row["ssim"] == pytest.approx(1.0)
+    assert row["region_accuracy"] == 1.0 and row["pixel_accuracy"] == 1.0
+    assert row["cdc"] == pytest.approx(scores["truth"]["cdc"])
+
+
+def test_a_still_output_does_not_look_stable(case):
+    """TC follows the truth's motion: a frozen frame is not mistaken for a stable one."""
+    flows = [exact_flows(case)]
+    still = MethodRun("still", "still", None, frames=[case.truth[0]] * case.num_frames)
+    row = score_case(case, [still], flows)["rows"]["still"]
+    assert row["tc"]["exact"] > 2.0
+
+
+class _Broken:
+    def __init__(self, reference):
+        self.copy = ReferenceCopy(reference)
+
+    def colorize(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        frames = list(frames)
+        yield from self.copy.colorize(frames[:-1])  # one frame short
+
+
+def test_a_method_that_breaks_the_contract_fails_and_loses_its_summary():
+    register_method(Method("broken", "drops the last frame", lambda ref, s: _Broken(ref)))
+    try:
+        config = BenchConfig(
+            synthetic_resolutions=(TINY,),
+            presets=("medium", "slow"),
+            synthetic_frames=4,
+            methods=("reference-copy", "broken"),
+            speed=False,
+            memory=False,
+        )
+        report = run_bench(config)
+    finally:
+        unregister_method("broken")
+    proto = report["protocols"]["synthetic"]
+    assert len(report["failures"]) == 2
+    assert (
+        "3 frames out for 4 in" in proto["cases"][0]["scores"]["native"]["rows"]["broken"]["error"]
+    )
+    assert "failed on 2 of 2 cuts" in proto["summary"]["native"]["rows"]["broken"]["error"]
+    assert "psnr" in proto["summary"]["native"]["rows"]["reference-copy"]
+
+
+def test_models_join_through_celcolor_models(monkeypatch):
+    monkeypatch.setattr(celcolor.models, "list_models", lambda: ["fake", "unrunnable"])
+    monkeypatch.setattr(
+        celcolor.models, "shipped_record", lambda name: object() if name == "fake" else None
+    )
+
+    def make_colorizer(name, reference, *, ref_frame, lines, device):
+        assert name == "fake"
+        return ReferenceCopy(reference)
+
+    monkeypatch.setattr(celcolor.models, "make_colorizer", make_colorizer, raising=False)
+    methods = {m.name: m for m in list_methods()}
+    assert list(methods)[:3] == ["reference-copy", "per-frame", "classical"]
+    assert methods["model:fake"].available
+    assert not methods["model:unrunnable"].available
+    assert "no weights" in methods["model:unrunnable"].reason
+    runner = methods["model:fake"].build(np.zeros((8, 8, 3), np.uint8), MethodSettings())
+    assert isinstance(runner, ReferenceCopy)
+    # Weights given for a model only the engine runs make it available too.
+    monkeypatch.delattr(celcolor.models, "make_colorizer")
+    methods = {m.name: m for m in list_methods({"unrunnable": "w.safetensors"})}
+    assert "nothing runs it" in methods["model:unrunnable"].reason
+    with pytest.raises(UsageError, match="unknown method"):
+        get_methods(["nope"])
+    with pytest.raises(UsageError, match="no such model"):
+        list_methods({"nope": "w.safetensors"})
+
+
+def test_opencv_ssim_equals_the_metrics_ssim():
+    cut = generate_cut(
+        dataclasses.replace(CUT_PRESETS["crowd"], width=120, height=72, num_frames=3)
+    )
+    rng = np.random.default_rng(1)
+    noisy = np.clip(cut.colour.astype(int) + rng.integers(-40, 40, cut.colour.shape), 0, 255)
+    pred = list(noisy.astype(np.uint8))
+    ours = ssim_opencv(pred, list(cut.colour)).per_frame
+    ref = ssim(pred, list(cut.colour)).per_frame
+    assert np.abs(ours - ref).max() < 1e-5
+    assert ours.min() < 0.9  # the noise is visible: the check is not trivial
+
+
+def test_first_shot_length_finds_a_cut():
+    a = np.zeros((72, 128, 3), np.uint8)
+    a[:, :64] = (200, 40, 40)
+    b = np.full((72, 128, 3), (30, 90, 220), np.uint8)
+    assert first_shot_length([a, a, a, b, b]) == 3
+    shifted = np.roll(a, 5, axis=1)  # motion within a shot is no cut
+    assert first_shot_length([a, shifted, a]) == 3
+
+
+def test_json_is_strict():
+    text = to_json({"a": math.nan, "b": math.inf, "c": np.float32(0.5), "d": np.arange(2)})
+    assert json.loads(text) == {"a": None, "b": "inf", "c": 0.5, "d": [0, 1]}
+
+
+def test_cli_lists_methods_and_dry_runs(capsys):
+    assert main(["bench", "--list-methods"]) == 0
+    out = capsys.readouterr().out
+    assert "reference-copy" in out and "classical" in out
+    assert main(["bench", "--dry-run", "--quick"]) == 0
+    settings = json.loads(capsys.readouterr().out)
+    assert settings["synthetic"] is True and settings["synthetic_frames"] == 8
+    assert settings["memory_frames"] == [100, 300]
+
+
+def test_cli_usage_errors(tmp_path, capsys):
+    assert main(["bench", str(tmp_path)]) == 2  # INPUT without --protocol
+    assert "--protocol" in capsys.readouterr().err
+    assert main(["bench", "--protocol", "lineart"]) == 2  # no INPUT
+    assert main(["bench", str(tmp_path), "--protocol", "synthetic"]) == 2
+    assert main(["bench", "--methods", "nope", "--dry-run"]) == 2
+    (tmp_path / "report.json").write_text("{}")
+    assert main(["bench", "-o", str(tmp_path), "--presets", "slow", "--frames", "2"]) == 1
+    assert "already exists" in capsys.readouterr().err
