@@ -247,10 +247,7 @@ class PatchDiscriminator(nn.Module):
         sn = nn.utils.spectral_norm
         chans = [4, width, 2 * width, 4 * width]
         self.blocks = nn.ModuleList(
-            [
-                sn(nn.Conv2d(a, b, 4, stride=2, padding=1))
-                for a, b in itertools.pairwise(chans)
-            ]
+            [sn(nn.Conv2d(a, b, 4, stride=2, padding=1)) for a, b in itertools.pairwise(chans)]
         )
         self.out = sn(nn.Conv2d(chans[-1], 1, 3, padding=1))
 
