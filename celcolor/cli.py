@@ -17,97 +17,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .engine.options import (
-    DEVICES,
-    FLOW_BACKENDS,
-    KEYFRAME_MODES,
-    LINE_MODES,
-    TEMPORAL_MODES,
-    ColorizeOptions,
+from .engine.arguments import (
+    OneLineParser,
+    add_colour_arguments,
+    add_encode_arguments,
+    add_logging_arguments,
+    colour_options,
+    encode_options,
 )
 from .errors import CelcolorError
 from .progress import progress_bar
 
 log = logging.getLogger("celcolor")
 
-CODECS = ("h264", "ffv1", "prores", "vp9")
-PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, warnings only")
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="more logging; tracebacks on errors"
-    )
-
 
 def _add_colour_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("colouring")
-    g.add_argument(
-        "--ref-frame",
-        type=int,
-        default=0,
-        metavar="N",
-        help="frame the reference colours (default 0)",
+    add_colour_arguments(
+        p.add_argument_group("colouring"), "frame the reference colours (default 0)"
     )
-    g.add_argument(
-        "--lines",
-        choices=LINE_MODES,
-        default="auto",
-        help="auto: black ink kept, colour-trace lines painted; keep: all lines kept; "
-        "fill: lines painted with the colour around them",
-    )
-    g.add_argument(
-        "--keyframe-mode",
-        choices=KEYFRAME_MODES,
-        default="auto",
-        help="copy: place the reference and copy colours by region; network: the exemplar "
-        "network; auto: copy when the reference is the keyframe's own drawing",
-    )
-    g.add_argument(
-        "--checkpoint",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="exemplar network weights (default: the shipped ones)",
-    )
-    g.add_argument(
-        "--temporal",
-        choices=TEMPORAL_MODES,
-        default="classical",
-        help="in-betweens: classical (flow propagation) or per-frame (reference only)",
-    )
-    g.add_argument(
-        "--flow",
-        choices=FLOW_BACKENDS,
-        default="dis",
-        help="optical flow: dis (CPU), raft (needs weights), auto",
-    )
-    g.add_argument(
-        "--flow-weights",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="RAFT weights file (for --flow raft)",
-    )
-    g.add_argument("--device", choices=DEVICES, default="auto")
     e = p.add_argument_group("output")
     e.add_argument(
         "-o",
@@ -117,47 +44,9 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         help="output file, or a folder (trailing /) for a PNG sequence; "
         "default: <input>_color.mp4 beside the input",
     )
-    e.add_argument(
-        "--codec",
-        choices=CODECS,
-        default=None,
-        help="default by extension: h264 (.mp4/.mkv/.mov), vp9 (.webm)",
-    )
-    e.add_argument("--crf", type=int, default=18, help="quality for h264/vp9 (lower is better)")
-    e.add_argument("--preset", choices=PRESETS, default="medium", help="x264 speed preset")
-    e.add_argument("--no-audio", action="store_true", help="drop the input's audio")
+    add_encode_arguments(e)
     e.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    e.add_argument(
-        "--allow-truncated",
-        action="store_true",
-        help="colour a damaged video up to the damage instead of failing",
-    )
     e.add_argument("--dry-run", action="store_true", help="print the resolved settings and stop")
-
-
-def _options_from(args: argparse.Namespace) -> ColorizeOptions:
-    return ColorizeOptions(
-        ref_frame=args.ref_frame,
-        lines=args.lines,
-        temporal=args.temporal,
-        keyframe_mode=args.keyframe_mode,
-        checkpoint=str(args.checkpoint) if args.checkpoint else None,
-        flow=args.flow,
-        flow_weights=str(args.flow_weights) if args.flow_weights else None,
-        device=args.device,
-    )
-
-
-def _encode_from(args: argparse.Namespace):
-    from .engine import EncodeOptions
-
-    return EncodeOptions(
-        codec=args.codec,
-        crf=args.crf,
-        preset=args.preset,
-        audio=not args.no_audio,
-        overwrite=args.overwrite,
-    )
 
 
 def _run_colour(args: argparse.Namespace) -> int:
@@ -166,8 +55,8 @@ def _run_colour(args: argparse.Namespace) -> int:
     from .engine.pipeline import load_references
     from .io import check_output, open_frames, resolve_output
 
-    options = _options_from(args)
-    encode = _encode_from(args)
+    options = colour_options(args)
+    encode = encode_options(args)
     if args.dry_run:
         with open_frames(args.input) as source:
             out = resolve_output(Path(args.input), args.output, source.kind)
@@ -226,8 +115,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _colour_parser() -> _Parser:
-    p = _Parser(
+def _colour_parser() -> OneLineParser:
+    p = OneLineParser(
         prog="colorize-video",
         description="Colour a cut of animation line art from a coloured reference. "
         "Other commands: demo (try it on a generated clip), batch (a folder of cuts), "
@@ -244,12 +133,12 @@ def _colour_parser() -> _Parser:
     )
     p.add_argument("--version", action="version", version=f"celcolor {__version__}")
     _add_colour_options(p)
-    _add_common(p)
+    add_logging_arguments(p)
     return p
 
 
-def _demo_parser(prog: str = "colorize-video demo") -> _Parser:
-    p = _Parser(
+def _demo_parser(prog: str = "colorize-video demo") -> OneLineParser:
+    p = OneLineParser(
         prog=prog,
         description="Write a small generated sketch clip and its reference, colour it, "
         "and print the paths.",
@@ -262,7 +151,7 @@ def _demo_parser(prog: str = "colorize-video demo") -> _Parser:
         help="folder for the demo files (default ./celcolor-demo)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace earlier demo outputs")
-    _add_common(p)
+    add_logging_arguments(p)
     return p
 
 
@@ -276,7 +165,7 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser(prog: str) -> _Parser:
+def build_parser(prog: str) -> OneLineParser:
     """Parser of `colorize-video demo` (the demo lives here; others in their modules)."""
     return _demo_parser(prog)
 
