@@ -384,7 +384,7 @@ class Colorizer:
 
     def analyse_stream(
         self, frames: Iterable[np.ndarray]
-    ) -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
+    ) -> Iterator[tuple[np.ndarray, FrameAnalysis | None]]:
         """Analyse frames in order, with each frame's motion from the one before.
 
         Run in a worker thread, this moves flow estimation off the colouring thread
@@ -393,6 +393,11 @@ class Colorizer:
         """
         prev: FrameAnalysis | None = None
         for seq, sketch in enumerate(frames):
+            if seq < self.key_frame:
+                # Frames before a late keyframe are spilled to disk and analysed on the
+                # way back (in reverse order): analysing them here would be thrown away.
+                yield sketch, None
+                continue
             frame = self.analyse(sketch)
             frame.seq = seq
             if (
@@ -474,9 +479,13 @@ class Colorizer:
         yield from self.colorize_analysed(self.analyse_stream(frames))
 
     def colorize_analysed(
-        self, analysed: Iterable[tuple[np.ndarray, FrameAnalysis]]
+        self, analysed: Iterable[tuple[np.ndarray, FrameAnalysis | None]]
     ) -> Iterator[np.ndarray]:
-        """As :meth:`colorize`, over frames already analysed (see :meth:`analyse`)."""
+        """As :meth:`colorize`, over frames already analysed (see :meth:`analyse_stream`).
+
+        Frames before the keyframe may come without an analysis (None): they are
+        analysed on the backward pass.
+        """
         it = iter(analysed)
         key = self.key_frame
         shape: tuple[int, int] | None = None

@@ -177,7 +177,7 @@ def colorize_video(
                 pending.append(replace(frame, image=None))
                 yield frame.image
 
-        def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis]]:
+        def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis | None]]:
             # Line art, regions and motion, in the analysis thread.
             yield from colorizer.analyse_stream(images())
 
