@@ -199,6 +199,43 @@ def test_odd_size_round_trips_at_the_same_size(tmp_path: Path, ext: str) -> None
     assert np.abs(back[3].astype(int) - frames[3].astype(int)).mean() < 4
 
 
+def test_fast_yuv420p_conversion_matches_swscale_on_flat_colour() -> None:
+    """The writer's own RGB -> BT.709 limited 4:2:0 agrees with FFmpeg's swscale."""
+    from av.video.reformatter import ColorRange, Colorspace
+
+    from celcolor.io.writer import rgb_to_yuv420p
+
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
+    rgb = np.repeat(np.repeat(blocks, 8, 0), 8, 1)  # flat 8x8 blocks: chroma siting aside
+    ref = (
+        av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        .reformat(
+            format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+        )
+        .to_ndarray()
+        .astype(int)
+    )
+    ours = rgb_to_yuv420p(rgb).astype(int)
+    assert ours.shape == ref.shape == (96, 96)
+    assert np.abs(ours[:64] - ref[:64]).max() <= 1  # luma
+    # Chroma away from block edges (swscale filters across them, we average 2x2).
+    chroma, chroma_ref = ours[64:].reshape(2, 32, 48), ref[64:].reshape(2, 32, 48)
+    assert np.abs(chroma - chroma_ref)[:, 1::4, 1::4].max() <= 1
+
+
+@pytest.mark.parametrize("size", [(96, 64), (96, 66)])
+def test_even_sizes_round_trip_through_h264(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Heights of 4k (fast conversion) and 4k + 2 (swscale) both keep their colours."""
+    w, h = size
+    frames = [rect_frame(i, w, h) for i in range(4)]
+    dst = tmp_path / "even.mp4"
+    write_video(dst, frames, preset="ultrafast", crf=10)
+    with open_frames(dst) as s:
+        back = [f.image for f in s]
+    assert np.abs(back[2].astype(int) - frames[2].astype(int)).mean() < 3
+
+
 def test_ffv1_is_lossless(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (H + 1, W + 3, 3), dtype=np.uint8) for _ in range(4)]

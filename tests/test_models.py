@@ -25,8 +25,7 @@ def _inputs(b: int = 2, h: int = 32, w: int = 48, extra: int = 0):
 @pytest.mark.parametrize("name", list_models())
 def test_every_registered_model_runs_forward(name):
     model = create_model(name, width=8, key_dim=8)
-    extra_channels = model.config.extra_channels
-    ink, ref_rgb, ref_ink, palette, extra = _inputs(extra=extra_channels)
+    ink, ref_rgb, ref_ink, palette, extra = _inputs(extra=4 * model.config.guides)
     with torch.inference_mode():
         out = model(ink, model.encode_reference(ref_rgb, ref_ink, palette), extra)
     assert out.shape == (2, 3, 32, 48)
@@ -42,16 +41,33 @@ def test_ablations_run(ablation):
     assert out.shape == (2, 3, 32, 48) and torch.isfinite(out).all()
 
 
-def test_extra_inputs_at_zero_reproduce_the_base_model():
-    base = ExemplarNet(ExemplarConfig(width=8, key_dim=8)).eval()
-    grown = ExemplarNet(ExemplarConfig(width=8, key_dim=8, extra_channels=4)).eval()
+def test_a_new_guide_starts_exactly_as_the_model_without_it():
+    base = create_model("exemplar", width=8, key_dim=8).eval()
+    with torch.no_grad():  # a trained first guide: non-zero weights and gain
+        for p in base.guides[0].parameters():
+            p.uniform_(0.1, 0.5)
+    grown = create_model("temporal", width=8, key_dim=8).eval()
     missing = grown.load_state_dict(base.state_dict(), strict=False).missing_keys
-    assert set(missing) == {"extra.weight", "extra.bias"}
-    ink, ref_rgb, ref_ink, palette, extra = _inputs(extra=4)
+    assert missing and all(k.startswith("guides.1.") for k in missing)
+    ink, ref_rgb, ref_ink, palette, guide = _inputs(extra=8)
     with torch.inference_mode():
-        a = base(ink, base.encode_reference(ref_rgb, ref_ink, palette))
-        b = grown(ink, grown.encode_reference(ref_rgb, ref_ink, palette), extra)
+        a = base(ink, base.encode_reference(ref_rgb, ref_ink, palette), guide[:, :4])
+        b = grown(ink, grown.encode_reference(ref_rgb, ref_ink, palette), guide)
+        no_guide = base(ink, base.encode_reference(ref_rgb, ref_ink, palette))
     assert torch.equal(a, b)
+    assert not torch.equal(a, no_guide)  # the first guide does act
+
+
+def test_a_confident_guide_with_an_open_gate_is_copied():
+    model = create_model("exemplar", width=8, key_dim=8).eval()
+    with torch.no_grad():
+        model.guides[0].gain.fill_(1.0)
+        model.guides[0].gate.bias.fill_(30.0)  # sigmoid -> 1
+    ink, ref_rgb, ref_ink, palette, _ = _inputs()
+    guide = torch.cat([torch.rand(2, 3, 32, 48), torch.ones(2, 1, 32, 48)], 1)
+    with torch.inference_mode():
+        out = model(ink, model.encode_reference(ref_rgb, ref_ink, palette), guide)
+    assert torch.allclose(out, guide[:, :3], atol=1e-5)
 
 
 def test_correspondence_copies_the_matching_value():

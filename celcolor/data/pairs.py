@@ -65,14 +65,24 @@ class Sample:
     ref_ink: np.ndarray  # 1,H,W
     palette: np.ndarray  # K,3
     target: np.ndarray  # 3,H,W
+    guide: np.ndarray  # 4,H,W: the reference fitted over the sketch, and where it lands
     source: str
 
 
 def make_sample(
     sketch: np.ndarray, reference: np.ndarray, target: np.ndarray, source: str
 ) -> Sample:
-    """Build a :class:`Sample` from ``H,W,3`` uint8 RGB sketch, reference and target."""
+    """Build a :class:`Sample` from ``H,W,3`` uint8 RGB sketch, reference and target.
+
+    The guide is made as the engine makes it for a keyframe: the reference placed
+    over the sketch (:func:`~celcolor.engine.reference.place_reference`).
+    """
+    from ..engine.reference import place_reference, reference_guide
+
+    h, w = sketch.shape[:2]
+    guide = reference_guide(reference, place_reference(sketch, reference), (w, h))
     return Sample(
+        guide=guide.transpose(2, 0, 1).copy(),
         ink=extract_ink(sketch).ink[None],
         ref_rgb=reference.transpose(2, 0, 1).astype(np.float32) / 255.0,
         ref_ink=reference_ink(reference)[None],

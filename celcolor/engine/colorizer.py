@@ -40,10 +40,10 @@ from ..lineart import (
     looks_like_line_art,
 )
 from ..metrics.flowcheck import occlusion_mask
-from ..temporal.flow import flow_friendly, make_flow_backend, scale_flow
+from ..temporal.flow import flow_friendly, make_flow_backend
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette
-from .reference import Placement, place_reference, warp_reference
+from .reference import Placement, place_reference, reference_guide, warp_reference
 from .trace_pairs import TracePartners, trace_pairs
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,17 @@ def _grid(shape: tuple[int, int]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
+def _pixel_scale(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Per-axis factor from work-size to full-size pixel coordinates (x, y)."""
+    return np.array([size[0] / small[1], size[1] / small[0]], np.float32)
+
+
+@functools.lru_cache(maxsize=4)
 def _pixel_offset(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """Correction for scaling pixel-centre coordinates rather than edges.
 
-    A coordinate c at work size is the point (c + 0.5) * s - 0.5 at full size;
-    scale_flow multiplies by s, so add 0.5 * s - 0.5 per axis.
+    A coordinate c at work size is the point (c + 0.5) * s - 0.5 at full size:
+    after multiplying by s, add 0.5 * s - 0.5 per axis.
     """
     sx, sy = size[0] / small[1], size[1] / small[0]
     return np.array([0.5 * sx - 0.5, 0.5 * sy - 0.5], np.float32)
@@ -115,7 +121,10 @@ def _histogram(labels: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
 
     One bincount over the whole frame; pixels that must not vote carry index 255.
     """
-    keys = cv2.add(cv2.multiply(labels, 256), index.astype(np.int32))
+    # Built as int64 in place: bincount would otherwise cast an int32 key array itself.
+    keys = labels.astype(np.int64)
+    keys <<= 8
+    keys |= index
     return np.bincount(keys.ravel(), minlength=count * 256).reshape(count, 256)
 
 
@@ -243,7 +252,8 @@ class Colorizer:
             network = self.network(required=mode == "network")
             if network is not None:
                 t0 = time.perf_counter()
-                predicted = network.predict(frame.art.ink_u8)
+                guide = reference_guide(reference, placement, (w, h))
+                predicted = network.predict(frame.art.ink_u8, guide)
                 self.stats.add_time("network", time.perf_counter() - t0)
                 self.stats.network_keyframes += 1
                 return self._snap(frame, self.palette.index(predicted), None)[0]
@@ -375,9 +385,13 @@ class Colorizer:
             fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
         visible = occlusion_mask(fwd, back).astype(np.uint8)
         h, w = shape
-        # Sampling positions x + flow(x), computed at work size and scaled up once.
-        sample = scale_flow(back + _grid(back.shape[:2]), (w, h))
-        sample += _pixel_offset(back.shape[:2], (w, h))
+        # Sampling positions x + flow(x) at full size, (c + 0.5) * s - 0.5 for a work-size
+        # coordinate c. That is affine in c and bilinear resizing is linear, so it is
+        # applied at work size (a quarter of the pixels) and then resized.
+        small = back + _grid(back.shape[:2])
+        small *= _pixel_scale(back.shape[:2], (w, h))
+        small += _pixel_offset(back.shape[:2], (w, h))
+        sample = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         visible = cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
         self.stats.add_time("flow", time.perf_counter() - t0)
         return sample, visible

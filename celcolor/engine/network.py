@@ -86,16 +86,31 @@ class NetworkColourer:
         return joined
 
     @torch.inference_mode()
-    def predict(self, ink_u8: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
-        """``H,W,3`` uint8 RGB prediction for a frame's ink (``H,W`` uint8)."""
+    @property
+    def guides(self) -> int:
+        """How many colour guides the model takes (see :mod:`celcolor.models.exemplar`)."""
+        return self.model.config.guides
+
+    def predict(self, ink_u8: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
+        """``H,W,3`` uint8 RGB prediction for a frame's ink (``H,W`` uint8).
+
+        ``guide``: ``H,W,4*k`` float32 colour guides at frame size (k up to the
+        model's count; missing ones count as absent), or None.
+        """
         h, w = ink_u8.shape
         size = _work_size(ink_u8.shape, self.long_side)
         ink = cv2.resize(ink_u8, size, interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
         x, pad = pad_to(_tensor(ink, self.device))
-        extra_t = None
-        if extra is not None:
-            e = cv2.resize(extra, size, interpolation=cv2.INTER_LINEAR)
-            extra_t, _ = pad_to(torch.from_numpy(e.transpose(2, 0, 1))[None].to(self.device))
-        out = unpad(self.model(x, self._encoded, extra_t), pad)[0]
+        guide_t = None
+        if guide is not None and self.guides:
+            g = np.zeros((size[1], size[0], 4 * self.guides), np.float32)
+            k = min(guide.shape[2], g.shape[2])
+            # cv2.resize handles at most 4 channels at a time.
+            for c in range(0, k, 4):
+                g[..., c : c + 4] = cv2.resize(
+                    guide[..., c : c + 4], size, interpolation=cv2.INTER_AREA
+                )
+            guide_t, _ = pad_to(torch.from_numpy(g.transpose(2, 0, 1))[None].to(self.device))
+        out = unpad(self.model(x, self._encoded, guide_t), pad)[0]
         rgb = (out.permute(1, 2, 0).clamp(0, 1) * 255).round().byte().cpu().numpy()
         return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -184,3 +184,16 @@ def warp_reference(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=fill,
     )
+
+
+def reference_guide(
+    reference: np.ndarray, placement: Placement, size: tuple[int, int]
+) -> np.ndarray:
+    """The network's colour guide from a placed reference: ``H,W,4`` float32 in [0, 1].
+
+    Channels: the reference's colours on the frame's grid (what the classical path
+    copies) and a confidence, 1 where the reference lands and 0 outside it.
+    """
+    rgb = warp_reference(reference, placement, size, fill=0)
+    inside = warp_reference(np.full(reference.shape[:2], 255, np.uint8), placement, size, fill=0)
+    return np.dstack([rgb, inside]).astype(np.float32) * (1.0 / 255.0)

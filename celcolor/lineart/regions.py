@@ -97,8 +97,14 @@ def _auto_radius(shape: tuple[int, int]) -> int:
     return max(3, round(3 * (shape[0] * shape[1] / _BASE_AREA) ** 0.5))
 
 
+def _box(labels: np.ndarray, label: int) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)`` bounding box of one label (exclusive ends)."""
+    x, y, w, h = cv2.boundingRect(cv2.compare(labels, label, cv2.CMP_EQ))
+    return x, y, x + w, y + h
+
+
 def _split_leaking(
-    free: np.ndarray, cc0: np.ndarray, stats0: np.ndarray, radius: int, min_piece: int
+    free: np.ndarray, cc0: np.ndarray, n0: int, radius: int, min_piece: int
 ) -> tuple[np.ndarray, int] | None:
     """Split components whose eroded free space falls apart into large pieces.
 
@@ -108,7 +114,6 @@ def _split_leaking(
     Returns the new label map and id count, or None when nothing needed splitting.
     Work on the full-resolution map is confined to the boxes of the split components.
     """
-    n0 = len(stats0)
     h, w = free.shape
     half = cv2.resize(free * 255, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
     half = cv2.compare(half, 255, cv2.CMP_EQ)
@@ -137,9 +142,9 @@ def _split_leaking(
     labels = cc0.copy()
     next_id = n0
     for p in split_parents:
-        x0, y0 = stats0[p, cv2.CC_STAT_LEFT], stats0[p, cv2.CC_STAT_TOP]
-        x1 = x0 + stats0[p, cv2.CC_STAT_WIDTH]
-        y1 = y0 + stats0[p, cv2.CC_STAT_HEIGHT]
+        # Boxes for the few split components only: statistics for every component
+        # would cost more than the labelling itself.
+        x0, y0, x1, y1 = _box(cc0, int(p))
         pieces = big[parents == p]
         ids = np.zeros(nr, np.int32)
         ids[pieces] = next_id + np.arange(len(pieces), dtype=np.int32)
@@ -210,21 +215,16 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
     min_area = max(2, round(opt.min_area * area_scale))
     free = cv2.compare(ink_u8, round(opt.line_threshold * 255), cv2.CMP_LT)
     free = cv2.threshold(free, 0, 1, cv2.THRESH_BINARY)[1]
-    n0, cc0, stats, _ = cv2.connectedComponentsWithStats(free, connectivity=4, ltype=cv2.CV_32S)
+    n0, cc0 = cv2.connectedComponents(free, connectivity=4, ltype=cv2.CV_32S)
     radius = opt.gap_radius if opt.gap_radius is not None else _auto_radius(ink_u8.shape)
     labels, count = cc0, n0
     if radius > 0:
         min_piece = max(min_area * 4, (2 * radius + 1) ** 2)
-        split = _split_leaking(free, cc0, stats, radius, min_piece)
+        split = _split_leaking(free, cc0, n0, radius, min_piece)
         if split is not None:
             labels, count = split
-            stats = None
     # Specks: too small to be a paint area; they join a neighbour through fill_holes.
-    areas = (
-        stats[:, cv2.CC_STAT_AREA]
-        if stats is not None
-        else np.bincount(labels.ravel(), minlength=count)
-    )
+    areas = np.bincount(labels.ravel(), minlength=count)
     tiny = areas < min_area
     tiny[0] = False
     areas = areas.astype(np.int64)

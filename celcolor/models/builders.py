@@ -8,12 +8,16 @@ from .registry import register
 
 @register("exemplar")
 def exemplar(**config) -> ExemplarNet:
-    """The exemplar network: keyframes coloured from a reference of another drawing."""
+    """The exemplar network: keyframes coloured from a reference of another drawing.
+
+    Its one colour guide is the reference fitted over the drawing.
+    """
+    config.setdefault("guides", 1)
     return ExemplarNet(ExemplarConfig(**config))
 
 
 @register("temporal")
 def temporal(**config) -> ExemplarNet:
-    """The exemplar network with the warped previous colour and its confidence as inputs."""
-    config.setdefault("extra_channels", 4)
+    """The exemplar network with a second guide: the previous output warped by the flow."""
+    config.setdefault("guides", 2)
     return ExemplarNet(ExemplarConfig(**config))

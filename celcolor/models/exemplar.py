@@ -12,9 +12,18 @@ H and W must be multiples of 8 (see :func:`pad_to`). Sharing the ink encoder
 between the sketch and the reference's own ink puts both in one space, so the
 attention (similarity warp, He et al. 2018; Lee et al. 2020) matches line to line.
 
-``extra_channels`` adds inputs to the sketch branch (the temporal network feeds
-the warped previous colour and its confidence there); their weights start at
-zero, so a model with extra inputs begins exactly as the one without.
+Colour guides: ``guides`` extra inputs of 4 channels each, a colour guess (RGB)
+and its confidence (0..1) on the sketch's grid. The exemplar network takes one,
+the reference fitted over the drawing (what the classical path would copy); the
+temporal network a second, the previous frame's output warped by the flow. A
+guide enters twice: into the sketch features at 1/2 scale, and at the output,
+where a learned per-pixel gate blends it over the network's own colour:
+
+    out = out + gain * confidence * sigmoid(gate(features, guide)) * (guide - out)
+
+Every guide's weights and its ``gain`` start at zero, so a model with a new guide
+begins exactly as the one without (the temporal fine-tuning starts from the
+exemplar weights that way).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ class ExemplarConfig:
     palette_size: int = 9  # k-means colours of the reference fed to AdaIN
     use_attention: bool = True  # ablation: False = palette only, no correspondence
     use_palette: bool = True  # ablation: False = no palette conditioning
-    extra_channels: int = 0  # extra sketch-side inputs (temporal network)
+    guides: int = 0  # colour guides (RGB + confidence each): fitted reference, warped previous
     attention_chunk: int = 4096  # queries per attention block (bounds memory)
 
     def as_dict(self) -> dict:
@@ -118,6 +127,27 @@ class AttentionGate(nn.Module):
         return skip * torch.sigmoid(self.psi(F.silu(self.ws(skip) + self.wg(gate))))
 
 
+class Guide(nn.Module):
+    """One colour guide's weights: feature injection, output gate and gain (all zero)."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.inject = nn.Conv2d(GUIDE_CHANNELS, width, 1)
+        self.gate = nn.Conv2d(width + GUIDE_CHANNELS, 1, 3, padding=1)
+        self.gain = nn.Parameter(torch.zeros(()))
+        for conv in (self.inject, self.gate):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def blend(self, out: torch.Tensor, h: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """``out`` moved towards the guide's colour where the gate and confidence allow."""
+        alpha = guide[:, 3:] * torch.sigmoid(self.gate(torch.cat([h, guide], 1))) * self.gain
+        return out + alpha * (guide[:, :3] - out)
+
+
+GUIDE_CHANNELS = 4
+
+
 def correspond(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int) -> torch.Tensor:
     """Soft correspondence: each query position takes the values of matching keys.
 
@@ -150,11 +180,7 @@ class ExemplarNet(nn.Module):
         w = c.width
         self.ink_encoder = Encoder(1, w)
         self.colour_encoder = Encoder(4, w)
-        if c.extra_channels:
-            # Extra inputs enter through a zero-initialised 1x1 conv added to the first stage.
-            self.extra = nn.Conv2d(c.extra_channels, w, 1)
-            nn.init.zeros_(self.extra.weight)
-            nn.init.zeros_(self.extra.bias)
+        self.guides = nn.ModuleList([Guide(w) for _ in range(c.guides)])
         self.q4, self.k4 = nn.Conv2d(2 * w, c.key_dim, 1), nn.Conv2d(2 * w, c.key_dim, 1)
         self.q8, self.k8 = nn.Conv2d(4 * w, c.key_dim, 1), nn.Conv2d(4 * w, c.key_dim, 1)
         style = 64 if c.use_palette else 0
@@ -205,15 +231,27 @@ class ExemplarNet(nn.Module):
         self,
         ink: torch.Tensor,
         reference: dict[str, torch.Tensor],
-        extra: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """RGB in [0, 1] for a sketch ``B,1,H,W`` given an encoded reference."""
+        """RGB in [0, 1] for a sketch ``B,1,H,W`` given an encoded reference.
+
+        ``guide``: ``B,4*guides,H,W`` colour guesses and confidences (see the module
+        docstring), or None for none (every confidence zero).
+        """
         c = self.config
-        x = ink
-        f2 = self.ink_encoder.r2(
-            self.ink_encoder.d2(x)
-            + (self.extra(F.avg_pool2d(extra, 2)) if extra is not None and c.extra_channels else 0)
-        )
+        parts = []
+        if c.guides:
+            if guide is None:
+                guide = ink.new_zeros(ink.shape[0], GUIDE_CHANNELS * c.guides, *ink.shape[2:])
+            if guide.shape[1] != GUIDE_CHANNELS * c.guides:
+                raise ValueError(
+                    f"expected {GUIDE_CHANNELS * c.guides} guide channels, got {guide.shape[1]}"
+                )
+            parts = list(guide.split(GUIDE_CHANNELS, dim=1))
+        f2 = self.ink_encoder.d2(ink)
+        for g, part in zip(self.guides, parts, strict=True):
+            f2 = f2 + g.inject(F.avg_pool2d(part, 2))
+        f2 = self.ink_encoder.r2(f2)
         f4 = self.ink_encoder.r4(self.ink_encoder.d4(f2))
         f8 = self.ink_encoder.r8(self.ink_encoder.d8(f4))
         if c.use_attention:
@@ -233,7 +271,10 @@ class ExemplarNet(nn.Module):
         h = self.fuse2(torch.cat([h, self.gate2(f2, h)], 1))
         h = self.dec2(h, style)
         h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
-        return torch.sigmoid(self.head(torch.cat([h, ink], 1)))
+        out = torch.sigmoid(self.head(torch.cat([h, ink], 1)))
+        for g, part in zip(self.guides, parts, strict=True):
+            out = g.blend(out, h, part)
+        return out.clamp(0, 1) if parts else out
 
 
 class PatchDiscriminator(nn.Module):

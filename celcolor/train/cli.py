@@ -42,6 +42,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--key-dim", type=int, default=d.model["key_dim"])
     p.add_argument("--no-attention", action="store_true", help="ablation: palette only")
     p.add_argument("--no-palette", action="store_true", help="ablation: no palette conditioning")
+    p.add_argument(
+        "--no-guide", action="store_true", help="ablation: without the fitted reference as a guide"
+    )
+    p.add_argument(
+        "--guide-dropout",
+        type=float,
+        default=d.guide_dropout,
+        help="share of samples trained without their guide",
+    )
     p.add_argument("--threads", type=int, default=0)
     p.add_argument(
         "--ship",
@@ -72,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
         gan=args.gan,
         loss_space=args.loss_space,
         threads=args.threads,
+        guide_dropout=args.guide_dropout,
         model={
             "width": args.width,
             "key_dim": args.key_dim,
             "use_attention": not args.no_attention,
             "use_palette": not args.no_palette,
+            "guides": 0 if args.no_guide else 1,
         },
     )
     summary = train_exemplar(cfg, name=args.model)

@@ -55,15 +55,16 @@ class ExemplarTrainConfig:
     w_adv: float = 0.01
     w_tv: float = 0.02
     w_perceptual: float = 0.1
+    guide_dropout: float = 0.2  # share of samples trained without their guide
     eval_every: int = 50
     threads: int = 0  # torch threads; 0 = all cores
-    model: dict = field(default_factory=lambda: {"width": 16, "key_dim": 32})
+    model: dict = field(default_factory=lambda: {"width": 16, "key_dim": 32, "guides": 1})
 
 
 def _stack(samples: list[Sample]) -> dict[str, torch.Tensor]:
     return {
         k: torch.from_numpy(np.stack([getattr(s, k) for s in samples]))
-        for k in ("ink", "ref_rgb", "ref_ink", "palette", "target")
+        for k in ("ink", "ref_rgb", "ref_ink", "palette", "target", "guide")
     }
 
 
@@ -98,9 +99,16 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 
 def predict(model: ExemplarNet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The model's colours for a batch of samples."""
+    """The model's colours for a batch of samples (with their guides, if it takes one)."""
     ref = model.encode_reference(batch["ref_rgb"], batch["ref_ink"], batch["palette"])
-    return model(batch["ink"], ref)
+    return model(batch["ink"], ref, batch["guide"] if model.config.guides else None)
+
+
+def drop_guides(batch: dict[str, torch.Tensor], p: float, gen: torch.Generator) -> None:
+    """Blank the guide of a share ``p`` of the samples, so the network also works without."""
+    if p > 0:
+        drop = torch.rand(len(batch["guide"]), generator=gen) < p
+        batch["guide"] = batch["guide"] * (~drop).float()[:, None, None, None]
 
 
 def build_data(cfg: ExemplarTrainConfig) -> tuple[dict, dict, dict]:
@@ -169,6 +177,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     with open(out / "log.jsonl", "w") as logf:
         while step < cfg.steps and time.perf_counter() - t_train < budget:
             batch = _batch(train, torch.randint(0, n, (cfg.batch,), generator=gen))
+            drop_guides(batch, cfg.guide_dropout, gen)
             fake = predict(model, batch)
             losses = {
                 "l1": F.l1_loss(
