@@ -8,7 +8,8 @@ Writes ``benchmarks/results/engine.json`` and ``engine.md`` (the README's table)
 - speed: a generated 1280x720 cut (``--frames``, default 240) is decoded, coloured
   and encoded with libx264's default preset (medium, crf 18) end to end through
   ``colorize_video``; in the same run the same clip is decoded and re-encoded with
-  the same settings and nothing else. Best and median of ``--repeat`` runs (5) each: this machine is shared and run times vary by up to 15%.
+  the same settings and nothing else. Best and median of ``--repeat`` runs (5) each:
+  this machine is shared and run times vary by up to 15%.
 - memory: ``colorize-video`` on 100- and 1000-frame 1280x720 cuts, each in a fresh
   process; peak RSS is the child's ``ru_maxrss``.
 - quality: the generated suite (``celcolor.data.synthetic.CUT_PRESETS``: 48 frames

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import celcolor.models.registry as registry
+import celcolor.models.records as records
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
 from celcolor.errors import InputError
@@ -50,14 +50,14 @@ def test_auto_copies_when_the_reference_is_the_keyframe_drawing(cut, checkpoint)
 
 
 def test_network_mode_without_weights_says_how_to_get_them(cut, monkeypatch):
-    monkeypatch.setattr(registry, "shipped_record", lambda name: None)
+    monkeypatch.setattr(records, "shipped_record", lambda name: None)
     col = Colorizer(cut.colour[8], ColorizeOptions(keyframe_mode="network"))
     with pytest.raises(InputError, match="colorize-video train exemplar"):
         list(col.colorize(list(cut.sketch[:1])))
 
 
 def test_auto_without_weights_falls_back_to_the_fitted_copy(cut, monkeypatch, caplog):
-    monkeypatch.setattr(registry, "shipped_record", lambda name: None)
+    monkeypatch.setattr(records, "shipped_record", lambda name: None)
     other_drawing = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
     col = Colorizer(other_drawing, ColorizeOptions(keyframe_mode="auto"))
     out = list(col.colorize(list(cut.sketch[:2])))
@@ -99,7 +99,7 @@ def test_several_references_share_one_palette(cut):
 
 
 def _record(network: float, copy: float):
-    return registry.WeightsRecord(
+    return records.WeightsRecord(
         name="exemplar",
         file="exemplar.safetensors",
         sha256="0" * 64,
@@ -111,7 +111,7 @@ def _record(network: float, copy: float):
 
 
 def test_auto_keeps_the_copy_when_the_shipped_network_scored_lower(monkeypatch):
-    monkeypatch.setattr(registry, "shipped_record", lambda name: _record(0.7, 0.9))
+    monkeypatch.setattr(records, "shipped_record", lambda name: _record(0.7, 0.9))
     other = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=21))
     col = Colorizer(other, ColorizeOptions(keyframe_mode="auto"))
@@ -126,3 +126,17 @@ def test_auto_uses_a_checkpoint_the_user_passed(checkpoint):
     col = Colorizer(other, ColorizeOptions(keyframe_mode="auto", checkpoint=checkpoint))
     list(col.colorize(list(cut.sketch)))
     assert col.stats.network_keyframes == 1
+
+
+def test_unconfident_regions_are_coloured_by_a_trusted_network(checkpoint):
+    # Fast motion and occlusion: regions appear that propagation has no vote for.
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=8, seed=4, motion=3.0))
+    for mode, expect_fills in (("network", True), ("copy", False)):
+        options = ColorizeOptions(
+            keyframe_mode=mode, checkpoint=checkpoint, temporal="classical", network_fill_share=0.0
+        )
+        col = Colorizer(cut.colour[0], options)
+        out = list(col.colorize(list(cut.sketch)))
+        assert len(out) == 8
+        assert any(u > 0 for u in col.stats.unconfident)  # the cut has such regions
+        assert (col.stats.network_fills > 0) == expect_fills

@@ -166,11 +166,15 @@ def unregister_method(name: str) -> None:
 
 # Registered models the streaming engine itself runs, and the options that make it
 # do so (every frame coloured by the network from the reference: no temporal
-# information, so the row compares with per-frame). A model not listed here runs only
-# through ``celcolor.models.make_colorizer`` when that exists.
+# information, so the row compares with per-frame; and the temporal network on every
+# in-between after a copied keyframe, as classical has). A model not listed here runs
+# only through ``celcolor.models.make_colorizer`` when that exists.
 ENGINE_MODELS: dict[str, dict[str, Any]] = {
     "exemplar": {"keyframe_mode": "network", "temporal": "per-frame"},
+    "temporal": {"keyframe_mode": "copy", "temporal": "network"},
 }
+# The ColorizeOptions field that takes a model's checkpoint.
+_CHECKPOINT_FIELD = {"exemplar": "checkpoint", "temporal": "temporal_checkpoint"}
 
 
 def _model_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
@@ -225,7 +229,8 @@ def _model_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
 
             methods.append(Method(name, description, build))
         else:
-            fields = dict(ENGINE_MODELS[model_name], checkpoint=checkpoint)
+            fields = dict(ENGINE_MODELS[model_name])
+            fields[_CHECKPOINT_FIELD.get(model_name, "checkpoint")] = checkpoint
             methods.append(_engine_method(name, fields, f"{description}; run by the engine"))
     return methods
 

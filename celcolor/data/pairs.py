@@ -80,7 +80,8 @@ def make_sample(
     from ..engine.reference import place_reference, reference_guide
 
     h, w = sketch.shape[:2]
-    guide = reference_guide(reference, place_reference(sketch, reference), (w, h))
+    placement = place_reference(sketch, reference, work_long_side=max(h, w))
+    guide = reference_guide(reference, placement, (w, h))
     return Sample(
         guide=guide.transpose(2, 0, 1).copy(),
         ink=extract_ink(sketch).ink[None],

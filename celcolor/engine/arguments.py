@@ -66,9 +66,20 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     g.add_argument(
         "--temporal",
         choices=TEMPORAL_MODES,
-        default="classical",
-        help="in-betweens: classical (flow propagation) or per-frame (reference only)",
+        default="auto",
+        help="in-betweens: network (temporal network on the warped previous frame), "
+        "classical (flow propagation, fast), per-frame (reference only), auto (the network "
+        "if its record shows it beats classical, else classical)",
     )
+    g.add_argument(
+        "--temporal-checkpoint", type=Path, default=None, metavar="PATH",
+        help="temporal network weights (default: the shipped ones)",
+    )  # fmt: skip
+    g.add_argument(
+        "--rekey-threshold", type=float, default=0.5, metavar="SHARE",
+        help="with the temporal network: re-key a frame from the reference when this share "
+        "of its pixels fails the occlusion test (1 = never)",
+    )  # fmt: skip
     g.add_argument(
         "--flow", choices=FLOW_BACKENDS, default="dis",
         help="optical flow: dis (CPU), raft (needs weights), auto",
@@ -104,6 +115,8 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         temporal=args.temporal,
         keyframe_mode=args.keyframe_mode,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
+        rekey_threshold=args.rekey_threshold,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,

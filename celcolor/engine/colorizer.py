@@ -107,6 +107,9 @@ class ColorizeStats:
 
     frames: int = 0
     network_keyframes: int = 0
+    network_frames: int = 0
+    network_fills: int = 0
+    rekeyed: list[int] = field(default_factory=list)
     unconfident: list[float] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
@@ -204,6 +207,8 @@ class Colorizer:
         self.palette: Palette = build_palette(pixels)
         self._ref_indices: dict[int, np.ndarray] = {}  # palette index maps, per reference
         self._network = None  # the exemplar network, loaded on first use (imports torch)
+        self._temporal = None  # the temporal network, likewise
+        self.temporal_mode = self._resolve_temporal()
         # DIS needs no torch: resolve the device (which imports torch) only for others.
         self._flow = make_flow_backend(
             self.options.flow,
@@ -283,7 +288,7 @@ class Colorizer:
         """
         if self.options.checkpoint:
             return True
-        from ..models.registry import shipped_record
+        from ..models.records import shipped_record
 
         record = shipped_record("exemplar")
         if record is None:
@@ -301,6 +306,61 @@ class Colorizer:
             )
         return preferred
 
+    def _resolve_temporal(self) -> str:
+        """The in-between mode this run uses ("auto" resolved; reads no weights)."""
+        mode = self.options.temporal
+        if mode != "auto":
+            return mode
+        if self.options.temporal_checkpoint:
+            return "network"
+        from ..models.records import shipped_record
+
+        record = shipped_record("temporal")
+        if record is None:
+            return "classical"
+        scores = record.metrics.get("sequence_eval", {})
+        network, classical = scores.get("network", {}), scores.get("classical", {})
+        if network.get("psnr", 0.0) >= classical.get("psnr", float("inf")):
+            return "network"
+        log.info(
+            "the shipped temporal network scored below classical propagation on held-out "
+            "cuts (PSNR %.1f vs %.1f dB): in-betweens use the classical path; "
+            "--temporal network forces the network",
+            network.get("psnr", 0.0),
+            classical.get("psnr", 0.0),
+        )
+        return "classical"
+
+    def temporal_network(self):
+        """The temporal network with every reference encoded (loaded once per cut)."""
+        if self._temporal is None:
+            from ..models.records import shipped_record
+            from ..models.registry import create_model, load_checkpoint
+            from .network import NetworkColourer
+
+            ckpt = self.options.temporal_checkpoint
+            if ckpt is None and shipped_record("temporal") is None:
+                raise InputError(
+                    "no temporal network weights: train them with `colorize-video train "
+                    "temporal --ship`, pass --temporal-checkpoint PATH, or use --temporal "
+                    "classical"
+                )
+            model = (
+                load_checkpoint(Path(ckpt)) if ckpt else create_model("temporal", pretrained=True)
+            )
+            if model.config.guides < 2:
+                raise InputError(
+                    f"{ckpt or 'the shipped temporal weights'}: not a temporal network "
+                    "(it takes no warped previous frame)"
+                )
+            self._temporal = NetworkColourer(
+                self.references,
+                model,
+                device=self.options.resolved_device(),
+                long_side=self.options.temporal_long_side,
+            )
+        return self._temporal
+
     def network(self, required: bool = False):
         """The exemplar network with every reference encoded (loaded once per cut).
 
@@ -308,7 +368,8 @@ class Colorizer:
         keyframe is then placed and copied, with a warning).
         """
         if self._network is None:
-            from ..models.registry import load_checkpoint, shipped_record
+            from ..models.records import shipped_record
+            from ..models.registry import load_checkpoint
             from .network import NetworkColourer
 
             ckpt = self.options.checkpoint
@@ -337,6 +398,7 @@ class Colorizer:
         index: np.ndarray,
         filled_index: np.ndarray | None,
         valid: np.ndarray | None = None,
+        fill=None,
     ) -> tuple[np.ndarray, float]:
         """Per-region vote; returns region colours and the unconfident pixel share.
 
@@ -347,6 +409,9 @@ class Colorizer:
                 (everything that lands there, occluded or not), or None to use ``index``
                 over the whole region, lines included.
             valid: uint8 mask of pixels allowed to vote (non-occluded), or None.
+            fill: called as ``fill(confident, winner)`` (per-region arrays) when some
+                region has no confident vote; returns an index map whose votes colour
+                those regions (the network's prediction), or None.
         """
         labels, count = frame.regions.labels, frame.regions.count
         # Under ink the paint is hidden: those pixels, and occluded ones, do not vote.
@@ -360,13 +425,20 @@ class Colorizer:
         winner, votes, total = _winners(hist)
         confident = (votes > 0) & (votes >= self.options.min_confidence * total)
         confident[0] = True
+        unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
+        if not confident.all() and fill is not None:
+            extra = fill(confident, winner)
+            if extra is not None:
+                nw_winner, nw_votes, _ = _winners(_histogram(labels, cv2.max(extra, mute), count))
+                take = ~confident & (nw_votes > 0)
+                winner[take] = nw_winner[take]
+                confident = confident | take
         if not confident.all():
             fb_winner, fb_votes, _ = _winners(_histogram(labels, fallback_index, count))
             take = ~confident & (fb_votes > 0)
             winner[take] = fb_winner[take]
             # Still nothing (a region entirely off the reference): the commonest colour.
             winner[~confident & (fb_votes == 0)] = 0
-        unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
         return winner, unconfident
 
     def motion(
@@ -416,7 +488,7 @@ class Colorizer:
             frame.seq = seq
             if (
                 prev is not None
-                and self.options.temporal == "classical"
+                and self.temporal_mode != "per-frame"
                 and prev.art.ink_u8.shape == frame.art.ink_u8.shape
             ):
                 frame.motion = self.motion(prev, frame, sketch.shape[:2])
@@ -449,9 +521,40 @@ class Colorizer:
         warped_filled = cv2.remap(
             prev_filled, sample, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
         )
-        colours, unconfident = self._snap(frame, warped, warped_filled, visible)
+        colours, unconfident = self._snap(
+            frame, warped, warped_filled, visible, fill=functools.partial(self._network_fill, frame)
+        )
         self.stats.add_time("snap", time.perf_counter() - t0)
         return colours, unconfident
+
+    def _network_fill(
+        self, frame: FrameAnalysis, confident: np.ndarray, winner: np.ndarray
+    ) -> np.ndarray | None:
+        """The exemplar network's index map for regions propagation left unconfident.
+
+        Used when they cover more than ``options.network_fill_share`` of the frame and
+        the network is trusted (the keyframe mode is not "copy" and the weights beat the
+        copy, or the user chose them); smaller ones take their neighbour's colour. The
+        network's guide is what propagation knows: the confident regions' colours.
+        """
+        areas = frame.regions.areas
+        share = areas[1:][~confident[1:]].sum() / max(areas[1:].sum(), 1)
+        if share <= self.options.network_fill_share or self.options.keyframe_mode == "copy":
+            return None
+        if self.options.keyframe_mode != "network" and not self._network_preferred():
+            return None
+        network = self.network()
+        if network is None:
+            return None
+        t0 = time.perf_counter()
+        known = np.take(confident.astype(np.uint8), frame.regions.labels)
+        guide = np.empty((*known.shape, 4), np.float32)
+        guide[..., :3] = self.palette.render(np.take(winner, frame.regions.labels)) / 255.0
+        guide[..., 3] = known
+        predicted = network.predict(frame.art.ink_u8, guide)
+        self.stats.add_time("network", time.perf_counter() - t0)
+        self.stats.network_fills += 1
+        return self.palette.index(predicted)
 
     def compose(self, frame: FrameAnalysis, colours: np.ndarray) -> tuple[np.ndarray, ...]:
         """Render a frame: flat fills, lines on top per the line mode.
@@ -571,8 +674,19 @@ class Colorizer:
         if index in self._ref_for_frame:
             log.info("frame %d: re-keyed from its pinned reference", index)
             return self._keyframe(sketch, frame, self._ref_for_frame[index])
-        if self.options.temporal == "per-frame":
+        if self.temporal_mode == "per-frame":
             return self._keyframe(sketch, frame, 0)
+        if self.temporal_mode == "network":
+            result = self._step_network(state, frame, shape)
+            if result is None:
+                log.info(
+                    "frame %d: re-keyed from the reference (more than %.0f%% of it is new)",
+                    index,
+                    100 * self.options.rekey_threshold,
+                )
+                self.stats.rekeyed.append(index)
+                return self._keyframe(sketch, frame, 0)
+            return result
         return self._step(state, frame, shape)
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
@@ -581,10 +695,10 @@ class Colorizer:
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
         self.stats.unconfident.append(0.0)
-        return out, (frame, index, filled)
+        return out, (frame, index, filled, out)
 
     def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
-        prev, prev_index, prev_filled = state
+        prev, prev_index, prev_filled, _ = state
         colours, unconfident = self.propagate(prev, prev_index, prev_filled, frame, shape)
         t0 = time.perf_counter()
         self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
@@ -592,4 +706,34 @@ class Colorizer:
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
         self.stats.unconfident.append(unconfident)
-        return out, (frame, index, filled)
+        return out, (frame, index, filled, out)
+
+    def _step_network(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
+        """An in-between by the temporal network; None when the frame should be re-keyed."""
+        prev, _, _, prev_out = state
+        ahead = frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
+        sample, visible = frame.motion if ahead else self.motion(prev, frame, shape)
+        lost = 1.0 - cv2.countNonZero(visible) / visible.size
+        if lost > self.options.rekey_threshold:
+            return None
+        net = self.temporal_network()
+        t0 = time.perf_counter()
+        size = net.work_size(shape)
+        # The previous output on this frame's grid, and where that holds (not occluded).
+        warped = cv2.remap(
+            prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+        guide = np.zeros((size[1], size[0], 4 * net.guides), np.float32)
+        guide[..., -4:-1] = cv2.resize(warped, size, interpolation=cv2.INTER_AREA) / 255.0
+        guide[..., -1] = cv2.resize(visible * 255, size, interpolation=cv2.INTER_AREA) / 255.0
+        predicted = net.predict(frame.art.ink_u8, guide)
+        self.stats.add_time("network", time.perf_counter() - t0)
+        self.stats.network_frames += 1
+        t0 = time.perf_counter()
+        colours, _ = self._snap(frame, self.palette.index(predicted), None)
+        self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
+        self.stats.add_time("snap", time.perf_counter() - t0)
+        out, index, filled = self.compose(frame, colours)
+        self.stats.frames += 1
+        self.stats.unconfident.append(lost)
+        return out, (frame, index, filled, out)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from ..errors import UsageError
 
 LINE_MODES = ("auto", "keep", "fill")
-TEMPORAL_MODES = ("classical", "per-frame")
+TEMPORAL_MODES = ("auto", "network", "classical", "per-frame")
 KEYFRAME_MODES = ("auto", "copy", "network")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,15 +24,29 @@ class ColorizeOptions:
             lines (red/blue/green shadow and highlight lines) with a region they bound;
             "keep" keeps every line in its own colour; "fill" paints every line pixel
             with the colour around it (a clean full-colour frame).
-        temporal: how in-betweens get colour: "classical" (flow propagation from the
-            previous frame) or "per-frame" (every frame coloured from the reference
-            alone, no temporal information; a baseline).
+        temporal: how in-betweens get colour: "network" (the temporal network: the
+            previous output warped by the flow, coloured at ``temporal_long_side``,
+            snapped per region), "classical" (flow propagation of the previous
+            frame's region colours; the fast path), "per-frame" (every frame coloured
+            from the reference alone, no temporal information; a baseline), or
+            "auto": the network when its weights are there (shipped, or
+            ``temporal_checkpoint``) and their record shows they beat the classical
+            path on held-out cuts, else classical.
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
             network; "auto" copies when the reference is the coloured version of the
             keyframe's drawing and runs the network otherwise.
         checkpoint: exemplar network weights to use instead of the shipped ones.
-        network_long_side: the network's working size (long side, pixels).
+        network_long_side: the exemplar network's working size (long side, pixels).
+        temporal_checkpoint: temporal network weights instead of the shipped ones.
+        temporal_long_side: the temporal network's working size (long side, pixels).
+        rekey_threshold: with the temporal network, a frame whose share of pixels
+            failing the occlusion test is above this is coloured from the reference as
+            a new keyframe (a cut with large motion, a new character); 1 turns it off.
+        network_fill_share: in classical propagation, when regions without a confident
+            vote (new after an occlusion) cover more than this share of a frame, the
+            exemplar network colours them (if trusted, see ``keyframe_mode``); smaller
+            ones take their neighbour's colour.
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
@@ -44,10 +58,14 @@ class ColorizeOptions:
 
     ref_frame: int = 0
     lines: str = "auto"
-    temporal: str = "classical"
+    temporal: str = "auto"
     keyframe_mode: str = "auto"
     checkpoint: str | None = None
     network_long_side: int = 512
+    temporal_checkpoint: str | None = None
+    temporal_long_side: int = 320
+    rekey_threshold: float = 0.5
+    network_fill_share: float = 0.005
     flow: str = "dis"
     flow_weights: str | None = None
     device: str = "auto"
@@ -76,6 +94,13 @@ class ColorizeOptions:
             raise UsageError(f"--ref-frame must be 0 or more, got {self.ref_frame}")
         if not 64 <= self.work_long_side <= 4096:
             raise UsageError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
+        if not 0.0 <= self.network_fill_share <= 1.0:
+            raise UsageError(f"network_fill_share must be in [0, 1], got {self.network_fill_share}")
+        if not 0.0 < self.rekey_threshold <= 1.0:
+            raise UsageError(f"rekey_threshold must be in (0, 1], got {self.rekey_threshold}")
+        for name in ("network_long_side", "temporal_long_side"):
+            if not 64 <= getattr(self, name) <= 4096:
+                raise UsageError(f"{name} must be in 64..4096, got {getattr(self, name)}")
         if not 0.0 < self.min_confidence <= 1.0:
             raise UsageError(f"min_confidence must be in (0, 1], got {self.min_confidence}")
 
@@ -85,11 +110,10 @@ class ColorizeOptions:
 
     def resolved_device(self) -> str:
         """The torch device this run uses: "auto" means CUDA when available."""
+        import torch
+
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
         if self.device != "auto":
             return self.device
-        try:
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        except ImportError:  # pragma: no cover - torch is a dependency
-            return "cpu"
+        return "cuda" if torch.cuda.is_available() else "cpu"

@@ -99,19 +99,23 @@ def _bbox(mask: np.ndarray) -> tuple[float, float, float, float] | None:
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
 
 
-def place_reference(sketch_rgb: np.ndarray, reference_rgb: np.ndarray) -> Placement:
+def place_reference(
+    sketch_rgb: np.ndarray, reference_rgb: np.ndarray, work_long_side: int = _WORK_LONG_SIDE
+) -> Placement:
     """Fit a reference over a keyframe's line art.
 
     Args:
         sketch_rgb: ``H,W,3`` uint8 keyframe line art.
         reference_rgb: ``h,w,3`` uint8 coloured reference, any size.
+        work_long_side: the fit runs at this long side (training data, whose frames
+            are small, fits at their own size: upsampling costs time and adds nothing).
 
     Returns:
         The :class:`Placement` of the reference.
     """
     fh, fw = sketch_rgb.shape[:2]
     rh, rw = reference_rgb.shape[:2]
-    fs = _WORK_LONG_SIDE / max(fh, fw)  # frame full -> work
+    fs = work_long_side / max(fh, fw)  # frame full -> work
     frame_size = (max(8, round(fw * fs)), max(8, round(fh * fs)))
     # Work on the reference at the same work scale as its frame-sized version.
     rs_x, rs_y = frame_size[0] / rw, frame_size[1] / rh

@@ -247,7 +247,9 @@ class ExemplarNet(nn.Module):
                 raise ValueError(
                     f"expected {GUIDE_CHANNELS * c.guides} guide channels, got {guide.shape[1]}"
                 )
-            parts = list(guide.split(GUIDE_CHANNELS, dim=1))
+            # Contiguous: a strided view can take another kernel path, and with it
+            # other rounding, which would break exact equality with fewer guides.
+            parts = [p.contiguous() for p in guide.split(GUIDE_CHANNELS, dim=1)]
         f2 = self.ink_encoder.d2(ink)
         for g, part in zip(self.guides, parts, strict=True):
             f2 = f2 + g.inject(F.avg_pool2d(part, 2))

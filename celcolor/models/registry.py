@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,32 +25,19 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..errors import CelcolorError
+from .records import WEIGHTS_DIR, WeightsRecord, shipped_record
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-
-
-@dataclass
-class WeightsRecord:
-    """What a shipped checkpoint is and where it came from."""
-
-    name: str
-    file: str
-    sha256: str
-    command: str
-    data: str
-    seconds: float
-    metrics: dict = field(default_factory=dict)
-    notes: str = ""
-
-    @classmethod
-    def read(cls, path: Path) -> WeightsRecord:
-        """Load a record from its JSON file."""
-        return cls(**json.loads(Path(path).read_text()))
-
-    def write(self, path: Path) -> None:
-        """Save the record as JSON."""
-        Path(path).write_text(json.dumps(self.__dict__, indent=2) + "\n")
-
+__all__ = [
+    "WEIGHTS_DIR",
+    "WeightsRecord",
+    "create_model",
+    "list_models",
+    "load_checkpoint",
+    "register",
+    "save_checkpoint",
+    "sha256_of",
+    "shipped_record",
+]
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
@@ -71,12 +57,6 @@ def list_models(pretrained: bool = False) -> list[str]:
     _load_builtin_models()
     names = sorted(_BUILDERS)
     return [n for n in names if shipped_record(n) is not None] if pretrained else names
-
-
-def shipped_record(name: str) -> WeightsRecord | None:
-    """The record of a model's shipped weights, or None when it has none."""
-    path = WEIGHTS_DIR / f"{name}.json"
-    return WeightsRecord.read(path) if path.is_file() else None
 
 
 def sha256_of(path: Path) -> str:

@@ -1,7 +1,8 @@
-"""`colorize-video train exemplar ...`: train a network and, with --ship, package it.
+"""`colorize-video train exemplar|temporal ...`: train a network and, with --ship, package it.
 
 colorize-video train exemplar --out runs/exemplar --minutes 30 --ship
 colorize-video train exemplar --out runs/no-attn --no-attention --minutes 10   # ablation
+colorize-video train temporal --init exemplar --out runs/temporal --minutes 40 --ship
 """
 
 from __future__ import annotations
@@ -14,44 +15,66 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..models.registry import WEIGHTS_DIR, WeightsRecord, sha256_of
-from .exemplar import ExemplarTrainConfig, train_exemplar
+from ..models.records import WEIGHTS_DIR, WeightsRecord
+from .exemplar import ExemplarTrainConfig
+from .temporal import TemporalTrainConfig
 
-MODELS = ("exemplar",)
+MODELS = ("exemplar", "temporal")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    """Parser of `colorize-video train`."""
-    d = ExemplarTrainConfig()
+    """Parser of `colorize-video train` (flags left unset take the model's recipe default)."""
+    ex, te = ExemplarTrainConfig(), TemporalTrainConfig()
+
+    def both(field: str) -> str:
+        return f"(default: exemplar {getattr(ex, field)}, temporal {getattr(te, field)})"
+
     p = argparse.ArgumentParser(prog=prog, description="Train a celcolor network.")
     p.add_argument("model", choices=MODELS)
-    p.add_argument("--out", type=Path, default=d.out, help="run folder (checkpoints, log)")
-    p.add_argument("--minutes", type=float, default=d.minutes, help="wall-clock budget")
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--size", type=int, nargs=2, default=list(d.size), metavar=("W", "H"))
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--synthetic", type=int, default=d.synthetic, help="generated pairs")
-    p.add_argument("--real", type=int, default=d.real, help="real pairs (needs --data)")
-    p.add_argument("--heldout", type=int, default=d.heldout)
-    p.add_argument("--data", type=Path, default=None, help="../shared/data by default")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--gan", choices=("lsgan", "wgan-gp", "none"), default=d.gan)
-    p.add_argument("--loss-space", choices=("rgb", "lab"), default=d.loss_space)
-    p.add_argument("--width", type=int, default=d.model["width"])
-    p.add_argument("--key-dim", type=int, default=d.model["key_dim"])
-    p.add_argument("--no-attention", action="store_true", help="ablation: palette only")
-    p.add_argument("--no-palette", action="store_true", help="ablation: no palette conditioning")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/MODEL)")
     p.add_argument(
+        "--minutes", type=float, default=None, help="wall-clock budget " + both("minutes")
+    )
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--batch", type=int, default=None, help=both("batch"))
+    p.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"))
+    p.add_argument("--lr", type=float, default=None, help=both("lr"))
+    p.add_argument("--synthetic", type=int, default=None, help="generated pairs/sequences")
+    p.add_argument("--real", type=int, default=None, help="real pairs/sequences (needs --data)")
+    p.add_argument("--heldout", type=int, default=None)
+    p.add_argument("--data", type=Path, default=None, help="../shared/data by default")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gan", choices=("lsgan", "wgan-gp", "none"), default=None, help=both("gan"))
+    p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations")
+    p.add_argument("--threads", type=int, default=0)
+    e = p.add_argument_group("exemplar")
+    e.add_argument("--loss-space", choices=("rgb", "lab"), default=ex.loss_space)
+    e.add_argument("--width", type=int, default=ex.model["width"])
+    e.add_argument("--key-dim", type=int, default=ex.model["key_dim"])
+    e.add_argument("--no-attention", action="store_true", help="ablation: palette only")
+    e.add_argument("--no-palette", action="store_true", help="ablation: no palette conditioning")
+    e.add_argument(
         "--no-guide", action="store_true", help="ablation: without the fitted reference as a guide"
     )
-    p.add_argument(
+    e.add_argument(
         "--guide-dropout",
         type=float,
-        default=d.guide_dropout,
+        default=ex.guide_dropout,
         help="share of samples trained without their guide",
     )
-    p.add_argument("--threads", type=int, default=0)
+    t = p.add_argument_group("temporal")
+    t.add_argument(
+        "--init", default=te.init, help="exemplar weights to start from: a name or a path"
+    )
+    t.add_argument("--length", type=int, default=te.length, help="frames per sequence (3-5)")
+    t.add_argument(
+        "--exact-flow",
+        type=float,
+        default=te.exact_flow,
+        help="share of generated sequences trained with the exact flow (the rest: DIS)",
+    )
+    t.add_argument("--w-short", type=float, default=te.w_short, help="short-term consistency")
+    t.add_argument("--w-long", type=float, default=te.w_long, help="long-term consistency")
     p.add_argument(
         "--ship",
         action="store_true",
@@ -62,44 +85,59 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def _common(args: argparse.Namespace, default) -> dict:
+    """The shared flags, each either given or the recipe's default."""
+    size = tuple(args.size) if args.size else default.size
+    if any(s % 8 for s in size):
+        raise UsageError(f"--size must be multiples of 8, got {size[0]} {size[1]}")
+    picked = {
+        name: getattr(args, name) if getattr(args, name) is not None else getattr(default, name)
+        for name in (
+            "minutes", "steps", "batch", "lr", "synthetic", "real", "heldout", "gan", "eval_every"
+        )
+    }  # fmt: skip
+    out = args.out if args.out is not None else Path("runs") / args.model
+    return {**picked, "out": out, "size": size, "data": args.data, "seed": args.seed,
+            "threads": args.threads}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, write summary.json, and ship the weights when asked."""
-    if any(s % 8 for s in args.size):
-        raise UsageError(f"--size must be multiples of 8, got {args.size[0]} {args.size[1]}")
-    cfg = ExemplarTrainConfig(
-        out=args.out,
-        minutes=args.minutes,
-        steps=args.steps,
-        batch=args.batch,
-        size=tuple(args.size),
-        lr=args.lr,
-        synthetic=args.synthetic,
-        real=args.real,
-        heldout=args.heldout,
-        data=args.data,
-        seed=args.seed,
-        gan=args.gan,
-        loss_space=args.loss_space,
-        threads=args.threads,
-        guide_dropout=args.guide_dropout,
-        model={
-            "width": args.width,
-            "key_dim": args.key_dim,
-            "use_attention": not args.no_attention,
-            "use_palette": not args.no_palette,
-            "guides": 0 if args.no_guide else 1,
-        },
-    )
-    summary = train_exemplar(cfg, name=args.model)
-    print(
-        json.dumps(
-            {
-                k: summary[k]
-                for k in ("checkpoint", "steps", "seconds", "final_heldout", "perceptual")
-            },
-            indent=2,
+    if args.model == "temporal":
+        from .temporal import train_temporal
+
+        if not 3 <= args.length <= 8:
+            raise UsageError(f"--length must be 3 to 8 frames, got {args.length}")
+        cfg = TemporalTrainConfig(
+            **_common(args, TemporalTrainConfig()),
+            init=args.init,
+            length=args.length,
+            exact_flow=args.exact_flow,
+            w_short=args.w_short,
+            w_long=args.w_long,
         )
-    )
+        if cfg.gan not in ("none", "lsgan"):
+            raise UsageError("train temporal: --gan must be none or lsgan")
+        summary = train_temporal(cfg)
+        shown = ("checkpoint", "steps", "seconds", "start_heldout", "best_heldout")
+    else:
+        from .exemplar import train_exemplar
+
+        cfg = ExemplarTrainConfig(
+            **_common(args, ExemplarTrainConfig()),
+            loss_space=args.loss_space,
+            guide_dropout=args.guide_dropout,
+            model={
+                "width": args.width,
+                "key_dim": args.key_dim,
+                "use_attention": not args.no_attention,
+                "use_palette": not args.no_palette,
+                "guides": 0 if args.no_guide else 1,
+            },
+        )
+        summary = train_exemplar(cfg, name=args.model)
+        shown = ("checkpoint", "steps", "seconds", "final_heldout", "perceptual")
+    print(json.dumps({k: summary[k] for k in shown}, indent=2))
     if args.ship:
         ship(
             Path(summary["checkpoint"]),
@@ -111,11 +149,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:
-    """Copy a checkpoint into the package with its record (sha256, recipe, data)."""
-    from .keyframe_eval import keyframe_accuracy
+    """Copy a checkpoint into the package with its record (sha256, recipe, data, figures).
 
-    # Measured here so that --keyframe-mode auto uses the network only if it beat the copy.
-    keyframes = keyframe_accuracy(str(checkpoint))
+    The figures the engine's ``auto`` modes consult are measured here: held-out
+    keyframes (exemplar: network vs fitted copy) or held-out cuts (temporal: network
+    vs classical propagation), so weights that lose never become a default.
+    """
+    from ..models.registry import sha256_of
+
+    metrics = {
+        "heldout": summary["best_heldout"],
+        "steps": summary["steps"],
+        "perceptual": summary["perceptual"],
+    }
+    if name == "temporal":
+        from .temporal_eval import sequence_scores
+
+        metrics["start_heldout"] = summary["start_heldout"]
+        metrics["sequence_eval"] = sequence_scores(str(checkpoint))
+    else:
+        from .keyframe_eval import keyframe_accuracy
+
+        metrics["keyframe_accuracy"] = keyframe_accuracy(str(checkpoint))
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     dst = WEIGHTS_DIR / f"{name}.safetensors"
     shutil.copyfile(checkpoint, dst)
@@ -126,12 +181,7 @@ def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:
         command=command,
         data=json.dumps(summary["data"]),
         seconds=summary["seconds"],
-        metrics={
-            "heldout": summary["best_heldout"],
-            "steps": summary["steps"],
-            "perceptual": summary["perceptual"],
-            "keyframe_accuracy": keyframes,
-        },
+        metrics=metrics,
     )
     record.write(WEIGHTS_DIR / f"{name}.json")
     return dst

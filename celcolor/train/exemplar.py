@@ -131,7 +131,15 @@ def build_data(cfg: ExemplarTrainConfig) -> tuple[dict, dict, dict]:
         "heldout_pairs": cfg.heldout,
         "build_seconds": round(time.perf_counter() - t0, 1),
     }
-    return _stack(train), _stack(heldout), info
+    heldout_t = _stack(heldout)
+    # The fitted copy on its own (the guide's colours where it lands): the bar to beat.
+    copy = heldout_t["guide"][:, :3]
+    mse = F.mse_loss(copy, heldout_t["target"], reduction="none").mean(dim=(1, 2, 3))
+    info["heldout_copy"] = {
+        "l1": round(float(F.l1_loss(copy, heldout_t["target"])), 5),
+        "psnr": round(float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()), 3),
+    }
+    return _stack(train), heldout_t, info
 
 
 def evaluate(model: ExemplarNet, data: dict[str, torch.Tensor]) -> dict[str, float]:

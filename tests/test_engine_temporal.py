@@ -1,0 +1,108 @@
+"""The temporal network inside the engine: modes, the auto gate, re-keying.
+
+A small untrained checkpoint tests the plumbing; the shipped weights' quality is
+tested in test_shipped_weights.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+import celcolor.models.records as records
+from celcolor.data.synthetic import CutSpec, generate_cut
+from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.errors import InputError
+from celcolor.models import create_model, save_checkpoint
+
+SPEC = CutSpec(width=160, height=96, num_frames=8, seed=21, motion=2.0)
+
+
+@pytest.fixture(scope="module")
+def cut():
+    return generate_cut(SPEC, flow=False)
+
+
+@pytest.fixture(scope="module")
+def temporal_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "temporal.safetensors"
+    save_checkpoint(create_model("temporal", width=8, key_dim=8), path, "temporal")
+    return str(path)
+
+
+def _record(network_psnr: float, classical_psnr: float):
+    return records.WeightsRecord(
+        name="temporal",
+        file="temporal.safetensors",
+        sha256="0" * 64,
+        command="c",
+        data="d",
+        seconds=0.0,
+        metrics={
+            "sequence_eval": {
+                "network": {"psnr": network_psnr},
+                "classical": {"psnr": classical_psnr},
+            }
+        },
+    )
+
+
+def test_network_mode_colours_every_in_between_with_the_network(cut, temporal_checkpoint):
+    options = ColorizeOptions(
+        temporal="network", temporal_checkpoint=temporal_checkpoint, rekey_threshold=1.0
+    )
+    col = Colorizer(cut.colour[0], options)
+    out = list(col.colorize(list(cut.sketch)))
+    assert len(out) == len(cut.sketch)
+    assert all(o.shape == (96, 160, 3) and o.dtype == np.uint8 for o in out)
+    assert col.stats.network_frames == len(cut.sketch) - 1 and col.stats.rekeyed == []
+    # Snapped: pixels away from ink carry reference palette colours.
+    away = (cut.sketch[5] == 255).all(axis=2)
+    palette = {tuple(c) for c in col.palette.colours}
+    assert {tuple(c) for c in out[5][away][::40]} <= palette
+
+
+def test_a_frame_with_too_much_new_content_is_rekeyed(cut, temporal_checkpoint, caplog):
+    # A threshold below any frame's share of occluded pixels: every in-between re-keys.
+    options = ColorizeOptions(
+        temporal="network", temporal_checkpoint=temporal_checkpoint, rekey_threshold=1e-6
+    )
+    col = Colorizer(cut.colour[0], options)
+    with caplog.at_level(logging.INFO, logger="celcolor"):
+        out = list(col.colorize(list(cut.sketch[:4])))
+    assert len(out) == 4
+    assert col.stats.rekeyed == [1, 2, 3] and col.stats.network_frames == 0
+    assert "re-keyed from the reference" in caplog.text
+
+
+def test_network_mode_without_weights_says_how_to_get_them(cut, monkeypatch):
+    monkeypatch.setattr(records, "shipped_record", lambda name: None)
+    col = Colorizer(cut.colour[0], ColorizeOptions(temporal="network", rekey_threshold=1.0))
+    with pytest.raises(InputError, match="train temporal"):
+        list(col.colorize(list(cut.sketch[:3])))
+
+
+def test_an_exemplar_checkpoint_is_not_a_temporal_network(cut, tmp_path):
+    path = tmp_path / "ex.safetensors"
+    save_checkpoint(create_model("exemplar", width=8, key_dim=8), path, "exemplar")
+    options = ColorizeOptions(temporal="network", temporal_checkpoint=str(path))
+    with pytest.raises(InputError, match="not a temporal network"):
+        list(Colorizer(cut.colour[0], options).colorize(list(cut.sketch[:2])))
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [(None, "classical"), (_record(30.0, 31.0), "classical"), (_record(32.0, 31.0), "network")],
+)
+def test_auto_uses_the_network_only_when_its_record_beats_classical(
+    cut, monkeypatch, record, expected
+):
+    monkeypatch.setattr(records, "shipped_record", lambda name: record)
+    assert Colorizer(cut.colour[0], ColorizeOptions()).temporal_mode == expected
+
+
+def test_auto_uses_a_temporal_checkpoint_the_user_passed(cut, temporal_checkpoint):
+    options = ColorizeOptions(temporal_checkpoint=temporal_checkpoint)
+    assert Colorizer(cut.colour[0], options).temporal_mode == "network"
