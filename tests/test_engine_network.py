@@ -140,3 +140,26 @@ def test_unconfident_regions_are_coloured_by_a_trusted_network(checkpoint):
         assert len(out) == 8
         assert any(u > 0 for u in col.stats.unconfident)  # the cut has such regions
         assert (col.stats.network_fills > 0) == expect_fills
+
+
+def test_two_keyframes_blend_a_forward_and_a_backward_pass():
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=14, seed=4, motion=3.0))
+    pinned = {0: cut.colour[0], 13: cut.colour[13]}
+
+    def run(window: int) -> list[np.ndarray]:
+        options = ColorizeOptions(temporal="classical", blend_window=window)
+        out = list(Colorizer(None, options, pinned=pinned).colorize(list(cut.sketch)))
+        assert len(out) == 14
+        return out
+
+    def accuracy(frames: list[np.ndarray], t: int) -> float:
+        return region_accuracy(frames[t], cut.colour[t], cut.regions[t], lines=cut.lines[t]).pixel
+
+    forward, blended = run(0), run(96)
+    assert any(not np.array_equal(a, b) for a, b in zip(forward, blended, strict=True))
+    # Near the second keyframe the backward pass is the one to trust.
+    late = range(9, 13)
+    assert np.mean([accuracy(blended, t) for t in late]) > np.mean(
+        [accuracy(forward, t) for t in late]
+    )
+    assert accuracy(blended, 13) > 0.97 and accuracy(blended, 0) > 0.97  # the keyframes

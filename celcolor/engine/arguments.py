@@ -81,6 +81,12 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "of its pixels fails the occlusion test (1 = never)",
     )  # fmt: skip
     g.add_argument(
+        "--blend-window", type=int, default=96, metavar="N",
+        help="between references pinned to frames at most N apart, colour forward and "
+        "backward and keep per region the pass nearer its keyframe and less occluded "
+        "(0: forward only)",
+    )  # fmt: skip
+    g.add_argument(
         "--flow", choices=FLOW_BACKENDS, default="dis",
         help="optical flow: dis (CPU), raft (needs weights), auto",
     )  # fmt: skip
@@ -117,6 +123,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
         rekey_threshold=args.rekey_threshold,
+        blend_window=args.blend_window,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,

@@ -109,6 +109,7 @@ class ColorizeStats:
     network_keyframes: int = 0
     network_frames: int = 0
     network_fills: int = 0
+    blended: int = 0
     rekeyed: list[int] = field(default_factory=list)
     unconfident: list[float] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -154,6 +155,31 @@ def check_reference(reference: np.ndarray) -> None:
             "the reference has no colour: it looks like line art; pass a coloured "
             "version of a frame (a colour key) as --ref"
         )
+
+
+@dataclass
+class _Segment:
+    """In-betweens held on disk until the keyframe after them (see ``_blend_back``)."""
+
+    start: int  # the keyframe (or frame) the forward pass starts from
+    end: int  # the keyframe that closes the segment
+    spill: Path
+    # (index, sketch file, forward region colours, forward region trust)
+    frames: list[tuple[int, Path, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def hold(self, index: int, sketch: np.ndarray, colours: tuple[np.ndarray, np.ndarray]) -> None:
+        """Keep a frame's sketch (on disk) and its forward colours (in memory, per region)."""
+        path = self.spill / f"seg{index:06d}.png"
+        cv2.imwrite(str(path), sketch[..., ::-1])
+        self.frames.append((index, path, colours[0].copy(), colours[1].copy()))
+
+    def forward_outputs(self, colorizer: Colorizer):
+        """The held frames with their forward colours alone (no closing keyframe came)."""
+        for _, path, forward, _ in self.frames:
+            sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
+            out, _, _ = colorizer.compose(colorizer.analyse(sketch), forward)
+            path.unlink()
+            yield out
 
 
 class Colorizer:
@@ -223,6 +249,8 @@ class Colorizer:
         self._warned_other_drawing = False
         self._warned_no_network = False
         self._partners = TracePartners()
+        self._last_colours: tuple[np.ndarray, np.ndarray] | None = None
+        self._last_visible: np.ndarray | None = None
         self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -305,6 +333,17 @@ class Colorizer:
                 100 * scores.get("copy", 0.0),
             )
         return preferred
+
+    def _region_visibility(
+        self, frame: FrameAnalysis, visible: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Per region, the share of its pixels the last warp saw (passed the occlusion test)."""
+        if visible is None:
+            visible = self._last_visible
+        seen = np.bincount(
+            frame.regions.labels.ravel(), weights=visible.ravel(), minlength=frame.regions.count
+        )
+        return (seen / np.maximum(frame.regions.areas, 1)).astype(np.float32)
 
     def _resolve_temporal(self) -> str:
         """The in-between mode this run uses ("auto" resolved; reads no weights)."""
@@ -509,6 +548,7 @@ class Colorizer:
             sample, visible = frame.motion  # computed ahead, in the analysis thread
         else:
             sample, visible = self.motion(prev, frame, shape)
+        self._last_visible = visible
         t0 = time.perf_counter()
         warped = cv2.remap(
             prev_index,
@@ -607,6 +647,7 @@ class Colorizer:
         key = self.key_frame
         shape: tuple[int, int] | None = None
         state = None
+        pending: _Segment | None = None
         with tempfile.TemporaryDirectory(prefix="celcolor-") as spill:
             if key > 0:
                 # Hold frames 0..key-1 on disk, colour the keyframe, go back to 0.
@@ -662,10 +703,67 @@ class Colorizer:
                         f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
                         f"{sketch.shape[1]}x{sketch.shape[0]}"
                     )
+                if pending is not None and i in self._ref_for_frame:
+                    # The keyframe that closes a blended segment: colour it, then go back.
+                    out, state = self._next(state, sketch, frame, i, shape)
+                    yield from self._blend_back(pending, state, i, shape)
+                    pending = None
+                    yield out
+                    continue
                 out, state = self._next(state, sketch, frame, i, shape)
+                if pending is None and self._blend_until(i) is not None:
+                    pending = _Segment(start=i - 1, end=self._blend_until(i), spill=Path(spill))
+                if pending is not None:
+                    pending.hold(i, sketch, self._last_colours)
+                    continue
                 yield out
+            if pending is not None:  # the cut ended before the closing keyframe
+                yield from pending.forward_outputs(self)
             if shape is None:
                 raise InputError("the cut has no frames")
+
+    def _blend_until(self, index: int) -> int | None:
+        """The keyframe closing the segment that frame ``index`` opens, when blended.
+
+        A segment opens right after a keyframe when the next keyframe (a reference
+        pinned to a frame) lies within ``options.blend_window`` frames: its in-betweens
+        are coloured forward from the first and backward from the second, and each
+        region takes the pass it trusts more. The frames wait on disk, not in memory.
+        """
+        if self.options.blend_window <= 0 or (index - 1) not in self._ref_for_frame:
+            return None
+        later = [k for k in self._ref_for_frame if k > index]
+        if not later:
+            return None
+        end = min(later)
+        return end if end - (index - 1) <= self.options.blend_window + 1 else None
+
+    def _blend_back(self, segment: _Segment, key_state, end: int, shape: tuple[int, int]):
+        """Colour a held segment backward from its closing keyframe and blend the passes.
+
+        Per region, each pass's trust is the share of the region its warp could see
+        (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
+        ``(t - start)`` backward. Yields the segment's frames in order.
+        """
+        back_state = key_state
+        done: list[Path] = []
+        for t, path, forward, forward_conf in reversed(segment.frames):
+            sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
+            frame = self.analyse(sketch)
+            _, back_state = self._next(back_state, sketch, frame, t, shape)
+            self.stats.frames -= 1  # a second pass over a frame, not another frame
+            self.stats.blended += 1
+            backward, backward_conf = self._last_colours
+            take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
+            colours = np.where(take_forward, forward, backward).astype(np.uint8)
+            out, _, _ = self.compose(frame, colours)
+            q = path.with_suffix(".out.png")
+            cv2.imwrite(str(q), out[..., ::-1])
+            path.unlink()
+            done.append(q)
+        for q in reversed(done):
+            yield np.ascontiguousarray(cv2.imread(str(q))[..., ::-1])
+            q.unlink()
 
     def _next(
         self, state, sketch: np.ndarray, frame: FrameAnalysis, index: int, shape: tuple[int, int]
@@ -691,6 +789,7 @@ class Colorizer:
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
         colours = self.colour_keyframe(sketch, frame, ref)
+        self._last_colours = (colours, np.ones(len(colours), np.float32))
         self._partners.learn(trace_pairs(frame.art, frame.regions), colours)
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
@@ -700,6 +799,7 @@ class Colorizer:
     def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
         prev, prev_index, prev_filled, _ = state
         colours, unconfident = self.propagate(prev, prev_index, prev_filled, frame, shape)
+        self._last_colours = (colours, self._region_visibility(frame))
         t0 = time.perf_counter()
         self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
         self.stats.add_time("snap", time.perf_counter() - t0)
@@ -731,6 +831,7 @@ class Colorizer:
         self.stats.network_frames += 1
         t0 = time.perf_counter()
         colours, _ = self._snap(frame, self.palette.index(predicted), None)
+        self._last_colours = (colours, self._region_visibility(frame, visible))
         self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
         self.stats.add_time("snap", time.perf_counter() - t0)
         out, index, filled = self.compose(frame, colours)

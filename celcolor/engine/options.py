@@ -47,6 +47,10 @@ class ColorizeOptions:
             vote (new after an occlusion) cover more than this share of a frame, the
             exemplar network colours them (if trusted, see ``keyframe_mode``); smaller
             ones take their neighbour's colour.
+        blend_window: between two keyframes at most this many frames apart (references
+            pinned to frames), in-betweens are coloured forward and backward and each
+            region takes the pass it trusts more; the frames wait on disk, not in
+            memory. 0 turns it off (forward only, re-keyed at the second keyframe).
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
@@ -66,6 +70,7 @@ class ColorizeOptions:
     temporal_long_side: int = 320
     rekey_threshold: float = 0.5
     network_fill_share: float = 0.005
+    blend_window: int = 96
     flow: str = "dis"
     flow_weights: str | None = None
     device: str = "auto"
@@ -94,6 +99,8 @@ class ColorizeOptions:
             raise UsageError(f"--ref-frame must be 0 or more, got {self.ref_frame}")
         if not 64 <= self.work_long_side <= 4096:
             raise UsageError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
+        if self.blend_window < 0:
+            raise UsageError(f"blend_window must be 0 or more, got {self.blend_window}")
         if not 0.0 <= self.network_fill_share <= 1.0:
             raise UsageError(f"network_fill_share must be in [0, 1], got {self.network_fill_share}")
         if not 0.0 < self.rekey_threshold <= 1.0:
