@@ -95,6 +95,34 @@ def bench_speed(frames: int, repeat: int, work: Path) -> dict:
     }
 
 
+def bench_network_speed(frames: int, repeat: int, work: Path) -> dict:
+    """End to end at 1280x720 with the temporal network on every in-between."""
+    spec = CutSpec(width=1280, height=720, num_frames=frames, seed=SPEED_SPEC.seed)
+    paths = write_cut(spec, work / "speed", video=True, overwrite=True)
+    runs, stages, network = [], {}, {}
+    for _ in range(repeat):
+        result = colorize_video(
+            paths["sketch_video"],
+            paths["reference"],
+            work / "network.mp4",
+            options=ColorizeOptions(temporal="network", keyframe_mode="copy", rekey_threshold=1.0),
+            encode=EncodeOptions(overwrite=True, preset="medium", crf=18),
+        )
+        runs.append(result.seconds)
+        stages = {k: 1000 * v / result.frames for k, v in result.stage_seconds.items()}
+        network = {"frames": result.stats.network_frames}
+    return {
+        "resolution": "1280x720",
+        "frames": frames,
+        "encoder": "libx264 medium crf 18",
+        "network_fps": frames / min(runs),
+        "network_fps_median": frames / float(np.median(runs)),
+        "runs_s": runs,
+        "stage_ms_per_frame": stages,
+        **network,
+    }
+
+
 def peak_rss_mb(src: Path, ref: Path, out: Path) -> float:
     """Peak RSS (MB) of one `colorize-video` run in a fresh process."""
     code = (
@@ -170,6 +198,19 @@ def markdown(res: dict) -> str:
             + ", ".join(f"{k} {v:.1f}" for k, v in s["stage_ms_per_frame"].items()),
             "",
         ]
+    if "network_speed" in res:
+        n = res["network_speed"]
+        lines += [
+            f"| 1280x720, temporal network on every in-between, {len(n['runs_s'])} runs "
+            "| frames/s, best | median |",
+            "|---|---|---|",
+            f"| colour end to end (decode, colour, encode) | {n['network_fps']:.1f} "
+            f"| {n['network_fps_median']:.1f} |",
+            "",
+            "Stage time per frame (ms): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in n["stage_ms_per_frame"].items()),
+            "",
+        ]
     if "memory" in res:
         m = {int(k): v for k, v in res["memory"]["peak_rss_mb"].items()}
         lines += [
@@ -200,11 +241,13 @@ def markdown(res: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", choices=("speed", "memory", "quality"), action="append")
+    p.add_argument(
+        "--only", choices=("speed", "memory", "quality", "network-speed"), action="append"
+    )
     p.add_argument("--frames", type=int, default=SPEED_SPEC.num_frames)
     p.add_argument("--repeat", type=int, default=5)
     args = p.parse_args()
-    parts = args.only or ["speed", "memory", "quality"]
+    parts = args.only or ["speed", "memory", "quality"]  # network-speed: on request
     res: dict = {
         "celcolor": __version__,
         "python": platform.python_version(),
@@ -215,6 +258,10 @@ def main() -> None:
         work = Path(tmp)
         if "speed" in parts:
             res["speed"] = bench_speed(args.frames, args.repeat, work)
+        if "network-speed" in parts:
+            res["network_speed"] = bench_network_speed(
+                min(args.frames, 96), min(args.repeat, 3), work
+            )
         if "memory" in parts:
             res["memory"] = bench_memory(work)
         if "quality" in parts:

@@ -64,6 +64,7 @@ class TemporalTrainConfig:
     length: int = 4  # frames per sequence (the first is the keyframe)
     size: tuple[int, int] = (192, 112)
     lr: float = 2e-4
+    new_guide_lr_scale: float = 50.0  # the new guide's weights: lr x this
     synthetic: int = 400  # generated sequences
     real: int = 100  # real sequences (when the data folder exists)
     heldout: int = 16  # generated sequences from a disjoint seed
@@ -230,7 +231,16 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     train, heldout, data_info = build_data(cfg)
     log.info("data: %s", data_info)
     disc = PatchDiscriminator(16).train() if cfg.gan == "lsgan" else None
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
+    # The new guide starts at zero and must grow to matter: a scalar gain moves about
+    # one learning rate per Adam step, so its weights learn faster than the rest.
+    new = f"guides.{model.config.guides - 1}."
+    fresh = [p for k, p in model.named_parameters() if k.startswith(new)]
+    rest = [p for k, p in model.named_parameters() if not k.startswith(new)]
+    opt = torch.optim.Adam(
+        [{"params": rest}, {"params": fresh, "lr": cfg.lr * cfg.new_guide_lr_scale}],
+        lr=cfg.lr,
+        betas=(0.5, 0.999),
+    )
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if disc else None
     start = evaluate(model, heldout)  # step 0: the exemplar network itself
     log.info("step 0 (the exemplar weights): %s", start)

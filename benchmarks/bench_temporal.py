@@ -1,0 +1,73 @@
+"""The temporal network against the per-frame exemplar network and classical propagation.
+
+    python benchmarks/bench_temporal.py                  # shipped weights, into report/temporal/
+    python benchmarks/bench_temporal.py --checkpoint temporal=runs/temporal/best.safetensors
+
+One run of ``colorize-video bench`` (celcolor.bench) with three methods side by side:
+``model:exemplar`` (the pretrained network colouring every frame from the reference,
+no temporal input), ``classical`` (flow propagation, region snap) and
+``model:temporal`` (the fine-tuned network on every in-between, the keyframe copied as
+classical has it). Suites: the synthetic presets at 640x360 with 48 frames each (where
+drift accumulates), and the real first-frame suite (colour clips of ``../shared/data``,
+XDoG sketches, frame 0 as the reference, up to 48 frames) when present. Metrics: TC,
+E_warp, CDC, PSNR, SSIM, LPIPS (when AlexNet weights are present), region accuracy,
+fps; plots of PSNR per frame over time for every method (``plots/``).
+
+Writes the report into ``--output`` (default ``report/temporal``, not committed) and its
+tables into ``benchmarks/results/temporal.md`` (and the full JSON beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from run_bench import colour_clips, default_data
+
+from celcolor.bench import BenchConfig, run_bench, write_report
+
+RESULTS = Path(__file__).parent / "results"
+METHODS = ("model:exemplar", "classical", "model:temporal")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("-o", "--output", type=Path, default=Path("report/temporal"))
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--no-real", action="store_true")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH")
+    args = p.parse_args()
+    data = args.data or default_data()
+    clips = [] if args.no_real or not data.is_dir() else colour_clips(data)
+    config = BenchConfig(
+        synthetic_resolutions=((640, 360),),
+        synthetic_frames=args.frames,
+        clips=clips,
+        max_frames=args.frames,
+        first_frame_lines=("fill",),
+        lvcd_size=False,
+        methods=METHODS,
+        checkpoints=dict(c.split("=", 1) for c in args.checkpoint),
+        speed=False,
+        memory=False,
+    )
+    command = "python " + shlex.join(["benchmarks/bench_temporal.py", *sys.argv[1:]])
+    t0 = time.perf_counter()
+    report = run_bench(config, output=args.output, command=command)
+    paths = write_report(report, args.output)
+    RESULTS.mkdir(exist_ok=True)
+    table = Path(paths["markdown"]).read_text()
+    (RESULTS / "temporal.md").write_text(table)
+    (RESULTS / "temporal.json").write_text(
+        json.dumps({"seconds": round(time.perf_counter() - t0, 1), "report": str(paths["json"])})
+    )
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
