@@ -93,22 +93,26 @@ def make_sample(
     )
 
 
+def random_cut_spec(rng: np.random.Generator, size: tuple[int, int]) -> CutSpec:
+    """A 48-frame generated cut of varied content, motion and faults (training data)."""
+    return CutSpec(
+        width=size[0],
+        height=size[1],
+        num_frames=48,
+        seed=int(rng.integers(0, 2**31)),
+        num_shapes=int(rng.integers(3, 9)),
+        motion=float(rng.uniform(0.5, 3.0)),
+        camera_pan=float(rng.choice([0.0, 0.0, 2.0])),
+        faults=bool(rng.random() < 0.3),
+        background=str(rng.choice(["flat", "flat", "gradient"])),
+    )
+
+
 def synthetic_pairs(count: int, size: tuple[int, int], seed: int) -> Iterator[Sample]:
     """Pairs from generated cuts: reference 8-20 frames away from the target."""
     rng = np.random.default_rng(seed)
-    w, h = size
     for n in range(count):
-        spec = CutSpec(
-            width=w,
-            height=h,
-            num_frames=48,
-            seed=int(rng.integers(0, 2**31)),
-            num_shapes=int(rng.integers(3, 9)),
-            motion=float(rng.uniform(0.5, 3.0)),
-            camera_pan=float(rng.choice([0.0, 0.0, 2.0])),
-            faults=bool(rng.random() < 0.3),
-            background=str(rng.choice(["flat", "flat", "gradient"])),
-        )
+        spec = random_cut_spec(rng, size)
         i = int(rng.integers(0, 48))
         gap = int(rng.integers(8, 21)) * (1 if i < 24 else -1)
         target, ref = render_frame(spec, i, flow=False), render_frame(spec, i + gap, flow=False)

@@ -29,8 +29,8 @@ from ..lineart import extract_ink
 from ..lineart.xdog import sketch_from_colour
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly
-from .pairs import _NOT_COLOUR, REAL_CLIPS, kmeans_palette, reference_ink
-from .synthetic import CutSpec, render_frame
+from .pairs import _NOT_COLOUR, REAL_CLIPS, kmeans_palette, random_cut_spec, reference_ink
+from .synthetic import render_frame
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +123,8 @@ def synthetic_sequences(
 ) -> Iterator[Sequence]:
     """Sequences from generated cuts; ``exact_share`` of them use the exact flow."""
     rng = np.random.default_rng(seed)
-    w, h = size
     for n in range(count):
-        spec = CutSpec(
-            width=w,
-            height=h,
-            num_frames=48,
-            seed=int(rng.integers(0, 2**31)),
-            num_shapes=int(rng.integers(3, 9)),
-            motion=float(rng.uniform(0.5, 3.0)),
-            camera_pan=float(rng.choice([0.0, 0.0, 2.0])),
-            faults=bool(rng.random() < 0.3),
-            background=str(rng.choice(["flat", "flat", "gradient"])),
-        )
+        spec = random_cut_spec(rng, size)
         start = int(rng.integers(0, 48 - length))
         frames = [render_frame(spec, start + t, flow=True) for t in range(length)]
         if rng.random() < 0.5:
