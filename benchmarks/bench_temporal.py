@@ -3,14 +3,16 @@
     python benchmarks/bench_temporal.py                  # shipped weights, into report/temporal/
     python benchmarks/bench_temporal.py --checkpoint temporal=runs/temporal/best.safetensors
 
-One run of ``colorize-video bench`` (celcolor.bench) with three methods side by side:
+One run of ``colorize-video bench`` (celcolor.bench) with four methods side by side:
 ``model:exemplar`` (the pretrained network colouring every frame from the reference,
-no temporal input), ``classical`` (flow propagation, region snap) and
-``model:temporal`` (the fine-tuned network on every in-between, the keyframe copied as
-classical has it). Suites: the synthetic presets at 640x360 with 48 frames each (where
-drift accumulates), and the real first-frame suite (colour clips of ``../shared/data``,
-XDoG sketches, frame 0 as the reference, up to 48 frames) when present. Metrics: TC,
-E_warp, CDC, PSNR, SSIM, LPIPS (when AlexNet weights are present), region accuracy,
+no temporal input), ``classical`` (flow propagation, region snap),
+``model:temporal`` (the fine-tuned network on every in-between, the keyframe copied
+as classical has it) and ``model:temporal+classical`` (classical propagation where
+its vote is confident, the temporal network for the rest). Suites: the synthetic
+presets at 640x360 with 48 frames each (where drift accumulates), and the real
+first-frame suite (colour clips of ``../shared/data``, XDoG sketches, frame 0 as the
+reference, up to 24 frames) when present. Metrics: TC, E_warp, CDC, PSNR, SSIM,
+LPIPS (when AlexNet weights are present), region accuracy,
 fps; plots of PSNR per frame over time for every method (``plots/``).
 
 Writes the report into ``--output`` (default ``report/temporal``, not committed) and its
@@ -31,14 +33,15 @@ from run_bench import colour_clips, default_data
 from celcolor.bench import BenchConfig, run_bench, write_report
 
 RESULTS = Path(__file__).parent / "results"
-METHODS = ("model:exemplar", "classical", "model:temporal")
+METHODS = ("model:exemplar", "classical", "model:temporal", "model:temporal+classical")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", type=Path, default=Path("report/temporal"))
     p.add_argument("--data", type=Path, default=None)
-    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--frames", type=int, default=48, help="frames per generated cut")
+    p.add_argument("--real-frames", type=int, default=24, help="cap per real clip")
     p.add_argument("--no-real", action="store_true")
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH")
     args = p.parse_args()
@@ -48,7 +51,7 @@ def main() -> None:
         synthetic_resolutions=((640, 360),),
         synthetic_frames=args.frames,
         clips=clips,
-        max_frames=args.frames,
+        max_frames=args.real_frames,
         first_frame_lines=("fill",),
         lvcd_size=False,
         methods=METHODS,

@@ -49,9 +49,9 @@ def _record(network_psnr: float, classical_psnr: float):
     )
 
 
-def test_network_mode_colours_every_in_between_with_the_network(cut, temporal_checkpoint):
+def test_network_only_colours_every_in_between_with_the_network(cut, temporal_checkpoint):
     options = ColorizeOptions(
-        temporal="network", temporal_checkpoint=temporal_checkpoint, rekey_threshold=1.0
+        temporal="network-only", temporal_checkpoint=temporal_checkpoint, rekey_threshold=1.0
     )
     col = Colorizer(cut.colour[0], options)
     out = list(col.colorize(list(cut.sketch)))
@@ -62,6 +62,24 @@ def test_network_mode_colours_every_in_between_with_the_network(cut, temporal_ch
     away = (cut.sketch[5] == 255).all(axis=2)
     palette = {tuple(c) for c in col.palette.colours}
     assert {tuple(c) for c in out[5][away][::40]} <= palette
+
+
+def test_network_mode_calls_the_network_only_for_unconfident_regions(cut, temporal_checkpoint):
+    def run(fill_share: float) -> Colorizer:
+        options = ColorizeOptions(
+            temporal="network",
+            temporal_checkpoint=temporal_checkpoint,
+            rekey_threshold=1.0,
+            network_fill_share=fill_share,
+        )
+        col = Colorizer(cut.colour[0], options)
+        assert len(list(col.colorize(list(cut.sketch)))) == len(cut.sketch)
+        return col
+
+    eager = run(0.0)  # any unconfident region calls the network
+    frames_with_doubt = sum(u > 0 for u in eager.stats.unconfident[1:])
+    assert 0 < eager.stats.network_frames == frames_with_doubt
+    assert run(1.0).stats.network_frames == 0  # never: classical propagation alone
 
 
 def test_a_frame_with_too_much_new_content_is_rekeyed(cut, temporal_checkpoint, caplog):

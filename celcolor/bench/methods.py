@@ -171,7 +171,11 @@ def unregister_method(name: str) -> None:
 # only through ``celcolor.models.make_colorizer`` when that exists.
 ENGINE_MODELS: dict[str, dict[str, Any]] = {
     "exemplar": {"keyframe_mode": "network", "temporal": "per-frame"},
-    "temporal": {"keyframe_mode": "copy", "temporal": "network"},
+    "temporal": {"keyframe_mode": "copy", "temporal": "network-only"},
+}
+# Further rows of a model run by the engine in another setting (same weights).
+ENGINE_MODEL_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "temporal": {"model:temporal+classical": {"keyframe_mode": "copy", "temporal": "network"}},
 }
 # The ColorizeOptions field that takes a model's checkpoint.
 _CHECKPOINT_FIELD = {"exemplar": "checkpoint", "temporal": "temporal_checkpoint"}
@@ -229,9 +233,13 @@ def _model_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
 
             methods.append(Method(name, description, build))
         else:
-            fields = dict(ENGINE_MODELS[model_name])
-            fields[_CHECKPOINT_FIELD.get(model_name, "checkpoint")] = checkpoint
-            methods.append(_engine_method(name, fields, f"{description}; run by the engine"))
+            rows = {name: ENGINE_MODELS[model_name], **ENGINE_MODEL_VARIANTS.get(model_name, {})}
+            for row, settings in rows.items():
+                fields = dict(settings)
+                fields[_CHECKPOINT_FIELD.get(model_name, "checkpoint")] = checkpoint
+                methods.append(
+                    _engine_method(row, fields, f"{description}; run by the engine, {settings}")
+                )
     return methods
 
 

@@ -67,9 +67,10 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "--temporal",
         choices=TEMPORAL_MODES,
         default="auto",
-        help="in-betweens: network (temporal network on the warped previous frame), "
-        "classical (flow propagation, fast), per-frame (reference only), auto (the network "
-        "if its record shows it beats classical, else classical)",
+        help="in-betweens: network (flow propagation, and the temporal network where it is "
+        "unsure), network-only (the temporal network on every region), classical (flow "
+        "propagation, fast), per-frame (reference only), auto (network if its record shows "
+        "it beats classical, else classical)",
     )
     g.add_argument(
         "--temporal-checkpoint", type=Path, default=None, metavar="PATH",

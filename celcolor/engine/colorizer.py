@@ -541,13 +541,16 @@ class Colorizer:
         prev_filled: np.ndarray,
         frame: FrameAnalysis,
         shape: tuple[int, int],
+        motion: tuple[np.ndarray, np.ndarray] | None = None,
+        fill=None,
     ) -> tuple[np.ndarray, float]:
-        """Region colours of an in-between from its neighbour's index maps."""
-        ahead = frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
-        if ahead:
-            sample, visible = frame.motion  # computed ahead, in the analysis thread
-        else:
-            sample, visible = self.motion(prev, frame, shape)
+        """Region colours of an in-between from its neighbour's index maps.
+
+        ``motion``: the frame's (sample map, visible mask) when already known;
+        ``fill``: what colours regions without a confident vote (see :meth:`_snap`);
+        None: the exemplar network when trusted, else their neighbour's colour.
+        """
+        sample, visible = motion if motion is not None else self._frame_motion(prev, frame, shape)
         self._last_visible = visible
         t0 = time.perf_counter()
         warped = cv2.remap(
@@ -561,9 +564,9 @@ class Colorizer:
         warped_filled = cv2.remap(
             prev_filled, sample, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
         )
-        colours, unconfident = self._snap(
-            frame, warped, warped_filled, visible, fill=functools.partial(self._network_fill, frame)
-        )
+        if fill is None:
+            fill = functools.partial(self._network_fill, frame)
+        colours, unconfident = self._snap(frame, warped, warped_filled, visible, fill=fill)
         self.stats.add_time("snap", time.perf_counter() - t0)
         return colours, unconfident
 
@@ -774,7 +777,7 @@ class Colorizer:
             return self._keyframe(sketch, frame, self._ref_for_frame[index])
         if self.temporal_mode == "per-frame":
             return self._keyframe(sketch, frame, 0)
-        if self.temporal_mode == "network":
+        if self.temporal_mode in ("network", "network-only"):
             result = self._step_network(state, frame, shape)
             if result is None:
                 log.info(
@@ -808,17 +811,18 @@ class Colorizer:
         self.stats.unconfident.append(unconfident)
         return out, (frame, index, filled, out)
 
-    def _step_network(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
-        """An in-between by the temporal network; None when the frame should be re-keyed."""
-        prev, _, _, prev_out = state
+    def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
+        """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""
         ahead = frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
-        sample, visible = frame.motion if ahead else self.motion(prev, frame, shape)
-        lost = 1.0 - cv2.countNonZero(visible) / visible.size
-        if lost > self.options.rekey_threshold:
-            return None
+        return frame.motion if ahead else self.motion(prev, frame, shape)
+
+    def _temporal_predict(
+        self, frame: FrameAnalysis, prev_out: np.ndarray, sample: np.ndarray, visible: np.ndarray
+    ) -> np.ndarray:
+        """The temporal network's palette index map of a frame, from the warped previous output."""
         net = self.temporal_network()
         t0 = time.perf_counter()
-        size = net.work_size(shape)
+        size = net.work_size(prev_out.shape)
         # The previous output on this frame's grid, and where that holds (not occluded).
         warped = cv2.remap(
             prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
@@ -829,12 +833,44 @@ class Colorizer:
         predicted = net.predict(frame.art.ink_u8, guide)
         self.stats.add_time("network", time.perf_counter() - t0)
         self.stats.network_frames += 1
-        t0 = time.perf_counter()
-        colours, _ = self._snap(frame, self.palette.index(predicted), None)
+        return self.palette.index(predicted)
+
+    def _step_network(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
+        """An in-between with the temporal network; None when it should be re-keyed.
+
+        "network": regions the warped previous colours vote for confidently keep that
+        vote (as classical propagation), the network colours the rest when they cover
+        more than ``options.network_fill_share``. "network-only": every region from
+        the network's prediction.
+        """
+        prev, prev_index, prev_filled, prev_out = state
+        self.temporal_network()  # loaded at the first in-between: missing weights fail early
+        sample, visible = self._frame_motion(prev, frame, shape)
+        lost = 1.0 - cv2.countNonZero(visible) / visible.size
+        if lost > self.options.rekey_threshold:
+            return None
+        if self.temporal_mode == "network":
+
+            def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray | None:
+                areas = frame.regions.areas
+                share = areas[1:][~confident[1:]].sum() / max(areas[1:].sum(), 1)
+                if share <= self.options.network_fill_share:
+                    return None
+                return self._temporal_predict(frame, prev_out, sample, visible)
+
+            colours, doubt = self.propagate(
+                prev, prev_index, prev_filled, frame, shape, motion=(sample, visible), fill=fill
+            )
+            t0 = time.perf_counter()
+        else:
+            index = self._temporal_predict(frame, prev_out, sample, visible)
+            t0 = time.perf_counter()
+            colours, _ = self._snap(frame, index, None)
+            doubt = lost  # the network answers everywhere; what it could not see is the doubt
         self._last_colours = (colours, self._region_visibility(frame, visible))
         self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
         self.stats.add_time("snap", time.perf_counter() - t0)
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
-        self.stats.unconfident.append(lost)
+        self.stats.unconfident.append(doubt)
         return out, (frame, index, filled, out)

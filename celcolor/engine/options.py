@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from ..errors import UsageError
 
 LINE_MODES = ("auto", "keep", "fill")
-TEMPORAL_MODES = ("auto", "network", "classical", "per-frame")
+TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
 KEYFRAME_MODES = ("auto", "copy", "network")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
@@ -24,11 +24,13 @@ class ColorizeOptions:
             lines (red/blue/green shadow and highlight lines) with a region they bound;
             "keep" keeps every line in its own colour; "fill" paints every line pixel
             with the colour around it (a clean full-colour frame).
-        temporal: how in-betweens get colour: "network" (the temporal network: the
-            previous output warped by the flow, coloured at ``temporal_long_side``,
-            snapped per region), "classical" (flow propagation of the previous
-            frame's region colours; the fast path), "per-frame" (every frame coloured
-            from the reference alone, no temporal information; a baseline), or
+        temporal: how in-betweens get colour: "network" (classical propagation where
+            the warped colours vote confidently, the temporal network for the rest:
+            it sees the previous output warped by the flow, at ``temporal_long_side``),
+            "network-only" (every region from the temporal network), "classical" (flow
+            propagation of the previous frame's region colours; the fast path),
+            "per-frame" (every frame coloured from the reference alone, no temporal
+            information; a baseline), or
             "auto": the network when its weights are there (shipped, or
             ``temporal_checkpoint``) and their record shows they beat the classical
             path on held-out cuts, else classical.

@@ -2,7 +2,10 @@
 
 Shipping temporal weights records these figures; the engine's ``--temporal auto``
 uses the network only when its record shows a PSNR at least that of the classical
-path, so weights that lose never become the default.
+path, so weights that lose never become the default. To measure the shipped weights
+again and update their record (after an engine change):
+
+    python -m celcolor.train.temporal_eval --update-record
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ HELD_OUT_SPECS = tuple(
     CutSpec(width=320, height=192, num_frames=24, seed=s, num_shapes=5, motion=1.5)
     for s in (90_001, 90_002)
 )
-MODES = ("classical", "network")
+MODES = ("classical", "network", "network-only")
 
 
 def sequence_scores(checkpoint: str | None = None) -> dict:
@@ -39,3 +42,26 @@ def sequence_scores(checkpoint: str | None = None) -> dict:
         "cuts": len(HELD_OUT_SPECS),
         "frames": HELD_OUT_SPECS[0].num_frames,
     }
+
+
+def main() -> None:
+    """Print the scores of the shipped (or given) weights; optionally update the record."""
+    import argparse
+    import json
+
+    from ..models.records import WEIGHTS_DIR, shipped_record
+
+    p = argparse.ArgumentParser(description="Held-out cuts: temporal network vs classical.")
+    p.add_argument("--checkpoint", default=None, help="weights (default: the shipped ones)")
+    p.add_argument("--update-record", action="store_true", help="write into temporal.json")
+    args = p.parse_args()
+    scores = sequence_scores(args.checkpoint)
+    print(json.dumps(scores, indent=2))
+    record = shipped_record("temporal")
+    if args.update_record and record is not None and args.checkpoint is None:
+        record.metrics["sequence_eval"] = scores
+        record.write(WEIGHTS_DIR / "temporal.json")
+
+
+if __name__ == "__main__":
+    main()
