@@ -96,7 +96,7 @@ def bench_speed(frames: int, repeat: int, work: Path) -> dict:
 
 
 def bench_network_speed(frames: int, repeat: int, work: Path) -> dict:
-    """End to end at 1280x720 with the temporal network on every in-between."""
+    """End to end at 1280x720 with the temporal network on every in-between (network-only)."""
     spec = CutSpec(width=1280, height=720, num_frames=frames, seed=SPEED_SPEC.seed)
     paths = write_cut(spec, work / "speed", video=True, overwrite=True)
     runs, stages, network = [], {}, {}
@@ -105,7 +105,9 @@ def bench_network_speed(frames: int, repeat: int, work: Path) -> dict:
             paths["sketch_video"],
             paths["reference"],
             work / "network.mp4",
-            options=ColorizeOptions(temporal="network", keyframe_mode="copy", rekey_threshold=1.0),
+            options=ColorizeOptions(
+                temporal="network-only", keyframe_mode="copy", rekey_threshold=1.0
+            ),
             encode=EncodeOptions(overwrite=True, preset="medium", crf=18),
         )
         runs.append(result.seconds)

@@ -29,7 +29,7 @@ def test_temporal_network_flickers_less_than_the_per_frame_network():
     cut = generate_cut(HELD_OUT)
     runs = {
         "per-frame": ColorizeOptions(temporal="per-frame", keyframe_mode="network"),
-        "temporal": ColorizeOptions(temporal="network", keyframe_mode="network"),
+        "temporal": ColorizeOptions(temporal="network-only", keyframe_mode="network"),
     }
     ewarp = {}
     for name, options in runs.items():

@@ -359,7 +359,7 @@ class Colorizer:
             return "classical"
         scores = record.metrics.get("sequence_eval", {})
         network, classical = scores.get("network", {}), scores.get("classical", {})
-        if network.get("psnr", 0.0) >= classical.get("psnr", float("inf")):
+        if network.get("psnr", 0.0) > classical.get("psnr", float("inf")):
             return "network"
         log.info(
             "the shipped temporal network scored below classical propagation on held-out "
