@@ -167,11 +167,11 @@ class _Segment:
     # (index, sketch file, forward region colours, forward region trust)
     frames: list[tuple[int, Path, np.ndarray, np.ndarray]] = field(default_factory=list)
 
-    def hold(self, index: int, sketch: np.ndarray, colours: tuple[np.ndarray, np.ndarray]) -> None:
-        """Keep a frame's sketch (on disk) and its forward colours (in memory, per region)."""
+    def hold(self, index: int, sketch: np.ndarray, colours: np.ndarray, trust: np.ndarray) -> None:
+        """Keep a frame's sketch (on disk) and its forward colours and trust (per region)."""
         path = self.spill / f"seg{index:06d}.png"
         cv2.imwrite(str(path), sketch[..., ::-1])
-        self.frames.append((index, path, colours[0].copy(), colours[1].copy()))
+        self.frames.append((index, path, colours.copy(), trust))
 
     def forward_outputs(self, colorizer: Colorizer):
         """The held frames with their forward colours alone (no closing keyframe came)."""
@@ -248,9 +248,11 @@ class Colorizer:
         self.stats = ColorizeStats()
         self._warned_other_drawing = False
         self._warned_no_network = False
+        self._preferred: bool | None = None  # see _network_preferred
         self._partners = TracePartners()
-        self._last_colours: tuple[np.ndarray, np.ndarray] | None = None
-        self._last_visible: np.ndarray | None = None
+        # The last frame's region colours and its warp's visible mask (None: a keyframe),
+        # from which blending two keyframes' passes derives its per-region trust.
+        self._last_step: tuple[np.ndarray, np.ndarray | None] | None = None
         self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -313,7 +315,13 @@ class Colorizer:
 
         A checkpoint the user passed is trusted; shipped weights only when their record
         shows they beat the fitted copy on held-out keyframes (measured when shipped).
+        Decided once per cut: propagation may ask on every frame.
         """
+        if self._preferred is None:
+            self._preferred = self._read_network_preference()
+        return self._preferred
+
+    def _read_network_preference(self) -> bool:
         if self.options.checkpoint:
             return True
         from ..models.records import shipped_record
@@ -334,12 +342,14 @@ class Colorizer:
             )
         return preferred
 
-    def _region_visibility(
-        self, frame: FrameAnalysis, visible: np.ndarray | None = None
-    ) -> np.ndarray:
-        """Per region, the share of its pixels the last warp saw (passed the occlusion test)."""
+    @staticmethod
+    def _region_visibility(frame: FrameAnalysis, visible: np.ndarray | None) -> np.ndarray:
+        """Per region, the share of its pixels a warp saw (1 everywhere for a keyframe).
+
+        Only blending needs it, so it is computed there, not on every frame.
+        """
         if visible is None:
-            visible = self._last_visible
+            return np.ones(frame.regions.count, np.float32)
         seen = np.bincount(
             frame.regions.labels.ravel(), weights=visible.ravel(), minlength=frame.regions.count
         )
@@ -375,7 +385,6 @@ class Colorizer:
         if self._temporal is None:
             from ..models.records import shipped_record
             from ..models.registry import create_model, load_checkpoint
-            from .network import NetworkColourer
 
             ckpt = self.options.temporal_checkpoint
             if ckpt is None and shipped_record("temporal") is None:
@@ -392,13 +401,16 @@ class Colorizer:
                     f"{ckpt or 'the shipped temporal weights'}: not a temporal network "
                     "(it takes no warped previous frame)"
                 )
-            self._temporal = NetworkColourer(
-                self.references,
-                model,
-                device=self.options.resolved_device(),
-                long_side=self.options.temporal_long_side,
-            )
+            self._temporal = self._colourer(model, self.options.temporal_long_side)
         return self._temporal
+
+    def _colourer(self, model, long_side: int):
+        """A network (None: the shipped exemplar) with every reference encoded once."""
+        from .network import NetworkColourer
+
+        return NetworkColourer(
+            self.references, model, device=self.options.resolved_device(), long_side=long_side
+        )
 
     def network(self, required: bool = False):
         """The exemplar network with every reference encoded (loaded once per cut).
@@ -409,7 +421,6 @@ class Colorizer:
         if self._network is None:
             from ..models.records import shipped_record
             from ..models.registry import load_checkpoint
-            from .network import NetworkColourer
 
             ckpt = self.options.checkpoint
             if ckpt is None and shipped_record("exemplar") is None:
@@ -423,12 +434,7 @@ class Colorizer:
                     log.warning("no exemplar network weights: keyframes are placed and copied")
                 return None
             model = load_checkpoint(Path(ckpt)) if ckpt else None
-            self._network = NetworkColourer(
-                self.references,
-                model,
-                device=self.options.resolved_device(),
-                long_side=self.options.network_long_side,
-            )
+            self._network = self._colourer(model, self.options.network_long_side)
         return self._network
 
     def _snap(
@@ -448,9 +454,10 @@ class Colorizer:
                 (everything that lands there, occluded or not), or None to use ``index``
                 over the whole region, lines included.
             valid: uint8 mask of pixels allowed to vote (non-occluded), or None.
-            fill: called as ``fill(confident, winner)`` (per-region arrays) when some
-                region has no confident vote; returns an index map whose votes colour
-                those regions (the network's prediction), or None.
+            fill: called as ``fill(confident, winner)`` (per-region arrays) when regions
+                without a confident vote cover more than ``options.network_fill_share``
+                of the frame; returns an index map whose votes colour those regions (the
+                network's prediction), or None. Smaller ones take the fallback.
         """
         labels, count = frame.regions.labels, frame.regions.count
         # Under ink the paint is hidden: those pixels, and occluded ones, do not vote.
@@ -465,7 +472,7 @@ class Colorizer:
         confident = (votes > 0) & (votes >= self.options.min_confidence * total)
         confident[0] = True
         unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
-        if not confident.all() and fill is not None:
+        if fill is not None and unconfident > self.options.network_fill_share:
             extra = fill(confident, winner)
             if extra is not None:
                 nw_winner, nw_votes, _ = _winners(_histogram(labels, cv2.max(extra, mute), count))
@@ -551,7 +558,6 @@ class Colorizer:
         None: the exemplar network when trusted, else their neighbour's colour.
         """
         sample, visible = motion if motion is not None else self._frame_motion(prev, frame, shape)
-        self._last_visible = visible
         t0 = time.perf_counter()
         warped = cv2.remap(
             prev_index,
@@ -575,14 +581,12 @@ class Colorizer:
     ) -> np.ndarray | None:
         """The exemplar network's index map for regions propagation left unconfident.
 
-        Used when they cover more than ``options.network_fill_share`` of the frame and
-        the network is trusted (the keyframe mode is not "copy" and the weights beat the
-        copy, or the user chose them); smaller ones take their neighbour's colour. The
-        network's guide is what propagation knows: the confident regions' colours.
+        Used (for regions over ``options.network_fill_share``, see :meth:`_snap`) when
+        the network is trusted: the keyframe mode is not "copy" and the weights beat the
+        copy, or the user chose them. The network's guide is what propagation knows:
+        the confident regions' colours.
         """
-        areas = frame.regions.areas
-        share = areas[1:][~confident[1:]].sum() / max(areas[1:].sum(), 1)
-        if share <= self.options.network_fill_share or self.options.keyframe_mode == "copy":
+        if self.options.keyframe_mode == "copy":
             return None
         if self.options.keyframe_mode != "network" and not self._network_preferred():
             return None
@@ -709,15 +713,18 @@ class Colorizer:
                 if pending is not None and i in self._ref_for_frame:
                     # The keyframe that closes a blended segment: colour it, then go back.
                     out, state = self._next(state, sketch, frame, i, shape)
-                    yield from self._blend_back(pending, state, i, shape)
+                    yield from self._blend_back(pending, state, shape)
                     pending = None
                     yield out
                     continue
                 out, state = self._next(state, sketch, frame, i, shape)
-                if pending is None and self._blend_until(i) is not None:
-                    pending = _Segment(start=i - 1, end=self._blend_until(i), spill=Path(spill))
+                if pending is None:
+                    end = self._blend_until(i)
+                    if end is not None:
+                        pending = _Segment(start=i - 1, end=end, spill=Path(spill))
                 if pending is not None:
-                    pending.hold(i, sketch, self._last_colours)
+                    colours, visible = self._last_step
+                    pending.hold(i, sketch, colours, self._region_visibility(frame, visible))
                     continue
                 yield out
             if pending is not None:  # the cut ended before the closing keyframe
@@ -741,13 +748,14 @@ class Colorizer:
         end = min(later)
         return end if end - (index - 1) <= self.options.blend_window + 1 else None
 
-    def _blend_back(self, segment: _Segment, key_state, end: int, shape: tuple[int, int]):
+    def _blend_back(self, segment: _Segment, key_state, shape: tuple[int, int]):
         """Colour a held segment backward from its closing keyframe and blend the passes.
 
         Per region, each pass's trust is the share of the region its warp could see
         (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
         ``(t - start)`` backward. Yields the segment's frames in order.
         """
+        end = segment.end
         back_state = key_state
         done: list[Path] = []
         for t, path, forward, forward_conf in reversed(segment.frames):
@@ -756,7 +764,8 @@ class Colorizer:
             _, back_state = self._next(back_state, sketch, frame, t, shape)
             self.stats.frames -= 1  # a second pass over a frame, not another frame
             self.stats.blended += 1
-            backward, backward_conf = self._last_colours
+            backward, visible = self._last_step
+            backward_conf = self._region_visibility(frame, visible)
             take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
             colours = np.where(take_forward, forward, backward).astype(np.uint8)
             out, _, _ = self.compose(frame, colours)
@@ -792,24 +801,32 @@ class Colorizer:
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
         colours = self.colour_keyframe(sketch, frame, ref)
-        self._last_colours = (colours, np.ones(len(colours), np.float32))
+        self._last_step = (colours, None)
         self._partners.learn(trace_pairs(frame.art, frame.regions), colours)
+        return self._render(frame, colours, 0.0)
+
+    def _render(self, frame: FrameAnalysis, colours: np.ndarray, doubt: float):
+        """Compose a coloured frame; returns it and the state the next frame starts from."""
         out, index, filled = self.compose(frame, colours)
         self.stats.frames += 1
-        self.stats.unconfident.append(0.0)
+        self.stats.unconfident.append(doubt)
         return out, (frame, index, filled, out)
 
-    def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
-        prev, prev_index, prev_filled, _ = state
-        colours, unconfident = self.propagate(prev, prev_index, prev_filled, frame, shape)
-        self._last_colours = (colours, self._region_visibility(frame))
+    def _repair(self, frame: FrameAnalysis, colours: np.ndarray) -> None:
+        """Colour-trace lines take the colours their keyframe partners had (in place)."""
         t0 = time.perf_counter()
         self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
         self.stats.add_time("snap", time.perf_counter() - t0)
-        out, index, filled = self.compose(frame, colours)
-        self.stats.frames += 1
-        self.stats.unconfident.append(unconfident)
-        return out, (frame, index, filled, out)
+
+    def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
+        prev, prev_index, prev_filled, _ = state
+        motion = self._frame_motion(prev, frame, shape)
+        colours, unconfident = self.propagate(
+            prev, prev_index, prev_filled, frame, shape, motion=motion
+        )
+        self._last_step = (colours, motion[1])
+        self._repair(frame, colours)
+        return self._render(frame, colours, unconfident)
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
         """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""
@@ -851,26 +868,18 @@ class Colorizer:
             return None
         if self.temporal_mode == "network":
 
-            def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray | None:
-                areas = frame.regions.areas
-                share = areas[1:][~confident[1:]].sum() / max(areas[1:].sum(), 1)
-                if share <= self.options.network_fill_share:
-                    return None
+            def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray:
                 return self._temporal_predict(frame, prev_out, sample, visible)
 
             colours, doubt = self.propagate(
                 prev, prev_index, prev_filled, frame, shape, motion=(sample, visible), fill=fill
             )
-            t0 = time.perf_counter()
         else:
             index = self._temporal_predict(frame, prev_out, sample, visible)
             t0 = time.perf_counter()
             colours, _ = self._snap(frame, index, None)
+            self.stats.add_time("snap", time.perf_counter() - t0)
             doubt = lost  # the network answers everywhere; what it could not see is the doubt
-        self._last_colours = (colours, self._region_visibility(frame, visible))
-        self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
-        self.stats.add_time("snap", time.perf_counter() - t0)
-        out, index, filled = self.compose(frame, colours)
-        self.stats.frames += 1
-        self.stats.unconfident.append(doubt)
-        return out, (frame, index, filled, out)
+        self._last_step = (colours, visible)
+        self._repair(frame, colours)
+        return self._render(frame, colours, doubt)

@@ -227,7 +227,6 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
     areas = np.bincount(labels.ravel(), minlength=count)
     tiny = areas < min_area
     tiny[0] = False
-    areas = areas.astype(np.int64)
     if tiny.any():
         areas[0] += areas[tiny].sum()  # their pixels become holes (label 0)
         areas[tiny] = 0

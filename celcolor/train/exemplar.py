@@ -93,6 +93,26 @@ def _vgg_features():
     return net.features[:16].eval().requires_grad_(False)
 
 
+def mean_psnr(mse: torch.Tensor) -> float:
+    """Mean PSNR (dB, signals in [0, 1]) of per-sample mean squared errors."""
+    return float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean())
+
+
+def log_evaluation(
+    logf, step: int, seconds: float, losses: dict, metrics: dict[str, float], digits: int
+) -> None:
+    """One evaluation row: to ``log.jsonl`` (flushed, so a run can be watched) and the log."""
+    row = {
+        "step": step,
+        "seconds": round(seconds, 1),
+        **{k: round(float(v), 5) for k, v in losses.items()},
+        **{f"heldout_{k}": round(v, digits) for k, v in metrics.items()},
+    }
+    logf.write(json.dumps(row) + "\n")
+    logf.flush()
+    log.info("%s", row)
+
+
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference between neighbouring pixels."""
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., 1:] - x[..., :-1]).abs().mean()
@@ -137,7 +157,7 @@ def build_data(cfg: ExemplarTrainConfig) -> tuple[dict, dict, dict]:
     mse = F.mse_loss(copy, heldout_t["target"], reduction="none").mean(dim=(1, 2, 3))
     info["heldout_copy"] = {
         "l1": round(float(F.l1_loss(copy, heldout_t["target"])), 5),
-        "psnr": round(float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()), 3),
+        "psnr": round(mean_psnr(mse), 3),
     }
     return _stack(train), heldout_t, info
 
@@ -156,7 +176,7 @@ def evaluate(model: ExemplarNet, data: dict[str, torch.Tensor]) -> dict[str, flo
     mse = F.mse_loss(out, data["target"], reduction="none").mean(dim=(1, 2, 3))
     return {
         "l1": float(F.l1_loss(out, data["target"])),
-        "psnr": float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean()),
+        "psnr": mean_psnr(mse),
     }
 
 
@@ -218,15 +238,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
             step += 1
             if step % cfg.eval_every == 0 or step == 1:
                 metrics = evaluate(model, heldout)
-                row = {
-                    "step": step,
-                    "seconds": round(time.perf_counter() - t_train, 1),
-                    **{k: round(float(v), 5) for k, v in losses.items()},
-                    **{f"heldout_{k}": round(v, 4) for k, v in metrics.items()},
-                }
-                logf.write(json.dumps(row) + "\n")
-                logf.flush()
-                log.info("%s", row)
+                log_evaluation(logf, step, time.perf_counter() - t_train, losses, metrics, 4)
                 if metrics["l1"] < best:
                     best, best_metrics = metrics["l1"], {**metrics, "step": step}
                     save_checkpoint(

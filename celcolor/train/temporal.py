@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from ..data.sequences import Sequence, real_sequences, synthetic_sequences
 from ..models.exemplar import GUIDE_CHANNELS, ExemplarNet, PatchDiscriminator
 from ..models.registry import create_model, load_checkpoint, save_checkpoint
-from .exemplar import DEFAULT_DATA, total_variation
+from .exemplar import DEFAULT_DATA, log_evaluation, mean_psnr, total_variation
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ def evaluate(model: ExemplarNet, data: dict[str, torch.Tensor]) -> dict[str, flo
     mse_all = torch.cat(mse)
     return {
         "l1": float(torch.stack(l1).mean()),
-        "psnr": float((10 * torch.log10(1.0 / mse_all.clamp_min(1e-10))).mean()),
+        "psnr": mean_psnr(mse_all),
         "short": float(torch.stack(short).mean()),
     }
 
@@ -284,15 +284,7 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
             step += 1
             if step % cfg.eval_every == 0:
                 metrics = evaluate(model, heldout)
-                row = {
-                    "step": step,
-                    "seconds": round(time.perf_counter() - t_train, 1),
-                    **{k: round(float(v), 5) for k, v in losses.items()},
-                    **{f"heldout_{k}": round(v, 5) for k, v in metrics.items()},
-                }
-                logf.write(json.dumps(row) + "\n")
-                logf.flush()
-                log.info("%s", row)
+                log_evaluation(logf, step, time.perf_counter() - t_train, losses, metrics, 5)
                 if _score(metrics) < best:
                     best, best_metrics = _score(metrics), {**metrics, "step": step}
                     save_checkpoint(
