@@ -285,7 +285,7 @@ _BT709_LIMITED = np.array(
 
 
 def rgb_to_yuv420p(rgb: np.ndarray) -> np.ndarray:
-    """``H,W,3`` uint8 RGB (even H and W) to planar BT.709 limited-range 4:2:0.
+    """``H,W,3`` uint8 RGB (H a multiple of 4, W even) to planar BT.709 limited 4:2:0.
 
     Returns the ``3H/2, W`` uint8 layout of ``VideoFrame.from_ndarray(format="yuv420p")``.
     Chroma is the mean of each 2x2 block (centre-sited). This is 4-5x faster than
