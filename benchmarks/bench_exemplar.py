@@ -3,6 +3,13 @@ classical fitted copy, on held-out generated cuts and on real reference/target p
 
     python benchmarks/bench_exemplar.py                      # shipped weights
     python benchmarks/bench_exemplar.py --checkpoint runs/x/best.safetensors --name x
+    python benchmarks/bench_exemplar.py --ablation runs/ablation --name ablation
+
+Rows: the classical copy with the reference fitted by one affine map and with that
+fit refined by line flow (``--keyframe-fit``), and the network with its colour guide
+from either fit; with ``--long-sides``, the network at other working sizes; with
+``--ablation DIR``, one network row per ``DIR/*/best.safetensors`` (variants trained
+for the same steps by ``runs/ablation/run.sh``).
 
 Writes ``benchmarks/results/exemplar.json`` and ``exemplar.md``, and contact sheets
 (reference | sketch | copy | network | truth) under ``--sheets`` (default
@@ -37,38 +44,46 @@ from celcolor.metrics import load_lpips, psnr, region_accuracy, ssim
 
 RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-PAIRS = ((30, 18), (40, 24), (8, 24))  # (target, reference) frames, 12-16 apart
+# (target, reference) frames: 12 to 16 apart, and 30 to 40 (a colour key of the far end).
+PAIRS = ((30, 18), (40, 24), (8, 24), (45, 5), (2, 34))
+SHEET = ("copy", "network")  # the rows drawn in contact sheets, beside reference and truth
 
 
-def _colour(sketch, reference, mode: str, lines: str, checkpoint: str | None) -> np.ndarray:
-    options = ColorizeOptions(keyframe_mode=mode, lines=lines, checkpoint=checkpoint)
+def base_rows(checkpoint: str | None) -> dict[str, dict]:
+    """The compared keyframe methods: row name -> ColorizeOptions fields."""
+    return {
+        "copy (affine fit)": {"keyframe_mode": "copy", "keyframe_fit": "affine"},
+        "copy": {"keyframe_mode": "copy"},
+        "network (affine guide)": {
+            "keyframe_mode": "network", "keyframe_fit": "affine", "checkpoint": checkpoint
+        },
+        "network": {"keyframe_mode": "network", "checkpoint": checkpoint},
+    }  # fmt: skip
+
+
+def _colour(sketch, reference, lines: str, fields: dict) -> np.ndarray:
+    options = ColorizeOptions(lines=lines, **fields)
     return next(iter(Colorizer(reference, options).colorize([sketch])))
 
 
-def generated(checkpoint: str | None, extra: int, sheets: Path) -> dict:
+def generated(methods: dict[str, dict], extra: int, sheets: Path | None) -> dict:
     specs = list(CUT_PRESETS.items()) + [
         (f"seed{s}", CutSpec(seed=50_000 + s, num_shapes=6, motion=1.5)) for s in range(extra)
     ]
-    rows: dict[str, list] = {"copy": [], "network": []}
+    rows: dict[str, list] = {m: [] for m in methods}
     for name, spec in specs:
         for i, j in PAIRS:
             target, ref = render_frame(spec, i, flow=False), render_frame(spec, j, flow=False)
             outs = {}
-            for mode in rows:
-                out = _colour(
-                    target.sketch,
-                    ref.colour,
-                    mode if mode == "network" else "copy",
-                    "auto",
-                    checkpoint,
-                )
+            for m, fields in methods.items():
+                out = _colour(target.sketch, ref.colour, "auto", fields)
                 acc = region_accuracy(out, target.colour, target.regions, lines=target.lines)
-                rows[mode].append((acc.pixel, acc.region, psnr(out, target.colour).mean))
-                outs[mode] = out
-            if (i, j) == PAIRS[0]:
+                rows[m].append((acc.pixel, acc.region, psnr(out, target.colour).mean))
+                outs[m] = out
+            if sheets is not None and (i, j) == PAIRS[0]:
                 _sheet(
                     sheets / f"generated_{name}.png",
-                    [ref.colour, target.sketch, outs["copy"], outs["network"], target.colour],
+                    [ref.colour, target.sketch, *(outs[m] for m in SHEET), target.colour],
                 )
     return {
         m: {
@@ -106,7 +121,7 @@ def keyframe_speed(checkpoint: str | None, repeat: int = 3) -> dict:
         "size": "1280x720",
         "first": first,
         "keyframe": again,
-        "network_long_side": options.network_long_side,
+        "network_long_side": net.long_side,
         "bf16": bool(net.bf16),
     }
 
@@ -145,14 +160,14 @@ def real_pairs(root: Path) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray
     return pairs
 
 
-def real(root: Path, checkpoint: str | None, sheets: Path) -> dict | None:
+def real(root: Path, methods: dict[str, dict], sheets: Path | None) -> dict | None:
     pairs = real_pairs(root) if root.is_dir() else []
     if not pairs:
         return None
     lpips = load_lpips()
-    rows: dict[str, list] = {"copy": [], "network": []}
+    rows: dict[str, list] = {m: [] for m in methods}
     for name, ref, sketch, truth in pairs:
-        outs = {m: _colour(sketch, ref, m, "fill", checkpoint) for m in rows}
+        outs = {m: _colour(sketch, ref, "fill", fields) for m, fields in methods.items()}
         for m, out in outs.items():
             rows[m].append(
                 (
@@ -161,10 +176,11 @@ def real(root: Path, checkpoint: str | None, sheets: Path) -> dict | None:
                     lpips(out, truth).mean if lpips is not None else None,
                 )
             )
-        _sheet(
-            sheets / f"real_{name.replace('/', '_')}.png",
-            [ref, sketch, outs["copy"], outs["network"], truth],
-        )
+        if sheets is not None:
+            _sheet(
+                sheets / f"real_{name.replace('/', '_')}.png",
+                [ref, sketch, *(outs[m] for m in SHEET), truth],
+            )
     summary = {}
     for m, v in rows.items():
         lp = [r[2] for r in v if r[2] is not None]
@@ -185,35 +201,41 @@ def _sheet(path: Path, images: list[np.ndarray]) -> None:
     cv2.imwrite(str(path), np.concatenate(row, 1)[..., ::-1])
 
 
-def markdown(res: dict) -> str:
-    g = res["generated"]
+def _generated_table(g: dict, title: str) -> list[str]:
+    n = next(iter(g.values()))["n"]
     lines = [
-        f"Keyframes from a reference 12-16 frames away, held-out generated cuts "
-        f"({g['copy']['n']} keyframes, 640x360):",
+        f"{title} ({n} keyframes, 640x360, references 12-16 and 30-40 frames away):",
         "",
         "| keyframe method | pixel accuracy | region accuracy | PSNR (dB) |",
         "|---|---|---|---|",
     ]
-    for m in ("copy", "network"):
-        r = g[m]
+    for m, r in g.items():
         lines.append(
             f"| {m} | {100 * r['pixel_accuracy']:.1f}% | "
             f"{100 * r['region_accuracy']:.1f}% | {r['psnr']:.1f} |"
         )
+    return lines
+
+
+def markdown(res: dict) -> str:
+    lines = _generated_table(res["generated"], "Held-out generated cuts")
     if res.get("real"):
         r = res["real"]
+        rows = [m for m in r if m != "pairs"]
         lines += [
             "",
-            f"Real reference/target pairs ({r['copy']['n']}: ATD-12K triplets, "
+            f"Real reference/target pairs ({r[rows[0]]['n']}: ATD-12K triplets, "
             "ToonCrafter and MangaNinjia pairs), `--lines fill`:",
             "",
             "| keyframe method | PSNR (dB) | SSIM | LPIPS |",
             "|---|---|---|---|",
         ]
-        for m in ("copy", "network"):
+        for m in rows:
             x = r[m]
             lp = f"{x['lpips']:.3f}" if x["lpips"] is not None else "n/a (no AlexNet weights)"
             lines.append(f"| {m} | {x['psnr']:.1f} | {x['ssim']:.3f} | {lp} |")
+    if res.get("long_sides"):
+        lines += ["", *_generated_table(res["long_sides"], "The network's working size")]
     if res.get("speed"):
         sp = res["speed"]
         lines += [
@@ -226,6 +248,14 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ablation_rows(folder: Path) -> dict[str, dict]:
+    """One network row per trained variant under ``folder`` (``*/best.safetensors``)."""
+    return {
+        f"network: {ckpt.parent.name}": {"keyframe_mode": "network", "checkpoint": str(ckpt)}
+        for ckpt in sorted(folder.glob("*/best.safetensors"))
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--checkpoint", default=None, help="weights (default: the shipped ones)")
@@ -233,14 +263,36 @@ def main() -> None:
     p.add_argument("--extra-cuts", type=int, default=4)
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--sheets", type=Path, default=Path("report/exemplar"))
+    p.add_argument(
+        "--long-sides", type=int, nargs="*", default=[192, 512],
+        help="also score the network at these working sizes (long side, pixels)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ablation", type=Path, default=None, metavar="DIR",
+        help="instead: the copy and one network row per DIR/*/best.safetensors",
+    )  # fmt: skip
     args = p.parse_args()
     t0 = time.perf_counter()
-    res = {
-        "checkpoint": args.checkpoint or "shipped",
-        "generated": generated(args.checkpoint, args.extra_cuts, args.sheets),
-        "real": real(args.data, args.checkpoint, args.sheets),
-        "speed": keyframe_speed(args.checkpoint),
-    }
+    if args.ablation is not None:
+        methods = {"copy": {"keyframe_mode": "copy"}, **ablation_rows(args.ablation)}
+        res = {
+            "ablation": str(args.ablation),
+            "generated": generated(methods, args.extra_cuts, None),
+            "real": real(args.data, methods, None),
+        }
+    else:
+        methods = base_rows(args.checkpoint)
+        sizes = {
+            f"network at long side {n}": {**methods["network"], "network_long_side": n}
+            for n in args.long_sides
+        }
+        res = {
+            "checkpoint": args.checkpoint or "shipped",
+            "generated": generated(methods, args.extra_cuts, args.sheets),
+            "real": real(args.data, methods, args.sheets),
+            "long_sides": generated(sizes, args.extra_cuts, None) if sizes else None,
+            "speed": keyframe_speed(args.checkpoint),
+        }
     res["seconds"] = round(time.perf_counter() - t0, 1)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.name}.json").write_text(json.dumps(res, indent=2))

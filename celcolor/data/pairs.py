@@ -26,7 +26,8 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from ..lineart import extract_ink
-from ..lineart.xdog import sketch_from_colour
+from ..lineart.xdog import reference_ink, sketch_from_colour
+from ..temporal.flow import DISFlow, flow_friendly
 from .synthetic import CutSpec, render_frame
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,6 @@ def kmeans_palette(rgb: np.ndarray, k: int = PALETTE_SIZE, seed: int = 0) -> np.
     return np.clip(centres, 0, 1)
 
 
-def reference_ink(rgb: np.ndarray) -> np.ndarray:
-    """The reference's own ink (float32 ``H,W`` in [0, 1]) from its colours, by XDoG."""
-    return extract_ink(sketch_from_colour(rgb)).ink
-
-
 @dataclass
 class Sample:
     """One training example, arrays ready for tensors (float32, channels first)."""
@@ -69,22 +65,37 @@ class Sample:
     source: str
 
 
+_FIT_FLOW = None  # the keyframe fit's flow backend, made on first use
+
+
+def keyframe_guide(sketch: np.ndarray, ink_u8: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The network's colour guide for a keyframe, made as the engine makes it.
+
+    The reference placed over the sketch
+    (:func:`~celcolor.engine.reference.place_reference`, at the frame's own size) and
+    refined by line flow (:func:`~celcolor.engine.reference.fit_locally`); ``H,W,4``.
+    """
+    from ..engine.reference import fit_locally, place_reference, reference_guide, warp_reference
+
+    global _FIT_FLOW
+    if _FIT_FLOW is None:
+        _FIT_FLOW = DISFlow("medium")  # as the engine's keyframe fit
+    h, w = sketch.shape[:2]
+    placement = place_reference(sketch, reference, work_long_side=max(h, w))
+    placed = warp_reference(reference, placement, (w, h), fill=255)
+    sample, _ = fit_locally(flow_friendly(ink_u8), placed, _FIT_FLOW)
+    return reference_guide(reference, placement, (w, h), sample)
+
+
 def make_sample(
     sketch: np.ndarray, reference: np.ndarray, target: np.ndarray, source: str
 ) -> Sample:
-    """Build a :class:`Sample` from ``H,W,3`` uint8 RGB sketch, reference and target.
-
-    The guide is made as the engine makes it for a keyframe: the reference placed
-    over the sketch (:func:`~celcolor.engine.reference.place_reference`).
-    """
-    from ..engine.reference import place_reference, reference_guide
-
-    h, w = sketch.shape[:2]
-    placement = place_reference(sketch, reference, work_long_side=max(h, w))
-    guide = reference_guide(reference, placement, (w, h))
+    """Build a :class:`Sample` from ``H,W,3`` uint8 RGB sketch, reference and target."""
+    art = extract_ink(sketch)
+    guide = keyframe_guide(sketch, art.ink_u8, reference)
     return Sample(
         guide=guide.transpose(2, 0, 1).copy(),
-        ink=extract_ink(sketch).ink[None],
+        ink=art.ink[None],
         ref_rgb=reference.transpose(2, 0, 1).astype(np.float32) / 255.0,
         ref_ink=reference_ink(reference)[None],
         palette=kmeans_palette(reference),
@@ -109,13 +120,16 @@ def random_cut_spec(rng: np.random.Generator, size: tuple[int, int]) -> CutSpec:
 
 
 def synthetic_pairs(count: int, size: tuple[int, int], seed: int) -> Iterator[Sample]:
-    """Pairs from generated cuts: reference 8-20 frames away from the target."""
+    """Pairs from generated cuts: reference 8-40 frames before or after the target."""
     rng = np.random.default_rng(seed)
     for n in range(count):
         spec = random_cut_spec(rng, size)
-        i = int(rng.integers(0, 48))
-        gap = int(rng.integers(8, 21)) * (1 if i < 24 else -1)
-        target, ref = render_frame(spec, i, flow=False), render_frame(spec, i + gap, flow=False)
+        i = int(rng.integers(0, spec.num_frames))
+        room = {1: spec.num_frames - 1 - i, -1: i}  # frames available after / before
+        gap = min(int(rng.integers(8, 41)), max(room.values()))
+        sides = [d for d, r in room.items() if r >= gap]
+        j = i + gap * sides[int(rng.integers(0, len(sides)))]
+        target, ref = render_frame(spec, i, flow=False), render_frame(spec, j, flow=False)
         yield make_sample(target.sketch, ref.colour, target.colour, f"synthetic:{n}")
 
 

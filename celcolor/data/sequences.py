@@ -29,7 +29,14 @@ from ..lineart import extract_ink
 from ..lineart.xdog import sketch_from_colour
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly
-from .pairs import _NOT_COLOUR, REAL_CLIPS, kmeans_palette, random_cut_spec, reference_ink
+from .pairs import (
+    _NOT_COLOUR,
+    REAL_CLIPS,
+    keyframe_guide,
+    kmeans_palette,
+    random_cut_spec,
+    reference_ink,
+)
 from .synthetic import render_frame
 
 log = logging.getLogger(__name__)
@@ -81,9 +88,6 @@ def make_sequence(
         exact: per frame pair ``(backward flow t+1 -> t, forward flow t -> t+1)`` of
             the generator, or None to estimate every flow.
     """
-    from ..engine.reference import place_reference, reference_guide
-
-    h, w = sketches[0].shape[:2]
     arts = [extract_ink(s) for s in sketches]
     friendly = [flow_friendly(a.ink_u8) for a in arts]
     dis = DISFlow()
@@ -100,8 +104,7 @@ def make_sequence(
         back, mask = _estimate(dis, friendly[t], friendly[0])
         flow_key.append(back)
         mask_key.append(mask)
-    placement = place_reference(sketches[0], reference, work_long_side=max(h, w))
-    guide = reference_guide(reference, placement, (w, h))
+    guide = keyframe_guide(sketches[0], arts[0].ink_u8, reference)
     return Sequence(
         ink=np.stack([a.ink[None] for a in arts]),
         target=np.stack([_chw(c) / 255.0 for c in colours]),

@@ -14,6 +14,7 @@ from ..io import CODECS
 from .options import (
     DEVICES,
     FLOW_BACKENDS,
+    KEYFRAME_FITS,
     KEYFRAME_MODES,
     LINE_MODES,
     TEMPORAL_MODES,
@@ -58,6 +59,13 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="copy: place the reference and copy colours by region; network: the exemplar "
         "network; auto: copy when the reference is the keyframe's own drawing, else the "
         "network if its record shows it beats the copy",
+    )
+    g.add_argument(
+        "--keyframe-fit",
+        choices=KEYFRAME_FITS,
+        default="flow",
+        help="a reference of another drawing is fitted to the keyframe by one affine map "
+        "(affine) or by that map refined by line flow (flow, default)",
     )
     g.add_argument(
         "--checkpoint", type=Path, default=None, metavar="PATH",
@@ -121,6 +129,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         lines=args.lines,
         temporal=args.temporal,
         keyframe_mode=args.keyframe_mode,
+        keyframe_fit=args.keyframe_fit,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
         rekey_threshold=args.rekey_threshold,

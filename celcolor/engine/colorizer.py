@@ -40,38 +40,19 @@ from ..lineart import (
     looks_like_line_art,
 )
 from ..metrics.flowcheck import occlusion_mask
-from ..temporal.flow import flow_friendly, make_flow_backend
+from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette
-from .reference import Placement, place_reference, reference_guide, warp_reference
+from .reference import (
+    Placement,
+    fit_locally,
+    place_reference,
+    reference_guide,
+    warp_reference,
+)
 from .trace_pairs import TracePartners, trace_pairs
 
 log = logging.getLogger(__name__)
-
-
-@functools.lru_cache(maxsize=4)
-def _grid(shape: tuple[int, int]) -> np.ndarray:
-    """``H,W,2`` float32 pixel coordinates (x, y)."""
-    h, w = shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return np.dstack([xs, ys])
-
-
-@functools.lru_cache(maxsize=4)
-def _pixel_scale(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-    """Per-axis factor from work-size to full-size pixel coordinates (x, y)."""
-    return np.array([size[0] / small[1], size[1] / small[0]], np.float32)
-
-
-@functools.lru_cache(maxsize=4)
-def _pixel_offset(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-    """Correction for scaling pixel-centre coordinates rather than edges.
-
-    A coordinate c at work size is the point (c + 0.5) * s - 0.5 at full size:
-    after multiplying by s, add 0.5 * s - 0.5 per axis.
-    """
-    sx, sy = size[0] / small[1], size[1] / small[0]
-    return np.array([0.5 * sx - 0.5, 0.5 * sy - 0.5], np.float32)
 
 
 # Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
@@ -241,6 +222,9 @@ class Colorizer:
             device="cpu" if self.options.flow == "dis" else self.options.resolved_device(),
             weights=Path(self.options.flow_weights) if self.options.flow_weights else None,
         )
+        # Keyframes fitted to another drawing: one flow per keyframe, so DIS runs at its
+        # "medium" preset there (more accurate over larger motion than per-frame DIS).
+        self._fit_flow = DISFlow("medium") if self._flow.name.startswith("dis") else self._flow
         self._ink_options = InkOptions()
         self._region_options = RegionOptions(
             line_threshold=self.options.line_threshold, gap_radius=self.options.gap_radius
@@ -280,24 +264,38 @@ class Colorizer:
         reference = self.references[ref]
         placement = place_reference(sketch, reference)
         self.stats.placement = placement
+        if ref not in self._ref_indices:
+            self._ref_indices[ref] = self.palette.index(reference)
+        placed_index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
         mode = self.options.keyframe_mode
-        if mode == "network" or (
+        use_network = mode == "network" or (
             mode == "auto" and not placement.same_drawing and self._network_preferred()
-        ):
-            network = self.network(required=mode == "network")
-            if network is not None:
-                t0 = time.perf_counter()
-                guide = reference_guide(reference, placement, (w, h))
-                predicted = network.predict(frame.art.ink_u8, guide)
-                self.stats.add_time("network", time.perf_counter() - t0)
-                self.stats.network_keyframes += 1
-                return self._snap(frame, self.palette.index(predicted), None)[0]
-        if placement.same_drawing:
+        )
+        if placement.same_drawing and not use_network:
             log.info(
                 "reference matches the keyframe's drawing (line overlap %.0f%%)",
                 100 * placement.overlap,
             )
-        elif not self._warned_other_drawing:
+            return self._snap(frame, placed_index, None)[0]
+        sample = visible = None
+        if not placement.same_drawing and self.options.keyframe_fit == "flow":
+            # Another drawing: refine the global fit locally (parts move on their own).
+            t0 = time.perf_counter()
+            placed = warp_reference(reference, placement, (w, h), fill=255)
+            with self._flow_lock:
+                sample, visible = fit_locally(frame.flow_image, placed, self._fit_flow)
+            self.stats.add_time("flow", time.perf_counter() - t0)
+        # network() is None only in auto mode (forced, missing weights raise), and auto
+        # mode gets here with another drawing: then the refined copy below.
+        network = self.network(required=mode == "network") if use_network else None
+        if network is not None:
+            t0 = time.perf_counter()
+            guide = reference_guide(reference, placement, (w, h), sample)
+            predicted = network.predict(frame.art.ink_u8, guide)
+            self.stats.add_time("network", time.perf_counter() - t0)
+            self.stats.network_keyframes += 1
+            return self._snap(frame, self.palette.index(predicted), None)[0]
+        if not self._warned_other_drawing:
             self._warned_other_drawing = True
             log.warning(
                 "the reference is not the coloured version of the drawing it colours (line "
@@ -305,10 +303,18 @@ class Colorizer:
                 "position; expect wrong regions where the drawings differ",
                 100 * placement.overlap,
             )
-        if ref not in self._ref_indices:
-            self._ref_indices[ref] = self.palette.index(reference)
-        index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
-        return self._snap(frame, index, None)[0]
+        if sample is None:
+            return self._snap(frame, placed_index, None)[0]
+        index = cv2.remap(
+            placed_index,
+            sample,
+            None,
+            cv2.INTER_NEAREST,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=NO_COLOUR,
+        )
+        # Regions the flow cannot vouch for take the global fit's vote.
+        return self._snap(frame, index, placed_index, visible)[0]
 
     def _network_preferred(self) -> bool:
         """Whether auto mode should use the network for another drawing's keyframe.
@@ -401,8 +407,17 @@ class Colorizer:
                     f"{ckpt or 'the shipped temporal weights'}: not a temporal network "
                     "(it takes no warped previous frame)"
                 )
-            self._temporal = self._colourer(model, self.options.temporal_long_side)
+            self._temporal = self._colourer(
+                model, self._long_side("temporal", ckpt, self.options.temporal_long_side)
+            )
         return self._temporal
+
+    @staticmethod
+    def _long_side(name: str, checkpoint: str | None, chosen: int | None) -> int:
+        """The working size a network runs at: the user's, else its training scale's."""
+        from .network import trained_size, working_long_side
+
+        return chosen if chosen is not None else working_long_side(trained_size(name, checkpoint))
 
     def _colourer(self, model, long_side: int):
         """A network (None: the shipped exemplar) with every reference encoded once."""
@@ -434,7 +449,9 @@ class Colorizer:
                     log.warning("no exemplar network weights: keyframes are placed and copied")
                 return None
             model = load_checkpoint(Path(ckpt)) if ckpt else None
-            self._network = self._colourer(model, self.options.network_long_side)
+            self._network = self._colourer(
+                model, self._long_side("exemplar", ckpt, self.options.network_long_side)
+            )
         return self._network
 
     def _snap(
@@ -503,13 +520,7 @@ class Colorizer:
             fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
         visible = occlusion_mask(fwd, back).astype(np.uint8)
         h, w = shape
-        # Sampling positions x + flow(x) at full size, (c + 0.5) * s - 0.5 for a work-size
-        # coordinate c. That is affine in c and bilinear resizing is linear, so it is
-        # applied at work size (a quarter of the pixels) and then resized.
-        small = back + _grid(back.shape[:2])
-        small *= _pixel_scale(back.shape[:2], (w, h))
-        small += _pixel_offset(back.shape[:2], (w, h))
-        sample = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+        sample = sampling_map(back, (w, h))
         visible = cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
         self.stats.add_time("flow", time.perf_counter() - t0)
         return sample, visible

@@ -9,17 +9,49 @@ reference palette, and the engine's region vote snaps it at full resolution.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ..data.pairs import kmeans_palette, reference_ink
+from ..data.pairs import kmeans_palette
 from ..errors import CelcolorError
+from ..lineart.xdog import reference_ink
 from ..models.exemplar import ExemplarNet, pad_to, unpad
 from ..models.registry import create_model, default_device
 
 log = logging.getLogger(__name__)
+
+
+# The network sees frames at this multiple of its training frames' long side. Its
+# convolutions and attention learned line widths and region sizes at the training
+# scale; measured on held-out keyframes (benchmarks/bench_exemplar.py, "working size"),
+# 1x to ~1.7x keeps accuracy and larger loses it.
+WORK_SCALE = 5 / 3
+DEFAULT_LONG_SIDE = 320  # weights that do not say what size they were trained at
+
+
+def working_long_side(train_size: tuple[int, int] | list[int] | None) -> int:
+    """The working long side for weights trained on ``train_size`` (w, h) frames."""
+    if not train_size:
+        return DEFAULT_LONG_SIDE
+    return max(64, round(max(train_size) * WORK_SCALE / 8) * 8)
+
+
+def trained_size(name: str, checkpoint: str | None) -> list[int] | None:
+    """The (w, h) a checkpoint (or the shipped ``name`` weights) was trained at, if known."""
+    if checkpoint is None:
+        from ..models.records import shipped_record
+
+        record = shipped_record(name)
+        return record.train_size if record is not None else None
+    import json
+
+    from ..models.registry import read_metadata
+
+    size = read_metadata(Path(checkpoint)).get("train_size")
+    return json.loads(size) if size else None
 
 
 def _work_size(shape: tuple[int, ...], long_side: int) -> tuple[int, int]:

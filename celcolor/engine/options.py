@@ -9,6 +9,7 @@ from ..errors import UsageError
 LINE_MODES = ("auto", "keep", "fill")
 TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
 KEYFRAME_MODES = ("auto", "copy", "network")
+KEYFRAME_FITS = ("flow", "affine")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -38,10 +39,17 @@ class ColorizeOptions:
             drawing and copies colours region by region; "network" runs the exemplar
             network; "auto" copies when the reference is the coloured version of the
             keyframe's drawing and runs the network otherwise.
+        keyframe_fit: how a reference of another drawing is laid over a keyframe, for the
+            copy and the network's colour guide: "affine" (one global fit of the lines)
+            or "flow" (that fit refined by optical flow between the two drawings'
+            lines, so parts that moved on their own are followed).
         checkpoint: exemplar network weights to use instead of the shipped ones.
-        network_long_side: the exemplar network's working size (long side, pixels).
+        network_long_side: the exemplar network's working size (long side, pixels);
+            None: from the size its weights were trained at (see
+            :func:`celcolor.engine.network.working_long_side`).
         temporal_checkpoint: temporal network weights instead of the shipped ones.
-        temporal_long_side: the temporal network's working size (long side, pixels).
+        temporal_long_side: the temporal network's working size (long side, pixels);
+            None: from its weights' training size, as ``network_long_side``.
         rekey_threshold: with the temporal network, a frame whose share of pixels
             failing the occlusion test is above this is coloured from the reference as
             a new keyframe (a cut with large motion, a new character); 1 turns it off.
@@ -66,10 +74,11 @@ class ColorizeOptions:
     lines: str = "auto"
     temporal: str = "auto"
     keyframe_mode: str = "auto"
+    keyframe_fit: str = "flow"
     checkpoint: str | None = None
-    network_long_side: int = 512
+    network_long_side: int | None = None
     temporal_checkpoint: str | None = None
-    temporal_long_side: int = 320
+    temporal_long_side: int | None = None
     rekey_threshold: float = 0.5
     network_fill_share: float = 0.005
     blend_window: int = 96
@@ -93,6 +102,11 @@ class ColorizeOptions:
                 f"--keyframe-mode must be one of {', '.join(KEYFRAME_MODES)}, "
                 f"got {self.keyframe_mode!r}"
             )
+        if self.keyframe_fit not in KEYFRAME_FITS:
+            raise UsageError(
+                f"--keyframe-fit must be one of {', '.join(KEYFRAME_FITS)}, "
+                f"got {self.keyframe_fit!r}"
+            )
         if self.flow not in FLOW_BACKENDS:
             raise UsageError(f"--flow must be one of {', '.join(FLOW_BACKENDS)}, got {self.flow!r}")
         if self.device not in DEVICES:
@@ -108,7 +122,7 @@ class ColorizeOptions:
         if not 0.0 < self.rekey_threshold <= 1.0:
             raise UsageError(f"rekey_threshold must be in (0, 1], got {self.rekey_threshold}")
         for name in ("network_long_side", "temporal_long_side"):
-            if not 64 <= getattr(self, name) <= 4096:
+            if getattr(self, name) is not None and not 64 <= getattr(self, name) <= 4096:
                 raise UsageError(f"{name} must be in 64..4096, got {getattr(self, name)}")
         if not 0.0 < self.min_confidence <= 1.0:
             raise UsageError(f"min_confidence must be in (0, 1], got {self.min_confidence}")

@@ -6,7 +6,11 @@ export size, a crop). Both images are reduced to thin dark structures (a
 black-hat filter keeps lines and drops large dark fills such as hair), the
 reference is fitted by ECC (affine), and the fit is accepted when the lines
 overlap. Otherwise the reference is another drawing: it is fitted by the
-bounding boxes of the lines, and the caller warns that colours are guessed.
+bounding boxes of the lines and ECC, and then, since parts of another drawing move
+on their own (an arm, a head turning), the fit is refined locally by optical flow
+between the keyframe's lines and the placed reference's own lines
+(:func:`fit_locally`): a classical correspondence, which both the copy and the
+exemplar network's colour guide use.
 """
 
 from __future__ import annotations
@@ -190,14 +194,53 @@ def warp_reference(
     )
 
 
+def fit_locally(
+    sketch_image: np.ndarray, placed_rgb: np.ndarray, flow
+) -> tuple[np.ndarray, np.ndarray]:
+    """Refine a placement: where each keyframe pixel lies in the placed reference.
+
+    Args:
+        sketch_image: the keyframe's flow-friendly image at work size
+            (:func:`celcolor.temporal.flow.flow_friendly`).
+        placed_rgb: ``H,W,3`` uint8 reference on the keyframe's grid
+            (:func:`warp_reference`, white outside), full size.
+        flow: a flow backend (``flow(a, b)`` on ``a``'s grid into ``b``).
+
+    Returns:
+        ``H,W,2`` float32 sampling map into ``placed_rgb`` (for ``cv2.remap``) and an
+        ``H,W`` uint8 mask of pixels that pass the forward-backward occlusion test.
+    """
+    from ..lineart.xdog import reference_ink
+    from ..metrics.flowcheck import occlusion_mask
+    from ..temporal.flow import flow_friendly, sampling_map
+
+    h, w = placed_rgb.shape[:2]
+    small = (sketch_image.shape[1], sketch_image.shape[0])
+    ink = cv2.convertScaleAbs(reference_ink(placed_rgb), alpha=255.0)
+    ref_image = flow_friendly(ink, small)
+    fwd = flow(sketch_image, ref_image)
+    back = flow(ref_image, sketch_image)
+    visible = occlusion_mask(fwd, back).astype(np.uint8)
+    return sampling_map(fwd, (w, h)), cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
 def reference_guide(
-    reference: np.ndarray, placement: Placement, size: tuple[int, int]
+    reference: np.ndarray,
+    placement: Placement,
+    size: tuple[int, int],
+    sample: np.ndarray | None = None,
 ) -> np.ndarray:
     """The network's colour guide from a placed reference: ``H,W,4`` float32 in [0, 1].
 
     Channels: the reference's colours on the frame's grid (what the classical path
     copies) and a confidence, 1 where the reference lands and 0 outside it.
+    ``sample``: a local refinement of the placement (:func:`fit_locally`), or None.
     """
     rgb = warp_reference(reference, placement, size, fill=0)
     inside = warp_reference(np.full(reference.shape[:2], 255, np.uint8), placement, size, fill=0)
-    return np.dstack([rgb, inside]).astype(np.float32) * (1.0 / 255.0)
+    guide = np.dstack([rgb, inside])
+    if sample is not None:
+        guide = cv2.remap(
+            guide, sample, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+    return guide.astype(np.float32) * (1.0 / 255.0)

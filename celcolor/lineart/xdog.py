@@ -106,3 +106,10 @@ def sketch_from_colour(
     response = xdog(rgb, sigma=sigma, k=k, p=p, epsilon=epsilon, phi=phi)
     grey = np.rint(response * 255.0).astype(np.uint8)
     return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+
+
+def reference_ink(rgb: np.ndarray) -> np.ndarray:
+    """A coloured image's own ink (float32 ``H,W`` in [0, 1]), by XDoG and extraction."""
+    from .ink import extract_ink
+
+    return extract_ink(sketch_from_colour(rgb)).ink

@@ -21,6 +21,8 @@ class WeightsRecord:
     seconds: float
     metrics: dict = field(default_factory=dict)
     notes: str = ""
+    # (w, h) of the training frames: the engine sizes the network's input from it.
+    train_size: list[int] | None = None
 
     @classmethod
     def read(cls, path: Path) -> WeightsRecord:

@@ -12,6 +12,7 @@ distance to the nearest line (a ramp inside every region) plus the line itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,3 +169,46 @@ def scale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     out[..., 0] *= size[0] / w
     out[..., 1] *= size[1] / h
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _grid(shape: tuple[int, int]) -> np.ndarray:
+    """``H,W,2`` float32 pixel coordinates (x, y)."""
+    h, w = shape
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return np.dstack([xs, ys])
+
+
+@functools.lru_cache(maxsize=4)
+def _pixel_scale(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Per-axis factor from work-size to full-size pixel coordinates (x, y)."""
+    return np.array([size[0] / small[1], size[1] / small[0]], np.float32)
+
+
+@functools.lru_cache(maxsize=4)
+def _pixel_offset(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Correction for scaling pixel-centre coordinates rather than edges.
+
+    A coordinate c at work size is the point (c + 0.5) * s - 0.5 at full size:
+    after multiplying by s, add 0.5 * s - 0.5 per axis.
+    """
+    sx, sy = size[0] / small[1], size[1] / small[0]
+    return np.array([0.5 * sx - 0.5, 0.5 * sy - 0.5], np.float32)
+
+
+def sampling_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Full-size sampling positions ``x + flow(x)`` for ``cv2.remap`` from a work-size flow.
+
+    Args:
+        flow: ``h,w,2`` float32 flow at work size, on the grid being sampled for.
+        size: ``(width, height)`` of the full-size frames on both ends.
+
+    Returns:
+        ``H,W,2`` float32 map into the other frame, in full-size pixels.
+    """
+    # (c + 0.5) * s - 0.5 for a work-size coordinate c: affine in c, and bilinear
+    # resizing is linear, so it is applied at work size (fewer pixels), then resized.
+    small = flow + _grid(flow.shape[:2])
+    small *= _pixel_scale(flow.shape[:2], size)
+    small += _pixel_offset(flow.shape[:2], size)
+    return cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)

@@ -182,6 +182,7 @@ def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:
         data=json.dumps(summary["data"]),
         seconds=summary["seconds"],
         metrics=metrics,
+        train_size=list(summary["config"]["size"]),
     )
     record.write(WEIGHTS_DIR / f"{name}.json")
     return dst

@@ -196,6 +196,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     disc = PatchDiscriminator(16).train() if cfg.gan != "none" else None
     vgg = _vgg_features()
     perceptual = "vgg16" if vgg is not None else ("feature-matching" if disc else "none")
+    meta = {"perceptual": perceptual, "train_size": json.dumps(list(cfg.size))}
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if disc else None
     budget = cfg.minutes * 60 - (time.perf_counter() - t_start)
@@ -241,18 +242,11 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
                 log_evaluation(logf, step, time.perf_counter() - t_train, losses, metrics, 4)
                 if metrics["l1"] < best:
                     best, best_metrics = metrics["l1"], {**metrics, "step": step}
-                    save_checkpoint(
-                        model,
-                        out / "best.safetensors",
-                        name,
-                        {"step": step, "perceptual": perceptual},
-                    )
+                    save_checkpoint(model, out / "best.safetensors", name, {**meta, "step": step})
     final = evaluate(model, heldout)
     if final["l1"] < best:
         best, best_metrics = final["l1"], {**final, "step": step}
-        save_checkpoint(
-            model, out / "best.safetensors", name, {"step": step, "perceptual": perceptual}
-        )
+        save_checkpoint(model, out / "best.safetensors", name, {**meta, "step": step})
     summary = {
         "checkpoint": str(out / "best.safetensors"),
         "steps": step,

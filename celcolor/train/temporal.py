@@ -244,7 +244,7 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) if disc else None
     start = evaluate(model, heldout)  # step 0: the exemplar network itself
     log.info("step 0 (the exemplar weights): %s", start)
-    meta = {"init": cfg.init, "perceptual": "none"}
+    meta = {"init": cfg.init, "perceptual": "none", "train_size": json.dumps(list(cfg.size))}
     best, best_metrics = _score(start), {**start, "step": 0}
     save_checkpoint(model, out / "best.safetensors", "temporal", {**meta, "step": 0})
     budget = cfg.minutes * 60 - (time.perf_counter() - t_start)
