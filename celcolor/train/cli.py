@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..models.records import WEIGHTS_DIR, WeightsRecord
+from ..models.records import WEIGHTS_DIR, WeightsRecord, shipped_record
 from .exemplar import ExemplarTrainConfig
 from .temporal import TemporalTrainConfig
 
@@ -186,3 +186,18 @@ def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:
     )
     record.write(WEIGHTS_DIR / f"{name}.json")
     return dst
+
+
+def heldout_main(name: str, key: str, score, description: str) -> None:
+    """CLI of a held-out evaluation: print ``score(checkpoint)``; ``--update-record``
+    writes it into the shipped ``name`` record's ``metrics[key]``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--checkpoint", default=None, help="weights (default: the shipped ones)")
+    p.add_argument("--update-record", action="store_true", help=f"write into {name}.json")
+    args = p.parse_args()
+    scores = score(args.checkpoint)
+    print(json.dumps(scores, indent=2))
+    record = shipped_record(name)
+    if args.update_record and record is not None and args.checkpoint is None:
+        record.metrics[key] = scores
+        record.write(WEIGHTS_DIR / f"{name}.json")

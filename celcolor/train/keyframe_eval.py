@@ -50,21 +50,14 @@ def keyframe_accuracy(
 
 def main() -> None:
     """Print the scores of the shipped (or given) weights; optionally update the record."""
-    import argparse
-    import json
+    from .cli import heldout_main
 
-    from ..models.records import WEIGHTS_DIR, shipped_record
-
-    p = argparse.ArgumentParser(description="Held-out keyframes: exemplar network vs copy.")
-    p.add_argument("--checkpoint", default=None, help="weights (default: the shipped ones)")
-    p.add_argument("--update-record", action="store_true", help="write into exemplar.json")
-    args = p.parse_args()
-    scores = keyframe_accuracy(args.checkpoint)
-    print(json.dumps(scores, indent=2))
-    record = shipped_record("exemplar")
-    if args.update_record and record is not None and args.checkpoint is None:
-        record.metrics["keyframe_accuracy"] = scores
-        record.write(WEIGHTS_DIR / "exemplar.json")
+    heldout_main(
+        "exemplar",
+        "keyframe_accuracy",
+        keyframe_accuracy,
+        "Held-out keyframes: exemplar network vs copy.",
+    )
 
 
 if __name__ == "__main__":

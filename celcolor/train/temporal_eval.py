@@ -46,21 +46,14 @@ def sequence_scores(checkpoint: str | None = None) -> dict:
 
 def main() -> None:
     """Print the scores of the shipped (or given) weights; optionally update the record."""
-    import argparse
-    import json
+    from .cli import heldout_main
 
-    from ..models.records import WEIGHTS_DIR, shipped_record
-
-    p = argparse.ArgumentParser(description="Held-out cuts: temporal network vs classical.")
-    p.add_argument("--checkpoint", default=None, help="weights (default: the shipped ones)")
-    p.add_argument("--update-record", action="store_true", help="write into temporal.json")
-    args = p.parse_args()
-    scores = sequence_scores(args.checkpoint)
-    print(json.dumps(scores, indent=2))
-    record = shipped_record("temporal")
-    if args.update_record and record is not None and args.checkpoint is None:
-        record.metrics["sequence_eval"] = scores
-        record.write(WEIGHTS_DIR / "temporal.json")
+    heldout_main(
+        "temporal",
+        "sequence_eval",
+        sequence_scores,
+        "Held-out cuts: temporal network vs classical.",
+    )
 
 
 if __name__ == "__main__":
