@@ -75,11 +75,17 @@ def keyframe_guide(sketch: np.ndarray, ink_u8: np.ndarray, reference: np.ndarray
     (:func:`~celcolor.engine.reference.place_reference`, at the frame's own size) and
     refined by line flow (:func:`~celcolor.engine.reference.fit_locally`); ``H,W,4``.
     """
-    from ..engine.reference import fit_locally, place_reference, reference_guide, warp_reference
+    from ..engine.reference import (
+        FIT_DIS_PRESET,
+        fit_locally,
+        place_reference,
+        reference_guide,
+        warp_reference,
+    )
 
     global _FIT_FLOW
     if _FIT_FLOW is None:
-        _FIT_FLOW = DISFlow("medium")  # as the engine's keyframe fit
+        _FIT_FLOW = DISFlow(FIT_DIS_PRESET)  # as the engine's keyframe fit
     h, w = sketch.shape[:2]
     placement = place_reference(sketch, reference, work_long_side=max(h, w))
     placed = warp_reference(reference, placement, (w, h), fill=255)

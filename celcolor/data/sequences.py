@@ -128,7 +128,7 @@ def synthetic_sequences(
     rng = np.random.default_rng(seed)
     for n in range(count):
         spec = random_cut_spec(rng, size)
-        start = int(rng.integers(0, 48 - length))
+        start = int(rng.integers(0, spec.num_frames - length))
         frames = [render_frame(spec, start + t, flow=True) for t in range(length)]
         if rng.random() < 0.5:
             reference = frames[0].colour  # the keyframe's own colour key

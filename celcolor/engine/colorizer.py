@@ -44,6 +44,7 @@ from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette
 from .reference import (
+    FIT_DIS_PRESET,
     Placement,
     fit_locally,
     place_reference,
@@ -53,6 +54,18 @@ from .reference import (
 from .trace_pairs import TracePartners, trace_pairs
 
 log = logging.getLogger(__name__)
+
+
+def _warp_index(index: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """A palette index map sampled at ``sample`` (nearest); NO_COLOUR where it falls off."""
+    return cv2.remap(
+        index,
+        sample,
+        None,
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=NO_COLOUR,
+    )
 
 
 # Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
@@ -222,9 +235,10 @@ class Colorizer:
             device="cpu" if self.options.flow == "dis" else self.options.resolved_device(),
             weights=Path(self.options.flow_weights) if self.options.flow_weights else None,
         )
-        # Keyframes fitted to another drawing: one flow per keyframe, so DIS runs at its
-        # "medium" preset there (more accurate over larger motion than per-frame DIS).
-        self._fit_flow = DISFlow("medium") if self._flow.name.startswith("dis") else self._flow
+        # Keyframes fitted to another drawing: one flow per keyframe, so DIS runs at a
+        # slower, more accurate preset there (FIT_DIS_PRESET) than between frames.
+        dis = self._flow.name.startswith("dis")
+        self._fit_flow = DISFlow(FIT_DIS_PRESET) if dis else self._flow
         self._ink_options = InkOptions()
         self._region_options = RegionOptions(
             line_threshold=self.options.line_threshold, gap_radius=self.options.gap_radius
@@ -305,16 +319,8 @@ class Colorizer:
             )
         if sample is None:
             return self._snap(frame, placed_index, None)[0]
-        index = cv2.remap(
-            placed_index,
-            sample,
-            None,
-            cv2.INTER_NEAREST,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=NO_COLOUR,
-        )
         # Regions the flow cannot vouch for take the global fit's vote.
-        return self._snap(frame, index, placed_index, visible)[0]
+        return self._snap(frame, _warp_index(placed_index, sample), placed_index, visible)[0]
 
     def _network_preferred(self) -> bool:
         """Whether auto mode should use the network for another drawing's keyframe.
@@ -570,14 +576,7 @@ class Colorizer:
         """
         sample, visible = motion if motion is not None else self._frame_motion(prev, frame, shape)
         t0 = time.perf_counter()
-        warped = cv2.remap(
-            prev_index,
-            sample,
-            None,
-            cv2.INTER_NEAREST,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=NO_COLOUR,
-        )
+        warped = _warp_index(prev_index, sample)
         warped_filled = cv2.remap(
             prev_filled, sample, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
         )

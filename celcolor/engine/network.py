@@ -8,6 +8,7 @@ reference palette, and the engine's region vote snaps it at full resolution.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -46,8 +47,6 @@ def trained_size(name: str, checkpoint: str | None) -> list[int] | None:
 
         record = shipped_record(name)
         return record.train_size if record is not None else None
-    import json
-
     from ..models.registry import read_metadata
 
     size = read_metadata(Path(checkpoint)).get("train_size")

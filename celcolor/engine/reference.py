@@ -24,6 +24,9 @@ _WORK_LONG_SIDE = 512
 # A keyframe is "the same drawing" when its lines and the reference's (at equal
 # density) coincide within 2 px at work scale this much better than chance.
 SAME_DRAWING_OVERLAP = 0.35
+# DIS preset of the keyframe fit (fit_locally): one flow per keyframe, so the accurate
+# "medium" rather than the per-frame "ultrafast"; training guides use the same.
+FIT_DIS_PRESET = "medium"
 
 
 @dataclass
