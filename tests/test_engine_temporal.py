@@ -82,17 +82,29 @@ def test_network_mode_calls_the_network_only_for_unconfident_regions(cut, tempor
     assert run(1.0).stats.network_frames == 0  # never: classical propagation alone
 
 
-def test_a_frame_with_too_much_new_content_is_rekeyed(cut, temporal_checkpoint, caplog):
-    # A threshold below any frame's share of occluded pixels: every in-between re-keys.
-    options = ColorizeOptions(
-        temporal="network", temporal_checkpoint=temporal_checkpoint, rekey_threshold=1e-6
-    )
+def test_a_frame_of_another_drawing_is_rekeyed(cut, temporal_checkpoint, caplog):
+    # The cut switches to another drawing at frame 4: most of its lines are new there.
+    other = generate_cut(CutSpec(width=160, height=96, num_frames=4, seed=22, num_shapes=5))
+    sketches = list(cut.sketch[:4]) + list(other.sketch)
+    options = ColorizeOptions(temporal="network", temporal_checkpoint=temporal_checkpoint)
     col = Colorizer(cut.colour[0], options)
     with caplog.at_level(logging.INFO, logger="celcolor"):
-        out = list(col.colorize(list(cut.sketch[:4])))
-    assert len(out) == 4
-    assert col.stats.rekeyed == [1, 2, 3] and col.stats.network_frames == 0
+        out = list(col.colorize(sketches))
+    assert len(out) == 8
+    assert col.stats.rekeyed == [4]
     assert "re-keyed from the reference" in caplog.text
+
+
+def test_a_rough_drawing_is_not_rekeyed_for_its_flow_noise(temporal_checkpoint):
+    # Boiling, doubled, gappy lines: most pixels fail the forward-backward occlusion
+    # test, yet the lines are the same drawing moving on, so nothing is re-keyed.
+    rough = generate_cut(CutSpec(width=320, height=192, num_frames=6, seed=5, faults=True))
+    options = ColorizeOptions(temporal="network-only", temporal_checkpoint=temporal_checkpoint)
+    col = Colorizer(rough.colour[0], options)
+    assert len(list(col.colorize(list(rough.sketch)))) == 6
+    assert col.stats.rekeyed == []
+    lost = col.stats.unconfident[1:]  # network-only: the share failing the occlusion test
+    assert max(lost) > options.rekey_threshold
 
 
 def test_network_mode_without_weights_says_how_to_get_them(cut, monkeypatch):

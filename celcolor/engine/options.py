@@ -50,9 +50,10 @@ class ColorizeOptions:
         temporal_checkpoint: temporal network weights instead of the shipped ones.
         temporal_long_side: the temporal network's working size (long side, pixels);
             None: from its weights' training size, as ``network_long_side``.
-        rekey_threshold: with the temporal network, a frame whose share of pixels
-            failing the occlusion test is above this is coloured from the reference as
-            a new keyframe (a cut with large motion, a new character); 1 turns it off.
+        rekey_threshold: with the temporal network, a frame where more than this share
+            of its lines is new (not near the previous frame's lines moved by the flow)
+            is coloured from the reference as a new keyframe (a cut with large motion, a
+            new character); 1 turns it off.
         network_fill_share: in classical propagation, when regions without a confident
             vote (new after an occlusion) cover more than this share of a frame, the
             exemplar network colours them (if trusted, see ``keyframe_mode``); smaller

@@ -81,15 +81,17 @@ def _near(a: np.ndarray, b: np.ndarray, kernel: np.ndarray) -> float:
     return 0.5 * float((a & near_b).sum() / a.sum() + (b & near_a).sum() / b.sum())
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+def line_overlap(a: np.ndarray, b: np.ndarray) -> float | None:
     """How much better than chance two line images coincide (0 chance, 1 exactly).
 
-    Chance is the coincidence with ``b`` moved far off (four large shifts): a dense
-    drawing lies near many lines of any other drawing, a matching one far nearer.
+    ``a`` and ``b`` are float line images in [0, 1] of one size. Chance is the
+    coincidence with ``b`` moved far off (four large shifts): a dense drawing lies
+    near many lines of any other drawing, a matching one far nearer. None when
+    ``a`` has too few lines (or too many) to tell.
     """
     masks = _masks(a, b)
     if masks is None:
-        return 0.0
+        return None
     ma, mb = masks
     kernel = np.ones((5, 5), np.uint8)
     hit = _near(ma, mb, kernel)
@@ -97,6 +99,12 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     shifts = ((h // 8, w // 6), (-h // 8, w // 6), (h // 8, -w // 6), (-h // 8, -w // 6))
     chance = float(np.mean([_near(ma, np.roll(mb, s, axis=(0, 1)), kernel) for s in shifts]))
     return max(0.0, (hit - chance) / max(1.0 - chance, 1e-6))
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """:func:`line_overlap`, 0 where it cannot tell (a fit is then no better than none)."""
+    overlap = line_overlap(a, b)
+    return 0.0 if overlap is None else overlap
 
 
 def _bbox(mask: np.ndarray) -> tuple[float, float, float, float] | None:
