@@ -244,9 +244,10 @@ def test_line_art_reference_raises_in_colorize_video(tmp_path: Path, cut: Synthe
 def test_reference_of_another_drawing_warns_and_colours(
     cut: SyntheticCut, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The copy (forced here) transfers colours by position: the user is warned.
     other = generate_cut(CutSpec(width=320, height=180, num_frames=1, seed=9)).colour[0]
     with caplog.at_level(logging.WARNING, logger="celcolor"):
-        out = list(Colorizer(other).colorize(cut.sketch[:6]))
+        out = list(Colorizer(other, ColorizeOptions(keyframe_mode="copy")).colorize(cut.sketch[:6]))
     assert len(out) == 6 and all(o.shape == cut.sketch[0].shape for o in out)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     other = [m for m in warnings if "not the coloured version" in m]

@@ -6,6 +6,8 @@ These use a small untrained checkpoint: they test the plumbing, not colour quali
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -120,12 +122,16 @@ def test_auto_keeps_the_copy_when_the_shipped_network_scored_lower(monkeypatch):
     assert col.stats.network_keyframes == 0
 
 
-def test_auto_uses_a_checkpoint_the_user_passed(checkpoint):
+def test_auto_uses_a_checkpoint_the_user_passed(checkpoint, caplog):
     other = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=21))
     col = Colorizer(other, ColorizeOptions(keyframe_mode="auto", checkpoint=checkpoint))
-    list(col.colorize(list(cut.sketch)))
+    with caplog.at_level(logging.INFO, logger="celcolor"):
+        list(col.colorize(list(cut.sketch)))
     assert col.stats.network_keyframes == 1
+    # The log says which path coloured it; the copy's warning does not apply.
+    assert "coloured by the exemplar network" in caplog.text
+    assert "transferred by position" not in caplog.text
 
 
 def test_unconfident_regions_are_coloured_by_a_trusted_network(checkpoint):

@@ -309,6 +309,13 @@ class Colorizer:
             predicted = network.predict(frame.art.ink_u8, guide)
             self.stats.add_time("network", time.perf_counter() - t0)
             self.stats.network_keyframes += 1
+            if not self._warned_other_drawing:
+                self._warned_other_drawing = True
+                log.info(
+                    "the reference is another drawing (line overlap %.0f%%): keyframes are "
+                    "coloured by the exemplar network",
+                    100 * placement.overlap,
+                )
             return self._snap(frame, self.palette.index(predicted), None)[0]
         if not self._warned_other_drawing:
             self._warned_other_drawing = True

@@ -74,11 +74,15 @@ def _masks(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return (ma, mb) if mb.sum() >= 20 else None
 
 
-def _near(a: np.ndarray, b: np.ndarray, kernel: np.ndarray) -> float:
-    """Mean of the shares of each mask's pixels within the kernel of the other's."""
-    near_b = cv2.dilate(b.astype(np.uint8), kernel).astype(bool)
-    near_a = cv2.dilate(a.astype(np.uint8), kernel).astype(bool)
-    return 0.5 * float((a & near_b).sum() / a.sum() + (b & near_a).sum() / b.sum())
+def _near(a: np.ndarray, near_a: np.ndarray, b: np.ndarray, kernel: np.ndarray) -> float:
+    """Mean of the shares of each uint8 0/1 mask's pixels within the kernel of the other's.
+
+    ``near_a`` is ``a`` dilated by ``kernel`` (one dilation serves every shift of ``b``).
+    """
+    near_b = cv2.dilate(b, kernel)
+    a_hits = cv2.countNonZero(cv2.bitwise_and(a, near_b)) / cv2.countNonZero(a)
+    b_hits = cv2.countNonZero(cv2.bitwise_and(b, near_a)) / cv2.countNonZero(b)
+    return 0.5 * (a_hits + b_hits)
 
 
 def line_overlap(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -92,12 +96,15 @@ def line_overlap(a: np.ndarray, b: np.ndarray) -> float | None:
     masks = _masks(a, b)
     if masks is None:
         return None
-    ma, mb = masks
+    ma, mb = (m.view(np.uint8) for m in masks)
     kernel = np.ones((5, 5), np.uint8)
-    hit = _near(ma, mb, kernel)
+    near_a = cv2.dilate(ma, kernel)
+    hit = _near(ma, near_a, mb, kernel)
     h, w = ma.shape
     shifts = ((h // 8, w // 6), (-h // 8, w // 6), (h // 8, -w // 6), (-h // 8, -w // 6))
-    chance = float(np.mean([_near(ma, np.roll(mb, s, axis=(0, 1)), kernel) for s in shifts]))
+    chance = float(
+        np.mean([_near(ma, near_a, np.roll(mb, s, axis=(0, 1)), kernel) for s in shifts])
+    )
     return max(0.0, (hit - chance) / max(1.0 - chance, 1e-6))
 
 
