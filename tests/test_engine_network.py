@@ -148,6 +148,19 @@ def test_unconfident_regions_are_coloured_by_a_trusted_network(checkpoint):
         assert (col.stats.network_fills > 0) == expect_fills
 
 
+def test_auto_fills_no_regions_with_the_shipped_network(monkeypatch):
+    # Auto trusts the shipped network for keyframes of another drawing (its record),
+    # not for propagation's unconfident regions: those keep their neighbour's colour.
+    monkeypatch.setattr(records, "shipped_record", lambda name: _record(0.95, 0.9))
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=8, seed=4, motion=3.0))
+    options = ColorizeOptions(temporal="classical", network_fill_share=0.0)
+    col = Colorizer(cut.colour[0], options)
+    assert col._network_preferred()
+    assert len(list(col.colorize(list(cut.sketch)))) == 8
+    assert any(u > 0 for u in col.stats.unconfident)  # the cut has such regions
+    assert col.stats.network_fills == 0
+
+
 def test_two_keyframes_blend_a_forward_and_a_backward_pass():
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=14, seed=4, motion=3.0))
     pinned = {0: cut.colour[0], 13: cut.colour[13]}

@@ -600,13 +600,14 @@ class Colorizer:
         """The exemplar network's index map for regions propagation left unconfident.
 
         Used (for regions over ``options.network_fill_share``, see :meth:`_snap`) when
-        the network is trusted: the keyframe mode is not "copy" and the weights beat the
-        copy, or the user chose them. The network's guide is what propagation knows:
-        the confident regions' colours.
+        the user asked for the network: ``--keyframe-mode network`` or their own
+        ``checkpoint`` (not in "copy" mode). Auto mode leaves them to their neighbour's
+        colour: its record measures keyframes, and on the real first-frame clips the
+        shipped network's fills scored 0.03 dB below the neighbour's colour. The
+        network's guide is what propagation knows: the confident regions' colours.
         """
-        if self.options.keyframe_mode == "copy":
-            return None
-        if self.options.keyframe_mode != "network" and not self._network_preferred():
+        mode = self.options.keyframe_mode
+        if mode == "copy" or (mode == "auto" and not self.options.checkpoint):
             return None
         network = self.network()
         if network is None:

@@ -56,8 +56,9 @@ class ColorizeOptions:
             new character); 1 turns it off.
         network_fill_share: in classical propagation, when regions without a confident
             vote (new after an occlusion) cover more than this share of a frame, the
-            exemplar network colours them (if trusted, see ``keyframe_mode``); smaller
-            ones take their neighbour's colour.
+            exemplar network colours them when the user asked for it (``keyframe_mode``
+            "network", or their own ``checkpoint``); smaller ones, and all of them in
+            auto mode, take their neighbour's colour.
         blend_window: between two keyframes at most this many frames apart (references
             pinned to frames), in-betweens are coloured forward and backward and each
             region takes the pass it trusts more; the frames wait on disk, not in
