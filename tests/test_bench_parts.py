@@ -14,7 +14,7 @@ import celcolor.models
 from celcolor.bench import BenchConfig, Method, MethodSettings, register_method, run_bench
 from celcolor.bench.cases import Case, first_shot_length, synthetic_cases
 from celcolor.bench.methods import ReferenceCopy, get_methods, list_methods, unregister_method
-from celcolor.bench.report import to_json
+from celcolor.bench.report import markdown, to_json
 from celcolor.bench.scoring import MethodRun, MetricFlow, exact_flows, flows_on_colour, score_case
 from celcolor.bench.ssim import ssim_opencv
 from celcolor.cli import main
@@ -81,6 +81,36 @@ def test_a_method_that_breaks_the_contract_fails_and_loses_its_summary():
     )
     assert "failed on 2 of 2 cuts" in proto["summary"]["native"]["rows"]["broken"]["error"]
     assert "psnr" in proto["summary"]["native"]["rows"]["reference-copy"]
+
+
+class _Rekeying:
+    """Copies the reference and says it re-keyed frame 2, as the engine's stats do."""
+
+    def __init__(self, reference):
+        self.copy = ReferenceCopy(reference)
+        self.stats = dataclasses.make_dataclass("Stats", ["seconds", "rekeyed"])({}, [2])
+
+    def colorize(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        yield from self.copy.colorize(frames)
+
+
+def test_re_keyed_frames_reach_the_report():
+    register_method(Method("rekeying", "says it re-keyed", lambda ref, s: _Rekeying(ref)))
+    try:
+        config = BenchConfig(
+            synthetic_resolutions=(TINY,),
+            presets=("medium",),
+            synthetic_frames=4,
+            methods=("reference-copy", "rekeying"),
+            speed=False,
+            memory=False,
+        )
+        report = run_bench(config)
+    finally:
+        unregister_method("rekeying")
+    rows = report["protocols"]["synthetic"]["cases"][0]["scores"]["native"]["rows"]
+    assert rows["rekeying"]["rekeyed"] == [2] and rows["reference-copy"]["rekeyed"] == []
+    assert "- medium@160x96, rekeying: 1 (2)" in markdown(report)
 
 
 def test_models_join_through_celcolor_models(monkeypatch):

@@ -482,6 +482,18 @@ def _memory_table(memory: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def _rekeys(cases: list[dict[str, Any]]) -> list[str]:
+    """One line per cut and method that re-keyed frames (the temporal network's rows)."""
+    out = []
+    for case in cases:
+        for name, row in case["scores"]["native"]["rows"].items():
+            frames = row.get("rekeyed") or []
+            if frames:
+                shown = ", ".join(map(str, frames[:12])) + (", ..." if len(frames) > 12 else "")
+                out.append(f"- {case['name']}, {name}: {len(frames)} ({shown})")
+    return out
+
+
 def _links(cases: list[dict[str, Any]], plots: dict[str, str]) -> list[str]:
     out = []
     for case in cases:
@@ -547,6 +559,10 @@ def markdown(report: dict[str, Any], plots: dict[str, str] | None = None) -> str
         out += ["Per cut:", ""]
         out += _per_cut_table(proto["cases"], "native", regions=regions)
         out.append("")
+        rekeys = _rekeys(proto["cases"])
+        if rekeys:
+            out += ["Frames re-coloured from the reference as new keyframes (re-keyed):", ""]
+            out += [*rekeys, ""]
         if proto.get("skipped"):
             out += ["Skipped inputs:", ""]
             out += [f"- {s['name']}: {s['reason']}" for s in proto["skipped"]]

@@ -150,6 +150,8 @@ class MethodRun:
         frames: the output frames.
         seconds: wall time of the colouring alone (frames already in memory).
         stage_seconds: per-stage seconds when the method reports them.
+        rekeyed: frames the method re-coloured from the reference as new keyframes
+            (the engine's temporal network), when it reports them.
         warnings: warnings the method logged on this cut.
         error: why it failed, or None.
     """
@@ -160,6 +162,7 @@ class MethodRun:
     frames: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    rekeyed: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -224,6 +227,8 @@ def run_method(method: Method, case: Case, lines: str | None, device: str = "aut
     run.warnings = list(warnings)
     if stats is not None and isinstance(getattr(stats, "seconds", None), dict):
         run.stage_seconds = {k: float(v) for k, v in stats.seconds.items()}
+    if stats is not None and isinstance(getattr(stats, "rekeyed", None), list):
+        run.rekeyed = [int(i) for i in stats.rekeyed]
     if run.warnings:
         log.debug("%s on %s: %d warning(s): %s", row, case.name, len(warnings), warnings[0])
     return run
@@ -395,6 +400,7 @@ def score_case(
             seconds=run.seconds,
             fps=len(run.frames) / run.seconds if run.seconds > 0 else None,
             stage_seconds=run.stage_seconds,
+            rekeyed=run.rekeyed,
             warnings=run.warnings,
         )
         rows[run.row] = scores
