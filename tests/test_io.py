@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import make_clip as make_video
 
 from celcolor.errors import InputError, OutputError
 from celcolor.io import (
@@ -48,30 +49,9 @@ def make_clip(
     h: int = H,
     audio_s: float | None = None,
 ) -> Path:
-    """An H.264 clip with the given frame timestamps, and optionally a 440 Hz AAC track."""
-    with av.open(str(path), "w") as c:
-        v = c.add_stream("libx264", rate=24)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-        v.time_base = v.codec_context.time_base = time_base
-        v.options = {"preset": "ultrafast", "crf": "10"}
-        a = c.add_stream("aac", rate=48000) if audio_s else None
-        for i, p in enumerate(pts):
-            f = av.VideoFrame.from_ndarray(rect_frame(i, w, h), format="rgb24")
-            f.pts, f.time_base = p, time_base
-            c.mux(v.encode(f))
-        c.mux(v.encode(None))
-        if a is not None:
-            n = int(audio_s * 48000)
-            tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
-            for start in range(0, n, 1024):
-                chunk = tone[start : start + 1024]
-                af = av.AudioFrame.from_ndarray(
-                    np.stack([chunk, chunk]), format="fltp", layout="stereo"
-                )
-                af.sample_rate, af.pts = 48000, start
-                c.mux(a.encode(af))
-            c.mux(a.encode(None))
-    return path
+    """An H.264 clip of moving rectangles at the given timestamps, optionally with AAC."""
+    frames = [rect_frame(i, w, h) for i in range(len(pts))]
+    return make_video(path, frames, pts=pts, time_base=time_base, audio_s=audio_s)
 
 
 def probe(path: Path) -> dict:
