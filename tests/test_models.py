@@ -114,16 +114,21 @@ def test_unknown_model_and_missing_weights_say_what_to_do(tmp_path):
         load_checkpoint(tmp_path / "missing.safetensors")
 
 
-def test_a_few_training_steps_lower_the_loss(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_few_training_steps_lower_the_loss(tmp_path, precision):
     from celcolor.data.pairs import synthetic_pairs
-    from celcolor.train.exemplar import _stack, predict
+    from celcolor.train.exemplar import _stack, mixed_precision, predict
 
+    torch.manual_seed(0)
     data = _stack(list(synthetic_pairs(4, (64, 48), seed=3)))
     model = ExemplarNet(ExemplarConfig(width=8, key_dim=8)).train()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     losses = []
     for _ in range(25):
-        loss = torch.nn.functional.l1_loss(predict(model, data), data["target"])
+        with mixed_precision(precision):
+            out = predict(model, data)
+        assert out.dtype == (torch.bfloat16 if precision == "bf16" else torch.float32)
+        loss = torch.nn.functional.l1_loss(out.float(), data["target"])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -134,11 +139,14 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
 def test_a_training_run_records_its_frame_size_in_the_checkpoint(tmp_path):
     from celcolor.train.exemplar import ExemplarTrainConfig, train_exemplar
 
+    # bf16 with the discriminator and its feature-matching term: every autocast path.
     cfg = ExemplarTrainConfig(
         out=tmp_path, steps=2, minutes=5, batch=2, size=(64, 48), synthetic=4, real=0,
-        heldout=2, gan="none", eval_every=1, model={"width": 8, "key_dim": 8, "guides": 1},
+        heldout=2, gan="lsgan", eval_every=1, model={"width": 8, "key_dim": 8, "guides": 1},
+        precision="bf16",
     )  # fmt: skip
     summary = train_exemplar(cfg)
-    assert summary["steps"] == 2
+    assert summary["steps"] == 2 and summary["config"]["precision"] == "bf16"
+    assert np.isfinite(summary["final_heldout"]["l1"])
     meta = read_metadata(Path(summary["checkpoint"]))
     assert json.loads(meta["train_size"]) == [64, 48]

@@ -9,6 +9,7 @@ import torch
 from celcolor.data.sequences import make_sequence
 from celcolor.data.synthetic import CutSpec, render_frame
 from celcolor.models import create_model, save_checkpoint
+from celcolor.train.exemplar import mixed_precision
 from celcolor.train.temporal import (
     _stack,
     backward_warp,
@@ -69,7 +70,8 @@ def test_temporal_init_colours_exactly_as_the_exemplar(tmp_path, sequence):
     assert torch.equal(a, b)
 
 
-def test_a_few_steps_lower_the_temporal_loss(tmp_path, sequence):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_few_steps_lower_the_temporal_loss(tmp_path, sequence, precision):
     torch.manual_seed(0)
     base = create_model("exemplar", width=8, key_dim=8)
     path = tmp_path / "ex.safetensors"
@@ -79,8 +81,9 @@ def test_a_few_steps_lower_the_temporal_loss(tmp_path, sequence):
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
 
     def loss() -> torch.Tensor:
-        outs, warped = unroll(model, batch)
-        parts = sequence_losses(outs, warped, batch)
+        with mixed_precision(precision):
+            outs, warped = unroll(model, batch)
+        parts = sequence_losses([o.float() for o in outs], [w.float() for w in warped], batch)
         return parts["l1"] + parts["short"] + 0.5 * parts["long"]
 
     first = float(loss())

@@ -20,7 +20,7 @@ from ..data.pairs import kmeans_palette
 from ..errors import CelcolorError
 from ..lineart.xdog import reference_ink
 from ..models.exemplar import ExemplarNet, pad_to, unpad
-from ..models.registry import create_model, default_device
+from ..models.registry import cpu_has_bf16, create_model, default_device
 
 log = logging.getLogger(__name__)
 
@@ -59,14 +59,6 @@ def _work_size(shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
     return max(8, round(w * s / 8) * 8), max(8, round(h * s / 8) * 8)
 
 
-def _cpu_has_bf16() -> bool:
-    """Whether this CPU runs bfloat16 natively (AVX512-BF16 or AMX), per oneDNN."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
     if image.ndim == 2:
         return torch.from_numpy(image)[None, None].to(device)
@@ -97,7 +89,7 @@ class NetworkColourer:
         if model is None:
             model = create_model("exemplar", pretrained=True)
         if bf16 is None:
-            bf16 = self.device.type == "cpu" and _cpu_has_bf16()
+            bf16 = self.device.type == "cpu" and cpu_has_bf16()
         self.bf16 = bool(bf16)
         self.model = model.to(self.device).eval()
         if self.bf16:

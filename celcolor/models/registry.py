@@ -141,6 +141,14 @@ def _load_builtin_models() -> None:
     from . import builders  # noqa: F401
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU runs bfloat16 natively (AVX512-BF16 or AMX), per oneDNN."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def default_device(device: str = "auto") -> torch.device:
     """``auto``: CUDA when available, else CPU."""
     if device == "auto":

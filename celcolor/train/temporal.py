@@ -34,7 +34,13 @@ import torch.nn.functional as F
 from ..data.sequences import Sequence, real_sequences, synthetic_sequences
 from ..models.exemplar import GUIDE_CHANNELS, ExemplarNet, PatchDiscriminator
 from ..models.registry import create_model, load_checkpoint, save_checkpoint
-from .exemplar import DEFAULT_DATA, log_evaluation, mean_psnr, total_variation
+from .exemplar import (
+    DEFAULT_DATA,
+    log_evaluation,
+    mean_psnr,
+    mixed_precision,
+    total_variation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +85,7 @@ class TemporalTrainConfig:
     w_adv: float = 0.01
     eval_every: int = 25
     threads: int = 0
+    precision: str = "auto"  # see celcolor.train.exemplar.mixed_precision
     extra: dict = field(default_factory=dict)
 
 
@@ -256,7 +263,9 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
         while step < cfg.steps and time.perf_counter() - t_train < budget:
             idx = torch.randint(0, n, (cfg.batch,), generator=gen)
             batch = {k: v[idx] for k, v in train.items()}
-            outs, warped = unroll(model, batch)
+            with mixed_precision(cfg.precision):
+                outs, warped = unroll(model, batch)
+            outs, warped = [o.float() for o in outs], [w.float() for w in warped]
             losses = sequence_losses(outs, warped, batch)
             total = (
                 cfg.w_l1 * losses["l1"]
@@ -267,7 +276,8 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
             if disc is not None:
                 fake = torch.cat(outs)
                 ink = batch["ink"].transpose(0, 1).flatten(0, 1)
-                d_fake, _ = disc(ink, fake)
+                with mixed_precision(cfg.precision):
+                    d_fake = disc(ink, fake)[0].float()
                 losses["adv"] = ((d_fake - 1) ** 2).mean()
                 total = total + cfg.w_adv * losses["adv"]
             opt.zero_grad(set_to_none=True)
@@ -275,9 +285,9 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
             opt.step()
             if disc is not None:
                 real = batch["target"].transpose(0, 1).flatten(0, 1)
-                d_loss = ((disc(ink, real)[0] - 1) ** 2).mean() + (
-                    disc(ink, fake.detach())[0] ** 2
-                ).mean()
+                with mixed_precision(cfg.precision):
+                    d_real, d_fake = disc(ink, real)[0].float(), disc(ink, fake.detach())[0].float()
+                d_loss = ((d_real - 1) ** 2).mean() + (d_fake**2).mean()
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
