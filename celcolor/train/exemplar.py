@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..data.pairs import Sample, real_pairs, synthetic_pairs
 from ..models.exemplar import ExemplarNet, PatchDiscriminator
-from ..models.registry import cpu_has_bf16, save_checkpoint
+from ..models.registry import save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +58,25 @@ class ExemplarTrainConfig:
     guide_dropout: float = 0.2  # share of samples trained without their guide
     eval_every: int = 50
     threads: int = 0  # torch threads; 0 = all cores
-    precision: str = "auto"  # bf16 (autocast), fp32, or auto: bf16 on a CPU that has it
+    precision: str = "fp32"  # or bf16 (autocast): faster steps, but see mixed_precision
     model: dict = field(default_factory=lambda: {"width": 16, "key_dim": 32, "guides": 1})
 
 
-PRECISIONS = ("auto", "bf16", "fp32")
+PRECISIONS = ("fp32", "bf16")
 
 
 def mixed_precision(precision: str) -> torch.autocast:
-    """The autocast context of a training step: bfloat16 for "bf16", and for "auto" on a
-    CPU with native bf16 (about 1.6x faster steps here); off for "fp32".
+    """The autocast context of a training step: bfloat16 for "bf16", off for "fp32".
 
     Weights, gradients and losses stay float32; only the forward activations are bf16.
+    On this machine's CPU (native bf16) a step of the exemplar recipe takes 0.36 s
+    against 0.46 s, but the one 50-minute bf16 run learned less per step (held-out L1
+    0.044 against 0.038 at step 6000) and scored 87.8% on the held-out keyframes
+    against the fp32 weights' 90.4%, so fp32 is the default.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    enabled = precision == "bf16" or (precision == "auto" and cpu_has_bf16())
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def _stack(samples: list[Sample]) -> dict[str, torch.Tensor]:

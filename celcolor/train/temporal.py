@@ -85,7 +85,7 @@ class TemporalTrainConfig:
     w_adv: float = 0.01
     eval_every: int = 25
     threads: int = 0
-    precision: str = "auto"  # see celcolor.train.exemplar.mixed_precision
+    precision: str = "fp32"  # or bf16: see celcolor.train.exemplar.mixed_precision
     extra: dict = field(default_factory=dict)
 
 
