@@ -51,6 +51,23 @@ def test_a_still_output_does_not_look_stable(case):
     assert row["tc"]["exact"] > 2.0
 
 
+def _tiny_run_beside_the_copy(method: Method, presets: tuple[str, ...]) -> dict:
+    """A 4-frame synthetic bench run of ``method`` beside the reference copy."""
+    register_method(method)
+    try:
+        config = BenchConfig(
+            synthetic_resolutions=(TINY,),
+            presets=presets,
+            synthetic_frames=4,
+            methods=("reference-copy", method.name),
+            speed=False,
+            memory=False,
+        )
+        return run_bench(config)
+    finally:
+        unregister_method(method.name)
+
+
 class _Broken:
     def __init__(self, reference):
         self.copy = ReferenceCopy(reference)
@@ -61,19 +78,8 @@ class _Broken:
 
 
 def test_a_method_that_breaks_the_contract_fails_and_loses_its_summary():
-    register_method(Method("broken", "drops the last frame", lambda ref, s: _Broken(ref)))
-    try:
-        config = BenchConfig(
-            synthetic_resolutions=(TINY,),
-            presets=("medium", "slow"),
-            synthetic_frames=4,
-            methods=("reference-copy", "broken"),
-            speed=False,
-            memory=False,
-        )
-        report = run_bench(config)
-    finally:
-        unregister_method("broken")
+    method = Method("broken", "drops the last frame", lambda ref, s: _Broken(ref))
+    report = _tiny_run_beside_the_copy(method, ("medium", "slow"))
     proto = report["protocols"]["synthetic"]
     assert len(report["failures"]) == 2
     assert (
@@ -95,19 +101,8 @@ class _Rekeying:
 
 
 def test_re_keyed_frames_reach_the_report():
-    register_method(Method("rekeying", "says it re-keyed", lambda ref, s: _Rekeying(ref)))
-    try:
-        config = BenchConfig(
-            synthetic_resolutions=(TINY,),
-            presets=("medium",),
-            synthetic_frames=4,
-            methods=("reference-copy", "rekeying"),
-            speed=False,
-            memory=False,
-        )
-        report = run_bench(config)
-    finally:
-        unregister_method("rekeying")
+    method = Method("rekeying", "says it re-keyed", lambda ref, s: _Rekeying(ref))
+    report = _tiny_run_beside_the_copy(method, ("medium",))
     rows = report["protocols"]["synthetic"]["cases"][0]["scores"]["native"]["rows"]
     assert rows["rekeying"]["rekeyed"] == [2] and rows["reference-copy"]["rekeyed"] == []
     assert "- medium@160x96, rekeying: 1 (2)" in markdown(report)
