@@ -86,8 +86,9 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     )  # fmt: skip
     g.add_argument(
         "--rekey-threshold", type=float, default=0.5, metavar="SHARE",
-        help="with the temporal network: re-key a frame from the reference when regions "
-        "without a confident colour from the previous frame cover this share of it (1 = never)",
+        help="with the temporal network: re-key a frame from the reference when more than "
+        "this share of its lines is new (not near the previous frame's, moved by the flow; "
+        "1 = never)",
     )  # fmt: skip
     g.add_argument(
         "--blend-window", type=int, default=96, metavar="N",

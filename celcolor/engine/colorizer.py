@@ -604,8 +604,8 @@ class Colorizer:
         ``checkpoint`` (not in "copy" mode). Auto mode leaves them to their neighbour's
         colour: its record measures keyframes, and on the real first-frame clips the
         shipped network's fills cost 0.03 dB and a third of the speed for 2% less
-        flicker (``benchmarks/bench_fills.py``). The
-        network's guide is what propagation knows: the confident regions' colours.
+        flicker (``benchmarks/bench_fills.py``). The network's guide is what
+        propagation knows: the confident regions' colours.
         """
         mode = self.options.keyframe_mode
         if mode == "copy" or (mode == "auto" and not self.options.checkpoint):
@@ -907,7 +907,6 @@ class Colorizer:
         sample, visible = self._frame_motion(prev, frame, shape)
         if self._new_line_share(prev, frame, sample) > self.options.rekey_threshold:
             return None
-        lost = 1.0 - cv2.countNonZero(visible) / visible.size
         if self.temporal_mode == "network":
 
             def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray:
@@ -921,7 +920,8 @@ class Colorizer:
             t0 = time.perf_counter()
             colours, _ = self._snap(frame, index, None)
             self.stats.add_time("snap", time.perf_counter() - t0)
-            doubt = lost  # the network answers everywhere; what it could not see is the doubt
+            # The network answers everywhere; what its warp could not see is the doubt.
+            doubt = 1.0 - cv2.countNonZero(visible) / visible.size
         self._last_step = (colours, visible)
         self._repair(frame, colours)
         return self._render(frame, colours, doubt)
