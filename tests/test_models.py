@@ -11,6 +11,7 @@ import torch
 
 from celcolor.errors import CelcolorError
 from celcolor.models import create_model, list_models, load_checkpoint, save_checkpoint
+from celcolor.models import exemplar as exemplar_module
 from celcolor.models.exemplar import ExemplarConfig, ExemplarNet, correspond, pad_to, unpad
 from celcolor.models.registry import read_metadata, sha256_of
 
@@ -77,6 +78,21 @@ def test_correspondence_copies_the_matching_value():
     v = torch.arange(6, dtype=torch.float32).reshape(1, 1, 2, 3)
     out = correspond(q, q.clone(), v, chunk=4)
     assert torch.allclose(out, v, atol=1e-3)
+
+
+def test_correspondence_blocks_do_not_change_the_result(monkeypatch):
+    # Queries go through in blocks (by the chunk, and smaller where keys are many);
+    # every block size gives the one-block softmax attention.
+    torch.manual_seed(0)
+    q, k, v = torch.randn(1, 16, 6, 10), torch.randn(1, 16, 5, 7), torch.randn(1, 3, 5, 7)
+    whole = torch.softmax(q.flatten(2).transpose(1, 2) @ k.flatten(2) / 4.0, dim=-1) @ v.flatten(
+        2
+    ).transpose(1, 2)
+    whole = whole.transpose(1, 2).reshape(1, 3, 6, 10)
+    for chunk in (1, 7, 60, 4096):
+        assert torch.allclose(correspond(q, k, v, chunk), whole, atol=1e-6)
+    monkeypatch.setattr(exemplar_module, "SCORES_PER_BLOCK", 35 * 9)  # 9 queries a block
+    assert torch.allclose(correspond(q, k, v, 4096), whole, atol=1e-6)
 
 
 def test_pad_round_trip():

@@ -138,8 +138,9 @@ class NetworkColourer:
     def predict(self, ink_u8: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
         """``H,W,3`` uint8 RGB prediction for a frame's ink (``H,W`` uint8).
 
-        ``guide``: ``H,W,4*k`` float32 colour guides at frame size (k up to the
-        model's count; missing ones count as absent), or None.
+        ``guide``: ``H,W,4*k`` float32 colour guides at frame size or at
+        :meth:`work_size` (k up to the model's count; missing ones count as absent),
+        or None.
         """
         h, w = ink_u8.shape
         size = _work_size(ink_u8.shape, self.long_side)
@@ -149,11 +150,13 @@ class NetworkColourer:
         if guide is not None and self.guides:
             g = np.zeros((size[1], size[0], 4 * self.guides), np.float32)
             k = min(guide.shape[2], g.shape[2])
-            # cv2.resize handles at most 4 channels at a time.
-            for c in range(0, k, 4):
-                g[..., c : c + 4] = cv2.resize(
-                    guide[..., c : c + 4], size, interpolation=cv2.INTER_AREA
-                )
+            if guide.shape[:2] == g.shape[:2]:  # already at work size (as the engine builds it)
+                g[..., :k] = guide[..., :k]
+            else:
+                for c in range(0, k, 4):  # cv2.resize takes at most 4 channels at a time
+                    g[..., c : c + 4] = cv2.resize(
+                        guide[..., c : c + 4], size, interpolation=cv2.INTER_AREA
+                    )
             guide_t, _ = pad_to(torch.from_numpy(g.transpose(2, 0, 1))[None].to(self.device))
         if self.bf16:
             x = x.contiguous(memory_format=torch.channels_last)
