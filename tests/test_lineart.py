@@ -142,6 +142,27 @@ def test_small_gap_is_closed_thin_region_kept():
     assert _region_at(leaky, 60, 80) == _region_at(leaky, 140, 80)
 
 
+def test_a_trace_line_is_filled_with_its_band_across_its_whole_width():
+    # A box with a 5 px red trace line bounding a shadow band along its bottom.
+    img = np.full((H, W, 3), 255, np.uint8)
+    cv2.rectangle(img, (20, 20), (180, 100), (0, 0, 0), 2, cv2.LINE_AA)
+    cv2.line(img, (21, 80), (179, 80), (235, 20, 20), 5, cv2.LINE_AA)
+    art = extract_ink(img)
+    base, band = (60, 50), (60, 92)
+    trace_core = (art.trace > 0) & (art.ink_u8 >= 128)
+    assert trace_core[:, 30:170].sum(axis=0).min() >= 4  # the line is several pixels wide
+
+    split = label_regions(art.ink_u8)  # without the trace mask: nearest region, split
+    spread = label_regions(art.ink_u8, trace=art.trace)
+    band_id, base_id = _region_at(spread, *band), _region_at(spread, *base)
+    assert band_id != base_id and 0 not in (band_id, base_id)
+    assert (split.filled[trace_core] == base_id).mean() > 0.3
+    assert (spread.filled[trace_core] == band_id).all()
+    # The black outline keeps its nearest regions (the trace does not leak into it).
+    outline = (art.ink_u8 >= 128) & (art.trace == 0)
+    assert np.array_equal(spread.filled[outline], split.filled[outline])
+
+
 def test_tiny_regions_merge_into_neighbours():
     img = np.full((H, W, 3), 255, np.uint8)
     cv2.rectangle(img, (20, 20), (180, 100), (0, 0, 0), 1)

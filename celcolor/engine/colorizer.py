@@ -266,7 +266,7 @@ class Colorizer:
         """Ink, regions and flow image of one sketch frame (thread-safe)."""
         t0 = time.perf_counter()
         art = extract_ink(sketch, self._ink_options)
-        regions = label_regions(art.ink_u8, self._region_options)
+        regions = label_regions(art.ink_u8, self._region_options, art.trace)
         image = flow_friendly(art.ink_u8, self.work_size(sketch.shape))
         self.stats.add_time("lineart", time.perf_counter() - t0)
         return FrameAnalysis(art=art, regions=regions, flow_image=image)

@@ -49,10 +49,13 @@ class Regions:
         labels: ``H,W`` int32; 0 on lines (and merged specks), region ids elsewhere.
             Ids need not be consecutive: some ids in ``[1, count)`` may be unused.
         count: one more than the largest id.
+        trace: ``H,W`` uint8 (0/255) colour-trace line pixels (:attr:`LineArt.trace`),
+            or None: they are filled across their whole width with the band they bound.
     """
 
     labels: np.ndarray
     count: int
+    trace: np.ndarray | None = None
 
     @functools.cached_property
     def areas(self) -> np.ndarray:
@@ -75,6 +78,8 @@ class Regions:
         rank[order] = np.arange(self.count)
         rank[0] = hole  # lines and merged specks are the holes
         ranks = fill_holes(np.take(rank, self.labels), hole, grow="min")
+        if self.trace is not None:
+            _spread_across_trace(ranks, self.labels, self.trace, hole)
         return order, ranks
 
     @functools.cached_property
@@ -83,7 +88,8 @@ class Regions:
 
         Smallest, because a colour-trace line belongs to the shadow or highlight
         band it bounds, and bands are smaller than the base they sit on; under
-        black ink the choice does not show.
+        black ink the choice shows only in the anti-aliased edge. A trace line
+        (``trace``) takes its band across its whole width, not only up to its middle.
         """
         return self.fill_with(np.arange(self.count, dtype=np.int32))
 
@@ -91,6 +97,36 @@ class Regions:
         """``values[filled]`` for a per-label array, without building ``filled``."""
         order, ranks = self._ranked_fill
         return np.take(values[order], ranks)
+
+
+def _spread_across_trace(
+    ranks: np.ndarray, labels: np.ndarray, trace: np.ndarray, hole: float
+) -> None:
+    """Colour-trace line pixels take the smallest rank across the line's width (in place).
+
+    :func:`fill_holes` gives each line pixel its nearest region, which splits a
+    trace line down its middle between the band and the base. A painter paints the
+    whole trace line in the band's colour (the line marks the band's edge), so the
+    smallest rank is carried through the trace pixels, as many steps as the line is
+    wide. Black ink is no source: a band on the far side of an outline stays there.
+    """
+    walls = trace.astype(bool) & (labels == 0)
+    if not walls.any():
+        return
+    inside = walls.view(np.uint8)
+    # Steps to cross the widest trace line: twice its largest distance to an edge.
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    steps = min(_MAX_TRACE_STEPS, int(2 * float(depth.max())) + 1)
+    work = ranks.copy()
+    work[(labels == 0) & ~walls] = hole
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(steps):
+        cv2.copyTo(cv2.erode(work, kernel), inside, work)
+    np.copyto(ranks, work, where=walls)
+
+
+# Trace lines are a few pixels wide; wider ones (a blot of colour) keep the nearest fill.
+_MAX_TRACE_STEPS = 12
 
 
 def _auto_radius(shape: tuple[int, int]) -> int:
@@ -198,12 +234,15 @@ def fill_holes(image: np.ndarray, hole: float, *, grow: str = "max", max_steps: 
     return work.astype(image.dtype)
 
 
-def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> Regions:
+def label_regions(
+    ink_u8: np.ndarray, options: RegionOptions | None = None, trace: np.ndarray | None = None
+) -> Regions:
     """Label the closed regions of a frame's ink.
 
     Args:
         ink_u8: ``H,W`` uint8 ink coverage 0..255 (:attr:`LineArt.ink_u8`).
         options: line threshold, gap closing and speck merging.
+        trace: the frame's colour-trace line pixels (:attr:`LineArt.trace`), if any.
 
     Returns:
         The frame's :class:`Regions`.
@@ -233,6 +272,10 @@ def label_regions(ink_u8: np.ndarray, options: RegionOptions | None = None) -> R
         keep = np.arange(count, dtype=np.int32)
         keep[tiny] = 0
         labels = np.take(keep, labels)
-    regions = Regions(labels=labels, count=count)
+    if trace is not None:
+        # A trace pixel belongs to the line when the line covers most of it; the
+        # anti-aliased rim beyond keeps the region it lies in.
+        trace = cv2.bitwise_and(trace, cv2.compare(ink_u8, 128, cv2.CMP_GE))
+    regions = Regions(labels=labels, count=count, trace=trace)
     regions.__dict__["areas"] = areas  # seed the cached property: already counted
     return regions
