@@ -95,9 +95,11 @@ def bench_speed(frames: int, repeat: int, work: Path) -> dict:
     }
 
 
-def bench_network_speed(frames: int, repeat: int, work: Path) -> dict:
-    """End to end at 1280x720 with the temporal network on every in-between (network-only)."""
-    spec = CutSpec(width=1280, height=720, num_frames=frames, seed=SPEED_SPEC.seed)
+def bench_network_speed(
+    frames: int, repeat: int, work: Path, size: tuple[int, int] = (1280, 720)
+) -> dict:
+    """End to end at ``size`` with the temporal network on every in-between (network-only)."""
+    spec = CutSpec(width=size[0], height=size[1], num_frames=frames, seed=SPEED_SPEC.seed)
     paths = write_cut(spec, work / "speed", video=True, overwrite=True)
     runs, stages, network = [], {}, {}
     for _ in range(repeat):
@@ -114,7 +116,7 @@ def bench_network_speed(frames: int, repeat: int, work: Path) -> dict:
         stages = {k: 1000 * v / result.frames for k, v in result.stage_seconds.items()}
         network = {"frames": result.stats.network_frames}
     return {
-        "resolution": "1280x720",
+        "resolution": f"{size[0]}x{size[1]}",
         "frames": frames,
         "encoder": "libx264 medium crf 18",
         "network_fps": frames / min(runs),
@@ -200,10 +202,11 @@ def markdown(res: dict) -> str:
             + ", ".join(f"{k} {v:.1f}" for k, v in s["stage_ms_per_frame"].items()),
             "",
         ]
-    if "network_speed" in res:
-        n = res["network_speed"]
+    for key in sorted(k for k in res if k.startswith("network_speed")):
+        n = res[key]
         lines += [
-            f"| 1280x720, temporal network on every in-between, {len(n['runs_s'])} runs "
+            f"| {n.get('resolution', '1280x720')}, temporal network on every in-between, "
+            f"{len(n['runs_s'])} runs "
             "| frames/s, best | median |",
             "|---|---|---|",
             f"| colour end to end (decode, colour, encode) | {n['network_fps']:.1f} "
@@ -241,6 +244,16 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, got {text!r}") from None
+    if w < 64 or h < 64:
+        raise argparse.ArgumentTypeError(f"frame size {text} is too small")
+    return w, h
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -248,6 +261,12 @@ def main() -> None:
     )
     p.add_argument("--frames", type=int, default=SPEED_SPEC.num_frames)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument(
+        "--size",
+        type=_size,
+        default=(1280, 720),
+        help="frame size of the network-speed cut, WxH (other sizes are kept beside 1280x720)",
+    )
     args = p.parse_args()
     parts = args.only or ["speed", "memory", "quality"]  # network-speed: on request
     res: dict = {
@@ -261,9 +280,10 @@ def main() -> None:
         if "speed" in parts:
             res["speed"] = bench_speed(args.frames, args.repeat, work)
         if "network-speed" in parts:
-            res["network_speed"] = bench_network_speed(
-                min(args.frames, 96), min(args.repeat, 3), work
-            )
+            w, h = args.size
+            key = "network_speed" if (w, h) == (1280, 720) else f"network_speed_{w}x{h}"
+            res[key] = bench_network_speed(min(args.frames, 96), min(args.repeat, 3), work, (w, h))
+            parts = [f"network-speed {w}x{h}" if p == "network-speed" else p for p in parts]
         if "memory" in parts:
             res["memory"] = bench_memory(work)
         if "quality" in parts:
