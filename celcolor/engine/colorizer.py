@@ -52,7 +52,7 @@ from .reference import (
     reference_guide,
     warp_reference,
 )
-from .trace_pairs import TracePartners, trace_pairs
+from .trace_pairs import TracePartners, derive_tone, trace_pairs
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ class ColorizeStats:
             confident vote (0 for keyframes).
         seconds: time spent per stage (lineart, flow, snap, compose).
         placement: how the reference was placed over the keyframe.
+        derived_tones: band colours derived for bases the keyframe showed no band of
+            (see :mod:`celcolor.engine.trace_pairs`).
     """
 
     frames: int = 0
@@ -106,6 +108,7 @@ class ColorizeStats:
     network_fills: int = 0
     blended: int = 0
     rekeyed: list[int] = field(default_factory=list)
+    derived_tones: int = 0
     unconfident: list[float] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
@@ -822,7 +825,7 @@ class Colorizer:
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
         colours = self.colour_keyframe(sketch, frame, ref)
         self._last_step = (colours, None)
-        self._partners.learn(trace_pairs(frame.art, frame.regions), colours)
+        self._partners.learn(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
         return self._render(frame, colours, 0.0)
 
     def _render(self, frame: FrameAnalysis, colours: np.ndarray, doubt: float):
@@ -835,8 +838,28 @@ class Colorizer:
     def _repair(self, frame: FrameAnalysis, colours: np.ndarray) -> None:
         """Colour-trace lines take the colours their keyframe partners had (in place)."""
         t0 = time.perf_counter()
-        self._partners.repair(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
+        self._partners.repair(
+            trace_pairs(frame.art, frame.regions),
+            colours,
+            frame.regions.areas,
+            derive=self._derive_tone,
+            cut_off=frame.regions.cut_off,
+        )
         self.stats.add_time("snap", time.perf_counter() - t0)
+
+    def _derive_tone(self, colour: int, hue: int, tones) -> int | None:
+        """A palette index for ``colour`` shaded as the keyframe's bands across ``hue``."""
+        if colour >= len(self.palette):
+            return None
+        rgb = self.palette.colours
+        examples = [(rgb[base], rgb[band], n) for (base, band), n in tones.items()]
+        index = self.palette.add(derive_tone(rgb[colour], examples))
+        if index is not None:
+            self.stats.derived_tones += 1
+            log.debug(
+                "derived a band colour for palette colour %d across trace hue %d", colour, hue
+            )
+        return index
 
     def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
         prev, prev_index, prev_filled, _ = state

@@ -51,6 +51,24 @@ class Palette:
         """``H,W`` uint8 index of the nearest palette colour of every pixel."""
         return np.take(self._lut, _bin_keys(rgb))
 
+    def add(self, rgb: np.ndarray) -> int | None:
+        """Append a colour the reference does not show (a derived shadow tone).
+
+        It is reached only by its index: :meth:`index` keeps mapping pixels to the
+        reference's own colours. Returns the new index, the index of an equal
+        colour already there, or None when the palette is full.
+        """
+        rgb = np.asarray(rgb, np.uint8).reshape(3)
+        same = np.flatnonzero((self.colours == rgb).all(axis=1))
+        if len(same):
+            return int(same[0])
+        if len(self.colours) >= NO_COLOUR - 1:
+            return None
+        self.colours = np.concatenate([self.colours, rgb[None]])
+        self.counts = np.concatenate([self.counts, np.zeros(1, self.counts.dtype)])
+        self._lut3[len(self.colours) - 1, 0] = rgb
+        return len(self.colours) - 1
+
     def render(self, index: np.ndarray) -> np.ndarray:
         """``H,W,3`` uint8 RGB of an index map (index 255 renders black)."""
         return cv2.LUT(cv2.merge([index, index, index]), self._lut3)

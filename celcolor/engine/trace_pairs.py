@@ -7,11 +7,23 @@ When a region appears later (a shadow band that was hidden at the keyframe) it
 inherits its neighbour's colour by propagation; if the two sides of a trace line
 then carry the same colour, the smaller side (bands are smaller than the base
 they sit on) takes the partner colour the keyframe taught.
+
+When the keyframe never showed that base colour's shadow (the band was hidden),
+the partner is derived: the keyframe's other base/band pairs across the same kind
+of line show how this production shades (darker by a ratio, more saturated, hue
+turned), and the base colour is shaded the same way (:func:`derive_tone`). Which
+side is the band is only a guess from size, so a partner is derived only where the
+guess is safe: for a colour the keyframe showed as the base of some band (a part
+seen only as its band could be that band, with its base emerging beside it), for
+a line kind the keyframe never showed with one colour on both sides, and for
+regions that do not run off the frame (their visible size says nothing).
 """
 
 from __future__ import annotations
 
+import colorsys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -68,38 +80,137 @@ def trace_pairs(art: LineArt, regions: Regions) -> np.ndarray:
     return np.stack([a, b, hue, counts], 1)
 
 
+# Derives a partner for ``(colour, hue)`` from the keyframe's (base, band) pairs across
+# that hue, weighted by trace pixels; returns a palette index or None.
+Derive = Callable[[int, int, Counter], "int | None"]
+
+
 class TracePartners:
     """Which palette colour lies across which trace-line hue from which colour."""
 
     def __init__(self) -> None:
         self._votes: dict[tuple[int, int], Counter] = defaultdict(Counter)
+        # Per line hue: (base colour, band colour) -> trace pixels; the band is the
+        # smaller side. What a derived partner is modelled on.
+        self._tones: dict[int, Counter] = defaultdict(Counter)
+        # (colour, hue) seen with the same colour on both sides: such a line is no
+        # boundary of a band in this drawing, so no partner is derived for it.
+        self._alike: set[tuple[int, int]] = set()
 
-    def learn(self, pairs: np.ndarray, colours: np.ndarray) -> None:
-        """Record the colours facing each other across trace lines in a coloured frame."""
+    def learn(
+        self, pairs: np.ndarray, colours: np.ndarray, areas: np.ndarray | None = None
+    ) -> None:
+        """Record the colours facing each other across trace lines in a coloured frame.
+
+        ``areas`` (pixels per region) tells the band (smaller side) from the base.
+        """
         for a, b, hue, n in pairs:
             ca, cb = int(colours[a]), int(colours[b])
-            if ca != cb:
-                self._votes[(ca, int(hue))][cb] += int(n)
-                self._votes[(cb, int(hue))][ca] += int(n)
+            if ca == cb:
+                self._alike.add((ca, int(hue)))
+                continue
+            self._votes[(ca, int(hue))][cb] += int(n)
+            self._votes[(cb, int(hue))][ca] += int(n)
+            if areas is not None:
+                base, band = (ca, cb) if areas[a] > areas[b] else (cb, ca)
+                self._tones[int(hue)][(base, band)] += int(n)
+
+    def is_base(self, colour: int) -> bool:
+        """Whether the keyframe showed ``colour`` as the larger side of a band of any kind."""
+        return any(base == colour for tones in self._tones.values() for base, _ in tones)
 
     def partner(self, colour: int, hue: int) -> int | None:
         """The colour most often across a ``hue`` trace line from ``colour``, if any."""
         votes = self._votes.get((colour, hue))
         return votes.most_common(1)[0][0] if votes else None
 
-    def repair(self, pairs: np.ndarray, colours: np.ndarray, areas: np.ndarray) -> int:
+    def repair(
+        self,
+        pairs: np.ndarray,
+        colours: np.ndarray,
+        areas: np.ndarray,
+        derive: Derive | None = None,
+        cut_off: np.ndarray | None = None,
+    ) -> int:
         """Recolour the smaller side of trace-line pairs that carry one colour.
 
+        ``derive`` makes a partner the keyframe did not show (see the module
+        docstring); it is remembered, so the band keeps that colour from then on.
+        It is not asked where either side is ``cut_off`` (per region: touches the
+        frame's edge), since a region half out of the picture may look the smaller
+        while it is the base.
         Modifies ``colours`` in place; returns how many regions changed.
         """
         changed = 0
         for a, b, hue, _ in pairs:
             if colours[a] != colours[b]:
                 continue
-            other = self.partner(int(colours[a]), int(hue))
+            colour, hue = int(colours[a]), int(hue)
+            other = self.partner(colour, hue)
+            if other is None and derive is not None and self._tones.get(hue):
+                if (colour, hue) in self._alike:
+                    continue
+                if cut_off is not None and (cut_off[a] or cut_off[b]):
+                    continue
+                if not self.is_base(colour):
+                    continue
+                other = derive(colour, hue, self._tones[hue])
+                if other is None:
+                    continue
+                self._votes[(colour, hue)][other] += 1
+                self._votes[(other, hue)][colour] += 1
             if other is None:
                 continue
             small = a if areas[a] <= areas[b] else b
             colours[small] = other
             changed += 1
         return changed
+
+
+def derive_tone(base: np.ndarray, examples: list[tuple[np.ndarray, np.ndarray, int]]) -> np.ndarray:
+    """``base`` RGB shaded as the examples' bands are shaded from their bases.
+
+    The shading is measured in HSV, as colour designers set shadow and highlight
+    tones: value by a ratio, saturation by a difference, hue by a turn (only from
+    and onto coloured bases: a grey has no hue to turn). Each is the weighted median
+    over the examples, so one odd pair does not decide it.
+
+    Args:
+        base: ``3`` uint8 RGB colour to shade.
+        examples: ``(base_rgb, band_rgb, weight)`` triples, all across one line hue.
+
+    Returns:
+        ``3`` uint8 RGB.
+    """
+
+    def hsv(rgb: np.ndarray) -> tuple[float, float, float]:
+        return colorsys.rgb_to_hsv(*(float(c) / 255.0 for c in rgb))
+
+    ratios, shifts, turns = [], [], []
+    for b_rgb, t_rgb, weight in examples:
+        (bh, bs, bv), (th, ts, tv) = hsv(b_rgb), hsv(t_rgb)
+        if bv > 0.05:
+            ratios.append((tv / bv, weight))
+        shifts.append((ts - bs, weight))
+        if bs > 0.15 and ts > 0.15:
+            turns.append(((th - bh + 0.5) % 1.0 - 0.5, weight))
+    h, s, v = hsv(base)
+    v = v * _weighted_median(ratios, 1.0)
+    s = s + _weighted_median(shifts, 0.0)
+    if s > 0.15:
+        h = h + _weighted_median(turns, 0.0)
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0.0), 1.0), min(max(v, 0.0), 1.0))
+    return np.array([round(r * 255), round(g * 255), round(b * 255)], np.uint8)
+
+
+def _weighted_median(values: list[tuple[float, int]], default: float) -> float:
+    if not values:
+        return default
+    order = sorted(values)
+    half = sum(w for _, w in order) / 2.0
+    seen = 0.0
+    for value, weight in order:
+        seen += weight
+        if seen >= half:
+            return value
+    return order[-1][0]

@@ -63,6 +63,16 @@ class Regions:
         return np.bincount(self.labels.ravel(), minlength=self.count)
 
     @functools.cached_property
+    def cut_off(self) -> np.ndarray:
+        """Per id: whether the region touches the frame's edge (it may go on outside)."""
+        edge = np.concatenate(
+            [self.labels[0], self.labels[-1], self.labels[:, 0], self.labels[:, -1]]
+        )
+        flags = np.zeros(self.count, bool)
+        flags[edge] = True
+        return flags
+
+    @functools.cached_property
     def _ranked_fill(self) -> tuple[np.ndarray, np.ndarray]:
         """Line pixels filled with the area rank of their smallest neighbouring region.
 
