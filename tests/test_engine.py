@@ -188,6 +188,23 @@ def test_lines_auto_paints_trace_lines_and_keeps_black(cut: SyntheticCut) -> Non
     assert (out[black].max(-1) < 60).mean() >= 0.95
 
 
+def test_the_faint_edge_of_a_line_is_composited_too() -> None:
+    # A line's anti-aliased edge fades below the extractor's noise floor; the output
+    # keeps that fade (paint * lightness) instead of a hard edge of bare paint.
+    paint = (200, 120, 60)
+    sketch = np.full((80, 120, 3), 255, np.uint8)
+    colour = np.full((80, 120, 3), paint, np.uint8)
+    for img in (sketch, colour):
+        cv2.line(img, (10 * 16, 5 * 16), (110 * 16, 75 * 16), (0, 0, 0), 3, cv2.LINE_AA, 4)
+    out = next(iter(Colorizer(colour, ColorizeOptions(lines="auto")).colorize([sketch])))
+    lightness = sketch.min(-1).astype(float)
+    faint = (lightness >= 225) & (lightness <= 250)  # 2-12% dark: below the noise floor
+    assert faint.sum() >= 20
+    expected = np.array(paint)[None] * lightness[faint, None] / 255.0
+    assert np.abs(out[faint] - expected).max() <= 2
+    assert (out[faint].astype(int).sum(-1) < sum(paint) - 3).all()  # not bare paint
+
+
 def test_lines_fill_leaves_no_black_lines(cut: SyntheticCut) -> None:
     out = coloured(cut, lines="fill")
     assert (cut.region_colours.max(-1) >= 60).all()  # no region is black

@@ -55,6 +55,7 @@ from .reference import (
 from .trace_pairs import TracePartners, derive_tone, trace_pairs
 
 log = logging.getLogger(__name__)
+_RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
 
 
 def _warp_index(index: np.ndarray, sample: np.ndarray) -> np.ndarray:
@@ -644,6 +645,13 @@ class Colorizer:
             out = fill
         else:
             ink_mask = cv2.compare(art.ink_u8, 0, cv2.CMP_GT)
+            if mode == "auto":  # colour-trace lines vanish into the fill
+                ink_mask = cv2.bitwise_and(ink_mask, cv2.bitwise_not(art.trace))
+            # And one pixel beyond the ink: a line's faint anti-aliased edge lies below
+            # the extractor's noise floor, and without it lines are hard-edged and
+            # shimmer as they move. The page there is white after flattening, so the
+            # rim changes nothing where the drawing has no edge.
+            ink_mask = cv2.dilate(ink_mask, _RIM)
             if mode == "auto":
                 ink_mask = cv2.bitwise_and(ink_mask, cv2.bitwise_not(art.trace))
             # Composite the line over the fill with coverage d = darkness:
