@@ -77,6 +77,21 @@ def test_palette_finds_flat_colours_despite_noise():
     assert (np.abs(rendered.astype(int) - img.astype(int)).max(2) <= 8).mean() > 0.97
 
 
+def test_palette_add_renders_by_index_and_leaves_the_lookup_alone():
+    img = scene(colour=True)
+    palette = build_palette(img)
+    before, n = palette.index(img), len(palette)
+    new = palette.add(np.array([30, 60, 200], np.uint8))
+    assert new == n and len(palette) == n + 1
+    assert palette.render(np.full((2, 2), new, np.uint8))[0, 0].tolist() == [30, 60, 200]
+    assert np.array_equal(palette.index(img), before)  # pixels still map to the reference
+    assert palette.add(np.array([30, 60, 200], np.uint8)) == new  # no duplicate
+    for k in range(300):  # more than fit
+        palette.add(np.array([k % 256, 1 + k // 256, 3], np.uint8))
+    assert len(palette) == NO_COLOUR - 1  # full: index 255 means "no colour"
+    assert palette.add(np.array([9, 9, 9], np.uint8)) is None
+
+
 def test_reference_of_the_same_drawing_is_placed_despite_offset_and_scale():
     sketch = scene()
     ref_full = scene(colour=True)
