@@ -646,14 +646,16 @@ class Colorizer:
         else:
             ink_mask = cv2.compare(art.ink_u8, 0, cv2.CMP_GT)
             if mode == "auto":  # colour-trace lines vanish into the fill
-                ink_mask = cv2.bitwise_and(ink_mask, cv2.bitwise_not(art.trace))
+                not_trace = cv2.bitwise_not(art.trace)
+                ink_mask = cv2.bitwise_and(ink_mask, not_trace)
             # And one pixel beyond the ink: a line's faint anti-aliased edge lies below
             # the extractor's noise floor, and without it lines are hard-edged and
             # shimmer as they move. The page there is white after flattening, so the
-            # rim changes nothing where the drawing has no edge.
+            # rim changes nothing where the drawing has no edge. (In auto mode the rim
+            # of a black line must not reach back into a trace line it meets.)
             ink_mask = cv2.dilate(ink_mask, _RIM)
             if mode == "auto":
-                ink_mask = cv2.bitwise_and(ink_mask, cv2.bitwise_not(art.trace))
+                ink_mask = cv2.bitwise_and(ink_mask, not_trace)
             # Composite the line over the fill with coverage d = darkness:
             # out = fill*(1-d) + line*d = s - (255 - fill) * (1 - d)
             s = art.sketch

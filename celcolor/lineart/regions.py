@@ -120,7 +120,8 @@ def _spread_across_trace(
     smallest rank is carried through the trace pixels, as many steps as the line is
     wide. Black ink is no source: a band on the far side of an outline stays there.
     """
-    walls = trace.astype(bool) & (labels == 0)
+    lines = labels == 0
+    walls = trace.astype(bool) & lines
     if not walls.any():
         return
     inside = walls.view(np.uint8)
@@ -128,7 +129,7 @@ def _spread_across_trace(
     depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
     steps = min(_MAX_TRACE_STEPS, int(2 * float(depth.max())) + 1)
     work = ranks.copy()
-    work[(labels == 0) & ~walls] = hole
+    work[lines & ~walls] = hole
     kernel = np.ones((3, 3), np.uint8)
     for _ in range(steps):
         cv2.copyTo(cv2.erode(work, kernel), inside, work)
