@@ -17,6 +17,7 @@ from .options import (
     KEYFRAME_FITS,
     KEYFRAME_MODES,
     LINE_MODES,
+    SNAP_MODES,
     TEMPORAL_MODES,
     ColorizeOptions,
 )
@@ -59,6 +60,14 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="copy: place the reference and copy colours by region; network: the exemplar "
         "network; auto: copy when the reference is the keyframe's own drawing, else the "
         "network if its record shows it beats the copy",
+    )
+    g.add_argument(
+        "--snap",
+        choices=SNAP_MODES,
+        default="auto",
+        help="flat: every closed region one colour; auto (default): regions the reference "
+        "shows are not one paint area (lines with gaps, soft shading) keep its colours per "
+        "pixel, carried along the flow",
     )
     g.add_argument(
         "--keyframe-fit",
@@ -131,6 +140,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         temporal=args.temporal,
         keyframe_mode=args.keyframe_mode,
         keyframe_fit=args.keyframe_fit,
+        snap=args.snap,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
         rekey_threshold=args.rekey_threshold,

@@ -41,6 +41,7 @@ from ..lineart import (
 )
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
+from . import detail as texture
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette
 from .reference import (
@@ -101,6 +102,8 @@ class ColorizeStats:
         placement: how the reference was placed over the keyframe.
         derived_tones: band colours derived for bases the keyframe showed no band of
             (see :mod:`celcolor.engine.trace_pairs`).
+        textured_frames: frames with regions kept per pixel, not flat (see
+            :mod:`celcolor.engine.detail`).
     """
 
     frames: int = 0
@@ -110,6 +113,7 @@ class ColorizeStats:
     blended: int = 0
     rekeyed: list[int] = field(default_factory=list)
     derived_tones: int = 0
+    textured_frames: int = 0
     unconfident: list[float] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
@@ -166,19 +170,43 @@ class _Segment:
     # (index, sketch file, forward region colours, forward region trust)
     frames: list[tuple[int, Path, np.ndarray, np.ndarray]] = field(default_factory=list)
 
-    def hold(self, index: int, sketch: np.ndarray, colours: np.ndarray, trust: np.ndarray) -> None:
-        """Keep a frame's sketch (on disk) and its forward colours and trust (per region)."""
+    def hold(
+        self,
+        index: int,
+        sketch: np.ndarray,
+        colours: np.ndarray,
+        trust: np.ndarray,
+        detail: np.ndarray | None,
+    ) -> None:
+        """Keep a frame's sketch and detail map (on disk), forward colours and trust."""
         path = self.spill / f"seg{index:06d}.png"
         cv2.imwrite(str(path), sketch[..., ::-1])
+        if detail is not None:
+            cv2.imwrite(str(_detail_path(path)), detail)
         self.frames.append((index, path, colours.copy(), trust))
 
     def forward_outputs(self, colorizer: Colorizer):
         """The held frames with their forward colours alone (no closing keyframe came)."""
         for _, path, forward, _ in self.frames:
             sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
-            out, _, _ = colorizer.compose(colorizer.analyse(sketch), forward)
+            detail = _take_detail(path)
+            out, _, _ = colorizer.compose(colorizer.analyse(sketch), forward, detail)
             path.unlink()
             yield out
+
+
+def _detail_path(path: Path) -> Path:
+    return path.with_suffix(".detail.png")
+
+
+def _take_detail(path: Path) -> np.ndarray | None:
+    """A held frame's detail map (removed from disk), or None when it had none."""
+    held = _detail_path(path)
+    if not held.exists():
+        return None
+    detail = cv2.imread(str(held), cv2.IMREAD_UNCHANGED)
+    held.unlink()
+    return detail
 
 
 class Colorizer:
@@ -253,9 +281,10 @@ class Colorizer:
         self._warned_no_network = False
         self._preferred: bool | None = None  # see _network_preferred
         self._partners = TracePartners()
-        # The last frame's region colours and its warp's visible mask (None: a keyframe),
-        # from which blending two keyframes' passes derives its per-region trust.
-        self._last_step: tuple[np.ndarray, np.ndarray | None] | None = None
+        # The last frame's region colours, its warp's visible mask (None: a keyframe)
+        # and its detail map, from which blending two keyframes' passes derives its
+        # per-region trust and colours.
+        self._last_step: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
         self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -277,8 +306,15 @@ class Colorizer:
 
     # -- colouring -------------------------------------------------------------------------
 
-    def colour_keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0) -> np.ndarray:
-        """Region colours of a keyframe from reference ``ref``; ``count`` uint8 indices."""
+    def colour_keyframe(
+        self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Region colours of a keyframe from reference ``ref``, and its detail map.
+
+        Returns ``count`` uint8 palette indices, one per region, and the detail map
+        of regions the reference shows are not one paint area (see
+        :mod:`celcolor.engine.detail`; only for the same drawing), or None.
+        """
         h, w = sketch.shape[:2]
         reference = self.references[ref]
         placement = place_reference(sketch, reference)
@@ -295,7 +331,11 @@ class Colorizer:
                 "reference matches the keyframe's drawing (line overlap %.0f%%)",
                 100 * placement.overlap,
             )
-            return self._snap(frame, placed_index, None)[0]
+            colours = self._snap(frame, placed_index, None)[0]
+            if self.options.snap == "flat":
+                return colours, None
+            textured = texture.textured_regions(frame.regions, placed_index, colours)
+            return colours, texture.detail_map(frame.regions, textured, placed_index, colours)
         sample = visible = None
         if not placement.same_drawing and self.options.keyframe_fit == "flow":
             # Another drawing: refine the global fit locally (parts move on their own).
@@ -320,7 +360,7 @@ class Colorizer:
                     "coloured by the exemplar network",
                     100 * placement.overlap,
                 )
-            return self._snap(frame, self.palette.index(predicted), None)[0]
+            return self._snap(frame, self.palette.index(predicted), None)[0], None
         if not self._said_other_drawing:
             self._said_other_drawing = True
             log.warning(
@@ -330,9 +370,10 @@ class Colorizer:
                 100 * placement.overlap,
             )
         if sample is None:
-            return self._snap(frame, placed_index, None)[0]
+            return self._snap(frame, placed_index, None)[0], None
         # Regions the flow cannot vouch for take the global fit's vote.
-        return self._snap(frame, _warp_index(placed_index, sample), placed_index, visible)[0]
+        fitted = _warp_index(placed_index, sample)
+        return self._snap(frame, fitted, placed_index, visible)[0], None
 
     def _network_preferred(self) -> bool:
         """Whether auto mode should use the network for another drawing's keyframe.
@@ -579,12 +620,16 @@ class Colorizer:
         shape: tuple[int, int],
         motion: tuple[np.ndarray, np.ndarray] | None = None,
         fill=None,
-    ) -> tuple[np.ndarray, float]:
+        prev_carry: texture.Carry | None = None,
+    ) -> tuple[np.ndarray, float, texture.Carry | None]:
         """Region colours of an in-between from its neighbour's index maps.
 
         ``motion``: the frame's (sample map, visible mask) when already known;
         ``fill``: what colours regions without a confident vote (see :meth:`_snap`);
         None: the exemplar network when trusted, else their neighbour's colour.
+        ``prev_carry``: the neighbour's textured regions (:class:`detail.Carry`);
+        regions that come mostly from them stay textured. Returns the colours, the
+        unconfident share and this frame's carry (None: no textured regions).
         """
         sample, visible = motion if motion is not None else self._frame_motion(prev, frame, shape)
         t0 = time.perf_counter()
@@ -595,8 +640,11 @@ class Colorizer:
         if fill is None:
             fill = functools.partial(self._network_fill, frame)
         colours, unconfident = self._snap(frame, warped, warped_filled, visible, fill=fill)
+        carry = None
+        if prev_carry is not None:
+            carry = texture.follow(prev_carry, frame.regions, sample, colours)
         self.stats.add_time("snap", time.perf_counter() - t0)
-        return colours, unconfident
+        return colours, unconfident, carry
 
     def _network_fill(
         self, frame: FrameAnalysis, confident: np.ndarray, winner: np.ndarray
@@ -627,9 +675,12 @@ class Colorizer:
         self.stats.network_fills += 1
         return self.palette.index(predicted)
 
-    def compose(self, frame: FrameAnalysis, colours: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Render a frame: flat fills, lines on top per the line mode.
+    def compose(
+        self, frame: FrameAnalysis, colours: np.ndarray, detail: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """Render a frame: flat fills (textured regions per pixel), lines on top.
 
+        ``detail``: the frame's detail map (:mod:`celcolor.engine.detail`), or None.
         Returns ``(rgb, index, filled_index)``: the picture and the palette index maps
         the next frame propagates from (lines as NO_COLOUR, and filled).
         """
@@ -638,6 +689,9 @@ class Colorizer:
         with_lines[0] = NO_COLOUR  # label 0 is line pixels
         index = np.take(with_lines, frame.regions.labels)
         filled = frame.regions.fill_with(colours)
+        if detail is not None:
+            filled = texture.overlay(filled, detail)
+            index = np.where(index == NO_COLOUR, index, filled).astype(np.uint8)
         fill = self.palette.render(filled)
         art = frame.art
         mode = self.options.lines
@@ -756,8 +810,10 @@ class Colorizer:
                     if end is not None:
                         pending = _Segment(start=i - 1, end=end, spill=Path(spill))
                 if pending is not None:
-                    colours, visible = self._last_step
-                    pending.hold(i, sketch, colours, self._region_visibility(frame, visible))
+                    colours, visible, detail = self._last_step
+                    pending.hold(
+                        i, sketch, colours, self._region_visibility(frame, visible), detail
+                    )
                     continue
                 yield out
             if pending is not None:  # the cut ended before the closing keyframe
@@ -797,11 +853,14 @@ class Colorizer:
             _, back_state = self._next(back_state, sketch, frame, t, shape)
             self.stats.frames -= 1  # a second pass over a frame, not another frame
             self.stats.blended += 1
-            backward, visible = self._last_step
+            backward, visible, backward_detail = self._last_step
             backward_conf = self._region_visibility(frame, visible)
             take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
             colours = np.where(take_forward, forward, backward).astype(np.uint8)
-            out, _, _ = self.compose(frame, colours)
+            detail = texture.choose(
+                frame.regions, take_forward, _take_detail(path), backward_detail
+            )
+            out, _, _ = self.compose(frame, colours, detail)
             q = path.with_suffix(".out.png")
             cv2.imwrite(str(q), out[..., ::-1])
             path.unlink()
@@ -833,17 +892,25 @@ class Colorizer:
         return self._step(state, frame, shape)
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
-        colours = self.colour_keyframe(sketch, frame, ref)
-        self._last_step = (colours, None)
+        colours, detail = self.colour_keyframe(sketch, frame, ref)
+        self._last_step = (colours, None, detail)
         self._partners.learn(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
-        return self._render(frame, colours, 0.0)
+        return self._render(frame, colours, 0.0, texture.start(frame.regions, colours, detail))
 
-    def _render(self, frame: FrameAnalysis, colours: np.ndarray, doubt: float):
+    def _render(
+        self,
+        frame: FrameAnalysis,
+        colours: np.ndarray,
+        doubt: float,
+        carry: texture.Carry | None = None,
+    ):
         """Compose a coloured frame; returns it and the state the next frame starts from."""
-        out, index, filled = self.compose(frame, colours)
+        out, index, filled = self.compose(frame, colours, carry.detail if carry else None)
         self.stats.frames += 1
         self.stats.unconfident.append(doubt)
-        return out, (frame, index, filled, out)
+        if carry is not None:
+            self.stats.textured_frames += 1
+        return out, (frame, index, filled, out, carry)
 
     def _repair(self, frame: FrameAnalysis, colours: np.ndarray) -> None:
         """Colour-trace lines take the colours their keyframe partners had (in place)."""
@@ -872,14 +939,14 @@ class Colorizer:
         return index
 
     def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
-        prev, prev_index, prev_filled, _ = state
+        prev, prev_index, prev_filled, _, prev_carry = state
         motion = self._frame_motion(prev, frame, shape)
-        colours, unconfident = self.propagate(
-            prev, prev_index, prev_filled, frame, shape, motion=motion
+        colours, unconfident, carry = self.propagate(
+            prev, prev_index, prev_filled, frame, shape, motion=motion, prev_carry=prev_carry
         )
-        self._last_step = (colours, motion[1])
+        self._last_step = (colours, motion[1], carry.detail if carry else None)
         self._repair(frame, colours)
-        return self._render(frame, colours, unconfident)
+        return self._render(frame, colours, unconfident, carry)
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
         """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""
@@ -935,7 +1002,7 @@ class Colorizer:
         more than ``options.network_fill_share``. "network-only": every region from
         the network's prediction.
         """
-        prev, prev_index, prev_filled, prev_out = state
+        prev, prev_index, prev_filled, prev_out, prev_carry = state
         self.temporal_network()  # loaded at the first in-between: missing weights fail early
         sample, visible = self._frame_motion(prev, frame, shape)
         if self._new_line_share(prev, frame, sample) > self.options.rekey_threshold:
@@ -945,16 +1012,24 @@ class Colorizer:
             def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray:
                 return self._temporal_predict(frame, prev_out, sample, visible)
 
-            colours, doubt = self.propagate(
-                prev, prev_index, prev_filled, frame, shape, motion=(sample, visible), fill=fill
+            colours, doubt, carry = self.propagate(
+                prev,
+                prev_index,
+                prev_filled,
+                frame,
+                shape,
+                motion=(sample, visible),
+                fill=fill,
+                prev_carry=prev_carry,
             )
         else:
+            carry = None  # the network answers for every region
             index = self._temporal_predict(frame, prev_out, sample, visible)
             t0 = time.perf_counter()
             colours, _ = self._snap(frame, index, None)
             self.stats.add_time("snap", time.perf_counter() - t0)
             # The network answers everywhere; what its warp could not see is the doubt.
             doubt = 1.0 - cv2.countNonZero(visible) / visible.size
-        self._last_step = (colours, visible)
+        self._last_step = (colours, visible, carry.detail if carry else None)
         self._repair(frame, colours)
-        return self._render(frame, colours, doubt)
+        return self._render(frame, colours, doubt, carry)

@@ -10,6 +10,7 @@ LINE_MODES = ("auto", "keep", "fill")
 TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
 KEYFRAME_MODES = ("auto", "copy", "network")
 KEYFRAME_FITS = ("flow", "affine")
+SNAP_MODES = ("auto", "flat")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -35,6 +36,10 @@ class ColorizeOptions:
             "auto": the network when its weights are there (shipped, or
             ``temporal_checkpoint``) and their record shows they beat the classical
             path on held-out cuts, else classical.
+        snap: "flat" makes every region one colour; "auto" (default) keeps the
+            reference's colours per pixel in regions the reference shows are not one
+            paint area (lines with gaps, soft shading: see
+            :mod:`celcolor.engine.detail`) and carries them along the flow.
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
             network; "auto" copies when the reference is the coloured version of the
@@ -75,6 +80,7 @@ class ColorizeOptions:
     ref_frame: int = 0
     lines: str = "auto"
     temporal: str = "auto"
+    snap: str = "auto"
     keyframe_mode: str = "auto"
     keyframe_fit: str = "flow"
     checkpoint: str | None = None
@@ -99,6 +105,8 @@ class ColorizeOptions:
             raise UsageError(
                 f"--temporal must be one of {', '.join(TEMPORAL_MODES)}, got {self.temporal!r}"
             )
+        if self.snap not in SNAP_MODES:
+            raise UsageError(f"--snap must be one of {', '.join(SNAP_MODES)}, got {self.snap!r}")
         if self.keyframe_mode not in KEYFRAME_MODES:
             raise UsageError(
                 f"--keyframe-mode must be one of {', '.join(KEYFRAME_MODES)}, "

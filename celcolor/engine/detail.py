@@ -1,0 +1,169 @@
+"""Regions that are not one paint area keep the colours their source shows, per pixel.
+
+Region snap makes every closed region one flat colour: right for cel paint, where
+what differs inside a region is misalignment and anti-aliasing. But a region is
+only what the extracted lines close. Line art with gaps (rough sketches, lines
+extracted from finished frames) leaks, and one "region" then spans a face, the
+hair and the wall behind; a finished frame's soft shading has no lines at all.
+Flattening those paints a character in the wall's colour.
+
+So where the reference is the same drawing, a region whose reference colours hold
+*thick* areas of colours other than its winner (more than anti-aliasing slivers)
+is textured: it keeps the reference's colour per pixel. Propagation carries that
+to the next frames: a region most of whose pixels come from textured pixels of the
+previous frame stays textured, its pixels taking the warped previous colours.
+
+A detail map is ``H,W`` uint8 palette indices over textured regions (their line
+pixels included) and ``NO_COLOUR`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..lineart import Regions
+from .palette import NO_COLOUR
+
+# Blobs of another colour thinner than twice this (pixels at 640 long side) are
+# slivers from misalignment and anti-aliasing, not texture.
+SLIVER_RADIUS = 2
+# A region is textured when thick blobs of other colours cover this share of it...
+TEXTURE_SHARE = 0.05
+# ... and at least this many pixels (at 640 long side): a few stray pixels are noise.
+TEXTURE_PIXELS = 60
+# A region stays textured when this share of it comes from textured pixels.
+CARRY_SHARE = 0.5
+
+
+def _scale(shape: tuple[int, ...]) -> float:
+    return max(shape[:2]) / 640.0
+
+
+def textured_regions(regions: Regions, source: np.ndarray, winner: np.ndarray) -> np.ndarray:
+    """Per region: whether ``source`` shows thick areas of other colours than its winner.
+
+    Args:
+        regions: the frame's regions.
+        source: ``H,W`` uint8 palette indices landing on the frame (NO_COLOUR: none).
+        winner: per-region snapped colour.
+    """
+    labels = regions.labels
+    s = _scale(labels.shape)
+    flat = np.take(winner, labels)
+    other = cv2.compare(source, flat, cv2.CMP_NE)
+    other[labels == 0] = 0
+    other[source == NO_COLOUR] = 0
+    r = max(1, round(SLIVER_RADIUS * s))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    thick = cv2.erode(other, disk)
+    if not cv2.countNonZero(thick):
+        return np.zeros(regions.count, bool)
+    # Erosion shrank each blob by r; grow it back to count its area.
+    thick = cv2.bitwise_and(cv2.dilate(thick, disk), other)
+    area = np.bincount(labels.ravel(), weights=(thick > 0).ravel(), minlength=regions.count)
+    textured = (area >= TEXTURE_SHARE * regions.areas) & (area >= TEXTURE_PIXELS * s * s)
+    textured[0] = False
+    return textured
+
+
+def carried_regions(regions: Regions, warped_detail: np.ndarray) -> np.ndarray:
+    """Per region: whether most of it comes from textured pixels of the previous frame."""
+    carried = cv2.compare(warped_detail, NO_COLOUR, cv2.CMP_NE)
+    share = np.bincount(
+        regions.labels.ravel(), weights=(carried > 0).ravel(), minlength=regions.count
+    ) / np.maximum(regions.areas, 1)
+    textured = share >= CARRY_SHARE
+    textured[0] = False
+    return textured
+
+
+def detail_map(
+    regions: Regions, textured: np.ndarray, source: np.ndarray, winner: np.ndarray
+) -> np.ndarray | None:
+    """The detail map of ``textured`` regions from ``source``; None when there are none.
+
+    Line pixels belong to the region they are filled from; pixels the source does not
+    cover take their region's winner.
+    """
+    if not textured.any():
+        return None
+    inside = regions.fill_with(textured.astype(np.uint8)).astype(bool)
+    flat = regions.fill_with(winner)
+    detail = np.where(source == NO_COLOUR, flat, source).astype(np.uint8)
+    detail[~inside] = NO_COLOUR
+    return detail
+
+
+def overlay(base: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
+    """``base`` with the detail map's pixels on top (a new array only when needed)."""
+    if detail is None:
+        return base
+    return np.where(detail == NO_COLOUR, base, detail).astype(base.dtype)
+
+
+def choose(regions: Regions, take_first: np.ndarray, first, second) -> np.ndarray | None:
+    """Per region the detail of one of two passes (``take_first``: per-region bool)."""
+    if first is None and second is None:
+        return None
+    shape = regions.labels.shape
+    first = np.full(shape, NO_COLOUR, np.uint8) if first is None else first
+    second = np.full(shape, NO_COLOUR, np.uint8) if second is None else second
+    pick = regions.fill_with(take_first.astype(np.uint8)).astype(bool)
+    out = np.where(pick, first, second).astype(np.uint8)
+    return None if (out == NO_COLOUR).all() else out
+
+
+@dataclass
+class Carry:
+    """Textured regions' colours on their way from the keyframe that showed them.
+
+    Each frame samples the keyframe's colours through the flows chained since
+    (``origin``), not the previous frame's samples: nearest-neighbour resampling
+    frame after frame would break fine texture into speckle that swims.
+
+    Attributes:
+        detail: this frame's detail map.
+        key: the keyframe's filled palette index map (its detail included).
+        origin: ``H,W,2`` float32, where each pixel of this frame lies in the
+            keyframe (for ``cv2.remap``); None on the keyframe itself.
+    """
+
+    detail: np.ndarray
+    key: np.ndarray
+    origin: np.ndarray | None = None
+
+
+def start(regions: Regions, winner: np.ndarray, detail: np.ndarray | None) -> Carry | None:
+    """The carry of a keyframe with detail map ``detail`` (None: nothing to carry)."""
+    if detail is None:
+        return None
+    return Carry(detail=detail, key=overlay(regions.fill_with(winner), detail))
+
+
+def follow(carry: Carry, regions: Regions, sample: np.ndarray, winner: np.ndarray) -> Carry | None:
+    """The next frame's carry: ``sample`` maps its pixels into the previous frame.
+
+    Regions that come mostly from the previous frame's textured pixels stay
+    textured, with the keyframe's colours where the chained flow lands.
+    """
+    if carry.origin is None:
+        origin = sample
+    else:
+        origin = cv2.remap(
+            carry.origin, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+    carried = cv2.remap(
+        carry.detail,
+        sample,
+        None,
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=NO_COLOUR,
+    )
+    textured = carried_regions(regions, carried)
+    source = cv2.remap(carry.key, origin, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    detail = detail_map(regions, textured, source, winner)
+    return None if detail is None else Carry(detail=detail, key=carry.key, origin=origin)

@@ -1,0 +1,134 @@
+"""Textured regions: areas the lines do not close keep the reference's colours per pixel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from celcolor import ColorizeOptions, Colorizer, UsageError
+from celcolor.engine import detail
+from celcolor.engine.palette import NO_COLOUR
+from celcolor.lineart import label_regions
+
+H, W = 120, 200
+RED, BLUE, PAPER = (220, 40, 40), (40, 60, 210), (235, 230, 220)
+
+
+def _sketch(shift: int = 0) -> np.ndarray:
+    """A square outline whose right side has a gap: its inside leaks into the page."""
+    s = np.full((H, W, 3), 255, np.uint8)
+    x0, x1 = 40 + shift, 140 + shift
+    s[20:23, x0:x1] = 0
+    s[97:100, x0:x1] = 0
+    s[20:100, x0 : x0 + 3] = 0
+    s[20:45, x1 - 3 : x1] = 0  # the right side stops at 45: a 52-pixel gap
+    s[75:100, x1 - 3 : x1] = 0
+    return s
+
+
+def _colour(shift: int = 0) -> np.ndarray:
+    """The finished frame: the square's top half red, bottom half blue, page around."""
+    c = np.full((H, W, 3), PAPER, np.uint8)
+    x0, x1 = 40 + shift, 140 + shift
+    c[23:60, x0 + 3 : x1 - 3] = RED
+    c[60:97, x0 + 3 : x1 - 3] = BLUE
+    c[_sketch(shift)[..., 0] == 0] = 0
+    return c
+
+
+def _near(img: np.ndarray, colour: tuple[int, int, int], tol: int = 12) -> np.ndarray:
+    return (np.abs(img.astype(int) - colour) <= tol).all(-1)
+
+
+def test_the_leaking_square_is_one_region_with_the_page() -> None:
+    """The premise: the gap joins the square's inside and the page into one region."""
+    from celcolor.lineart import extract_ink
+
+    regions = label_regions(extract_ink(_sketch()).ink_u8, None)
+    assert regions.labels[40, 90] == regions.labels[5, 5] == regions.labels[80, 90]
+
+
+@pytest.mark.parametrize("snap", ["auto", "flat"])
+def test_keyframe_keeps_what_the_reference_shows_inside_a_leaking_region(snap: str) -> None:
+    out = next(iter(Colorizer(_colour(), ColorizeOptions(snap=snap)).colorize([_sketch()])))
+    top, bottom, page = out[30:55, 50:130], out[65:92, 50:130], out[5:15, 5:195]
+    if snap == "flat":
+        # One region, one colour: the page's (most of the region), the square lost.
+        assert _near(top, PAPER).mean() > 0.95 and _near(bottom, PAPER).mean() > 0.95
+    else:
+        assert _near(top, RED).mean() > 0.95
+        assert _near(bottom, BLUE).mean() > 0.95
+        assert _near(page, PAPER).mean() > 0.95
+
+
+def test_the_texture_follows_the_drawing_as_it_moves() -> None:
+    sketches = [_sketch(shift) for shift in (0, 4, 8, 12)]
+    col = Colorizer(_colour(), ColorizeOptions(temporal="classical"))
+    outs = list(col.colorize(sketches))
+    last = outs[-1]
+    assert _near(last[30:55, 62:140], RED).mean() > 0.9
+    assert _near(last[65:92, 62:140], BLUE).mean() > 0.9
+    assert col.stats.textured_frames == 4
+
+
+def test_cel_regions_stay_flat() -> None:
+    """Anti-aliasing slivers and a misplaced edge are not texture."""
+    s = np.full((H, W, 3), 255, np.uint8)
+    s[20:100, 40:43] = s[20:100, 137:140] = s[20:23, 40:140] = s[97:100, 40:140] = 0
+    ref = np.full((H, W, 3), PAPER, np.uint8)
+    ref[23:97, 43:137] = RED
+    ref[23:97, 43:45] = BLUE  # a two-pixel sliver of another colour along the wall
+    col = Colorizer(ref, ColorizeOptions())
+    out = next(iter(col.colorize([s])))
+    assert _near(out[25:95, 43:137], RED).mean() > 0.99
+    assert col.stats.textured_frames == 0
+
+
+def test_textured_regions_tells_a_blob_from_a_sliver() -> None:
+    labels = np.zeros((H, W), np.int32)
+    labels[10:110, 10:95] = 1
+    labels[10:110, 105:190] = 2
+    from celcolor.lineart.regions import Regions
+
+    regions = Regions(labels=labels, count=3)
+    source = np.zeros((H, W), np.uint8)
+    source[10:110, 10:12] = 1  # region 1: a two-pixel sliver along its edge
+    source[40:80, 130:170] = 1  # region 2: a 40x40 blob
+    textured = detail.textured_regions(regions, source, np.zeros(3, np.uint8))
+    assert textured.tolist() == [False, False, True]
+    d = detail.detail_map(regions, textured, source, np.zeros(3, np.uint8))
+    assert (d[labels == 1] == NO_COLOUR).all()
+    assert (d[40:80, 130:170] == 1).all() and (d[20, 120] == 0)
+
+
+def test_choose_takes_each_region_from_its_pass() -> None:
+    labels = np.zeros((4, 4), np.int32)
+    labels[:, :2], labels[:, 2:] = 1, 2
+    from celcolor.lineart.regions import Regions
+
+    regions = Regions(labels=labels, count=3)
+    first = np.full((4, 4), 7, np.uint8)
+    out = detail.choose(regions, np.array([False, True, False]), first, None)
+    assert (out[:, :2] == 7).all() and (out[:, 2:] == NO_COLOUR).all()
+    assert (detail.choose(regions, np.array([False, False, True]), first, None)[:, 2:] == 7).all()
+    assert detail.choose(regions, np.zeros(3, bool), first, None) is None
+
+
+def test_bad_snap_mode_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--snap"):
+        ColorizeOptions(snap="smooth")
+
+
+@pytest.mark.parametrize("frames", [6, 4])
+def test_texture_survives_blending_two_keyframes(frames: int) -> None:
+    """References pinned to frames 0 and 5: the segment between is blended (6 frames),
+    or the cut ends before its closing keyframe (4 frames: forward colours alone)."""
+    shifts = [0, 2, 4, 6, 8, 10][:frames]
+    pinned = {0: _colour(0), 5: _colour(10)}
+    col = Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned)
+    outs = list(col.colorize([_sketch(s) for s in shifts]))
+    assert len(outs) == frames
+    for out, s in zip(outs, shifts, strict=True):
+        assert _near(out[30:55, 52 + s : 128 + s], RED).mean() > 0.9
+        assert _near(out[65:92, 52 + s : 128 + s], BLUE).mean() > 0.9
+    assert col.stats.blended == (4 if frames == 6 else 0)
