@@ -61,9 +61,10 @@ def test_keyframe_keeps_what_the_reference_shows_inside_a_leaking_region(snap: s
         assert _near(page, PAPER).mean() > 0.95
 
 
-def test_the_texture_follows_the_drawing_as_it_moves() -> None:
+@pytest.mark.parametrize("temporal", ["classical", "network-only"])
+def test_the_texture_follows_the_drawing_as_it_moves(temporal: str) -> None:
     sketches = [_sketch(shift) for shift in (0, 4, 8, 12)]
-    col = Colorizer(_colour(), ColorizeOptions(temporal="classical"))
+    col = Colorizer(_colour(), ColorizeOptions(temporal=temporal))
     outs = list(col.colorize(sketches))
     last = outs[-1]
     assert _near(last[30:55, 62:140], RED).mean() > 0.9

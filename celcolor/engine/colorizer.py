@@ -1023,10 +1023,14 @@ class Colorizer:
                 prev_carry=prev_carry,
             )
         else:
-            carry = None  # the network answers for every region
             index = self._temporal_predict(frame, prev_out, sample, visible)
             t0 = time.perf_counter()
             colours, _ = self._snap(frame, index, None)
+            # The network answers for every region, flat; textured regions (see
+            # celcolor.engine.detail) keep the keyframe's colours along the flow.
+            carry = None
+            if prev_carry is not None:
+                carry = texture.follow(prev_carry, frame.regions, sample, colours)
             self.stats.add_time("snap", time.perf_counter() - t0)
             # The network answers everywhere; what its warp could not see is the doubt.
             doubt = 1.0 - cv2.countNonZero(visible) / visible.size
