@@ -43,7 +43,7 @@ from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from . import detail as texture
 from .options import ColorizeOptions
-from .palette import NO_COLOUR, Palette, build_palette
+from .palette import NO_COLOUR, Palette, build_palette, warp_index
 from .reference import (
     FIT_DIS_PRESET,
     Placement,
@@ -57,18 +57,6 @@ from .trace_pairs import TracePartners, derive_tone, trace_pairs
 
 log = logging.getLogger(__name__)
 _RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
-
-
-def _warp_index(index: np.ndarray, sample: np.ndarray) -> np.ndarray:
-    """A palette index map sampled at ``sample`` (nearest); NO_COLOUR where it falls off."""
-    return cv2.remap(
-        index,
-        sample,
-        None,
-        cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=NO_COLOUR,
-    )
 
 
 # Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
@@ -372,7 +360,7 @@ class Colorizer:
         if sample is None:
             return self._snap(frame, placed_index, None)[0], None
         # Regions the flow cannot vouch for take the global fit's vote.
-        fitted = _warp_index(placed_index, sample)
+        fitted = warp_index(placed_index, sample)
         return self._snap(frame, fitted, placed_index, visible)[0], None
 
     def _network_preferred(self) -> bool:
@@ -633,7 +621,7 @@ class Colorizer:
         """
         sample, visible = motion if motion is not None else self._frame_motion(prev, frame, shape)
         t0 = time.perf_counter()
-        warped = _warp_index(prev_index, sample)
+        warped = warp_index(prev_index, sample)
         warped_filled = cv2.remap(
             prev_filled, sample, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE
         )

@@ -11,7 +11,8 @@ So where the reference is the same drawing, a region whose reference colours hol
 *thick* areas of colours other than its winner (more than anti-aliasing slivers)
 is textured: it keeps the reference's colour per pixel. Propagation carries that
 to the next frames: a region most of whose pixels come from textured pixels of the
-previous frame stays textured, its pixels taking the warped previous colours.
+previous frame stays textured, its pixels taking the keyframe's colours through the
+flows chained since (:class:`Carry`).
 
 A detail map is ``H,W`` uint8 palette indices over textured regions (their line
 pixels included) and ``NO_COLOUR`` elsewhere.
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..lineart import Regions
-from .palette import NO_COLOUR
+from .palette import NO_COLOUR, warp_index
 
 # Blobs of another colour thinner than twice this (pixels at 640 long side) are
 # slivers from misalignment and anti-aliasing, not texture.
@@ -155,15 +156,7 @@ def follow(carry: Carry, regions: Regions, sample: np.ndarray, winner: np.ndarra
         origin = cv2.remap(
             carry.origin, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-    carried = cv2.remap(
-        carry.detail,
-        sample,
-        None,
-        cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=NO_COLOUR,
-    )
-    textured = carried_regions(regions, carried)
+    textured = carried_regions(regions, warp_index(carry.detail, sample))
     source = cv2.remap(carry.key, origin, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     detail = detail_map(regions, textured, source, winner)
     return None if detail is None else Carry(detail=detail, key=carry.key, origin=origin)

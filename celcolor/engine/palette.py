@@ -74,6 +74,18 @@ class Palette:
         return cv2.LUT(cv2.merge([index, index, index]), self._lut3)
 
 
+def warp_index(index: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """A palette index map sampled at ``sample`` (nearest); NO_COLOUR where it falls off."""
+    return cv2.remap(
+        index,
+        sample,
+        None,
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=NO_COLOUR,
+    )
+
+
 def build_palette(rgb: np.ndarray, max_colours: int = 254, min_share: float = 2e-4) -> Palette:
     """Quantise an image to its significant colours.
 
