@@ -6,13 +6,15 @@ classical fitted copy, on held-out generated cuts and on real reference/target p
     python benchmarks/bench_exemplar.py --ablation runs/ablation --name ablation
 
 Rows: the classical copy with the reference fitted by one affine map and with that
-fit refined by line flow (``--keyframe-fit``), and the network with its colour guide
-from either fit; with ``--long-sides``, the network at other working sizes; with
+fit refined by line flow (``--keyframe-fit``), the network with its colour guide
+from either fit, and the region matcher (``--keyframe-mode match``: each region given
+the colour of the reference part it matches, from the network's and the copy's votes,
+shapes and neighbours); with ``--long-sides``, the network at other working sizes; with
 ``--ablation DIR``, one network row per ``DIR/*/best.safetensors`` (variants trained
 for the same steps by ``runs/ablation/run.sh``).
 
 Writes ``benchmarks/results/exemplar.json`` and ``exemplar.md``, and contact sheets
-(reference | sketch | copy | network | truth) under ``--sheets`` (default
+(reference | sketch | copy | network | region matcher | truth) under ``--sheets`` (default
 ``report/exemplar``, not committed).
 
 - generated: the held-out presets of ``celcolor.data.synthetic.CUT_PRESETS`` (640x360;
@@ -46,7 +48,11 @@ RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # (target, reference) frames: 12 to 16 apart, and 30 to 40 (a colour key of the far end).
 PAIRS = ((30, 18), (40, 24), (8, 24), (45, 5), (2, 34))
-SHEET = ("copy", "network")  # the rows drawn in contact sheets, beside reference and truth
+SHEET = (
+    "copy",
+    "network",
+    "region matcher",
+)  # the rows drawn in contact sheets, beside reference and truth
 
 
 def base_rows(checkpoint: str | None) -> dict[str, dict]:
@@ -58,6 +64,7 @@ def base_rows(checkpoint: str | None) -> dict[str, dict]:
             "keyframe_mode": "network", "keyframe_fit": "affine", "checkpoint": checkpoint
         },
         "network": {"keyframe_mode": "network", "checkpoint": checkpoint},
+        "region matcher": {"keyframe_mode": "match", "checkpoint": checkpoint},
     }  # fmt: skip
 
 

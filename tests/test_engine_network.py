@@ -134,6 +134,48 @@ def test_auto_uses_a_checkpoint_the_user_passed(checkpoint, caplog):
     assert "transferred by position" not in caplog.text
 
 
+@pytest.fixture(scope="module")
+def matcher(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "matcher.safetensors"
+    save_checkpoint(create_model("matcher", hidden=8), path, "matcher")
+    return str(path)
+
+
+def test_match_mode_matches_regions_and_snaps_them(cut, checkpoint, matcher):
+    options = ColorizeOptions(
+        keyframe_mode="match", checkpoint=checkpoint, matcher_checkpoint=matcher
+    )
+    col = Colorizer(cut.colour[8], options)
+    out = list(col.colorize(list(cut.sketch[:3])))
+    assert len(out) == 3 and col.stats.matched_keyframes == 1
+    away = (cut.sketch[0] == 255).all(axis=2)
+    palette = {tuple(c) for c in col.palette.colours}
+    assert {tuple(c) for c in out[0][away][::50]} <= palette
+
+
+def test_match_mode_without_matcher_weights_says_how_to_get_them(cut, checkpoint, monkeypatch):
+    monkeypatch.setattr(records, "shipped_record", lambda name: None)
+    col = Colorizer(cut.colour[8], ColorizeOptions(keyframe_mode="match", checkpoint=checkpoint))
+    with pytest.raises(InputError, match="colorize-video train matcher"):
+        list(col.colorize(list(cut.sketch[:1])))
+
+
+def test_a_matcher_checkpoint_that_is_not_a_matcher_is_refused(cut, checkpoint):
+    options = ColorizeOptions(keyframe_mode="match", matcher_checkpoint=checkpoint)
+    with pytest.raises(InputError, match="not region matcher weights"):
+        list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
+
+
+@pytest.mark.skipif(records.shipped_record("matcher") is None, reason="no shipped matcher")
+def test_auto_matches_regions_with_the_shipped_weights(cut, caplog):
+    other = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]
+    col = Colorizer(other, ColorizeOptions(keyframe_mode="auto"))
+    with caplog.at_level(logging.INFO, logger="celcolor"):
+        list(col.colorize(list(cut.sketch[:2])))
+    assert col.stats.matched_keyframes == 1
+    assert "matched region by region" in caplog.text
+
+
 def test_unconfident_regions_are_coloured_by_a_trusted_network(checkpoint):
     # Fast motion and occlusion: regions appear that propagation has no vote for.
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=8, seed=4, motion=3.0))

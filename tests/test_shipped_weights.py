@@ -20,13 +20,30 @@ def test_shipped_weights_load_with_their_record():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 4 open: on the 64 held-out keyframes of celcolor.train.keyframe_eval the "
-    "shipped network scores 90.7% against the flow-fitted copy's 90.5%: level (so "
-    "--keyframe-mode auto now takes the network, which the record shows ahead), not the "
-    "clear win with margin this asks. Remove this marker when a checkpoint wins by it.",
+    reason="on the 64 held-out keyframes of celcolor.train.keyframe_eval the shipped network "
+    "alone scores 90.7% against the flow-fitted copy's 89.3%, short of the 2-point margin "
+    "asked here; keyframes are matched region by region instead (the test below), which "
+    "reads the network's votes. Remove this marker when a network checkpoint wins by it.",
 )
 def test_network_beats_the_fitted_copy_on_another_frame():
     # The first quarter of the held-out keyframes the ship step scores (seeds training
     # never draws; references 8 to 45 frames away), to keep the suite short.
     scores = keyframe_accuracy(specs=HELD_OUT_SPECS[:4])
     assert scores["network"] > scores["copy"] + 0.02, scores
+
+
+@pytest.mark.skipif(shipped_record("matcher") is None, reason="no shipped region matcher")
+def test_matched_keyframes_beat_the_fitted_copy_and_the_network_alone():
+    # The same held-out keyframes (seeds the matcher's training never draws either).
+    scores = keyframe_accuracy(specs=HELD_OUT_SPECS[:4], modes=("match", "network", "copy"))
+    assert scores["match"] > scores["copy"] + 0.02, scores
+    assert scores["match"] > scores["network"] + 0.015, scores
+    assert scores["match_region"] > scores["network_region"] + 0.1, scores
+
+
+def test_shipped_matcher_loads_with_its_record():
+    record = shipped_record("matcher")
+    assert record is not None and "colorize-video train matcher" in record.command
+    model = create_model("matcher", pretrained=True)
+    assert model.stage1.scale.min() > 0  # standardisation was fitted, not the defaults
+    assert not bool((model.stage1.scale == 1).all())

@@ -58,8 +58,10 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         choices=KEYFRAME_MODES,
         default="auto",
         help="copy: place the reference and copy colours by region; network: the exemplar "
-        "network; auto: copy when the reference is the keyframe's own drawing, else the "
-        "network if its record shows it beats the copy",
+        "network; match: each region matched to the reference's parts (the network's and "
+        "the copy's votes, shapes, neighbours); auto: copy when the reference is the "
+        "keyframe's own drawing, else whichever of match, network and copy the weights' "
+        "records show scored best",
     )
     g.add_argument(
         "--snap",
@@ -79,6 +81,10 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     g.add_argument(
         "--checkpoint", type=Path, default=None, metavar="PATH",
         help="exemplar network weights (default: the shipped ones)",
+    )  # fmt: skip
+    g.add_argument(
+        "--matcher-checkpoint", type=Path, default=None, metavar="PATH",
+        help="region matcher weights (default: the shipped ones)",
     )  # fmt: skip
     g.add_argument(
         "--temporal",
@@ -142,6 +148,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         keyframe_fit=args.keyframe_fit,
         snap=args.snap,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
+        matcher_checkpoint=str(args.matcher_checkpoint) if args.matcher_checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
         rekey_threshold=args.rekey_threshold,
         blend_window=args.blend_window,

@@ -140,7 +140,8 @@ def _needs_torch(options: dict[str, Any]) -> bool:
     """Will cuts with these options run a network (and so import torch)?"""
     return (
         options.get("flow", "dis") != "dis"
-        or options.get("keyframe_mode") == "network"
+        or options.get("keyframe_mode") in ("network", "match")
+        or bool(options.get("matcher_checkpoint"))
         or bool(options.get("checkpoint"))
         or options.get("device") == "cuda"
     )

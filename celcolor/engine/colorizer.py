@@ -39,9 +39,11 @@ from ..lineart import (
     label_regions,
     looks_like_line_art,
 )
+from ..lineart.xdog import reference_ink
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from . import detail as texture
+from . import region_match
 from .options import ColorizeOptions
 from .palette import NO_COLOUR, Palette, build_palette, warp_index
 from .reference import (
@@ -84,6 +86,8 @@ class ColorizeStats:
     Attributes:
         frames: frames coloured.
         network_keyframes: keyframes the exemplar network coloured.
+        matched_keyframes: keyframes whose regions were matched to the reference's parts
+            (see :mod:`celcolor.engine.region_match`).
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
         seconds: time spent per stage (lineart, flow, snap, compose).
@@ -96,6 +100,7 @@ class ColorizeStats:
 
     frames: int = 0
     network_keyframes: int = 0
+    matched_keyframes: int = 0
     network_frames: int = 0
     network_fills: int = 0
     blended: int = 0
@@ -268,6 +273,8 @@ class Colorizer:
         self._said_other_drawing = False
         self._warned_no_network = False
         self._preferred: bool | None = None  # see _network_preferred
+        self._method: str | None = None  # auto mode's choice for another drawing
+        self._matcher = None  # the region matcher's scorer, loaded on first use
         self._partners = TracePartners()
         # The last frame's region colours, its warp's visible mask (None: a keyframe)
         # and its detail map, from which blending two keyframes' passes derives its
@@ -310,11 +317,8 @@ class Colorizer:
         if ref not in self._ref_indices:
             self._ref_indices[ref] = self.palette.index(reference)
         placed_index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
-        mode = self.options.keyframe_mode
-        use_network = mode == "network" or (
-            mode == "auto" and not placement.same_drawing and self._network_preferred()
-        )
-        if placement.same_drawing and not use_network:
+        method = self._keyframe_method(placement.same_drawing)
+        if placement.same_drawing and method == "copy":
             log.info(
                 "reference matches the keyframe's drawing (line overlap %.0f%%)",
                 100 * placement.overlap,
@@ -324,30 +328,36 @@ class Colorizer:
                 return colours, None
             textured = texture.textured_regions(frame.regions, placed_index, colours)
             return colours, texture.detail_map(frame.regions, textured, placed_index, colours)
+        if method == "match":
+            matcher = self.matcher(required=self.options.keyframe_mode == "match")
+            network = self.network(required=self.options.keyframe_mode == "match")
+            if matcher is not None and network is not None:
+                self._say_other_drawing(placement, "matched region by region to the reference")
+                inputs = self.match_inputs(sketch, frame, ref, placement)
+                t0 = time.perf_counter()
+                colours = region_match.choose(matcher, inputs, len(self.palette))
+                self.stats.add_time("match", time.perf_counter() - t0)
+                self.stats.matched_keyframes += 1
+                return colours, None
+            method = "network"  # auto mode without a matcher: the network alone
         sample = visible = None
         if not placement.same_drawing and self.options.keyframe_fit == "flow":
             # Another drawing: refine the global fit locally (parts move on their own).
-            t0 = time.perf_counter()
-            placed = warp_reference(reference, placement, (w, h), fill=255)
-            with self._flow_lock:
-                sample, visible = fit_locally(frame.flow_image, placed, self._fit_flow)
-            self.stats.add_time("flow", time.perf_counter() - t0)
+            _, sample, visible = self._fit_locally(reference, placement, frame, (w, h))
         # network() is None only in auto mode (forced, missing weights raise), and auto
         # mode gets here with another drawing: then the refined copy below.
-        network = self.network(required=mode == "network") if use_network else None
+        network = (
+            self.network(required=self.options.keyframe_mode == "network")
+            if method == "network"
+            else None
+        )
         if network is not None:
             t0 = time.perf_counter()
             guide = reference_guide(reference, placement, (w, h), sample)
             predicted = network.predict(frame.art.ink_u8, guide)
             self.stats.add_time("network", time.perf_counter() - t0)
             self.stats.network_keyframes += 1
-            if not self._said_other_drawing:
-                self._said_other_drawing = True
-                log.info(
-                    "the reference is another drawing (line overlap %.0f%%): keyframes are "
-                    "coloured by the exemplar network",
-                    100 * placement.overlap,
-                )
+            self._say_other_drawing(placement, "coloured by the exemplar network")
             return self._snap(frame, self.palette.index(predicted), None)[0], None
         if not self._said_other_drawing:
             self._said_other_drawing = True
@@ -362,6 +372,144 @@ class Colorizer:
         # Regions the flow cannot vouch for take the global fit's vote.
         fitted = warp_index(placed_index, sample)
         return self._snap(frame, fitted, placed_index, visible)[0], None
+
+    def _say_other_drawing(self, placement: Placement, how: str) -> None:
+        """Log once per cut how keyframes of another drawing are coloured."""
+        if not self._said_other_drawing:
+            self._said_other_drawing = True
+            log.info(
+                "the reference is another drawing (line overlap %.0f%%): keyframes are %s",
+                100 * placement.overlap,
+                how,
+            )
+
+    def _fit_locally(
+        self, reference: np.ndarray, placement: Placement, frame: FrameAnalysis, size
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The reference placed on the frame's grid, refined by flow: ``(placed, sample,
+        visible)`` (see :func:`celcolor.engine.reference.fit_locally`)."""
+        t0 = time.perf_counter()
+        placed = warp_reference(reference, placement, size, fill=255)
+        with self._flow_lock:
+            sample, visible = fit_locally(frame.flow_image, placed, self._fit_flow)
+        self.stats.add_time("flow", time.perf_counter() - t0)
+        return placed, sample, visible
+
+    def match_inputs(
+        self,
+        sketch: np.ndarray,
+        frame: FrameAnalysis,
+        ref: int = 0,
+        placement: Placement | None = None,
+    ) -> region_match.MatchInputs:
+        """What the region matcher reads about a keyframe and reference ``ref``.
+
+        The exemplar network's prediction, the flow-fitted copy (seen pixels, and all),
+        the global placement, each as per-region vote shares, and the reference's
+        parts on the frame's grid. Training builds its rows from this too, so the
+        matcher learns from exactly what the engine gives it.
+        """
+        h, w = sketch.shape[:2]
+        reference = self.references[ref]
+        placement = placement or place_reference(sketch, reference)
+        if ref not in self._ref_indices:
+            self._ref_indices[ref] = self.palette.index(reference)
+        placed_index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
+        placed, sample, visible = self._fit_locally(reference, placement, frame, (w, h))
+        network = self.network(required=True)
+        t0 = time.perf_counter()
+        guide = reference_guide(reference, placement, (w, h), sample)
+        predicted = self.palette.index(network.predict(frame.art.ink_u8, guide))
+        self.stats.add_time("network", time.perf_counter() - t0)
+        self.stats.network_keyframes += 1
+        t0 = time.perf_counter()
+        labels, count = frame.regions.labels, frame.regions.count
+        colours = len(self.palette)
+        mute = frame.art.ink_u8 > _VOTE_INK_MAX  # paint under ink is hidden: no vote
+        fitted = warp_index(placed_index, sample)
+        unseen = mute | (visible == 0)
+
+        def shares(index: np.ndarray, muted: np.ndarray) -> np.ndarray:
+            return region_match.vote_shares(
+                labels, np.where(muted, NO_COLOUR, index).astype(np.uint8), count, colours
+            )
+
+        seen = np.bincount(
+            labels.ravel(), weights=(~unseen & (fitted != NO_COLOUR)).ravel(), minlength=count
+        ) / np.maximum(frame.regions.areas, 1)
+        votes = region_match.RegionVotes(
+            network=shares(predicted, mute),
+            copy_seen=shares(fitted, unseen),
+            copy_all=shares(fitted, mute),
+            placed=shares(placed_index, mute),
+            seen=seen,
+        )
+        parts = region_match.reference_parts(placed_index, reference_ink(placed) >= 0.5, colours)
+        inputs = region_match.MatchInputs(frame.regions, votes, parts)
+        self.stats.add_time("match", time.perf_counter() - t0)
+        return inputs
+
+    def _keyframe_method(self, same_drawing: bool) -> str:
+        """How this keyframe gets colour: "copy", "network" or "match"."""
+        mode = self.options.keyframe_mode
+        if mode != "auto":
+            return mode
+        if same_drawing:
+            return "copy"
+        if self._method is None:
+            if self._matcher_preferred():
+                self._method = "match"
+            else:
+                self._method = "network" if self._network_preferred() else "copy"
+        return self._method
+
+    def _matcher_preferred(self) -> bool:
+        """Whether auto mode matches regions: the matcher's weights are there and their
+        record shows the matching beat both the network and the copy on held-out
+        keyframes (or the user passed their own matcher). The shipped matcher learned
+        the shipped network's votes: with the user's own network it is not used."""
+        if self.options.matcher_checkpoint:
+            return True
+        if self.options.checkpoint:
+            return False
+        from ..models.records import shipped_record
+
+        record = shipped_record("matcher")
+        if record is None or shipped_record("exemplar") is None:
+            return False
+        scores = record.metrics.get("keyframe_accuracy", {})
+        return scores.get("match", 0.0) > max(scores.get("network", 1.0), scores.get("copy", 1.0))
+
+    def matcher(self, required: bool = False):
+        """The region matcher as ``scorer(rows, stage) -> probabilities``, or None when
+        no weights are there and ``required`` is False."""
+        if self._matcher is None:
+            from ..models.records import shipped_record
+
+            ckpt = self.options.matcher_checkpoint
+            if ckpt is None and shipped_record("matcher") is None:
+                if required:
+                    raise InputError(
+                        "no region matcher weights: train them with `colorize-video train "
+                        "matcher --ship` or pass --matcher-checkpoint PATH"
+                    )
+                return None
+            import torch
+
+            from ..models.registry import create_model, load_checkpoint
+
+            model = (
+                load_checkpoint(Path(ckpt)) if ckpt else create_model("matcher", pretrained=True)
+            )
+            if model.__class__.__name__ != "RegionMatcher":
+                raise InputError(f"{ckpt}: not region matcher weights")
+
+            @torch.inference_mode()
+            def score(rows: np.ndarray, stage: int) -> np.ndarray:
+                return torch.sigmoid(model(torch.from_numpy(rows), stage)).double().numpy()
+
+            self._matcher = score
+        return self._matcher
 
     def _network_preferred(self) -> bool:
         """Whether auto mode should use the network for another drawing's keyframe.

@@ -8,7 +8,7 @@ from ..errors import UsageError
 
 LINE_MODES = ("auto", "keep", "fill")
 TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
-KEYFRAME_MODES = ("auto", "copy", "network")
+KEYFRAME_MODES = ("auto", "copy", "network", "match")
 KEYFRAME_FITS = ("flow", "affine")
 SNAP_MODES = ("auto", "flat")
 FLOW_BACKENDS = ("dis", "raft", "auto")
@@ -42,13 +42,18 @@ class ColorizeOptions:
             :mod:`celcolor.engine.detail`) and carries them along the flow.
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
-            network; "auto" copies when the reference is the coloured version of the
-            keyframe's drawing and runs the network otherwise.
+            network; "match" matches each region to the reference's parts with the
+            region matcher, which reads the network's and the copy's votes, the parts'
+            shapes and their neighbours (:mod:`celcolor.engine.region_match`); "auto"
+            copies when the reference is the coloured version of the keyframe's drawing,
+            and otherwise takes whichever of match, network and copy the shipped
+            weights' records show scored best on held-out keyframes.
         keyframe_fit: how a reference of another drawing is laid over a keyframe, for the
             copy and the network's colour guide: "affine" (one global fit of the lines)
             or "flow" (that fit refined by optical flow between the two drawings'
             lines, so parts that moved on their own are followed).
         checkpoint: exemplar network weights to use instead of the shipped ones.
+        matcher_checkpoint: region matcher weights to use instead of the shipped ones.
         network_long_side: the exemplar network's working size (long side, pixels);
             None: from the size its weights were trained at (see
             :func:`celcolor.engine.network.working_long_side`).
@@ -84,6 +89,7 @@ class ColorizeOptions:
     keyframe_mode: str = "auto"
     keyframe_fit: str = "flow"
     checkpoint: str | None = None
+    matcher_checkpoint: str | None = None
     network_long_side: int | None = None
     temporal_checkpoint: str | None = None
     temporal_long_side: int | None = None

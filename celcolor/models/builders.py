@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .exemplar import ExemplarConfig, ExemplarNet
+from .matcher import MatcherConfig, RegionMatcher
 from .registry import register
 
 
@@ -21,3 +22,9 @@ def temporal(**config) -> ExemplarNet:
     """The exemplar network with a second guide: the previous output warped by the flow."""
     config.setdefault("guides", 2)
     return ExemplarNet(ExemplarConfig(**config))
+
+
+@register("matcher")
+def matcher(**config) -> RegionMatcher:
+    """The region matcher: rates each keyframe region's candidate reference colours."""
+    return RegionMatcher(MatcherConfig(**config))

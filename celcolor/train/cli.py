@@ -3,6 +3,7 @@
 colorize-video train exemplar --out runs/exemplar --minutes 30 --ship
 colorize-video train exemplar --out runs/no-attn --no-attention --minutes 10   # ablation
 colorize-video train temporal --init exemplar --out runs/temporal --minutes 40 --ship
+colorize-video train matcher --out runs/matcher --ship
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from pathlib import Path
 from ..errors import UsageError
 from ..models.records import WEIGHTS_DIR, WeightsRecord, shipped_record
 from .exemplar import PRECISIONS, ExemplarTrainConfig
+from .matcher import MatcherTrainConfig
 from .temporal import TemporalTrainConfig
 
-MODELS = ("exemplar", "temporal")
+MODELS = ("exemplar", "temporal", "matcher")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -80,6 +82,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     t.add_argument("--w-short", type=float, default=te.w_short, help="short-term consistency")
     t.add_argument("--w-long", type=float, default=te.w_long, help="long-term consistency")
+    m = p.add_argument_group("matcher")
+    m.add_argument(
+        "--epochs", type=int, default=MatcherTrainConfig.epochs, help="passes over the rows"
+    )
+    m.add_argument(
+        "--exemplar",
+        default=None,
+        metavar="PATH",
+        help="exemplar weights whose votes the matcher reads (default: the shipped ones)",
+    )
     p.add_argument(
         "--ship",
         action="store_true",
@@ -108,6 +120,8 @@ def _common(args: argparse.Namespace, default) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Train, write summary.json, and ship the weights when asked."""
+    if args.model == "matcher":
+        return _run_matcher(args)
     if args.model == "temporal":
         from .temporal import train_temporal
 
@@ -151,6 +165,62 @@ def run(args: argparse.Namespace) -> int:
             command="colorize-video " + shlex.join(sys.argv[1:]),
         )
     return 0
+
+
+def _run_matcher(args: argparse.Namespace) -> int:
+    """`train matcher`: generated keyframes only (--synthetic, --heldout, --epochs)."""
+    from .matcher import train_matcher
+
+    default = MatcherTrainConfig()
+    if args.epochs < 1:
+        raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
+    cfg = MatcherTrainConfig(
+        out=args.out if args.out is not None else Path("runs/matcher"),
+        keyframes=args.synthetic if args.synthetic is not None else default.keyframes,
+        heldout=args.heldout if args.heldout is not None else default.heldout,
+        epochs=args.epochs,
+        lr=args.lr if args.lr is not None else default.lr,
+        batch=args.batch if args.batch is not None else default.batch,
+        seed=args.seed,
+        checkpoint=args.exemplar,
+        quiet=args.quiet,
+    )
+    if cfg.keyframes < 2 or cfg.heldout < 1:
+        raise UsageError("train matcher: --synthetic must be 2 or more, --heldout 1 or more")
+    summary = train_matcher(cfg)
+    print(json.dumps({k: summary[k] for k in ("checkpoint", "seconds", "heldout_region_choice")}))
+    if args.ship:
+        ship_matcher(summary, command="colorize-video " + shlex.join(sys.argv[1:]))
+    return 0
+
+
+def ship_matcher(summary: dict, command: str) -> Path:
+    """Copy a matcher into the package with its record; its held-out keyframe scores
+    (match against the network alone and the copy) decide whether auto mode uses it."""
+    from ..models.registry import sha256_of
+    from .keyframe_eval import keyframe_accuracy
+
+    checkpoint = Path(summary["checkpoint"])
+    scores = keyframe_accuracy(
+        summary["config"]["checkpoint"],
+        matcher_checkpoint=str(checkpoint),
+        modes=("match", "network", "copy"),
+    )
+    dst = WEIGHTS_DIR / "matcher.safetensors"
+    shutil.copyfile(checkpoint, dst)
+    WeightsRecord(
+        name="matcher",
+        file=dst.name,
+        sha256=sha256_of(dst),
+        command=command,
+        data=json.dumps(summary["data"]),
+        seconds=summary["seconds"],
+        metrics={
+            "heldout_region_choice": summary["heldout_region_choice"],
+            "keyframe_accuracy": scores,
+        },
+    ).write(WEIGHTS_DIR / "matcher.json")
+    return dst
 
 
 def ship(checkpoint: Path, name: str, summary: dict, command: str) -> Path:

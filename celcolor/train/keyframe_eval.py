@@ -27,25 +27,37 @@ FRAME_PAIRS = ((13, 5), (30, 14), (8, 38), (55, 10))
 
 
 def keyframe_accuracy(
-    checkpoint: str | None = None, specs: tuple[CutSpec, ...] = HELD_OUT_SPECS
+    checkpoint: str | None = None,
+    specs: tuple[CutSpec, ...] = HELD_OUT_SPECS,
+    *,
+    matcher_checkpoint: str | None = None,
+    modes: tuple[str, ...] = ("network", "copy"),
 ) -> dict:
-    """Mean pixel accuracy of held-out keyframes coloured by the network and by the copy.
+    """Mean pixel (and region) accuracy of held-out keyframes, per keyframe mode.
 
-    Both with the engine's defaults (the flow fit, the weights' working size).
+    Modes are the engine's ``keyframe_mode`` values ("match" reads the region matcher
+    ``matcher_checkpoint``, or the shipped one), all with the engine's defaults (the
+    flow fit, the weights' working size). Region accuracies go under
+    ``"<mode>_region"``.
     """
-    scores: dict[str, list[float]] = {"network": [], "copy": []}
+    scores: dict[str, list[float]] = {m: [] for m in modes}
+    regions: dict[str, list[float]] = {m: [] for m in modes}
     for spec in specs:
         for i, j in FRAME_PAIRS:
             target, ref = render_frame(spec, i, flow=False), render_frame(spec, j, flow=False)
-            for mode in scores:
-                options = ColorizeOptions(keyframe_mode=mode, checkpoint=checkpoint)
+            for mode in modes:
+                options = ColorizeOptions(
+                    keyframe_mode=mode, checkpoint=checkpoint, matcher_checkpoint=matcher_checkpoint
+                )
                 out = next(iter(Colorizer(ref.colour, options).colorize([target.sketch])))
                 acc = region_accuracy(out, target.colour, target.regions, lines=target.lines)
                 scores[mode].append(acc.pixel)
+                regions[mode].append(acc.region)
     gaps = sorted({abs(i - j) for i, j in FRAME_PAIRS})
     return {
         **{m: float(np.mean(v)) for m, v in scores.items()},
-        "keyframes": len(scores["copy"]),
+        **{f"{m}_region": float(np.mean(v)) for m, v in regions.items()},
+        "keyframes": len(scores[modes[0]]),
         "gaps": gaps,
     }
 

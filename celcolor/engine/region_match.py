@@ -1,0 +1,332 @@
+"""Keyframe colours by matching the drawing's regions to the reference's parts.
+
+With a reference of another drawing, the exemplar network and the fitted copy
+vote per pixel, and both fail the same way: a part that moved far (or turned, or
+swapped depth with another) is painted whole in a neighbour's colour. A region is
+more than the pixels under it, though: it has a size, a shape and neighbours, and
+so do the reference's parts (its connected areas of one palette colour). This
+module turns each (region, reference colour) pair into a row of numbers a small
+learned scorer (:mod:`celcolor.models.matcher`) rates:
+
+- votes: the network's, the fitted copy's (seen and all) and the global
+  placement's share of the colour in the region;
+- shape: how close the best reference part of that colour comes in position, log
+  area, spread (second moments) and asymmetry (Hu invariants 3 and 4), all scale
+  free;
+- context: how the colours around the region match the colours the reference
+  puts around that colour (histogram intersection over shared boundary).
+
+Context needs the neighbours' colours, which are what is being decided, so the
+scorer runs twice (relaxation labelling): the first pass reads the neighbours'
+colours from the network's votes, the second from the first pass's beliefs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import sparse
+
+from ..lineart import Regions
+from .palette import NO_COLOUR
+
+# Reference parts smaller than this share of the frame are anti-aliasing and specks.
+_MIN_PART_SHARE = 2e-4
+_MIN_PART_PIXELS = 12
+# Target regions are scored against reference parts in blocks of this many rows, so
+# a frame of thousands of regions against thousands of parts stays in bounded memory.
+_BLOCK = 256
+
+FEATURES = (
+    "vote_network",
+    "vote_copy_seen",
+    "vote_copy_all",
+    "vote_placed",
+    "seen_share",
+    "nearest_position",
+    "nearest_log_area",
+    "nearest_spread",
+    "best_total",
+    "best_position",
+    "best_log_area",
+    "best_spread",
+    "nearest_asymmetry",
+    "best_asymmetry",
+    "context_network",
+    "context_copy",
+    "colour_share",
+    "log_area",
+    "spread_major",
+    "spread_minor",
+    "top_network",
+    "top_copy",
+)
+BELIEF_FEATURES = ("context_belief", "belief", "top_belief")
+
+
+def region_shapes(labels: np.ndarray, count: int) -> np.ndarray:
+    """Per id: ``count,7`` area, centroid x, y, spread (major, minor) and asymmetry.
+
+    Spread is the square root of the second-moment eigenvalues over the area (scale
+    free: a disc has the same at any size); asymmetry is log Hu invariants 3 and 4.
+    Computed with one bincount per moment, not one pass per region.
+    """
+    h, w = labels.shape
+    flat = labels.ravel()
+    ys, xs = np.divmod(np.arange(h * w, dtype=np.float64), w)
+    area = np.bincount(flat, minlength=count).astype(np.float64)
+    a = np.maximum(area, 1.0)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(flat, values, count) / a
+
+    cx, cy = mean(xs), mean(ys)
+    # Central moments about each region's centroid (shifted per pixel: no cancellation).
+    dx, dy = xs - cx[flat], ys - cy[flat]
+    vxx, vyy, vxy = mean(dx * dx), mean(dy * dy), mean(dx * dy)
+    m30, m03 = mean(dx**3), mean(dy**3)
+    m21, m12 = mean(dx * dx * dy), mean(dx * dy * dy)
+    half_trace = (vxx + vyy) / 2
+    disc = np.sqrt(np.maximum(half_trace**2 - (vxx * vyy - vxy**2), 0.0))
+    major = np.sqrt((half_trace + disc) / a)
+    minor = np.sqrt(np.maximum(half_trace - disc, 0.0) / a)
+    # eta_pq = mu_pq / area^(1 + (p+q)/2), and mu_pq = area * mean: third order / a^1.5.
+    norm = a**1.5
+    hu3 = ((m30 - 3 * m12) ** 2 + (3 * m21 - m03) ** 2) / norm**2
+    hu4 = ((m30 + m12) ** 2 + (m21 + m03) ** 2) / norm**2
+    return np.stack([area, cx, cy, major, minor, np.log(hu3 + 1e-9), np.log(hu4 + 1e-9)], axis=1)
+
+
+def adjacency(filled: np.ndarray, count: int) -> sparse.csr_matrix:
+    """``count,count`` shared boundary length between ids of a filled label map.
+
+    Id 0 (lines, specks, nothing) has no neighbours.
+    """
+    pairs = []
+    for a, b in ((filled[:, :-1], filled[:, 1:]), (filled[:-1], filled[1:])):
+        differ = (a != b) & (a > 0) & (b > 0)
+        pairs.append((a[differ], b[differ]))
+    rows = np.concatenate([p[0] for p in pairs] + [p[1] for p in pairs])
+    cols = np.concatenate([p[1] for p in pairs] + [p[0] for p in pairs])
+    data = np.ones(len(rows), np.float64)
+    return sparse.csr_matrix((data, (rows, cols)), shape=(count, count))
+
+
+def _row_normalised(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    totals = np.asarray(m.sum(1)).ravel()
+    return sparse.diags(1.0 / np.maximum(totals, 1e-9)) @ m
+
+
+@dataclass
+class ReferenceParts:
+    """The reference's parts on the frame's grid, and what surrounds each colour.
+
+    Attributes:
+        shapes: ``n,7`` :func:`region_shapes` rows of the parts kept.
+        colour: ``n`` palette index per part.
+        context: ``K,K``; row c: the share of colour c's boundary shared with each colour.
+        share: ``K``; each colour's share of the parts' area.
+    """
+
+    shapes: np.ndarray
+    colour: np.ndarray
+    context: np.ndarray
+    share: np.ndarray
+
+
+def reference_parts(placed_index: np.ndarray, ink: np.ndarray, colours: int) -> ReferenceParts:
+    """Split a placed reference into parts: connected areas of one palette colour.
+
+    Args:
+        placed_index: ``H,W`` uint8 palette indices of the reference on the frame's
+            grid (NO_COLOUR outside it).
+        ink: ``H,W`` bool, the reference's own lines (not parts).
+        colours: palette size K.
+    """
+    h, w = placed_index.shape
+    usable = ~ink & (placed_index != NO_COLOUR)
+    labels = np.zeros((h, w), np.int32)
+    part_colour = [NO_COLOUR]
+    for c in np.unique(placed_index[usable]):
+        n, comp = cv2.connectedComponents(
+            ((placed_index == c) & usable).astype(np.uint8), connectivity=4
+        )
+        inside = comp > 0
+        labels[inside] = comp[inside] + len(part_colour) - 1
+        part_colour += [int(c)] * (n - 1)
+    count = len(part_colour)
+    areas = np.bincount(labels.ravel(), minlength=count)
+    small = areas < max(_MIN_PART_PIXELS, _MIN_PART_SHARE * h * w)
+    small[0] = True
+    labels[small[labels]] = 0
+    regions = Regions(labels, count)
+    shapes = region_shapes(labels, count)
+    colour = np.asarray(part_colour)
+    keep = np.flatnonzero(~small)
+    # What borders each colour in the reference, weighted by boundary length.
+    adj = adjacency(regions.filled, count).tocoo()
+    context = np.zeros((colours, colours))
+    np.add.at(context, (colour[adj.row], colour[adj.col]), adj.data)
+    context /= np.maximum(context.sum(1, keepdims=True), 1e-9)
+    share = np.bincount(colour[keep], weights=areas[keep], minlength=colours)[:colours]
+    share = share / max(share.sum(), 1.0)
+    return ReferenceParts(shapes[keep], colour[keep], context, share)
+
+
+@dataclass
+class RegionVotes:
+    """Per region of the keyframe: each colour's share of the votes of each source.
+
+    ``network``, ``copy_seen``, ``copy_all`` and ``placed`` are ``count,K``; ``seen``
+    is the share of each region the fitted copy saw (passed the occlusion test).
+    """
+
+    network: np.ndarray
+    copy_seen: np.ndarray
+    copy_all: np.ndarray
+    placed: np.ndarray
+    seen: np.ndarray
+
+
+def vote_shares(labels: np.ndarray, index: np.ndarray, count: int, colours: int) -> np.ndarray:
+    """``count,K`` share of each palette colour among a region's voting pixels.
+
+    Pixels with index NO_COLOUR do not vote.
+    """
+    keys = labels.astype(np.int64) * 256 + index
+    hist = np.bincount(keys.ravel(), minlength=count * 256).reshape(count, 256)[:, :colours]
+    hist = hist.astype(np.float64)
+    return hist / np.maximum(hist.sum(1, keepdims=True), 1.0)
+
+
+@dataclass
+class MatchInputs:
+    """Everything the matcher reads about one keyframe (see :func:`candidate_rows`)."""
+
+    regions: Regions
+    votes: RegionVotes
+    parts: ReferenceParts
+
+    def __post_init__(self) -> None:
+        self.shapes = region_shapes(self.regions.labels, self.regions.count)
+        self.neighbours = _row_normalised(adjacency(self.regions.filled, self.regions.count))
+
+
+def candidate_rows(
+    inputs: MatchInputs, belief: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scorer's rows: one per (region, reference colour) pair.
+
+    Args:
+        inputs: the keyframe's regions, votes and the reference's parts.
+        belief: ``count,K`` per-region colour beliefs of a first pass (adds the
+            :data:`BELIEF_FEATURES` columns), or None.
+
+    Returns:
+        ``(rows, region, colour)``: float32 ``N,F`` rows (:data:`FEATURES` order) and
+        the region id and palette index of each row.
+    """
+    regions, votes, parts = inputs.regions, inputs.votes, inputs.parts
+    ts, rs = inputs.shapes, parts.shapes
+    h, w = regions.labels.shape
+    diag = float(np.hypot(h, w))
+    total = max(float(ts[1:, 0].sum()), 1.0)
+    ids = np.flatnonzero(ts[:, 0] > 0)
+    ids = ids[ids > 0]
+    colours = np.unique(parts.colour)
+    if len(ids) == 0 or len(colours) == 0:
+        width = len(FEATURES) + (len(BELIEF_FEATURES) if belief is not None else 0)
+        return np.zeros((0, width), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # Parts grouped by colour: a per-colour minimum is a reduceat over each group.
+    order = np.argsort(parts.colour, kind="stable")
+    rs, part_colour = rs[order], parts.colour[order]
+    starts = np.flatnonzero(np.r_[True, part_colour[1:] != part_colour[:-1]])
+    log_area_t = np.log(np.maximum(ts[:, 0], 1.0) / total)
+    log_area_r = np.log(np.maximum(rs[:, 0], 1.0) / total)
+    context_net = inputs.neighbours @ votes.network
+    context_copy = inputs.neighbours @ votes.copy_all
+    context_belief = inputs.neighbours @ belief if belief is not None else None
+    blocks = []
+    for lo in range(0, len(ids), _BLOCK):
+        t = ids[lo : lo + _BLOCK]
+        dpos = np.hypot(ts[t, 1:2] - rs[:, 1], ts[t, 2:3] - rs[:, 2]) / diag
+        dar = np.abs(log_area_t[t, None] - log_area_r[None])
+        dsh = np.abs(ts[t, 3:4] - rs[:, 3]) + np.abs(ts[t, 4:5] - rs[:, 4])
+        dhu = np.abs(ts[t, 5:6] - rs[:, 5]) + np.abs(ts[t, 6:7] - rs[:, 6])
+        total_cost = dar + 4 * dsh + 0.1 * dhu
+        # The best part of each colour by total cost, and its own distances.
+        best = np.empty((len(t), len(colours)), np.int64)
+        for k, (a, b) in enumerate(zip(starts, np.r_[starts[1:], len(rs)], strict=True)):
+            best[:, k] = a + total_cost[:, a:b].argmin(1)
+
+        tt = np.repeat(t, len(colours))
+        cc = np.tile(colours, len(t))
+        cols = [
+            votes.network[tt, cc],
+            votes.copy_seen[tt, cc],
+            votes.copy_all[tt, cc],
+            votes.placed[tt, cc],
+            votes.seen[tt],
+            _group_min(dpos, starts),
+            _group_min(dar, starts),
+            _group_min(dsh, starts),
+            _group_min(total_cost, starts),
+            np.take_along_axis(dpos, best, 1).ravel(),
+            np.take_along_axis(dar, best, 1).ravel(),
+            np.take_along_axis(dsh, best, 1).ravel(),
+            _group_min(dhu, starts),
+            np.take_along_axis(dhu, best, 1).ravel(),
+            np.minimum(context_net[tt], parts.context[cc]).sum(1),
+            np.minimum(context_copy[tt], parts.context[cc]).sum(1),
+            parts.share[cc],
+            log_area_t[tt],
+            ts[tt, 3],
+            ts[tt, 4],
+            votes.network[tt].max(1),
+            votes.copy_seen[tt].max(1),
+        ]
+        if belief is not None:
+            cols += [
+                np.minimum(context_belief[tt], parts.context[cc]).sum(1),
+                belief[tt, cc],
+                belief[tt].max(1),
+            ]
+        blocks.append((np.stack(cols, 1).astype(np.float32), tt, cc))
+    rows = np.concatenate([b[0] for b in blocks])
+    return rows, np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks])
+
+
+def _group_min(d: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Row-wise minimum over each group of columns (groups begin at ``starts``), flat."""
+    return np.minimum.reduceat(d, starts, axis=1).ravel()
+
+
+def beliefs(
+    scores: np.ndarray, region: np.ndarray, colour: np.ndarray, count: int, colours: int
+) -> np.ndarray:
+    """``count,K`` per-region distributions from row scores (probabilities, any scale)."""
+    out = np.zeros((count, colours))
+    out[region, colour] = scores
+    return out / np.maximum(out.sum(1, keepdims=True), 1e-12)
+
+
+def choose(scorer, inputs: MatchInputs, colours: int) -> np.ndarray:
+    """Region colours from the two-pass scorer; ``scorer(rows, stage) -> probabilities``.
+
+    Returns ``count`` uint8 palette indices (region 0, the lines, gets index 0;
+    regions without a candidate take the network's vote).
+    """
+    count = inputs.regions.count
+    winner = inputs.votes.network.argmax(1).astype(np.uint8)
+    rows, region, colour = candidate_rows(inputs)
+    if len(rows) == 0:
+        return winner
+    first = beliefs(scorer(rows, 1), region, colour, count, colours)
+    rows, region, colour = candidate_rows(inputs, first)
+    final = beliefs(scorer(rows, 2), region, colour, count, colours)
+    scored = np.unique(region)
+    winner[scored] = final[scored].argmax(1)
+    winner[0] = 0
+    return winner

@@ -1,0 +1,71 @@
+"""The region matcher: rates (region, reference colour) pairs of a keyframe.
+
+Two small MLPs over the rows of :func:`celcolor.engine.region_match.candidate_rows`:
+stage 1 reads votes, shapes and the network's idea of the neighbours' colours;
+stage 2 also reads the first stage's beliefs about the neighbours (relaxation).
+Each stage standardises its inputs with the training rows' mean and spread, kept
+as buffers so a checkpoint carries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class MatcherConfig:
+    """Architecture of a region matcher (stored in every checkpoint)."""
+
+    features: int = 22  # len(region_match.FEATURES)
+    belief_features: int = 3  # len(region_match.BELIEF_FEATURES), stage 2 only
+    hidden: int = 64
+
+    def as_dict(self) -> dict:
+        """Plain dict (for checkpoint metadata)."""
+        return asdict(self)
+
+
+class _Stage(nn.Module):
+    """Standardise, then a two-hidden-layer MLP to one logit per row."""
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(features))
+        self.register_buffer("scale", torch.ones(features))
+        self.mlp = nn.Sequential(
+            nn.Linear(features, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, 1),
+        )
+
+    def set_standardisation(self, rows: torch.Tensor) -> None:
+        """Take the mean and spread of the training rows."""
+        self.mean.copy_(rows.mean(0))
+        self.scale.copy_(rows.std(0).clamp_min(1e-6))
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return self.mlp((rows - self.mean) / self.scale)[:, 0]
+
+
+class RegionMatcher(nn.Module):
+    """Stage 1 and stage 2 scorers; ``forward(rows, stage)`` gives logits."""
+
+    def __init__(self, config: MatcherConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stage1 = _Stage(config.features, config.hidden)
+        self.stage2 = _Stage(config.features + config.belief_features, config.hidden)
+
+    def stage(self, stage: int) -> _Stage:
+        """The scorer of pass 1 or 2."""
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, got {stage}")
+        return self.stage1 if stage == 1 else self.stage2
+
+    def forward(self, rows: torch.Tensor, stage: int) -> torch.Tensor:
+        return self.stage(stage)(rows)

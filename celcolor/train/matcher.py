@@ -1,0 +1,250 @@
+"""Train the region matcher (`colorize-video train matcher`).
+
+Each sample is a keyframe of a generated cut and a colour reference another frame
+of that cut, 8 to 45 frames away (pose, depth order and occlusion differ). The
+engine builds its matcher inputs exactly as at run time (:meth:`Colorizer.match_inputs`:
+the shipped exemplar network's and the fitted copy's votes, the reference's parts);
+each (region, reference colour) row is labelled 1 when that colour is the one the
+truth paints most of the region with. Rows weigh the square root of their region's
+area: large regions matter more to the picture, small ones are many.
+
+Stage 1 learns from the rows alone. Stage 2 also reads the neighbours' stage-1
+beliefs; to train it on beliefs as good as those at run time (not ones the model
+has memorised), each half of the samples gets its beliefs from a stage 1 trained
+on the other half. A held-out split from a disjoint seed scores both stages. Seeds
+are fixed; losses go to ``log.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.synthetic import CutSpec, render_frame
+from ..engine import ColorizeOptions, Colorizer
+from ..engine import region_match as rm
+from ..engine.palette import NO_COLOUR
+from ..models.matcher import MatcherConfig, RegionMatcher
+from ..models.registry import save_checkpoint
+from ..progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+_VOTE_INK_MAX = 24  # as the engine: paint under denser ink is hidden
+
+
+@dataclass
+class MatcherTrainConfig:
+    """The recipe (defaults: the shipped one)."""
+
+    out: Path = Path("runs/matcher")
+    keyframes: int = 480  # generated (keyframe, reference) samples
+    heldout: int = 64  # from a disjoint seed, for validation
+    epochs: int = 60
+    hidden: int = 64
+    lr: float = 3e-3
+    batch: int = 512
+    seed: int = 0
+    checkpoint: str | None = None  # exemplar weights (None: the shipped ones)
+    quiet: bool = True
+
+
+@dataclass
+class Sample:
+    """One keyframe's candidate rows (stage-1 columns) and what stage 2 needs."""
+
+    inputs: rm.MatchInputs
+    rows: np.ndarray
+    region: np.ndarray
+    colour: np.ndarray
+    label: np.ndarray
+    weight: np.ndarray
+    colours: int
+
+
+def _random_spec(rng: np.random.Generator) -> CutSpec:
+    return CutSpec(
+        width=320,
+        height=192,
+        num_frames=64,
+        seed=int(rng.integers(0, 2**31)),
+        num_shapes=int(rng.integers(3, 8)),
+        motion=float(rng.uniform(0.8, 2.0)),
+    )
+
+
+def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.ndarray, ink):
+    """Per region: the palette colour the truth paints most of its visible pixels with."""
+    index = colorizer.palette.index(truth_rgb)
+    index[ink > _VOTE_INK_MAX] = NO_COLOUR
+    shares = rm.vote_shares(inputs.regions.labels, index, inputs.regions.count, 256)
+    return shares[:, :NO_COLOUR].argmax(1)
+
+
+def make_sample(spec: CutSpec, key: int, ref: int, checkpoint: str | None) -> Sample:
+    """The matcher's rows for frame ``key`` of a cut coloured from frame ``ref``."""
+    target, reference = render_frame(spec, key, flow=False), render_frame(spec, ref, flow=False)
+    # temporal="classical": only the keyframe is coloured (and auto would log per sample)
+    options = ColorizeOptions(checkpoint=checkpoint, temporal="classical")
+    colorizer = Colorizer(reference.colour, options)
+    frame = colorizer.analyse(target.sketch)
+    inputs = colorizer.match_inputs(target.sketch, frame)
+    truth = truth_colours(colorizer, inputs, target.colour, frame.art.ink_u8)
+    rows, region, colour = rm.candidate_rows(inputs)
+    area = inputs.shapes[region, 0]
+    return Sample(
+        inputs=inputs,
+        rows=rows,
+        region=region,
+        colour=colour,
+        label=(truth[region] == colour).astype(np.float32),
+        weight=np.sqrt(area).astype(np.float32),
+        colours=len(colorizer.palette),
+    )
+
+
+def make_samples(
+    count: int, seed: int, checkpoint: str | None, what: str, quiet: bool = True
+) -> list[Sample]:
+    """``count`` samples, two keyframes per generated cut, references 8-45 frames away."""
+    rng = np.random.default_rng(seed)
+    samples: list[Sample] = []
+    update, close = progress_bar(quiet, what, unit="keyframe")
+    try:
+        while len(samples) < count:
+            spec = _random_spec(rng)
+            for _ in range(min(2, count - len(samples))):
+                key = int(rng.integers(0, spec.num_frames))
+                gap = int(rng.integers(8, 46))
+                # The reference before or after the keyframe, whichever side has room.
+                after = key + gap < spec.num_frames and (key - gap < 0 or rng.random() < 0.5)
+                ref = key + gap if after else max(key - gap, 0)
+                samples.append(make_sample(spec, key, ref, checkpoint))
+                update(len(samples), count)
+    finally:
+        close()
+    return samples
+
+
+def _fit_stage(stage, rows, labels, weights, cfg: MatcherTrainConfig, logf, name: str) -> None:
+    """Fit one stage by weighted binary cross-entropy (AdamW, cosine schedule)."""
+    x = torch.from_numpy(rows)
+    y = torch.from_numpy(labels)
+    w = torch.from_numpy(weights / weights.mean())
+    stage.set_standardisation(x)
+    opt = torch.optim.AdamW(stage.parameters(), cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.epochs)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    stage.train()
+    for epoch in range(cfg.epochs):
+        total = 0.0
+        for idx in torch.randperm(len(x), generator=gen).split(cfg.batch):
+            logits = stage(x[idx])
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, y[idx], weight=w[idx]
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        sched.step()
+        logf.write(json.dumps({"stage": name, "epoch": epoch, "loss": total / len(x)}) + "\n")
+    stage.eval()
+
+
+@torch.inference_mode()
+def _scores(stage, rows: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(stage(torch.from_numpy(rows))).double().numpy()
+
+
+def _belief(sample: Sample, scores: np.ndarray) -> np.ndarray:
+    return rm.beliefs(
+        scores, sample.region, sample.colour, sample.inputs.regions.count, sample.colours
+    )
+
+
+def _stage2_rows(sample: Sample, belief: np.ndarray) -> np.ndarray:
+    rows, region, colour = rm.candidate_rows(sample.inputs, belief)
+    assert np.array_equal(region, sample.region) and np.array_equal(colour, sample.colour)
+    return rows
+
+
+def region_choice_accuracy(samples: list[Sample], scores: list[np.ndarray]) -> float:
+    """Mean over keyframes of the area share of regions given their true colour."""
+    out = []
+    for s, sc in zip(samples, scores, strict=True):
+        belief = _belief(s, sc)
+        ids = np.unique(s.region)
+        truth = np.zeros(s.inputs.regions.count, np.int64)
+        truth[s.region[s.label > 0]] = s.colour[s.label > 0]
+        area = s.inputs.shapes[ids, 0]
+        out.append(float((area * (belief[ids].argmax(1) == truth[ids])).sum() / area.sum()))
+    return float(np.mean(out))
+
+
+def train_matcher(cfg: MatcherTrainConfig) -> dict:
+    """Build the samples, train both stages, write the checkpoint; returns the summary."""
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    train = make_samples(cfg.keyframes, cfg.seed, cfg.checkpoint, "training keyframes", cfg.quiet)
+    heldout = make_samples(
+        cfg.heldout, 10_000 + cfg.seed, cfg.checkpoint, "held-out keyframes", cfg.quiet
+    )
+    build_seconds = time.perf_counter() - t0
+
+    def stack(samples: list[Sample], rows: list[np.ndarray] | None = None):
+        rows = rows if rows is not None else [s.rows for s in samples]
+        return (
+            np.concatenate(rows),
+            np.concatenate([s.label for s in samples]),
+            np.concatenate([s.weight for s in samples]),
+        )
+
+    model = RegionMatcher(MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden))
+    with open(cfg.out / "log.jsonl", "w") as logf:
+        _fit_stage(model.stage1, *stack(train), cfg, logf, "stage1")
+        # Stage 2's training beliefs: each half scored by a stage 1 fitted on the other.
+        beliefs: list[np.ndarray | None] = [None] * len(train)
+        for half in (0, 1):
+            fold = RegionMatcher(model.config).stage1
+            others = [s for i, s in enumerate(train) if i % 2 != half]
+            _fit_stage(fold, *stack(others), cfg, logf, f"stage1-fold{half}")
+            for i in range(half, len(train), 2):
+                beliefs[i] = _belief(train[i], _scores(fold, train[i].rows))
+        rows2 = [_stage2_rows(s, b) for s, b in zip(train, beliefs, strict=True)]
+        _fit_stage(model.stage2, *stack(train, rows2), cfg, logf, "stage2")
+
+    held1 = [_scores(model.stage1, s.rows) for s in heldout]
+    held2 = [
+        _scores(model.stage2, _stage2_rows(s, _belief(s, sc)))
+        for s, sc in zip(heldout, held1, strict=True)
+    ]
+    network = [s.inputs.votes.network[s.region, s.colour] for s in heldout]
+    summary = {
+        "checkpoint": str(cfg.out / "matcher.safetensors"),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "heldout_region_choice": {
+            "network": region_choice_accuracy(heldout, network),
+            "stage1": region_choice_accuracy(heldout, held1),
+            "stage2": region_choice_accuracy(heldout, held2),
+        },
+        "data": {
+            "synthetic_keyframes": cfg.keyframes,
+            "heldout_keyframes": cfg.heldout,
+            "rows": int(sum(len(s.rows) for s in train)),
+            "build_seconds": round(build_seconds, 1),
+            "exemplar": cfg.checkpoint or "shipped",
+        },
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
+    }
+    save_checkpoint(model, cfg.out / "matcher.safetensors", "matcher")
+    (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("held-out region choice: %s", summary["heldout_region_choice"])
+    return summary

@@ -1,0 +1,149 @@
+"""Region matching: shapes, parts, candidate rows, the matcher model and its training."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from celcolor.engine import region_match as rm
+from celcolor.engine.palette import NO_COLOUR
+from celcolor.lineart import Regions
+from celcolor.models import create_model, load_checkpoint, save_checkpoint
+from celcolor.models.registry import sha256_of
+
+
+def _disc(shape, centre, radius, value, out=None):
+    out = np.zeros(shape, np.int32) if out is None else out
+    cv2.circle(out, centre, radius, int(value), -1)
+    return out
+
+
+def test_spread_is_scale_free_and_tells_a_bar_from_a_disc():
+    small = _disc((200, 200), (60, 60), 15, 1)
+    big = _disc((200, 200), (100, 100), 45, 1)
+    bar = np.zeros((200, 200), np.int32)
+    bar[90:110, 20:180] = 1
+    s_small, s_big, s_bar = (rm.region_shapes(m, 2)[1] for m in (small, big, bar))
+    assert s_small[1:3] == pytest.approx([60, 60], abs=0.5)
+    # area, then spread (major, minor): a disc's spread does not depend on its size
+    assert s_big[0] == pytest.approx(9 * s_small[0], rel=0.05)
+    assert s_big[3:5] == pytest.approx(s_small[3:5], rel=0.05)
+    assert s_small[3] == pytest.approx(s_small[4], rel=0.05)
+    assert s_bar[3] > 3 * s_bar[4]
+
+
+def test_adjacency_counts_shared_boundary_and_ignores_id_zero():
+    filled = np.zeros((10, 12), np.int32)
+    filled[:, :6], filled[:, 6:] = 1, 2
+    filled[0, 0] = 0
+    adj = rm.adjacency(filled, 3).toarray()
+    assert adj[1, 2] == adj[2, 1] == 10
+    assert adj[0].sum() == 0 and adj[:, 0].sum() == 0
+
+
+def test_reference_parts_are_connected_areas_of_one_colour():
+    index = np.full((60, 90), 0, np.uint8)  # background colour 0
+    index[10:30, 10:30] = 1
+    index[10:30, 60:80] = 1  # a second part of colour 1
+    index[40:55, 35:50] = 2
+    ink = np.zeros(index.shape, bool)
+    parts = rm.reference_parts(index, ink, 3)
+    assert sorted(parts.colour.tolist()) == [0, 1, 1, 2]
+    assert parts.share.sum() == pytest.approx(1.0)
+    # colour 1 touches only the background
+    assert parts.context[1] == pytest.approx([1.0, 0.0, 0.0])
+    outside = index.copy()
+    outside[:, :45] = NO_COLOUR
+    assert sorted(rm.reference_parts(outside, ink, 3).colour.tolist()) == [0, 1, 2]
+
+
+def _scene(positions, radii, colours):
+    """Labels (one disc per entry) and the palette index map of those discs painted."""
+    shape = (120, 200)
+    labels = np.full(shape, 1, np.int32)  # background region 1
+    index = np.zeros(shape, np.uint8)
+    for i, (p, r, c) in enumerate(zip(positions, radii, colours, strict=True)):
+        _disc(shape, p, r, i + 2, labels)
+        cv2.circle(index, p, r, int(c), -1)
+    # a line around each disc (id 0), as the sketch's ink
+    for p, r in zip(positions, radii, strict=True):
+        cv2.circle(labels, p, r, 0, 2)
+    return labels, index
+
+
+def _inputs(labels, votes, ref_index):
+    count = int(labels.max()) + 1
+    k = 3
+    zeros = np.zeros((count, k))
+    v = rm.RegionVotes(votes, zeros, zeros, zeros, np.ones(count))
+    parts = rm.reference_parts(ref_index, np.zeros(ref_index.shape, bool), k)
+    return rm.MatchInputs(Regions(labels, count), v, parts)
+
+
+def test_candidate_rows_cover_every_region_and_reference_colour():
+    labels, _ = _scene([(50, 60), (150, 60)], [20, 35], [1, 2])
+    _, ref = _scene([(150, 60), (50, 60)], [20, 35], [1, 2])
+    count = int(labels.max()) + 1
+    inputs = _inputs(labels, np.full((count, 3), 1 / 3), ref)
+    rows, region, colour = rm.candidate_rows(inputs)
+    assert rows.shape == (3 * 3, len(rm.FEATURES)) and np.isfinite(rows).all()
+    assert sorted(set(region.tolist())) == [1, 2, 3] and sorted(set(colour.tolist())) == [0, 1, 2]
+    belief = np.full((count, 3), 1 / 3)
+    rows2, region2, _ = rm.candidate_rows(inputs, belief)
+    assert rows2.shape[1] == len(rm.FEATURES) + len(rm.BELIEF_FEATURES)
+    assert np.array_equal(region, region2)
+
+
+def test_shape_rows_find_a_part_that_moved_where_the_votes_go_wrong():
+    # The small red disc and the big blue one swapped places between reference and
+    # keyframe: position-based votes paint each with the other's colour; the shape
+    # columns point to the right part.
+    labels, _ = _scene([(50, 60), (150, 60)], [18, 40], [1, 2])
+    _, ref = _scene([(150, 60), (50, 60)], [18, 40], [1, 2])
+    count = int(labels.max()) + 1
+    wrong = np.zeros((count, 3))
+    wrong[1, 0] = wrong[2, 2] = wrong[3, 1] = 1.0  # background right, discs swapped
+    inputs = _inputs(labels, wrong, ref)
+    best_total = rm.FEATURES.index("best_total")
+    vote = rm.FEATURES.index("vote_network")
+
+    def by_votes(rows, stage):
+        return rows[:, vote] + 1e-3
+
+    def by_shape(rows, stage):
+        return np.exp(-rows[:, best_total])
+
+    assert rm.choose(by_votes, inputs, 3)[[2, 3]].tolist() == [2, 1]
+    assert rm.choose(by_shape, inputs, 3)[[2, 3]].tolist() == [1, 2]
+
+
+def test_the_matcher_scores_rows_and_round_trips_strictly(tmp_path):
+    model = create_model("matcher")
+    rows = torch.rand(7, len(rm.FEATURES))
+    both = torch.rand(7, len(rm.FEATURES) + len(rm.BELIEF_FEATURES))
+    with torch.inference_mode():
+        assert model(rows, 1).shape == (7,) and torch.isfinite(model(both, 2)).all()
+    with pytest.raises(ValueError):
+        model(rows, 3)
+    model.stage1.set_standardisation(rows * 5)
+    path = tmp_path / "m.safetensors"
+    digest = save_checkpoint(model, path, "matcher")
+    loaded = load_checkpoint(path, sha256=digest)
+    assert torch.equal(loaded.stage1.mean, model.stage1.mean)
+    assert sha256_of(path) == digest
+
+
+def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tmp_path):
+    from celcolor.train.matcher import MatcherTrainConfig, train_matcher
+
+    summary = train_matcher(MatcherTrainConfig(out=tmp_path, keyframes=4, heldout=2, epochs=8))
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    stage1 = [r["loss"] for r in log if r["stage"] == "stage1"]
+    assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0]
+    assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2"}
+    model = load_checkpoint(tmp_path / "matcher.safetensors")
+    assert model.config.features == len(rm.FEATURES)
