@@ -41,7 +41,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=None, help=both("batch"))
     p.add_argument("--size", type=int, nargs=2, default=None, metavar=("W", "H"))
     p.add_argument("--lr", type=float, default=None, help=both("lr"))
-    p.add_argument("--synthetic", type=int, default=None, help="generated pairs/sequences")
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        default=None,
+        help="generated pairs, sequences (temporal) or keyframes (matcher)",
+    )
     p.add_argument("--real", type=int, default=None, help="real pairs/sequences (needs --data)")
     p.add_argument("--heldout", type=int, default=None)
     p.add_argument("--data", type=Path, default=None, help="../shared/data by default")
