@@ -9,7 +9,6 @@ from celcolor import ColorizeOptions, Colorizer, UsageError
 from celcolor.engine import detail
 from celcolor.engine.palette import NO_COLOUR
 from celcolor.lineart import label_regions
-from celcolor.models.records import shipped_record
 
 H, W = 120, 200
 RED, BLUE, PAPER = (220, 40, 40), (40, 60, 210), (235, 230, 220)
@@ -60,18 +59,6 @@ def test_keyframe_keeps_what_the_reference_shows_inside_a_leaking_region(snap: s
         assert _near(top, RED).mean() > 0.95
         assert _near(bottom, BLUE).mean() > 0.95
         assert _near(page, PAPER).mean() > 0.95
-
-
-@pytest.mark.skipif(
-    shipped_record("matcher") is None,
-    reason="no shipped region matcher",
-)
-def test_matched_keyframes_of_the_same_drawing_keep_texture_too() -> None:
-    col = Colorizer(_colour(), ColorizeOptions(keyframe_mode="match"))
-    out = next(iter(col.colorize([_sketch()])))
-    assert col.stats.matched_keyframes == 1
-    assert _near(out[30:55, 50:130], RED).mean() > 0.95
-    assert _near(out[65:92, 50:130], BLUE).mean() > 0.95
 
 
 @pytest.mark.parametrize("temporal", ["classical", "network-only"])

@@ -52,6 +52,7 @@ class MatcherTrainConfig:
     batch: int = 512
     seed: int = 0
     checkpoint: str | None = None  # exemplar weights (None: the shipped ones)
+    area_power: float = 0.5  # a row weighs its region's area to this power
     quiet: bool = True
 
 
@@ -87,7 +88,9 @@ def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.nd
     return shares[:, :NO_COLOUR].argmax(1)
 
 
-def make_sample(spec: CutSpec, key: int, ref: int, checkpoint: str | None) -> Sample:
+def make_sample(
+    spec: CutSpec, key: int, ref: int, checkpoint: str | None, area_power: float = 0.5
+) -> Sample:
     """The matcher's rows for frame ``key`` of a cut coloured from frame ``ref``."""
     target, reference = render_frame(spec, key, flow=False), render_frame(spec, ref, flow=False)
     # temporal="classical": only the keyframe is coloured (and auto would log per sample)
@@ -104,13 +107,18 @@ def make_sample(spec: CutSpec, key: int, ref: int, checkpoint: str | None) -> Sa
         region=region,
         colour=colour,
         label=(truth[region] == colour).astype(np.float32),
-        weight=np.sqrt(area).astype(np.float32),
+        weight=(area**area_power).astype(np.float32),
         colours=len(colorizer.palette),
     )
 
 
 def make_samples(
-    count: int, seed: int, checkpoint: str | None, what: str, quiet: bool = True
+    count: int,
+    seed: int,
+    checkpoint: str | None,
+    what: str,
+    quiet: bool = True,
+    area_power: float = 0.5,
 ) -> list[Sample]:
     """``count`` samples, two keyframes per generated cut, references 8-45 frames away."""
     rng = np.random.default_rng(seed)
@@ -125,7 +133,7 @@ def make_samples(
                 # The reference before or after the keyframe, whichever side has room.
                 after = key + gap < spec.num_frames and (key - gap < 0 or rng.random() < 0.5)
                 ref = key + gap if after else max(key - gap, 0)
-                samples.append(make_sample(spec, key, ref, checkpoint))
+                samples.append(make_sample(spec, key, ref, checkpoint, area_power))
                 update(len(samples), count)
     finally:
         close()
@@ -193,7 +201,9 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    train = make_samples(cfg.keyframes, cfg.seed, cfg.checkpoint, "training keyframes", cfg.quiet)
+    train = make_samples(
+        cfg.keyframes, cfg.seed, cfg.checkpoint, "training keyframes", cfg.quiet, cfg.area_power
+    )
     heldout = make_samples(
         cfg.heldout, 10_000 + cfg.seed, cfg.checkpoint, "held-out keyframes", cfg.quiet
     )
