@@ -135,6 +135,24 @@ def _winners(hist: np.ndarray):
     return winner, votes[np.arange(len(votes)), winner], votes.sum(1)
 
 
+def _no_weights(name: str, checkpoint: str | None, required: bool, flag: str) -> bool:
+    """Whether model ``name`` has neither a checkpoint given nor shipped weights.
+
+    Raises when they are ``required``, saying how to get them.
+    """
+    from ..models.records import shipped_record
+
+    if checkpoint is not None or shipped_record(name) is not None:
+        return False
+    if required:
+        what = "exemplar network" if name == "exemplar" else "region matcher"
+        raise InputError(
+            f"no {what} weights: train them with `colorize-video train {name} --ship` "
+            f"or pass {flag} PATH"
+        )
+    return True
+
+
 def check_reference(reference: np.ndarray) -> None:
     """Refuse what cannot be a colour reference, with a line that says why."""
     if not (
@@ -492,15 +510,8 @@ class Colorizer:
         """The region matcher as ``scorer(rows, stage) -> probabilities``, or None when
         no weights are there and ``required`` is False."""
         if self._matcher is None:
-            from ..models.records import shipped_record
-
             ckpt = self.options.matcher_checkpoint
-            if ckpt is None and shipped_record("matcher") is None:
-                if required:
-                    raise InputError(
-                        "no region matcher weights: train them with `colorize-video train "
-                        "matcher --ship` or pass --matcher-checkpoint PATH"
-                    )
+            if _no_weights("matcher", ckpt, required, "--matcher-checkpoint"):
                 return None
             import torch
 
@@ -637,16 +648,10 @@ class Colorizer:
         keyframe is then placed and copied, with a warning).
         """
         if self._network is None:
-            from ..models.records import shipped_record
             from ..models.registry import load_checkpoint
 
             ckpt = self.options.checkpoint
-            if ckpt is None and shipped_record("exemplar") is None:
-                if required:
-                    raise InputError(
-                        "no exemplar network weights: train them with `colorize-video train "
-                        "exemplar --ship` or pass --checkpoint PATH"
-                    )
+            if _no_weights("exemplar", ckpt, required, "--checkpoint"):
                 if not self._warned_no_network:
                     self._warned_no_network = True
                     log.warning("no exemplar network weights: keyframes are placed and copied")
