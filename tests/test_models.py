@@ -151,7 +151,7 @@ def test_a_few_training_steps_lower_the_loss(tmp_path, precision):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:3])
 
 

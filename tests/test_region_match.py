@@ -147,3 +147,16 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
     assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2"}
     model = load_checkpoint(tmp_path / "matcher.safetensors")
     assert model.config.features == len(rm.FEATURES)
+
+
+def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "run"
+    args = ("train", "matcher", "--out", out, "--synthetic", "2", "--heldout", "1", "-q")
+    proc = run_cli(*args, "--epochs", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["checkpoint"].endswith("matcher.safetensors")
+    assert (out / "matcher.safetensors").is_file() and (out / "summary.json").is_file()
+    bad = run_cli(*args, "--epochs", "0")
+    assert bad.returncode == 2 and "--epochs" in bad.stderr and "Traceback" not in bad.stderr

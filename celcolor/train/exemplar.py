@@ -306,4 +306,4 @@ def _disc_step(disc, opt_d, batch, fake, gan: str, precision: str = "fp32") -> f
     opt_d.zero_grad(set_to_none=True)
     loss.backward()
     opt_d.step()
-    return float(loss)
+    return float(loss.detach())
