@@ -45,7 +45,14 @@ from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_
 from . import detail as texture
 from . import region_match
 from .options import ColorizeOptions
-from .palette import NO_COLOUR, Palette, build_palette, warp_index
+from .palette import (
+    NO_COLOUR,
+    VOTE_INK_MAX,
+    Palette,
+    build_palette,
+    region_histogram,
+    warp_index,
+)
 from .reference import (
     FIT_DIS_PRESET,
     Placement,
@@ -59,10 +66,6 @@ from .trace_pairs import TracePartners, derive_tone, trace_pairs
 
 log = logging.getLogger(__name__)
 _RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
-
-
-# Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
-_VOTE_INK_MAX = 24
 
 
 @dataclass
@@ -114,18 +117,6 @@ class ColorizeStats:
     def add_time(self, stage: str, seconds: float) -> None:
         """Accumulate time spent in a stage."""
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
-
-
-def _histogram(labels: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
-    """``count,256`` counts of palette indices per region (column 255: no colour).
-
-    One bincount over the whole frame; pixels that must not vote carry index 255.
-    """
-    # Built as int64 in place: bincount would otherwise cast an int32 key array itself.
-    keys = labels.astype(np.int64)
-    keys <<= 8
-    keys |= index
-    return np.bincount(keys.ravel(), minlength=count * 256).reshape(count, 256)
 
 
 def _winners(hist: np.ndarray):
@@ -332,9 +323,7 @@ class Colorizer:
         reference = self.references[ref]
         placement = place_reference(sketch, reference)
         self.stats.placement = placement
-        if ref not in self._ref_indices:
-            self._ref_indices[ref] = self.palette.index(reference)
-        placed_index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
+        placed_index = self._placed_index(ref, placement, (w, h))
         method = self._keyframe_method(placement.same_drawing)
         if placement.same_drawing and method == "copy":
             log.info(
@@ -374,13 +363,9 @@ class Colorizer:
             else None
         )
         if network is not None:
-            t0 = time.perf_counter()
-            guide = reference_guide(reference, placement, (w, h), sample)
-            predicted = network.predict(frame.art.ink_u8, guide)
-            self.stats.add_time("network", time.perf_counter() - t0)
-            self.stats.network_keyframes += 1
+            predicted = self._network_index(network, frame, ref, placement, sample)
             self._say_other_drawing(placement, "coloured by the exemplar network")
-            return self._snap(frame, self.palette.index(predicted), None)[0], None
+            return self._snap(frame, predicted, None)[0], None
         if not self._said_other_drawing:
             self._said_other_drawing = True
             log.warning(
@@ -404,6 +389,30 @@ class Colorizer:
                 100 * placement.overlap,
                 how,
             )
+
+    def _placed_index(self, ref: int, placement: Placement, size) -> np.ndarray:
+        """Reference ``ref``'s palette indices on the frame's grid (NO_COLOUR outside)."""
+        if ref not in self._ref_indices:
+            self._ref_indices[ref] = self.palette.index(self.references[ref])
+        return warp_reference(self._ref_indices[ref], placement, size, fill=NO_COLOUR)
+
+    def _network_index(
+        self,
+        network,
+        frame: FrameAnalysis,
+        ref: int,
+        placement: Placement,
+        sample: np.ndarray | None,
+    ) -> np.ndarray:
+        """The exemplar network's keyframe prediction as palette indices; its guide is
+        reference ``ref`` placed (and, with ``sample``, fitted locally) on the frame."""
+        t0 = time.perf_counter()
+        h, w = frame.regions.labels.shape
+        guide = reference_guide(self.references[ref], placement, (w, h), sample)
+        predicted = network.predict(frame.art.ink_u8, guide)
+        self.stats.add_time("network", time.perf_counter() - t0)
+        self.stats.network_keyframes += 1
+        return self.palette.index(predicted)
 
     def _fit_locally(
         self, reference: np.ndarray, placement: Placement, frame: FrameAnalysis, size
@@ -434,20 +443,13 @@ class Colorizer:
         h, w = sketch.shape[:2]
         reference = self.references[ref]
         placement = placement or place_reference(sketch, reference)
-        if ref not in self._ref_indices:
-            self._ref_indices[ref] = self.palette.index(reference)
-        placed_index = warp_reference(self._ref_indices[ref], placement, (w, h), fill=NO_COLOUR)
+        placed_index = self._placed_index(ref, placement, (w, h))
         placed, sample, visible = self._fit_locally(reference, placement, frame, (w, h))
-        network = self.network(required=True)
-        t0 = time.perf_counter()
-        guide = reference_guide(reference, placement, (w, h), sample)
-        predicted = self.palette.index(network.predict(frame.art.ink_u8, guide))
-        self.stats.add_time("network", time.perf_counter() - t0)
-        self.stats.network_keyframes += 1
+        predicted = self._network_index(self.network(required=True), frame, ref, placement, sample)
         t0 = time.perf_counter()
         labels, count = frame.regions.labels, frame.regions.count
         colours = len(self.palette)
-        mute = frame.art.ink_u8 > _VOTE_INK_MAX  # paint under ink is hidden: no vote
+        mute = frame.art.ink_u8 > VOTE_INK_MAX  # paint under ink is hidden: no vote
         fitted = warp_index(placed_index, sample)
         unseen = mute | (visible == 0)
 
@@ -515,12 +517,13 @@ class Colorizer:
                 return None
             import torch
 
+            from ..models.matcher import RegionMatcher
             from ..models.registry import create_model, load_checkpoint
 
             model = (
                 load_checkpoint(Path(ckpt)) if ckpt else create_model("matcher", pretrained=True)
             )
-            if model.__class__.__name__ != "RegionMatcher":
+            if not isinstance(model, RegionMatcher):
                 raise InputError(f"{ckpt}: not region matcher weights")
 
             @torch.inference_mode()
@@ -686,12 +689,12 @@ class Colorizer:
         """
         labels, count = frame.regions.labels, frame.regions.count
         # Under ink the paint is hidden: those pixels, and occluded ones, do not vote.
-        mute = cv2.compare(frame.art.ink_u8, _VOTE_INK_MAX, cv2.CMP_GT)
+        mute = cv2.compare(frame.art.ink_u8, VOTE_INK_MAX, cv2.CMP_GT)
         if valid is not None:
             mute = cv2.bitwise_or(mute, cv2.compare(valid, 0, cv2.CMP_EQ))
         fallback_index = index.copy() if filled_index is None else filled_index
         index = cv2.max(index, mute)  # mute is 0 or 255 = NO_COLOUR
-        hist = _histogram(labels, index, count)
+        hist = region_histogram(labels, index, count)
         areas = frame.regions.areas
         winner, votes, total = _winners(hist)
         confident = (votes > 0) & (votes >= self.options.min_confidence * total)
@@ -700,12 +703,14 @@ class Colorizer:
         if fill is not None and unconfident > self.options.network_fill_share:
             extra = fill(confident, winner)
             if extra is not None:
-                nw_winner, nw_votes, _ = _winners(_histogram(labels, cv2.max(extra, mute), count))
+                nw_winner, nw_votes, _ = _winners(
+                    region_histogram(labels, cv2.max(extra, mute), count)
+                )
                 take = ~confident & (nw_votes > 0)
                 winner[take] = nw_winner[take]
                 confident = confident | take
         if not confident.all():
-            fb_winner, fb_votes, _ = _winners(_histogram(labels, fallback_index, count))
+            fb_winner, fb_votes, _ = _winners(region_histogram(labels, fallback_index, count))
             take = ~confident & (fb_votes > 0)
             winner[take] = fb_winner[take]
             # Still nothing (a region entirely off the reference): the commonest colour.

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 
 NO_COLOUR = 255
+# Ink below this coverage (0..255) does not hide the paint under it: such pixels vote.
+VOTE_INK_MAX = 24
 _BITS = 5  # 32 levels per channel for binning; the palette colours are the bins' means
 
 
@@ -72,6 +74,18 @@ class Palette:
     def render(self, index: np.ndarray) -> np.ndarray:
         """``H,W,3`` uint8 RGB of an index map (index 255 renders black)."""
         return cv2.LUT(cv2.merge([index, index, index]), self._lut3)
+
+
+def region_histogram(labels: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
+    """``count,256`` counts of palette indices per region (column 255: no colour).
+
+    One bincount over the whole frame; pixels that must not vote carry index 255.
+    """
+    # Built as int64 in place: bincount would otherwise cast an int32 key array itself.
+    keys = labels.astype(np.int64)
+    keys <<= 8
+    keys |= index
+    return np.bincount(keys.ravel(), minlength=count * 256).reshape(count, 256)
 
 
 def warp_index(index: np.ndarray, sample: np.ndarray) -> np.ndarray:

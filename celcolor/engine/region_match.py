@@ -30,7 +30,7 @@ import numpy as np
 from scipy import sparse
 
 from ..lineart import Regions
-from .palette import NO_COLOUR
+from .palette import NO_COLOUR, region_histogram
 
 # Reference parts smaller than this share of the frame are anti-aliasing and specks.
 _MIN_PART_SHARE = 2e-4
@@ -195,9 +195,7 @@ def vote_shares(labels: np.ndarray, index: np.ndarray, count: int, colours: int)
 
     Pixels with index NO_COLOUR do not vote.
     """
-    keys = labels.astype(np.int64) * 256 + index
-    hist = np.bincount(keys.ravel(), minlength=count * 256).reshape(count, 256)[:, :colours]
-    hist = hist.astype(np.float64)
+    hist = region_histogram(labels, index, count)[:, :colours].astype(np.float64)
     return hist / np.maximum(hist.sum(1, keepdims=True), 1.0)
 
 

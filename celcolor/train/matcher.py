@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -29,14 +30,12 @@ import torch
 from ..data.synthetic import CutSpec, render_frame
 from ..engine import ColorizeOptions, Colorizer
 from ..engine import region_match as rm
-from ..engine.palette import NO_COLOUR
+from ..engine.palette import NO_COLOUR, VOTE_INK_MAX
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..progress import progress_bar
 
 log = logging.getLogger(__name__)
-
-_VOTE_INK_MAX = 24  # as the engine: paint under denser ink is hidden
 
 
 @dataclass
@@ -83,7 +82,7 @@ def _random_spec(rng: np.random.Generator) -> CutSpec:
 def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.ndarray, ink):
     """Per region: the palette colour the truth paints most of its visible pixels with."""
     index = colorizer.palette.index(truth_rgb)
-    index[ink > _VOTE_INK_MAX] = NO_COLOUR
+    index[ink > VOTE_INK_MAX] = NO_COLOUR
     shares = rm.vote_shares(inputs.regions.labels, index, inputs.regions.count, 256)
     return shares[:, :NO_COLOUR].argmax(1)
 
@@ -196,6 +195,62 @@ def region_choice_accuracy(samples: list[Sample], scores: list[np.ndarray]) -> f
     return float(np.mean(out))
 
 
+RowView = Callable[[np.ndarray], np.ndarray]
+
+
+def _same(rows: np.ndarray) -> np.ndarray:
+    return rows
+
+
+def _stack(samples: list[Sample], rows: list[np.ndarray]):
+    return (
+        np.concatenate(rows),
+        np.concatenate([s.label for s in samples]),
+        np.concatenate([s.weight for s in samples]),
+    )
+
+
+def fit_matcher(
+    train: list[Sample], cfg: MatcherTrainConfig, logf, view: RowView = _same
+) -> RegionMatcher:
+    """Both stages fitted on ``train``; ``view`` sees every row first (an ablation masks
+    columns there)."""
+    model = RegionMatcher(MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden))
+    _fit_stage(model.stage1, *_stack(train, [view(s.rows) for s in train]), cfg, logf, "stage1")
+    # Stage 2's training beliefs: each half scored by a stage 1 fitted on the other.
+    beliefs: list[np.ndarray | None] = [None] * len(train)
+    for half in (0, 1):
+        fold = RegionMatcher(model.config).stage1
+        others = [s for i, s in enumerate(train) if i % 2 != half]
+        rows = [view(s.rows) for s in others]
+        _fit_stage(fold, *_stack(others, rows), cfg, logf, f"stage1-fold{half}")
+        for i in range(half, len(train), 2):
+            beliefs[i] = _belief(train[i], _scores(fold, view(train[i].rows)))
+    rows2 = [view(_stage2_rows(s, b)) for s, b in zip(train, beliefs, strict=True)]
+    _fit_stage(model.stage2, *_stack(train, rows2), cfg, logf, "stage2")
+    return model
+
+
+def heldout_choice(model: RegionMatcher, heldout: list[Sample], view: RowView = _same) -> dict:
+    """:func:`region_choice_accuracy` of both stages on ``heldout``."""
+    first = [_scores(model.stage1, view(s.rows)) for s in heldout]
+    second = [
+        _scores(model.stage2, view(_stage2_rows(s, _belief(s, sc))))
+        for s, sc in zip(heldout, first, strict=True)
+    ]
+    return {
+        "stage1": region_choice_accuracy(heldout, first),
+        "stage2": region_choice_accuracy(heldout, second),
+    }
+
+
+def network_choice(heldout: list[Sample]) -> float:
+    """:func:`region_choice_accuracy` of the exemplar network's own votes."""
+    return region_choice_accuracy(
+        heldout, [s.inputs.votes.network[s.region, s.colour] for s in heldout]
+    )
+
+
 def train_matcher(cfg: MatcherTrainConfig) -> dict:
     """Build the samples, train both stages, write the checkpoint; returns the summary."""
     t0 = time.perf_counter()
@@ -208,42 +263,14 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         cfg.heldout, 10_000 + cfg.seed, cfg.checkpoint, "held-out keyframes", cfg.quiet
     )
     build_seconds = time.perf_counter() - t0
-
-    def stack(samples: list[Sample], rows: list[np.ndarray] | None = None):
-        rows = rows if rows is not None else [s.rows for s in samples]
-        return (
-            np.concatenate(rows),
-            np.concatenate([s.label for s in samples]),
-            np.concatenate([s.weight for s in samples]),
-        )
-
-    model = RegionMatcher(MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden))
     with open(cfg.out / "log.jsonl", "w") as logf:
-        _fit_stage(model.stage1, *stack(train), cfg, logf, "stage1")
-        # Stage 2's training beliefs: each half scored by a stage 1 fitted on the other.
-        beliefs: list[np.ndarray | None] = [None] * len(train)
-        for half in (0, 1):
-            fold = RegionMatcher(model.config).stage1
-            others = [s for i, s in enumerate(train) if i % 2 != half]
-            _fit_stage(fold, *stack(others), cfg, logf, f"stage1-fold{half}")
-            for i in range(half, len(train), 2):
-                beliefs[i] = _belief(train[i], _scores(fold, train[i].rows))
-        rows2 = [_stage2_rows(s, b) for s, b in zip(train, beliefs, strict=True)]
-        _fit_stage(model.stage2, *stack(train, rows2), cfg, logf, "stage2")
-
-    held1 = [_scores(model.stage1, s.rows) for s in heldout]
-    held2 = [
-        _scores(model.stage2, _stage2_rows(s, _belief(s, sc)))
-        for s, sc in zip(heldout, held1, strict=True)
-    ]
-    network = [s.inputs.votes.network[s.region, s.colour] for s in heldout]
+        model = fit_matcher(train, cfg, logf)
     summary = {
         "checkpoint": str(cfg.out / "matcher.safetensors"),
         "seconds": round(time.perf_counter() - t0, 1),
         "heldout_region_choice": {
-            "network": region_choice_accuracy(heldout, network),
-            "stage1": region_choice_accuracy(heldout, held1),
-            "stage2": region_choice_accuracy(heldout, held2),
+            "network": network_choice(heldout),
+            **heldout_choice(model, heldout),
         },
         "data": {
             "synthetic_keyframes": cfg.keyframes,
