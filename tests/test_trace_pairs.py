@@ -59,6 +59,39 @@ def test_partners_repair_the_smaller_side():
     assert changed == 1 and colours.tolist() == [0, 3, 7, 3]  # hue 4 was never taught
 
 
+def test_an_uncovered_region_takes_the_partner_of_the_voted_side_not_the_occluder():
+    partners = TracePartners()
+    partners.learn(np.array([[1, 2, 0, 50]]), np.array([0, 3, 7]))  # colour 3 | red | colour 7
+    # Region 2 was just uncovered: propagation gave it the occluder's colour 5.
+    # Region 3 is larger than the voted base 1, so the size rule alone would not pick it.
+    colours = np.array([0, 3, 5, 6])
+    areas = np.array([0, 100, 900, 50])
+    guessed = np.array([False, False, True, True])
+    pairs = np.array([[1, 2, 0, 20], [1, 3, 0, 4], [2, 3, 4, 30]])
+    changed = partners.repair(pairs, colours, areas, guessed=guessed)
+    # 2 faces a voted region across red: it takes 3's partner. 3 faces a voted one
+    # too (1, 4 trace pixels); the pair 2|3 of two guesses is no evidence.
+    assert colours.tolist() == [0, 3, 7, 7] and changed == 2
+    # Without the mark, different colours on the two sides are left as they are.
+    colours = np.array([0, 3, 5, 6])
+    assert partners.repair(pairs[:2], colours, areas) == 0 and colours.tolist() == [0, 3, 5, 6]
+
+
+def test_a_band_larger_than_its_base_is_turned_round_by_brightness():
+    partners = TracePartners()
+    # Across red: two shadows smaller and darker than their bases, and one shadow
+    # (colour 6) that covers more of its part than its base (colour 5) does.
+    pairs = np.array([[1, 2, 0, 50], [3, 4, 0, 40], [5, 6, 0, 20]])
+    colours = np.arange(7)
+    areas = np.array([0, 900, 100, 800, 90, 50, 400])
+    value = np.array([0, 200, 140, 220, 150, 210, 150])
+    partners.learn(pairs, colours, areas)
+    assert not partners.is_base(5)  # without brightness the size guess stands
+    partners.learn(pairs, colours, areas, value=value)
+    assert partners.is_base(5) and not partners.is_base(6)
+    assert partners.tones(0) == {(1, 2): 100, (3, 4): 80, (5, 6): 40}
+
+
 def test_a_shadow_hidden_at_the_keyframe_gets_its_colour_from_the_trace_line():
     sketches = [frame(right_shadow=i >= 2, colour=False) for i in range(4)]
     truth = frame(right_shadow=True, colour=True)

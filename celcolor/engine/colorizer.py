@@ -672,8 +672,11 @@ class Colorizer:
         filled_index: np.ndarray | None,
         valid: np.ndarray | None = None,
         fill=None,
-    ) -> tuple[np.ndarray, float]:
-        """Per-region vote; returns region colours and the unconfident pixel share.
+    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """Per-region vote: region colours, the unconfident pixel share, the guessed regions.
+
+        The third value marks (per region) the regions no vote supported, which took
+        the fallback's colour (or none).
 
         Args:
             frame: the frame's analysis.
@@ -715,7 +718,7 @@ class Colorizer:
             winner[take] = fb_winner[take]
             # Still nothing (a region entirely off the reference): the commonest colour.
             winner[~confident & (fb_votes == 0)] = 0
-        return winner, unconfident
+        return winner, unconfident, ~confident
 
     def motion(
         self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]
@@ -775,7 +778,7 @@ class Colorizer:
         motion: tuple[np.ndarray, np.ndarray] | None = None,
         fill=None,
         prev_carry: texture.Carry | None = None,
-    ) -> tuple[np.ndarray, float, texture.Carry | None]:
+    ) -> tuple[np.ndarray, float, np.ndarray, texture.Carry | None]:
         """Region colours of an in-between from its neighbour's index maps.
 
         ``motion``: the frame's (sample map, visible mask) when already known;
@@ -783,7 +786,8 @@ class Colorizer:
         None: the exemplar network when trusted, else their neighbour's colour.
         ``prev_carry``: the neighbour's textured regions (:class:`detail.Carry`);
         regions that come mostly from them stay textured. Returns the colours, the
-        unconfident share and this frame's carry (None: no textured regions).
+        unconfident share, the guessed regions (see :meth:`_snap`) and this frame's
+        carry (None: no textured regions).
         """
         sample, visible = motion if motion is not None else self._frame_motion(prev, frame, shape)
         t0 = time.perf_counter()
@@ -793,12 +797,12 @@ class Colorizer:
         )
         if fill is None:
             fill = functools.partial(self._network_fill, frame)
-        colours, unconfident = self._snap(frame, warped, warped_filled, visible, fill=fill)
+        colours, unconfident, guessed = self._snap(frame, warped, warped_filled, visible, fill=fill)
         carry = None
         if prev_carry is not None:
             carry = texture.follow(prev_carry, frame.regions, sample, colours)
         self.stats.add_time("snap", time.perf_counter() - t0)
-        return colours, unconfident, carry
+        return colours, unconfident, guessed, carry
 
     def _network_fill(
         self, frame: FrameAnalysis, confident: np.ndarray, winner: np.ndarray
@@ -1048,7 +1052,12 @@ class Colorizer:
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
         colours, detail = self.colour_keyframe(sketch, frame, ref)
         self._last_step = (colours, None, detail)
-        self._partners.learn(trace_pairs(frame.art, frame.regions), colours, frame.regions.areas)
+        self._partners.learn(
+            trace_pairs(frame.art, frame.regions),
+            colours,
+            frame.regions.areas,
+            value=self.palette.colours.max(axis=1),
+        )
         return self._render(frame, colours, 0.0, texture.start(frame.regions, colours, detail))
 
     def _render(
@@ -1066,8 +1075,14 @@ class Colorizer:
             self.stats.textured_frames += 1
         return out, (frame, index, filled, out, carry)
 
-    def _repair(self, frame: FrameAnalysis, colours: np.ndarray) -> None:
-        """Colour-trace lines take the colours their keyframe partners had (in place)."""
+    def _repair(
+        self, frame: FrameAnalysis, colours: np.ndarray, guessed: np.ndarray | None = None
+    ) -> None:
+        """Colour-trace lines take the colours their keyframe partners had (in place).
+
+        ``guessed``: regions propagation had no vote for (uncovered ones); see
+        :meth:`TracePartners.repair`.
+        """
         t0 = time.perf_counter()
         self._partners.repair(
             trace_pairs(frame.art, frame.regions),
@@ -1075,6 +1090,7 @@ class Colorizer:
             frame.regions.areas,
             derive=self._derive_tone,
             cut_off=frame.regions.cut_off,
+            guessed=guessed,
         )
         self.stats.add_time("snap", time.perf_counter() - t0)
 
@@ -1095,11 +1111,11 @@ class Colorizer:
     def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
         prev, prev_index, prev_filled, _, prev_carry = state
         motion = self._frame_motion(prev, frame, shape)
-        colours, unconfident, carry = self.propagate(
+        colours, unconfident, guessed, carry = self.propagate(
             prev, prev_index, prev_filled, frame, shape, motion=motion, prev_carry=prev_carry
         )
         self._last_step = (colours, motion[1], carry.detail if carry else None)
-        self._repair(frame, colours)
+        self._repair(frame, colours, guessed)
         return self._render(frame, colours, unconfident, carry)
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
@@ -1166,7 +1182,7 @@ class Colorizer:
             def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray:
                 return self._temporal_predict(frame, prev_out, sample, visible)
 
-            colours, doubt, carry = self.propagate(
+            colours, doubt, guessed, carry = self.propagate(
                 prev,
                 prev_index,
                 prev_filled,
@@ -1179,7 +1195,8 @@ class Colorizer:
         else:
             index = self._temporal_predict(frame, prev_out, sample, visible)
             t0 = time.perf_counter()
-            colours, _ = self._snap(frame, index, None)
+            colours, _, _ = self._snap(frame, index, None)
+            guessed = None  # the network voted for every region
             # The network answers for every region, flat; textured regions (see
             # celcolor.engine.detail) keep the keyframe's colours along the flow.
             carry = None
@@ -1189,5 +1206,5 @@ class Colorizer:
             # The network answers everywhere; what its warp could not see is the doubt.
             doubt = 1.0 - cv2.countNonZero(visible) / visible.size
         self._last_step = (colours, visible, carry.detail if carry else None)
-        self._repair(frame, colours)
+        self._repair(frame, colours, guessed)
         return self._render(frame, colours, doubt, carry)

@@ -91,18 +91,26 @@ class TracePartners:
     def __init__(self) -> None:
         self._votes: dict[tuple[int, int], Counter] = defaultdict(Counter)
         # Per line hue: (base colour, band colour) -> trace pixels; the band is the
-        # smaller side. What a derived partner is modelled on.
+        # smaller side. What a derived partner is modelled on (see :meth:`tones`).
         self._tones: dict[int, Counter] = defaultdict(Counter)
+        # Brightness (HSV value, 0-255) of the colours the keyframes showed.
+        self._value: dict[int, int] = {}
         # (colour, hue) seen with the same colour on both sides: such a line is no
         # boundary of a band in this drawing, so no partner is derived for it.
         self._alike: set[tuple[int, int]] = set()
 
     def learn(
-        self, pairs: np.ndarray, colours: np.ndarray, areas: np.ndarray | None = None
+        self,
+        pairs: np.ndarray,
+        colours: np.ndarray,
+        areas: np.ndarray | None = None,
+        value: np.ndarray | None = None,
     ) -> None:
         """Record the colours facing each other across trace lines in a coloured frame.
 
-        ``areas`` (pixels per region) tells the band (smaller side) from the base.
+        ``areas`` (pixels per region) tells the band (smaller side) from the base;
+        ``value`` (brightness per palette colour) lets :meth:`tones` correct that
+        guess where one band is larger than its base.
         """
         for a, b, hue, n in pairs:
             ca, cb = int(colours[a]), int(colours[b])
@@ -114,10 +122,41 @@ class TracePartners:
             if areas is not None:
                 base, band = (ca, cb) if areas[a] > areas[b] else (cb, ca)
                 self._tones[int(hue)][(base, band)] += int(n)
+            if value is not None:
+                self._value[ca], self._value[cb] = int(value[ca]), int(value[cb])
+
+    def tones(self, hue: int) -> Counter:
+        """(base, band) -> trace pixels across ``hue`` lines, each pair oriented.
+
+        The smaller side of a pair is a guess at the band: a shadow may well cover
+        more of a part than its base does at the keyframe. A production shades one
+        way across one kind of line (shadows darker across red, highlights lighter
+        across blue), so the way most trace pixels go (by the size guess) decides,
+        and pairs going the other way are turned round. Without brightness, or on a
+        tie, the size guess stands.
+        """
+        raw = self._tones.get(hue, Counter())
+        value = self._value
+        darker = lighter = 0
+        for (base, band), n in raw.items():
+            if base in value and band in value and value[band] != value[base]:
+                if value[band] < value[base]:
+                    darker += n
+                else:
+                    lighter += n
+        if darker == lighter:
+            return raw
+        out: Counter = Counter()
+        for (base, band), n in raw.items():
+            known = base in value and band in value and value[band] != value[base]
+            if known and (value[band] < value[base]) != (darker > lighter):
+                base, band = band, base
+            out[(base, band)] += n
+        return out
 
     def is_base(self, colour: int) -> bool:
-        """Whether the keyframe showed ``colour`` as the larger side of a band of any kind."""
-        return any(base == colour for tones in self._tones.values() for base, _ in tones)
+        """Whether the keyframe showed ``colour`` as the base of a band of any kind."""
+        return any(base == colour for hue in self._tones for base, _ in self.tones(hue))
 
     def partner(self, colour: int, hue: int) -> int | None:
         """The colour most often across a ``hue`` trace line from ``colour``, if any."""
@@ -131,6 +170,7 @@ class TracePartners:
         areas: np.ndarray,
         derive: Derive | None = None,
         cut_off: np.ndarray | None = None,
+        guessed: np.ndarray | None = None,
     ) -> int:
         """Recolour the smaller side of trace-line pairs that carry one colour.
 
@@ -139,31 +179,85 @@ class TracePartners:
         It is not asked where either side is ``cut_off`` (per region: touches the
         frame's edge), since a region half out of the picture may look the smaller
         while it is the base.
+
+        ``guessed`` (per region, optional) marks regions whose colour no vote
+        supported: propagation gave them what lay there before, which for a region
+        just uncovered is the colour of the part that covered it. Across a trace
+        line from a region that was voted for, such a region takes that region's
+        partner whatever the sizes: a band emerging beside its base (or a base
+        beside its band) is told by the line, not by the occluder. This runs first,
+        so the one-colour rule sees the corrected colours.
+
         Modifies ``colours`` in place; returns how many regions changed.
         """
         changed = 0
+        if guessed is not None:
+            changed += self._colour_uncovered(pairs, colours, derive, cut_off, guessed)
         for a, b, hue, _ in pairs:
             if colours[a] != colours[b]:
                 continue
-            colour, hue = int(colours[a]), int(hue)
-            other = self.partner(colour, hue)
-            if other is None and derive is not None and self._tones.get(hue):
-                if (colour, hue) in self._alike:
-                    continue
-                if cut_off is not None and (cut_off[a] or cut_off[b]):
-                    continue
-                if not self.is_base(colour):
-                    continue
-                other = derive(colour, hue, self._tones[hue])
-                if other is None:
-                    continue
-                self._votes[(colour, hue)][other] += 1
-                self._votes[(other, hue)][colour] += 1
+            other = self._partner_or_derived(int(colours[a]), int(hue), derive, cut_off, a, b)
             if other is None:
                 continue
             small = a if areas[a] <= areas[b] else b
             colours[small] = other
             changed += 1
+        return changed
+
+    def _partner_or_derived(
+        self,
+        colour: int,
+        hue: int,
+        derive: Derive | None,
+        cut_off: np.ndarray | None,
+        a: int,
+        b: int,
+    ) -> int | None:
+        """The keyframe's partner of ``colour`` across ``hue``, else a derived one.
+
+        A derived partner is remembered, so the band keeps that colour from then on.
+        """
+        other = self.partner(colour, hue)
+        if other is not None or derive is None or not self._tones.get(hue):
+            return other
+        if (colour, hue) in self._alike:
+            return None
+        if cut_off is not None and (cut_off[a] or cut_off[b]):
+            return None
+        if not self.is_base(colour):
+            return None
+        other = derive(colour, hue, self.tones(hue))
+        if other is not None:
+            self._votes[(colour, hue)][other] += 1
+            self._votes[(other, hue)][colour] += 1
+        return other
+
+    def _colour_uncovered(
+        self,
+        pairs: np.ndarray,
+        colours: np.ndarray,
+        derive: Derive | None,
+        cut_off: np.ndarray | None,
+        guessed: np.ndarray,
+    ) -> int:
+        """Guessed regions take the partner of the voted region across a trace line.
+
+        Where a guessed region faces several voted ones, the pairing with the most
+        trace pixels decides. Returns how many regions changed.
+        """
+        best: dict[int, tuple[int, int, int]] = {}  # guessed region -> (pixels, voted, hue)
+        for a, b, hue, n in pairs:
+            if guessed[a] == guessed[b]:
+                continue
+            new, known = (int(a), int(b)) if guessed[a] else (int(b), int(a))
+            if int(n) > best.get(new, (0, 0, 0))[0]:
+                best[new] = (int(n), known, int(hue))
+        changed = 0
+        for new, (_, known, hue) in best.items():
+            other = self._partner_or_derived(int(colours[known]), hue, derive, cut_off, new, known)
+            if other is not None and other != colours[new]:
+                colours[new] = other
+                changed += 1
         return changed
 
 
