@@ -103,6 +103,29 @@ def test_a_shadow_hidden_at_the_keyframe_gets_its_colour_from_the_trace_line():
     assert np.abs(out[3][60, 185].astype(int) - truth[60, 185].astype(int)).max() <= 10
 
 
+GREY = (120, 120, 130)
+
+
+def occluded(x0: int, colour: bool) -> np.ndarray:
+    """Both discs with their shadow bands, and a grey card (left edge at ``x0``) on top."""
+    img = frame(right_shadow=True, colour=colour)
+    cv2.rectangle(img, (x0, 5), (x0 + 70, H - 6), GREY if colour else (255, 255, 255), -1)
+    cv2.rectangle(img, (x0, 5), (x0 + 70, H - 6), (0, 0, 0), 2)
+    return img
+
+
+def test_a_band_uncovered_by_a_moving_card_takes_its_partner_not_the_cards_colour():
+    # The right disc's shadow band lies under the card at the keyframe; the card
+    # slides right and uncovers it. The left disc taught red: base -> shadow.
+    xs = [166, 176, 186, 196, 206]
+    sketches = [occluded(x, colour=False) for x in xs]
+    colorizer = Colorizer(occluded(xs[0], colour=True), ColorizeOptions())
+    out = list(colorizer.colorize(sketches))
+    uncovered = out[-1][60, 185].astype(int)  # under the card at frame 0, bare at the end
+    assert np.abs(uncovered - SHADOW).max() <= 10, uncovered
+    assert np.abs(out[-1][60, 140].astype(int) - BASE).max() <= 10  # the base stays
+
+
 def _shade(rgb, v_ratio=0.72, s_shift=0.08, turn=0.02):
     """A designer's shadow tone: darker by a ratio, more saturated, hue turned."""
     h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in rgb))

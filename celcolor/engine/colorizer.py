@@ -675,8 +675,8 @@ class Colorizer:
     ) -> tuple[np.ndarray, float, np.ndarray]:
         """Per-region vote: region colours, the unconfident pixel share, the guessed regions.
 
-        The third value marks (per region) the regions no vote supported, which took
-        the fallback's colour (or none).
+        The third value marks (per region) the regions ``index`` gave no confident
+        vote, which took the fill's or the fallback's colour.
 
         Args:
             frame: the frame's analysis.
@@ -703,6 +703,7 @@ class Colorizer:
         confident = (votes > 0) & (votes >= self.options.min_confidence * total)
         confident[0] = True
         unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
+        guessed = ~confident
         if fill is not None and unconfident > self.options.network_fill_share:
             extra = fill(confident, winner)
             if extra is not None:
@@ -718,7 +719,7 @@ class Colorizer:
             winner[take] = fb_winner[take]
             # Still nothing (a region entirely off the reference): the commonest colour.
             winner[~confident & (fb_votes == 0)] = 0
-        return winner, unconfident, ~confident
+        return winner, unconfident, guessed
 
     def motion(
         self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]
