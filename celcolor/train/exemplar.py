@@ -116,6 +116,11 @@ def mean_psnr(mse: torch.Tensor) -> float:
     return float((10 * torch.log10(1.0 / mse.clamp_min(1e-10))).mean())
 
 
+def _scalar(value) -> float:
+    """A loss as a float; a tensor still in the graph is read out detached."""
+    return float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+
+
 def log_evaluation(
     logf, step: int, seconds: float, losses: dict, metrics: dict[str, float], digits: int
 ) -> None:
@@ -123,7 +128,7 @@ def log_evaluation(
     row = {
         "step": step,
         "seconds": round(seconds, 1),
-        **{k: round(float(v), 5) for k, v in losses.items()},
+        **{k: round(_scalar(v), 5) for k, v in losses.items()},
         **{f"heldout_{k}": round(v, digits) for k, v in metrics.items()},
     }
     logf.write(json.dumps(row) + "\n")
