@@ -349,3 +349,20 @@ def test_the_manifest_is_one_cut_per_line_and_round_trips(tmp_path: Path) -> Non
         "c002": {"status": "failed", "error": "x"},
     }
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, False),
+        ({"temporal": "auto", "keyframe_mode": "auto"}, False),
+        ({"temporal": "network"}, True),
+        ({"temporal": "network-only"}, True),
+        ({"keyframe_mode": "match"}, True),
+        ({"checkpoint": "w.safetensors"}, True),
+    ],
+)
+def test_workers_import_torch_up_front_when_a_network_will_run(fields, expected) -> None:
+    from celcolor.engine.batch_worker import _needs_torch
+
+    assert _needs_torch(fields) is expected

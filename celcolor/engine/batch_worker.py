@@ -137,10 +137,15 @@ def prepare_process(threads: int | None, options: dict[str, Any] | None = None) 
 
 
 def _needs_torch(options: dict[str, Any]) -> bool:
-    """Will cuts with these options run a network (and so import torch)?"""
+    """Will cuts with these options run a network (and so import torch)?
+
+    Then torch is imported up front, so its thread count is set with OpenCV's.
+    "auto" modes are not counted: they run a network only where its record wins.
+    """
     return (
         options.get("flow", "dis") != "dis"
         or options.get("keyframe_mode") in ("network", "match")
+        or options.get("temporal") in ("network", "network-only")
         or bool(options.get("matcher_checkpoint"))
         or bool(options.get("checkpoint"))
         or options.get("device") == "cuda"
