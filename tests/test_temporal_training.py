@@ -86,7 +86,7 @@ def test_a_few_steps_lower_the_temporal_loss(tmp_path, sequence, precision):
         parts = sequence_losses([o.float() for o in outs], [w.float() for w in warped], batch)
         return parts["l1"] + parts["short"] + 0.5 * parts["long"]
 
-    first = float(loss())
+    first = float(loss().detach())
     for _ in range(12):
         opt.zero_grad()
         value = loss()
