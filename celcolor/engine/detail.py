@@ -144,12 +144,17 @@ def start(regions: Regions, winner: np.ndarray, detail: np.ndarray | None) -> Ca
     return Carry(detail=detail, key=overlay(regions.fill_with(winner), detail))
 
 
-def follow(carry: Carry, regions: Regions, sample: np.ndarray, winner: np.ndarray) -> Carry | None:
+def follow(
+    carry: Carry | None, regions: Regions, sample: np.ndarray, winner: np.ndarray
+) -> Carry | None:
     """The next frame's carry: ``sample`` maps its pixels into the previous frame.
 
     Regions that come mostly from the previous frame's textured pixels stay
-    textured, with the keyframe's colours where the chained flow lands.
+    textured, with the keyframe's colours where the chained flow lands. None
+    (the previous frame had no textured regions) stays None.
     """
+    if carry is None:
+        return None
     if carry.origin is None:
         origin = sample
     else:

@@ -136,23 +136,25 @@ class TracePartners:
         tie, the size guess stands.
         """
         raw = self._tones.get(hue, Counter())
-        value = self._value
-        darker = lighter = 0
-        for (base, band), n in raw.items():
-            if base in value and band in value and value[band] != value[base]:
-                if value[band] < value[base]:
-                    darker += n
-                else:
-                    lighter += n
+        ways = {pair: self._way(*pair) for pair in raw}
+        darker = sum(n for pair, n in raw.items() if ways[pair] < 0)
+        lighter = sum(n for pair, n in raw.items() if ways[pair] > 0)
         if darker == lighter:
             return raw
+        majority = -1 if darker > lighter else 1
         out: Counter = Counter()
         for (base, band), n in raw.items():
-            known = base in value and band in value and value[band] != value[base]
-            if known and (value[band] < value[base]) != (darker > lighter):
+            if ways[(base, band)] == -majority:
                 base, band = band, base
             out[(base, band)] += n
         return out
+
+    def _way(self, base: int, band: int) -> int:
+        """-1 when ``band`` is darker than ``base``, 1 when lighter, 0 when unknown or equal."""
+        value = self._value
+        if base not in value or band not in value:
+            return 0
+        return int(np.sign(value[band] - value[base]))
 
     def is_base(self, colour: int) -> bool:
         """Whether the keyframe showed ``colour`` as the base of a band of any kind."""
