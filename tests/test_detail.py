@@ -156,7 +156,7 @@ def _grid(dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
 
 
 def test_lines_agree_tells_a_held_chain_from_a_drifted_one() -> None:
-    regions, winner, carry, lines = _carry_of_the_leaking_square()
+    regions, _, carry, lines = _carry_of_the_leaking_square()
     textured = np.zeros(regions.count, bool)
     textured[regions.labels[40, 90]] = True
     held = detail.lines_agree(regions, textured, lines, carry.key_lines, _grid())
