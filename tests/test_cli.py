@@ -231,6 +231,24 @@ def test_ref_frame(small_cut: dict[str, Path], tmp_path: Path) -> None:
     assert "WARNING" not in proc.stderr  # the key of frame 3 is recognised as frame 3's drawing
 
 
+def test_ref_frame_auto_finds_the_keys_frame(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    # The colour key of frame 5, handed over without its frame number.
+    cut = write_cut(SMALL_SPEC, tmp_path / "gt", video=False)
+    key5 = cut["gt_dir"] / "colour_0005.png"
+    dst = tmp_path / "auto.mkv"
+    proc = run_cli(
+        small_cut["sketch_video"], "--ref", key5, "-o", dst, "--ref-frame", "auto",
+        "--codec", "ffv1", "-v",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    found = re.search(r"the reference is the drawing of frame (\d+)", proc.stderr)
+    # This cut moves slowly at 160x96: frames 4 to 6 are nearly one drawing.
+    assert found and abs(int(found.group(1)) - 5) <= 1
+    key = int(found.group(1))
+    d = np.abs(decode_rgb(dst)[key].astype(int) - read_image(key5).astype(int)).max(-1)
+    assert (d <= 10).mean() > 0.9
+
+
 def test_dry_run_prints_settings_and_writes_nothing(
     small_cut: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -43,9 +43,18 @@ def add_logging_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _ref_frame(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a frame number or auto, got {text!r}") from None
+
+
 def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> None:
     """The flags of :class:`ColorizeOptions`."""
-    g.add_argument("--ref-frame", type=int, default=0, metavar="N", help=ref_frame_help)
+    g.add_argument("--ref-frame", type=_ref_frame, default=0, metavar="N|auto", help=ref_frame_help)
     g.add_argument(
         "--lines",
         choices=LINE_MODES,

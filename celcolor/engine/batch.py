@@ -142,7 +142,7 @@ class PlannedCut:
     output: Path
     output_rel: str
     fmt: str
-    ref_frame: int
+    ref_frame: int | str  # "auto": found per cut (the outcome's key_frame)
     settings: dict[str, Any]
     fingerprint: dict[str, Any] | None
     action: str
@@ -199,8 +199,9 @@ class CutOutcome:
     status: str
     output: str
     reference: str
-    ref_frame: int
+    ref_frame: int | str
     frames: int = 0
+    key_frame: int | None = None
     seconds: float = 0.0
     wall_seconds: float = 0.0
     overhead_seconds: float = 0.0
@@ -588,6 +589,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             "done",
             frames=r.frames,
             fps=round(r.fps, 3),
+            key_frame=r.key_frame,
             **r.digest,
             stage_seconds=r.stage_seconds,
             error=None,
@@ -602,6 +604,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         pc,
         "done" if r.ok else "failed",
         frames=r.frames,
+        key_frame=r.key_frame,
         seconds=r.run_seconds,
         wall_seconds=wall,
         overhead_seconds=max(0.0, wall - r.run_seconds) if r.ok else 0.0,

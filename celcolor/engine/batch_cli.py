@@ -93,7 +93,8 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
     )
     add_colour_arguments(
         p.add_argument_group("colouring (every cut)"),
-        "frame the reference colours, for references not pinned by name (default 0)",
+        "frame the reference colours, for references not pinned by name (default 0; "
+        "auto: the frame whose drawing it is, found per cut)",
     )
     e = p.add_argument_group("output (every cut)")
     e.add_argument(

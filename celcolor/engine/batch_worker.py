@@ -75,6 +75,7 @@ class CutResult:
     frames: int = 0
     seconds: float = 0.0
     run_seconds: float = 0.0
+    key_frame: int | None = None  # the frame the reference coloured (--ref-frame auto found)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     output: str | None = None
     digest: dict[str, Any] = field(default_factory=dict)
@@ -198,6 +199,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         frames=result.frames,
         seconds=time.perf_counter() - t0,
         run_seconds=result.seconds,
+        key_frame=result.ref_frame,
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
         digest=digest,

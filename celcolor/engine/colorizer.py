@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..lineart import (
     InkOptions,
     LineArt,
@@ -247,6 +247,11 @@ class Colorizer:
         # Which reference colours which keyframe: unpinned ones key --ref-frame.
         self._ref_for_frame = {f: len(references) + i for i, f in enumerate(pinned)}
         if references:
+            if options.ref_frame == "auto":
+                raise UsageError(
+                    "ref_frame='auto' needs the whole cut before colouring: use "
+                    "colorize_video, or celcolor.engine.locate_reference first"
+                )
             self.key_frame = options.ref_frame
             self._ref_for_frame.setdefault(self.key_frame, 0)
         else:

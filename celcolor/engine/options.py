@@ -21,7 +21,10 @@ class ColorizeOptions:
 
     Attributes:
         ref_frame: index of the keyframe the reference colours (the reference is
-            the coloured version of this frame's drawing, or another drawing).
+            the coloured version of this frame's drawing, or another drawing), or
+            "auto": the frame whose drawing the reference is, found by
+            :func:`~celcolor.engine.colorize_video` before colouring (frame 0 when
+            none is; see :mod:`celcolor.engine.locate`).
         lines: "auto" keeps black/grey ink in its own colour and paints colour-trace
             lines (red/blue/green shadow and highlight lines) with a region they bound;
             "keep" keeps every line in its own colour; "fill" paints every line pixel
@@ -82,7 +85,7 @@ class ColorizeOptions:
         gap_radius: radius of the ball that closes gaps in lines (None: by resolution).
     """
 
-    ref_frame: int = 0
+    ref_frame: int | str = 0
     lines: str = "auto"
     temporal: str = "auto"
     snap: str = "auto"
@@ -127,7 +130,12 @@ class ColorizeOptions:
             raise UsageError(f"--flow must be one of {', '.join(FLOW_BACKENDS)}, got {self.flow!r}")
         if self.device not in DEVICES:
             raise UsageError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.ref_frame < 0:
+        if isinstance(self.ref_frame, str):
+            if self.ref_frame != "auto":
+                raise UsageError(
+                    f"--ref-frame must be a frame number or auto, got {self.ref_frame!r}"
+                )
+        elif self.ref_frame < 0:
             raise UsageError(f"--ref-frame must be 0 or more, got {self.ref_frame}")
         if not 64 <= self.work_long_side <= 4096:
             raise UsageError(f"work_long_side must be in 64..4096, got {self.work_long_side}")

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis
+from .locate import locate_reference
 from .options import ColorizeOptions
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class RunResult:
     seconds: float
     stats: ColorizeStats
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    ref_frame: int | None = None  # the keyframe of the unpinned reference, "auto" resolved
 
     @property
     def fps(self) -> float:
@@ -160,6 +162,8 @@ def colorize_video(
         raise InputError(f"input not found: {src}")
     unpinned, pinned, ref_paths = load_references(ref)
     t_start = time.perf_counter()
+    if options.ref_frame == "auto":
+        options = _locate(src, unpinned, pinned, options, allow_truncated)
     source = open_frames(src, allow_truncated=allow_truncated)
     with source:
         out_path = resolve_output(src, Path(dst) if dst is not None else None, source.kind)
@@ -213,4 +217,37 @@ def colorize_video(
         seconds=seconds,
         stats=colorizer.stats,
         stage_seconds=dict(colorizer.stats.seconds),
+        ref_frame=options.ref_frame if unpinned else None,
     )
+
+
+def _locate(
+    src: Path,
+    unpinned: list[np.ndarray],
+    pinned: dict[int, np.ndarray],
+    options: ColorizeOptions,
+    allow_truncated: bool,
+) -> ColorizeOptions:
+    """``options`` with ``ref_frame="auto"`` resolved: a first pass over the cut."""
+    if pinned or len(unpinned) != 1:
+        raise UsageError(
+            "--ref-frame auto finds the frame of one reference; with several, pin each "
+            "to its frame (--ref 0:a.png --ref 48:b.png)"
+        )
+    with open_frames(src, allow_truncated=allow_truncated) as source:
+        located = locate_reference((f.image for f in source), unpinned[0])
+    if located.same_drawing:
+        log.info(
+            "the reference is the drawing of frame %d (line overlap %.0f%%; %d frames "
+            "screened): it is the keyframe",
+            located.frame,
+            100 * located.overlap,
+            located.scanned,
+        )
+    else:
+        log.info(
+            "no frame of the cut is the reference's drawing (%d frames screened): "
+            "frame 0 is the keyframe",
+            located.scanned,
+        )
+    return replace(options, ref_frame=located.frame)

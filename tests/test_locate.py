@@ -1,0 +1,75 @@
+"""--ref-frame auto: the frame of the cut whose drawing the reference is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from celcolor import ColorizeOptions, Colorizer, UsageError, colorize_video
+from celcolor.data.synthetic import CutSpec, render_frame, write_cut
+from celcolor.engine import locate_reference
+from celcolor.io import read_image
+from celcolor.metrics import psnr
+
+SPEC = CutSpec(width=320, height=192, num_frames=24, seed=3, motion=1.5)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return [render_frame(SPEC, i, flow=False) for i in range(SPEC.num_frames)]
+
+
+@pytest.mark.parametrize("k", [0, 13, 23])
+def test_locates_the_frame_of_a_colour_key(frames, k: int) -> None:
+    located = locate_reference((f.sketch for f in frames), frames[k].colour)
+    assert located.same_drawing and located.scanned == len(frames)
+    assert abs(located.frame - k) <= 1  # a neighbour of a slow pose may tie
+
+
+def test_a_reference_of_another_cut_keys_frame_0(frames) -> None:
+    other = render_frame(CutSpec(width=320, height=192, seed=11, motion=1.5), 5, flow=False)
+    located = locate_reference((f.sketch for f in frames), other.colour)
+    assert not located.same_drawing and located.frame == 0
+
+
+@pytest.fixture(scope="module")
+def cut_on_disk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_cut(SPEC, tmp_path_factory.mktemp("locate"), video=False)
+
+
+def _mean_psnr(folder: Path, gt: Path) -> float:
+    outs, truth = sorted(folder.glob("*.png")), sorted(gt.glob("colour_*.png"))
+    assert len(outs) == len(truth) == SPEC.num_frames
+    return float(
+        np.mean([psnr(read_image(o), read_image(t)).mean for o, t in zip(outs, truth, strict=True)])
+    )
+
+
+def test_auto_colours_from_the_keys_own_frame(cut_on_disk, tmp_path: Path) -> None:
+    """A colour key of frame 16 handed over without its frame number: auto finds frame
+    16, copies it there and propagates both ways; frame 0 would have been matched as
+    another drawing."""
+    key = cut_on_disk["gt_dir"] / "colour_0016.png"
+    sketch = cut_on_disk["sketch_dir"]
+    auto = colorize_video(sketch, key, tmp_path / "auto/", ref_frame="auto")
+    first = colorize_video(sketch, key, tmp_path / "first/")
+    assert abs(auto.ref_frame - 16) <= 1 and first.ref_frame == 0
+    at_16 = psnr(read_image(sorted((tmp_path / "auto").glob("*.png"))[16]), read_image(key))
+    assert at_16.mean > 35
+    gt = cut_on_disk["gt_dir"]
+    assert _mean_psnr(tmp_path / "auto", gt) > _mean_psnr(tmp_path / "first", gt) + 2
+
+
+def test_auto_is_refused_where_it_cannot_work(cut_on_disk, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="frame number or auto"):
+        ColorizeOptions(ref_frame="last")
+    key = read_image(cut_on_disk["reference"])
+    with pytest.raises(UsageError, match="whole cut"):
+        Colorizer(key, ColorizeOptions(ref_frame="auto"))
+    with pytest.raises(UsageError, match="pin each"):
+        colorize_video(
+            cut_on_disk["sketch_dir"], [key, (12, key)], tmp_path / "x/", ref_frame="auto"
+        )
+    assert not (tmp_path / "x").exists()
