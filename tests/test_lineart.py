@@ -178,3 +178,18 @@ def test_reference_detection():
     colour[25:95, 25:95] = (200, 60, 60)
     colour[25:95, 105:175] = (60, 60, 200)
     assert not looks_like_line_art(colour)
+
+
+def test_filling_works_past_65535_regions():
+    """A finished frame's reference parts (or a noisy sketch) can hold more regions
+    than uint16 ranks can count; the float32 ranks used then must still index."""
+    from celcolor.lineart.regions import Regions
+
+    labels = np.arange(1, 300 * 300 + 1, dtype=np.int32).reshape(300, 300)
+    labels[:, 150] = 0  # a line down the middle
+    regions = Regions(labels, int(labels.max()) + 1)
+    filled = regions.filled
+    assert filled.dtype == np.int32 and (filled > 0).all()
+    assert (filled[:, :150] == labels[:, :150]).all()
+    values = np.arange(regions.count) % 7
+    assert (regions.fill_with(values) == values[filled]).all()

@@ -90,6 +90,8 @@ class Regions:
         ranks = fill_holes(np.take(rank, self.labels), hole, grow="min")
         if self.trace is not None:
             _spread_across_trace(ranks, self.labels, self.trace, hole)
+        if ranks.dtype == np.float32:
+            ranks = ranks.astype(np.int32)  # np.take wants integer indices
         return order, ranks
 
     @functools.cached_property
