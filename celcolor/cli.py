@@ -34,8 +34,8 @@ log = logging.getLogger("celcolor")
 def _add_colour_options(p: argparse.ArgumentParser) -> None:
     add_colour_arguments(
         p.add_argument_group("colouring"),
-        "frame the reference colours (default 0); auto: the frame whose drawing it is "
-        "(a colour key of any frame of the cut), found by a first pass over the cut",
+        "frame the reference colours; auto (default): the frame whose drawing it is (a "
+        "colour key of any frame of the cut), found by a first pass over the cut, else 0",
     )
     e = p.add_argument_group("output")
     e.add_argument(

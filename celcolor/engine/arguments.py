@@ -54,7 +54,9 @@ def _ref_frame(text: str) -> int | str:
 
 def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> None:
     """The flags of :class:`ColorizeOptions`."""
-    g.add_argument("--ref-frame", type=_ref_frame, default=0, metavar="N|auto", help=ref_frame_help)
+    g.add_argument(
+        "--ref-frame", type=_ref_frame, default="auto", metavar="N|auto", help=ref_frame_help
+    )
     g.add_argument(
         "--lines",
         choices=LINE_MODES,

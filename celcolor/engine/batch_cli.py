@@ -93,8 +93,8 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
     )
     add_colour_arguments(
         p.add_argument_group("colouring (every cut)"),
-        "frame the reference colours, for references not pinned by name (default 0; "
-        "auto: the frame whose drawing it is, found per cut)",
+        "frame the reference colours, for references not pinned by name; auto "
+        "(default): the frame whose drawing it is, found per cut, else 0",
     )
     e = p.add_argument_group("output (every cut)")
     e.add_argument(

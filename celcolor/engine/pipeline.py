@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
-from .colorizer import Colorizer, ColorizeStats, FrameAnalysis
+from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_reference
 from .locate import locate_reference
 from .options import ColorizeOptions
 
@@ -163,6 +163,8 @@ def colorize_video(
     unpinned, pinned, ref_paths = load_references(ref)
     t_start = time.perf_counter()
     if options.ref_frame == "auto":
+        for image in [*unpinned, *pinned.values()]:
+            check_reference(image)  # refuse a bad reference before the first pass
         options = _locate(src, unpinned, pinned, options, allow_truncated)
     source = open_frames(src, allow_truncated=allow_truncated)
     with source:
@@ -221,6 +223,11 @@ def colorize_video(
     )
 
 
+class _BelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
 def _locate(
     src: Path,
     unpinned: list[np.ndarray],
@@ -234,8 +241,15 @@ def _locate(
             "--ref-frame auto finds the frame of one reference; with several, pin each "
             "to its frame (--ref 0:a.png --ref 48:b.png)"
         )
-    with open_frames(src, allow_truncated=allow_truncated) as source:
-        located = locate_reference((f.image for f in source), unpinned[0])
+    # The colouring pass reads the cut again and warns about a truncated file then.
+    reader_log = logging.getLogger(open_frames.__module__)
+    only_info = _BelowWarning()
+    reader_log.addFilter(only_info)
+    try:
+        with open_frames(src, allow_truncated=allow_truncated) as source:
+            located = locate_reference((f.image for f in source), unpinned[0])
+    finally:
+        reader_log.removeFilter(only_info)
     if located.same_drawing:
         log.info(
             "the reference is the drawing of frame %d (line overlap %.0f%%; %d frames "
