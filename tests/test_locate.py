@@ -62,14 +62,24 @@ def test_auto_colours_from_the_keys_own_frame(cut_on_disk, tmp_path: Path) -> No
     assert _mean_psnr(tmp_path / "auto", gt) > _mean_psnr(tmp_path / "first", gt) + 2
 
 
-def test_auto_is_refused_where_it_cannot_work(cut_on_disk, tmp_path: Path) -> None:
+def test_auto_pins_each_reference_it_finds(cut_on_disk, tmp_path: Path) -> None:
+    """Keys of frames 2 and 20 become two keyframes; a reference of another cut keys
+    nothing once a key was found (it still feeds the palette and the attention)."""
+    gt, sketch = cut_on_disk["gt_dir"], cut_on_disk["sketch_dir"]
+    key2, key20 = gt / "colour_0002.png", gt / "colour_0020.png"
+    result = colorize_video(sketch, [key20, key2], tmp_path / "two/", ref_frame="auto")
+    assert abs(result.ref_frame - 2) <= 1
+    outs = sorted((tmp_path / "two").glob("*.png"))
+    for k, key in ((2, key2), (20, key20)):
+        assert psnr(read_image(outs[k]), read_image(key)).mean > 30
+    other = render_frame(CutSpec(width=320, height=192, seed=11, motion=1.5), 5, flow=False)
+    result = colorize_video(sketch, [other.colour, key20], tmp_path / "sheet/", ref_frame="auto")
+    assert abs(result.ref_frame - 20) <= 1
+
+
+def test_auto_is_refused_where_it_cannot_work(cut_on_disk) -> None:
     with pytest.raises(UsageError, match="frame number or auto"):
         ColorizeOptions(ref_frame="last")
     key = read_image(cut_on_disk["reference"])
     with pytest.raises(UsageError, match="whole cut"):
         Colorizer(key, ColorizeOptions(ref_frame="auto"))
-    with pytest.raises(UsageError, match="pin each"):
-        colorize_video(
-            cut_on_disk["sketch_dir"], [key, (12, key)], tmp_path / "x/", ref_frame="auto"
-        )
-    assert not (tmp_path / "x").exists()

@@ -14,7 +14,7 @@ and frame 0 is the keyframe, as without ``auto``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,27 +59,40 @@ def locate_reference(frames: Iterable[np.ndarray], reference: np.ndarray) -> Loc
     cut's length; each is then placed at the keyframe fit's size, which tells
     neighbouring poses apart better than the screening does.
     """
-    kept: list[tuple[float, int, np.ndarray]] = []  # (score, -index, frame), best last
-    size = ref_lines = None
+    return locate_references(frames, [reference])[0]
+
+
+def locate_references(
+    frames: Iterable[np.ndarray], references: Sequence[np.ndarray]
+) -> list[Located]:
+    """:func:`locate_reference` for several references in one pass over ``frames``."""
+    kept: list[list[tuple[float, int, np.ndarray]]] = [[] for _ in references]
+    size = None
+    ref_lines: list[np.ndarray] = []
     scanned = 0
     for i, sketch in enumerate(frames):
         scanned += 1
         if size is None:
             size = _screen_size(sketch.shape)
-            ref_lines = line_structure(reference, size)
-        score = line_overlap(line_structure(sketch, size), ref_lines)
-        if score is None:
-            continue
-        if len(kept) < CANDIDATES or score > kept[0][0]:
-            kept.append((score, -i, sketch))
-            # Ties keep the earlier frame (a drawing held on twos, threes).
-            kept.sort(key=lambda k: (k[0], k[1]))
-            del kept[:-CANDIDATES]
+            ref_lines = [line_structure(r, size) for r in references]
+        lines = line_structure(sketch, size)
+        for best, ref in zip(kept, ref_lines, strict=True):
+            score = line_overlap(lines, ref)
+            if score is not None and (len(best) < CANDIDATES or score > best[0][0]):
+                best.append((score, -i, sketch))  # (score, -index, frame), best last
+                # Ties keep the earlier frame (a drawing held on twos, threes).
+                best.sort(key=lambda k: (k[0], k[1]))
+                del best[:-CANDIDATES]
+    return [_place_best(best, ref, scanned) for best, ref in zip(kept, references, strict=True)]
+
+
+def _place_best(
+    candidates: list[tuple[float, int, np.ndarray]], reference: np.ndarray, scanned: int
+) -> Located:
+    """The candidate whose placed lines overlap the reference's most, if any is its drawing."""
     best: Located | None = None
-    for _, neg, sketch in reversed(kept):
+    for _, neg, sketch in reversed(candidates):
         placement = place_reference(sketch, reference)
         if placement.same_drawing and (best is None or placement.overlap > best.overlap):
             best = Located(-neg, placement.overlap, True, scanned)
-    if best is None:
-        return Located(frame=0, overlap=0.0, same_drawing=False, scanned=scanned)
-    return best
+    return best or Located(frame=0, overlap=0.0, same_drawing=False, scanned=scanned)

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_reference
-from .locate import locate_reference
+from .locate import locate_references
 from .options import ColorizeOptions
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class RunResult:
     seconds: float
     stats: ColorizeStats
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    ref_frame: int | None = None  # the keyframe of the unpinned reference, "auto" resolved
+    ref_frame: int = 0  # the first keyframe ("auto" resolved)
 
     @property
     def fps(self) -> float:
@@ -165,7 +165,7 @@ def colorize_video(
     if options.ref_frame == "auto":
         for image in [*unpinned, *pinned.values()]:
             check_reference(image)  # refuse a bad reference before the first pass
-        options = _locate(src, unpinned, pinned, options, allow_truncated)
+        options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
     source = open_frames(src, allow_truncated=allow_truncated)
     with source:
         out_path = resolve_output(src, Path(dst) if dst is not None else None, source.kind)
@@ -219,7 +219,7 @@ def colorize_video(
         seconds=seconds,
         stats=colorizer.stats,
         stage_seconds=dict(colorizer.stats.seconds),
-        ref_frame=options.ref_frame if unpinned else None,
+        ref_frame=colorizer.key_frame,
     )
 
 
@@ -234,34 +234,44 @@ def _locate(
     pinned: dict[int, np.ndarray],
     options: ColorizeOptions,
     allow_truncated: bool,
-) -> ColorizeOptions:
-    """``options`` with ``ref_frame="auto"`` resolved: a first pass over the cut."""
-    if pinned or len(unpinned) != 1:
-        raise UsageError(
-            "--ref-frame auto finds the frame of one reference; with several, pin each "
-            "to its frame (--ref 0:a.png --ref 48:b.png)"
-        )
+) -> tuple[ColorizeOptions, list[np.ndarray], dict[int, np.ndarray]]:
+    """``ref_frame="auto"`` resolved by a first pass over the cut.
+
+    Each reference not pinned to a frame is pinned to the frame whose drawing it is,
+    when one is (and no other reference holds that frame); the rest stay unpinned
+    and feed the network's attention; they key frame 0 (matched) only when no
+    reference was found. Returns the options and the references, re-sorted.
+    """
     # The colouring pass reads the cut again and warns about a truncated file then.
     reader_log = logging.getLogger(open_frames.__module__)
     only_info = _BelowWarning()
     reader_log.addFilter(only_info)
     try:
         with open_frames(src, allow_truncated=allow_truncated) as source:
-            located = locate_reference((f.image for f in source), unpinned[0])
+            found = locate_references((f.image for f in source), unpinned)
     finally:
         reader_log.removeFilter(only_info)
-    if located.same_drawing:
-        log.info(
-            "the reference is the drawing of frame %d (line overlap %.0f%%; %d frames "
-            "screened): it is the keyframe",
-            located.frame,
-            100 * located.overlap,
-            located.scanned,
-        )
-    else:
-        log.info(
-            "no frame of the cut is the reference's drawing (%d frames screened): "
-            "frame 0 is the keyframe",
-            located.scanned,
-        )
-    return replace(options, ref_frame=located.frame)
+    pinned, rest = dict(pinned), []
+    for i, (image, located) in enumerate(zip(unpinned, found, strict=True)):
+        name = f"reference {i + 1}" if len(unpinned) > 1 else "the reference"
+        if located.same_drawing and located.frame not in pinned:
+            pinned[located.frame] = image
+            log.info(
+                "%s is the drawing of frame %d (line overlap %.0f%%; %d frames screened): "
+                "it keys that frame",
+                name,
+                located.frame,
+                100 * located.overlap,
+                located.scanned,
+            )
+        else:
+            rest.append(image)
+            log.info(
+                "no frame of the cut is the drawing of %s (%d frames screened): it keys frame 0",
+                name,
+                located.scanned,
+            )
+    # A reference found in the cut is surer than a match: the unfound ones then key
+    # nothing (the first found frame keeps its own), they only feed the attention.
+    found_at = [f for f, image in pinned.items() if any(image is u for u in unpinned)]
+    return replace(options, ref_frame=min(found_at, default=0)), rest, pinned
