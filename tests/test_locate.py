@@ -24,8 +24,10 @@ def frames():
 @pytest.mark.parametrize("k", [0, 13, 23])
 def test_locates_the_frame_of_a_colour_key(frames, k: int) -> None:
     located = locate_reference((f.sketch for f in frames), frames[k].colour)
-    assert located.same_drawing and located.scanned == len(frames)
+    assert located.same_drawing
     assert abs(located.frame - k) <= 1  # a neighbour of a slow pose may tie
+    # The key of the first drawing, exact up to noise, stops the pass at once.
+    assert located.scanned == (1 if k == 0 else len(frames))
 
 
 def test_a_reference_of_another_cut_keys_frame_0(frames) -> None:

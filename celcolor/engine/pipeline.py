@@ -257,7 +257,7 @@ def _locate(
         if located.same_drawing and located.frame not in pinned:
             pinned[located.frame] = image
             log.info(
-                "%s is the drawing of frame %d (line overlap %.0f%%; %d frames screened): "
+                "%s is the drawing of frame %d (line overlap %.0f%%; frames screened: %d): "
                 "it keys that frame",
                 name,
                 located.frame,
@@ -267,7 +267,7 @@ def _locate(
         else:
             rest.append(image)
             log.info(
-                "no frame of the cut is the drawing of %s (%d frames screened): it keys frame 0",
+                "no frame of the cut is the drawing of %s (frames screened: %d)",
                 name,
                 located.scanned,
             )
