@@ -118,7 +118,9 @@ def test_batch_isolates_a_corrupt_cut_and_resumes(made, tmp_path: Path) -> None:
     }
     assert "not a readable video" in st["bad"]["error"]
     assert "\n" not in st["bad"]["error"]
-    assert st["ep01/c002"]["ref_frame"] == 3
+    assert st["ep01/c002"]["ref_frame"] == st["ep01/c002"]["key_frame"] == 3
+    # Not pinned by name: found in the cut (its reference is frame 0's colour key).
+    assert (st["c003"]["ref_frame"], st["c003"]["key_frame"]) == ("auto", 0)
     # Outputs: nested structure kept; a video per video cut, PNGs per frame folder.
     assert frame_count(out / "ep01" / "c001.mp4") == N
     assert frame_count(out / "c003.mp4") == N

@@ -490,6 +490,7 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     pc,
                     "skipped",
                     frames=int(prev.get("frames", 0)),
+                    key_frame=prev.get("key_frame"),
                     seconds=float(prev.get("seconds", 0.0)),
                     fps=float(prev.get("fps", 0.0)),
                 )
@@ -683,12 +684,14 @@ def _short(ref: Path, source: Path, root: Path) -> str:
 
 
 def format_table(report: BatchReport) -> str:
-    """The summary table of a run: cut, frames, fps, status, error."""
-    rows = [["cut", "frames", "fps", "status", "error"]]
+    """The summary table of a run: cut, frames, keyframe, fps, status, error."""
+    rows = [["cut", "frames", "key", "fps", "status", "error"]]
     for o in report.outcomes:
         fps = f"{o.fps:.1f}" if o.fps else "-"
         status = "done earlier" if o.status == "skipped" else o.status
-        rows.append([o.name, str(o.frames) if o.frames else "-", fps, status, _clip(o.error or "")])
+        key = str(o.key_frame) if o.key_frame is not None else "-"
+        frames = str(o.frames) if o.frames else "-"
+        rows.append([o.name, frames, key, fps, status, _clip(o.error or "")])
     d = report.to_dict()
     c = d["counts"]
     tail = (
