@@ -162,10 +162,6 @@ def colorize_video(
         raise InputError(f"input not found: {src}")
     unpinned, pinned, ref_paths = load_references(ref)
     t_start = time.perf_counter()
-    if options.ref_frame == "auto":
-        for image in [*unpinned, *pinned.values()]:
-            check_reference(image)  # refuse a bad reference before the first pass
-        options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
     source = open_frames(src, allow_truncated=allow_truncated)
     with source:
         out_path = resolve_output(src, Path(dst) if dst is not None else None, source.kind)
@@ -173,6 +169,11 @@ def colorize_video(
         for path in ref_paths:
             if path.resolve() == out_path.resolve():
                 raise InputError(f"the output would overwrite the reference: {out_path}")
+        if options.ref_frame == "auto":
+            # Bad references and outputs are refused above and here, before the pass.
+            for image in [*unpinned, *pinned.values()]:
+                check_reference(image)
+            options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         pending: deque[Frame] = deque()
 
