@@ -42,6 +42,10 @@ CARRY_SHARE = 0.5
 DRIFT_AGREEMENT = 0.25
 # ... judged on at least this many line pixels (at 640 long side).
 DRIFT_PIXELS = 100
+# The motion that carries texture is smoothed over this many pixels (Gaussian sigma,
+# at 640 long side: the engine's DIS patch size). DIS pins its flow on lines and only
+# loosely inside flat areas; unsmoothed, texture sampled through it swims and shreds.
+CARRY_SMOOTHING = 8.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -203,6 +207,17 @@ def lines_agree(
     return out
 
 
+def smooth_motion(sample: np.ndarray) -> np.ndarray:
+    """``sample`` (``H,W,2`` positions in the previous frame) with its displacement
+    smoothed by ``CARRY_SMOOTHING`` (worked at a quarter size: it is smooth anyway)."""
+    h, w = sample.shape[:2]
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    small = (max(1, w // 4), max(1, h // 4))
+    disp = cv2.resize(sample - grid, small, interpolation=cv2.INTER_AREA)
+    disp = cv2.GaussianBlur(disp, (0, 0), CARRY_SMOOTHING * _scale(sample.shape) / 4)
+    return cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR) + grid
+
+
 def follow(
     carry: Carry | None,
     regions: Regions,
@@ -213,13 +228,15 @@ def follow(
     """The next frame's carry: ``sample`` maps its pixels into the previous frame.
 
     Regions that come mostly from the previous frame's textured pixels stay
-    textured, with the keyframe's colours where the chained flow lands, unless
+    textured, with the keyframe's colours where the chained flow (smoothed, see
+    :func:`smooth_motion`) lands, unless
     ``lines`` (the frame's uint8 line mask) shows the chain has drifted off the
     drawing (:func:`lines_agree` under ``DRIFT_AGREEMENT``): then the region is
     flat. None (the previous frame had no textured regions) stays None.
     """
     if carry is None:
         return None
+    sample = smooth_motion(sample)
     if carry.origin is None:
         origin = sample
     else:
