@@ -177,3 +177,12 @@ def test_a_drifted_chain_leaves_its_region_flat() -> None:
     assert held is not None and (held.detail[30:55, 50:130] == 1).all()
     assert detail.follow(carry, regions, _grid(23, 31), winner, lines) is None
     assert detail.follow(carry, regions, _grid(23, 31), winner, None) is not None
+
+
+def test_smooth_motion_keeps_a_smooth_field_and_calms_a_noisy_one() -> None:
+    shifted = _grid(3.5, -2.0)
+    assert np.allclose(detail.smooth_motion(shifted), shifted, atol=1e-3)
+    rng = np.random.default_rng(0)
+    noisy = _grid() + rng.normal(0, 2, (H, W, 2)).astype(np.float32)
+    calmed = detail.smooth_motion(noisy) - _grid()
+    assert np.abs(calmed).mean() < 0.2 * np.abs(noisy - _grid()).mean()
