@@ -243,6 +243,8 @@ def _locate(
     and feed the network's attention; they key frame 0 (matched) only when no
     reference was found. Returns the options and the references, re-sorted.
     """
+    if not unpinned:
+        return replace(options, ref_frame=0), unpinned, pinned  # every key has its frame
     # The colouring pass reads the cut again and warns about a truncated file then.
     reader_log = logging.getLogger(open_frames.__module__)
     only_info = _BelowWarning()
