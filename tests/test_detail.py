@@ -135,48 +135,9 @@ def test_texture_survives_blending_two_keyframes(frames: int) -> None:
     assert col.stats.blended == (4 if frames == 6 else 0)
 
 
-def _carry_of_the_leaking_square():
-    """The leaking square as a keyframe's carry: one textured region, its lines."""
-    from celcolor.lineart import extract_ink
-
-    art = extract_ink(_sketch())
-    regions = label_regions(art.ink_u8, None)
-    source = np.zeros((H, W), np.uint8)
-    source[23:60, 43:137], source[60:97, 43:137] = 1, 2
-    winner = np.zeros(regions.count, np.uint8)
-    textured = detail.textured_regions(regions, source, winner)
-    d = detail.detail_map(regions, textured, source, winner)
-    lines = art.line_mask()
-    return regions, winner, detail.start(regions, winner, d, lines), lines
-
-
 def _grid(dx: float = 0.0, dy: float = 0.0) -> np.ndarray:
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
     return np.dstack([xs + dx, ys + dy])
-
-
-def test_lines_agree_tells_a_held_chain_from_a_drifted_one() -> None:
-    regions, _, carry, lines = _carry_of_the_leaking_square()
-    textured = np.zeros(regions.count, bool)
-    textured[regions.labels[40, 90]] = True
-    held = detail.lines_agree(regions, textured, lines, carry.key_lines, _grid())
-    drifted = detail.lines_agree(regions, textured, lines, carry.key_lines, _grid(23, 31))
-    square = regions.labels[40, 90]
-    assert held[square] > 0.9
-    assert drifted[square] < detail.DRIFT_AGREEMENT
-    assert np.isnan(held[0])  # lines themselves are no region
-
-
-def test_a_drifted_chain_leaves_its_region_flat() -> None:
-    """The frame did not move; a flow that says it moved 30 pixels lands the lines
-    off the keyframe's: the texture it would sample is smeared, so the region goes
-    flat. Without the frame's lines there is nothing to tell, and it stays textured."""
-    regions, winner, carry, lines = _carry_of_the_leaking_square()
-    assert carry is not None
-    held = detail.follow(carry, regions, _grid(), winner, lines)
-    assert held is not None and (held.detail[30:55, 50:130] == 1).all()
-    assert detail.follow(carry, regions, _grid(23, 31), winner, lines) is None
-    assert detail.follow(carry, regions, _grid(23, 31), winner, None) is not None
 
 
 def test_smooth_motion_keeps_a_smooth_field_and_calms_a_noisy_one() -> None:

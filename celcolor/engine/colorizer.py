@@ -804,7 +804,7 @@ class Colorizer:
         if fill is None:
             fill = functools.partial(self._network_fill, frame)
         colours, unconfident, guessed = self._snap(frame, warped, warped_filled, visible, fill=fill)
-        carry = texture.follow(prev_carry, frame.regions, sample, colours, frame.art.line_mask())
+        carry = texture.follow(prev_carry, frame.regions, sample, colours)
         self.stats.add_time("snap", time.perf_counter() - t0)
         return colours, unconfident, guessed, carry
 
@@ -1062,12 +1062,7 @@ class Colorizer:
             frame.regions.areas,
             value=self.palette.colours.max(axis=1),
         )
-        return self._render(
-            frame,
-            colours,
-            0.0,
-            texture.start(frame.regions, colours, detail, frame.art.line_mask()),
-        )
+        return self._render(frame, colours, 0.0, texture.start(frame.regions, colours, detail))
 
     def _render(
         self,
@@ -1208,9 +1203,7 @@ class Colorizer:
             guessed = None  # the network voted for every region
             # The network answers for every region, flat; textured regions (see
             # celcolor.engine.detail) keep the keyframe's colours along the flow.
-            carry = texture.follow(
-                prev_carry, frame.regions, sample, colours, frame.art.line_mask()
-            )
+            carry = texture.follow(prev_carry, frame.regions, sample, colours)
             self.stats.add_time("snap", time.perf_counter() - t0)
             # The network answers everywhere; what its warp could not see is the doubt.
             doubt = 1.0 - cv2.countNonZero(visible) / visible.size

@@ -37,11 +37,6 @@ TEXTURE_SHARE = 0.05
 TEXTURE_PIXELS = 60
 # A region stays textured when this share of it comes from textured pixels.
 CARRY_SHARE = 0.5
-# ... and while its lines, followed back along the chained flow, still land near the
-# keyframe's lines this much better than chance (0: chance, 1: all of them)...
-DRIFT_AGREEMENT = 0.25
-# ... judged on at least this many line pixels (at 640 long side).
-DRIFT_PIXELS = 100
 # The motion that carries texture is smoothed over this many pixels (Gaussian sigma,
 # at 640 long side: the engine's DIS patch size). DIS pins its flow on lines and only
 # loosely inside flat areas; unsmoothed, texture sampled through it swims and shreds.
@@ -144,67 +139,13 @@ class Carry:
     detail: np.ndarray
     key: np.ndarray
     origin: np.ndarray | None = None
-    key_lines: np.ndarray | None = None
 
 
-def start(
-    regions: Regions, winner: np.ndarray, detail: np.ndarray | None, lines: np.ndarray | None = None
-) -> Carry | None:
-    """The carry of a keyframe with detail map ``detail`` (None: nothing to carry).
-
-    ``lines``: the keyframe's ``H,W`` uint8 line mask (0/1), to tell later when the chained flow
-    has drifted off it (see :func:`lines_agree`).
-    """
+def start(regions: Regions, winner: np.ndarray, detail: np.ndarray | None) -> Carry | None:
+    """The carry of a keyframe with detail map ``detail`` (None: nothing to carry)."""
     if detail is None:
         return None
-    near = None
-    if lines is not None:
-        near = cv2.dilate(lines, np.ones((5, 5), np.uint8))
-    return Carry(detail=detail, key=overlay(regions.fill_with(winner), detail), key_lines=near)
-
-
-def lines_agree(
-    regions: Regions,
-    textured: np.ndarray,
-    lines: np.ndarray,
-    key_near: np.ndarray,
-    origin: np.ndarray,
-) -> np.ndarray:
-    """Per region: how much better than chance its lines land near the keyframe's.
-
-    ``lines``: the frame's uint8 line mask; ``key_near``: the keyframe's, dilated;
-    ``origin``: ``H,W,2`` where each pixel lies in the keyframe.
-
-    Each line pixel of a textured region (its region: :attr:`Regions.filled`) is
-    followed back along the chained flow (``origin``); where the chain holds, it
-    lands near a keyframe line. Chance is
-    the same count with the landings moved far off (as :func:`line_overlap`): a
-    dense drawing lies near many lines anywhere. NaN where a region has too few
-    line pixels to tell.
-    """
-    filled = regions.filled
-    sel = (lines > 0) & np.take(textured, filled)
-    out = np.full(regions.count, np.nan)
-    if not sel.any():
-        return out
-    label = filled[sel]
-    ox, oy = origin[..., 0][sel], origin[..., 1][sel]
-    h, w = lines.shape
-
-    def hits(dy: int, dx: int, every: int = 1) -> np.ndarray:
-        x = np.clip(np.rint(ox[::every] + dx), 0, w - 1).astype(np.intp)
-        y = np.clip(np.rint(oy[::every] + dy), 0, h - 1).astype(np.intp)
-        return key_near[y, x] > 0
-
-    # Chance is a mean over four shifts: every fourth pixel estimates it well enough.
-    shifts = ((h // 8, w // 6), (-h // 8, w // 6), (h // 8, -w // 6), (-h // 8, -w // 6))
-    chance = np.mean([hits(dy, dx, 4) for dy, dx in shifts], axis=0)
-    n = np.bincount(label, minlength=regions.count)
-    hit = np.bincount(label, weights=hits(0, 0), minlength=regions.count)
-    by_chance = 4 * np.bincount(label[::4], weights=chance, minlength=regions.count)
-    enough = n >= DRIFT_PIXELS * _scale(lines.shape) ** 2
-    out[enough] = ((hit - by_chance) / np.maximum(n - by_chance, 1e-9))[enough]
-    return out
+    return Carry(detail=detail, key=overlay(regions.fill_with(winner), detail))
 
 
 def smooth_motion(sample: np.ndarray) -> np.ndarray:
@@ -219,20 +160,14 @@ def smooth_motion(sample: np.ndarray) -> np.ndarray:
 
 
 def follow(
-    carry: Carry | None,
-    regions: Regions,
-    sample: np.ndarray,
-    winner: np.ndarray,
-    lines: np.ndarray | None = None,
+    carry: Carry | None, regions: Regions, sample: np.ndarray, winner: np.ndarray
 ) -> Carry | None:
     """The next frame's carry: ``sample`` maps its pixels into the previous frame.
 
     Regions that come mostly from the previous frame's textured pixels stay
     textured, with the keyframe's colours where the chained flow (smoothed, see
-    :func:`smooth_motion`) lands, unless
-    ``lines`` (the frame's uint8 line mask) shows the chain has drifted off the
-    drawing (:func:`lines_agree` under ``DRIFT_AGREEMENT``): then the region is
-    flat. None (the previous frame had no textured regions) stays None.
+    :func:`smooth_motion`) lands. None
+    (the previous frame had no textured regions) stays None.
     """
     if carry is None:
         return None
@@ -244,16 +179,6 @@ def follow(
             carry.origin, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
     textured = carried_regions(regions, warp_index(carry.detail, sample))
-    if lines is not None and carry.key_lines is not None:
-        # A region whose chain has drifted off the drawing takes its flat colour:
-        # texture sampled through a broken chain is smeared paint.
-        agree = lines_agree(regions, textured, lines, carry.key_lines, origin)
-        drifted = agree < DRIFT_AGREEMENT
-        textured &= ~drifted
     source = cv2.remap(carry.key, origin, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     detail = detail_map(regions, textured, source, winner)
-    return (
-        None
-        if detail is None
-        else Carry(detail=detail, key=carry.key, origin=origin, key_lines=carry.key_lines)
-    )
+    return None if detail is None else Carry(detail=detail, key=carry.key, origin=origin)
