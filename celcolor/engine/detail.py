@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..lineart import Regions
+from ..metrics.flowcheck import pixel_grid
 from .palette import NO_COLOUR, warp_index
 
 # Blobs of another colour thinner than twice this (pixels at 640 long side) are
@@ -152,7 +153,7 @@ def smooth_motion(sample: np.ndarray) -> np.ndarray:
     """``sample`` (``H,W,2`` positions in the previous frame) with its displacement
     smoothed by ``CARRY_SMOOTHING`` (worked at a quarter size: it is smooth anyway)."""
     h, w = sample.shape[:2]
-    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    grid = pixel_grid(h, w)
     small = (max(1, w // 4), max(1, h // 4))
     disp = cv2.resize(sample - grid, small, interpolation=cv2.INTER_AREA)
     disp = cv2.GaussianBlur(disp, (0, 0), CARRY_SMOOTHING * _scale(sample.shape) / 4)

@@ -47,8 +47,8 @@ MB_ALPHA2 = 0.002
 
 
 @lru_cache(maxsize=8)
-def _base_grid(height: int, width: int) -> np.ndarray:
-    """Pixel coordinates as a read-only float32 ``H,W,2`` array (x, y)."""
+def pixel_grid(height: int, width: int) -> np.ndarray:
+    """Pixel coordinates as a read-only float32 ``H,W,2`` array (x, y), cached per size."""
     xs, ys = np.meshgrid(
         np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32), indexing="xy"
     )
@@ -59,7 +59,7 @@ def _base_grid(height: int, width: int) -> np.ndarray:
 
 def _sample_map(flow: np.ndarray) -> np.ndarray:
     """Absolute sampling positions ``x + flow(x)`` as a float32 ``H,W,2`` map."""
-    return _base_grid(flow.shape[0], flow.shape[1]) + flow
+    return pixel_grid(flow.shape[0], flow.shape[1]) + flow
 
 
 def _inside(sample_map: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import CelcolorError
+from ..metrics.flowcheck import pixel_grid
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +173,6 @@ def scale_flow(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _grid(shape: tuple[int, int]) -> np.ndarray:
-    """``H,W,2`` float32 pixel coordinates (x, y)."""
-    h, w = shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return np.dstack([xs, ys])
-
-
-@functools.lru_cache(maxsize=4)
 def _pixel_scale(small: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
     """Per-axis factor from work-size to full-size pixel coordinates (x, y)."""
     return np.array([size[0] / small[1], size[1] / small[0]], np.float32)
@@ -208,7 +201,7 @@ def sampling_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     # (c + 0.5) * s - 0.5 for a work-size coordinate c: affine in c, and bilinear
     # resizing is linear, so it is applied at work size (fewer pixels), then resized.
-    small = flow + _grid(flow.shape[:2])
+    small = flow + pixel_grid(*flow.shape[:2])
     small *= _pixel_scale(flow.shape[:2], size)
     small += _pixel_offset(flow.shape[:2], size)
     return cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
