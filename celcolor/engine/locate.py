@@ -13,15 +13,12 @@ and frame 0 is the keyframe, as without ``auto``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .reference import line_overlap, line_structure, place_reference
-
-log = logging.getLogger(__name__)
+from .reference import Placement, line_overlap, line_structure, place_reference
 
 # Long side of the screening: enough to tell one pose from the next, cheap per frame.
 SCREEN_LONG_SIDE = 256
@@ -77,13 +74,14 @@ def locate_references(
     kept: list[list[tuple[float, int, np.ndarray]]] = [[] for _ in references]
     size = None
     ref_lines: list[np.ndarray] = []
+    first: list[Placement] = []  # frame 0 placed against each reference
     scanned = 0
     for i, sketch in enumerate(frames):
         scanned += 1
         if size is None:
-            placed = [place_reference(sketch, r) for r in references]
-            if all(p.overlap >= EXACT_OVERLAP for p in placed):
-                return [Located(0, p.overlap, True, scanned) for p in placed]
+            first = [place_reference(sketch, r) for r in references]
+            if all(p.overlap >= EXACT_OVERLAP for p in first):
+                return [Located(0, p.overlap, True, scanned) for p in first]
             size = _screen_size(sketch.shape)
             ref_lines = [line_structure(r, size) for r in references]
         lines = line_structure(sketch, size)
@@ -94,16 +92,27 @@ def locate_references(
                 # Ties keep the earlier frame (a drawing held on twos, threes).
                 best.sort(key=lambda k: (k[0], k[1]))
                 del best[:-CANDIDATES]
-    return [_place_best(best, ref, scanned) for best, ref in zip(kept, references, strict=True)]
+    if not first:  # no frames at all
+        return [Located(frame=0, overlap=0.0, same_drawing=False, scanned=0) for _ in references]
+    return [
+        _place_best(best, ref, scanned, at_0)
+        for best, ref, at_0 in zip(kept, references, first, strict=True)
+    ]
 
 
 def _place_best(
-    candidates: list[tuple[float, int, np.ndarray]], reference: np.ndarray, scanned: int
+    candidates: list[tuple[float, int, np.ndarray]],
+    reference: np.ndarray,
+    scanned: int,
+    at_0: Placement,
 ) -> Located:
-    """The candidate whose placed lines overlap the reference's most, if any is its drawing."""
+    """The candidate whose placed lines overlap the reference's most, if any is its drawing.
+
+    ``at_0``: frame 0's placement, already made by the pass (not made again).
+    """
     best: Located | None = None
     for _, neg, sketch in reversed(candidates):
-        placement = place_reference(sketch, reference)
+        placement = at_0 if neg == 0 else place_reference(sketch, reference)
         if placement.same_drawing and (best is None or placement.overlap > best.overlap):
             best = Located(-neg, placement.overlap, True, scanned)
     return best or Located(frame=0, overlap=0.0, same_drawing=False, scanned=scanned)

@@ -254,11 +254,12 @@ def _locate(
             found = locate_references((f.image for f in source), unpinned)
     finally:
         reader_log.removeFilter(only_info)
-    pinned, rest = dict(pinned), []
+    pinned, rest, found_at = dict(pinned), [], []
     for i, (image, located) in enumerate(zip(unpinned, found, strict=True)):
         name = f"reference {i + 1}" if len(unpinned) > 1 else "the reference"
         if located.same_drawing and located.frame not in pinned:
             pinned[located.frame] = image
+            found_at.append(located.frame)
             log.info(
                 "%s is the drawing of frame %d (line overlap %.0f%%; frames screened: %d): "
                 "it keys that frame",
@@ -276,5 +277,4 @@ def _locate(
             )
     # A reference found in the cut is surer than a match: the unfound ones then key
     # nothing (the first found frame keeps its own), they only feed the attention.
-    found_at = [f for f, image in pinned.items() if any(image is u for u in unpinned)]
     return replace(options, ref_frame=min(found_at, default=0)), rest, pinned
