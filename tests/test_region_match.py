@@ -121,6 +121,41 @@ def test_shape_rows_find_a_part_that_moved_where_the_votes_go_wrong():
     assert rm.choose(by_shape, inputs, 3)[[2, 3]].tolist() == [1, 2]
 
 
+def test_reference_lightness_says_which_colours_are_shadows_and_highlights():
+    index = np.zeros((60, 90), np.uint8)  # base colour 0
+    index[10:30, 10:30] = 1  # a dark band on it
+    index[35:50, 50:70] = 2  # a light one
+    rgb = np.array([[150, 150, 150], [60, 60, 60], [240, 240, 240]], np.uint8)
+    parts = rm.reference_parts(index, np.zeros(index.shape, bool), 3, rgb)
+    assert parts.lightness[1] < -0.2 and parts.lightness[2] > 0.2
+    assert rm.reference_parts(index, np.zeros(index.shape, bool), 3).lightness.tolist() == [0] * 3
+
+
+def test_trace_columns_read_only_the_regions_across_trace_lines():
+    labels, _ = _scene([(50, 60), (150, 60)], [20, 35], [1, 2])
+    _, ref = _scene([(50, 60), (150, 60)], [20, 35], [1, 2])
+    votes = np.eye(3)[[0, 0, 1, 2]]
+    base = _inputs(labels, votes, ref)
+    # region 2 (the small disc) faces the background (region 1) across a trace line
+    traced = rm.MatchInputs(
+        base.regions, base.votes, base.parts, np.array([[1, 2, 0, 40]], np.int64)
+    )
+    rows, region, colour = rm.candidate_rows(traced)
+    plain, _, _ = rm.candidate_rows(base)
+    col = {name: i for i, name in enumerate(rm.FEATURES)}
+    share = rows[:, col["trace_share"]]
+    assert (share[region == 3] == 0).all() and (share[region == 2] > 0).all()
+    assert (plain[:, col["trace_share"]] == 0).all()
+    # the small disc is smaller than its trace partner, the background
+    assert (rows[region == 2, col["trace_log_area_ratio"]] < 0).all()
+    # across the trace line lies the background (colour 0): colour 1 is what the
+    # reference puts next to colour 0, so its trace context is full, colour 2's too
+    # (both discs border the background only), and region 3 has no trace context
+    context = rows[:, col["context_trace_network"]]
+    assert (context[region == 3] == 0).all()
+    assert context[(region == 2) & (colour == 1)] == pytest.approx(1.0)
+
+
 def test_the_matcher_scores_rows_and_round_trips_strictly(tmp_path):
     model = create_model("matcher")
     rows = torch.rand(7, len(rm.FEATURES))

@@ -473,8 +473,11 @@ class Colorizer:
             placed=shares(placed_index, mute),
             seen=seen,
         )
-        parts = region_match.reference_parts(placed_index, reference_ink(placed) >= 0.5, colours)
-        inputs = region_match.MatchInputs(frame.regions, votes, parts)
+        parts = region_match.reference_parts(
+            placed_index, reference_ink(placed) >= 0.5, colours, self.palette.colours
+        )
+        trace = trace_pairs(frame.art, frame.regions)
+        inputs = region_match.MatchInputs(frame.regions, votes, parts, trace)
         self.stats.add_time("match", time.perf_counter() - t0)
         return inputs
 

@@ -14,7 +14,12 @@ learned scorer (:mod:`celcolor.models.matcher`) rates:
   area, spread (second moments) and asymmetry (Hu invariants 3 and 4), all scale
   free;
 - context: how the colours around the region match the colours the reference
-  puts around that colour (histogram intersection over shared boundary).
+  puts around that colour (histogram intersection over shared boundary);
+- colour-trace lines: the same context over the region's trace-line neighbours
+  only (a trace line parts a base from its own shadow or highlight, where a black
+  line may part anything), the share of the region's border that is trace line,
+  its size against its trace partners (the band is the smaller side) and how much
+  lighter or darker the colour is than what surrounds it in the reference.
 
 Context needs the neighbours' colours, which are what is being decided, so the
 scorer runs twice (relaxation labelling): the first pass reads the neighbours'
@@ -62,8 +67,12 @@ FEATURES = (
     "spread_minor",
     "top_network",
     "top_copy",
+    "context_trace_network",
+    "trace_share",
+    "trace_log_area_ratio",
+    "relative_lightness",
 )
-BELIEF_FEATURES = ("context_belief", "belief", "top_belief")
+BELIEF_FEATURES = ("context_belief", "belief", "top_belief", "context_trace_belief")
 
 
 def region_shapes(labels: np.ndarray, count: int) -> np.ndarray:
@@ -128,15 +137,21 @@ class ReferenceParts:
         colour: ``n`` palette index per part.
         context: ``K,K``; row c: the share of colour c's boundary shared with each colour.
         share: ``K``; each colour's share of the parts' area.
+        lightness: ``K``; each colour's lightness (0..1) minus the mean lightness of
+            what borders it in the reference (a shadow is below 0, a highlight
+            above); zeros when the palette's colours were not given.
     """
 
     shapes: np.ndarray
     colour: np.ndarray
     context: np.ndarray
     share: np.ndarray
+    lightness: np.ndarray
 
 
-def reference_parts(placed_index: np.ndarray, ink: np.ndarray, colours: int) -> ReferenceParts:
+def reference_parts(
+    placed_index: np.ndarray, ink: np.ndarray, colours: int, rgb: np.ndarray | None = None
+) -> ReferenceParts:
     """Split a placed reference into parts: connected areas of one palette colour.
 
     Args:
@@ -144,6 +159,7 @@ def reference_parts(placed_index: np.ndarray, ink: np.ndarray, colours: int) -> 
             grid (NO_COLOUR outside it).
         ink: ``H,W`` bool, the reference's own lines (not parts).
         colours: palette size K.
+        rgb: ``K,3`` uint8 palette colours (for :attr:`ReferenceParts.lightness`).
     """
     h, w = placed_index.shape
     usable = ~ink & (placed_index != NO_COLOUR)
@@ -172,7 +188,13 @@ def reference_parts(placed_index: np.ndarray, ink: np.ndarray, colours: int) -> 
     context /= np.maximum(context.sum(1, keepdims=True), 1e-9)
     share = np.bincount(colour[keep], weights=areas[keep], minlength=colours)[:colours]
     share = share / max(share.sum(), 1.0)
-    return ReferenceParts(shapes[keep], colour[keep], context, share)
+    lightness = np.zeros(colours)
+    if rgb is not None:
+        lab = cv2.cvtColor(np.asarray(rgb, np.uint8)[:colours].reshape(-1, 1, 3), cv2.COLOR_RGB2LAB)
+        value = lab[:, 0, 0] / 255.0
+        bordered = context.sum(1) > 0
+        lightness = np.where(bordered, value - context @ value, 0.0)
+    return ReferenceParts(shapes[keep], colour[keep], context, share, lightness)
 
 
 @dataclass
@@ -201,15 +223,36 @@ def vote_shares(labels: np.ndarray, index: np.ndarray, count: int, colours: int)
 
 @dataclass
 class MatchInputs:
-    """Everything the matcher reads about one keyframe (see :func:`candidate_rows`)."""
+    """Everything the matcher reads about one keyframe (see :func:`candidate_rows`).
+
+    ``trace``: the keyframe's regions facing each other across colour-trace lines
+    (:func:`celcolor.engine.trace_pairs.trace_pairs` rows), or None for none.
+    """
 
     regions: Regions
     votes: RegionVotes
     parts: ReferenceParts
+    trace: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        self.shapes = region_shapes(self.regions.labels, self.regions.count)
-        self.neighbours = _row_normalised(adjacency(self.regions.filled, self.regions.count))
+        count = self.regions.count
+        self.shapes = region_shapes(self.regions.labels, count)
+        border = adjacency(self.regions.filled, count)
+        self.neighbours = _row_normalised(border)
+        pairs = np.zeros((0, 4), np.int64) if self.trace is None else self.trace
+        a, b, n = pairs[:, 0], pairs[:, 1], pairs[:, 3].astype(np.float64)
+        traced = sparse.csr_matrix((np.r_[n, n], (np.r_[a, b], np.r_[b, a])), shape=(count, count))
+        self.trace_neighbours = _row_normalised(traced)
+        # Trace pixels are counted from both sides, border pixels once per side: the
+        # share is a rough fraction of the border that is trace line, capped at 1.
+        lengths = np.asarray(border.sum(1)).ravel()
+        self.trace_share = np.minimum(
+            np.asarray(traced.sum(1)).ravel() / np.maximum(lengths, 1.0), 1.0
+        )
+        # The region's log area against its trace partners' (weighted by trace length).
+        log_area = np.log(np.maximum(self.shapes[:, 0], 1.0))
+        partner = self.trace_neighbours @ log_area
+        self.trace_log_area_ratio = np.where(self.trace_share > 0, log_area - partner, 0.0)
 
 
 def candidate_rows(
@@ -246,6 +289,8 @@ def candidate_rows(
     context_net = inputs.neighbours @ votes.network
     context_copy = inputs.neighbours @ votes.copy_all
     context_belief = inputs.neighbours @ belief if belief is not None else None
+    trace_net = inputs.trace_neighbours @ votes.network
+    trace_belief = inputs.trace_neighbours @ belief if belief is not None else None
     blocks = []
     for lo in range(0, len(ids), _BLOCK):
         t = ids[lo : lo + _BLOCK]
@@ -284,12 +329,17 @@ def candidate_rows(
             ts[tt, 4],
             votes.network[tt].max(1),
             votes.copy_seen[tt].max(1),
+            np.minimum(trace_net[tt], parts.context[cc]).sum(1),
+            inputs.trace_share[tt],
+            inputs.trace_log_area_ratio[tt],
+            parts.lightness[cc],
         ]
         if belief is not None:
             cols += [
                 np.minimum(context_belief[tt], parts.context[cc]).sum(1),
                 belief[tt, cc],
                 belief[tt].max(1),
+                np.minimum(trace_belief[tt], parts.context[cc]).sum(1),
             ]
         blocks.append((np.stack(cols, 1).astype(np.float32), tt, cc))
     rows = np.concatenate([b[0] for b in blocks])

@@ -19,8 +19,8 @@ from torch import nn
 class MatcherConfig:
     """Architecture of a region matcher (stored in every checkpoint)."""
 
-    features: int = 22  # len(region_match.FEATURES)
-    belief_features: int = 3  # len(region_match.BELIEF_FEATURES), stage 2 only
+    features: int = 26  # len(region_match.FEATURES)
+    belief_features: int = 4  # len(region_match.BELIEF_FEATURES), stage 2 only
     hidden: int = 64
 
     def as_dict(self) -> dict:
