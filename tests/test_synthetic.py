@@ -262,6 +262,19 @@ def test_no_trace_lines_without_shadows_and_highlights() -> None:
     assert _red(shadows_only.sketch).sum() > 0 and _blue(shadows_only.sketch).sum() == 0
 
 
+def test_trace_lines_can_be_drawn_black() -> None:
+    spec = dataclasses.replace(SMALL, num_frames=2)
+    traced = generate_cut(spec, flow=False)
+    black = generate_cut(dataclasses.replace(spec, trace_colours=False), flow=False)
+    assert _red(black.sketch).sum() == 0 and _blue(black.sketch).sum() == 0
+    # the same drawing and paint: only the trace lines' colour in the sketch differs
+    assert np.array_equal(traced.regions, black.regions)
+    assert np.array_equal(traced.ink, black.ink)
+    assert np.array_equal(traced.colour, black.colour)
+    coloured = _red(traced.sketch) | _blue(traced.sketch)
+    assert (black.sketch[coloured].max(axis=-1) < 160).all()
+
+
 def test_faults_dirty_the_sketch_but_keep_the_regions() -> None:
     clean = generate_cut(dataclasses.replace(SMALL, motion=3.0, num_frames=2), flow=False)
     dirty = generate_cut(dataclasses.replace(SMALL, motion=3.0, num_frames=2, faults=True))

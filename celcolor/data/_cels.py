@@ -685,8 +685,10 @@ def render(scene: Scene, t: int, *, flow: bool = True) -> Rendered:
                 cv2.bitwise_and(pm, mask, dst=pm)  # clipped to the shape
                 cv2.copyTo(_solid((h, w, 3), np.uint8, part.rgb), pm, colour[roi])
                 cv2.copyTo(_solid((h, w), np.int32, part.region), pm, regions[roi])
-                # in the sketch: a coloured trace line, clipped to the shape
-                for img, value in ((sketch, part.trace_rgb), (ink, 255)):
+                # in the sketch: a coloured trace line (or a black one: line art drawn
+                # without colour trace, or extracted from a finished frame), clipped
+                trace_rgb = part.trace_rgb if spec.trace_colours else INK_RGB
+                for img, value in ((sketch, trace_rgb), (ink, 255)):
                     scratch = img[roi].copy()
                     cv2.polylines(scratch, q, True, value, cel.trace_width, AA, SHIFT)
                     cv2.copyTo(scratch, mask, img[roi])

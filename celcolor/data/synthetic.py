@@ -79,6 +79,7 @@ class CutSpec:
     occlusion: bool = True  # shapes roam and cross; False keeps each in its own grid cell
     shadows: bool = True  # a darker shadow part in every shape, bounded by a red trace line
     highlights: bool = True  # a lighter highlight in most shapes, bounded by a blue trace line
+    trace_colours: bool = True  # False: those boundaries are drawn in black (no colour trace)
     background: str = "flat"  # "flat" or "gradient" (world-anchored; one region still)
     faults: bool = False  # all drawing faults below that are left at None
     gaps: bool | None = None  # small breaks in the outlines (None: follow faults)

@@ -43,7 +43,7 @@ class MatcherTrainConfig:
     """The recipe (defaults: the shipped one)."""
 
     out: Path = Path("runs/matcher")
-    keyframes: int = 480  # generated (keyframe, reference) samples
+    keyframes: int = 960  # generated (keyframe, reference) samples
     heldout: int = 64  # from a disjoint seed, for validation
     epochs: int = 60
     hidden: int = 64
@@ -52,6 +52,7 @@ class MatcherTrainConfig:
     seed: int = 0
     checkpoint: str | None = None  # exemplar weights (None: the shipped ones)
     area_power: float = 0.5  # a row weighs its region's area to this power
+    untraced: float = 1 / 3  # share of cuts whose band boundaries are drawn black
     quiet: bool = True
 
 
@@ -68,7 +69,7 @@ class Sample:
     colours: int
 
 
-def _random_spec(rng: np.random.Generator) -> CutSpec:
+def _random_spec(rng: np.random.Generator, untraced: float = 0.0) -> CutSpec:
     return CutSpec(
         width=320,
         height=192,
@@ -76,6 +77,7 @@ def _random_spec(rng: np.random.Generator) -> CutSpec:
         seed=int(rng.integers(0, 2**31)),
         num_shapes=int(rng.integers(3, 8)),
         motion=float(rng.uniform(0.8, 2.0)),
+        trace_colours=bool(rng.random() >= untraced),
     )
 
 
@@ -118,6 +120,7 @@ def make_samples(
     what: str,
     quiet: bool = True,
     area_power: float = 0.5,
+    untraced: float = 0.0,
 ) -> list[Sample]:
     """``count`` samples, two keyframes per generated cut, references 8-45 frames away."""
     rng = np.random.default_rng(seed)
@@ -125,7 +128,7 @@ def make_samples(
     update, close = progress_bar(quiet, what, unit="keyframe")
     try:
         while len(samples) < count:
-            spec = _random_spec(rng)
+            spec = _random_spec(rng, untraced)
             for _ in range(min(2, count - len(samples))):
                 key = int(rng.integers(0, spec.num_frames))
                 gap = int(rng.integers(8, 46))
@@ -182,16 +185,20 @@ def _stage2_rows(sample: Sample, belief: np.ndarray) -> np.ndarray:
     return rows
 
 
-def region_choice_accuracy(samples: list[Sample], scores: list[np.ndarray]) -> float:
-    """Mean over keyframes of the area share of regions given their true colour."""
+def region_choice_accuracy(
+    samples: list[Sample], scores: list[np.ndarray], by: str = "area"
+) -> float:
+    """Mean over keyframes of the share of regions given their true colour, by area
+    (``by="area"``) or counting every region alike (``"count"``: the engine's regions,
+    the analogue of the benchmark's region accuracy)."""
     out = []
     for s, sc in zip(samples, scores, strict=True):
         belief = _belief(s, sc)
         ids = np.unique(s.region)
         truth = np.zeros(s.inputs.regions.count, np.int64)
         truth[s.region[s.label > 0]] = s.colour[s.label > 0]
-        area = s.inputs.shapes[ids, 0]
-        out.append(float((area * (belief[ids].argmax(1) == truth[ids])).sum() / area.sum()))
+        weight = s.inputs.shapes[ids, 0] if by == "area" else np.ones(len(ids))
+        out.append(float((weight * (belief[ids].argmax(1) == truth[ids])).sum() / weight.sum()))
     return float(np.mean(out))
 
 
@@ -231,23 +238,25 @@ def fit_matcher(
     return model
 
 
-def heldout_choice(model: RegionMatcher, heldout: list[Sample], view: RowView = _same) -> dict:
-    """:func:`region_choice_accuracy` of both stages on ``heldout``."""
+def heldout_choice(
+    model: RegionMatcher, heldout: list[Sample], view: RowView = _same, by: str = "area"
+) -> dict:
+    """:func:`region_choice_accuracy` (``by``) of both stages on ``heldout``."""
     first = [_scores(model.stage1, view(s.rows)) for s in heldout]
     second = [
         _scores(model.stage2, view(_stage2_rows(s, _belief(s, sc))))
         for s, sc in zip(heldout, first, strict=True)
     ]
     return {
-        "stage1": region_choice_accuracy(heldout, first),
-        "stage2": region_choice_accuracy(heldout, second),
+        "stage1": region_choice_accuracy(heldout, first, by),
+        "stage2": region_choice_accuracy(heldout, second, by),
     }
 
 
-def network_choice(heldout: list[Sample]) -> float:
-    """:func:`region_choice_accuracy` of the exemplar network's own votes."""
+def network_choice(heldout: list[Sample], by: str = "area") -> float:
+    """:func:`region_choice_accuracy` (``by``) of the exemplar network's own votes."""
     return region_choice_accuracy(
-        heldout, [s.inputs.votes.network[s.region, s.colour] for s in heldout]
+        heldout, [s.inputs.votes.network[s.region, s.colour] for s in heldout], by
     )
 
 
@@ -257,10 +266,21 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
     torch.manual_seed(cfg.seed)
     cfg.out.mkdir(parents=True, exist_ok=True)
     train = make_samples(
-        cfg.keyframes, cfg.seed, cfg.checkpoint, "training keyframes", cfg.quiet, cfg.area_power
+        cfg.keyframes,
+        cfg.seed,
+        cfg.checkpoint,
+        "training keyframes",
+        cfg.quiet,
+        cfg.area_power,
+        cfg.untraced,
     )
     heldout = make_samples(
-        cfg.heldout, 10_000 + cfg.seed, cfg.checkpoint, "held-out keyframes", cfg.quiet
+        cfg.heldout,
+        10_000 + cfg.seed,
+        cfg.checkpoint,
+        "held-out keyframes",
+        cfg.quiet,
+        untraced=cfg.untraced,
     )
     build_seconds = time.perf_counter() - t0
     with open(cfg.out / "log.jsonl", "w") as logf:
