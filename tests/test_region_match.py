@@ -177,11 +177,29 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
 
     summary = train_matcher(MatcherTrainConfig(out=tmp_path, keyframes=4, heldout=2, epochs=8))
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    stage1 = [r["loss"] for r in log if r["stage"] == "stage1"]
-    assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0]
+    for member in range(3):  # the shipped recipe averages three fits
+        stage1 = [r["loss"] for r in log if r["stage"] == f"m{member}-stage1"]
+        assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0]
     assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2"}
     model = load_checkpoint(tmp_path / "matcher.safetensors")
-    assert model.config.features == len(rm.FEATURES)
+    assert model.config.features == len(rm.FEATURES) and len(model.members()) == 3
+    w0, w1 = (m.stage1.mlp[0].weight for m in model.members()[:2])
+    assert not torch.equal(w0, w1)
+
+
+def test_a_matcher_averages_its_members_and_one_member_keeps_the_old_keys():
+    from celcolor.models.matcher import MatcherConfig, RegionMatcher
+
+    one = RegionMatcher(MatcherConfig(features=5, belief_features=2, hidden=8))
+    assert all(k.startswith(("stage1.", "stage2.")) for k in one.state_dict())
+    three = RegionMatcher(MatcherConfig(features=5, belief_features=2, hidden=8, members=3))
+    rows = torch.rand(6, 7)
+    with torch.inference_mode():
+        each = torch.stack([torch.sigmoid(m.stage2(rows)) for m in three.members()])
+        assert torch.allclose(three.probabilities(rows, 2), each.mean(0))
+        assert torch.allclose(one.probabilities(rows[:, :5], 1), torch.sigmoid(one(rows[:, :5], 1)))
+    with pytest.raises(ValueError):
+        RegionMatcher(MatcherConfig(members=0))
 
 
 def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):

@@ -536,7 +536,7 @@ class Colorizer:
 
             @torch.inference_mode()
             def score(rows: np.ndarray, stage: int) -> np.ndarray:
-                return torch.sigmoid(model(torch.from_numpy(rows), stage)).double().numpy()
+                return model.probabilities(torch.from_numpy(rows), stage).double().numpy()
 
             self._matcher = score
         return self._matcher

@@ -5,6 +5,12 @@ stage 1 reads votes, shapes and the network's idea of the neighbours' colours;
 stage 2 also reads the first stage's beliefs about the neighbours (relaxation).
 Each stage standardises its inputs with the training rows' mean and spread, kept
 as buffers so a checkpoint carries them.
+
+A matcher may hold several members, the same two stages fitted from different
+seeds, whose probabilities are averaged (:meth:`RegionMatcher.probabilities`):
+refits of one recipe agree on generated keyframes to a point but disagree widely on
+real frames, far from their training, and the average is steadier on both. Member 0
+is ``stage1``/``stage2`` themselves, so a one-member checkpoint keeps the old keys.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ class MatcherConfig:
     features: int = 26  # len(region_match.FEATURES)
     belief_features: int = 4  # len(region_match.BELIEF_FEATURES), stage 2 only
     hidden: int = 64
+    members: int = 1  # fits from different seeds; their probabilities are averaged
 
     def as_dict(self) -> dict:
         """Plain dict (for checkpoint metadata)."""
@@ -52,12 +59,11 @@ class _Stage(nn.Module):
         return self.mlp((rows - self.mean) / self.scale)[:, 0]
 
 
-class RegionMatcher(nn.Module):
-    """Stage 1 and stage 2 scorers; ``forward(rows, stage)`` gives logits."""
+class _Member(nn.Module):
+    """One fit: a stage 1 and a stage 2 scorer."""
 
     def __init__(self, config: MatcherConfig) -> None:
         super().__init__()
-        self.config = config
         self.stage1 = _Stage(config.features, config.hidden)
         self.stage2 = _Stage(config.features + config.belief_features, config.hidden)
 
@@ -67,5 +73,28 @@ class RegionMatcher(nn.Module):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         return self.stage1 if stage == 1 else self.stage2
 
+
+class RegionMatcher(_Member):
+    """Stage 1 and stage 2 scorers (member 0) and ``config.members - 1`` more fits.
+
+    ``forward(rows, stage)`` gives member 0's logits; :meth:`probabilities` the
+    members' mean probability, which the engine uses.
+    """
+
+    def __init__(self, config: MatcherConfig) -> None:
+        super().__init__(config)
+        if config.members < 1:
+            raise ValueError(f"members must be 1 or more, got {config.members}")
+        self.config = config
+        self.others = nn.ModuleList(_Member(config) for _ in range(config.members - 1))
+
+    def members(self) -> list[_Member]:
+        """Every fit, member 0 (this module's own stages) first."""
+        return [self, *self.others]
+
     def forward(self, rows: torch.Tensor, stage: int) -> torch.Tensor:
         return self.stage(stage)(rows)
+
+    def probabilities(self, rows: torch.Tensor, stage: int) -> torch.Tensor:
+        """The members' mean probability per row for pass ``stage``."""
+        return torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.members()]).mean(0)
