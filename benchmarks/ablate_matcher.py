@@ -1,7 +1,7 @@
 """What each part of the region matcher buys: the shipped recipe's samples, refitted with
 feature groups masked (held constant, so they carry no information).
 
-    python benchmarks/ablate_matcher.py          # about 25 minutes on the 2-core CPU
+    python benchmarks/ablate_matcher.py          # about 18 minutes on the 2-core CPU
 
 Scores are the share of regions given their true colour on the training run's
 held-out split (64 keyframes from a disjoint seed), after stage 1 and stage 2, beside
