@@ -81,6 +81,12 @@ class FrameAnalysis:
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
 
+    @functools.cached_property
+    def trace(self) -> np.ndarray:
+        """Regions facing each other across colour-trace lines (:func:`trace_pairs`
+        rows), computed once: a matched keyframe reads them twice."""
+        return trace_pairs(self.art, self.regions)
+
 
 @dataclass
 class ColorizeStats:
@@ -476,8 +482,7 @@ class Colorizer:
         parts = region_match.reference_parts(
             placed_index, reference_ink(placed) >= 0.5, colours, self.palette.colours
         )
-        trace = trace_pairs(frame.art, frame.regions)
-        inputs = region_match.MatchInputs(frame.regions, votes, parts, trace)
+        inputs = region_match.MatchInputs(frame.regions, votes, parts, frame.trace)
         self.stats.add_time("match", time.perf_counter() - t0)
         return inputs
 
@@ -1060,7 +1065,7 @@ class Colorizer:
         colours, detail = self.colour_keyframe(sketch, frame, ref)
         self._last_step = (colours, None, detail)
         self._partners.learn(
-            trace_pairs(frame.art, frame.regions),
+            frame.trace,
             colours,
             frame.regions.areas,
             value=self.palette.colours.max(axis=1),
@@ -1092,7 +1097,7 @@ class Colorizer:
         """
         t0 = time.perf_counter()
         self._partners.repair(
-            trace_pairs(frame.art, frame.regions),
+            frame.trace,
             colours,
             frame.regions.areas,
             derive=self._derive_tone,

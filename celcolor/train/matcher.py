@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -243,7 +243,7 @@ def fit_matcher(
         # Stage 2's training beliefs: each half scored by a stage 1 fitted on the other.
         beliefs: list[np.ndarray | None] = [None] * len(train)
         for half in (0, 1):
-            fold = RegionMatcher(MatcherConfig(**{**config.as_dict(), "members": 1})).stage1
+            fold = RegionMatcher(replace(config, members=1)).stage1
             others = [s for j, s in enumerate(train) if j % 2 != half]
             rows = [view(s.rows) for s in others]
             _fit_stage(fold, *_stack(others, rows), cfg, logf, f"m{i}-stage1-fold{half}", seed)
