@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -175,7 +176,9 @@ def test_the_matcher_scores_rows_and_round_trips_strictly(tmp_path):
 def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tmp_path):
     from celcolor.train.matcher import MatcherTrainConfig, train_matcher
 
-    summary = train_matcher(MatcherTrainConfig(out=tmp_path, keyframes=4, heldout=2, epochs=8))
+    summary = train_matcher(
+        MatcherTrainConfig(out=tmp_path, keyframes=4, heldout=2, epochs=8, real=0)
+    )
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     for member in range(3):  # the shipped recipe averages three fits
         stage1 = [r["loss"] for r in log if r["stage"] == f"m{member}-stage1"]
@@ -207,9 +210,68 @@ def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
 
     out = tmp_path / "run"
     args = ("train", "matcher", "--out", out, "--synthetic", "2", "--heldout", "1", "-q")
-    proc = run_cli(*args, "--epochs", "1")
+    proc = run_cli(*args, "--epochs", "1", "--real", "0")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["checkpoint"].endswith("matcher.safetensors")
     assert (out / "matcher.safetensors").is_file() and (out / "summary.json").is_file()
     bad = run_cli(*args, "--epochs", "0")
     assert bad.returncode == 2 and "--epochs" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_cli(*args, "--real", "-1")
+    assert bad.returncode == 2 and "--real" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _write_gif(path, frames) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
+
+
+def _moving_cels(count: int) -> list[np.ndarray]:
+    """Flat cels with black outlines, moving 4 px a frame: a tiny colour clip."""
+    frames = []
+    for t in range(count):
+        f = np.full((64, 96, 3), 230, np.uint8)
+        for x, y, colour in ((8, 10, (200, 60, 60)), (50, 30, (60, 90, 200))):
+            x += 3 * t
+            cv2.rectangle(f, (x, y), (x + 28, y + 22), colour, -1)
+            cv2.rectangle(f, (x, y), (x + 28, y + 22), (0, 0, 0), 1)
+        frames.append(f)
+    return frames
+
+
+def test_real_keyframes_are_two_frames_of_one_clip_under_one_crop(tmp_path):
+    from celcolor.data.pairs import real_keyframe_triples
+
+    gifs = "KytraScript+SakugaDataset/assets/gif"
+    # Nearly static: a 16-colour texture, one pixel changed per frame (GIF keeps
+    # identical frames as one). Two crops of it would differ nearly everywhere.
+    texture = np.random.default_rng(0).integers(0, 16, (60, 80, 1)) * np.array([16, 7, 3])
+    still = []
+    for t in range(12):
+        f = texture.astype(np.uint8).copy()
+        f[0, t] = 255
+        still.append(f)
+    _write_gif(tmp_path / "still" / gifs / "still.gif", still)
+    for sketch, reference, target in real_keyframe_triples(tmp_path / "still", 4, (64, 48), 0):
+        assert sketch.shape == reference.shape == target.shape == (48, 64, 3)
+        assert np.mean(np.abs(target.astype(int) - reference.astype(int))) < 2
+    _write_gif(tmp_path / "moving" / gifs / "cels.gif", _moving_cels(12))
+    triples = list(real_keyframe_triples(tmp_path / "moving", 4, (64, 48), 0))
+    assert len(triples) == 4
+    assert all(not np.array_equal(r, t) for _, r, t in triples)  # two frames, not one
+    assert list(real_keyframe_triples(tmp_path / "absent", 4, (64, 48), 0)) == []
+
+
+def test_the_matcher_trains_on_real_keyframes_when_the_data_is_there(tmp_path):
+    from celcolor.train.matcher import MatcherTrainConfig, train_matcher
+
+    root = tmp_path / "data"
+    _write_gif(root / "KytraScript+SakugaDataset/assets/gif/cels.gif", _moving_cels(12))
+    cfg = MatcherTrainConfig(
+        out=tmp_path / "run", keyframes=2, heldout=1, epochs=2, real=3, data=root, members=1
+    )
+    assert train_matcher(cfg)["data"]["real_keyframes"] == 3
+    missing = replace(cfg, data=tmp_path / "absent", out=tmp_path / "run2")
+    assert train_matcher(missing)["data"]["real_keyframes"] == 0

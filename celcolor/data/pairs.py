@@ -173,17 +173,27 @@ def _read_clip(path: Path, max_frames: int = 64) -> list[np.ndarray]:
         return [f.image for _, f in zip(range(max_frames), source, strict=False)]
 
 
+def _crop_box(shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Generator):
+    """A random crop of a frame of ``shape`` to the aspect of ``size`` (w, h): the frame's
+    scaled size and the crop's top-left corner."""
+    w, h = size
+    H, W = shape[:2]
+    scale = max(w / W, h / H) * rng.uniform(1.0, 1.5)
+    scaled = (max(w, round(W * scale)), max(h, round(H * scale)))
+    y = int(rng.integers(0, scaled[1] - h + 1))
+    x = int(rng.integers(0, scaled[0] - w + 1))
+    return scaled, y, x
+
+
+def _crop(rgb: np.ndarray, size: tuple[int, int], box) -> np.ndarray:
+    scaled, y, x = box
+    img = cv2.resize(rgb, scaled, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(img[y : y + size[1], x : x + size[0]])
+
+
 def _fit(rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """Random crop of the frame's aspect to ``size`` (w, h), then resize."""
-    w, h = size
-    H, W = rgb.shape[:2]
-    scale = max(w / W, h / H) * rng.uniform(1.0, 1.5)
-    img = cv2.resize(
-        rgb, (max(w, round(W * scale)), max(h, round(H * scale))), interpolation=cv2.INTER_AREA
-    )
-    y = int(rng.integers(0, img.shape[0] - h + 1))
-    x = int(rng.integers(0, img.shape[1] - w + 1))
-    return np.ascontiguousarray(img[y : y + h, x : x + w])
+    return _crop(rgb, size, _crop_box(rgb.shape, size, rng))
 
 
 def _distort(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -196,9 +206,9 @@ def _distort(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(out[:, ::-1]) if rng.random() < 0.5 else out
 
 
-def real_pairs(root: Path, count: int, size: tuple[int, int], seed: int) -> Iterator[Sample]:
-    """Pairs from real colour clips and stills under ``root`` (``../shared/data``)."""
-    rng = np.random.default_rng(seed)
+def real_colour_clips(root: Path) -> list[list[np.ndarray]]:
+    """The frames of every real colour clip under ``root`` (``../shared/data``), then
+    every still as a one-frame clip; RGB uint8. A damaged file is skipped and logged."""
     clips = [
         p
         for pattern in REAL_CLIPS
@@ -221,6 +231,20 @@ def real_pairs(root: Path, count: int, size: tuple[int, int], seed: int) -> Iter
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is not None:
             frames.append([np.ascontiguousarray(img[..., ::-1])])
+    return frames
+
+
+def _random_sketch(colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Our XDoG extractor's sketch of a colour frame, under varied settings."""
+    return sketch_from_colour(
+        colour, sigma=float(rng.uniform(0.6, 1.2)), p=float(rng.uniform(12, 30))
+    )
+
+
+def real_pairs(root: Path, count: int, size: tuple[int, int], seed: int) -> Iterator[Sample]:
+    """Pairs from real colour clips and stills under ``root`` (``../shared/data``)."""
+    rng = np.random.default_rng(seed)
+    frames = real_colour_clips(root)
     if not frames:
         return
     for n in range(count):
@@ -232,7 +256,30 @@ def real_pairs(root: Path, count: int, size: tuple[int, int], seed: int) -> Iter
             reference = _fit(clip[j], size, rng)
         else:
             reference = _distort(target, rng)
-        sketch = sketch_from_colour(
-            target, sigma=float(rng.uniform(0.6, 1.2)), p=float(rng.uniform(12, 30))
-        )
-        yield make_sample(sketch, reference, target, f"real:{n}")
+        yield make_sample(_random_sketch(target, rng), reference, target, f"real:{n}")
+
+
+def real_keyframe_triples(
+    root: Path, count: int, size: tuple[int, int], seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(sketch, reference, target)`` keyframes from the real colour clips under ``root``.
+
+    The target and the reference are two frames 2 to 9 samples apart of one clip (the
+    clips are read as up to 64 frames spread over their length, so that is a small to
+    large change of pose), under one crop, as a camera would frame both; the sketch is
+    our extractor's of the target. Stills are left out: a reference of the same drawing
+    teaches nothing about matching another.
+    """
+    rng = np.random.default_rng(seed)
+    clips = [c for c in real_colour_clips(root) if len(c) > 8]
+    made = 0
+    while clips and made < count:
+        clip = clips[int(rng.integers(0, len(clips)))]
+        i = int(rng.integers(0, len(clip)))
+        j = int(np.clip(i + rng.integers(2, 10) * rng.choice([-1, 1]), 0, len(clip) - 1))
+        if i == j:
+            continue
+        box = _crop_box(clip[i].shape, size, rng)
+        target, reference = _crop(clip[i], size, box), _crop(clip[j], size, box)
+        yield _random_sketch(target, rng), reference, target
+        made += 1

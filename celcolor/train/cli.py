@@ -47,7 +47,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         default=None,
         help="generated pairs, sequences (temporal) or keyframes (matcher)",
     )
-    p.add_argument("--real", type=int, default=None, help="real pairs/sequences (needs --data)")
+    p.add_argument(
+        "--real", type=int, default=None, help="real pairs, sequences or keyframes (from --data)"
+    )
     p.add_argument("--heldout", type=int, default=None)
     p.add_argument("--data", type=Path, default=None, help="../shared/data by default")
     p.add_argument("--seed", type=int, default=0)
@@ -173,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_matcher(args: argparse.Namespace) -> int:
-    """`train matcher`: generated keyframes only (--synthetic, --heldout, --epochs)."""
+    """`train matcher`: generated keyframes (--synthetic) and keyframes of the real colour
+    clips (--real, --data), a generated held-out split (--heldout), --epochs."""
     from .matcher import train_matcher
 
     default = MatcherTrainConfig()
@@ -182,6 +185,8 @@ def _run_matcher(args: argparse.Namespace) -> int:
     cfg = MatcherTrainConfig(
         out=args.out if args.out is not None else Path("runs/matcher"),
         keyframes=args.synthetic if args.synthetic is not None else default.keyframes,
+        real=args.real if args.real is not None else default.real,
+        data=args.data,
         heldout=args.heldout if args.heldout is not None else default.heldout,
         epochs=args.epochs,
         lr=args.lr if args.lr is not None else default.lr,
@@ -190,8 +195,10 @@ def _run_matcher(args: argparse.Namespace) -> int:
         checkpoint=args.exemplar,
         quiet=args.quiet,
     )
-    if cfg.keyframes < 2 or cfg.heldout < 1:
-        raise UsageError("train matcher: --synthetic must be 2 or more, --heldout 1 or more")
+    if cfg.keyframes < 2 or cfg.heldout < 1 or cfg.real < 0:
+        raise UsageError(
+            "train matcher: --synthetic must be 2 or more, --heldout 1 or more, --real 0 or more"
+        )
     summary = train_matcher(cfg)
     print(json.dumps({k: summary[k] for k in ("checkpoint", "seconds", "heldout_region_choice")}))
     if args.ship:

@@ -1,7 +1,9 @@
 """Train the region matcher (`colorize-video train matcher`).
 
 Each sample is a keyframe of a generated cut and a colour reference another frame
-of that cut, 8 to 45 frames away (pose, depth order and occlusion differ). The
+of that cut, 8 to 45 frames away (pose, depth order and occlusion differ), or a
+keyframe of a real colour clip (``../shared/data`` when present: the extractor's
+sketch of one frame, another frame of the clip as the reference). The
 engine builds its matcher inputs exactly as at run time (:meth:`Colorizer.match_inputs`:
 the shipped exemplar network's and the fitted copy's votes, the reference's parts);
 each (region, reference colour) row is labelled 1 when that colour is the one the
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.pairs import real_keyframe_triples
 from ..data.synthetic import CutSpec, render_frame
 from ..engine import ColorizeOptions, Colorizer
 from ..engine import region_match as rm
@@ -38,8 +41,11 @@ from ..engine.palette import NO_COLOUR, VOTE_INK_MAX
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..progress import progress_bar
+from .exemplar import DEFAULT_DATA
 
 log = logging.getLogger(__name__)
+
+REAL_SIZE = (384, 224)  # real keyframes' size (w, h), near the generated ones' 320x192
 
 
 @dataclass
@@ -48,6 +54,8 @@ class MatcherTrainConfig:
 
     out: Path = Path("runs/matcher")
     keyframes: int = 960  # generated (keyframe, reference) samples
+    real: int = 480  # keyframes of the real colour clips (when the data folder exists)
+    data: Path | None = None  # ../shared/data by default
     heldout: int = 64  # from a disjoint seed, for validation
     epochs: int = 60
     hidden: int = 64
@@ -94,17 +102,21 @@ def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.nd
     return shares[:, :NO_COLOUR].argmax(1)
 
 
-def make_sample(
-    spec: CutSpec, key: int, ref: int, checkpoint: str | None, area_power: float = 0.5
+def sample_from_frames(
+    sketch: np.ndarray,
+    reference: np.ndarray,
+    target: np.ndarray,
+    checkpoint: str | None,
+    area_power: float = 0.5,
 ) -> Sample:
-    """The matcher's rows for frame ``key`` of a cut coloured from frame ``ref``."""
-    target, reference = render_frame(spec, key, flow=False), render_frame(spec, ref, flow=False)
+    """The matcher's rows for a keyframe ``sketch`` coloured from ``reference``, labelled
+    by its colour ``target`` (RGB uint8 frames of one size)."""
     # temporal="classical": only the keyframe is coloured (and auto would log per sample)
     options = ColorizeOptions(checkpoint=checkpoint, temporal="classical")
-    colorizer = Colorizer(reference.colour, options)
-    frame = colorizer.analyse(target.sketch)
-    inputs = colorizer.match_inputs(target.sketch, frame)
-    truth = truth_colours(colorizer, inputs, target.colour, frame.art.ink_u8)
+    colorizer = Colorizer(reference, options)
+    frame = colorizer.analyse(sketch)
+    inputs = colorizer.match_inputs(sketch, frame)
+    truth = truth_colours(colorizer, inputs, target, frame.art.ink_u8)
     rows, region, colour = rm.candidate_rows(inputs)
     area = inputs.shapes[region, 0]
     return Sample(
@@ -116,6 +128,39 @@ def make_sample(
         weight=(area**area_power).astype(np.float32),
         colours=len(colorizer.palette),
     )
+
+
+def make_sample(
+    spec: CutSpec, key: int, ref: int, checkpoint: str | None, area_power: float = 0.5
+) -> Sample:
+    """The matcher's rows for frame ``key`` of a cut coloured from frame ``ref``."""
+    target, reference = render_frame(spec, key, flow=False), render_frame(spec, ref, flow=False)
+    return sample_from_frames(
+        target.sketch, reference.colour, target.colour, checkpoint, area_power
+    )
+
+
+def make_real_samples(
+    root: Path,
+    count: int,
+    seed: int,
+    checkpoint: str | None,
+    quiet: bool = True,
+    area_power: float = 0.5,
+) -> list[Sample]:
+    """``count`` keyframes of the real colour clips under ``root`` (none when it is
+    absent): :func:`~celcolor.data.pairs.real_keyframe_triples` at 384x224."""
+    if not root.is_dir():
+        return []
+    samples: list[Sample] = []
+    update, close = progress_bar(quiet, "real keyframes", unit="keyframe")
+    try:
+        for sketch, reference, target in real_keyframe_triples(root, count, REAL_SIZE, seed):
+            samples.append(sample_from_frames(sketch, reference, target, checkpoint, area_power))
+            update(len(samples), count)
+    finally:
+        close()
+    return samples
 
 
 def make_samples(
@@ -291,6 +336,11 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         cfg.area_power,
         cfg.untraced,
     )
+    root = Path(cfg.data if cfg.data is not None else DEFAULT_DATA)
+    real = make_real_samples(
+        root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power
+    )
+    train += real
     heldout = make_samples(
         cfg.heldout,
         10_000 + cfg.seed,
@@ -311,6 +361,8 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         },
         "data": {
             "synthetic_keyframes": cfg.keyframes,
+            "real_keyframes": len(real),
+            "real_root": str(root) if real else None,
             "heldout_keyframes": cfg.heldout,
             "rows": int(sum(len(s.rows) for s in train)),
             "build_seconds": round(build_seconds, 1),
