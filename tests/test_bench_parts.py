@@ -182,3 +182,21 @@ def test_cli_usage_errors(tmp_path, capsys):
     (tmp_path / "report.json").write_text("{}")
     assert main(["bench", "-o", str(tmp_path), "--presets", "slow", "--frames", "2"]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_bench_exemplar_region_choice_scores_the_paint_of_each_region(monkeypatch):
+    from pathlib import Path
+
+    from celcolor.data.synthetic import CutSpec, render_frame
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_exemplar
+
+    frame = render_frame(CutSpec(width=160, height=96, num_frames=2, seed=3), 0, flow=False)
+    truth = frame.colour
+    mirrored = np.ascontiguousarray(truth[:, ::-1])  # the same paints, in the wrong places
+    got = bench_exemplar.region_choice(
+        frame.sketch, truth, {"truth": truth, "mirrored": mirrored}, truth
+    )
+    assert got["truth"] == 1.0
+    assert got["mirrored"] < 0.8
