@@ -173,7 +173,10 @@ def _read_clip(path: Path, max_frames: int = 64) -> list[np.ndarray]:
         return [f.image for _, f in zip(range(max_frames), source, strict=False)]
 
 
-def _crop_box(shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Generator):
+CropBox = tuple[tuple[int, int], int, int]  # the frame's scaled (w, h), then the crop's y, x
+
+
+def _crop_box(shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Generator) -> CropBox:
     """A random crop of a frame of ``shape`` to the aspect of ``size`` (w, h): the frame's
     scaled size and the crop's top-left corner."""
     w, h = size
@@ -185,7 +188,7 @@ def _crop_box(shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Gene
     return scaled, y, x
 
 
-def _crop(rgb: np.ndarray, size: tuple[int, int], box) -> np.ndarray:
+def _crop(rgb: np.ndarray, size: tuple[int, int], box: CropBox) -> np.ndarray:
     scaled, y, x = box
     img = cv2.resize(rgb, scaled, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(img[y : y + size[1], x : x + size[0]])
