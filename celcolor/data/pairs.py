@@ -209,18 +209,19 @@ def _distort(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(out[:, ::-1]) if rng.random() < 0.5 else out
 
 
-def real_colour_clips(root: Path) -> list[list[np.ndarray]]:
+def real_colour_clips(root: Path, stills: bool = True) -> list[list[np.ndarray]]:
     """The frames of every real colour clip under ``root`` (``../shared/data``), then
-    every still as a one-frame clip; RGB uint8. A damaged file is skipped and logged."""
+    (``stills``) every still as a one-frame clip; RGB uint8. A damaged file is skipped
+    and logged."""
     clips = [
         p
         for pattern in REAL_CLIPS
         for p in sorted(root.glob(pattern))
         if not any(tag in p.name for tag in _NOT_COLOUR)
     ]
-    stills = [
+    still_paths = [
         p
-        for pattern in REAL_STILLS
+        for pattern in (REAL_STILLS if stills else ())
         for p in sorted(root.glob(pattern))
         if p.suffix.lower() in (".png", ".jpg", ".jpeg")
     ]
@@ -230,7 +231,7 @@ def real_colour_clips(root: Path) -> list[list[np.ndarray]]:
             frames.append(_read_clip(path))
         except Exception as e:  # a damaged file is skipped, with its name in the log
             log.warning("skipping %s: %s", path, e)
-    for path in stills:
+    for path in still_paths:
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is not None:
             frames.append([np.ascontiguousarray(img[..., ::-1])])
@@ -274,7 +275,7 @@ def real_keyframe_triples(
     teaches nothing about matching another.
     """
     rng = np.random.default_rng(seed)
-    clips = [c for c in real_colour_clips(root) if len(c) > 8]
+    clips = [c for c in real_colour_clips(root, stills=False) if len(c) > 8]
     made = 0
     while clips and made < count:
         clip = clips[int(rng.integers(0, len(clips)))]
