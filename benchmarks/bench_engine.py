@@ -96,9 +96,17 @@ def bench_speed(frames: int, repeat: int, work: Path) -> dict:
 
 
 def bench_network_speed(
-    frames: int, repeat: int, work: Path, size: tuple[int, int] = (1280, 720)
+    frames: int,
+    repeat: int,
+    work: Path,
+    size: tuple[int, int] = (1280, 720),
+    long_side: int | None = None,
 ) -> dict:
-    """End to end at ``size`` with the temporal network on every in-between (network-only)."""
+    """End to end at ``size`` with the temporal network on every in-between (network-only).
+
+    ``long_side``: the temporal network's working size (None: the engine's default for
+    the device, 0: the frame's own size).
+    """
     spec = CutSpec(width=size[0], height=size[1], num_frames=frames, seed=SPEED_SPEC.seed)
     paths = write_cut(spec, work / "speed", video=True, overwrite=True)
     runs, stages, network = [], {}, {}
@@ -108,7 +116,10 @@ def bench_network_speed(
             paths["reference"],
             work / "network.mp4",
             options=ColorizeOptions(
-                temporal="network-only", keyframe_mode="copy", rekey_threshold=1.0
+                temporal="network-only",
+                keyframe_mode="copy",
+                rekey_threshold=1.0,
+                temporal_long_side=long_side,
             ),
             encode=EncodeOptions(overwrite=True, preset="medium", crf=18),
         )
@@ -117,6 +128,7 @@ def bench_network_speed(
         network = {"frames": result.stats.network_frames}
     return {
         "resolution": f"{size[0]}x{size[1]}",
+        "temporal_long_side": "default" if long_side is None else long_side,
         "frames": frames,
         "encoder": "libx264 medium crf 18",
         "network_fps": frames / min(runs),
@@ -205,7 +217,8 @@ def markdown(res: dict) -> str:
     for key in sorted(k for k in res if k.startswith("network_speed")):
         n = res[key]
         lines += [
-            f"| {n.get('resolution', '1280x720')}, temporal network on every in-between, "
+            f"| {n.get('resolution', '1280x720')}, temporal network on every in-between"
+            f"{_side_text(n.get('temporal_long_side', 'default'))}, "
             f"{len(n['runs_s'])} runs "
             "| frames/s, best | median |",
             "|---|---|---|",
@@ -244,6 +257,12 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _side_text(side) -> str:
+    if side == "default":
+        return ""
+    return " at the frame's own size" if side == 0 else f" at long side {side}"
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -254,6 +273,13 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _gpu_name() -> str | None:
+    """The CUDA device the learned parts run on (the engine's "auto"), or None."""
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
@@ -261,6 +287,18 @@ def main() -> None:
     )
     p.add_argument("--frames", type=int, default=SPEED_SPEC.num_frames)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument(
+        "--temporal-long-side",
+        type=int,
+        default=None,
+        help="network-speed: the temporal network's working long side (0: the frame's own)",
+    )
+    p.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="folder for engine.json / engine.md (another machine's figures go elsewhere)",
+    )
     p.add_argument(
         "--size",
         type=_size,
@@ -273,6 +311,7 @@ def main() -> None:
         "celcolor": __version__,
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        "gpu": _gpu_name(),
         "command": " ".join(["python", "benchmarks/bench_engine.py", *sys.argv[1:]]),
     }
     with tempfile.TemporaryDirectory(prefix="celcolor-bench-") as tmp:
@@ -282,16 +321,20 @@ def main() -> None:
         if "network-speed" in parts:
             w, h = args.size
             key = "network_speed" if (w, h) == (1280, 720) else f"network_speed_{w}x{h}"
-            res[key] = bench_network_speed(min(args.frames, 96), min(args.repeat, 3), work, (w, h))
+            side = args.temporal_long_side
+            key += "" if side is None else f"_side{side}"
+            res[key] = bench_network_speed(
+                min(args.frames, 96), min(args.repeat, 3), work, (w, h), side
+            )
             parts = [f"network-speed {w}x{h}" if p == "network-speed" else p for p in parts]
         if "memory" in parts:
             res["memory"] = bench_memory(work)
         if "quality" in parts:
             res["quality"] = bench_quality()
     res["max_rss_mb_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    RESULTS.mkdir(exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     # A partial run (--only) updates its parts and keeps the others' last figures.
-    path = RESULTS / "engine.json"
+    path = args.results / "engine.json"
     earlier = json.loads(path.read_text()) if path.is_file() else {}
     res = {
         **earlier,
@@ -300,7 +343,7 @@ def main() -> None:
     }
     path.write_text(json.dumps(res, indent=2, default=str))
     table = markdown(res)
-    (RESULTS / "engine.md").write_text(table)
+    (args.results / "engine.md").write_text(table)
     print(table)
 
 

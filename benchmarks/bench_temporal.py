@@ -7,8 +7,10 @@ One run of ``colorize-video bench`` (celcolor.bench) with four methods side by s
 ``model:exemplar`` (the pretrained network colouring every frame from the reference,
 no temporal input), ``classical`` (flow propagation, region snap),
 ``model:temporal`` (the fine-tuned network on every in-between, the keyframe copied
-as classical has it) and ``model:temporal+classical`` (classical propagation where
-its vote is confident, the temporal network for the rest). Suites: the synthetic
+as classical has it), ``model:temporal@frame-size`` (the same at the frame's own size
+instead of its training scale: ``--temporal-long-side 0``) and
+``model:temporal+classical`` (classical propagation where its vote is confident, the
+temporal network for the rest). Suites: the synthetic
 presets at 640x360 with 48 frames each (where drift accumulates), and the real
 first-frame suite (colour clips of ``../shared/data``, XDoG sketches, frame 0 as the
 reference, up to 24 frames) when present. Metrics: TC, E_warp, CDC, PSNR, SSIM,
@@ -31,9 +33,24 @@ from pathlib import Path
 from run_bench import colour_clips, default_data
 
 from celcolor.bench import BenchConfig, run_bench, write_report
+from celcolor.bench.methods import engine_method, register_method
 
 RESULTS = Path(__file__).parent / "results"
-METHODS = ("model:exemplar", "classical", "model:temporal", "model:temporal+classical")
+FRAME_SIZE = "model:temporal@frame-size"
+METHODS = ("model:exemplar", "classical", "model:temporal", FRAME_SIZE, "model:temporal+classical")
+
+
+def register_frame_size(checkpoint: str | None) -> None:
+    """The temporal network on every in-between at the frame's own size."""
+    fields = {
+        "keyframe_mode": "copy",
+        "temporal": "network-only",
+        "temporal_long_side": 0,
+        "temporal_checkpoint": checkpoint,
+    }
+    where = checkpoint or "the shipped weights"
+    description = f"temporal network ({where}) at the frame's own size, every in-between"
+    register_method(engine_method(FRAME_SIZE, fields, description))
 
 
 def main() -> None:
@@ -45,6 +62,8 @@ def main() -> None:
     p.add_argument("--no-real", action="store_true")
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH")
     args = p.parse_args()
+    checkpoints = dict(c.split("=", 1) for c in args.checkpoint)
+    register_frame_size(checkpoints.get("temporal"))
     data = args.data or default_data()
     clips = [] if args.no_real or not data.is_dir() else colour_clips(data)
     config = BenchConfig(
@@ -55,7 +74,7 @@ def main() -> None:
         first_frame_lines=("fill",),
         lvcd_size=False,
         methods=METHODS,
-        checkpoints=dict(c.split("=", 1) for c in args.checkpoint),
+        checkpoints=checkpoints,
         speed=False,
         memory=False,
     )

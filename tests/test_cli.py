@@ -334,6 +334,7 @@ _INPUTS = ["reference.png", "sketch", "sketch.mp4"]
         ["--temporal", "magic"],
         ["--codec", "mpeg2"],
         ["--ref-frame", "x"],
+        ["--temporal-long-side", "32"],
     ],
 )
 def test_usage_errors_exit_2(small_cut: dict[str, Path], args: list[str]) -> None:

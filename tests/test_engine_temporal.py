@@ -64,6 +64,30 @@ def test_network_only_colours_every_in_between_with_the_network(cut, temporal_ch
     assert {tuple(c) for c in out[5][away][::40]} <= palette
 
 
+@pytest.mark.parametrize(("side", "work"), [(None, (320, 192)), (0, (160, 96)), (80, (80, 48))])
+def test_the_temporal_working_size_is_chosen(cut, temporal_checkpoint, side, work):
+    # None: the training scale (this bare checkpoint records none: 320); 0: the
+    # frame's own size; a number: that long side. The cut is 160x96.
+    options = ColorizeOptions(
+        temporal="network-only",
+        temporal_checkpoint=temporal_checkpoint,
+        temporal_long_side=side,
+        rekey_threshold=1.0,
+    )
+    col = Colorizer(cut.colour[0], options)
+    out = list(col.colorize(list(cut.sketch[:3])))
+    assert col.temporal_network().work_size(cut.sketch[0].shape) == work
+    assert len(out) == 3 and col.stats.network_frames == 2
+
+
+@pytest.mark.parametrize("side", [-1, 32, 5000])
+def test_a_temporal_working_size_out_of_range_is_refused(side):
+    from celcolor.errors import UsageError
+
+    with pytest.raises(UsageError, match="temporal-long-side"):
+        ColorizeOptions(temporal_long_side=side)
+
+
 def test_network_mode_calls_the_network_only_for_unconfident_regions(cut, temporal_checkpoint):
     def run(fill_share: float) -> Colorizer:
         options = ColorizeOptions(

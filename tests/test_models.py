@@ -96,6 +96,17 @@ def test_correspondence_blocks_do_not_change_the_result(monkeypatch):
         assert torch.allclose(correspond(q, k, v, chunk), whole, atol=1e-6)
     monkeypatch.setattr(exemplar_module, "SCORES_PER_BLOCK", 35 * 9)  # 9 queries a block
     assert torch.allclose(correspond(q, k, v, 4096), whole, atol=1e-6)
+    # The GPU's fused attention computes the same function (checked here on the CPU).
+    assert torch.allclose(exemplar_module.fused_correspond(q, k, v), whole, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_correspondence_on_the_gpu_matches_the_cpu():
+    torch.manual_seed(1)
+    q, k, v = torch.randn(2, 32, 20, 30), torch.randn(2, 32, 18, 24), torch.randn(2, 48, 18, 24)
+    cpu = correspond(q, k, v, 4096)
+    gpu = correspond(q.cuda(), k.cuda(), v.cuda(), 4096).cpu()
+    assert (gpu - cpu).norm() / cpu.norm() < 3e-3  # tf32 or fp32 kernels
 
 
 def test_pad_round_trip():

@@ -118,7 +118,7 @@ class ReferenceCopy:
             yield self._resized[(h, w)].copy()
 
 
-def _engine_method(name: str, fields: dict[str, Any], description: str) -> Method:
+def engine_method(name: str, fields: dict[str, Any], description: str) -> Method:
     """A method that is a setting of the streaming engine (``fields`` of ColorizeOptions)."""
 
     def options(s: MethodSettings) -> ColorizeOptions:
@@ -137,12 +137,12 @@ BUILTIN_METHODS: tuple[Method, ...] = (
         build=lambda reference, s: ReferenceCopy(reference),
         uses_lines=False,
     ),
-    _engine_method(
+    engine_method(
         "per-frame",
         {"temporal": "per-frame", "keyframe_mode": "copy"},
         "each frame coloured from the reference alone, no temporal information",
     ),
-    _engine_method(
+    engine_method(
         "classical",
         {"temporal": "classical", "keyframe_mode": "copy"},
         "flow propagation from the previous frame, region snap (the engine's default path)",
@@ -238,7 +238,7 @@ def _model_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
                 fields = dict(settings)
                 fields[_CHECKPOINT_FIELD.get(model_name, "checkpoint")] = checkpoint
                 methods.append(
-                    _engine_method(row, fields, f"{description}; run by the engine, {settings}")
+                    engine_method(row, fields, f"{description}; run by the engine, {settings}")
                 )
     return methods
 

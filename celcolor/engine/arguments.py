@@ -111,6 +111,11 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="temporal network weights (default: the shipped ones)",
     )  # fmt: skip
     g.add_argument(
+        "--temporal-long-side", type=int, default=None, metavar="PX",
+        help="the temporal network's working size: long side in pixels, 0 for the frame's own "
+        "(default: its training scale; more follows the previous frame more closely, slower)",
+    )  # fmt: skip
+    g.add_argument(
         "--rekey-threshold", type=float, default=0.5, metavar="SHARE",
         help="with the temporal network: re-key a frame from the reference when more than "
         "this share of its lines is new (not near the previous frame's, moved by the flow; "
@@ -162,6 +167,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         matcher_checkpoint=str(args.matcher_checkpoint) if args.matcher_checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
         rekey_threshold=args.rekey_threshold,
+        temporal_long_side=args.temporal_long_side,
         blend_window=args.blend_window,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,

@@ -54,8 +54,9 @@ def trained_size(name: str, checkpoint: str | None) -> list[int] | None:
 
 
 def _work_size(shape: tuple[int, ...], long_side: int) -> tuple[int, int]:
+    """``(w, h)``, multiples of 8, with the long side ``long_side`` (0: the frame's own)."""
     h, w = shape[:2]
-    s = long_side / max(h, w)
+    s = long_side / max(h, w) if long_side else 1.0
     return max(8, round(w * s / 8) * 8), max(8, round(h * s / 8) * 8)
 
 
@@ -72,7 +73,8 @@ class NetworkColourer:
         references: ``H,W,3`` uint8 RGB references (all are available to the attention).
         model: an :class:`ExemplarNet`; None loads the shipped weights (hash-checked).
         device: "auto", "cpu" or "cuda".
-        long_side: the working size's long side in pixels.
+        long_side: the working size's long side in pixels; 0 works at each frame's own
+            size (references at the first one's).
         bf16: run in bfloat16 autocast with channels-last tensors (None: on a CPU that
             has native bf16 instructions, where it is faster; never on a GPU here).
     """

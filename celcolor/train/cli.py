@@ -15,6 +15,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
+
 from ..errors import UsageError
 from ..models.records import WEIGHTS_DIR, WeightsRecord, shipped_record
 from .exemplar import PRECISIONS, ExemplarTrainConfig
@@ -56,6 +58,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--gan", choices=("lsgan", "wgan-gp", "none"), default=None, help=both("gan"))
     p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="exemplar and temporal: auto trains on CUDA when torch sees a GPU",
+    )
     p.add_argument(
         "--precision", choices=PRECISIONS, default="fp32",
         help="bf16: autocast the forward passes (faster steps; learned less per step in "
@@ -122,13 +130,16 @@ def _common(args: argparse.Namespace, default) -> dict:
     }  # fmt: skip
     out = args.out if args.out is not None else Path("runs") / args.model
     return {**picked, "out": out, "size": size, "data": args.data, "seed": args.seed,
-            "threads": args.threads, "precision": args.precision}  # fmt: skip
+            "threads": args.threads, "precision": args.precision,
+            "device": args.device}  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, write summary.json, and ship the weights when asked."""
     if args.model == "matcher":
         return _run_matcher(args)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
     if args.model == "temporal":
         from .temporal import train_temporal
 

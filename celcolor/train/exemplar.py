@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..data.pairs import Sample, real_pairs, synthetic_pairs
 from ..models.exemplar import ExemplarNet, PatchDiscriminator
-from ..models.registry import save_checkpoint
+from ..models.registry import default_device, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,14 @@ class ExemplarTrainConfig:
     eval_every: int = 50
     threads: int = 0  # torch threads; 0 = all cores
     precision: str = "fp32"  # or bf16 (autocast): faster steps, but see mixed_precision
+    device: str = "auto"  # auto (CUDA when there is one), cpu or cuda
     model: dict = field(default_factory=lambda: {"width": 16, "key_dim": 32, "guides": 1})
 
 
 PRECISIONS = ("fp32", "bf16")
 
 
-def mixed_precision(precision: str) -> torch.autocast:
+def mixed_precision(precision: str, device_type: str = "cpu") -> torch.autocast:
     """The autocast context of a training step: bfloat16 for "bf16", off for "fp32".
 
     Weights, gradients and losses stay float32; only the forward activations are bf16.
@@ -76,7 +77,7 @@ def mixed_precision(precision: str) -> torch.autocast:
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def _stack(samples: list[Sample]) -> dict[str, torch.Tensor]:
@@ -87,7 +88,22 @@ def _stack(samples: list[Sample]) -> dict[str, torch.Tensor]:
 
 
 def _batch(data: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.Tensor]:
+    idx = idx.to(data["ink"].device)
     return {k: v[idx] for k, v in data.items()}
+
+
+def training_device(device: str) -> torch.device:
+    """The device a recipe trains on: "auto" is CUDA when torch sees one, else the CPU."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device cuda: torch sees no CUDA device here")
+    return default_device(device)
+
+
+def on_device(data: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Every tensor of a built data set moved to ``device`` (it is small enough to live there)."""
+    return {k: v.to(device) for k, v in data.items()}
 
 
 def _to_space(rgb: torch.Tensor, space: str) -> torch.Tensor:
@@ -151,7 +167,8 @@ def drop_guides(batch: dict[str, torch.Tensor], p: float, gen: torch.Generator) 
     """Blank the guide of a share ``p`` of the samples, so the network also works without."""
     if p > 0:
         drop = torch.rand(len(batch["guide"]), generator=gen) < p
-        batch["guide"] = batch["guide"] * (~drop).float()[:, None, None, None]
+        keep = (~drop).float().to(batch["guide"].device)
+        batch["guide"] = batch["guide"] * keep[:, None, None, None]
 
 
 def build_data(cfg: ExemplarTrainConfig) -> tuple[dict, dict, dict]:
@@ -213,11 +230,16 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    device = training_device(cfg.device)
     train, heldout, data_info = build_data(cfg)
+    train, heldout = on_device(train, device), on_device(heldout, device)
+    data_info["device"] = str(device)
     log.info("data: %s", data_info)
-    model = ExemplarNet(_model_config(cfg)).train()
-    disc = PatchDiscriminator(16).train() if cfg.gan != "none" else None
+    model = ExemplarNet(_model_config(cfg)).train().to(device)
+    disc = PatchDiscriminator(16).train().to(device) if cfg.gan != "none" else None
     vgg = _vgg_features()
+    vgg = vgg.to(device) if vgg is not None else None
+    dtype = device.type
     perceptual = "vgg16" if vgg is not None else ("feature-matching" if disc else "none")
     meta = {"perceptual": perceptual, "train_size": json.dumps(list(cfg.size))}
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
@@ -230,7 +252,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
         while step < cfg.steps and time.perf_counter() - t_train < budget:
             batch = _batch(train, torch.randint(0, n, (cfg.batch,), generator=gen))
             drop_guides(batch, cfg.guide_dropout, gen)
-            with mixed_precision(cfg.precision):
+            with mixed_precision(cfg.precision, dtype):
                 fake = predict(model, batch).float()
             losses = {
                 "l1": F.l1_loss(
@@ -239,7 +261,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
                 "tv": total_variation(fake),
             }
             if disc is not None:
-                with mixed_precision(cfg.precision):
+                with mixed_precision(cfg.precision, dtype):
                     d_fake, f_fake = disc(batch["ink"], fake)
                     with torch.no_grad():
                         _, f_real = disc(batch["ink"], batch["target"])
@@ -296,13 +318,13 @@ def _model_config(cfg: ExemplarTrainConfig):
 
 
 def _disc_step(disc, opt_d, batch, fake, gan: str, precision: str = "fp32") -> float:
-    with mixed_precision(precision):
+    with mixed_precision(precision, fake.device.type):
         real_logits = disc(batch["ink"], batch["target"])[0].float()
         fake_logits = disc(batch["ink"], fake)[0].float()
     if gan == "lsgan":
         loss = ((real_logits - 1) ** 2).mean() + (fake_logits**2).mean()
     else:  # WGAN-GP (Gulrajani et al. 2017)
-        alpha = torch.rand(fake.shape[0], 1, 1, 1)
+        alpha = torch.rand(fake.shape[0], 1, 1, 1, device=fake.device)
         mixed = (alpha * batch["target"] + (1 - alpha) * fake).requires_grad_(True)
         mixed_logits, _ = disc(batch["ink"], mixed)
         grad = torch.autograd.grad(mixed_logits.sum(), mixed, create_graph=True)[0]

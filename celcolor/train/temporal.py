@@ -39,7 +39,9 @@ from .exemplar import (
     log_evaluation,
     mean_psnr,
     mixed_precision,
+    on_device,
     total_variation,
+    training_device,
 )
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,7 @@ class TemporalTrainConfig:
     eval_every: int = 25
     threads: int = 0
     precision: str = "fp32"  # or bf16: see celcolor.train.exemplar.mixed_precision
+    device: str = "auto"  # auto (CUDA when there is one), cpu or cuda
     extra: dict = field(default_factory=dict)
 
 
@@ -234,10 +237,13 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    model = init_temporal(cfg.init).train()
+    device = training_device(cfg.device)
+    model = init_temporal(cfg.init).train().to(device)
     train, heldout, data_info = build_data(cfg)
+    train, heldout = on_device(train, device), on_device(heldout, device)
+    data_info["device"] = str(device)
     log.info("data: %s", data_info)
-    disc = PatchDiscriminator(16).train() if cfg.gan == "lsgan" else None
+    disc = PatchDiscriminator(16).train().to(device) if cfg.gan == "lsgan" else None
     # The new guide starts at zero and must grow to matter: a scalar gain moves about
     # one learning rate per Adam step, so its weights learn faster than the rest.
     new = f"guides.{model.config.guides - 1}."
@@ -261,9 +267,9 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     with open(out / "log.jsonl", "w") as logf:
         logf.write(json.dumps({"step": 0, **{f"heldout_{k}": v for k, v in start.items()}}) + "\n")
         while step < cfg.steps and time.perf_counter() - t_train < budget:
-            idx = torch.randint(0, n, (cfg.batch,), generator=gen)
+            idx = torch.randint(0, n, (cfg.batch,), generator=gen).to(device)
             batch = {k: v[idx] for k, v in train.items()}
-            with mixed_precision(cfg.precision):
+            with mixed_precision(cfg.precision, device.type):
                 outs, warped = unroll(model, batch)
             outs, warped = [o.float() for o in outs], [w.float() for w in warped]
             losses = sequence_losses(outs, warped, batch)
@@ -276,7 +282,7 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
             if disc is not None:
                 fake = torch.cat(outs)
                 ink = batch["ink"].transpose(0, 1).flatten(0, 1)
-                with mixed_precision(cfg.precision):
+                with mixed_precision(cfg.precision, device.type):
                     d_fake = disc(ink, fake)[0].float()
                 losses["adv"] = ((d_fake - 1) ** 2).mean()
                 total = total + cfg.w_adv * losses["adv"]
@@ -285,7 +291,7 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
             opt.step()
             if disc is not None:
                 real = batch["target"].transpose(0, 1).flatten(0, 1)
-                with mixed_precision(cfg.precision):
+                with mixed_precision(cfg.precision, device.type):
                     d_real, d_fake = disc(ink, real)[0].float(), disc(ink, fake.detach())[0].float()
                 d_loss = ((d_real - 1) ** 2).mean() + (d_fake**2).mean()
                 opt_d.zero_grad(set_to_none=True)
