@@ -113,7 +113,7 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     g.add_argument(
         "--temporal-long-side", type=int, default=None, metavar="PX",
         help="the temporal network's working size: long side in pixels, 0 for the frame's own "
-        "(default: its training scale; more follows the previous frame more closely, slower)",
+        "(default: its training scale, 320; 640 is more faithful and slower)",
     )  # fmt: skip
     g.add_argument(
         "--rekey-threshold", type=float, default=0.5, metavar="SHARE",
