@@ -9,7 +9,9 @@ Rows: the classical copy with the reference fitted by one affine map and with th
 fit refined by line flow (``--keyframe-fit``), the network with its colour guide
 from either fit, and the region matcher (``--keyframe-mode match``: each region given
 the colour of the reference part it matches, from the network's and the copy's votes,
-shapes and neighbours); with ``--long-sides``, the network at other working sizes; with
+shapes and neighbours), and on generated cuts a ceiling (the truth's own colours
+copied onto its drawing: what a perfect choice per region would score); with
+``--long-sides``, the network at other working sizes; with
 ``--ablation DIR``, one network row per ``DIR/*/best.safetensors`` (variants trained
 for the same steps by ``runs/ablation/run.sh``).
 
@@ -77,22 +79,33 @@ def base_rows(checkpoint: str | None) -> dict[str, dict]:
     }  # fmt: skip
 
 
+# Not a method: the truth's own colour frame copied onto its drawing (the same drawing,
+# so the copy lands exactly), then snapped and lined like every row. What is left
+# is what the line extraction, the regions and the line compositing lose: the most a
+# perfect choice of colour per region can reach.
+CEILING = "ceiling: every region given its true colour"
+
+
 def _colour(sketch, reference, lines: str, fields: dict) -> np.ndarray:
     options = ColorizeOptions(lines=lines, **fields)
     return next(iter(Colorizer(reference, options).colorize([sketch])))
 
 
-def generated(methods: dict[str, dict], extra: int, sheets: Path | None) -> dict:
+def generated(
+    methods: dict[str, dict], extra: int, sheets: Path | None, ceiling: bool = False
+) -> dict:
     specs = list(CUT_PRESETS.items()) + [
         (f"seed{s}", CutSpec(seed=50_000 + s, num_shapes=6, motion=1.5)) for s in range(extra)
     ]
-    rows: dict[str, list] = {m: [] for m in methods}
+    runs = {**methods, **({CEILING: {"keyframe_mode": "copy"}} if ceiling else {})}
+    rows: dict[str, list] = {m: [] for m in runs}
     for name, spec in specs:
         for i, j in PAIRS:
             target, ref = render_frame(spec, i, flow=False), render_frame(spec, j, flow=False)
             outs = {}
-            for m, fields in methods.items():
-                out = _colour(target.sketch, ref.colour, "auto", fields)
+            for m, fields in runs.items():
+                reference = target.colour if m == CEILING else ref.colour
+                out = _colour(target.sketch, reference, "auto", fields)
                 acc = region_accuracy(out, target.colour, target.regions, lines=target.lines)
                 rows[m].append((acc.pixel, acc.region, psnr(out, target.colour).mean))
                 outs[m] = out
@@ -335,7 +348,7 @@ def main() -> None:
         }
         res = {
             "checkpoint": args.checkpoint or "shipped",
-            "generated": generated(methods, args.extra_cuts, args.sheets),
+            "generated": generated(methods, args.extra_cuts, args.sheets, ceiling=True),
             "real": real(args.data, methods, args.sheets),
             "long_sides": generated(sizes, args.extra_cuts, None) if sizes else None,
             "speed": keyframe_speed(args.checkpoint),
