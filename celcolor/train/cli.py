@@ -88,7 +88,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     t.add_argument(
         "--init", default=te.init, help="exemplar weights to start from: a name or a path"
     )
-    t.add_argument("--length", type=int, default=te.length, help="frames per sequence (3-5)")
+    t.add_argument("--length", type=int, default=te.length, help="frames per sequence (3-8)")
     t.add_argument(
         "--exact-flow",
         type=float,
