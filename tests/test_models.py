@@ -100,6 +100,19 @@ def test_correspondence_blocks_do_not_change_the_result(monkeypatch):
     assert torch.allclose(exemplar_module.fused_correspond(q, k, v), whole, atol=1e-5)
 
 
+def test_fused_correspondence_has_the_blocked_gradients():
+    # Training on a GPU backpropagates through the fused attention.
+    torch.manual_seed(2)
+    inputs = [torch.randn(2, 8, 5, 6), torch.randn(2, 8, 4, 7), torch.randn(2, 3, 4, 7)]
+    grads = []
+    for attend in (lambda q, k, v: correspond(q, k, v, 7), exemplar_module.fused_correspond):
+        leaves = [x.clone().requires_grad_(True) for x in inputs]
+        (attend(*leaves) ** 2).sum().backward()
+        grads.append([x.grad for x in leaves])
+    for blocked, fused in zip(*grads, strict=True):
+        assert torch.allclose(blocked, fused, atol=1e-5)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_correspondence_on_the_gpu_matches_the_cpu():
     torch.manual_seed(1)
