@@ -326,7 +326,8 @@ def main() -> None:
             res[key] = bench_network_speed(
                 min(args.frames, 96), min(args.repeat, 3), work, (w, h), side
             )
-            parts = [f"network-speed {w}x{h}" if p == "network-speed" else p for p in parts]
+            part = f"network-speed {w}x{h}" + ("" if side is None else f" side {side}")
+            parts = [part if p == "network-speed" else p for p in parts]
         if "memory" in parts:
             res["memory"] = bench_memory(work)
         if "quality" in parts:
