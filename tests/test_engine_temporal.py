@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 import celcolor.models.records as records
 from celcolor.data.synthetic import CutSpec, generate_cut
@@ -78,6 +79,22 @@ def test_the_temporal_working_size_is_chosen(cut, temporal_checkpoint, side, wor
     out = list(col.colorize(list(cut.sketch[:3])))
     assert col.temporal_network().work_size(cut.sketch[0].shape) == work
     assert len(out) == 3 and col.stats.network_frames == 2
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_network_path_on_cuda_colours_as_on_the_cpu(cut, temporal_checkpoint):
+    outs = {}
+    for device in ("cpu", "cuda"):
+        options = ColorizeOptions(
+            temporal="network-only",
+            temporal_checkpoint=temporal_checkpoint,
+            rekey_threshold=1.0,
+            device=device,
+        )
+        outs[device] = np.stack(list(Colorizer(cut.colour[0], options).colorize(list(cut.sketch))))
+    diff = np.abs(outs["cpu"].astype(int) - outs["cuda"].astype(int)).max(axis=-1)
+    # Fused attention and other kernels round differently; region snap absorbs most of it.
+    assert (diff > 10).mean() < 0.01
 
 
 @pytest.mark.parametrize("side", [-1, 32, 5000])
