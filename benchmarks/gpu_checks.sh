@@ -5,7 +5,7 @@
 #     bash benchmarks/gpu_checks.sh [OUT]        # OUT: default gpu-out/ (not committed)
 #
 # Copy what it writes to benchmarks/results/gpu/ with a note of the machine and code.
-# About 10 minutes on one H100 with 16 CPU cores.
+# Roughly 10 minutes on one H100 with 16 CPU cores (estimated from its parts, never run whole).
 set -o pipefail
 OUT=${1:-gpu-out}
 mkdir -p "$OUT"
