@@ -263,7 +263,8 @@ def _side_text(side) -> str:
     return " at the frame's own size" if side == 0 else f" at long side {side}"
 
 
-def _size(text: str) -> tuple[int, int]:
+def frame_size_arg(text: str) -> tuple[int, int]:
+    """argparse type of a frame size ``WxH`` (each side 64 or more)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
@@ -301,7 +302,7 @@ def main() -> None:
     )
     p.add_argument(
         "--size",
-        type=_size,
+        type=frame_size_arg,
         default=(1280, 720),
         help="frame size of the network-speed cut, WxH (other sizes are kept beside 1280x720)",
     )

@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_engine import frame_size_arg
 from run_bench import colour_clips, default_data
 
 from celcolor.bench import BenchConfig, run_bench, write_report
@@ -64,14 +65,6 @@ def register_long_side(side: int, checkpoint: str | None) -> str:
     return long_side_row(side)
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WxH, got {text!r}") from None
-    return w, h
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--output", type=Path, default=Path("report/temporal"))
@@ -82,7 +75,7 @@ def main() -> None:
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH")
     p.add_argument(
         "--size",
-        type=_size,
+        type=frame_size_arg,
         action="append",
         default=None,
         metavar="WxH",
