@@ -239,7 +239,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     disc = PatchDiscriminator(16).train().to(device) if cfg.gan != "none" else None
     vgg = _vgg_features()
     vgg = vgg.to(device) if vgg is not None else None
-    dtype = device.type
+    device_type = device.type
     perceptual = "vgg16" if vgg is not None else ("feature-matching" if disc else "none")
     meta = {"perceptual": perceptual, "train_size": json.dumps(list(cfg.size))}
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.5, 0.999))
@@ -252,7 +252,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
         while step < cfg.steps and time.perf_counter() - t_train < budget:
             batch = _batch(train, torch.randint(0, n, (cfg.batch,), generator=gen))
             drop_guides(batch, cfg.guide_dropout, gen)
-            with mixed_precision(cfg.precision, dtype):
+            with mixed_precision(cfg.precision, device_type):
                 fake = predict(model, batch).float()
             losses = {
                 "l1": F.l1_loss(
@@ -261,7 +261,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
                 "tv": total_variation(fake),
             }
             if disc is not None:
-                with mixed_precision(cfg.precision, dtype):
+                with mixed_precision(cfg.precision, device_type):
                     d_fake, f_fake = disc(batch["ink"], fake)
                     with torch.no_grad():
                         _, f_real = disc(batch["ink"], batch["target"])
