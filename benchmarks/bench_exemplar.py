@@ -48,8 +48,7 @@ import numpy as np
 
 from celcolor.data.synthetic import CUT_PRESETS, CutSpec, render_frame
 from celcolor.engine import ColorizeOptions, Colorizer
-from celcolor.engine.palette import NO_COLOUR, VOTE_INK_MAX
-from celcolor.engine.region_match import vote_shares
+from celcolor.engine.region_match import commonest_colours
 from celcolor.lineart.xdog import sketch_from_colour
 from celcolor.metrics import load_lpips, psnr, region_accuracy, ssim
 
@@ -196,13 +195,12 @@ def region_choice(sketch: np.ndarray, reference: np.ndarray, outs: dict, truth) 
     colour is the truth's (regions with no visible paint in the truth are not counted)."""
     colorizer = Colorizer(reference, ColorizeOptions(lines="fill", temporal="classical"))
     frame = colorizer.analyse(sketch)
-    labels, count, k = frame.regions.labels, frame.regions.count, len(colorizer.palette)
-    hidden = frame.art.ink_u8 > VOTE_INK_MAX
 
     def commonest(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        index = np.where(hidden, NO_COLOUR, colorizer.palette.index(image)).astype(np.uint8)
-        shares = vote_shares(labels, index, count, k)
-        return shares.argmax(1), shares.sum(1) > 0
+        regions = frame.regions
+        return commonest_colours(
+            colorizer.palette, regions.labels, regions.count, image, frame.art.ink_u8
+        )
 
     want, counted = commonest(truth)
     counted[0] = False  # label 0: lines

@@ -35,7 +35,7 @@ import numpy as np
 from scipy import sparse
 
 from ..lineart import Regions
-from .palette import NO_COLOUR, region_histogram
+from .palette import NO_COLOUR, VOTE_INK_MAX, Palette, region_histogram
 
 # Reference parts smaller than this share of the frame are anti-aliasing and specks.
 _MIN_PART_SHARE = 2e-4
@@ -219,6 +219,18 @@ def vote_shares(labels: np.ndarray, index: np.ndarray, count: int, colours: int)
     """
     hist = region_histogram(labels, index, count)[:, :colours].astype(np.float64)
     return hist / np.maximum(hist.sum(1, keepdims=True), 1.0)
+
+
+def commonest_colours(
+    palette: Palette, labels: np.ndarray, count: int, image: np.ndarray, ink: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per region: the palette colour most of its visible pixels of ``image`` are nearest
+    to, and whether it has any visible pixel (pixels under ink darker than
+    VOTE_INK_MAX do not count). Labels a truth's regions, or scores an output's."""
+    index = palette.index(image)
+    index[ink > VOTE_INK_MAX] = NO_COLOUR
+    shares = vote_shares(labels, index, count, len(palette))
+    return shares.argmax(1), shares.sum(1) > 0
 
 
 @dataclass

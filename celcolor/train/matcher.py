@@ -37,7 +37,6 @@ from ..data.pairs import real_keyframe_triples
 from ..data.synthetic import CutSpec, render_frame
 from ..engine import ColorizeOptions, Colorizer
 from ..engine import region_match as rm
-from ..engine.palette import NO_COLOUR, VOTE_INK_MAX
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..progress import progress_bar
@@ -96,10 +95,8 @@ def _random_spec(rng: np.random.Generator, untraced: float = 0.0) -> CutSpec:
 
 def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.ndarray, ink):
     """Per region: the palette colour the truth paints most of its visible pixels with."""
-    index = colorizer.palette.index(truth_rgb)
-    index[ink > VOTE_INK_MAX] = NO_COLOUR
-    shares = rm.vote_shares(inputs.regions.labels, index, inputs.regions.count, 256)
-    return shares[:, :NO_COLOUR].argmax(1)
+    regions = inputs.regions
+    return rm.commonest_colours(colorizer.palette, regions.labels, regions.count, truth_rgb, ink)[0]
 
 
 def sample_from_frames(
