@@ -163,10 +163,6 @@ class ColorizeOptions:
 
     def resolved_device(self) -> str:
         """The torch device this run uses: "auto" means CUDA when available."""
-        import torch
+        from ..models.registry import resolve_device
 
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
-        if self.device != "auto":
-            return self.device
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return resolve_device(self.device).type

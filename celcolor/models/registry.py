@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..errors import CelcolorError
+from ..errors import CelcolorError, UsageError
 from .records import WEIGHTS_DIR, WeightsRecord, shipped_record
 
 __all__ = [
@@ -154,3 +154,11 @@ def default_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def resolve_device(device: str) -> torch.device:
+    """A user's ``--device`` (auto, cpu or cuda) as a torch device; cuda on a machine
+    where torch sees no GPU is a usage error (the engine's and the trainers' check)."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
+    return default_device(device)

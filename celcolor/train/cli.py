@@ -15,8 +15,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import torch
-
 from ..errors import UsageError
 from ..models.records import WEIGHTS_DIR, WeightsRecord, shipped_record
 from .exemplar import PRECISIONS, ExemplarTrainConfig
@@ -138,8 +136,6 @@ def run(args: argparse.Namespace) -> int:
     """Train, write summary.json, and ship the weights when asked."""
     if args.model == "matcher":
         return _run_matcher(args)
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: torch sees no CUDA device here; use --device cpu")
     if args.model == "temporal":
         from .temporal import train_temporal
 

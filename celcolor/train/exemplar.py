@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from ..data.pairs import Sample, real_pairs, synthetic_pairs
 from ..models.exemplar import ExemplarNet, PatchDiscriminator
-from ..models.registry import default_device, save_checkpoint
+from ..models.registry import resolve_device, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,11 @@ def _batch(data: dict[str, torch.Tensor], idx: torch.Tensor) -> dict[str, torch.
 
 
 def training_device(device: str) -> torch.device:
-    """The device a recipe trains on: "auto" is CUDA when torch sees one, else the CPU."""
+    """The device a recipe trains on: "auto" is CUDA when torch sees one, else the CPU
+    (cuda without one is a usage error, raised before anything is written)."""
     if device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device cuda: torch sees no CUDA device here")
-    return default_device(device)
+    return resolve_device(device)
 
 
 def on_device(data: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -227,10 +226,10 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = training_device(cfg.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    device = training_device(cfg.device)
     train, heldout, data_info = build_data(cfg)
     train, heldout = on_device(train, device), on_device(heldout, device)
     data_info["device"] = str(device)

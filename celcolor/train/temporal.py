@@ -234,10 +234,10 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = training_device(cfg.device)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    device = training_device(cfg.device)
     model = init_temporal(cfg.init).train().to(device)
     train, heldout, data_info = build_data(cfg)
     train, heldout = on_device(train, device), on_device(heldout, device)
