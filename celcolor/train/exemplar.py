@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
+def data_root(data: Path | None) -> Path:
+    """The folder real training data is read from: ``data``, else ``../shared/data``."""
+    return Path(data) if data is not None else DEFAULT_DATA
+
+
 @dataclass
 class ExemplarTrainConfig:
     """A training recipe; every field is a flag of `colorize-video train exemplar`."""
@@ -174,10 +179,10 @@ def build_data(cfg: ExemplarTrainConfig) -> tuple[dict, dict, dict]:
     """Training and held-out tensors, and a description of the data used."""
     t0 = time.perf_counter()
     train = list(synthetic_pairs(cfg.synthetic, cfg.size, seed=cfg.seed))
-    root = cfg.data if cfg.data is not None else DEFAULT_DATA
+    root = data_root(cfg.data)
     real = (
-        list(real_pairs(Path(root), cfg.real, cfg.size, seed=cfg.seed + 1))
-        if (cfg.real > 0 and Path(root).is_dir())
+        list(real_pairs(root, cfg.real, cfg.size, seed=cfg.seed + 1))
+        if (cfg.real > 0 and root.is_dir())
         else []
     )
     train += real

@@ -40,7 +40,7 @@ from ..engine import region_match as rm
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..progress import progress_bar
-from .exemplar import DEFAULT_DATA
+from .exemplar import data_root
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +333,7 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         cfg.area_power,
         cfg.untraced,
     )
-    root = Path(cfg.data if cfg.data is not None else DEFAULT_DATA)
+    root = data_root(cfg.data)
     real = make_real_samples(
         root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power
     )

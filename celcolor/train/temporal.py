@@ -35,7 +35,7 @@ from ..data.sequences import Sequence, real_sequences, synthetic_sequences
 from ..models.exemplar import GUIDE_CHANNELS, ExemplarNet, PatchDiscriminator
 from ..models.registry import create_model, load_checkpoint, save_checkpoint
 from .exemplar import (
-    DEFAULT_DATA,
+    data_root,
     log_evaluation,
     mean_psnr,
     mixed_precision,
@@ -185,7 +185,7 @@ def build_data(cfg: TemporalTrainConfig) -> tuple[dict, dict, dict]:
     """Training and held-out tensors, and a description of the data used."""
     t0 = time.perf_counter()
     train = list(synthetic_sequences(cfg.synthetic, cfg.size, cfg.length, cfg.seed, cfg.exact_flow))
-    root = Path(cfg.data if cfg.data is not None else DEFAULT_DATA)
+    root = data_root(cfg.data)
     real = (
         list(real_sequences(root, cfg.real, cfg.size, cfg.length, cfg.seed + 1))
         if cfg.real > 0 and root.is_dir()
