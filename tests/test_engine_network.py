@@ -166,6 +166,19 @@ def test_a_matcher_checkpoint_that_is_not_a_matcher_is_refused(cut, checkpoint):
         list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
 
 
+def test_matcher_weights_of_other_columns_are_refused_with_a_retrain_hint(
+    cut, checkpoint, tmp_path
+):
+    # Weights trained when the matcher read fewer stage-2 columns cannot score today's rows.
+    path = tmp_path / "old.safetensors"
+    save_checkpoint(create_model("matcher", hidden=8, belief_features=4), path, "matcher")
+    options = ColorizeOptions(
+        keyframe_mode="match", checkpoint=checkpoint, matcher_checkpoint=str(path)
+    )
+    with pytest.raises(InputError, match="retrain: colorize-video train matcher"):
+        list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
+
+
 @pytest.mark.skipif(records.shipped_record("matcher") is None, reason="no shipped matcher")
 def test_auto_matches_regions_with_the_shipped_weights(cut, caplog):
     other = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=99)).colour[0]

@@ -99,6 +99,33 @@ def test_candidate_rows_cover_every_region_and_reference_colour():
     assert np.array_equal(region, region2)
 
 
+def test_claim_columns_point_a_look_alike_to_the_colour_nobody_took():
+    # Two equal discs, red (1) and blue (2) in the reference; the first pass gives both
+    # red. Stage 2's claim columns show blue unclaimed and red claimed by a rival.
+    labels, _ = _scene([(50, 60), (150, 60)], [25, 25], [1, 2])
+    _, ref = _scene([(50, 60), (150, 60)], [25, 25], [1, 2])
+    count = int(labels.max()) + 1
+    inputs = _inputs(labels, np.full((count, 3), 1 / 3), ref)
+    belief = np.zeros((count, 3))
+    belief[1, 0] = 1.0  # background
+    belief[2] = [0.0, 0.9, 0.1]
+    belief[3] = [0.0, 0.6, 0.4]
+    rows, region, colour = rm.candidate_rows(inputs, belief)
+    col = {f: i for i, f in enumerate(rm.FEATURES + rm.BELIEF_FEATURES)}
+
+    def row(r, c):
+        return rows[(region == r) & (colour == c)][0]
+
+    # disc 3 wanting red meets disc 2's 0.9; disc 2 meets disc 3's 0.6
+    assert row(3, 1)[col["rival_belief"]] == pytest.approx(0.9)
+    assert row(2, 1)[col["rival_belief"]] == pytest.approx(0.6)
+    # red is already won by disc 2 when disc 3 asks; blue is nobody's first choice
+    assert row(3, 1)[col["claim_others_won"]] > 0 and row(3, 2)[col["claim_others_won"]] == 0
+    # blue: the reference shows as much as red, the others claim less of it
+    assert row(3, 2)[col["claim_deficit"]] > row(3, 1)[col["claim_deficit"]]
+    assert row(3, 2)[col["claim_others"]] < row(3, 1)[col["claim_others"]]
+
+
 def test_shape_rows_find_a_part_that_moved_where_the_votes_go_wrong():
     # The small red disc and the big blue one swapped places between reference and
     # keyframe: position-based votes paint each with the other's colour; the shape
@@ -183,7 +210,7 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
     for member in range(3):  # the shipped recipe averages three fits
         stage1 = [r["loss"] for r in log if r["stage"] == f"m{member}-stage1"]
         assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0]
-    assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2"}
+    assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2", "final"}
     model = load_checkpoint(tmp_path / "matcher.safetensors")
     assert model.config.features == len(rm.FEATURES) and len(model.members()) == 3
     w0, w1 = (m.stage1.mlp[0].weight for m in model.members()[:2])

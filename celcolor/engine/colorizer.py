@@ -538,6 +538,13 @@ class Colorizer:
             )
             if not isinstance(model, RegionMatcher):
                 raise InputError(f"{ckpt}: not region matcher weights")
+            columns = (model.config.features, model.config.belief_features)
+            if columns != (len(region_match.FEATURES), len(region_match.BELIEF_FEATURES)):
+                raise InputError(
+                    f"{ckpt or 'shipped matcher'}: weights read {columns[0]}+{columns[1]} "
+                    f"columns, this celcolor gives {len(region_match.FEATURES)}+"
+                    f"{len(region_match.BELIEF_FEATURES)}; retrain: colorize-video train matcher"
+                )
 
             @torch.inference_mode()
             def score(rows: np.ndarray, stage: int) -> np.ndarray:

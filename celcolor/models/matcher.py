@@ -26,7 +26,7 @@ class MatcherConfig:
     """Architecture of a region matcher (stored in every checkpoint)."""
 
     features: int = 26  # len(region_match.FEATURES)
-    belief_features: int = 4  # len(region_match.BELIEF_FEATURES), stage 2 only
+    belief_features: int = 8  # len(region_match.BELIEF_FEATURES), stage 2 only
     hidden: int = 64
     members: int = 1  # fits from different seeds; their probabilities are averaged
 

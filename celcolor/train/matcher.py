@@ -11,7 +11,9 @@ truth paints most of the region with. Rows weigh the square root of their region
 area: large regions matter more to the picture, small ones are many.
 
 Stage 1 learns from the rows alone. Stage 2 also reads the neighbours' stage-1
-beliefs; to train it on beliefs as good as those at run time (not ones the model
+beliefs and how much of the frame the other regions claim for each colour (the
+engine runs it again on its own beliefs, :data:`region_match.PASSES`); to train it
+on beliefs as good as those at run time (not ones the model
 has memorised), each half of the samples gets its beliefs from a stage 1 trained
 on the other half. The shipped matcher holds three such fits from different seeds
 (members, their probabilities averaged): on 160 held-out keyframes the average of
@@ -299,16 +301,20 @@ def fit_matcher(
 def heldout_choice(
     model: RegionMatcher, heldout: list[Sample], view: RowView = _same, by: str = "area"
 ) -> dict:
-    """:func:`region_choice_accuracy` (``by``) of both passes on ``heldout`` (every
-    member's probabilities averaged, as the engine scores)."""
-    first = [_model_scores(model, view(s.rows), 1) for s in heldout]
-    second = [
-        _model_scores(model, view(_stage2_rows(s, _belief(s, sc))), 2)
-        for s, sc in zip(heldout, first, strict=True)
+    """:func:`region_choice_accuracy` (``by``) after pass 1 (stage 1), pass 2 (stage 2)
+    and the engine's last pass (``final``, :data:`region_match.PASSES`) on ``heldout``
+    (every member's probabilities averaged, as the engine scores)."""
+
+    def scorer(rows: np.ndarray, stage: int) -> np.ndarray:
+        return _model_scores(model, view(rows), stage)
+
+    per_pass = [
+        [scores for *_, scores in rm.pass_beliefs(scorer, s.inputs, s.colours)] for s in heldout
     ]
+    pick = {"stage1": 0, "stage2": 1, "final": rm.PASSES - 1}
     return {
-        "stage1": region_choice_accuracy(heldout, first, by),
-        "stage2": region_choice_accuracy(heldout, second, by),
+        name: region_choice_accuracy(heldout, [p[i] for p in per_pass], by)
+        for name, i in pick.items()
     }
 
 
