@@ -126,6 +126,29 @@ def test_claim_columns_point_a_look_alike_to_the_colour_nobody_took():
     assert row(3, 2)[col["claim_others"]] < row(3, 1)[col["claim_others"]]
 
 
+def test_passes_run_stage_1_once_then_stage_2_on_the_previous_beliefs():
+    labels, _ = _scene([(50, 60), (150, 60)], [25, 25], [1, 2])
+    _, ref = _scene([(50, 60), (150, 60)], [25, 25], [1, 2])
+    count = int(labels.max()) + 1
+    inputs = _inputs(labels, np.full((count, 3), 1 / 3), ref)
+    belief_col = len(rm.FEATURES) + rm.BELIEF_FEATURES.index("belief")
+    stages, seen = [], []
+
+    def scorer(rows, stage):
+        stages.append(stage)
+        if stage == 2:
+            seen.append(rows[:, belief_col].copy())
+        # each pass leans further towards colour 2 for every region
+        return np.where(colour == 2, 0.5 + 0.1 * len(stages), 0.5)
+
+    _, _, colour = rm.candidate_rows(inputs)
+    passes = list(rm.pass_beliefs(scorer, inputs, 3, passes=4))
+    assert stages == [1, 2, 2, 2] and len(passes) == 4
+    # every stage-2 pass read the beliefs of the pass before it, not of pass 1
+    assert not np.allclose(seen[0], seen[-1])
+    assert (rm.choose(scorer, inputs, 3)[1:] == 2).all()
+
+
 def test_shape_rows_find_a_part_that_moved_where_the_votes_go_wrong():
     # The small red disc and the big blue one swapped places between reference and
     # keyframe: position-based votes paint each with the other's colour; the shape
