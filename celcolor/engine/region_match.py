@@ -31,6 +31,8 @@ a look-alike region took by mistake).
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -374,7 +376,7 @@ def candidate_rows(
 
 @dataclass
 class _Claims:
-    """How much of the frame the first pass gives each colour, for stage 2's competition
+    """How much of the frame the previous pass gives each colour, for stage 2's competition
     columns: a colour the reference shows but no region claims is likely the one a
     look-alike region took by mistake (two parts alike in size and shape both get one
     part's colour, and the other's goes unused)."""
@@ -386,8 +388,11 @@ class _Claims:
     second: np.ndarray  # K: the second highest
     top_region: np.ndarray  # K: the region holding ``top``
 
-    def columns(self, belief, tt, cc, share) -> list[np.ndarray]:
-        """claim_others, claim_others_won, claim_deficit, rival_belief for rows (tt, cc)."""
+    def columns(
+        self, belief: np.ndarray, tt: np.ndarray, cc: np.ndarray, share: np.ndarray
+    ) -> list[np.ndarray]:
+        """claim_others, claim_others_won, claim_deficit, rival_belief for the rows of
+        regions ``tt`` and colours ``cc`` (``share``: the reference's area per colour)."""
         own = self.area[tt] * belief[tt, cc]
         others = np.maximum(self.soft[cc] - own, 0.0)
         mine = belief[tt].argmax(1) == cc
@@ -430,7 +435,9 @@ def beliefs(
 PASSES = 4
 
 
-def pass_beliefs(scorer, inputs: MatchInputs, colours: int, passes: int = PASSES):
+def pass_beliefs(
+    scorer, inputs: MatchInputs, colours: int, passes: int = PASSES
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(rows, region, colour, scores)`` of each pass (relaxation labelling):
     pass 1 by stage 1, every later one by stage 2 on the previous pass's beliefs."""
     count = inputs.regions.count
@@ -455,10 +462,10 @@ def choose(scorer, inputs: MatchInputs, colours: int, passes: int = PASSES) -> n
     """
     count = inputs.regions.count
     winner = inputs.votes.network.argmax(1).astype(np.uint8)
-    every = list(pass_beliefs(scorer, inputs, colours, passes))
-    if not every:
+    last = deque(pass_beliefs(scorer, inputs, colours, passes), maxlen=1)  # keep one pass
+    if not last:
         return winner
-    _, region, colour, scores = every[-1]
+    _, region, colour, scores = last[0]
     final = beliefs(scores, region, colour, count, colours)
     scored = np.unique(region)
     winner[scored] = final[scored].argmax(1)
