@@ -314,10 +314,7 @@ def candidate_rows(
     log_area_r = np.log(np.maximum(rs[:, 0], 1.0) / total)
     context_net = inputs.neighbours @ votes.network
     context_copy = inputs.neighbours @ votes.copy_all
-    context_belief = inputs.neighbours @ belief if belief is not None else None
     trace_net = inputs.trace_neighbours @ votes.network
-    trace_belief = inputs.trace_neighbours @ belief if belief is not None else None
-    claims = _claims(belief, ts[:, 0], total) if belief is not None else None
     blocks = []
     for lo in range(0, len(ids), _BLOCK):
         t = ids[lo : lo + _BLOCK]
@@ -361,17 +358,35 @@ def candidate_rows(
             inputs.trace_log_area_ratio[tt],
             parts.lightness[cc],
         ]
-        if belief is not None:
-            cols += [
-                np.minimum(context_belief[tt], parts.context[cc]).sum(1),
-                belief[tt, cc],
-                belief[tt].max(1),
-                np.minimum(trace_belief[tt], parts.context[cc]).sum(1),
-                *claims.columns(belief, tt, cc, parts.share),
-            ]
         blocks.append((np.stack(cols, 1).astype(np.float32), tt, cc))
     rows = np.concatenate([b[0] for b in blocks])
-    return rows, np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks])
+    region, colour = np.concatenate([b[1] for b in blocks]), np.concatenate([b[2] for b in blocks])
+    if belief is not None:
+        rows = np.concatenate([rows, belief_columns(inputs, belief, region, colour)], 1)
+    return rows, region, colour
+
+
+def belief_columns(
+    inputs: MatchInputs, belief: np.ndarray, region: np.ndarray, colour: np.ndarray
+) -> np.ndarray:
+    """The :data:`BELIEF_FEATURES` columns (float32 ``N,B``) of the rows ``(region,
+    colour)`` from a previous pass's ``count,K`` beliefs. Stage 2 reads them after the
+    :data:`FEATURES` columns, which do not change from pass to pass."""
+    parts = inputs.parts
+    area = inputs.shapes[:, 0]
+    total = max(float(area[1:].sum()), 1.0)
+    context_belief = inputs.neighbours @ belief
+    trace_belief = inputs.trace_neighbours @ belief
+    claims = _claims(belief, area, total)
+    tt, cc = region, colour
+    cols = [
+        np.minimum(context_belief[tt], parts.context[cc]).sum(1),
+        belief[tt, cc],
+        belief[tt].max(1),
+        np.minimum(trace_belief[tt], parts.context[cc]).sum(1),
+        *claims.columns(belief, tt, cc, parts.share),
+    ]
+    return np.stack(cols, 1).astype(np.float32)
 
 
 @dataclass
@@ -441,14 +456,15 @@ def pass_beliefs(
     """Yield ``(rows, region, colour, scores)`` of each pass (relaxation labelling):
     pass 1 by stage 1, every later one by stage 2 on the previous pass's beliefs."""
     count = inputs.regions.count
-    rows, region, colour = candidate_rows(inputs)
-    if len(rows) == 0:
+    first, region, colour = candidate_rows(inputs)
+    if len(first) == 0:
         return
-    scores = scorer(rows, 1)
-    yield rows, region, colour, scores
+    scores = scorer(first, 1)
+    yield first, region, colour, scores
     for _ in range(passes - 1):
         belief = beliefs(scores, region, colour, count, colours)
-        rows, region, colour = candidate_rows(inputs, belief)
+        # The stage-1 columns are the same every pass: only the belief columns are new.
+        rows = np.concatenate([first, belief_columns(inputs, belief, region, colour)], 1)
         scores = scorer(rows, 2)
         yield rows, region, colour, scores
 

@@ -236,9 +236,8 @@ def _belief(sample: Sample, scores: np.ndarray) -> np.ndarray:
 
 
 def _stage2_rows(sample: Sample, belief: np.ndarray) -> np.ndarray:
-    rows, region, colour = rm.candidate_rows(sample.inputs, belief)
-    assert np.array_equal(region, sample.region) and np.array_equal(colour, sample.colour)
-    return rows
+    extra = rm.belief_columns(sample.inputs, belief, sample.region, sample.colour)
+    return np.concatenate([sample.rows, extra], 1)
 
 
 def region_choice_accuracy(
