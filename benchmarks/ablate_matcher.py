@@ -40,6 +40,7 @@ GROUPS = {
         "context_trace_belief",
     ],
     "claims": ["claim_others", "claim_others_won", "claim_deficit", "rival_belief"],
+    "constellation": [f for f in ALL if f.startswith("constellation")],
 }
 VARIANTS = {
     "full": [],
@@ -47,8 +48,9 @@ VARIANTS = {
     "without context": ["context"],
     "without the colour-trace columns": ["trace"],
     "without the claim columns": ["claims"],
+    "without the constellation columns": ["constellation"],
     "without vote columns": ["votes"],
-    "vote columns only": ["shape", "context"],
+    "vote columns only": ["shape", "context", "constellation"],
 }
 
 

@@ -172,6 +172,70 @@ def test_shape_rows_find_a_part_that_moved_where_the_votes_go_wrong():
     assert rm.choose(by_shape, inputs, 3)[[2, 3]].tolist() == [1, 2]
 
 
+def _satellite_scene(discs):
+    """Labels and palette indices of equal discs, each with a small satellite disc
+    (palette 3) at an offset: ``discs`` is ``[(centre, colour, satellite offset)]``."""
+    shape = (120, 200)
+    labels = np.full(shape, 1, np.int32)
+    index = np.zeros(shape, np.uint8)
+    circles = []
+    for i, ((x, y), colour, (dx, dy)) in enumerate(discs):
+        circles += [((x, y), 30, 2 + 2 * i, colour), ((x + dx, y + dy), 10, 3 + 2 * i, 3)]
+    for centre, radius, region, colour in circles:
+        _disc(shape, centre, radius, region, labels)
+        cv2.circle(index, centre, radius, colour, -1)
+    for centre, radius, _, _ in circles:
+        cv2.circle(labels, centre, radius, 0, 2)
+    return labels, index
+
+
+def test_constellation_tells_look_alikes_apart_by_what_sits_around_them():
+    # Two equal discs, red (1) with its satellite below and blue (2) with its satellite
+    # above. In the keyframe they swapped places: position and own shape cannot tell
+    # them apart, their neighbours can.
+    _, ref = _satellite_scene([((50, 60), 1, (0, 22)), ((150, 60), 2, (0, -22))])
+    labels, _ = _satellite_scene([((150, 60), 2, (0, -22)), ((50, 60), 1, (0, 22))])
+    count = int(labels.max()) + 1
+    zeros = np.zeros((count, 4))
+    votes = rm.RegionVotes(zeros, zeros, zeros, zeros, np.ones(count))
+    parts = rm.reference_parts(ref, np.zeros(ref.shape, bool), 4)
+    inputs = rm.MatchInputs(Regions(labels, count), votes, parts)
+    rows, region, colour = rm.candidate_rows(inputs)
+    col = rm.FEATURES.index("constellation")
+
+    def cost(r, c):
+        return rows[(region == r) & (colour == c)][0, col]
+
+    blue, red = 2, 4  # keyframe regions: the first disc drawn is blue, the second red
+    assert cost(red, 1) < cost(red, 2) - 0.5
+    assert cost(blue, 2) < cost(blue, 1) - 0.5
+    # the disc's own shape alone cannot tell them apart
+    shape = rm.FEATURES.index("best_total")
+    assert rows[(region == red) & (colour == 1)][0, shape] == pytest.approx(
+        rows[(region == red) & (colour == 2)][0, shape], abs=0.05
+    )
+    # later passes: the satellites believed to be their parts' colour make a closer
+    # match than satellites believed to be the background
+    belief = np.zeros((count, 4))
+    belief[1, 0] = 1.0
+    belief[[2, 4], 0] = 1.0
+    believed, doubted = belief.copy(), belief.copy()
+    believed[[3, 5], 3] = 1.0
+    doubted[[3, 5], 0] = 1.0
+    at = rm.BELIEF_FEATURES.index("constellation_belief")
+
+    def with_belief(b):
+        extra = rm.belief_columns(inputs, b, region, colour)
+        return extra[(region == red) & (colour == 1)][0, at]
+
+    assert with_belief(believed) < with_belief(doubted) - 0.2
+    # a region without neighbours costs nothing against any part
+    alone = rm.constellation_costs(
+        rm.MatchInputs(Regions(np.ones((20, 20), np.int32), 2), votes, parts), np.array([1])
+    )
+    assert alone.shape == (1, len(parts.colour)) and not alone.any()
+
+
 def test_reference_lightness_says_which_colours_are_shadows_and_highlights():
     index = np.zeros((60, 90), np.uint8)  # base colour 0
     index[10:30, 10:30] = 1  # a dark band on it

@@ -19,7 +19,10 @@ learned scorer (:mod:`celcolor.models.matcher`) rates:
   only (a trace line parts a base from its own shadow or highlight, where a black
   line may part anything), the share of the region's border that is trace line,
   its size against its trace partners (the band is the smaller side) and how much
-  lighter or darker the colour is than what surrounds it in the reference.
+  lighter or darker the colour is than what surrounds it in the reference;
+- constellation: how well the region's neighbours (their shapes and where they lie
+  relative to it) match the neighbours of the best reference part of that colour;
+  in later passes also whether the neighbours are believed to be those parts' colours.
 
 Context needs the neighbours' colours, which are what is being decided, so the
 scorer runs in passes (relaxation labelling): the first reads the neighbours'
@@ -76,6 +79,8 @@ FEATURES = (
     "trace_share",
     "trace_log_area_ratio",
     "relative_lightness",
+    "constellation",
+    "constellation_total",
 )
 BELIEF_FEATURES = (
     "context_belief",
@@ -86,6 +91,7 @@ BELIEF_FEATURES = (
     "claim_others_won",
     "claim_deficit",
     "rival_belief",
+    "constellation_belief",
 )
 
 
@@ -154,6 +160,8 @@ class ReferenceParts:
         lightness: ``K``; each colour's lightness (0..1) minus the mean lightness of
             what borders it in the reference (a shadow is below 0, a highlight
             above); zeros when the palette's colours were not given.
+        adjacency: ``n,n`` shared boundary length between the parts kept (their
+            layout, for :func:`constellation_costs`); None: no part touches another.
     """
 
     shapes: np.ndarray
@@ -161,6 +169,7 @@ class ReferenceParts:
     context: np.ndarray
     share: np.ndarray
     lightness: np.ndarray
+    adjacency: sparse.csr_matrix | None = None
 
 
 def reference_parts(
@@ -196,7 +205,8 @@ def reference_parts(
     colour = np.asarray(part_colour)
     keep = np.flatnonzero(~small)
     # What borders each colour in the reference, weighted by boundary length.
-    adj = adjacency(regions.filled, count).tocoo()
+    border = adjacency(regions.filled, count)
+    adj = border.tocoo()
     context = np.zeros((colours, colours))
     np.add.at(context, (colour[adj.row], colour[adj.col]), adj.data)
     context /= np.maximum(context.sum(1, keepdims=True), 1e-9)
@@ -208,7 +218,102 @@ def reference_parts(
         value = lab[:, 0, 0] / 255.0
         bordered = context.sum(1) > 0
         lightness = np.where(bordered, value - context @ value, 0.0)
-    return ReferenceParts(shapes[keep], colour[keep], context, share, lightness)
+    layout = border[keep][:, keep].tocsr()
+    return ReferenceParts(shapes[keep], colour[keep], context, share, lightness, layout)
+
+
+def _shape_distances(
+    a: np.ndarray, b: np.ndarray, log_area_a: np.ndarray, log_area_b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``m,n`` distances between :func:`region_shapes` rows ``a`` and ``b`` (their log
+    areas over the frame's given apart): log area, spread and asymmetry."""
+    dar = np.abs(log_area_a[:, None] - log_area_b[None])
+    dsh = np.abs(a[:, 3:4] - b[:, 3]) + np.abs(a[:, 4:5] - b[:, 4])
+    dhu = np.abs(a[:, 5:6] - b[:, 5]) + np.abs(a[:, 6:7] - b[:, 6])
+    return dar, dsh, dhu
+
+
+def _shape_cost(dar: np.ndarray, dsh: np.ndarray, dhu: np.ndarray) -> np.ndarray:
+    """One shape cost from :func:`_shape_distances`: how the best part of a colour is
+    picked, and what a constellation's neighbours pay for their shapes."""
+    return dar + 4 * dsh + 0.1 * dhu
+
+
+# The constellation cost: a region's neighbours against a reference part's neighbours.
+_NEIGHBOURS = 6  # the longest-bordering neighbours kept per region and per part
+_OFFSET_WEIGHT = 10.0  # a neighbour's offset (over the frame's diagonal) against its shape
+_EDGE_CAP = 5.0  # a neighbour with no counterpart costs this much
+_BELIEF_WEIGHT = 2.0  # a neighbour's disbelief in its counterpart's colour
+_EDGE_BLOCK = 1 << 21  # (target edge, reference edge) pairs per block, for bounded memory
+
+
+def _top_edges(m: sparse.csr_matrix, rows: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """``(source, neighbour, weight)`` of the ``k`` longest borders of each row in
+    ``rows`` of a boundary-length matrix, grouped by source in ``rows`` order; the
+    weights of each source sum to 1."""
+    src, dst, wt = [], [], []
+    for i in rows:
+        lo, hi = m.indptr[i], m.indptr[i + 1]
+        cols, data = m.indices[lo:hi], m.data[lo:hi]
+        keep = np.argsort(-data, kind="stable")[:k]
+        src.append(np.full(len(keep), i))
+        dst.append(cols[keep])
+        wt.append(data[keep] / max(float(data[keep].sum()), 1e-9))
+    if not src:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return np.concatenate(src), np.concatenate(dst).astype(np.int64), np.concatenate(wt)
+
+
+def constellation_costs(
+    inputs: MatchInputs, ids: np.ndarray, belief: np.ndarray | None = None
+) -> np.ndarray:
+    """``len(ids),n`` cost of each keyframe region in ``ids`` being reference part p, from
+    their neighbours alone: for each of the region's neighbours (weighted by shared
+    border), the best of p's neighbours by shape (log area, spread, asymmetry) and by
+    where it lies relative to p against where the neighbour lies relative to the region.
+
+    A region's own shape is cut by whatever overlaps it, and two look-alike parts (two
+    bases of one size, a shadow band and a highlight) differ in what sits around them:
+    a base with its band below and a highlight inside is not the base beside it. Regions
+    without neighbours cost 0 against every part (no evidence either way). With a
+    previous pass's ``count,K`` ``belief``, a neighbour also pays for how little it
+    believes in the colour of the part it is paired with.
+    """
+    parts = inputs.parts
+    ts, rs = inputs.shapes, parts.shapes
+    out = np.zeros((len(ids), len(rs)))
+    if parts.adjacency is None or len(ids) == 0 or len(rs) == 0:
+        return out
+    h, w = inputs.regions.labels.shape
+    diag = float(np.hypot(h, w))
+    total = max(float(ts[1:, 0].sum()), 1.0)
+    border = inputs.neighbours.tocsr()
+    t_src, t_dst, t_wt = _top_edges(border, ids, _NEIGHBOURS)
+    r_src, r_dst, _ = _top_edges(parts.adjacency, np.arange(len(rs)), _NEIGHBOURS)
+    if len(t_src) == 0:
+        return out
+    # Cost = edge_cap for a part without neighbours; otherwise the min over its edges.
+    with_edges, starts = np.unique(r_src, return_index=True)
+    out[:] = _EDGE_CAP * np.bincount(np.searchsorted(ids, t_src), t_wt, len(ids))[:, None]
+    log_area_t = np.log(np.maximum(ts[:, 0], 1.0) / total)
+    log_area_r = np.log(np.maximum(rs[:, 0], 1.0) / total)
+    r_off = (rs[r_dst, 1:3] - rs[r_src, 1:3]) / diag
+    t_off = (ts[t_dst, 1:3] - ts[t_src, 1:3]) / diag
+    row_of_edge = np.searchsorted(ids, t_src)
+    block = max(1, _EDGE_BLOCK // max(len(r_src), 1))
+    acc = np.zeros((len(ids), len(with_edges)))
+    for lo in range(0, len(t_src), block):
+        e = slice(lo, lo + block)
+        n = t_dst[e]
+        shape = _shape_distances(ts[n], rs[r_dst], log_area_t[n], log_area_r[r_dst])
+        offset = np.hypot(t_off[e, 0:1] - r_off[:, 0], t_off[e, 1:2] - r_off[:, 1])
+        cost = _shape_cost(*shape) + _OFFSET_WEIGHT * offset
+        if belief is not None:
+            cost += _BELIEF_WEIGHT * (1.0 - belief[n][:, parts.colour[r_dst]])
+        best = np.minimum(np.minimum.reduceat(cost, starts, axis=1), _EDGE_CAP)
+        np.add.at(acc, row_of_edge[e], t_wt[e, None] * best)
+    out[:, with_edges] = acc
+    return out
 
 
 @dataclass
@@ -315,14 +420,13 @@ def candidate_rows(
     context_net = inputs.neighbours @ votes.network
     context_copy = inputs.neighbours @ votes.copy_all
     trace_net = inputs.trace_neighbours @ votes.network
+    layout = constellation_costs(inputs, ids)[:, order]
     blocks = []
     for lo in range(0, len(ids), _BLOCK):
         t = ids[lo : lo + _BLOCK]
         dpos = np.hypot(ts[t, 1:2] - rs[:, 1], ts[t, 2:3] - rs[:, 2]) / diag
-        dar = np.abs(log_area_t[t, None] - log_area_r[None])
-        dsh = np.abs(ts[t, 3:4] - rs[:, 3]) + np.abs(ts[t, 4:5] - rs[:, 4])
-        dhu = np.abs(ts[t, 5:6] - rs[:, 5]) + np.abs(ts[t, 6:7] - rs[:, 6])
-        total_cost = dar + 4 * dsh + 0.1 * dhu
+        dar, dsh, dhu = _shape_distances(ts[t], rs, log_area_t[t], log_area_r)
+        total_cost = _shape_cost(dar, dsh, dhu)
         # The best part of each colour by total cost, and its own distances.
         best = np.empty((len(t), len(colours)), np.int64)
         for k, (a, b) in enumerate(zip(starts, np.r_[starts[1:], len(rs)], strict=True)):
@@ -357,6 +461,8 @@ def candidate_rows(
             inputs.trace_share[tt],
             inputs.trace_log_area_ratio[tt],
             parts.lightness[cc],
+            _group_min(layout[lo : lo + _BLOCK], starts),
+            _group_min(total_cost + layout[lo : lo + _BLOCK], starts),
         ]
         blocks.append((np.stack(cols, 1).astype(np.float32), tt, cc))
     rows = np.concatenate([b[0] for b in blocks])
@@ -379,14 +485,28 @@ def belief_columns(
     trace_belief = inputs.trace_neighbours @ belief
     claims = _claims(belief, area, total)
     tt, cc = region, colour
+    ids = np.unique(region)
     cols = [
         np.minimum(context_belief[tt], parts.context[cc]).sum(1),
         belief[tt, cc],
         belief[tt].max(1),
         np.minimum(trace_belief[tt], parts.context[cc]).sum(1),
         *claims.columns(belief, tt, cc, parts.share),
+        _colour_min(inputs, constellation_costs(inputs, ids, belief), ids, tt, cc),
     ]
     return np.stack(cols, 1).astype(np.float32)
+
+
+def _colour_min(
+    inputs: MatchInputs, costs: np.ndarray, ids: np.ndarray, tt: np.ndarray, cc: np.ndarray
+) -> np.ndarray:
+    """Per row ``(tt, cc)``: the least of ``costs`` (``len(ids),n``, one column per
+    reference part) over the parts of colour ``cc``."""
+    colours = inputs.parts.colour
+    table = np.full((len(ids), int(colours.max()) + 1), np.inf)
+    for c in np.unique(colours):
+        table[:, c] = costs[:, colours == c].min(1)
+    return table[np.searchsorted(ids, tt), cc]
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """The region matcher: rates (region, reference colour) pairs of a keyframe.
 
 Two small MLPs over the rows of :func:`celcolor.engine.region_match.candidate_rows`:
-stage 1 reads votes, shapes and the network's idea of the neighbours' colours;
-stage 2 also reads the first stage's beliefs about the neighbours (relaxation).
+stage 1 reads votes, shapes, the network's idea of the neighbours' colours and how
+the neighbours' layout matches the reference's; stage 2 also reads the previous
+pass's beliefs about the neighbours and the other regions' claims (relaxation).
 Each stage standardises its inputs with the training rows' mean and spread, kept
 as buffers so a checkpoint carries them.
 
@@ -25,8 +26,8 @@ from torch import nn
 class MatcherConfig:
     """Architecture of a region matcher (stored in every checkpoint)."""
 
-    features: int = 26  # len(region_match.FEATURES)
-    belief_features: int = 8  # len(region_match.BELIEF_FEATURES), stage 2 only
+    features: int = 28  # len(region_match.FEATURES)
+    belief_features: int = 9  # len(region_match.BELIEF_FEATURES), stage 2 only
     hidden: int = 64
     members: int = 1  # fits from different seeds; their probabilities are averaged
 
