@@ -234,6 +234,10 @@ def test_constellation_tells_look_alikes_apart_by_what_sits_around_them():
         rm.MatchInputs(Regions(np.ones((20, 20), np.int32), 2), votes, parts), np.array([1])
     )
     assert alone.shape == (1, len(parts.colour)) and not alone.any()
+    # a reference whose one part touches nothing: every neighbour pays the cap
+    lone = rm.reference_parts(np.zeros(ref.shape, np.uint8), np.zeros(ref.shape, bool), 4)
+    capped = rm.constellation_costs(rm.MatchInputs(Regions(labels, count), votes, lone), [red])
+    assert capped.shape == (1, 1) and capped[0, 0] == pytest.approx(rm._EDGE_CAP)
 
 
 def test_reference_lightness_says_which_colours_are_shadows_and_highlights():

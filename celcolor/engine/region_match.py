@@ -34,6 +34,7 @@ a look-alike region took by mistake).
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -287,19 +288,21 @@ def constellation_costs(
     h, w = inputs.regions.labels.shape
     diag = float(np.hypot(h, w))
     total = max(float(ts[1:, 0].sum()), 1.0)
-    border = inputs.neighbours.tocsr()
-    t_src, t_dst, t_wt = _top_edges(border, ids, _NEIGHBOURS)
-    r_src, r_dst, _ = _top_edges(parts.adjacency, np.arange(len(rs)), _NEIGHBOURS)
+    (t_src, t_dst, t_wt), (r_src, r_dst) = inputs.layout_edges
+    mine = np.isin(t_src, ids)
+    t_src, t_dst, t_wt = t_src[mine], t_dst[mine], t_wt[mine]
     if len(t_src) == 0:
         return out
+    row_of_edge = np.searchsorted(ids, t_src)
     # Cost = edge_cap for a part without neighbours; otherwise the min over its edges.
+    out[:] = _EDGE_CAP * np.bincount(row_of_edge, t_wt, len(ids))[:, None]
+    if len(r_src) == 0:
+        return out
     with_edges, starts = np.unique(r_src, return_index=True)
-    out[:] = _EDGE_CAP * np.bincount(np.searchsorted(ids, t_src), t_wt, len(ids))[:, None]
     log_area_t = np.log(np.maximum(ts[:, 0], 1.0) / total)
     log_area_r = np.log(np.maximum(rs[:, 0], 1.0) / total)
     r_off = (rs[r_dst, 1:3] - rs[r_src, 1:3]) / diag
     t_off = (ts[t_dst, 1:3] - ts[t_src, 1:3]) / diag
-    row_of_edge = np.searchsorted(ids, t_src)
     block = max(1, _EDGE_BLOCK // max(len(r_src), 1))
     acc = np.zeros((len(ids), len(with_edges)))
     for lo in range(0, len(t_src), block):
@@ -385,6 +388,17 @@ class MatchInputs:
         partner = self.trace_neighbours @ log_area
         self.trace_log_area_ratio = np.where(self.trace_share > 0, log_area - partner, 0.0)
 
+    @functools.cached_property
+    def layout_edges(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        """The :func:`constellation_costs` edges: ``(source, neighbour, weight)`` of every
+        region's longest borders, and ``(source, neighbour)`` of every reference part's;
+        the same for every pass, so found once."""
+        count = self.regions.count
+        regions = _top_edges(self.neighbours.tocsr(), np.arange(1, count), _NEIGHBOURS)
+        adj = self.parts.adjacency
+        rows = np.arange(0 if adj is None else adj.shape[0])
+        return regions, _top_edges(adj, rows, _NEIGHBOURS)[:2]
+
 
 def candidate_rows(
     inputs: MatchInputs, belief: np.ndarray | None = None
@@ -407,14 +421,11 @@ def candidate_rows(
     total = max(float(ts[1:, 0].sum()), 1.0)
     ids = np.flatnonzero(ts[:, 0] > 0)
     ids = ids[ids > 0]
-    colours = np.unique(parts.colour)
+    colours, order, starts = _colour_groups(parts.colour)
     if len(ids) == 0 or len(colours) == 0:
         width = len(FEATURES) + (len(BELIEF_FEATURES) if belief is not None else 0)
         return np.zeros((0, width), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    # Parts grouped by colour: a per-colour minimum is a reduceat over each group.
-    order = np.argsort(parts.colour, kind="stable")
-    rs, part_colour = rs[order], parts.colour[order]
-    starts = np.flatnonzero(np.r_[True, part_colour[1:] != part_colour[:-1]])
+    rs = rs[order]
     log_area_t = np.log(np.maximum(ts[:, 0], 1.0) / total)
     log_area_r = np.log(np.maximum(rs[:, 0], 1.0) / total)
     context_net = inputs.neighbours @ votes.network
@@ -497,16 +508,24 @@ def belief_columns(
     return np.stack(cols, 1).astype(np.float32)
 
 
+def _colour_groups(part_colour: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(colours, order, starts)``: the parts' colours (sorted, unique), an order of the
+    parts that groups them by colour, and where each group begins in it, so a
+    per-colour minimum over parts is one :func:`_group_min` (a reduceat)."""
+    order = np.argsort(part_colour, kind="stable")
+    grouped = part_colour[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    return grouped[starts], order, starts
+
+
 def _colour_min(
     inputs: MatchInputs, costs: np.ndarray, ids: np.ndarray, tt: np.ndarray, cc: np.ndarray
 ) -> np.ndarray:
     """Per row ``(tt, cc)``: the least of ``costs`` (``len(ids),n``, one column per
     reference part) over the parts of colour ``cc``."""
-    colours = inputs.parts.colour
-    table = np.full((len(ids), int(colours.max()) + 1), np.inf)
-    for c in np.unique(colours):
-        table[:, c] = costs[:, colours == c].min(1)
-    return table[np.searchsorted(ids, tt), cc]
+    colours, order, starts = _colour_groups(inputs.parts.colour)
+    table = np.minimum.reduceat(costs[:, order], starts, axis=1)
+    return table[np.searchsorted(ids, tt), np.searchsorted(colours, cc)]
 
 
 @dataclass
