@@ -298,14 +298,32 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
         MatcherTrainConfig(out=tmp_path, keyframes=4, heldout=2, epochs=8, real=0)
     )
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    for member in range(3):  # the shipped recipe averages three fits
+    for member in range(5):  # the shipped recipe averages five fits
         stage1 = [r["loss"] for r in log if r["stage"] == f"m{member}-stage1"]
         assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0]
     assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2", "final"}
     model = load_checkpoint(tmp_path / "matcher.safetensors")
-    assert model.config.features == len(rm.FEATURES) and len(model.members()) == 3
+    assert model.config.features == len(rm.FEATURES) and len(model.members()) == 5
     w0, w1 = (m.stage1.mlp[0].weight for m in model.members()[:2])
     assert not torch.equal(w0, w1)
+
+
+def test_matcher_fits_in_worker_processes_equal_fits_one_by_one():
+    import io
+
+    from celcolor.train.matcher import MatcherTrainConfig, fit_matcher, make_samples
+
+    train = make_samples(4, 0, None, "keyframes")
+    fitted = []
+    for workers in (1, 2):
+        torch.manual_seed(0)
+        cfg = MatcherTrainConfig(epochs=2, members=2, workers=workers)
+        log = io.StringIO()
+        fitted.append((fit_matcher(train, cfg, log).state_dict(), log.getvalue()))
+    (one, log_one), (two, log_two) = fitted
+    assert one.keys() == two.keys()
+    assert all(torch.equal(one[k], two[k]) for k in one)
+    assert log_one == log_two and log_one.count("m1-stage2") == 2
 
 
 def test_a_matcher_averages_its_members_and_one_member_keeps_the_old_keys():
@@ -328,10 +346,15 @@ def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
 
     out = tmp_path / "run"
     args = ("train", "matcher", "--out", out, "--synthetic", "2", "--heldout", "1", "-q")
-    proc = run_cli(*args, "--epochs", "1", "--real", "0")
+    proc = run_cli(*args, "--epochs", "1", "--real", "0", "--members", "2")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["checkpoint"].endswith("matcher.safetensors")
     assert (out / "matcher.safetensors").is_file() and (out / "summary.json").is_file()
+    from celcolor.models.registry import load_checkpoint
+
+    assert load_checkpoint(out / "matcher.safetensors").config.members == 2
+    bad = run_cli(*args, "--members", "0")
+    assert bad.returncode == 2 and "--members" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli(*args, "--epochs", "0")
     assert bad.returncode == 2 and "--epochs" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli(*args, "--real", "-1")

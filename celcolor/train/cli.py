@@ -105,6 +105,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         metavar="PATH",
         help="exemplar weights whose votes the matcher reads (default: the shipped ones)",
     )
+    m.add_argument(
+        "--members",
+        type=int,
+        default=MatcherTrainConfig.members,
+        help="fits from consecutive seeds whose probabilities are averaged",
+    )
+    m.add_argument(
+        "--workers",
+        type=int,
+        default=MatcherTrainConfig.workers,
+        help="processes fitting stages side by side (default 0: one per core, at most 8)",
+    )
     p.add_argument(
         "--ship",
         action="store_true",
@@ -189,6 +201,10 @@ def _run_matcher(args: argparse.Namespace) -> int:
     default = MatcherTrainConfig()
     if args.epochs < 1:
         raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
+    if args.members < 1:
+        raise UsageError(f"--members must be 1 or more, got {args.members}")
+    if args.workers < 0:
+        raise UsageError(f"--workers must be 0 (one per core) or more, got {args.workers}")
     cfg = MatcherTrainConfig(
         out=args.out if args.out is not None else Path("runs/matcher"),
         keyframes=args.synthetic if args.synthetic is not None else default.keyframes,
@@ -200,6 +216,8 @@ def _run_matcher(args: argparse.Namespace) -> int:
         batch=args.batch if args.batch is not None else default.batch,
         seed=args.seed,
         checkpoint=args.exemplar,
+        members=args.members,
+        workers=args.workers,
         quiet=args.quiet,
     )
     if cfg.keyframes < 2 or cfg.heldout < 1 or cfg.real < 0:
