@@ -15,7 +15,7 @@ beliefs and how much of the frame the other regions claim for each colour (the
 engine runs it again on its own beliefs, :data:`region_match.PASSES`); to train it
 on beliefs as good as those at run time (not ones the model
 has memorised), each half of the samples gets its beliefs from a stage 1 trained
-on the other half (two out-of-fold fits, shared by the members). The shipped
+on the other half (two out-of-fold fits per member). The shipped
 matcher holds five fits of both stages from different seeds (members, their
 probabilities averaged): refits of one recipe agree on generated keyframes to a
 point but disagree widely on real frames, and the average is steadier on both
@@ -344,33 +344,39 @@ def fit_matcher(
 
     Stage 2 trains on beliefs as good as those at run time, not ones a stage 1 has
     memorised: each half of ``train`` is scored by a stage 1 fitted on the other half.
-    The members share those two out-of-fold fits (seeded ``cfg.seed``) and differ in
-    the seeds of their own stages, so five members cost twelve fits, not twenty.
+    Every member has its own two such fits, from its own seed: the members then differ
+    in what stage 2 learned from as well as in their starts.
     """
     config = MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden, members=cfg.members)
     model = RegionMatcher(config)
     members = model.members()
-    folds = [RegionMatcher(replace(config, members=1)).stage1 for _ in (0, 1)]
+    halves = [[s for j, s in enumerate(train) if j % 2 != half] for half in (0, 1)]
+    fold_stacks = [_stack(h, [view(s.rows) for s in h]) for h in halves]
+    stack1 = _stack(train, [view(s.rows) for s in train])
+    # Every module is made (its start drawn) before any fit runs: a fit in-process
+    # draws from the same generator, and the starts must not depend on where fits run.
+    folds = [[RegionMatcher(replace(config, members=1)).stage1 for _ in (0, 1)] for _ in members]
     with _Fits(config, cfg, logf) as fits:
-        fold_jobs = []
-        for half, fold in enumerate(folds):
-            others = [s for j, s in enumerate(train) if j % 2 != half]
-            stack = _stack(others, [view(s.rows) for s in others])
-            fold_jobs.append(fits.submit(fold, 1, stack, f"stage1-fold{half}", cfg.seed))
-        stack1 = _stack(train, [view(s.rows) for s in train])
-        # The members' stage 1 fits go on while stage 2's rows are built from the folds.
+        # Every fit that needs nothing else goes first, so the workers never wait.
+        fold_jobs = [
+            [
+                fits.submit(fold, 1, stack, f"m{i}-stage1-fold{half}", cfg.seed + i)
+                for half, (fold, stack) in enumerate(zip(pair, fold_stacks, strict=True))
+            ]
+            for i, pair in enumerate(folds)
+        ]
         stage1_jobs = [
             fits.submit(m.stage1, 1, stack1, f"m{i}-stage1", cfg.seed + i)
             for i, m in enumerate(members)
         ]
-        fits.wait(fold_jobs)
-        beliefs = [_belief(s, _scores(folds[j % 2], view(s.rows))) for j, s in enumerate(train)]
-        rows2 = [view(_stage2_rows(s, b)) for s, b in zip(train, beliefs, strict=True)]
-        stack2 = _stack(train, rows2)
-        stage2_jobs = [
-            fits.submit(m.stage2, 2, stack2, f"m{i}-stage2", cfg.seed + i)
-            for i, m in enumerate(members)
-        ]
+        stage2_jobs = []
+        for i, member in enumerate(members):
+            fits.wait(fold_jobs[i])
+            pair = folds[i]
+            beliefs = [_belief(s, _scores(pair[j % 2], view(s.rows))) for j, s in enumerate(train)]
+            rows2 = [view(_stage2_rows(s, b)) for s, b in zip(train, beliefs, strict=True)]
+            stack2 = _stack(train, rows2)
+            stage2_jobs.append(fits.submit(member.stage2, 2, stack2, f"m{i}-stage2", cfg.seed + i))
         fits.wait(stage1_jobs + stage2_jobs)
     return model
 
