@@ -31,10 +31,9 @@ import io
 import json
 import logging
 import multiprocessing as mp
-import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -45,6 +44,7 @@ from ..data.pairs import real_keyframe_triples
 from ..data.synthetic import CutSpec, render_frame
 from ..engine import ColorizeOptions, Colorizer
 from ..engine import region_match as rm
+from ..engine.executors import cpu_count
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..progress import progress_bar
@@ -305,25 +305,29 @@ class _Fits:
 
     def __init__(self, config: MatcherConfig, cfg: MatcherTrainConfig, logf) -> None:
         self.config, self.cfg, self.logf = config, cfg, logf
-        workers = cfg.workers or min(len(os.sched_getaffinity(0)), 8)
+        workers = cfg.workers or min(cpu_count(), 8)
         self.pool = (
             ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
             if workers > 1
             else None
         )
 
-    def submit(self, stage: torch.nn.Module, which: int, stack, name: str, seed: int):
+    def submit(
+        self, stage: torch.nn.Module, which: int, stack, name: str, seed: int
+    ) -> tuple[torch.nn.Module, Future]:
         """Start a fit of ``stage`` (pass ``which``) on ``stack`` = (rows, labels,
         weights); returns its job for :meth:`wait`."""
         args = (self.config, which, stage.state_dict(), stack, self.cfg, name, seed)
-        if self.pool is None:
-            return stage, _fit_job(*args)
-        return stage, self.pool.submit(_fit_job, *args)
+        if self.pool is not None:
+            return stage, self.pool.submit(_fit_job, *args)
+        done: Future = Future()  # fitted here and now
+        done.set_result(_fit_job(*args))
+        return stage, done
 
-    def wait(self, jobs: list) -> None:
+    def wait(self, jobs: list[tuple[torch.nn.Module, Future]]) -> None:
         """Finish ``jobs``: load each fitted stage's parameters and write its log, in order."""
         for stage, job in jobs:
-            state, lines = job if isinstance(job, tuple) else job.result()
+            state, lines = job.result()
             stage.load_state_dict(state)
             stage.eval()
             self.logf.write(lines)
