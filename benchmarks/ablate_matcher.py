@@ -67,7 +67,9 @@ def _masking(names: set[str]):
 
 
 def main() -> None:
-    cfg = tm.MatcherTrainConfig(members=1)  # one fit per variant: what the columns buy
+    # One MLP fit per variant, no tree member: what the columns buy the MLP, comparable
+    # with the runs before session 16 (trees split on whatever columns are left).
+    cfg = tm.MatcherTrainConfig(members=1, tree_members=0)
     train = tm.make_samples(
         cfg.keyframes, cfg.seed, None, "training keyframes", False, cfg.area_power, cfg.untraced
     )

@@ -306,6 +306,9 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
     assert model.config.features == len(rm.FEATURES) and len(model.members()) == 5
     w0, w1 = (m.stage1.mlp[0].weight for m in model.members()[:2])
     assert not torch.equal(w0, w1)
+    # and one boosted-tree member, its 300 rounds logged for both stages
+    assert len(model.tree_members) == 1
+    assert [r["trees"] for r in log if r["stage"] in ("t0-stage1", "t0-stage2")] == [300, 300]
 
 
 def test_matcher_fits_in_worker_processes_equal_fits_one_by_one():
@@ -324,6 +327,7 @@ def test_matcher_fits_in_worker_processes_equal_fits_one_by_one():
     assert one.keys() == two.keys()
     assert all(torch.equal(one[k], two[k]) for k in one)
     assert log_one == log_two and log_one.count("m1-stage2") == 2
+    assert log_one.count("t0-stage") == 4  # the tree member: two folds, then both stages
 
 
 def test_a_matcher_averages_its_members_and_one_member_keeps_the_old_keys():
@@ -339,6 +343,56 @@ def test_a_matcher_averages_its_members_and_one_member_keeps_the_old_keys():
         assert torch.allclose(one.probabilities(rows[:, :5], 1), torch.sigmoid(one(rows[:, :5], 1)))
     with pytest.raises(ValueError):
         RegionMatcher(MatcherConfig(members=0))
+
+
+def _fitted_trees(seed: int = 0, rows: int = 400, features: int = 5):
+    """A small HistGradientBoostingClassifier, fitted with missing values in its rows."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, features))
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
+    x[rng.random(x.shape) < 0.05] = np.nan
+    fit = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=7, random_state=seed)
+    return fit.fit(x, y), x
+
+
+def test_boosted_trees_as_tensors_score_as_scikit_learn_does():
+    from celcolor.models.trees import BoostedTrees
+
+    fit, x = _fitted_trees()
+    trees = BoostedTrees.from_sklearn(fit)
+    ours = trees(torch.from_numpy(x)).numpy()
+    assert np.abs(ours - fit.decision_function(x)).max() < 1e-9
+    trees.pairs_per_block = 50  # rows walked a few at a time give the same scores
+    assert np.array_equal(trees(torch.from_numpy(x)).numpy(), ours)
+    assert trees(torch.zeros(0, x.shape[1])).shape == (0,)
+    # a stump-only ensemble (every root a leaf) scores its baseline
+    assert np.allclose(BoostedTrees(3, 3)(torch.from_numpy(x)).numpy(), 0.0)
+
+
+def test_a_matcher_with_tree_members_averages_the_two_families_and_round_trips(tmp_path):
+    from celcolor.models.matcher import MatcherConfig, RegionMatcher
+    from celcolor.models.trees import BoostedTrees
+
+    (fit1, x), (fit2, _) = _fitted_trees(0, features=5), _fitted_trees(1, features=7)
+    t1, t2 = BoostedTrees.from_sklearn(fit1), BoostedTrees.from_sklearn(fit2)
+    shape = [t1.feature.numel(), t1.roots.numel(), t2.feature.numel(), t2.roots.numel()]
+    config = MatcherConfig(features=5, belief_features=2, hidden=8, members=2, trees=[shape])
+    model = RegionMatcher(config)
+    model.tree_members[0].stage1.load_state_dict(t1.state_dict())
+    model.tree_members[0].stage2.load_state_dict(t2.state_dict())
+    rows = torch.from_numpy(np.nan_to_num(x[:50])).float()
+    with torch.inference_mode():
+        mlp = torch.stack([torch.sigmoid(m.stage1(rows)) for m in model.members()]).mean(0)
+        tree = torch.sigmoid(torch.from_numpy(fit1.decision_function(rows.double().numpy())))
+        assert torch.allclose(model.probabilities(rows, 1), (mlp + tree.float()) / 2, atol=1e-6)
+    path = tmp_path / "m.safetensors"
+    digest = save_checkpoint(model, path, "matcher")
+    loaded = load_checkpoint(path, sha256=digest)
+    assert loaded.config.trees == [shape]
+    with torch.inference_mode():
+        assert torch.equal(loaded.probabilities(rows, 1), model.probabilities(rows, 1))
 
 
 def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):

@@ -47,3 +47,13 @@ def test_shipped_matcher_loads_with_its_record():
     model = create_model("matcher", pretrained=True)
     assert model.stage1.scale.min() > 0  # standardisation was fitted, not the defaults
     assert not bool((model.stage1.scale == 1).all())
+    assert len(model.tree_members) == 1 and int(model.tree_members[0].stage1.depth) > 0
+
+
+def test_every_shipped_checkpoint_stays_under_20_mb():
+    from celcolor.models import list_models
+    from celcolor.models.registry import WEIGHTS_DIR
+
+    for name in list_models(pretrained=True):
+        size = (WEIGHTS_DIR / shipped_record(name).file).stat().st_size
+        assert size <= 20 * 1024 * 1024, (name, size)

@@ -12,14 +12,20 @@ seeds, whose probabilities are averaged (:meth:`RegionMatcher.probabilities`):
 refits of one recipe agree on generated keyframes to a point but disagree widely on
 real frames, far from their training, and the average is steadier on both. Member 0
 is ``stage1``/``stage2`` themselves, so a one-member checkpoint keeps the old keys.
+
+A matcher may also hold boosted-tree members (:class:`~celcolor.models.trees.BoostedTrees`,
+fitted by scikit-learn, kept as flat tensors): trees and MLPs err on different
+regions, so the engine averages the two families' mean probabilities.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
+
+from .trees import BoostedTrees
 
 
 @dataclass
@@ -30,6 +36,8 @@ class MatcherConfig:
     belief_features: int = 9  # len(region_match.BELIEF_FEATURES), stage 2 only
     hidden: int = 64
     members: int = 1  # fits from different seeds; their probabilities are averaged
+    # Boosted-tree members, each [stage-1 nodes, stage-1 trees, stage-2 nodes, stage-2 trees]
+    trees: list[list[int]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """Plain dict (for checkpoint metadata)."""
@@ -60,23 +68,42 @@ class _Stage(nn.Module):
         return self.mlp((rows - self.mean) / self.scale)[:, 0]
 
 
-class _Member(nn.Module):
-    """One fit: a stage 1 and a stage 2 scorer."""
+class _TwoStages(nn.Module):
+    """One fit: a scorer for pass 1 (``stage1``) and one for the later passes (``stage2``)."""
 
-    def __init__(self, config: MatcherConfig) -> None:
-        super().__init__()
-        self.stage1 = _Stage(config.features, config.hidden)
-        self.stage2 = _Stage(config.features + config.belief_features, config.hidden)
+    stage1: nn.Module
+    stage2: nn.Module
 
-    def stage(self, stage: int) -> _Stage:
+    def stage(self, stage: int) -> nn.Module:
         """The scorer of pass 1 or 2."""
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
         return self.stage1 if stage == 1 else self.stage2
 
 
+class _Member(_TwoStages):
+    """One MLP fit."""
+
+    def __init__(self, config: MatcherConfig) -> None:
+        super().__init__()
+        self.stage1 = _Stage(config.features, config.hidden)
+        self.stage2 = _Stage(config.features + config.belief_features, config.hidden)
+
+
+class _TreeMember(_TwoStages):
+    """One boosted-tree fit (raw log-odds out); ``shape`` is its two ensembles' sizes."""
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        if len(shape) != 4:
+            raise ValueError(f"a tree member's shape is 4 numbers, got {shape}")
+        self.stage1 = BoostedTrees(shape[0], shape[1])
+        self.stage2 = BoostedTrees(shape[2], shape[3])
+
+
 class RegionMatcher(_Member):
-    """Stage 1 and stage 2 scorers (member 0) and ``config.members - 1`` more fits.
+    """Stage 1 and stage 2 scorers (member 0), ``config.members - 1`` more fits and
+    the boosted-tree members of ``config.trees``.
 
     ``forward(rows, stage)`` gives member 0's logits; :meth:`probabilities` the
     members' mean probability, which the engine uses.
@@ -88,6 +115,7 @@ class RegionMatcher(_Member):
             raise ValueError(f"members must be 1 or more, got {config.members}")
         self.config = config
         self.others = nn.ModuleList(_Member(config) for _ in range(config.members - 1))
+        self.tree_members = nn.ModuleList(_TreeMember(shape) for shape in config.trees)
 
     def members(self) -> list[_Member]:
         """Every fit, member 0 (this module's own stages) first."""
@@ -97,5 +125,11 @@ class RegionMatcher(_Member):
         return self.stage(stage)(rows)
 
     def probabilities(self, rows: torch.Tensor, stage: int) -> torch.Tensor:
-        """The members' mean probability per row for pass ``stage``."""
-        return torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.members()]).mean(0)
+        """The members' mean probability per row for pass ``stage``: the MLPs' mean,
+        averaged with the tree members' mean when there are any (each family weighs
+        half, however many fits it holds)."""
+        mlp = torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.members()]).mean(0)
+        if not len(self.tree_members):
+            return mlp
+        trees = torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.tree_members])
+        return (mlp + trees.mean(0).to(mlp.dtype)) / 2

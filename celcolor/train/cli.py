@@ -112,6 +112,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="fits from consecutive seeds whose probabilities are averaged",
     )
     m.add_argument(
+        "--tree-members",
+        type=int,
+        default=MatcherTrainConfig.tree_members,
+        help="boosted-tree fits averaged with the MLP members (0: MLPs only)",
+    )
+    m.add_argument(
         "--workers",
         type=int,
         default=MatcherTrainConfig.workers,
@@ -203,6 +209,8 @@ def _run_matcher(args: argparse.Namespace) -> int:
         raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
     if args.members < 1:
         raise UsageError(f"--members must be 1 or more, got {args.members}")
+    if args.tree_members < 0:
+        raise UsageError(f"--tree-members must be 0 or more, got {args.tree_members}")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 (one per core) or more, got {args.workers}")
     cfg = MatcherTrainConfig(
@@ -217,6 +225,7 @@ def _run_matcher(args: argparse.Namespace) -> int:
         seed=args.seed,
         checkpoint=args.exemplar,
         members=args.members,
+        tree_members=args.tree_members,
         workers=args.workers,
         quiet=args.quiet,
     )

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -47,6 +48,7 @@ from ..engine import region_match as rm
 from ..engine.executors import cpu_count
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
+from ..models.trees import BoostedTrees
 from ..progress import progress_bar
 from .exemplar import data_root
 
@@ -73,6 +75,9 @@ class MatcherTrainConfig:
     area_power: float = 0.5  # a row weighs its region's area to this power
     untraced: float = 1 / 3  # share of cuts whose band boundaries are drawn black
     members: int = 5  # fits from seeds seed, seed + 1, ... (probabilities averaged)
+    tree_members: int = 1  # boosted-tree fits, averaged with the MLPs' mean (0: none)
+    tree_iters: int = 300  # boosting rounds (trees) per stage
+    tree_leaves: int = 127  # leaves per tree
     workers: int = 0  # processes fitting stages side by side (0: one per core, at most 8)
     quiet: bool = True
 
@@ -296,11 +301,55 @@ def _fit_job(
         torch.set_num_threads(threads)
 
 
+def _fit_trees_job(stack, cfg: MatcherTrainConfig, name: str, seed: int) -> tuple[dict, str]:
+    """Fit one stage's boosted trees (scikit-learn, one thread) on ``stack``; returns the
+    :class:`BoostedTrees` state and a log line (the weighted training log loss)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    rows, labels, weights = stack
+    weights = weights / weights.mean()
+    with threadpool_limits(1):  # the same arithmetic wherever it runs
+        fit = HistGradientBoostingClassifier(
+            max_iter=cfg.tree_iters,
+            learning_rate=0.1,
+            max_leaf_nodes=cfg.tree_leaves,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=seed,
+        )
+        fit.fit(rows, labels, sample_weight=weights)
+        p = np.clip(fit.predict_proba(rows)[:, 1], 1e-7, 1 - 1e-7)
+    loss = -(weights * (labels * np.log(p) + (1 - labels) * np.log1p(-p))).mean()
+    line = {"stage": name, "trees": int(fit.n_iter_), "loss": float(loss)}
+    return BoostedTrees.from_sklearn(fit).state_dict(), json.dumps(line) + "\n"
+
+
+def _trees_from_state(state: dict) -> BoostedTrees:
+    trees = BoostedTrees(state["feature"].numel(), state["roots"].numel())
+    trees.load_state_dict(state)
+    return trees.eval()
+
+
+class _Job(NamedTuple):
+    """A fit under way, and how its result (state, log lines) becomes a module."""
+
+    future: Future
+    finish: Callable[[dict], torch.nn.Module]
+
+
+def _loaded(stage: torch.nn.Module, state: dict) -> torch.nn.Module:
+    stage.load_state_dict(state)
+    return stage.eval()
+
+
 class _Fits:
     """Stage fits, side by side in worker processes (``workers`` > 1) or one by one.
 
-    Each fit starts from the parameters its module was given here, so the result
-    does not depend on how many workers run or in which order they finish.
+    Each MLP fit starts from the parameters its module was given here, and the tree
+    fits draw from their own seeds, so the result does not depend on how many
+    workers run or in which order they finish.
     """
 
     def __init__(self, config: MatcherConfig, cfg: MatcherTrainConfig, logf) -> None:
@@ -312,25 +361,31 @@ class _Fits:
             else None
         )
 
-    def submit(
-        self, stage: torch.nn.Module, which: int, stack, name: str, seed: int
-    ) -> tuple[torch.nn.Module, Future]:
-        """Start a fit of ``stage`` (pass ``which``) on ``stack`` = (rows, labels,
-        weights); returns its job for :meth:`wait`."""
-        args = (self.config, which, stage.state_dict(), stack, self.cfg, name, seed)
+    def _run(self, fn, *args) -> Future:
         if self.pool is not None:
-            return stage, self.pool.submit(_fit_job, *args)
+            return self.pool.submit(fn, *args)
         done: Future = Future()  # fitted here and now
-        done.set_result(_fit_job(*args))
-        return stage, done
+        done.set_result(fn(*args))
+        return done
 
-    def wait(self, jobs: list[tuple[torch.nn.Module, Future]]) -> None:
-        """Finish ``jobs``: load each fitted stage's parameters and write its log, in order."""
-        for stage, job in jobs:
-            state, lines = job.result()
-            stage.load_state_dict(state)
-            stage.eval()
+    def submit(self, stage: torch.nn.Module, which: int, stack, name: str, seed: int) -> _Job:
+        """Start a fit of the MLP ``stage`` (pass ``which``) on ``stack`` = (rows,
+        labels, weights); returns its job for :meth:`wait`."""
+        args = (self.config, which, stage.state_dict(), stack, self.cfg, name, seed)
+        return _Job(self._run(_fit_job, *args), lambda state: _loaded(stage, state))
+
+    def submit_trees(self, stack, name: str, seed: int) -> _Job:
+        """Start a boosted-tree fit on ``stack``; returns its job for :meth:`wait`."""
+        return _Job(self._run(_fit_trees_job, stack, self.cfg, name, seed), _trees_from_state)
+
+    def wait(self, jobs: list[_Job]) -> list[torch.nn.Module]:
+        """Finish ``jobs``: the fitted modules, in order (their logs written in order)."""
+        out = []
+        for job in jobs:
+            state, lines = job.future.result()
+            out.append(job.finish(state))
             self.logf.write(lines)
+        return out
 
     def __enter__(self) -> _Fits:
         return self
@@ -348,8 +403,8 @@ def fit_matcher(
 
     Stage 2 trains on beliefs as good as those at run time, not ones a stage 1 has
     memorised: each half of ``train`` is scored by a stage 1 fitted on the other half.
-    Every member has its own two such fits, from its own seed: the members then differ
-    in what stage 2 learned from as well as in their starts.
+    Every member (MLP or trees) has its own two such fits, from its own seed: the
+    members then differ in what stage 2 learned from as well as in their starts.
     """
     config = MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden, members=cfg.members)
     model = RegionMatcher(config)
@@ -360,6 +415,7 @@ def fit_matcher(
     # Every module is made (its start drawn) before any fit runs: a fit in-process
     # draws from the same generator, and the starts must not depend on where fits run.
     folds = [[RegionMatcher(replace(config, members=1)).stage1 for _ in (0, 1)] for _ in members]
+    trees = range(cfg.tree_members)
     with _Fits(config, cfg, logf) as fits:
         # Every fit that needs nothing else goes first, so the workers never wait.
         fold_jobs = [
@@ -369,20 +425,56 @@ def fit_matcher(
             ]
             for i, pair in enumerate(folds)
         ]
+        tree_fold_jobs = [
+            [
+                fits.submit_trees(stack, f"t{i}-stage1-fold{half}", cfg.seed + i)
+                for half, stack in enumerate(fold_stacks)
+            ]
+            for i in trees
+        ]
         stage1_jobs = [
             fits.submit(m.stage1, 1, stack1, f"m{i}-stage1", cfg.seed + i)
             for i, m in enumerate(members)
         ]
-        stage2_jobs = []
-        for i, member in enumerate(members):
-            fits.wait(fold_jobs[i])
-            pair = folds[i]
+        tree1_jobs = [fits.submit_trees(stack1, f"t{i}-stage1", cfg.seed + i) for i in trees]
+
+        def stage2_stack(pair: list[torch.nn.Module]):
             beliefs = [_belief(s, _scores(pair[j % 2], view(s.rows))) for j, s in enumerate(train)]
             rows2 = [view(_stage2_rows(s, b)) for s, b in zip(train, beliefs, strict=True)]
-            stack2 = _stack(train, rows2)
-            stage2_jobs.append(fits.submit(member.stage2, 2, stack2, f"m{i}-stage2", cfg.seed + i))
+            return _stack(train, rows2)
+
+        stage2_jobs = [
+            fits.submit(
+                member.stage2,
+                2,
+                stage2_stack(fits.wait(fold_jobs[i])),
+                f"m{i}-stage2",
+                cfg.seed + i,
+            )
+            for i, member in enumerate(members)
+        ]
+        tree2_jobs = [
+            fits.submit_trees(
+                stage2_stack(fits.wait(tree_fold_jobs[i])), f"t{i}-stage2", cfg.seed + i
+            )
+            for i in trees
+        ]
         fits.wait(stage1_jobs + stage2_jobs)
-    return model
+        stage1_trees, stage2_trees = fits.wait(tree1_jobs), fits.wait(tree2_jobs)
+    if not cfg.tree_members:
+        return model
+    shapes = [
+        [t.feature.numel(), t.roots.numel(), u.feature.numel(), u.roots.numel()]
+        for t, u in zip(stage1_trees, stage2_trees, strict=True)
+    ]
+    full = RegionMatcher(replace(config, trees=shapes))
+    for dst, src in zip(full.members(), members, strict=True):
+        dst.stage1.load_state_dict(src.stage1.state_dict())
+        dst.stage2.load_state_dict(src.stage2.state_dict())
+    for dst, t, u in zip(full.tree_members, stage1_trees, stage2_trees, strict=True):
+        dst.stage1.load_state_dict(t.state_dict())
+        dst.stage2.load_state_dict(u.state_dict())
+    return full.eval()
 
 
 def heldout_choice(
