@@ -200,3 +200,16 @@ def test_bench_exemplar_region_choice_scores_the_paint_of_each_region(monkeypatc
     )
     assert got["truth"] == 1.0
     assert got["mirrored"] < 0.8
+
+
+def test_bench_exemplar_times_real_keyframes_only_when_the_data_is_there(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_exemplar
+
+    assert bench_exemplar.real_match_speed(tmp_path / "absent", None) is None
+    speed = {"size": "1280x720", "median": 1.1, "max": 2.3, "per_pair": {"a": 1.1, "b": 2.3}}
+    res = json.loads((bench_exemplar.RESULTS / "exemplar.json").read_text())  # a whole run
+    text = bench_exemplar.markdown({**res, "real_match_speed": speed})
+    assert "median 1.10 s, the slowest 2.30 s (1 of 2 over 2 s)" in text
