@@ -124,6 +124,13 @@ def generated(
     }
 
 
+def _keyframe_seconds(col: Colorizer, sketch: np.ndarray) -> float:
+    """Seconds for ``col`` to analyse ``sketch`` and colour it as a keyframe."""
+    t0 = time.perf_counter()
+    col._keyframe(sketch, col.analyse(sketch))
+    return time.perf_counter() - t0
+
+
 def keyframe_speed(checkpoint: str | None, repeat: int = 3, mode: str = "network") -> dict:
     """Seconds to colour one 1280x720 keyframe by the network (or ``mode``) here.
 
@@ -136,15 +143,8 @@ def keyframe_speed(checkpoint: str | None, repeat: int = 3, mode: str = "network
     target, ref = render_frame(spec, 30, flow=False), render_frame(spec, 16, flow=False)
     options = ColorizeOptions(keyframe_mode=mode, checkpoint=checkpoint)
     col = Colorizer(ref.colour, options)
-
-    def one() -> float:
-        t0 = time.perf_counter()
-        frame = col.analyse(target.sketch)
-        col._keyframe(target.sketch, frame)
-        return time.perf_counter() - t0
-
-    first = one()
-    again = min(one() for _ in range(repeat))
+    first = _keyframe_seconds(col, target.sketch)
+    again = min(_keyframe_seconds(col, target.sketch) for _ in range(repeat))
     net = col.network()
     return {
         "size": "1280x720",
@@ -163,19 +163,13 @@ def real_match_speed(root: Path, checkpoint: str | None, repeat: int = 2) -> dic
     pairs = real_pairs(root)
     if not pairs:
         return None
-
-    def one(col: Colorizer, sketch: np.ndarray) -> float:
-        t0 = time.perf_counter()
-        col._keyframe(sketch, col.analyse(sketch))
-        return time.perf_counter() - t0
-
     seconds = {}
     for name, ref, sketch, _ in pairs:
         ref = cv2.resize(ref, (1280, 720), interpolation=cv2.INTER_AREA)
         sketch = cv2.resize(sketch, (1280, 720), interpolation=cv2.INTER_AREA)
         col = Colorizer(ref, ColorizeOptions(keyframe_mode="match", checkpoint=checkpoint))
-        one(col, sketch)
-        seconds[name] = min(one(col, sketch) for _ in range(repeat))
+        _keyframe_seconds(col, sketch)
+        seconds[name] = min(_keyframe_seconds(col, sketch) for _ in range(repeat))
     times = sorted(seconds.values())
     return {
         "size": "1280x720",

@@ -377,7 +377,7 @@ def test_a_matcher_with_tree_members_averages_the_two_families_and_round_trips(t
 
     (fit1, x), (fit2, _) = _fitted_trees(0, features=5), _fitted_trees(1, features=7)
     t1, t2 = BoostedTrees.from_sklearn(fit1), BoostedTrees.from_sklearn(fit2)
-    shape = [t1.feature.numel(), t1.roots.numel(), t2.feature.numel(), t2.roots.numel()]
+    shape = t1.sizes() + t2.sizes()
     config = MatcherConfig(features=5, belief_features=2, hidden=8, members=2, trees=[shape])
     model = RegionMatcher(config)
     model.tree_members[0].stage1.load_state_dict(t1.state_dict())

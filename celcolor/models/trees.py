@@ -44,6 +44,10 @@ class BoostedTrees(nn.Module):
         self.register_buffer("baseline", torch.zeros(1, dtype=torch.float64))
         self.register_buffer("depth", torch.zeros((), dtype=torch.int64))  # the deepest leaf's
 
+    def sizes(self) -> list[int]:
+        """``[nodes, trees]``: what :class:`BoostedTrees` is built from."""
+        return [self.feature.numel(), self.roots.numel()]
+
     @classmethod
     def from_sklearn(cls, model) -> BoostedTrees:
         """The trees of a fitted binary ``HistGradientBoostingClassifier`` (numeric

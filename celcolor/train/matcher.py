@@ -463,10 +463,7 @@ def fit_matcher(
         stage1_trees, stage2_trees = fits.wait(tree1_jobs), fits.wait(tree2_jobs)
     if not cfg.tree_members:
         return model
-    shapes = [
-        [t.feature.numel(), t.roots.numel(), u.feature.numel(), u.roots.numel()]
-        for t, u in zip(stage1_trees, stage2_trees, strict=True)
-    ]
+    shapes = [t.sizes() + u.sizes() for t, u in zip(stage1_trees, stage2_trees, strict=True)]
     full = RegionMatcher(replace(config, trees=shapes))
     for dst, src in zip(full.members(), members, strict=True):
         dst.stage1.load_state_dict(src.stage1.state_dict())
