@@ -297,6 +297,9 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
     summary = train_matcher(
         MatcherTrainConfig(out=tmp_path, keyframes=4, heldout=2, epochs=8, real=0)
     )
+    # the trees learn from 2.5 times the MLPs' generated keyframes, two per cut
+    assert summary["data"]["tree_synthetic_keyframes"] == 10
+    assert summary["data"]["tree_rows"] > summary["data"]["rows"]
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     for member in range(5):  # the shipped recipe averages five fits
         stage1 = [r["loss"] for r in log if r["stage"] == f"m{member}-stage1"]
@@ -311,18 +314,23 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
     assert [r["trees"] for r in log if r["stage"] in ("t0-stage1", "t0-stage2")] == [300, 300]
 
 
-def test_matcher_fits_in_worker_processes_equal_fits_one_by_one():
+def test_matcher_keyframes_and_fits_in_worker_processes_equal_those_made_one_by_one():
     import io
 
-    from celcolor.train.matcher import MatcherTrainConfig, fit_matcher, make_samples
+    from celcolor.train.matcher import MatcherTrainConfig, Workers, fit_matcher, make_samples
 
     train = make_samples(4, 0, None, "keyframes")
-    fitted = []
-    for workers in (1, 2):
-        torch.manual_seed(0)
-        cfg = MatcherTrainConfig(epochs=2, members=2, workers=workers)
-        log = io.StringIO()
-        fitted.append((fit_matcher(train, cfg, log).state_dict(), log.getvalue()))
+    with Workers(2) as workers:
+        built = make_samples(4, 0, None, "keyframes", workers=workers)
+        for here, there in zip(train, built, strict=True):
+            assert np.array_equal(here.rows, there.rows)
+            assert np.array_equal(here.label, there.label)
+        fitted = []
+        for pool in (None, workers):  # None: one by one (cfg.workers=1), in this process
+            torch.manual_seed(0)
+            cfg = MatcherTrainConfig(epochs=2, members=2, workers=1)
+            log = io.StringIO()
+            fitted.append((fit_matcher(train, cfg, log, workers=pool).state_dict(), log.getvalue()))
     (one, log_one), (two, log_two) = fitted
     assert one.keys() == two.keys()
     assert all(torch.equal(one[k], two[k]) for k in one)
@@ -371,14 +379,16 @@ def test_boosted_trees_as_tensors_score_as_scikit_learn_does():
     assert np.allclose(BoostedTrees(3, 3)(torch.from_numpy(x)).numpy(), 0.0)
 
 
-def test_a_matcher_with_tree_members_averages_the_two_families_and_round_trips(tmp_path):
+def test_a_matcher_with_tree_members_mixes_the_two_families_and_round_trips(tmp_path):
     from celcolor.models.matcher import MatcherConfig, RegionMatcher
     from celcolor.models.trees import BoostedTrees
 
     (fit1, x), (fit2, _) = _fitted_trees(0, features=5), _fitted_trees(1, features=7)
     t1, t2 = BoostedTrees.from_sklearn(fit1), BoostedTrees.from_sklearn(fit2)
     shape = t1.sizes() + t2.sizes()
-    config = MatcherConfig(features=5, belief_features=2, hidden=8, members=2, trees=[shape])
+    config = MatcherConfig(
+        features=5, belief_features=2, hidden=8, members=2, trees=[shape], tree_weight=0.75
+    )
     model = RegionMatcher(config)
     model.tree_members[0].stage1.load_state_dict(t1.state_dict())
     model.tree_members[0].stage2.load_state_dict(t2.state_dict())
@@ -386,11 +396,15 @@ def test_a_matcher_with_tree_members_averages_the_two_families_and_round_trips(t
     with torch.inference_mode():
         mlp = torch.stack([torch.sigmoid(m.stage1(rows)) for m in model.members()]).mean(0)
         tree = torch.sigmoid(torch.from_numpy(fit1.decision_function(rows.double().numpy())))
+        mixed = 0.25 * mlp + 0.75 * tree.float()
+        assert torch.allclose(model.probabilities(rows, 1), mixed, atol=1e-6)
+        model.config.tree_weight = 0.5  # the families alike
         assert torch.allclose(model.probabilities(rows, 1), (mlp + tree.float()) / 2, atol=1e-6)
+        model.config.tree_weight = 0.75
     path = tmp_path / "m.safetensors"
     digest = save_checkpoint(model, path, "matcher")
     loaded = load_checkpoint(path, sha256=digest)
-    assert loaded.config.trees == [shape]
+    assert loaded.config.trees == [shape] and loaded.config.tree_weight == 0.75
     with torch.inference_mode():
         assert torch.equal(loaded.probabilities(rows, 1), model.probabilities(rows, 1))
 
@@ -407,6 +421,8 @@ def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
     from celcolor.models.registry import load_checkpoint
 
     assert load_checkpoint(out / "matcher.safetensors").config.members == 2
+    bad = run_cli(*args, "--tree-keyframes", "-1")
+    assert bad.returncode == 2 and "--tree-keyframes" in bad.stderr
     bad = run_cli(*args, "--members", "0")
     assert bad.returncode == 2 and "--members" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli(*args, "--epochs", "0")

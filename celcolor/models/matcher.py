@@ -15,7 +15,7 @@ is ``stage1``/``stage2`` themselves, so a one-member checkpoint keeps the old ke
 
 A matcher may also hold boosted-tree members (:class:`~celcolor.models.trees.BoostedTrees`,
 fitted by scikit-learn, kept as flat tensors): trees and MLPs err on different
-regions, so the engine averages the two families' mean probabilities.
+regions, so the engine mixes the two families' mean probabilities.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class MatcherConfig:
     members: int = 1  # fits from different seeds; their probabilities are averaged
     # Boosted-tree members, each [stage-1 nodes, stage-1 trees, stage-2 nodes, stage-2 trees]
     trees: list[list[int]] = field(default_factory=list)
+    tree_weight: float = 0.5  # the tree family's share of the probability (when any)
 
     def as_dict(self) -> dict:
         """Plain dict (for checkpoint metadata)."""
@@ -126,10 +127,11 @@ class RegionMatcher(_Member):
 
     def probabilities(self, rows: torch.Tensor, stage: int) -> torch.Tensor:
         """The members' mean probability per row for pass ``stage``: the MLPs' mean,
-        averaged with the tree members' mean when there are any (each family weighs
-        half, however many fits it holds)."""
+        mixed with the tree members' mean when there are any (the trees weigh
+        ``config.tree_weight``, however many fits each family holds)."""
         mlp = torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.members()]).mean(0)
         if not len(self.tree_members):
             return mlp
         trees = torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.tree_members])
-        return (mlp + trees.mean(0).to(mlp.dtype)) / 2
+        w = self.config.tree_weight
+        return (1 - w) * mlp + w * trees.mean(0).to(mlp.dtype)

@@ -38,7 +38,6 @@ class BoostedTrees(nn.Module):
         self.register_buffer("left", torch.zeros(nodes, dtype=torch.int32))
         self.register_buffer("right", torch.zeros(nodes, dtype=torch.int32))
         self.register_buffer("missing_left", torch.zeros(nodes, dtype=torch.bool))
-        self.register_buffer("leaf", torch.ones(nodes, dtype=torch.bool))
         self.register_buffer("value", torch.zeros(nodes, dtype=torch.float64))
         self.register_buffer("roots", torch.zeros(trees, dtype=torch.int32))
         self.register_buffer("baseline", torch.zeros(1, dtype=torch.float64))
@@ -71,7 +70,6 @@ class BoostedTrees(nn.Module):
             "left": left.astype(np.int32),
             "right": right.astype(np.int32),
             "missing_left": nodes["missing_go_to_left"].astype(bool),
-            "leaf": leaf,
             "value": np.where(leaf, nodes["value"], 0.0).astype(np.float64),
             "roots": offsets.astype(np.int32),
             "baseline": np.asarray(model._baseline_prediction, np.float64).reshape(1),
@@ -92,7 +90,7 @@ class BoostedTrees(nn.Module):
             self.threshold.numpy(),
             torch.stack([self.left, self.right], 1).view(-1).numpy().astype(np.intp),
             self.missing_left.numpy(),
-            self.leaf.numpy(),
+            self.left.numpy() == np.arange(len(self.left)),  # a leaf points at itself
         )
         roots = self.roots.numpy().astype(np.intp)
         block = max(1, self.pairs_per_block // max(len(roots), 1))

@@ -118,6 +118,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="boosted-tree fits averaged with the MLP members (0: MLPs only)",
     )
     m.add_argument(
+        "--tree-keyframes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="generated keyframes the trees learn from: the MLPs' --synthetic and more "
+        "of the same stream (default: 2.5 times --synthetic)",
+    )
+    m.add_argument(
         "--workers",
         type=int,
         default=MatcherTrainConfig.workers,
@@ -211,6 +219,8 @@ def _run_matcher(args: argparse.Namespace) -> int:
         raise UsageError(f"--members must be 1 or more, got {args.members}")
     if args.tree_members < 0:
         raise UsageError(f"--tree-members must be 0 or more, got {args.tree_members}")
+    if args.tree_keyframes is not None and args.tree_keyframes < 0:
+        raise UsageError(f"--tree-keyframes must be 0 or more, got {args.tree_keyframes}")
     if args.workers < 0:
         raise UsageError(f"--workers must be 0 (one per core) or more, got {args.workers}")
     cfg = MatcherTrainConfig(
@@ -226,6 +236,7 @@ def _run_matcher(args: argparse.Namespace) -> int:
         checkpoint=args.exemplar,
         members=args.members,
         tree_members=args.tree_members,
+        tree_keyframes=args.tree_keyframes,
         workers=args.workers,
         quiet=args.quiet,
     )

@@ -19,20 +19,23 @@ on the other half (two out-of-fold fits per member). The shipped
 matcher holds five fits of both stages from different seeds (members, their
 probabilities averaged): refits of one recipe agree on generated keyframes to a
 point but disagree widely on real frames, and the average is steadier on both
-(README, "Keyframes matched region by region"). The fits run side by side in
-worker processes, one thread each (``workers``); the result does not depend on how
-many. A held-out split from a disjoint seed scores both stages. Seeds are fixed; losses go to
-``log.jsonl``.
+(README, "Keyframes matched region by region"). Beside them, boosted trees
+(scikit-learn, kept as tensors) learn from 2.5 times as many generated keyframes:
+a tree fit costs a fraction of an MLP fit, and the trees gain from the data. The
+keyframes are built and the fits run side by side in worker processes, one thread
+each (``workers``); the result does not depend on how many. A held-out split from a
+disjoint seed scores both stages. Seeds are fixed; losses go to ``log.jsonl``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -63,6 +66,20 @@ class MatcherTrainConfig:
 
     out: Path = Path("runs/matcher")
     keyframes: int = 960  # generated (keyframe, reference) samples
+    # generated samples the tree members learn from (None: ``tree_data`` times
+    # ``keyframes``): the MLPs' and more of the same stream (a tree fit costs a fraction
+    # of an MLP's, and trees gain from the data where the MLPs' budget is spent)
+    tree_keyframes: int | None = None
+    tree_data: float = 2.5
+
+    def tree_count(self) -> int:
+        """How many generated keyframes the tree members learn from (0 without trees)."""
+        if not self.tree_members:
+            return 0
+        if self.tree_keyframes is None:
+            return round(self.tree_data * self.keyframes)
+        return self.tree_keyframes
+
     real: int = 480  # keyframes of the real colour clips (when the data folder exists)
     data: Path | None = None  # ../shared/data by default
     heldout: int = 64  # from a disjoint seed, for validation
@@ -78,6 +95,7 @@ class MatcherTrainConfig:
     tree_members: int = 1  # boosted-tree fits, averaged with the MLPs' mean (0: none)
     tree_iters: int = 300  # boosting rounds (trees) per stage
     tree_leaves: int = 127  # leaves per tree
+    tree_weight: float = 0.75  # the trees' share of the probability (the MLPs' is the rest)
     workers: int = 0  # processes fitting stages side by side (0: one per core, at most 8)
     quiet: bool = True
 
@@ -105,6 +123,59 @@ def _random_spec(rng: np.random.Generator, untraced: float = 0.0) -> CutSpec:
         motion=float(rng.uniform(0.8, 2.0)),
         trace_colours=bool(rng.random() >= untraced),
     )
+
+
+class Workers:
+    """Jobs in worker processes (``count`` > 1, spawned) or here, one after another.
+
+    Both the keyframe build and the fits go through one of these, so a training run
+    starts its processes once. Every job runs on one thread (:func:`_one_thread`),
+    wherever it runs, so the result does not depend on the number of workers.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count if count > 0 else min(cpu_count(), 8)
+        self.pool = (
+            ProcessPoolExecutor(self.count, mp_context=mp.get_context("spawn"))
+            if self.count > 1
+            else None
+        )
+
+    def submit(self, fn: Callable, *args) -> Future:
+        """Run ``fn(*args)`` in a worker (or here and now); its future."""
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        done: Future = Future()
+        done.set_result(fn(*args))
+        return done
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread inside, as before outside: the same arithmetic wherever a
+    job runs (a worker process or the parent), so results agree."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _in_order(futures: list[Future], update: Callable[[int, int], None]) -> list:
+    """The futures' results in submission order, counting them on ``update``."""
+    out = []
+    for future in futures:
+        out.append(future.result())
+        update(len(out), len(futures))
+    return out
 
 
 def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.ndarray, ink):
@@ -151,6 +222,16 @@ def make_sample(
     )
 
 
+def _frames_job(sketch, reference, target, checkpoint, area_power) -> Sample:
+    with _one_thread():
+        return sample_from_frames(sketch, reference, target, checkpoint, area_power)
+
+
+def _cut_job(spec: CutSpec, key: int, ref: int, checkpoint, area_power) -> Sample:
+    with _one_thread():
+        return make_sample(spec, key, ref, checkpoint, area_power)
+
+
 def make_real_samples(
     root: Path,
     count: int,
@@ -158,20 +239,23 @@ def make_real_samples(
     checkpoint: str | None,
     quiet: bool = True,
     area_power: float = 0.5,
+    workers: Workers | None = None,
 ) -> list[Sample]:
     """``count`` keyframes of the real colour clips under ``root`` (none when it is
-    absent): :func:`~celcolor.data.pairs.real_keyframe_triples` at 384x224."""
+    absent): :func:`~celcolor.data.pairs.real_keyframe_triples` at 384x224, built on
+    ``workers`` (here, one by one, when None)."""
     if not root.is_dir():
         return []
-    samples: list[Sample] = []
+    here = workers or Workers(1)
+    futures = [
+        here.submit(_frames_job, sketch, reference, target, checkpoint, area_power)
+        for sketch, reference, target in real_keyframe_triples(root, count, REAL_SIZE, seed)
+    ]
     update, close = progress_bar(quiet, "real keyframes", unit="keyframe")
     try:
-        for sketch, reference, target in real_keyframe_triples(root, count, REAL_SIZE, seed):
-            samples.append(sample_from_frames(sketch, reference, target, checkpoint, area_power))
-            update(len(samples), count)
+        return _in_order(futures, update)
     finally:
         close()
-    return samples
 
 
 def make_samples(
@@ -182,25 +266,30 @@ def make_samples(
     quiet: bool = True,
     area_power: float = 0.5,
     untraced: float = 0.0,
+    workers: Workers | None = None,
 ) -> list[Sample]:
-    """``count`` samples, two keyframes per generated cut, references 8-45 frames away."""
+    """``count`` samples, two keyframes per generated cut, references 8-45 frames away,
+    built on ``workers`` (here, one by one, when None)."""
     rng = np.random.default_rng(seed)
-    samples: list[Sample] = []
+    # Every cut and frame pair is drawn first, so the samples do not depend on where
+    # or in which order they are built.
+    jobs = []
+    while len(jobs) < count:
+        spec = _random_spec(rng, untraced)
+        for _ in range(min(2, count - len(jobs))):
+            key = int(rng.integers(0, spec.num_frames))
+            gap = int(rng.integers(8, 46))
+            # The reference before or after the keyframe, whichever side has room.
+            after = key + gap < spec.num_frames and (key - gap < 0 or rng.random() < 0.5)
+            ref = key + gap if after else max(key - gap, 0)
+            jobs.append((spec, key, ref))
+    here = workers or Workers(1)
+    futures = [here.submit(_cut_job, *job, checkpoint, area_power) for job in jobs]
     update, close = progress_bar(quiet, what, unit="keyframe")
     try:
-        while len(samples) < count:
-            spec = _random_spec(rng, untraced)
-            for _ in range(min(2, count - len(samples))):
-                key = int(rng.integers(0, spec.num_frames))
-                gap = int(rng.integers(8, 46))
-                # The reference before or after the keyframe, whichever side has room.
-                after = key + gap < spec.num_frames and (key - gap < 0 or rng.random() < 0.5)
-                ref = key + gap if after else max(key - gap, 0)
-                samples.append(make_sample(spec, key, ref, checkpoint, area_power))
-                update(len(samples), count)
+        return _in_order(futures, update)
     finally:
         close()
-    return samples
 
 
 def _fit_stage(
@@ -289,16 +378,12 @@ def _fit_job(
 ) -> tuple[dict, str]:
     """Fit one stage (``which``: 1 or 2) from its initial ``state``, on one thread;
     returns the fitted state and its log lines. Runs in a worker process or in-process."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same arithmetic wherever it runs, so results agree
-    try:
+    with _one_thread():
         stage = RegionMatcher(replace(config, members=1)).stage(which)
         stage.load_state_dict(state)
         logf = io.StringIO()
         _fit_stage(stage, *stack, cfg, logf, name, seed)
         return stage.state_dict(), logf.getvalue()
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fit_trees_job(stack, cfg: MatcherTrainConfig, name: str, seed: int) -> tuple[dict, str]:
@@ -345,38 +430,26 @@ def _loaded(stage: torch.nn.Module, state: dict) -> torch.nn.Module:
 
 
 class _Fits:
-    """Stage fits, side by side in worker processes (``workers`` > 1) or one by one.
+    """Stage fits on ``workers``.
 
     Each MLP fit starts from the parameters its module was given here, and the tree
     fits draw from their own seeds, so the result does not depend on how many
     workers run or in which order they finish.
     """
 
-    def __init__(self, config: MatcherConfig, cfg: MatcherTrainConfig, logf) -> None:
-        self.config, self.cfg, self.logf = config, cfg, logf
-        workers = cfg.workers or min(cpu_count(), 8)
-        self.pool = (
-            ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
-            if workers > 1
-            else None
-        )
-
-    def _run(self, fn, *args) -> Future:
-        if self.pool is not None:
-            return self.pool.submit(fn, *args)
-        done: Future = Future()  # fitted here and now
-        done.set_result(fn(*args))
-        return done
+    def __init__(self, config: MatcherConfig, cfg: MatcherTrainConfig, logf, workers) -> None:
+        self.config, self.cfg, self.logf, self.workers = config, cfg, logf, workers
 
     def submit(self, stage: torch.nn.Module, which: int, stack, name: str, seed: int) -> _Job:
         """Start a fit of the MLP ``stage`` (pass ``which``) on ``stack`` = (rows,
         labels, weights); returns its job for :meth:`wait`."""
         args = (self.config, which, stage.state_dict(), stack, self.cfg, name, seed)
-        return _Job(self._run(_fit_job, *args), lambda state: _loaded(stage, state))
+        return _Job(self.workers.submit(_fit_job, *args), lambda state: _loaded(stage, state))
 
     def submit_trees(self, stack, name: str, seed: int) -> _Job:
         """Start a boosted-tree fit on ``stack``; returns its job for :meth:`wait`."""
-        return _Job(self._run(_fit_trees_job, stack, self.cfg, name, seed), _trees_from_state)
+        future = self.workers.submit(_fit_trees_job, stack, self.cfg, name, seed)
+        return _Job(future, _trees_from_state)
 
     def wait(self, jobs: list[_Job]) -> list[torch.nn.Module]:
         """Finish ``jobs``: the fitted modules, in order (their logs written in order)."""
@@ -387,19 +460,26 @@ class _Fits:
             self.logf.write(lines)
         return out
 
-    def __enter__(self) -> _Fits:
-        return self
 
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+def _stage1_stacks(samples: list[Sample], view: RowView):
+    """The two out-of-fold stacks (each half of ``samples`` left out in turn) and the
+    whole stack, of the stage-1 rows."""
+    halves = [[s for j, s in enumerate(samples) if j % 2 != half] for half in (0, 1)]
+    folds = [_stack(h, [view(s.rows) for s in h]) for h in halves]
+    return folds, _stack(samples, [view(s.rows) for s in samples])
 
 
 def fit_matcher(
-    train: list[Sample], cfg: MatcherTrainConfig, logf, view: RowView = _same
+    train: list[Sample],
+    cfg: MatcherTrainConfig,
+    logf,
+    view: RowView = _same,
+    workers: Workers | None = None,
+    tree_train: list[Sample] | None = None,
 ) -> RegionMatcher:
-    """Every member's two stages fitted on ``train``; ``view`` sees every row first (an
-    ablation masks columns there).
+    """Every member's two stages fitted on ``train`` (the tree members' on ``tree_train``
+    when given); ``view`` sees every row first (an ablation masks columns there). The
+    fits run on ``workers`` (None: a pool of ``cfg.workers`` for this call).
 
     Stage 2 trains on beliefs as good as those at run time, not ones a stage 1 has
     memorised: each half of ``train`` is scored by a stage 1 fitted on the other half.
@@ -409,14 +489,17 @@ def fit_matcher(
     config = MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden, members=cfg.members)
     model = RegionMatcher(config)
     members = model.members()
-    halves = [[s for j, s in enumerate(train) if j % 2 != half] for half in (0, 1)]
-    fold_stacks = [_stack(h, [view(s.rows) for s in h]) for h in halves]
-    stack1 = _stack(train, [view(s.rows) for s in train])
+    tree_train = train if tree_train is None else tree_train
+    fold_stacks, stack1 = _stage1_stacks(train, view)
+    tree_fold_stacks, tree_stack1 = (
+        (fold_stacks, stack1) if tree_train is train else _stage1_stacks(tree_train, view)
+    )
     # Every module is made (its start drawn) before any fit runs: a fit in-process
     # draws from the same generator, and the starts must not depend on where fits run.
     folds = [[RegionMatcher(replace(config, members=1)).stage1 for _ in (0, 1)] for _ in members]
     trees = range(cfg.tree_members)
-    with _Fits(config, cfg, logf) as fits:
+    with contextlib.ExitStack() as scope:
+        fits = _Fits(config, cfg, logf, workers or scope.enter_context(Workers(cfg.workers)))
         # Every fit that needs nothing else goes first, so the workers never wait.
         fold_jobs = [
             [
@@ -428,7 +511,7 @@ def fit_matcher(
         tree_fold_jobs = [
             [
                 fits.submit_trees(stack, f"t{i}-stage1-fold{half}", cfg.seed + i)
-                for half, stack in enumerate(fold_stacks)
+                for half, stack in enumerate(tree_fold_stacks)
             ]
             for i in trees
         ]
@@ -436,18 +519,20 @@ def fit_matcher(
             fits.submit(m.stage1, 1, stack1, f"m{i}-stage1", cfg.seed + i)
             for i, m in enumerate(members)
         ]
-        tree1_jobs = [fits.submit_trees(stack1, f"t{i}-stage1", cfg.seed + i) for i in trees]
+        tree1_jobs = [fits.submit_trees(tree_stack1, f"t{i}-stage1", cfg.seed + i) for i in trees]
 
-        def stage2_stack(pair: list[torch.nn.Module]):
-            beliefs = [_belief(s, _scores(pair[j % 2], view(s.rows))) for j, s in enumerate(train)]
-            rows2 = [view(_stage2_rows(s, b)) for s, b in zip(train, beliefs, strict=True)]
-            return _stack(train, rows2)
+        def stage2_stack(pair: list[torch.nn.Module], samples: list[Sample]):
+            beliefs = [
+                _belief(s, _scores(pair[j % 2], view(s.rows))) for j, s in enumerate(samples)
+            ]
+            rows2 = [view(_stage2_rows(s, b)) for s, b in zip(samples, beliefs, strict=True)]
+            return _stack(samples, rows2)
 
         stage2_jobs = [
             fits.submit(
                 member.stage2,
                 2,
-                stage2_stack(fits.wait(fold_jobs[i])),
+                stage2_stack(fits.wait(fold_jobs[i]), train),
                 f"m{i}-stage2",
                 cfg.seed + i,
             )
@@ -455,7 +540,9 @@ def fit_matcher(
         ]
         tree2_jobs = [
             fits.submit_trees(
-                stage2_stack(fits.wait(tree_fold_jobs[i])), f"t{i}-stage2", cfg.seed + i
+                stage2_stack(fits.wait(tree_fold_jobs[i]), tree_train),
+                f"t{i}-stage2",
+                cfg.seed + i,
             )
             for i in trees
         ]
@@ -464,7 +551,7 @@ def fit_matcher(
     if not cfg.tree_members:
         return model
     shapes = [t.sizes() + u.sizes() for t, u in zip(stage1_trees, stage2_trees, strict=True)]
-    full = RegionMatcher(replace(config, trees=shapes))
+    full = RegionMatcher(replace(config, trees=shapes, tree_weight=cfg.tree_weight))
     for dst, src in zip(full.members(), members, strict=True):
         dst.stage1.load_state_dict(src.stage1.state_dict())
         dst.stage2.load_state_dict(src.stage2.state_dict())
@@ -506,31 +593,39 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    train = make_samples(
-        cfg.keyframes,
-        cfg.seed,
-        cfg.checkpoint,
-        "training keyframes",
-        cfg.quiet,
-        cfg.area_power,
-        cfg.untraced,
-    )
-    root = data_root(cfg.data)
-    real = make_real_samples(
-        root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power
-    )
-    train += real
-    heldout = make_samples(
-        cfg.heldout,
-        10_000 + cfg.seed,
-        cfg.checkpoint,
-        "held-out keyframes",
-        cfg.quiet,
-        untraced=cfg.untraced,
-    )
-    build_seconds = time.perf_counter() - t0
-    with open(cfg.out / "log.jsonl", "w") as logf:
-        model = fit_matcher(train, cfg, logf)
+    # One set of worker processes builds the keyframes, then fits the stages.
+    generated = max(cfg.keyframes, cfg.tree_count())
+    with Workers(cfg.workers) as workers:
+        train = make_samples(
+            generated,
+            cfg.seed,
+            cfg.checkpoint,
+            "training keyframes",
+            cfg.quiet,
+            cfg.area_power,
+            cfg.untraced,
+            workers,
+        )
+        root = data_root(cfg.data)
+        real = make_real_samples(
+            root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power, workers
+        )
+        # The first ``keyframes`` for the MLPs (one seeded stream: the same whatever the
+        # count drawn after them), the first ``tree_keyframes`` for the trees.
+        tree_train = train[: cfg.tree_count()] + real
+        train = train[: cfg.keyframes] + real
+        heldout = make_samples(
+            cfg.heldout,
+            10_000 + cfg.seed,
+            cfg.checkpoint,
+            "held-out keyframes",
+            cfg.quiet,
+            untraced=cfg.untraced,
+            workers=workers,
+        )
+        build_seconds = time.perf_counter() - t0
+        with open(cfg.out / "log.jsonl", "w") as logf:
+            model = fit_matcher(train, cfg, logf, workers=workers, tree_train=tree_train)
     summary = {
         "checkpoint": str(cfg.out / "matcher.safetensors"),
         "seconds": round(time.perf_counter() - t0, 1),
@@ -540,10 +635,12 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         },
         "data": {
             "synthetic_keyframes": cfg.keyframes,
+            "tree_synthetic_keyframes": cfg.tree_count(),
             "real_keyframes": len(real),
             "real_root": str(root) if real else None,
             "heldout_keyframes": cfg.heldout,
             "rows": int(sum(len(s.rows) for s in train)),
+            "tree_rows": int(sum(len(s.rows) for s in tree_train)) if cfg.tree_members else 0,
             "build_seconds": round(build_seconds, 1),
             "exemplar": cfg.checkpoint or "shipped",
         },
