@@ -34,6 +34,7 @@ from celcolor.bench.cases import synthetic_cases
 from celcolor.engine import ColorizeOptions, Colorizer
 from celcolor.engine import colorizer as engine_colorizer
 from celcolor.engine import region_match as rm
+from celcolor.metrics.quality import correct_regions
 
 RESULTS = Path(__file__).parent / "results"
 SWITCHES = ((0.5, 0.05), (0.7, 0.05), (0.9, 0.05), (0.5, 0.01), (0.9, 0.01))
@@ -65,7 +66,6 @@ def origins(case, out, frames) -> dict[str, int]:
     counts = dict(regions=0, wrong=0, guessed=0, new=0, inherited=0)
     wrong_before: set[int] = set()
     for t in range(1, len(out)):
-        right = np.abs(case.truth[t].astype(int) - out[t].astype(int)).max(-1) <= 10
         truth_regions, lines = case.regions[t], case.lines[t]
         frame, _, guessed = frames[t]
         in_guessed = (
@@ -74,11 +74,12 @@ def origins(case, out, frames) -> dict[str, int]:
             else guessed[frame.regions.labels]
         )
         wrong_now = set()
-        for r in np.unique(truth_regions[~lines]):
-            m = (truth_regions == r) & ~lines
+        ids, right = correct_regions(out[t], case.truth[t], truth_regions, lines=lines)
+        for r, ok in zip(ids, right, strict=True):
             counts["regions"] += 1
-            if right[m].mean() >= 0.95:
+            if ok:
                 continue
+            m = (truth_regions == r) & ~lines
             counts["wrong"] += 1
             wrong_now.add(int(r))
             if in_guessed[m].mean() > 0.5:

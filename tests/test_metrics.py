@@ -527,3 +527,15 @@ def test_region_accuracy_sparse_ids_and_min_size():
     assert acc.region == pytest.approx(3 / 4)
     big_only = region_accuracy(pred, truth, regions, lines=lines, min_region_pixels=21)
     assert big_only.n_regions == 2 and big_only.region == pytest.approx(1 / 2)
+
+
+def test_correct_regions_names_the_regions_region_accuracy_counts():
+    from celcolor.metrics.quality import correct_regions
+
+    pred, truth, regions, lines = region_case()
+    ids, right = correct_regions(pred, truth, regions, lines=lines)
+    acc = region_accuracy(pred, truth, regions, lines=lines)
+    assert len(ids) == acc.n_regions and right.mean() == pytest.approx(acc.region)
+    _, exact = correct_regions(pred, truth, regions, lines=lines, tol=0)
+    assert exact.sum() == right.sum() - 1  # region 3 (19/20 within 10, 18/20 exact)
+    assert list(ids[right & ~exact]) == [3]

@@ -385,6 +385,23 @@ class RegionAccuracy:
     n_regions: int
 
 
+def _pixel_hits(
+    pred: np.ndarray, truth: np.ndarray, regions: np.ndarray, lines: np.ndarray | None, tol: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The counted (non-line) pixels' region ids (int64) and whether each pixel's colour
+    is within ``tol`` of the truth (max abs channel difference)."""
+    correct = cv2.absdiff(pred, truth).max(axis=2) <= tol
+    ids = regions.ravel()
+    ok = correct.ravel()
+    if lines is not None:
+        keep = ~lines.ravel()
+        ids = ids[keep]
+        ok = ok[keep]
+    if ids.size and ids.min() < 0:
+        raise ValueError("regions: ids must be >= 0")
+    return ids.astype(np.int64, copy=False), ok
+
+
 def _frame_region_accuracy(
     pred: np.ndarray,
     truth: np.ndarray,
@@ -395,18 +412,9 @@ def _frame_region_accuracy(
     min_region_pixels: int,
 ) -> tuple[int, int, int, int]:
     """(correct pixels, counted pixels, correct regions, counted regions) of one frame."""
-    correct = cv2.absdiff(pred, truth).max(axis=2) <= tol  # max abs channel difference
-    ids = regions.ravel()
-    ok = correct.ravel()
-    if lines is not None:
-        keep = ~lines.ravel()
-        ids = ids[keep]
-        ok = ok[keep]
+    ids, ok = _pixel_hits(pred, truth, regions, lines, tol)
     if ids.size == 0:
         return 0, 0, 0, 0
-    if ids.min() < 0:
-        raise ValueError("regions: ids must be >= 0")
-    ids = ids.astype(np.int64, copy=False)
     if int(ids.max()) > 4 * ids.size + 1024:  # sparse ids: compact them first
         _, ids = np.unique(ids, return_inverse=True)
     size = np.bincount(ids)
@@ -414,6 +422,26 @@ def _frame_region_accuracy(
     counted = size >= max(1, min_region_pixels)
     good = hits[counted] >= region_threshold * size[counted]
     return int(ok.sum()), int(ids.size), int(good.sum()), int(counted.sum())
+
+
+def correct_regions(
+    pred: np.ndarray,
+    truth: np.ndarray,
+    regions: np.ndarray,
+    *,
+    lines: np.ndarray | None = None,
+    tol: int = 10,
+    region_threshold: float = 0.95,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One frame's regions and whether each is correct, by :func:`region_accuracy`'s
+    rule: ``(ids, correct)``, the ids present outside ``lines`` (sorted) and a bool
+    per id (``H,W,3`` uint8 ``pred`` and ``truth``, ``H,W`` integer ``regions``, an
+    optional ``H,W`` bool line mask)."""
+    ids, ok = _pixel_hits(pred, truth, regions, lines, tol)
+    present, index = np.unique(ids, return_inverse=True)
+    size = np.bincount(index, minlength=len(present))
+    hits = np.bincount(index, weights=ok, minlength=len(present))
+    return present, hits >= region_threshold * size
 
 
 def region_accuracy(
