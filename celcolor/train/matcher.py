@@ -35,7 +35,7 @@ import json
 import logging
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -134,11 +134,9 @@ class Workers:
     """
 
     def __init__(self, count: int) -> None:
-        self.count = count if count > 0 else min(cpu_count(), 8)
+        count = count if count > 0 else min(cpu_count(), 8)
         self.pool = (
-            ProcessPoolExecutor(self.count, mp_context=mp.get_context("spawn"))
-            if self.count > 1
-            else None
+            ProcessPoolExecutor(count, mp_context=mp.get_context("spawn")) if count > 1 else None
         )
 
     def submit(self, fn: Callable, *args) -> Future:
@@ -148,6 +146,15 @@ class Workers:
         done: Future = Future()
         done.set_result(fn(*args))
         return done
+
+    def map(self, fn: Callable, jobs: Iterable[tuple]) -> Iterator:
+        """``fn(*job)`` for each job, in order: all handed to the workers at once, or
+        (no workers) each run here when its result is taken, so a progress bar moves
+        and the jobs are read one at a time."""
+        if self.pool is None:
+            return (fn(*job) for job in jobs)
+        futures = [self.pool.submit(fn, *job) for job in jobs]
+        return (future.result() for future in futures)
 
     def __enter__(self) -> Workers:
         return self
@@ -169,13 +176,17 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def _in_order(futures: list[Future], update: Callable[[int, int], None]) -> list:
-    """The futures' results in submission order, counting them on ``update``."""
-    out = []
-    for future in futures:
-        out.append(future.result())
-        update(len(out), len(futures))
-    return out
+def _built(results: Iterator[Sample], count: int, quiet: bool, what: str) -> list[Sample]:
+    """``results`` gathered in order under a progress bar of ``count``."""
+    samples: list[Sample] = []
+    update, close = progress_bar(quiet, what, unit="keyframe")
+    try:
+        for sample in results:
+            samples.append(sample)
+            update(len(samples), count)
+    finally:
+        close()
+    return samples
 
 
 def truth_colours(colorizer: Colorizer, inputs: rm.MatchInputs, truth_rgb: np.ndarray, ink):
@@ -246,16 +257,12 @@ def make_real_samples(
     ``workers`` (here, one by one, when None)."""
     if not root.is_dir():
         return []
-    here = workers or Workers(1)
-    futures = [
-        here.submit(_frames_job, sketch, reference, target, checkpoint, area_power)
+    jobs = (
+        (sketch, reference, target, checkpoint, area_power)
         for sketch, reference, target in real_keyframe_triples(root, count, REAL_SIZE, seed)
-    ]
-    update, close = progress_bar(quiet, "real keyframes", unit="keyframe")
-    try:
-        return _in_order(futures, update)
-    finally:
-        close()
+    )
+    results = (workers or Workers(1)).map(_frames_job, jobs)
+    return _built(results, count, quiet, "real keyframes")
 
 
 def make_samples(
@@ -282,14 +289,8 @@ def make_samples(
             # The reference before or after the keyframe, whichever side has room.
             after = key + gap < spec.num_frames and (key - gap < 0 or rng.random() < 0.5)
             ref = key + gap if after else max(key - gap, 0)
-            jobs.append((spec, key, ref))
-    here = workers or Workers(1)
-    futures = [here.submit(_cut_job, *job, checkpoint, area_power) for job in jobs]
-    update, close = progress_bar(quiet, what, unit="keyframe")
-    try:
-        return _in_order(futures, update)
-    finally:
-        close()
+            jobs.append((spec, key, ref, checkpoint, area_power))
+    return _built((workers or Workers(1)).map(_cut_job, jobs), count, quiet, what)
 
 
 def _fit_stage(
@@ -489,7 +490,8 @@ def fit_matcher(
     config = MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden, members=cfg.members)
     model = RegionMatcher(config)
     members = model.members()
-    tree_train = train if tree_train is None else tree_train
+    # Without tree members there is nothing to stack for them.
+    tree_train = train if tree_train is None or not cfg.tree_members else tree_train
     fold_stacks, stack1 = _stage1_stacks(train, view)
     tree_fold_stacks, tree_stack1 = (
         (fold_stacks, stack1) if tree_train is train else _stage1_stacks(tree_train, view)
