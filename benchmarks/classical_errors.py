@@ -1,6 +1,6 @@
 """Where classical propagation goes wrong, and whether matching on the reference fixes it.
 
-    python benchmarks/classical_errors.py            # about 6 minutes on the 2-core CPU
+    python benchmarks/classical_errors.py            # about 2 minutes on the 2-core CPU
 
 On the 6 synthetic presets (48 frames at 640x360, the colour of frame 0 as the
 reference, keyframe copied, ``--temporal classical``):
@@ -15,7 +15,9 @@ reference, keyframe copied, ``--temporal classical``):
    keyframe; per engine region (its commonest true palette colour the truth) the
    matcher's choice is set against propagation's, and a switch to the matcher's
    colour where it is sure (its belief above ``tau``, propagation's colour below
-   ``eps``) is counted as regions fixed and broken.
+   ``eps``) is counted as regions fixed and broken. The regions propagation gave no
+   confident vote (its fill's guess) are also counted apart: the guess against the
+   matcher there.
 
 Writes ``benchmarks/results/classical_errors.json`` and ``.md``.
 """
@@ -93,13 +95,16 @@ def origins(case, out, frames) -> dict[str, int]:
 
 
 def against_matcher(case, frames, palette) -> list[tuple[np.ndarray, ...]]:
-    """Per scored in-between: (true colour, propagation's, matcher's beliefs) per region."""
+    """Per scored in-between: (true colour, propagation's, matcher's beliefs, guessed)
+    per region; guessed: propagation gave it no confident vote."""
     matching = Colorizer(case.reference, ColorizeOptions(keyframe_mode="match"))
     scorer = matching.matcher(required=True)
     colours = len(matching.palette)
     out = []
     for t in range(1, case.num_frames, 2):
-        frame, propagated, _ = frames[t]
+        frame, propagated, guessed = frames[t]
+        if guessed is None:
+            guessed = np.zeros(frame.regions.count, bool)
         inputs = matching.match_inputs(case.sketches[t], frame, 0)
         *_, (_, region, colour, scores) = deque(rm.pass_beliefs(scorer, inputs, colours), 1)
         belief = rm.beliefs(scores, region, colour, frame.regions.count, colours)
@@ -112,14 +117,14 @@ def against_matcher(case, frames, palette) -> list[tuple[np.ndarray, ...]]:
         )  # fmt: skip
         keep = seen.copy()
         keep[0] = False
-        out.append((truth[keep], propagated[keep], belief[keep]))
+        out.append((truth[keep], propagated[keep], belief[keep], guessed[keep]))
     return out
 
 
 def switch_counts(rows, tau: float, eps: float) -> tuple[int, int]:
     """Regions fixed and broken by taking the matcher's colour where it is sure."""
     fixed = broken = 0
-    for truth, propagated, belief in rows:
+    for truth, propagated, belief, _ in rows:
         chosen = belief.argmax(1)
         sure = belief.max(1) > tau
         theirs = belief[np.arange(len(propagated)), propagated]
@@ -127,6 +132,17 @@ def switch_counts(rows, tau: float, eps: float) -> tuple[int, int]:
         fixed += int(np.sum(switch & (chosen == truth)))
         broken += int(np.sum(switch & (propagated == truth)))
     return fixed, broken
+
+
+def guess_counts(rows) -> dict[str, int]:
+    """Where propagation had no confident vote: how often its fill's guess and the
+    matcher's choice are the true colour."""
+    truth, propagated, belief, guessed = (np.concatenate(x) for x in zip(*rows, strict=True))
+    return {
+        "guessed_regions": int(np.sum(guessed)),
+        "guess_right": int(np.sum(guessed & (propagated == truth))),
+        "matcher_right_where_guessed": int(np.sum(guessed & (belief.argmax(1) == truth))),
+    }
 
 
 def main() -> None:
@@ -145,7 +161,7 @@ def main() -> None:
         counts = origins(case, out, spy.frames)
         rows = against_matcher(case, spy.frames, colorizer.palette)
         rows_all += rows
-        truth, propagated, belief = (np.concatenate(x) for x in zip(*rows, strict=True))
+        truth, propagated, belief, _ = (np.concatenate(x) for x in zip(*rows, strict=True))
         chosen = belief.argmax(1)
         counts |= {
             "matched_regions": len(truth),
@@ -157,6 +173,7 @@ def main() -> None:
             "matcher_wrong_where_propagation_right": int(
                 np.sum((chosen != truth) & (propagated == truth))
             ),
+            **guess_counts(rows),
         }
         per_preset[case.info["preset"]] = counts
         print(case.name, counts, flush=True)
@@ -177,8 +194,9 @@ def main() -> None:
         "",
         "| preset | region-frames | wrong | guessed | new | inherited | matched regions"
         " | propagation right | matcher right | matcher right where propagation wrong"
-        " | matcher wrong where propagation right |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        " | matcher wrong where propagation right | guessed regions | guess right"
+        " | matcher right where guessed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, c in [*per_preset.items(), ("all", total)]:
         cells = [c[k] for k in total]

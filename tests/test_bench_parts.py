@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,3 +214,24 @@ def test_bench_exemplar_times_real_keyframes_only_when_the_data_is_there(monkeyp
     res = json.loads((bench_exemplar.RESULTS / "exemplar.json").read_text())  # a whole run
     text = bench_exemplar.markdown({**res, "real_match_speed": speed})
     assert "median 1.10 s, the slowest 2.30 s (1 of 2 over 2 s)" in text
+
+
+def test_classical_errors_counts_switches_and_guesses_by_region(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import classical_errors as ce
+
+    # four regions: truth colours, propagation's, the matcher's beliefs, guessed or not
+    truth = np.array([0, 1, 1, 2])
+    propagated = np.array([0, 0, 1, 1])
+    belief = np.array([[0.9, 0.1, 0], [0.0, 0.98, 0.02], [0.0, 0.0, 1.0], [0, 0.03, 0.7]])
+    guessed = np.array([False, True, False, True])
+    rows = [(truth, propagated, belief, guessed)]
+    # sure of colour 1 where propagation says 0 (right: fixed); sure of 2 where it
+    # says 1 and is right (broken); the fourth is not sure enough (0.7 < 0.9)
+    assert ce.switch_counts(rows, 0.9, 0.05) == (1, 1)
+    assert ce.switch_counts(rows, 0.5, 0.05) == (2, 1)
+    assert ce.guess_counts(rows) == {
+        "guessed_regions": 2,
+        "guess_right": 0,
+        "matcher_right_where_guessed": 2,
+    }
