@@ -486,3 +486,30 @@ def test_the_matcher_trains_on_real_keyframes_when_the_data_is_there(tmp_path):
     assert train_matcher(cfg)["data"]["real_keyframes"] == 3
     missing = replace(cfg, data=tmp_path / "absent", out=tmp_path / "run2")
     assert train_matcher(missing)["data"]["real_keyframes"] == 0
+
+
+def test_trees_on_the_mlps_own_keyframes_share_their_rows(tmp_path, monkeypatch):
+    from celcolor.train import matcher as tm
+
+    seen = []
+
+    class StopError(Exception):
+        pass
+
+    def capture(train, cfg, logf, workers=None, tree_train=None):
+        seen.append((train, tree_train))
+        raise StopError
+
+    monkeypatch.setattr(tm, "fit_matcher", capture)
+    for trees in (2, 4):
+        cfg = tm.MatcherTrainConfig(
+            out=tmp_path, keyframes=2, tree_keyframes=trees, heldout=1, real=0, quiet=True
+        )
+        with pytest.raises(StopError):
+            tm.train_matcher(cfg)
+    (same, same_trees), (mlp, trees4) = seen
+    # equal counts: one list, so fit_matcher stacks the rows once, not twice
+    assert same_trees is same and len(same) == 2
+    # more for the trees: the MLPs' keyframes first, then more of the same stream
+    assert len(mlp) == 2 and len(trees4) == 4
+    assert all(np.array_equal(a.rows, b.rows) for a, b in zip(mlp, trees4[:2], strict=True))

@@ -614,8 +614,11 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         )
         # The first ``keyframes`` for the MLPs (one seeded stream: the same whatever the
         # count drawn after them), the first ``tree_keyframes`` for the trees.
-        tree_train = train[: cfg.tree_count()] + real
-        train = train[: cfg.keyframes] + real
+        mlp_train = train[: cfg.keyframes] + real
+        # The same list when the counts agree: fit_matcher then stacks its rows once.
+        same = cfg.tree_count() == cfg.keyframes
+        tree_train = mlp_train if same else train[: cfg.tree_count()] + real
+        train = mlp_train
         heldout = make_samples(
             cfg.heldout,
             10_000 + cfg.seed,
