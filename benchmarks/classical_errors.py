@@ -134,10 +134,9 @@ def switch_counts(rows, tau: float, eps: float) -> tuple[int, int]:
     return fixed, broken
 
 
-def guess_counts(rows) -> dict[str, int]:
-    """Where propagation had no confident vote: how often its fill's guess and the
-    matcher's choice are the true colour."""
-    truth, propagated, belief, guessed = (np.concatenate(x) for x in zip(*rows, strict=True))
+def guess_counts(truth, propagated, belief, guessed) -> dict[str, int]:
+    """Where propagation had no confident vote (``guessed``, per region): how often its
+    fill's guess and the matcher's choice are the true colour."""
     return {
         "guessed_regions": int(np.sum(guessed)),
         "guess_right": int(np.sum(guessed & (propagated == truth))),
@@ -161,7 +160,7 @@ def main() -> None:
         counts = origins(case, out, spy.frames)
         rows = against_matcher(case, spy.frames, colorizer.palette)
         rows_all += rows
-        truth, propagated, belief, _ = (np.concatenate(x) for x in zip(*rows, strict=True))
+        truth, propagated, belief, guessed = (np.concatenate(x) for x in zip(*rows, strict=True))
         chosen = belief.argmax(1)
         counts |= {
             "matched_regions": len(truth),
@@ -173,7 +172,7 @@ def main() -> None:
             "matcher_wrong_where_propagation_right": int(
                 np.sum((chosen != truth) & (propagated == truth))
             ),
-            **guess_counts(rows),
+            **guess_counts(truth, propagated, belief, guessed),
         }
         per_preset[case.info["preset"]] = counts
         print(case.name, counts, flush=True)

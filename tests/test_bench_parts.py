@@ -230,7 +230,7 @@ def test_classical_errors_counts_switches_and_guesses_by_region(monkeypatch):
     # says 1 and is right (broken); the fourth is not sure enough (0.7 < 0.9)
     assert ce.switch_counts(rows, 0.9, 0.05) == (1, 1)
     assert ce.switch_counts(rows, 0.5, 0.05) == (2, 1)
-    assert ce.guess_counts(rows) == {
+    assert ce.guess_counts(truth, propagated, belief, guessed) == {
         "guessed_regions": 2,
         "guess_right": 0,
         "matcher_right_where_guessed": 2,
