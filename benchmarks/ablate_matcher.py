@@ -3,7 +3,7 @@ refitted with feature groups masked (held constant, so they carry no information
 real keyframes the shipped recipe adds (session 11) are left out here: the ablation
 measures the columns on the generated keyframes, where the truth is exact.
 
-    python benchmarks/ablate_matcher.py   # 18 min alone on the 2-core CPU; 37 sharing it
+    python benchmarks/ablate_matcher.py   # 18 min alone (session 10), 37 sharing the CPU (14)
 
 Scores are the share of regions given their true colour on the training run's
 held-out split (64 keyframes from a disjoint seed), after pass 1 (stage 1), pass 2

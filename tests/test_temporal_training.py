@@ -94,3 +94,27 @@ def test_a_few_steps_lower_the_temporal_loss(tmp_path, sequence, precision):
         opt.step()
     assert float(loss().detach()) < 0.8 * first
     assert np.isfinite(first)
+
+
+def test_real_sequences_keep_one_crop_across_their_frames(tmp_path):
+    from PIL import Image
+
+    from celcolor.data.sequences import real_sequences
+
+    # Nearly static: a 16-colour texture, one pixel changed per frame (GIF keeps
+    # identical frames as one). A crop drawn per frame would differ nearly everywhere.
+    texture = np.random.default_rng(0).integers(0, 16, (60, 80, 1)) * np.array([16, 7, 3])
+    frames = []
+    for t in range(10):
+        f = texture.astype(np.uint8).copy()
+        f[0, t] = 255
+        frames.append(Image.fromarray(f))
+    gif = tmp_path / "KytraScript+SakugaDataset/assets/gif/still.gif"
+    gif.parent.mkdir(parents=True)
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    sequences = list(real_sequences(tmp_path, 3, (64, 48), 4, seed=0))
+    assert len(sequences) == 3
+    for s in sequences:
+        assert s.target.shape == (4, 3, 48, 64)
+        assert np.abs(s.target[1:] - s.target[0]).mean() < 0.01
+    assert list(real_sequences(tmp_path / "absent", 3, (64, 48), 4, seed=0)) == []

@@ -176,19 +176,23 @@ def _read_clip(path: Path, max_frames: int = 64) -> list[np.ndarray]:
 CropBox = tuple[tuple[int, int], int, int]  # the frame's scaled (w, h), then the crop's y, x
 
 
-def _crop_box(shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Generator) -> CropBox:
+def crop_box(
+    shape: tuple[int, ...], size: tuple[int, int], rng: np.random.Generator, max_zoom: float = 1.5
+) -> CropBox:
     """A random crop of a frame of ``shape`` to the aspect of ``size`` (w, h): the frame's
-    scaled size and the crop's top-left corner."""
+    scaled size (zoomed in 1 to ``max_zoom`` times past the fit) and the crop's top-left
+    corner. One box serves every frame of a clip, so the motion between them is kept."""
     w, h = size
     H, W = shape[:2]
-    scale = max(w / W, h / H) * rng.uniform(1.0, 1.5)
+    scale = max(w / W, h / H) * rng.uniform(1.0, max_zoom)
     scaled = (max(w, round(W * scale)), max(h, round(H * scale)))
     y = int(rng.integers(0, scaled[1] - h + 1))
     x = int(rng.integers(0, scaled[0] - w + 1))
     return scaled, y, x
 
 
-def _crop(rgb: np.ndarray, size: tuple[int, int], box: CropBox) -> np.ndarray:
+def crop(rgb: np.ndarray, size: tuple[int, int], box: CropBox) -> np.ndarray:
+    """``rgb`` scaled and cut to ``size`` (w, h) as :func:`crop_box` drew."""
     scaled, y, x = box
     img = cv2.resize(rgb, scaled, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(img[y : y + size[1], x : x + size[0]])
@@ -196,7 +200,7 @@ def _crop(rgb: np.ndarray, size: tuple[int, int], box: CropBox) -> np.ndarray:
 
 def _fit(rgb: np.ndarray, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """Random crop of the frame's aspect to ``size`` (w, h), then resize."""
-    return _crop(rgb, size, _crop_box(rgb.shape, size, rng))
+    return crop(rgb, size, crop_box(rgb.shape, size, rng))
 
 
 def _distort(rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -283,7 +287,7 @@ def real_keyframe_triples(
         j = int(np.clip(i + rng.integers(2, 10) * rng.choice([-1, 1]), 0, len(clip) - 1))
         if i == j:
             continue
-        box = _crop_box(clip[i].shape, size, rng)
-        target, reference = _crop(clip[i], size, box), _crop(clip[j], size, box)
+        box = crop_box(clip[i].shape, size, rng)
+        target, reference = crop(clip[i], size, box), crop(clip[j], size, box)
         yield _random_sketch(target, rng), reference, target
         made += 1

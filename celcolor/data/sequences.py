@@ -32,6 +32,8 @@ from ..temporal.flow import DISFlow, flow_friendly
 from .pairs import (
     _NOT_COLOUR,
     REAL_CLIPS,
+    crop,
+    crop_box,
     keyframe_guide,
     kmeans_palette,
     random_cut_spec,
@@ -167,8 +169,6 @@ def real_sequences(
     root: Path, count: int, size: tuple[int, int], length: int, seed: int
 ) -> Iterator[Sequence]:
     """Sequences of consecutive frames of the real colour clips under ``root``."""
-    import cv2
-
     rng = np.random.default_rng(seed)
     clips = []
     for pattern in REAL_CLIPS:
@@ -184,23 +184,12 @@ def real_sequences(
                 clips.append(frames)
     if not clips:
         return
-    w, h = size
     for n in range(count):
         clip = clips[int(rng.integers(0, len(clips)))]
         start = int(rng.integers(0, len(clip) - length))
         # One crop for the whole sequence (a random scale and offset), so motion is kept.
-        H, W = clip[start].shape[:2]
-        scale = max(w / W, h / H) * rng.uniform(1.0, 1.4)
-        sw, sh = max(w, round(W * scale)), max(h, round(H * scale))
-        y, x = int(rng.integers(0, sh - h + 1)), int(rng.integers(0, sw - w + 1))
-        colours = [
-            np.ascontiguousarray(
-                cv2.resize(clip[start + t], (sw, sh), interpolation=cv2.INTER_AREA)[
-                    y : y + h, x : x + w
-                ]
-            )
-            for t in range(length)
-        ]
+        box = crop_box(clip[start].shape, size, rng, max_zoom=1.4)
+        colours = [crop(clip[start + t], size, box) for t in range(length)]
         sigma, p = float(rng.uniform(0.6, 1.2)), float(rng.uniform(12, 30))
         sketches = [sketch_from_colour(c, sigma=sigma, p=p) for c in colours]
         yield make_sequence(sketches, colours, colours[0], f"real:{n}")
