@@ -3,15 +3,15 @@ refitted with feature groups masked (held constant, so they carry no information
 real keyframes the shipped recipe adds (session 11) are left out here: the ablation
 measures the columns on the generated keyframes, where the truth is exact.
 
-    python benchmarks/ablate_matcher.py   # 18 min alone (session 10), 37 sharing the CPU (14)
+    python benchmarks/ablate_matcher.py   # 15.6 min alone on session 19's machine
 
 Scores are the share of regions given their true colour on the training run's
 held-out split (64 keyframes from a disjoint seed), after pass 1 (stage 1), pass 2
 (stage 2) and the engine's last pass (stage 2 again on its own beliefs), beside
 the exemplar network's own vote: by area, and counting every region alike (as the
 benchmark's region accuracy does; small regions are many and are where it fails).
-Each variant is one fit (seed 0; the shipped matcher averages three); refits with
-other seeds move the count share by about half a point. Writes
+Each variant is one MLP fit (seed 0; the shipped matcher averages five and a tree
+member); refits with other seeds move the count share by about half a point. Writes
 ``benchmarks/results/matcher_ablation.json`` and ``.md``.
 """
 
