@@ -181,7 +181,7 @@ def crop_box(
 ) -> CropBox:
     """A random crop of a frame of ``shape`` to the aspect of ``size`` (w, h): the frame's
     scaled size (zoomed in 1 to ``max_zoom`` times past the fit) and the crop's top-left
-    corner. One box serves every frame of a clip, so the motion between them is kept."""
+    corner. Drawn once for a clip, it cuts every frame alike, so their motion is kept."""
     w, h = size
     H, W = shape[:2]
     scale = max(w / W, h / H) * rng.uniform(1.0, max_zoom)
