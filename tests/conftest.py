@@ -124,6 +124,28 @@ def load_frames(folder: Path) -> list[np.ndarray]:
     return [read_image(p) for p in sorted(folder.glob("*.png"))]
 
 
+def write_gif(path: Path, frames: list[np.ndarray]) -> None:
+    """An animated GIF of ``frames`` (RGB uint8) at ``path``, folders made."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
+
+
+def still_texture_frames(count: int) -> list[np.ndarray]:
+    """A nearly static clip: a 16-colour 80x60 texture, one pixel changed per frame (GIF
+    keeps identical frames as one). Two crops of it differ nearly everywhere, so a crop
+    drawn per frame shows at once."""
+    texture = np.random.default_rng(0).integers(0, 16, (60, 80, 1)) * np.array([16, 7, 3])
+    frames = []
+    for t in range(count):
+        f = texture.astype(np.uint8).copy()
+        f[0, t] = 255
+        frames.append(f)
+    return frames
+
+
 def make_clip(
     path: Path,
     frames: list[np.ndarray],

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from conftest import still_texture_frames, write_gif
 
 from celcolor.engine import region_match as rm
 from celcolor.engine.palette import NO_COLOUR
@@ -431,14 +432,6 @@ def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
     assert bad.returncode == 2 and "--real" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def _write_gif(path, frames) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=40, loop=0)
-
-
 def _moving_cels(count: int) -> list[np.ndarray]:
     """Flat cels with black outlines, moving 4 px a frame: a tiny colour clip."""
     frames = []
@@ -456,19 +449,11 @@ def test_real_keyframes_are_two_frames_of_one_clip_under_one_crop(tmp_path):
     from celcolor.data.pairs import real_keyframe_triples
 
     gifs = "KytraScript+SakugaDataset/assets/gif"
-    # Nearly static: a 16-colour texture, one pixel changed per frame (GIF keeps
-    # identical frames as one). Two crops of it would differ nearly everywhere.
-    texture = np.random.default_rng(0).integers(0, 16, (60, 80, 1)) * np.array([16, 7, 3])
-    still = []
-    for t in range(12):
-        f = texture.astype(np.uint8).copy()
-        f[0, t] = 255
-        still.append(f)
-    _write_gif(tmp_path / "still" / gifs / "still.gif", still)
+    write_gif(tmp_path / "still" / gifs / "still.gif", still_texture_frames(12))
     for sketch, reference, target in real_keyframe_triples(tmp_path / "still", 4, (64, 48), 0):
         assert sketch.shape == reference.shape == target.shape == (48, 64, 3)
         assert np.mean(np.abs(target.astype(int) - reference.astype(int))) < 2
-    _write_gif(tmp_path / "moving" / gifs / "cels.gif", _moving_cels(12))
+    write_gif(tmp_path / "moving" / gifs / "cels.gif", _moving_cels(12))
     triples = list(real_keyframe_triples(tmp_path / "moving", 4, (64, 48), 0))
     assert len(triples) == 4
     assert all(not np.array_equal(r, t) for _, r, t in triples)  # two frames, not one
@@ -479,7 +464,7 @@ def test_the_matcher_trains_on_real_keyframes_when_the_data_is_there(tmp_path):
     from celcolor.train.matcher import MatcherTrainConfig, train_matcher
 
     root = tmp_path / "data"
-    _write_gif(root / "KytraScript+SakugaDataset/assets/gif/cels.gif", _moving_cels(12))
+    write_gif(root / "KytraScript+SakugaDataset/assets/gif/cels.gif", _moving_cels(12))
     cfg = MatcherTrainConfig(
         out=tmp_path / "run", keyframes=2, heldout=1, epochs=2, real=3, data=root, members=1
     )

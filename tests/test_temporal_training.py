@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import still_texture_frames, write_gif
 
 from celcolor.data.sequences import make_sequence
 from celcolor.data.synthetic import CutSpec, render_frame
@@ -97,21 +98,10 @@ def test_a_few_steps_lower_the_temporal_loss(tmp_path, sequence, precision):
 
 
 def test_real_sequences_keep_one_crop_across_their_frames(tmp_path):
-    from PIL import Image
-
     from celcolor.data.sequences import real_sequences
 
-    # Nearly static: a 16-colour texture, one pixel changed per frame (GIF keeps
-    # identical frames as one). A crop drawn per frame would differ nearly everywhere.
-    texture = np.random.default_rng(0).integers(0, 16, (60, 80, 1)) * np.array([16, 7, 3])
-    frames = []
-    for t in range(10):
-        f = texture.astype(np.uint8).copy()
-        f[0, t] = 255
-        frames.append(Image.fromarray(f))
-    gif = tmp_path / "KytraScript+SakugaDataset/assets/gif/still.gif"
-    gif.parent.mkdir(parents=True)
-    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    # A crop drawn per frame of this nearly static clip would differ nearly everywhere.
+    write_gif(tmp_path / "KytraScript+SakugaDataset/assets/gif/still.gif", still_texture_frames(10))
     sequences = list(real_sequences(tmp_path, 3, (64, 48), 4, seed=0))
     assert len(sequences) == 3
     for s in sequences:
