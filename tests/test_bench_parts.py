@@ -235,3 +235,38 @@ def test_classical_errors_counts_switches_and_guesses_by_region(monkeypatch):
         "guess_right": 0,
         "matcher_right_where_guessed": 2,
     }
+
+
+def test_same_drawing_mixes_keep_the_copy_where_it_is_sure(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ablate_same_drawing as asd
+
+    from celcolor.lineart.regions import Regions
+
+    # four regions (0: the lines) in a row; the copy and the matcher differ on 2 and 3
+    labels = np.array([[0, 1, 2, 3]], np.int32)
+    regions = Regions(labels=labels, count=4)
+    copy, match = np.array([0, 1, 2, 2], np.uint8), np.array([0, 1, 1, 0], np.uint8)
+    placed = np.zeros((4, 3))
+    placed[[0, 1, 2, 3], copy] = [1.0, 1.0, 0.9, 0.5]  # the copy is sure of 2, not of 3
+    belief = np.full((4, 3), 0.5)
+    belief[2, 2], belief[3, 2] = 0.01, 0.3  # the matcher rules out the copy's colour of 2
+    k = {
+        "frame": type("F", (), {"regions": regions})(),
+        "same": True,
+        "placed": copy[labels],
+        "copy": copy,
+        "match": match,
+        "textured": np.zeros(4, bool),
+        "placed_share": placed,
+        "belief": belief,
+    }
+    rows = asd.rows(k)
+    assert rows["placed >= 0.8"][0].tolist() == [0, 1, 2, 0]
+    assert rows["belief >= 0.05"][0].tolist() == [0, 1, 1, 2]
+    assert rows["agree"][0].tolist() == [0, 1, 1, 0]
+    assert rows["auto"][0] is copy
+    # another drawing: auto and every mix are the matcher's
+    k["same"] = False
+    rows = asd.rows(k)
+    assert all(rows[name][0] is match for name in ("auto", *asd.MIXES))
