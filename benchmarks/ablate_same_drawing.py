@@ -1,6 +1,6 @@
 """A nearby frame's colour key that passes as the same drawing: copy, match, or both?
 
-    python benchmarks/ablate_same_drawing.py        # about 6 minutes on the 2-core CPU
+    python benchmarks/ablate_same_drawing.py        # about 2.5 minutes on the 2-core CPU
 
 `--keyframe-mode auto` copies a reference whose lines overlap the keyframe's well
 enough to pass as the same drawing (``reference.SAME_DRAWING_OVERLAP``), and matches
@@ -22,8 +22,8 @@ auto, and mixes where a region keeps the copy when
 
 Sets: the held-out keyframes of ``bench_exemplar.py`` (generated, and its 14 real
 pairs), then other generated cuts (the training's random specs from another seed)
-and keyframes of the real training clips (a frame 1 to 3 or 2 to 9 samples away as
-the reference, alternately), so that nothing is judged only on the benchmark's own
+and keyframes of the real training clips (``pairs.real_keyframe_triples``, a frame 1
+to 9 samples away as the reference), so that nothing is judged only on the benchmark's own
 keyframes. Last, the same mixes where the reference is the keyframe's own colour frame
 (the exact drawing), which a mix must not spoil. Generated keyframes score pixel and
 region accuracy and PSNR (lines "auto"), real ones region choice and PSNR (lines
@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 from bench_exemplar import DATA, PAIRS, real_pairs
 
-from celcolor.data.pairs import _random_sketch, crop, crop_box, random_cut_spec, real_colour_clips
+from celcolor.data.pairs import random_cut_spec, real_keyframe_triples
 from celcolor.data.synthetic import CUT_PRESETS, CutSpec, render_frame
 from celcolor.engine import ColorizeOptions, Colorizer, region_match
 from celcolor.engine import detail as texture
@@ -84,6 +84,9 @@ def keyframe(sketch: np.ndarray, reference: np.ndarray, lines: str) -> dict:
     }
 
 
+MIXES = ("placed >= 0.8", "placed >= 0.95", "belief >= 0.05", "belief >= 0.2", "agree")
+
+
 def rows(k: dict) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Row name -> (region colours, detail map) for keyframe ``k``."""
     regions, copy, match = k["frame"].regions, k["copy"], k["match"]
@@ -109,9 +112,6 @@ def rows(k: dict) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     return out
 
 
-MIXES = ("placed >= 0.8", "placed >= 0.95", "belief >= 0.05", "belief >= 0.2", "agree")
-
-
 def generated_keyframes(held_out: bool) -> Iterator[tuple]:
     """(sketch, reference, truth frame) of generated cuts: bench_exemplar's, or others."""
     if held_out:
@@ -127,51 +127,43 @@ def generated_keyframes(held_out: bool) -> Iterator[tuple]:
             yield target.sketch, render_frame(spec, j, flow=False).colour, target
 
 
-def training_clip_keyframes(root: Path, count: int = 24) -> Iterator[tuple]:
-    """(sketch, reference, truth) from the real training clips, under one crop."""
-    rng = np.random.default_rng(99)
-    clips = [c for c in real_colour_clips(root, stills=False) if len(c) > 8]
-    for n in range(count if clips else 0):
-        clip = clips[int(rng.integers(0, len(clips)))]
-        i = int(rng.integers(0, len(clip)))
-        gap = int(rng.integers(1, 4) if n % 2 == 0 else rng.integers(2, 10))
-        j = int(np.clip(i + gap * rng.choice([-1, 1]), 0, len(clip) - 1))
-        if i == j:
-            continue
-        box = crop_box(clip[i].shape, (384, 224), rng)
-        target, reference = crop(clip[i], (384, 224), box), crop(clip[j], (384, 224), box)
-        yield _random_sketch(target, rng), reference, target
-
-
-def score_generated(keyframes) -> tuple[dict, int, int]:
+def score(keyframes, lines: str, measure) -> tuple[dict, int, int]:
+    """Row name -> per-keyframe scores, and how many of how many keyframes passed as
+    the same drawing. ``measure(k, truth)`` returns the scorer of one output."""
     table: dict[str, list] = {}
     same = total = 0
     for sketch, reference, truth in keyframes:
-        k = keyframe(sketch, reference, "auto")
+        k = keyframe(sketch, reference, lines)
         same, total = same + k["same"], total + 1
+        scorer = measure(k, truth)
         for name, (colours, detail) in rows(k).items():
             out = k["col"].compose(k["frame"], colours, detail)[0]
-            acc = region_accuracy(out, truth.colour, truth.regions, lines=truth.lines)
-            table.setdefault(name, []).append((acc.pixel, acc.region, psnr(out, truth.colour).mean))
+            table.setdefault(name, []).append(scorer(out))
     return table, same, total
 
 
-def score_real(keyframes) -> tuple[dict, int, int]:
-    table: dict[str, list] = {}
-    same = total = 0
-    for sketch, reference, truth in keyframes:
-        k = keyframe(sketch, reference, "fill")
-        same, total = same + k["same"], total + 1
-        col, frame = k["col"], k["frame"]
-        labels, count, ink = frame.regions.labels, frame.regions.count, frame.art.ink_u8
-        want, counted = commonest_colours(col.palette, labels, count, truth, ink)
-        counted[0] = False
-        for name, (colours, detail) in rows(k).items():
-            out = col.compose(frame, colours, detail)[0]
-            got, _ = commonest_colours(col.palette, labels, count, out, ink)
-            choice = float(np.mean(got[counted] == want[counted]))
-            table.setdefault(name, []).append((choice, psnr(out, truth).mean))
-    return table, same, total
+def generated_scores(k: dict, truth):
+    """Pixel and region accuracy and PSNR against a generated frame's truth."""
+
+    def scorer(out: np.ndarray) -> tuple[float, float, float]:
+        acc = region_accuracy(out, truth.colour, truth.regions, lines=truth.lines)
+        return acc.pixel, acc.region, psnr(out, truth.colour).mean
+
+    return scorer
+
+
+def real_scores(k: dict, truth: np.ndarray):
+    """Region choice (as ``bench_exemplar.region_choice``) and PSNR against a real frame."""
+    col, frame = k["col"], k["frame"]
+    labels, count, ink = frame.regions.labels, frame.regions.count, frame.art.ink_u8
+    want, counted = commonest_colours(col.palette, labels, count, truth, ink)
+    counted[0] = False
+
+    def scorer(out: np.ndarray) -> tuple[float, float]:
+        got, _ = commonest_colours(col.palette, labels, count, out, ink)
+        return float(np.mean(got[counted] == want[counted])), psnr(out, truth).mean
+
+    return scorer
 
 
 def markdown(results: dict) -> str:
@@ -198,18 +190,25 @@ def main() -> None:
     args = p.parse_args()
     t0 = time.time()
     sets = {
-        "bench_exemplar's generated keyframes": score_generated(generated_keyframes(True)),
-        "other generated cuts": score_generated(generated_keyframes(False)),
+        "bench_exemplar's generated keyframes": score(
+            generated_keyframes(True), "auto", generated_scores
+        ),
+        "other generated cuts": score(generated_keyframes(False), "auto", generated_scores),
     }
     if args.data.is_dir():
         pairs = ((sketch, ref, truth) for _, ref, sketch, truth in real_pairs(args.data))
-        sets["bench_exemplar's real pairs"] = score_real(pairs)
-        sets["real training clips"] = score_real(training_clip_keyframes(args.data))
+        sets["bench_exemplar's real pairs"] = score(pairs, "fill", real_scores)
+        clips = real_keyframe_triples(args.data, 24, (384, 224), seed=99, gaps=(1, 10))
+        sets["real training clips"] = score(clips, "fill", real_scores)
     own = ((sketch, truth.colour, truth) for sketch, _, truth in generated_keyframes(False))
-    sets["other generated cuts, the reference the keyframe's own colour"] = score_generated(own)
+    sets["other generated cuts, the reference the keyframe's own colour"] = score(
+        own, "auto", generated_scores
+    )
     if args.data.is_dir():
         own = ((sketch, truth, truth) for _, _, sketch, truth in real_pairs(args.data))
-        sets["bench_exemplar's real pairs, the reference the truth itself"] = score_real(own)
+        sets["bench_exemplar's real pairs, the reference the truth itself"] = score(
+            own, "fill", real_scores
+        )
     results = {
         title: {
             "same": same,

@@ -457,6 +457,13 @@ def test_real_keyframes_are_two_frames_of_one_clip_under_one_crop(tmp_path):
     triples = list(real_keyframe_triples(tmp_path / "moving", 4, (64, 48), 0))
     assert len(triples) == 4
     assert all(not np.array_equal(r, t) for _, r, t in triples)  # two frames, not one
+
+    # ``gaps`` sets how many samples apart the two frames are: nearer moves less
+    def moved(gaps):
+        found = real_keyframe_triples(tmp_path / "moving", 8, (64, 48), 0, gaps=gaps)
+        return np.mean([np.abs(t.astype(int) - r.astype(int)).mean() for _, r, t in found])
+
+    assert moved((1, 2)) < moved((6, 8))
     assert list(real_keyframe_triples(tmp_path / "absent", 4, (64, 48), 0)) == []
 
 

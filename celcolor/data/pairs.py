@@ -268,7 +268,7 @@ def real_pairs(root: Path, count: int, size: tuple[int, int], seed: int) -> Iter
 
 
 def real_keyframe_triples(
-    root: Path, count: int, size: tuple[int, int], seed: int
+    root: Path, count: int, size: tuple[int, int], seed: int, gaps: tuple[int, int] = (2, 10)
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(sketch, reference, target)`` keyframes from the real colour clips under ``root``.
 
@@ -276,7 +276,8 @@ def real_keyframe_triples(
     clips are read as up to 64 frames spread over their length, so that is a small to
     large change of pose), under one crop, as a camera would frame both; the sketch is
     our extractor's of the target. Stills are left out: a reference of the same drawing
-    teaches nothing about matching another.
+    teaches nothing about matching another. ``gaps``: the samples apart, ``[low,
+    high)`` (the training's default is 2 to 9).
     """
     rng = np.random.default_rng(seed)
     clips = [c for c in real_colour_clips(root, stills=False) if len(c) > 8]
@@ -284,7 +285,7 @@ def real_keyframe_triples(
     while clips and made < count:
         clip = clips[int(rng.integers(0, len(clips)))]
         i = int(rng.integers(0, len(clip)))
-        j = int(np.clip(i + rng.integers(2, 10) * rng.choice([-1, 1]), 0, len(clip) - 1))
+        j = int(np.clip(i + rng.integers(*gaps) * rng.choice([-1, 1]), 0, len(clip) - 1))
         if i == j:
             continue
         box = crop_box(clip[i].shape, size, rng)
