@@ -270,3 +270,27 @@ def test_same_drawing_mixes_keep_the_copy_where_it_is_sure(monkeypatch):
     k["same"] = False
     rows = asd.rows(k)
     assert all(rows[name][0] is match for name in ("auto", *asd.MIXES))
+
+
+def test_ablate_rekey_keeps_whole_clips_only_inside_its_context(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ablate_rekey
+
+    from celcolor.bench import cases as bench_cases
+    from celcolor.io import write_image
+
+    # Two generated shots of four frames each, as one clip (a folder of frames).
+    one = generate_cut(dataclasses.replace(CUT_PRESETS["fast"], width=128, height=96, seed=1))
+    two = generate_cut(dataclasses.replace(CUT_PRESETS["fast"], width=128, height=96, seed=9))
+    for i, frame in enumerate([*one.colour[:4], *two.colour[:4]]):
+        write_image(tmp_path / f"f{i}.png", frame)
+    assert first_shot_length([*one.colour[:4], *two.colour[:4]]) == 4
+
+    def length() -> int:
+        (found,) = bench_cases.first_frame_cases([bench_cases.Clip(tmp_path)], min_frames=2)
+        return found.num_frames
+
+    assert length() == 4
+    with ablate_rekey.whole_clips():
+        assert length() == 8
+    assert length() == 4

@@ -271,6 +271,8 @@ def test_dry_run_prints_settings_and_writes_nothing(
         "--crf",
         "20",
         "--no-audio",
+        "--rekey",
+        "on",
     )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
@@ -281,6 +283,7 @@ def test_dry_run_prints_settings_and_writes_nothing(
     assert info["colour"]["lines"] == "fill"
     assert info["colour"]["temporal"] == "per-frame"
     assert info["colour"]["ref_frame"] == 2
+    assert info["colour"]["rekey"] == "on"
     assert info["encode"]["crf"] == 20
     assert info["encode"]["audio"] is False
     assert not dst.exists()

@@ -15,7 +15,7 @@ import torch
 import celcolor.models.records as records
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer
-from celcolor.errors import InputError
+from celcolor.errors import InputError, UsageError
 from celcolor.models import create_model, save_checkpoint
 
 SPEC = CutSpec(width=160, height=96, num_frames=8, seed=21, motion=2.0)
@@ -125,8 +125,7 @@ def test_network_mode_calls_the_network_only_for_unconfident_regions(cut, tempor
 
 def test_a_frame_of_another_drawing_is_rekeyed(cut, temporal_checkpoint, caplog):
     # The cut switches to another drawing at frame 4: most of its lines are new there.
-    other = generate_cut(CutSpec(width=160, height=96, num_frames=4, seed=22, num_shapes=5))
-    sketches = list(cut.sketch[:4]) + list(other.sketch)
+    sketches = _switching_cut(cut)
     options = ColorizeOptions(temporal="network", temporal_checkpoint=temporal_checkpoint)
     col = Colorizer(cut.colour[0], options)
     with caplog.at_level(logging.INFO, logger="celcolor"):
@@ -134,6 +133,56 @@ def test_a_frame_of_another_drawing_is_rekeyed(cut, temporal_checkpoint, caplog)
     assert len(out) == 8
     assert col.stats.rekeyed == [4]
     assert "re-keyed from the reference" in caplog.text
+
+
+def _switching_cut(cut):
+    """The module's cut for 4 frames, then another drawing for 4."""
+    other = generate_cut(CutSpec(width=160, height=96, num_frames=4, seed=22, num_shapes=5))
+    return list(cut.sketch[:4]) + list(other.sketch)
+
+
+def test_classical_carries_on_across_a_new_drawing_and_says_where(cut, caplog):
+    col = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
+    with caplog.at_level(logging.INFO, logger="celcolor"):
+        out = list(col.colorize(_switching_cut(cut)))
+    assert len(out) == 8
+    assert col.stats.new_drawings == [4] and col.stats.rekeyed == []
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("mostly new lines" in m and "--ref 4:key.png" in m for m in warnings)
+
+
+def test_rekey_on_colours_a_new_drawing_from_the_reference(cut):
+    sketches = _switching_cut(cut)
+    carried = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
+    rekeyed = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical", rekey="on"))
+    a, b = list(carried.colorize(sketches)), list(rekeyed.colorize(sketches))
+    assert rekeyed.stats.rekeyed == [4] == rekeyed.stats.new_drawings
+    assert all(np.array_equal(x, y) for x, y in zip(a[:4], b[:4], strict=True))
+    assert not np.array_equal(a[4], b[4])  # a keyframe, not the carried colours
+    # Colouring that frame as the first of a cut gives the same picture.
+    fresh = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
+    assert np.array_equal(next(iter(fresh.colorize(sketches[4:5]))), b[4])
+
+
+def test_rekey_off_carries_on_with_the_temporal_network(cut, temporal_checkpoint):
+    options = ColorizeOptions(
+        temporal="network", temporal_checkpoint=temporal_checkpoint, rekey="off"
+    )
+    col = Colorizer(cut.colour[0], options)
+    assert len(list(col.colorize(_switching_cut(cut)))) == 8
+    assert col.stats.new_drawings == [4] and col.stats.rekeyed == []
+
+
+def test_an_unknown_rekey_mode_is_a_usage_error():
+    with pytest.raises(UsageError, match="--rekey must be one of auto, on, off"):
+        ColorizeOptions(rekey="always")
+
+
+def test_a_rough_drawing_is_not_a_new_drawing_in_classical_propagation():
+    rough = generate_cut(CutSpec(width=320, height=192, num_frames=6, seed=5, faults=True))
+    col = Colorizer(rough.colour[0], ColorizeOptions(temporal="classical", rekey="on"))
+    assert len(list(col.colorize(list(rough.sketch)))) == 6
+    assert col.stats.new_drawings == [] and col.stats.rekeyed == []
 
 
 def test_a_rough_drawing_is_not_rekeyed_for_its_flow_noise(temporal_checkpoint):

@@ -17,6 +17,7 @@ from .options import (
     KEYFRAME_FITS,
     KEYFRAME_MODES,
     LINE_MODES,
+    REKEY_MODES,
     SNAP_MODES,
     TEMPORAL_MODES,
     ColorizeOptions,
@@ -117,9 +118,15 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     )  # fmt: skip
     g.add_argument(
         "--rekey-threshold", type=float, default=0.5, metavar="SHARE",
-        help="with the temporal network: re-key a frame from the reference when more than "
-        "this share of its lines is new (not near the previous frame's, moved by the flow; "
-        "1 = never)",
+        help="a frame with more than this share of new lines (not near the previous "
+        "frame's, moved by the flow) is a new drawing: a new shot, a new character "
+        "(1 = never)",
+    )  # fmt: skip
+    g.add_argument(
+        "--rekey", choices=REKEY_MODES, default="auto",
+        help="at a new drawing: on (colour it from the reference as a keyframe), off (carry "
+        "colour on along the flow), auto (on with the temporal network, off with classical "
+        "propagation); the frames are named in a warning either way",
     )  # fmt: skip
     g.add_argument(
         "--blend-window", type=int, default=96, metavar="N",
@@ -167,6 +174,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         matcher_checkpoint=str(args.matcher_checkpoint) if args.matcher_checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,
         rekey_threshold=args.rekey_threshold,
+        rekey=args.rekey,
         temporal_long_side=args.temporal_long_side,
         blend_window=args.blend_window,
         flow=args.flow,

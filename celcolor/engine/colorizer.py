@@ -80,6 +80,7 @@ class FrameAnalysis:
     # reference to the previous analysis, so analyses do not chain in memory.
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
+    new_lines: float | None = None  # share of lines the previous frame's miss (ahead too)
 
     @functools.cached_property
     def trace(self) -> np.ndarray:
@@ -97,6 +98,9 @@ class ColorizeStats:
         network_keyframes: keyframes the exemplar network coloured.
         matched_keyframes: keyframes whose regions were matched to the reference's parts
             (see :mod:`celcolor.engine.region_match`).
+        rekeyed: frames coloured from the reference as new keyframes (new drawings).
+        new_drawings: frames with more than ``rekey_threshold`` of their lines new (a
+            new shot, a new character, a large change of pose), re-keyed or not.
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
         seconds: time spent per stage (lineart, flow, snap, compose).
@@ -114,6 +118,7 @@ class ColorizeStats:
     network_fills: int = 0
     blended: int = 0
     rekeyed: list[int] = field(default_factory=list)
+    new_drawings: list[int] = field(default_factory=list)
     derived_tones: int = 0
     textured_frames: int = 0
     unconfident: list[float] = field(default_factory=list)
@@ -123,6 +128,11 @@ class ColorizeStats:
     def add_time(self, stage: str, seconds: float) -> None:
         """Accumulate time spent in a stage."""
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+
+def _ahead(prev: FrameAnalysis, frame: FrameAnalysis) -> bool:
+    """Whether ``frame``'s motion (and new-line share) was computed ahead from ``prev``."""
+    return frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
 
 
 def _winners(hist: np.ndarray):
@@ -786,6 +796,7 @@ class Colorizer:
                 and prev.art.ink_u8.shape == frame.art.ink_u8.shape
             ):
                 frame.motion = self.motion(prev, frame, sketch.shape[:2])
+                frame.new_lines = self._new_line_share(prev, frame, frame.motion[0])
             prev = frame
             yield sketch, frame
 
@@ -997,6 +1008,22 @@ class Colorizer:
                 yield from pending.forward_outputs(self)
             if shape is None:
                 raise InputError("the cut has no frames")
+        self._say_carried_across()
+
+    def _say_carried_across(self) -> None:
+        """Warn once, at the end, of new drawings whose colour was carried, not re-keyed."""
+        carried = sorted(set(self.stats.new_drawings) - set(self.stats.rekeyed))
+        if not carried:
+            return
+        shown = ", ".join(map(str, carried[:8])) + (", ..." if len(carried) > 8 else "")
+        log.warning(
+            "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
+            "%s; their colours were carried from other drawings. Pin a reference to such a "
+            "frame (--ref %d:key.png) or re-key them from the reference (--rekey on)",
+            len(carried),
+            shown,
+            carried[0],
+        )
 
     def _blend_until(self, index: int) -> int | None:
         """The keyframe closing the segment that frame ``index`` opens, when blended.
@@ -1055,18 +1082,47 @@ class Colorizer:
             return self._keyframe(sketch, frame, self._ref_for_frame[index])
         if self.temporal_mode == "per-frame":
             return self._keyframe(sketch, frame, 0)
-        if self.temporal_mode in ("network", "network-only"):
-            result = self._step_network(state, frame, shape)
-            if result is None:
-                log.info(
-                    "frame %d: re-keyed from the reference (more than %.0f%% of its lines are new)",
-                    index,
-                    100 * self.options.rekey_threshold,
-                )
-                self.stats.rekeyed.append(index)
-                return self._keyframe(sketch, frame, 0)
-            return result
-        return self._step(state, frame, shape)
+        network = self.temporal_mode in ("network", "network-only")
+        if network:
+            self.temporal_network()  # loaded at the first in-between: missing weights fail early
+        motion = self._frame_motion(state[0], frame, shape)
+        if self._rekeys(state[0], frame, motion[0], index):
+            self.stats.rekeyed.append(index)
+            return self._keyframe(sketch, frame, 0)
+        if network:
+            return self._step_network(state, frame, shape, motion)
+        return self._step(state, frame, shape, motion)
+
+    def _rekeys(
+        self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray, index: int
+    ) -> bool:
+        """Whether frame ``index`` is a new drawing to colour from the reference afresh.
+
+        A new drawing (more than ``options.rekey_threshold`` of its lines new) is listed
+        in ``stats.new_drawings`` whatever happens to it; it is re-keyed when
+        ``options.rekey`` is "on", or "auto" with the temporal network. Classical
+        propagation carries on by default: within a shot, large motion passes the
+        threshold too, and there the reference's keyframe colours measured worse than
+        the carried ones (``benchmarks/ablate_rekey.py``).
+        """
+        ahead = _ahead(prev, frame) and frame.new_lines is not None
+        share = frame.new_lines if ahead else self._new_line_share(prev, frame, sample)
+        if share <= self.options.rekey_threshold:
+            return False
+        if index not in self.stats.new_drawings:
+            self.stats.new_drawings.append(index)
+        mode = self.options.rekey
+        rekey = mode == "on" or (
+            mode == "auto" and self.temporal_mode in ("network", "network-only")
+        )
+        log.info(
+            "frame %d: %.0f%% of its lines are new (over %.0f%%): %s",
+            index,
+            100 * share,
+            100 * self.options.rekey_threshold,
+            "re-keyed from the reference" if rekey else "colour carried on along the flow",
+        )
+        return rekey
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
         colours, detail = self.colour_keyframe(sketch, frame, ref)
@@ -1127,9 +1183,9 @@ class Colorizer:
             )
         return index
 
-    def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
+    def _step(self, state, frame: FrameAnalysis, shape: tuple[int, int], motion):
+        """An in-between by classical propagation along ``motion`` (sample, visible)."""
         prev, prev_index, prev_filled, _, prev_carry = state
-        motion = self._frame_motion(prev, frame, shape)
         colours, unconfident, guessed, carry = self.propagate(
             prev, prev_index, prev_filled, frame, shape, motion=motion, prev_carry=prev_carry
         )
@@ -1139,8 +1195,7 @@ class Colorizer:
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
         """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""
-        ahead = frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
-        return frame.motion if ahead else self.motion(prev, frame, shape)
+        return frame.motion if _ahead(prev, frame) else self.motion(prev, frame, shape)
 
     def _temporal_predict(
         self, frame: FrameAnalysis, prev_out: np.ndarray, sample: np.ndarray, visible: np.ndarray
@@ -1179,12 +1234,13 @@ class Colorizer:
         moved = cv2.remap(prev.art.ink_u8, sample, None, cv2.INTER_LINEAR, borderValue=0)
         moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
         now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
-        overlap = line_overlap(now / 255.0, moved / 255.0)
+        # float32: a fifth faster than float64, the same masks (uint8 levels either way).
+        overlap = line_overlap(now.astype(np.float32) / 255, moved.astype(np.float32) / 255)
         self.stats.add_time("flow", time.perf_counter() - t0)
         return 0.0 if overlap is None else 1.0 - overlap
 
-    def _step_network(self, state, frame: FrameAnalysis, shape: tuple[int, int]):
-        """An in-between with the temporal network; None when it should be re-keyed.
+    def _step_network(self, state, frame: FrameAnalysis, shape: tuple[int, int], motion):
+        """An in-between with the temporal network, along ``motion`` (sample, visible).
 
         "network": regions the warped previous colours vote for confidently keep that
         vote (as classical propagation), the network colours the rest when they cover
@@ -1192,10 +1248,7 @@ class Colorizer:
         the network's prediction.
         """
         prev, prev_index, prev_filled, prev_out, prev_carry = state
-        self.temporal_network()  # loaded at the first in-between: missing weights fail early
-        sample, visible = self._frame_motion(prev, frame, shape)
-        if self._new_line_share(prev, frame, sample) > self.options.rekey_threshold:
-            return None
+        sample, visible = motion
         if self.temporal_mode == "network":
 
             def fill(confident: np.ndarray, winner: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
 KEYFRAME_MODES = ("auto", "copy", "network", "match")
 KEYFRAME_FITS = ("flow", "affine")
 SNAP_MODES = ("auto", "flat")
+REKEY_MODES = ("auto", "on", "off")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -67,10 +68,16 @@ class ColorizeOptions:
             previous frame more closely (network-only on generated cuts: +1.6 dB at
             640x360, +1.9 at 1280x720) at a third of the speed; larger sizes lose
             again (README, "In-betweens: the temporal network").
-        rekey_threshold: with the temporal network, a frame where more than this share
-            of its lines is new (not near the previous frame's lines moved by the flow)
-            is coloured from the reference as a new keyframe (a cut with large motion, a
-            new character); 1 turns it off.
+        rekey_threshold: a frame where more than this share of its lines is new (not
+            near the previous frame's lines moved there by the flow: a new shot, a new
+            character, a large change of pose) is a new drawing: listed in the stats and
+            the log, and re-keyed as ``rekey`` says; 1 means no frame is.
+        rekey: what happens at a new drawing: "on" colours it from the reference as a
+            new keyframe and goes on from it; "off" carries colour on along the flow;
+            "auto" re-keys with the temporal network and carries on with classical
+            propagation, where re-keying measured worse within a shot (README,
+            "Re-keying"); either way the run ends with a warning naming the frames
+            that carried colour across a new drawing.
         network_fill_share: in classical propagation, when regions without a confident
             vote (new after an occlusion) cover more than this share of a frame, the
             exemplar network colours them when the user asked for it (``keyframe_mode``
@@ -101,6 +108,7 @@ class ColorizeOptions:
     temporal_checkpoint: str | None = None
     temporal_long_side: int | None = None
     rekey_threshold: float = 0.5
+    rekey: str = "auto"
     network_fill_share: float = 0.005
     blend_window: int = 96
     flow: str = "dis"
@@ -147,6 +155,8 @@ class ColorizeOptions:
             raise UsageError(f"blend_window must be 0 or more, got {self.blend_window}")
         if not 0.0 <= self.network_fill_share <= 1.0:
             raise UsageError(f"network_fill_share must be in [0, 1], got {self.network_fill_share}")
+        if self.rekey not in REKEY_MODES:
+            raise UsageError(f"--rekey must be one of {', '.join(REKEY_MODES)}, got {self.rekey!r}")
         if not 0.0 < self.rekey_threshold <= 1.0:
             raise UsageError(f"rekey_threshold must be in (0, 1], got {self.rekey_threshold}")
         if self.network_long_side is not None and not 64 <= self.network_long_side <= 4096:
