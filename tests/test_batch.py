@@ -19,7 +19,7 @@ import pytest
 
 from celcolor.data.synthetic import CutSpec, write_cut
 from celcolor.engine import ColorizeOptions, EncodeOptions
-from celcolor.engine.batch import BatchOptions, run_batch
+from celcolor.engine.batch import BatchOptions, format_table, run_batch
 from celcolor.engine.batch_manifest import MANIFEST_NAME, REPORT_NAME, batch_lock
 from celcolor.engine.batch_worker import CutJob
 from celcolor.engine.executors import ExecutorConfig, ProcessPoolExecutor
@@ -368,3 +368,25 @@ def test_workers_import_torch_up_front_when_a_network_will_run(fields, expected)
     from celcolor.engine.batch_worker import _needs_torch
 
     assert _needs_torch(fields) is expected
+
+
+def test_new_drawings_reach_the_report_the_table_and_a_resumed_run(made, tmp_path: Path) -> None:
+    # One cut whose drawing switches at frame 4 (a second shot in the same folder).
+    root, out = tmp_path / "cuts", tmp_path / "out"
+    cut = root / "shots"
+    cut.mkdir(parents=True)
+    for i in range(4):
+        shutil.copy(made[0]["sketch_dir"] / f"frame_{i:04d}.png", cut / f"frame_{i:04d}.png")
+        shutil.copy(made[1]["sketch_dir"] / f"frame_{i:04d}.png", cut / f"frame_{i + 4:04d}.png")
+    shutil.copy(made[0]["reference"], cut / "reference.png")
+    rep = run_batch(options(root, out))
+    assert rep.exit_code == 0
+    (o,) = rep.outcomes
+    assert (o.new_drawings, o.rekeyed) == ([4], [])
+    assert "new drawings" in format_table(rep) and " 4 " in format_table(rep).splitlines()[1]
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert next(iter(manifest["cuts"].values()))["new_drawings"] == [4]
+    (again,) = run_batch(options(root, out)).outcomes  # done earlier: read from the manifest
+    assert (again.status, again.new_drawings) == ("skipped", [4])
+    rekeyed = run_batch(options(root, out, colour=ColorizeOptions(rekey="on"))).outcomes[0]
+    assert (rekeyed.status, rekeyed.new_drawings, rekeyed.rekeyed) == ("done", [4], [4])

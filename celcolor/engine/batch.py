@@ -202,6 +202,8 @@ class CutOutcome:
     ref_frame: int | str
     frames: int = 0
     key_frame: int | None = None
+    new_drawings: list[int] = field(default_factory=list)
+    rekeyed: list[int] = field(default_factory=list)
     seconds: float = 0.0
     wall_seconds: float = 0.0
     overhead_seconds: float = 0.0
@@ -491,6 +493,8 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     "skipped",
                     frames=int(prev.get("frames", 0)),
                     key_frame=prev.get("key_frame"),
+                    new_drawings=list(prev.get("new_drawings") or []),
+                    rekeyed=list(prev.get("rekeyed") or []),
                     seconds=float(prev.get("seconds", 0.0)),
                     fps=float(prev.get("fps", 0.0)),
                 )
@@ -591,6 +595,8 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             frames=r.frames,
             fps=round(r.fps, 3),
             key_frame=r.key_frame,
+            new_drawings=r.new_drawings,
+            rekeyed=r.rekeyed,
             **r.digest,
             stage_seconds=r.stage_seconds,
             error=None,
@@ -606,6 +612,8 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         "done" if r.ok else "failed",
         frames=r.frames,
         key_frame=r.key_frame,
+        new_drawings=r.new_drawings,
+        rekeyed=r.rekeyed,
         seconds=r.run_seconds,
         wall_seconds=wall,
         overhead_seconds=max(0.0, wall - r.run_seconds) if r.ok else 0.0,
@@ -673,6 +681,14 @@ def format_plan(plan: BatchPlan) -> str:
     return "\n".join(lines)
 
 
+def _frames(frames: list[int], shown: int = 4) -> str:
+    """Frame numbers for a table cell: the first few, then how many more."""
+    if not frames:
+        return "-"
+    more = f" +{len(frames) - shown}" if len(frames) > shown else ""
+    return ",".join(map(str, frames[:shown])) + more
+
+
 def _short(ref: Path, source: Path, root: Path) -> str:
     base = source if source.is_dir() else source.parent
     for anchor in (base, root):
@@ -684,14 +700,16 @@ def _short(ref: Path, source: Path, root: Path) -> str:
 
 
 def format_table(report: BatchReport) -> str:
-    """The summary table of a run: cut, frames, keyframe, fps, status, error."""
-    rows = [["cut", "frames", "key", "fps", "status", "error"]]
+    """The summary table of a run: cut, frames, keyframe, new drawings, fps, status, error."""
+    rows = [["cut", "frames", "key", "new drawings", "fps", "status", "error"]]
     for o in report.outcomes:
         fps = f"{o.fps:.1f}" if o.fps else "-"
         status = "done earlier" if o.status == "skipped" else o.status
         key = str(o.key_frame) if o.key_frame is not None else "-"
         frames = str(o.frames) if o.frames else "-"
-        rows.append([o.name, frames, key, fps, status, _clip(o.error or "")])
+        rows.append(
+            [o.name, frames, key, _frames(o.new_drawings), fps, status, _clip(o.error or "")]
+        )
     d = report.to_dict()
     c = d["counts"]
     tail = (

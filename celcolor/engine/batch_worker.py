@@ -76,6 +76,9 @@ class CutResult:
     seconds: float = 0.0
     run_seconds: float = 0.0
     key_frame: int | None = None  # the frame the reference coloured (--ref-frame auto found)
+    # Frames with mostly new lines (new shots, new characters), and those re-keyed.
+    new_drawings: list[int] = field(default_factory=list)
+    rekeyed: list[int] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     output: str | None = None
     digest: dict[str, Any] = field(default_factory=dict)
@@ -200,6 +203,8 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         seconds=time.perf_counter() - t0,
         run_seconds=result.seconds,
         key_frame=result.ref_frame,
+        new_drawings=list(result.stats.new_drawings),
+        rekeyed=list(result.stats.rekeyed),
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
         digest=digest,
