@@ -74,6 +74,25 @@ def colour_clips(data: Path) -> list[Clip]:
     return clips
 
 
+def lineart_truth_clips(data: Path) -> list[Clip]:
+    """Real line art with its colour truth: the Anime2Sketch demos' two halves.
+
+    Anime2Sketch (a learned extractor) drew the sketch half from the colour half, frame
+    for frame: the nearest thing here to an animator's clean line art with the
+    finished frames beside it. Not in :func:`colour_clips` (whose Vinland rows are the
+    colour halves sketched by XDoG), so the first-frame suite's figures stay as they were.
+    """
+    return [
+        Clip(
+            gif,
+            name=f"{gif.stem}-lineart",
+            crop=(0, 0, 640, 360),
+            sketch_crop=(640, 0, 640, 360),
+        )
+        for gif in sorted((data / "Mukosame+Anime2Sketch" / "demos").glob("vinland_*.gif"))
+    ]
+
+
 def lineart_cuts(data: Path) -> list[LineartCut]:
     """The lineart suite: real line-art videos with a colour reference."""
     cuts: list[LineartCut] = []

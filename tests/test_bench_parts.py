@@ -15,7 +15,7 @@ import celcolor.models
 from celcolor.bench import BenchConfig, Method, MethodSettings, register_method, run_bench
 from celcolor.bench.cases import Case, first_shot_length, synthetic_cases
 from celcolor.bench.methods import ReferenceCopy, get_methods, list_methods, unregister_method
-from celcolor.bench.report import markdown, to_json
+from celcolor.bench.report import markdown, real_suite_markdown, to_json
 from celcolor.bench.scoring import MethodRun, MetricFlow, exact_flows, flows_on_colour, score_case
 from celcolor.bench.ssim import ssim_opencv
 from celcolor.cli import main
@@ -272,10 +272,7 @@ def test_same_drawing_mixes_keep_the_copy_where_it_is_sure(monkeypatch):
     assert all(rows[name][0] is match for name in ("auto", *asd.MIXES))
 
 
-def test_ablate_rekey_keeps_whole_clips_only_inside_its_context(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import ablate_rekey
-
+def test_first_frame_clips_cut_at_a_shot_change_or_go_whole(tmp_path):
     from celcolor.bench import cases as bench_cases
     from celcolor.io import write_image
 
@@ -286,11 +283,43 @@ def test_ablate_rekey_keeps_whole_clips_only_inside_its_context(monkeypatch, tmp
         write_image(tmp_path / f"f{i}.png", frame)
     assert first_shot_length([*one.colour[:4], *two.colour[:4]]) == 4
 
-    def length() -> int:
-        (found,) = bench_cases.first_frame_cases([bench_cases.Clip(tmp_path)], min_frames=2)
+    def length(**kw) -> int:
+        clip = bench_cases.Clip(tmp_path)
+        (found,) = bench_cases.first_frame_cases([clip], min_frames=2, **kw)
         return found.num_frames
 
     assert length() == 4
-    with ablate_rekey.whole_clips():
-        assert length() == 8
-    assert length() == 4
+    assert length(cut_at_shot_change=False) == 8
+
+
+def test_a_clip_with_its_own_line_art_is_not_sketched_by_xdog(tmp_path):
+    from celcolor.bench import cases as bench_cases
+    from celcolor.io import write_image
+
+    # Side by side, as the Anime2Sketch demos: [colour | line art], frame for frame.
+    spec = dataclasses.replace(CUT_PRESETS["fast"], width=128, height=96, seed=3, num_frames=8)
+    cut = generate_cut(spec)
+    for i in range(8):
+        write_image(tmp_path / f"f{i}.png", np.hstack([cut.colour[i], cut.sketch[i]]))
+    clip = bench_cases.Clip(tmp_path, crop=(0, 0, 128, 96), sketch_crop=(128, 0, 128, 96))
+    (case,) = bench_cases.first_frame_cases([clip], min_frames=2)
+    assert case.num_frames == 8
+    assert all(np.array_equal(s, t) for s, t in zip(case.sketches, cut.sketch, strict=True))
+    assert all(np.array_equal(s, t) for s, t in zip(case.truth, cut.colour, strict=True))
+    assert case.info["sketches"] == {"path": str(tmp_path), "crop": (128, 0, 128, 96)}
+    config = BenchConfig(
+        synthetic=False, clips=[clip], methods=("reference-copy",), first_frame_lines=("fill",),
+        lvcd_size=False, speed=False, memory=False, cut_at_shot_change=False,
+    )  # fmt: skip
+    report = run_bench(config)
+    assert "(real colour clips, sketches by their own line art," in markdown(report)
+    assert "not cut at shot changes), sketches by their own line art" in real_suite_markdown(report)
+    # Line art that runs out before the colour does: skipped, and why.
+    short = tmp_path / "short"
+    short.mkdir()
+    for i in range(3):
+        write_image(short / f"s{i}.png", cut.sketch[i])
+    skipped = []
+    clip = bench_cases.Clip(tmp_path, crop=(0, 0, 128, 96), sketch_path=short)
+    assert list(bench_cases.first_frame_cases([clip], min_frames=2, skipped=skipped)) == []
+    assert "3 frames of line art for 8 colour" in skipped[0].reason

@@ -1,8 +1,9 @@
 """The cuts a benchmark runs on, one protocol each.
 
     synthetic     generated cuts with exact ground truth: colour, regions, lines, flow
-    first-frame   colour clips; sketches extracted by XDoG; frame 0's colour is the
-                  reference; every frame scored against the real colours (LVCD's protocol)
+    first-frame   colour clips; sketches extracted by XDoG (or given beside the colour:
+                  real line art with its truth); frame 0's colour is the reference; every
+                  frame scored against the real colours (LVCD's protocol)
     lineart       line-art cuts with a reference and no ground truth
 
 A :class:`Case` holds one cut in memory (frames are capped per clip, so this stays
@@ -25,7 +26,7 @@ import numpy as np
 from ..data.synthetic import CUT_PRESETS, generate_cut
 from ..errors import InputError, UsageError
 from ..io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_frames, read_image
-from ..lineart import looks_like_line_art
+from ..lineart import extract_ink, looks_like_line_art
 from ..lineart.xdog import sketch_from_colour
 
 log = logging.getLogger(__name__)
@@ -169,11 +170,23 @@ class Clip:
         name: its name in the report (default: the file stem).
         crop: ``(x, y, w, h)`` to cut out of every frame (e.g. the colour half of a
             side-by-side clip), or None.
+        sketch_path: the clip's line art, frame for frame (a video or a folder), when
+            it comes with its own instead of XDoG's; None with ``sketch_crop`` set
+            means ``path`` itself.
+        sketch_crop: ``(x, y, w, h)`` of the line art in ``sketch_path`` (e.g. the
+            sketch half of a side-by-side clip), or None.
     """
 
     path: Path
     name: str | None = None
     crop: tuple[int, int, int, int] | None = None
+    sketch_path: Path | None = None
+    sketch_crop: tuple[int, int, int, int] | None = None
+
+    @property
+    def given_sketches(self) -> bool:
+        """Whether the clip brings its own line art (else XDoG extracts it)."""
+        return self.sketch_path is not None or self.sketch_crop is not None
 
     @property
     def label(self) -> str:
@@ -261,13 +274,17 @@ def first_frame_cases(
     min_frames: int = MIN_CLIP_FRAMES,
     xdog: dict[str, float] | None = None,
     skipped: list[Skipped] | None = None,
+    cut_at_shot_change: bool = True,
 ) -> Iterator[Case]:
     """The first-frame protocol (LVCD): colour clips in, XDoG sketches, frame 0 the reference.
 
     Each clip is read up to ``max_frames`` frames from its start and cut at its first
-    shot change. It is skipped (and recorded in ``skipped``) when frame 0 is not in
-    colour, when fewer than ``min_frames`` frames remain, or when the sketch of frame
-    0 has almost no lines (:data:`MIN_INK_SHARE`).
+    shot change (unless ``cut_at_shot_change`` is False: then several shots go through
+    as one cut, as a user might hand over a sequence). A clip with its own line art
+    (:attr:`Clip.given_sketches`) is sketched by it, not by XDoG. It is skipped (and
+    recorded in ``skipped``) when frame 0 is not in colour, when fewer than
+    ``min_frames`` frames remain, or when the sketch of frame 0 has almost no lines
+    (:data:`MIN_INK_SHARE`).
     """
     params = dict(xdog or {})
     for clip in clips:
@@ -280,15 +297,28 @@ def first_frame_cases(
         if not is_colour_clip(frames[0]):
             _skip(skipped, "first-frame", label, "not a colour clip (line art or black and white)")
             continue
-        shot = first_shot_length(frames)
+        shot = first_shot_length(frames) if cut_at_shot_change else len(frames)
         if shot < min_frames:
             where = "before the first shot change" if shot < len(frames) else "in all"
             _skip(skipped, "first-frame", label, f"{shot} frames {where} (fewer than {min_frames})")
             continue
         read = len(frames)
         frames = _even_size(frames[:shot])
-        sketches = [sketch_from_colour(f, **params) for f in frames]
-        ink = float(np.mean(sketches[0][..., 0] < 128))
+        if clip.given_sketches:
+            try:
+                sketches = _given_sketches(clip, frames)
+            except InputError as e:
+                _skip(skipped, "first-frame", label, f"its line art: {e}")
+                continue
+        else:
+            sketches = [sketch_from_colour(f, **params) for f in frames]
+        # XDoG draws solid black; given line art may be grey pencil, so its ink is
+        # what the engine's extractor finds in it.
+        ink = (
+            float(extract_ink(sketches[0]).line_mask().mean())
+            if clip.given_sketches
+            else float(np.mean(sketches[0][..., 0] < 128))
+        )
         if ink < MIN_INK_SHARE:
             _skip(
                 skipped,
@@ -312,11 +342,28 @@ def first_frame_cases(
                 "frames_used": len(frames),
                 "cut_at_shot_change": shot < read,
                 "sketch_ink_share": ink,
-                "xdog": params or "defaults",
+                "sketches": (
+                    {"path": str(clip.sketch_path or clip.path), "crop": clip.sketch_crop}
+                    if clip.given_sketches
+                    else "xdog"
+                ),
+                "xdog": None if clip.given_sketches else params or "defaults",
                 "max_frames": max_frames,
                 "truth_sha256_16": fingerprint(frames),
             },
         )
+
+
+def _given_sketches(clip: Clip, frames: list[np.ndarray]) -> list[np.ndarray]:
+    """A clip's own line art for its (read, cut, even-sized) colour ``frames``."""
+    path = Path(clip.sketch_path or clip.path)
+    sketches, _ = _read_frames(path, len(frames), clip.sketch_crop)
+    if len(sketches) < len(frames):
+        raise InputError(f"{path}: {len(sketches)} frames of line art for {len(frames)} colour")
+    h, w = frames[0].shape[:2]
+    if sketches[0].shape[:2] != (h, w):
+        sketches = [cv2.resize(s, (w, h), interpolation=cv2.INTER_AREA) for s in sketches]
+    return sketches
 
 
 def lineart_cases(

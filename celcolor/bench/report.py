@@ -290,12 +290,13 @@ def real_suite_markdown(report: dict[str, Any], skip: str | None = None) -> str:
             r += [_num(row.get("cdc"), "{:.4f}"), _num(row.get("lpips"), "{:.3f}")]
             rows.append(r)
         frames = sum(c["frames"] for c in ff["cases"])
+        cut = _shot_rule(report)
         out += [
             f"First-frame protocol: {native['cuts']} real colour clips ({frames} frames, at "
-            f"most {report['settings']['max_frames']} per clip, cut at the first shot change), "
-            "sketches by XDoG, frame 0 the reference; quality without frame 0; @256: outputs "
-            f"and truth resized to 256x256 (LVCD's size); {len(ff.get('skipped', []))} clips "
-            "skipped (see report.md).",
+            f"most {report['settings']['max_frames']} per clip, {cut}), "
+            f"sketches by {_sketch_source(ff['cases'])}, frame 0 the reference; quality "
+            "without frame 0; @256: outputs and truth resized to 256x256 (LVCD's size); "
+            f"{len(ff.get('skipped', []))} clips skipped (see report.md).",
             "",
             *_table(header, rows),
             "",
@@ -510,9 +511,30 @@ def _links(cases: list[dict[str, Any]], plots: dict[str, str]) -> list[str]:
 
 _PROTOCOL_TITLES = {
     "synthetic": "Synthetic suite (generated cuts, exact ground truth)",
-    "first-frame": "First-frame protocol (real colour clips, XDoG sketches, frame 0 the reference)",
+    "first-frame": "First-frame protocol (real colour clips, {sketches}, frame 0 the reference)",
     "lineart": "Line-art protocol (real line-art cuts with a reference, no ground truth)",
 }
+
+
+def _sketch_source(cases: list[dict[str, Any]]) -> str:
+    """Where a first-frame suite's sketches came from: XDoG, the clips' own, or both."""
+    given = {isinstance(c.get("info", {}).get("sketches"), dict) for c in cases}
+    if given == {True}:
+        return "their own line art"
+    return "XDoG or their own line art" if True in given else "XDoG"
+
+
+def _shot_rule(report: dict[str, Any]) -> str:
+    if report["settings"].get("cut_at_shot_change", True):
+        return "cut at the first shot change"
+    return "not cut at shot changes"
+
+
+def _title(name: str, proto: dict[str, Any]) -> str:
+    title = _PROTOCOL_TITLES.get(name, name)
+    if name == "first-frame":
+        title = title.format(sketches=f"sketches by {_sketch_source(proto['cases'])}")
+    return title
 
 
 def markdown(report: dict[str, Any], plots: dict[str, str] | None = None) -> str:
@@ -542,7 +564,7 @@ def markdown(report: dict[str, Any], plots: dict[str, str] | None = None) -> str
         "",
     ]
     for name, proto in report["protocols"].items():
-        out += [f"## {_PROTOCOL_TITLES.get(name, name)}", ""]
+        out += [f"## {_title(name, proto)}", ""]
         regions = name == "synthetic"
         for scale, summary in proto["summary"].items():
             label = "" if scale == "native" else f" at {scale} (outputs and truth resized)"

@@ -47,6 +47,15 @@ REPORT_FORMAT = 1
 ProgressFactory = Callable[[str, str], tuple[Callable[[int, int | None], None], Callable[[], None]]]
 
 
+def _clip_dict(clip: Clip) -> dict[str, Any]:
+    """A clip as the report's settings show it."""
+    d: dict[str, Any] = {"path": str(clip.path), "name": clip.label, "crop": clip.crop}
+    if clip.given_sketches:
+        d["sketch_path"] = str(clip.sketch_path or clip.path)
+        d["sketch_crop"] = clip.sketch_crop
+    return d
+
+
 @dataclass
 class BenchConfig:
     """What a benchmark run does.
@@ -78,6 +87,8 @@ class BenchConfig:
         metric_threads: torch threads while scoring (not timed; None leaves torch's).
         contact_frames: frames per contact sheet.
         xdog: XDoG parameters for the first-frame sketches (None: the defaults).
+        cut_at_shot_change: cut each first-frame clip at its first shot change (the
+            protocol); False sends several shots through as one cut.
     """
 
     synthetic: bool = True
@@ -105,6 +116,7 @@ class BenchConfig:
     metric_threads: int | None = field(default_factory=default_metric_threads)
     contact_frames: int = 4
     xdog: dict[str, float] | None = None
+    cut_at_shot_change: bool = True
 
     def __post_init__(self) -> None:
         if self.synthetic_frames < 2 or self.max_frames < 2:
@@ -124,7 +136,7 @@ class BenchConfig:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["clips"] = [{"path": str(c.path), "name": c.label, "crop": c.crop} for c in self.clips]
+        d["clips"] = [_clip_dict(c) for c in self.clips]
         d["lineart_cuts"] = [
             {"sketch": str(c.sketch), "reference": str(c.reference), "name": c.label}
             for c in self.lineart_cuts
@@ -342,7 +354,11 @@ def run_bench(
         jobs.append(("synthetic", cases, ("auto",), n))
     if config.clips:
         cases = first_frame_cases(
-            config.clips, max_frames=config.max_frames, xdog=config.xdog, skipped=skipped
+            config.clips,
+            max_frames=config.max_frames,
+            xdog=config.xdog,
+            skipped=skipped,
+            cut_at_shot_change=config.cut_at_shot_change,
         )
         jobs.append(("first-frame", cases, config.first_frame_lines, len(config.clips)))
     if config.lineart_cuts:
