@@ -625,8 +625,8 @@ class Colorizer:
         if network.get("psnr", 0.0) > classical.get("psnr", float("inf")):
             return "network"
         log.info(
-            "the shipped temporal network scored below classical propagation on held-out "
-            "cuts (PSNR %.1f vs %.1f dB): in-betweens use the classical path; "
+            "the shipped temporal network did not beat classical propagation on held-out "
+            "cuts (PSNR %.2f vs %.2f dB): in-betweens use the classical path; "
             "--temporal network forces the network",
             network.get("psnr", 0.0),
             classical.get("psnr", 0.0),

@@ -67,7 +67,7 @@ class ColorizeOptions:
             ``network_long_side`` (320 for the shipped weights). 640 follows the warped
             previous frame more closely (network-only on generated cuts: +1.6 dB at
             640x360, +1.9 at 1280x720) at a third of the speed; larger sizes lose
-            again (README, "In-betweens: the temporal network").
+            again (docs/temporal-network.md).
         rekey_threshold: a frame where more than this share of its lines is new (not
             near the previous frame's lines moved there by the flow: a new shot, a new
             character, a large change of pose) is a new drawing: listed in the stats and
@@ -76,7 +76,7 @@ class ColorizeOptions:
             new keyframe and goes on from it; "off" carries colour on along the flow;
             "auto" re-keys with the temporal network and carries on with classical
             propagation, where re-keying measured worse within a shot (README,
-            "Re-keying"); either way the run ends with a warning naming the frames
+            "New drawings"); either way the run ends with a warning naming the frames
             that carried colour across a new drawing.
         network_fill_share: in classical propagation, when regions without a confident
             vote (new after an occlusion) cover more than this share of a frame, the

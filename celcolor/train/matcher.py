@@ -19,7 +19,7 @@ on the other half (two out-of-fold fits per member). The shipped
 matcher holds five fits of both stages from different seeds (members, their
 probabilities averaged): refits of one recipe agree on generated keyframes to a
 point but disagree widely on real frames, and the average is steadier on both
-(README, "Keyframes matched region by region"). Beside them, boosted trees
+(docs/region-matcher.md). Beside them, boosted trees
 (scikit-learn, kept as tensors) learn from 2.5 times as many generated keyframes:
 a tree fit costs a fraction of an MLP fit, and the trees gain from the data. The
 keyframes are built and the fits run side by side in worker processes, one thread
