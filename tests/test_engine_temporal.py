@@ -151,6 +151,15 @@ def test_classical_carries_on_across_a_new_drawing_and_says_where(cut, caplog):
     assert any("mostly new lines" in m and "--ref 4:key.png" in m for m in warnings)
 
 
+def test_a_new_drawing_is_found_colouring_backwards_too(cut):
+    # The keyframe is frame 6 (the second drawing): frames 5 to 0 are coloured
+    # backwards from it, and frame 3 is the first of the other drawing met that way.
+    other = generate_cut(CutSpec(width=160, height=96, num_frames=4, seed=22, num_shapes=5))
+    col = Colorizer(other.colour[2], ColorizeOptions(temporal="classical", ref_frame=6))
+    assert len(list(col.colorize(_switching_cut(cut)))) == 8
+    assert col.stats.new_drawings == [3] and col.stats.rekeyed == []
+
+
 def test_rekey_on_colours_a_new_drawing_from_the_reference(cut):
     sketches = _switching_cut(cut)
     carried = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))

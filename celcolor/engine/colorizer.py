@@ -17,6 +17,7 @@ flow image, so memory does not grow with the cut.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import logging
 import tempfile
@@ -1109,8 +1110,8 @@ class Colorizer:
         share = frame.new_lines if ahead else self._new_line_share(prev, frame, sample)
         if share <= self.options.rekey_threshold:
             return False
-        if index not in self.stats.new_drawings:
-            self.stats.new_drawings.append(index)
+        if index not in self.stats.new_drawings:  # in order: backward passes come too
+            bisect.insort(self.stats.new_drawings, index)
         mode = self.options.rekey
         rekey = mode == "on" or (
             mode == "auto" and self.temporal_mode in ("network", "network-only")
