@@ -151,6 +151,14 @@ def test_classical_carries_on_across_a_new_drawing_and_says_where(cut, caplog):
     assert any("mostly new lines" in m and "--ref 4:key.png" in m for m in warnings)
 
 
+def test_a_drawing_after_an_empty_frame_is_new(cut):
+    # An empty frame, then a drawing: no chance level to correct by, yet every line is new.
+    blank = np.full_like(cut.sketch[0], 255)
+    col = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
+    assert len(list(col.colorize([blank, *cut.sketch[:3]]))) == 4
+    assert col.stats.new_drawings == [1]
+
+
 def test_a_new_drawing_is_found_colouring_backwards_too(cut):
     # The keyframe is frame 6 (the second drawing): frames 5 to 0 are coloured
     # backwards from it, and frame 3 is the first of the other drawing met that way.

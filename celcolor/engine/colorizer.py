@@ -131,6 +131,20 @@ class ColorizeStats:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
 
+def _unmet_share(now: np.ndarray, before: np.ndarray) -> float:
+    """Share of ``now``'s line pixels with no line of ``before`` within 2 pixels.
+
+    Both are uint8 ink maps of one size; lines are ink over a quarter, as in
+    :func:`~celcolor.engine.reference.line_overlap`. 0 when ``now`` has (almost) no lines.
+    """
+    lines = (now > 64).view(np.uint8)
+    count = cv2.countNonZero(lines)
+    if count < 20:
+        return 0.0
+    near = cv2.dilate((before > 64).view(np.uint8), np.ones((5, 5), np.uint8))
+    return 1.0 - cv2.countNonZero(cv2.bitwise_and(lines, near)) / count
+
+
 def _ahead(prev: FrameAnalysis, frame: FrameAnalysis) -> bool:
     """Whether ``frame``'s motion (and new-line share) was computed ahead from ``prev``."""
     return frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
@@ -1228,7 +1242,9 @@ class Colorizer:
         boiling lines still lie near their last place. The pixel-wise occlusion test is
         no such measure: inside flat regions the flow between line drawings is loosely
         pinned, and a third to three quarters of an ordinary frame's pixels fail it.
-        0 when the frame has too few lines (or too many) to tell.
+        Where chance cannot be measured (either frame has almost no lines, or a great
+        many), the plain share of the frame's line pixels with no line of the
+        previous frame near them: so a character drawn into an empty frame is new.
         """
         t0 = time.perf_counter()
         h, w = frame.flow_image.shape[:2]
@@ -1237,8 +1253,9 @@ class Colorizer:
         now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
         # float32: a fifth faster than float64, the same masks (uint8 levels either way).
         overlap = line_overlap(now.astype(np.float32) / 255, moved.astype(np.float32) / 255)
+        share = 1.0 - overlap if overlap is not None else _unmet_share(now, moved)
         self.stats.add_time("flow", time.perf_counter() - t0)
-        return 0.0 if overlap is None else 1.0 - overlap
+        return share
 
     def _step_network(self, state, frame: FrameAnalysis, shape: tuple[int, int], motion):
         """An in-between with the temporal network, along ``motion`` (sample, visible).
