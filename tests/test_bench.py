@@ -116,6 +116,27 @@ def test_environment_is_recorded(synthetic_report):
     assert synthetic_report[0]["settings"]["synthetic_frames"] == 8
 
 
+def test_a_clip_folder_with_its_own_line_art_is_found_and_used(tmp_path):
+    from celcolor.bench.cases import discover_clips, first_frame_cases
+
+    _, cut = _cut(8)
+    shot = tmp_path / "clips" / "shot1"
+    shot.mkdir(parents=True)
+    write_video(shot / "colour.mkv", list(cut.colour), codec="ffv1")
+    (shot / "sketch").mkdir()
+    for i, frame in enumerate(cut.sketch):
+        write_image(shot / "sketch" / f"f{i}.png", frame)
+    (clip,) = discover_clips(tmp_path / "clips")
+    assert (clip.label, clip.path, clip.sketch_path) == (
+        "shot1",
+        shot / "colour.mkv",
+        shot / "sketch",
+    )
+    (case,) = first_frame_cases([clip])
+    assert all(np.array_equal(a, b) for a, b in zip(case.sketches, cut.sketch, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(case.truth, cut.colour, strict=True))
+
+
 def _cut(n=5):
     spec = dataclasses.replace(CUT_PRESETS["medium"], width=TINY[0], height=TINY[1], num_frames=n)
     return spec, generate_cut(spec)

@@ -430,7 +430,10 @@ def discover_clips(path: Path) -> list[Clip]:
     """Colour clips in ``path``: a video file, or a folder of videos and frame folders.
 
     A folder that holds only images is one clip (its frames); otherwise every video
-    in it and every sub-folder of images is a clip.
+    in it and every sub-folder of images is a clip, and so is every sub-folder that
+    holds a ``colour`` (or ``color``) video or frame folder beside its own line art,
+    ``sketch`` (or ``lineart``, ``line_art``, ``sketches``), frame for frame: that
+    line art is the input instead of XDoG's (real line art with its truth).
     """
     path = Path(path)
     if not path.exists():
@@ -448,12 +451,32 @@ def discover_clips(path: Path) -> list[Clip]:
         return [Clip(path)]
     clips = [Clip(p) for p in entries if _is_video(p)]
     clips += [Clip(p) for p in entries if p.is_dir() and any(_is_image(q) for q in _visible(p))]
+    clips += [c for p in entries if p.is_dir() and (c := _clip_with_line_art(p)) is not None]
     if not clips:
         raise InputError(
-            f"{path}: no clips found; expected videos ({', '.join(sorted(VIDEO_EXTENSIONS))}) "
-            "or folders of frames"
+            f"{path}: no clips found; expected videos ({', '.join(sorted(VIDEO_EXTENSIONS))}), "
+            "folders of frames, or folders holding colour.* and sketch.*"
         )
     return clips
+
+
+_COLOUR_STEMS = ("colour", "color")
+
+
+def _clip_with_line_art(folder: Path) -> Clip | None:
+    """A clip laid out as ``folder/colour.mp4`` (or ``colour/`` frames) + ``folder/sketch.mp4``."""
+
+    def named(stems: tuple[str, ...]) -> Path | None:
+        for p in _visible(folder):
+            is_frames = p.is_dir() and any(_is_image(q) for q in _visible(p))
+            if p.stem.lower() in stems and (_is_video(p) or is_frames):
+                return p
+        return None
+
+    colour, sketch = named(_COLOUR_STEMS), named(_SKETCH_STEMS)
+    if colour is None or sketch is None:
+        return None
+    return Clip(colour, name=folder.name, sketch_path=sketch)
 
 
 _REFERENCE_STEMS = ("reference", "ref", "first_frame", "keyframe", "colour", "color")

@@ -82,7 +82,8 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         "frames) with INPUT/<cut>/reference.png; or INPUT/sketch/<name>.mp4 with "
         "INPUT/reference/<name>.png; or INPUT/<name>.mp4 with INPUT/<name>.png. "
         "Colour clips (--protocol first-frame): a video, or a folder of videos and frame "
-        "folders.",
+        "folders (sketched by XDoG), and of INPUT/<clip>/colour.mp4 (or colour/ frames) "
+        "with its own line art INPUT/<clip>/sketch.mp4 (or sketch/ frames), frame for frame.",
     )
     p.add_argument(
         "input",
