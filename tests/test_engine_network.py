@@ -7,6 +7,7 @@ These use a small untrained checkpoint: they test the plumbing, not colour quali
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +43,20 @@ def test_network_mode_colours_keyframes_with_the_network(cut, checkpoint):
     away = (cut.sketch[0] == 255).all(axis=2)
     palette = {tuple(c) for c in col.palette.colours}
     assert {tuple(c) for c in out[0][away][::50]} <= palette
+
+
+def test_the_exemplar_network_runs_in_fp32_whatever_the_cpu(cut, checkpoint, monkeypatch):
+    # The region matcher learned fp32 votes: keyframes get them on a bf16 CPU too,
+    # while the temporal network, which runs on every in-between, keeps bf16 there.
+    import celcolor.engine.network as network
+
+    monkeypatch.setattr(network, "cpu_has_bf16", lambda: True)
+    path = str(Path(checkpoint).with_name("temporal.safetensors"))
+    save_checkpoint(create_model("temporal", width=8, key_dim=8), path, "temporal")
+    options = ColorizeOptions(checkpoint=checkpoint, temporal_checkpoint=path, device="cpu")
+    col = Colorizer(cut.colour[0], options)
+    assert col.network().bf16 is False
+    assert col.temporal_network().bf16 is True
 
 
 def test_auto_copies_when_the_reference_is_the_keyframe_drawing(cut, checkpoint):

@@ -681,12 +681,20 @@ class Colorizer:
 
         return chosen if chosen is not None else working_long_side(trained_size(name, checkpoint))
 
-    def _colourer(self, model, long_side: int):
-        """A network (None: the shipped exemplar) with every reference encoded once."""
+    def _colourer(self, model, long_side: int, bf16: bool | None = None):
+        """A network (None: the shipped exemplar) with every reference encoded once.
+
+        ``bf16``: as :class:`~celcolor.engine.network.NetworkColourer` (None: where the
+        CPU has native bf16).
+        """
         from .network import NetworkColourer
 
         return NetworkColourer(
-            self.references, model, device=self.options.resolved_device(), long_side=long_side
+            self.references,
+            model,
+            device=self.options.resolved_device(),
+            long_side=long_side,
+            bf16=bf16,
         )
 
     def network(self, required: bool = False):
@@ -705,8 +713,15 @@ class Colorizer:
                     log.warning("no exemplar network weights: keyframes are placed and copied")
                 return None
             model = load_checkpoint(Path(ckpt)) if ckpt else None
+            # fp32 on every machine: the region matcher reads this network's votes, and
+            # learned them from fp32 runs (its training builds them through this same
+            # method). bf16 votes differ a little, and cost matching a third of a point
+            # (README, "Keyframes from another drawing"); keyframes are few, so the
+            # speed bf16 buys matters less here than for the temporal network.
             self._network = self._colourer(
-                model, self._long_side("exemplar", ckpt, self.options.network_long_side)
+                model,
+                self._long_side("exemplar", ckpt, self.options.network_long_side),
+                bf16=False,
             )
         return self._network
 
