@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 
@@ -14,18 +15,23 @@ def progress_bar(
     """A tqdm bar (count, rate, ETA) and its close function; no-ops when quiet.
 
     The returned ``update(done, total)`` takes the absolute count done so far and
-    the total when known (None for an unknown length).
+    the total when known (None for an unknown length). While the bar is shown, log
+    lines go through it (``tqdm.write``), each on its own line above the bar instead
+    of glued to its end.
     """
     if quiet:
         return (lambda done, total: None), (lambda: None)
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     # Created on the first update, so a run that fails before its first frame
     # prints its one-line error without an empty bar above it.
     bars: list[tqdm] = []
+    redirect = contextlib.ExitStack()
 
     def update(done: int, total: int | None) -> None:
         if not bars:
+            redirect.enter_context(logging_redirect_tqdm())
             bars.append(
                 tqdm(
                     unit=unit,
@@ -44,5 +50,6 @@ def progress_bar(
     def close() -> None:
         if bars:
             bars[0].close()
+        redirect.close()
 
     return update, close
