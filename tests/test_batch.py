@@ -6,6 +6,7 @@ Cuts are 160x96 and 8 frames, generated once per module; every test copies them.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -370,7 +371,9 @@ def test_workers_import_torch_up_front_when_a_network_will_run(fields, expected)
     assert _needs_torch(fields) is expected
 
 
-def test_new_drawings_reach_the_report_the_table_and_a_resumed_run(made, tmp_path: Path) -> None:
+def test_new_drawings_reach_the_report_the_table_and_a_resumed_run(
+    made, tmp_path: Path, caplog
+) -> None:
     # One cut whose drawing switches at frame 4 (a second shot in the same folder).
     root, out = tmp_path / "cuts", tmp_path / "out"
     cut = root / "shots"
@@ -379,10 +382,15 @@ def test_new_drawings_reach_the_report_the_table_and_a_resumed_run(made, tmp_pat
         shutil.copy(made[0]["sketch_dir"] / f"frame_{i:04d}.png", cut / f"frame_{i:04d}.png")
         shutil.copy(made[1]["sketch_dir"] / f"frame_{i:04d}.png", cut / f"frame_{i + 4:04d}.png")
     shutil.copy(made[0]["reference"], cut / "reference.png")
-    rep = run_batch(options(root, out))
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        rep = run_batch(options(root, out))
     assert rep.exit_code == 0
     (o,) = rep.outcomes
     assert (o.new_drawings, o.rekeyed) == ([4], [])
+    # The worker's warning comes back with the result and is said once, named.
+    (said,) = [w for w in o.warnings if "mostly new lines" in w]
+    assert "shots: " + said in caplog.text
+    assert caplog.text.count("mostly new lines") == 1
     assert "new drawings" in format_table(rep) and " 4 " in format_table(rep).splitlines()[1]
     manifest = json.loads((out / MANIFEST_NAME).read_text())
     assert next(iter(manifest["cuts"].values()))["new_drawings"] == [4]

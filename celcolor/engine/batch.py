@@ -204,6 +204,7 @@ class CutOutcome:
     key_frame: int | None = None
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     wall_seconds: float = 0.0
     overhead_seconds: float = 0.0
@@ -495,6 +496,7 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     key_frame=prev.get("key_frame"),
                     new_drawings=list(prev.get("new_drawings") or []),
                     rekeyed=list(prev.get("rekeyed") or []),
+                    warnings=list(prev.get("warnings") or []),
                     seconds=float(prev.get("seconds", 0.0)),
                     fps=float(prev.get("fps", 0.0)),
                 )
@@ -586,7 +588,9 @@ def _execute(
 
 
 def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float) -> CutOutcome:
-    """Write a finished cut into the manifest and make its outcome."""
+    """Write a finished cut into the manifest and make its outcome (and say its warnings)."""
+    for warning in r.warnings:
+        log.warning("%s: %s", pc.cut.name, warning)
     worker = f"{r.host}:{r.pid}" if r.host else ""
     common = {"seconds": round(r.run_seconds, 4), "worker": worker, "finished": now_iso()}
     if r.ok:
@@ -597,6 +601,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             key_frame=r.key_frame,
             new_drawings=r.new_drawings,
             rekeyed=r.rekeyed,
+            warnings=r.warnings,
             **r.digest,
             stage_seconds=r.stage_seconds,
             error=None,
@@ -614,6 +619,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         key_frame=r.key_frame,
         new_drawings=r.new_drawings,
         rekeyed=r.rekeyed,
+        warnings=r.warnings,
         seconds=r.run_seconds,
         wall_seconds=wall,
         overhead_seconds=max(0.0, wall - r.run_seconds) if r.ok else 0.0,

@@ -79,6 +79,8 @@ class CutResult:
     # Frames with mostly new lines (new shots, new characters), and those re-keyed.
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
+    # What the engine warned of while colouring it (printed by the driver, named).
+    warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     output: str | None = None
     digest: dict[str, Any] = field(default_factory=dict)
@@ -172,7 +174,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
     try:
         options = ColorizeOptions(**job.options)
         encode = EncodeOptions(**job.encode)
-        with _frames_source(job) as src:
+        with _frames_source(job) as src, _engine_warnings() as warned:
             result = colorize_video(
                 src,
                 job.reference,
@@ -205,12 +207,47 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         key_frame=result.ref_frame,
         new_drawings=list(result.stats.new_drawings),
         rekeyed=list(result.stats.rekeyed),
+        warnings=warned,
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
         digest=digest,
         host=host,
         pid=pid,
     )
+
+
+class _Collect(logging.Handler):
+    """Keeps warnings; hands lesser records on to the root logger's handlers."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__()
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.into.append(record.getMessage())
+        else:  # -v in the driver (--workers 0) still shows the engine's notes
+            logging.getLogger().handle(record)
+
+
+@contextlib.contextmanager
+def _engine_warnings() -> Iterator[list[str]]:
+    """The engine's warnings during one cut, kept for its result instead of printed.
+
+    A worker process has no console of its own worth writing to: its lines would
+    land in the middle of the driver's progress bars, unnamed. The driver prints
+    them, each with its cut's name.
+    """
+    caught: list[str] = []
+    engine = logging.getLogger("celcolor")
+    handler, propagate = _Collect(caught), engine.propagate
+    engine.addHandler(handler)
+    engine.propagate = False
+    try:
+        yield caught
+    finally:
+        engine.removeHandler(handler)
+        engine.propagate = propagate
 
 
 @contextlib.contextmanager

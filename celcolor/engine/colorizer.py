@@ -1049,9 +1049,11 @@ class Colorizer:
         log.warning(
             "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
             "%s; their colours were carried from other drawings. Pin a reference to such a "
-            "frame (--ref %d:key.png) or re-key them from the reference (--rekey on)",
+            "frame (--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder) or re-key "
+            "them from the reference (--rekey on)",
             len(carried),
             shown,
+            carried[0],
             carried[0],
         )
 
