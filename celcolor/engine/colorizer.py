@@ -81,7 +81,7 @@ class FrameAnalysis:
     # reference to the previous analysis, so analyses do not chain in memory.
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
-    new_lines: float | None = None  # share of lines the previous frame's miss (ahead too)
+    new_lines: float | None = None  # its new-line share, computed ahead beside motion
 
     @functools.cached_property
     def trace(self) -> np.ndarray:
