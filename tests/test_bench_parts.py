@@ -172,6 +172,9 @@ def test_cli_lists_methods_and_dry_runs(capsys):
     settings = json.loads(capsys.readouterr().out)
     assert settings["synthetic"] is True and settings["synthetic_frames"] == 8
     assert settings["memory_frames"] == [100, 300]
+    assert settings["cut_at_shot_change"] is True
+    assert main(["bench", "--dry-run", "--quick", "--whole-clips"]) == 0
+    assert json.loads(capsys.readouterr().out)["cut_at_shot_change"] is False
 
 
 def test_cli_usage_errors(tmp_path, capsys):

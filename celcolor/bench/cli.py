@@ -145,6 +145,12 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
         action="store_true",
         help="first-frame: skip the second scoring at LVCD's 256x256",
     )
+    g.add_argument(
+        "--whole-clips",
+        action="store_true",
+        help="first-frame: do not cut clips at their first shot change (several shots go "
+        "through as one cut, as a sequence handed over whole would)",
+    )
     s = p.add_argument_group("speed and memory")
     s.add_argument(
         "--speed",
@@ -251,6 +257,7 @@ def config_from(args: argparse.Namespace) -> BenchConfig:
     return BenchConfig(
         **fields,
         lvcd_size=not args.no_lvcd_size,
+        cut_at_shot_change=not args.whole_clips,
         methods=args.methods,
         checkpoints=_checkpoints(args.checkpoint),
         metric_flow=args.metric_flow,
