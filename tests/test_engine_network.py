@@ -254,6 +254,26 @@ def test_two_keyframes_blend_a_forward_and_a_backward_pass():
     assert accuracy(blended, 13) > 0.97 and accuracy(blended, 0) > 0.97  # the keyframes
 
 
+def test_a_blend_trusts_neither_pass_across_a_new_drawing():
+    # Two shots, a key pinned in each (0 and 11); the second shot starts at frame 3.
+    # The forward pass carries shot 1's colours through shot 2, which the blend's
+    # nearness weights would favour up to the middle; past a new drawing it is not
+    # trusted, so shot 2's frames are the backward pass's.
+    one = generate_cut(CutSpec(width=160, height=96, num_frames=12, seed=21, motion=2.0))
+    two = generate_cut(CutSpec(width=160, height=96, num_frames=12, seed=22, num_shapes=5))
+    sketches = [*one.sketch[:3], *two.sketch[3:]]
+    pinned = {0: one.colour[0], 11: two.colour[11]}
+    col = Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned)
+    out = list(col.colorize(sketches))
+    assert col.stats.blended == 10 and 3 in col.stats.new_drawings
+
+    def accuracy(t: int) -> float:
+        return region_accuracy(out[t], two.colour[t], two.regions[t], lines=two.lines[t]).region
+
+    # Shot 2's frames nearest its start, where forward nearness weighs most.
+    assert min(accuracy(t) for t in (3, 4, 5)) > 0.6
+
+
 def test_the_working_size_follows_the_size_the_weights_were_trained_at(cut, tmp_path):
     import json
 

@@ -200,6 +200,8 @@ class _Segment:
     start: int  # the keyframe (or frame) the forward pass starts from
     end: int  # the keyframe that closes the segment
     spill: Path
+    # The forward pass met a new drawing: from there on it carried colour across it.
+    broken: bool = False
     # (index, sketch file, forward region colours, forward region trust)
     frames: list[tuple[int, Path, np.ndarray, np.ndarray]] = field(default_factory=list)
 
@@ -211,7 +213,13 @@ class _Segment:
         trust: np.ndarray,
         detail: np.ndarray | None,
     ) -> None:
-        """Keep a frame's sketch and detail map (on disk), forward colours and trust."""
+        """Keep a frame's sketch and detail map (on disk), forward colours and trust.
+
+        From the first new drawing the forward pass met on, its trust is 0: colour
+        carried across a new drawing says nothing of it.
+        """
+        if self.broken:
+            trust = np.zeros_like(trust)
         path = self.spill / f"seg{index:06d}.png"
         cv2.imwrite(str(path), sketch[..., ::-1])
         if detail is not None:
@@ -325,6 +333,8 @@ class Colorizer:
         # and its detail map, from which blending two keyframes' passes derives its
         # per-region trust and colours.
         self._last_step: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+        # Whether the last frame _next coloured carried colour across a new drawing.
+        self._carried_across = False
         self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -1029,6 +1039,7 @@ class Colorizer:
                         pending = _Segment(start=i - 1, end=end, spill=Path(spill))
                 if pending is not None:
                     colours, visible, detail = self._last_step
+                    pending.broken |= self._carried_across
                     pending.hold(
                         i, sketch, colours, self._region_visibility(frame, visible), detail
                     )
@@ -1078,19 +1089,24 @@ class Colorizer:
 
         Per region, each pass's trust is the share of the region its warp could see
         (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
-        ``(t - start)`` backward. Yields the segment's frames in order.
+        ``(t - start)`` backward; 0 for a pass past a new drawing it met (colour carried
+        from another shot). Yields the segment's frames in order.
         """
         end = segment.end
         back_state = key_state
         done: list[Path] = []
+        back_broken = False  # the backward pass met a new drawing (frames before it)
         for t, path, forward, forward_conf in reversed(segment.frames):
             sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
             frame = self.analyse(sketch)
             _, back_state = self._next(back_state, sketch, frame, t, shape)
+            back_broken |= self._carried_across
             self.stats.frames -= 1  # a second pass over a frame, not another frame
             self.stats.blended += 1
             backward, visible, backward_detail = self._last_step
             backward_conf = self._region_visibility(frame, visible)
+            if back_broken:
+                backward_conf[:] = 0.0
             take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
             colours = np.where(take_forward, forward, backward).astype(np.uint8)
             detail = texture.choose(
@@ -1109,6 +1125,7 @@ class Colorizer:
         self, state, sketch: np.ndarray, frame: FrameAnalysis, index: int, shape: tuple[int, int]
     ):
         """Colour frame ``index`` after ``state``: re-key, per-frame, or propagate."""
+        self._carried_across = False
         if index in self._ref_for_frame:
             log.info("frame %d: re-keyed from its pinned reference", index)
             return self._keyframe(sketch, frame, self._ref_for_frame[index])
@@ -1147,6 +1164,7 @@ class Colorizer:
         rekey = mode == "on" or (
             mode == "auto" and self.temporal_mode in ("network", "network-only")
         )
+        self._carried_across = not rekey
         log.info(
             "frame %d: %.0f%% of its lines are new (over %.0f%%): %s",
             index,

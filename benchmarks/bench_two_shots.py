@@ -1,0 +1,112 @@
+"""Two shots in one cut, a key pinned in each: how well the in-betweens are coloured.
+
+    python benchmarks/bench_two_shots.py        # about a minute on the 2-core CPU
+
+A studio often hands over a sequence with a colour key per shot
+(``--ref 0:shot1.png --ref 15:shot2.png``). Between two pinned keys the engine colours
+forward from the first and backward from the second and keeps, per region, the pass
+it trusts more (``--blend-window``). Since session 21 a pass is not trusted past a
+new drawing it met (see README, "New drawings"): colour carried from one shot into the
+next says nothing of it. Generated cuts, seeded: each is two generated cuts of 16
+frames at 320x192 joined at a random frame, keyed at frame 0 (the first's colour) and
+frame 15 (the second's). Scored: region accuracy (the bench's rule) of the 14
+in-betweens against the true colours of whichever cut each frame comes from.
+
+Writes ``benchmarks/results/two_shots.json`` and ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from celcolor.data.synthetic import CutSpec, generate_cut
+from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.metrics import region_accuracy
+
+RESULTS = Path(__file__).parent / "results"
+FRAMES = 16
+ROWS = {
+    "forward only (--blend-window 0)": {"blend_window": 0},
+    "blended (shipped)": {},
+}
+
+
+def two_shot_cuts(count: int, seed: int = 0):
+    """``count`` seeded (sketches, truth, regions, lines, cut frame) joined cuts."""
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        k = int(rng.integers(2, FRAMES - 2))
+        a, b = (
+            generate_cut(CutSpec(width=320, height=192, num_frames=FRAMES, seed=s, motion=2.0))
+            for s in (100 + i, 200 + i)
+        )
+        yield (
+            _join(a.sketch, b.sketch, k),
+            _join(a.colour, b.colour, k),
+            _join(a.regions, b.regions, k),
+            _join(a.lines, b.lines, k),
+            k,
+        )
+
+
+def _join(first, second, k: int) -> list:
+    """The first ``k`` frames of one cut, then the rest of the other."""
+    return [*first[:k], *second[k:]]
+
+
+def score(fields: dict, count: int) -> dict:
+    """Mean region accuracy of the in-betweens per cut, and how many cuts were found."""
+    accuracy, found = [], 0
+    for sketches, truth, regions, lines, k in two_shot_cuts(count):
+        pinned = {0: truth[0], FRAMES - 1: truth[-1]}
+        col = Colorizer(None, ColorizeOptions(temporal="classical", **fields), pinned=pinned)
+        out = list(col.colorize(sketches))
+        found += any(abs(f - k) <= 1 for f in col.stats.new_drawings)
+        inner = range(1, FRAMES - 1)
+        accuracy.append(
+            float(
+                np.mean(
+                    [
+                        region_accuracy(out[t], truth[t], regions[t], lines=lines[t]).region
+                        for t in inner
+                    ]
+                )
+            )
+        )
+    return {"accuracy": accuracy, "mean": float(np.mean(accuracy)), "found": found}
+
+
+def markdown(results: dict, count: int) -> str:
+    lines = [
+        f"{count} generated two-shot cuts (16 frames, 320x192, joined at a random frame, "
+        "keys pinned at 0 and 15), classical; region accuracy of the 14 in-betweens:",
+        "",
+        "| in-betweens | region accuracy (mean) | cuts whose shot change was found |",
+        "|---|---|---|",
+    ]
+    for row, r in results.items():
+        lines.append(f"| {row} | {100 * r['mean']:.1f}% | {r['found']} of {count} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cuts", type=int, default=12)
+    args = p.parse_args()
+    t0 = time.time()
+    results = {row: score(fields, args.cuts) for row, fields in ROWS.items()}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "two_shots.json").write_text(
+        json.dumps({"seconds": round(time.time() - t0, 1), "rows": results}, indent=1)
+    )
+    (RESULTS / "two_shots.md").write_text(markdown(results, args.cuts))
+    print(markdown(results, args.cuts))
+
+
+if __name__ == "__main__":
+    main()
