@@ -274,6 +274,21 @@ def test_a_blend_trusts_neither_pass_across_a_new_drawing():
     assert min(accuracy(t) for t in (3, 4, 5)) > 0.6
 
 
+def test_a_re_key_takes_the_reference_that_fits_the_new_drawing():
+    # Keys of two shots pinned far apart (no blend); shot 2 starts at frame 3 and is
+    # re-keyed there from its own key, not from the first one given.
+    one = generate_cut(CutSpec(width=160, height=96, num_frames=12, seed=21, motion=2.0))
+    two = generate_cut(CutSpec(width=160, height=96, num_frames=12, seed=22, num_shapes=5))
+    sketches = [*one.sketch[:3], *two.sketch[3:]]
+    options = ColorizeOptions(temporal="classical", rekey="on", blend_window=0)
+    col = Colorizer(None, options, pinned={0: one.colour[0], 11: two.colour[11]})
+    out = list(col.colorize(sketches))
+    assert 3 in col.stats.rekeyed
+    # Shot 2's colours (the first key would give it none of them).
+    acc = region_accuracy(out[3], two.colour[3], two.regions[3], lines=two.lines[3])
+    assert acc.pixel > 0.9
+
+
 def test_the_working_size_follows_the_size_the_weights_were_trained_at(cut, tmp_path):
     import json
 

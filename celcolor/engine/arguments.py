@@ -124,7 +124,8 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     )  # fmt: skip
     g.add_argument(
         "--rekey", choices=REKEY_MODES, default="auto",
-        help="at a new drawing: on (colour it from the reference as a keyframe), off (carry "
+        help="at a new drawing: on (colour it as a keyframe from the reference that fits it "
+        "best), off (carry "
         "colour on along the flow), auto (on with the temporal network, off with classical "
         "propagation); the frames are named in a warning either way",
     )  # fmt: skip

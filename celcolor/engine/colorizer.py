@@ -1137,7 +1137,7 @@ class Colorizer:
         motion = self._frame_motion(state[0], frame, shape)
         if self._rekeys(state[0], frame, motion[0], index):
             self.stats.rekeyed.append(index)
-            return self._keyframe(sketch, frame, 0)
+            return self._keyframe(sketch, frame, self._likeliest_reference(sketch))
         if network:
             return self._step_network(state, frame, shape, motion)
         return self._step(state, frame, shape, motion)
@@ -1173,6 +1173,17 @@ class Colorizer:
             "re-keyed from the reference" if rekey else "colour carried on along the flow",
         )
         return rekey
+
+    def _likeliest_reference(self, sketch: np.ndarray) -> int:
+        """The reference whose lines, fitted to this drawing's, overlap them most.
+
+        A re-keyed frame is a new drawing: with a key per shot (or per character),
+        the one that fits it best colours it, not the first one given.
+        """
+        if len(self.references) == 1:
+            return 0
+        overlaps = [place_reference(sketch, r).overlap for r in self.references]
+        return int(np.argmax(overlaps))
 
     def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
         colours, detail = self.colour_keyframe(sketch, frame, ref)
