@@ -32,6 +32,10 @@ RESULTS = Path(__file__).parent / "results"
 FRAMES = 16
 ROWS = {
     "forward only (--blend-window 0)": {"blend_window": 0},
+    "forward, re-keyed at new drawings (--blend-window 0 --rekey on)": {
+        "blend_window": 0,
+        "rekey": "on",
+    },
     "blended (shipped)": {},
 }
 
