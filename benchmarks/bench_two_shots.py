@@ -12,6 +12,11 @@ frames at 320x192 joined at a random frame, keyed at frame 0 (the first's colour
 frame 15 (the second's). Scored: region accuracy (the bench's rule) of the 14
 in-betweens against the true colours of whichever cut each frame comes from.
 
+When ``../shared/data`` is there, real rows too: the Anime2Sketch Vinland clips whole
+(two or three shots each, their learned line art as input, see
+``bench_lineart_truth.py``), keyed at their first and last frames with the true
+colours, scored by PSNR of the in-betweens against their colour halves.
+
 Writes ``benchmarks/results/two_shots.json`` and ``.md``.
 """
 
@@ -23,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from run_bench import default_data
 
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer
@@ -85,6 +91,31 @@ def score(fields: dict, count: int) -> dict:
     return {"accuracy": accuracy, "mean": float(np.mean(accuracy)), "found": found}
 
 
+def real_scores(fields: dict, data: Path) -> dict[str, float]:
+    """PSNR of the in-betweens of each Anime2Sketch clip, whole, keyed at both ends."""
+    from run_bench import lineart_truth_clips
+
+    from celcolor.bench.cases import first_frame_cases
+
+    out = {}
+    clips = lineart_truth_clips(data)
+    for case in first_frame_cases(clips, max_frames=48, cut_at_shot_change=False):
+        truth, n = case.truth, case.num_frames
+        col = Colorizer(
+            None,
+            ColorizeOptions(temporal="classical", **fields),
+            pinned={0: truth[0], n - 1: truth[-1]},
+        )
+        frames = list(col.colorize(case.sketches))
+        out[case.name] = float(np.mean([psnr(frames[t], truth[t]) for t in range(1, n - 1)]))
+    return out
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    return 10 * np.log10(255**2 / max(mse, 1e-9))
+
+
 def markdown(results: dict, count: int) -> str:
     lines = [
         f"{count} generated two-shot cuts (16 frames, 320x192, joined at a random frame, "
@@ -95,15 +126,34 @@ def markdown(results: dict, count: int) -> str:
     ]
     for row, r in results.items():
         lines.append(f"| {row} | {100 * r['mean']:.1f}% | {r['found']} of {count} |")
+    real = {row: r["real"] for row, r in results.items() if r.get("real")}
+    if real:
+        names = list(next(iter(real.values())))
+        lines += [
+            "",
+            "Anime2Sketch clips whole, keyed at their first and last frames; PSNR (dB) of "
+            "the in-betweens:",
+            "",
+            "| in-betweens | " + " | ".join(names) + " | mean |",
+            "|---" * (len(names) + 2) + "|",
+        ]
+        for row, per in real.items():
+            cells = " | ".join(f"{per[n]:.2f}" for n in names)
+            lines.append(f"| {row} | {cells} | {np.mean(list(per.values())):.2f} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cuts", type=int, default=12)
+    p.add_argument("--data", type=Path, default=None)
     args = p.parse_args()
+    data = args.data or default_data()
     t0 = time.time()
     results = {row: score(fields, args.cuts) for row, fields in ROWS.items()}
+    if data.is_dir():
+        for row, fields in ROWS.items():
+            results[row]["real"] = real_scores(fields, data)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "two_shots.json").write_text(
         json.dumps({"seconds": round(time.time() - t0, 1), "rows": results}, indent=1)

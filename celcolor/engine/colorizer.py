@@ -202,8 +202,9 @@ class _Segment:
     spill: Path
     # The forward pass met a new drawing: from there on it carried colour across it.
     broken: bool = False
-    # (index, sketch file, forward region colours, forward region trust)
-    frames: list[tuple[int, Path, np.ndarray, np.ndarray]] = field(default_factory=list)
+    # (index, sketch file, forward region colours, forward region trust, whether the
+    # forward pass had met a new drawing by then)
+    frames: list[tuple[int, Path, np.ndarray, np.ndarray, bool]] = field(default_factory=list)
 
     def hold(
         self,
@@ -213,22 +214,16 @@ class _Segment:
         trust: np.ndarray,
         detail: np.ndarray | None,
     ) -> None:
-        """Keep a frame's sketch and detail map (on disk), forward colours and trust.
-
-        From the first new drawing the forward pass met on, its trust is 0: colour
-        carried across a new drawing says nothing of it.
-        """
-        if self.broken:
-            trust = np.zeros_like(trust)
+        """Keep a frame's sketch and detail map (on disk), forward colours and trust."""
         path = self.spill / f"seg{index:06d}.png"
         cv2.imwrite(str(path), sketch[..., ::-1])
         if detail is not None:
             cv2.imwrite(str(_detail_path(path)), detail)
-        self.frames.append((index, path, colours.copy(), trust))
+        self.frames.append((index, path, colours.copy(), trust, self.broken))
 
     def forward_outputs(self, colorizer: Colorizer):
         """The held frames with their forward colours alone (no closing keyframe came)."""
-        for _, path, forward, _ in self.frames:
+        for _, path, forward, _, _ in self.frames:
             sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
             detail = _take_detail(path)
             out, _, _ = colorizer.compose(colorizer.analyse(sketch), forward, detail)
@@ -1089,14 +1084,15 @@ class Colorizer:
 
         Per region, each pass's trust is the share of the region its warp could see
         (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
-        ``(t - start)`` backward; 0 for a pass past a new drawing it met (colour carried
-        from another shot). Yields the segment's frames in order.
+        ``(t - start)`` backward. Where only one pass has carried colour across a new
+        drawing (from another shot) to reach a frame, the other pass takes it whole.
+        Yields the segment's frames in order.
         """
         end = segment.end
         back_state = key_state
         done: list[Path] = []
         back_broken = False  # the backward pass met a new drawing (frames before it)
-        for t, path, forward, forward_conf in reversed(segment.frames):
+        for t, path, forward, forward_conf, forward_broken in reversed(segment.frames):
             sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
             frame = self.analyse(sketch)
             _, back_state = self._next(back_state, sketch, frame, t, shape)
@@ -1105,9 +1101,10 @@ class Colorizer:
             self.stats.blended += 1
             backward, visible, backward_detail = self._last_step
             backward_conf = self._region_visibility(frame, visible)
-            if back_broken:
-                backward_conf[:] = 0.0
-            take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
+            if forward_broken != back_broken:  # one pass crossed a new drawing: the other
+                take_forward = np.full(frame.regions.count, back_broken)
+            else:
+                take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
             colours = np.where(take_forward, forward, backward).astype(np.uint8)
             detail = texture.choose(
                 frame.regions, take_forward, _take_detail(path), backward_detail
