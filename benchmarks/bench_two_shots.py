@@ -32,7 +32,7 @@ from run_bench import default_data
 
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer
-from celcolor.metrics import region_accuracy
+from celcolor.metrics import psnr, region_accuracy
 
 RESULTS = Path(__file__).parent / "results"
 FRAMES = 16
@@ -107,13 +107,8 @@ def real_scores(fields: dict, data: Path) -> dict[str, float]:
             pinned={0: truth[0], n - 1: truth[-1]},
         )
         frames = list(col.colorize(case.sketches))
-        out[case.name] = float(np.mean([psnr(frames[t], truth[t]) for t in range(1, n - 1)]))
+        out[case.name] = psnr(frames[1 : n - 1], truth[1 : n - 1]).mean
     return out
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
-    return 10 * np.log10(255**2 / max(mse, 1e-9))
 
 
 def markdown(results: dict, count: int) -> str:
