@@ -19,7 +19,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import CelcolorError
 from ..lineart import extract_ink
+from ..logs import captured_warnings
 from ..metrics import cdc, warp_error
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend
 from .cases import Case
@@ -167,32 +168,13 @@ class MethodRun:
     error: str | None = None
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextmanager
-def captured_logs() -> Iterator[list[str]]:
+def captured_logs() -> AbstractContextManager[list[str]]:
     """What the engine logs during a bench run goes to the report, not the terminal.
 
     Warnings are collected (the per-frame baseline warns on every cut that the
     reference is another drawing: that is what it is); info messages are dropped.
     """
-    logger = logging.getLogger("celcolor.engine")
-    handler = _Capture()
-    old = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield handler.messages
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = old
+    return captured_warnings("celcolor.engine")
 
 
 def run_method(method: Method, case: Case, lines: str | None, device: str = "auto") -> MethodRun:

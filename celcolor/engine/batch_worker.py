@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CelcolorError
+from ..logs import captured_warnings
 
 __all__ = ["CutJob", "CutResult", "prepare_process", "run_cut"]
 
@@ -174,7 +175,9 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
     try:
         options = ColorizeOptions(**job.options)
         encode = EncodeOptions(**job.encode)
-        with _frames_source(job) as src, _engine_warnings() as warned:
+        # A worker has no console worth writing to: its lines would land unnamed in
+        # the middle of the driver's progress bars. The driver prints them, named.
+        with _frames_source(job) as src, captured_warnings(pass_on=True) as warned:
             result = colorize_video(
                 src,
                 job.reference,
@@ -214,40 +217,6 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         host=host,
         pid=pid,
     )
-
-
-class _Collect(logging.Handler):
-    """Keeps warnings; hands lesser records on to the root logger's handlers."""
-
-    def __init__(self, into: list[str]) -> None:
-        super().__init__()
-        self.into = into
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.WARNING:
-            self.into.append(record.getMessage())
-        else:  # -v in the driver (--workers 0) still shows the engine's notes
-            logging.getLogger().handle(record)
-
-
-@contextlib.contextmanager
-def _engine_warnings() -> Iterator[list[str]]:
-    """The engine's warnings during one cut, kept for its result instead of printed.
-
-    A worker process has no console of its own worth writing to: its lines would
-    land in the middle of the driver's progress bars, unnamed. The driver prints
-    them, each with its cut's name.
-    """
-    caught: list[str] = []
-    engine = logging.getLogger("celcolor")
-    handler, propagate = _Collect(caught), engine.propagate
-    engine.addHandler(handler)
-    engine.propagate = False
-    try:
-        yield caught
-    finally:
-        engine.removeHandler(handler)
-        engine.propagate = propagate
 
 
 @contextlib.contextmanager
