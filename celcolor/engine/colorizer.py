@@ -61,6 +61,7 @@ from .reference import (
     line_overlap,
     place_reference,
     reference_guide,
+    unmet_share,
     warp_reference,
 )
 from .trace_pairs import TracePartners, derive_tone, trace_pairs
@@ -129,20 +130,6 @@ class ColorizeStats:
     def add_time(self, stage: str, seconds: float) -> None:
         """Accumulate time spent in a stage."""
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
-
-
-def _unmet_share(now: np.ndarray, before: np.ndarray) -> float:
-    """Share of ``now``'s line pixels with no line of ``before`` within 2 pixels.
-
-    Both are uint8 ink maps of one size; lines are ink over a quarter, as in
-    :func:`~celcolor.engine.reference.line_overlap`. 0 when ``now`` has (almost) no lines.
-    """
-    lines = (now > 64).view(np.uint8)
-    count = cv2.countNonZero(lines)
-    if count < 20:
-        return 0.0
-    near = cv2.dilate((before > 64).view(np.uint8), np.ones((5, 5), np.uint8))
-    return 1.0 - cv2.countNonZero(cv2.bitwise_and(lines, near)) / count
 
 
 def _ahead(prev: FrameAnalysis, frame: FrameAnalysis) -> bool:
@@ -352,17 +339,23 @@ class Colorizer:
     # -- colouring -------------------------------------------------------------------------
 
     def colour_keyframe(
-        self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0
+        self,
+        sketch: np.ndarray,
+        frame: FrameAnalysis,
+        ref: int = 0,
+        placement: Placement | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Region colours of a keyframe from reference ``ref``, and its detail map.
 
+        ``placement``: reference ``ref`` already fitted to ``sketch`` (None: fitted here).
         Returns ``count`` uint8 palette indices, one per region, and the detail map
         of regions the reference shows are not one paint area (see
         :mod:`celcolor.engine.detail`; only for the same drawing), or None.
         """
         h, w = sketch.shape[:2]
         reference = self.references[ref]
-        placement = place_reference(sketch, reference)
+        if placement is None:  # else: reference ``ref`` already fitted to this sketch
+            placement = place_reference(sketch, reference)
         self.stats.placement = placement
         placed_index = self._placed_index(ref, placement, (w, h))
         method = self._keyframe_method(placement.same_drawing)
@@ -831,7 +824,8 @@ class Colorizer:
                 and prev.art.ink_u8.shape == frame.art.ink_u8.shape
             ):
                 frame.motion = self.motion(prev, frame, sketch.shape[:2])
-                frame.new_lines = self._new_line_share(prev, frame, frame.motion[0])
+                if self.options.rekey_threshold < 1.0:  # at 1 no frame is a new drawing
+                    frame.new_lines = self._new_line_share(prev, frame, frame.motion[0])
             prev = frame
             yield sketch, frame
 
@@ -1134,7 +1128,7 @@ class Colorizer:
         motion = self._frame_motion(state[0], frame, shape)
         if self._rekeys(state[0], frame, motion[0], index):
             self.stats.rekeyed.append(index)
-            return self._keyframe(sketch, frame, self._likeliest_reference(sketch))
+            return self._keyframe(sketch, frame, *self._likeliest_reference(sketch))
         if network:
             return self._step_network(state, frame, shape, motion)
         return self._step(state, frame, shape, motion)
@@ -1151,6 +1145,8 @@ class Colorizer:
         threshold too, and there the reference's keyframe colours measured worse than
         the carried ones (``benchmarks/ablate_rekey.py``).
         """
+        if self.options.rekey_threshold >= 1.0:  # no share of new lines passes 1
+            return False
         ahead = _ahead(prev, frame) and frame.new_lines is not None
         share = frame.new_lines if ahead else self._new_line_share(prev, frame, sample)
         if share <= self.options.rekey_threshold:
@@ -1171,19 +1167,25 @@ class Colorizer:
         )
         return rekey
 
-    def _likeliest_reference(self, sketch: np.ndarray) -> int:
-        """The reference whose lines, fitted to this drawing's, overlap them most.
+    def _likeliest_reference(self, sketch: np.ndarray) -> tuple[int, Placement]:
+        """The reference whose lines, fitted to this drawing's, overlap them most, and
+        that fit.
 
         A re-keyed frame is a new drawing: with a key per shot (or per character),
         the one that fits it best colours it, not the first one given.
         """
-        if len(self.references) == 1:
-            return 0
-        overlaps = [place_reference(sketch, r).overlap for r in self.references]
-        return int(np.argmax(overlaps))
+        placements = [place_reference(sketch, r) for r in self.references]
+        best = int(np.argmax([p.overlap for p in placements]))
+        return best, placements[best]
 
-    def _keyframe(self, sketch: np.ndarray, frame: FrameAnalysis, ref: int = 0):
-        colours, detail = self.colour_keyframe(sketch, frame, ref)
+    def _keyframe(
+        self,
+        sketch: np.ndarray,
+        frame: FrameAnalysis,
+        ref: int = 0,
+        placement: Placement | None = None,
+    ):
+        colours, detail = self.colour_keyframe(sketch, frame, ref, placement)
         self._last_step = (colours, None, detail)
         self._partners.learn(
             frame.trace,
@@ -1295,8 +1297,9 @@ class Colorizer:
         moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
         now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
         # float32: a fifth faster than float64, the same masks (uint8 levels either way).
-        overlap = line_overlap(now.astype(np.float32) / 255, moved.astype(np.float32) / 255)
-        share = 1.0 - overlap if overlap is not None else _unmet_share(now, moved)
+        now, moved = now.astype(np.float32) / 255, moved.astype(np.float32) / 255
+        overlap = line_overlap(now, moved)
+        share = 1.0 - overlap if overlap is not None else unmet_share(now, moved)
         self.stats.add_time("flow", time.perf_counter() - t0)
         return share
 

@@ -108,6 +108,21 @@ def line_overlap(a: np.ndarray, b: np.ndarray) -> float | None:
     return max(0.0, (hit - chance) / max(1.0 - chance, 1e-6))
 
 
+def unmet_share(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of ``a``'s lines with no line of ``b`` near them, not chance-corrected.
+
+    ``a`` and ``b`` are float line images in [0, 1] of one size, lines and nearness
+    as :func:`line_overlap` takes them. For where that cannot tell: a drawing after an
+    empty frame is all new. 0 when ``a`` has too few lines.
+    """
+    ma = (a > 0.25).view(np.uint8)
+    count = cv2.countNonZero(ma)
+    if count < 20:
+        return 0.0
+    near_b = cv2.dilate((b > 0.25).view(np.uint8), np.ones((5, 5), np.uint8))
+    return 1.0 - cv2.countNonZero(cv2.bitwise_and(ma, near_b)) / count
+
+
 def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     """:func:`line_overlap`, 0 where it cannot tell (a fit is then no better than none)."""
     overlap = line_overlap(a, b)
