@@ -186,6 +186,26 @@ def test_changes_redo_only_what_they_touch(made, tmp_path: Path) -> None:
     assert frame_count(out / "c003.mp4") == N
 
 
+def test_a_manifest_from_before_a_new_setting_keeps_its_cuts(made, tmp_path: Path) -> None:
+    """An upgrade that adds a setting does not re-colour a finished batch: a setting the
+    manifest lacks counts as its default, and only a user's other value re-does cuts."""
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    assert run_batch(options(root, out)).exit_code == 0
+    manifest = out / MANIFEST_NAME
+    data = json.loads(manifest.read_text())
+    for entry in data["cuts"].values():
+        del entry["settings"]["colour"]["rekey"]  # as a celcolor before --rekey wrote it
+    manifest.write_text(json.dumps(data))
+    before = outputs_mtimes(out)
+    rep = run_batch(options(root, out))
+    assert {o.status for o in rep.outcomes} == {"skipped"}
+    assert outputs_mtimes(out) == before
+    manifest.write_text(json.dumps(data))
+    rep = run_batch(options(root, out, colour=ColorizeOptions(rekey="on")))
+    assert {(o.status, o.reason) for o in rep.outcomes} == {("done", "settings changed")}
+
+
 def test_an_output_in_the_way_needs_overwrite(made, tmp_path: Path) -> None:
     root = build_tree(made, tmp_path / "cuts", corrupt=False)
     out = tmp_path / "out"

@@ -370,6 +370,28 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
     return BatchPlan(opts, planned, skipped, time.perf_counter() - t0)
 
 
+def same_settings(recorded: dict[str, Any] | None, current: dict[str, Any]) -> bool:
+    """Whether a manifest's recorded settings are ``current``.
+
+    A colouring setting the record lacks counts as its default: it was added by a
+    later celcolor, and the earlier one did what the default does. Without this an
+    upgrade would re-colour every finished cut of a batch the user never changed.
+    """
+    if recorded is None:
+        return False
+    if recorded == current:
+        return True
+    colour = recorded.get("colour")
+    if not isinstance(colour, dict):
+        return False
+    defaults = ColorizeOptions().as_dict()
+    filled = {
+        **{k: defaults[k] for k in current["colour"] if k not in colour and k in defaults},
+        **colour,
+    }
+    return {**recorded, "colour": filled} == current
+
+
 def _decide(
     opts: BatchOptions,
     cut: Cut,
@@ -401,7 +423,7 @@ def _decide(
     elif prev.get("fingerprint") != fp:
         pc.reason = "inputs changed"
     elif (
-        prev.get("settings") != pc.settings
+        not same_settings(prev.get("settings"), pc.settings)
         or prev.get("ref_frame") != ref_frame
         or prev.get("output") != rel
     ):
