@@ -106,6 +106,51 @@ def test_reference_of_the_same_drawing_is_placed_despite_offset_and_scale():
     assert np.abs(placed[80, 210].astype(int) - (80, 180, 90)).max() < 10
 
 
+def _layer_and_picture(clutter: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A character layer's line art (a face at the right, nothing else) and the full
+    picture it belongs to, of the same size: the face coloured where it is, and a
+    cluttered machine beside it."""
+    rng = np.random.default_rng(seed)
+    w, h = 512, 320
+
+    def face(img: np.ndarray, colour: bool) -> None:
+        parts = [
+            ((380, 170), (70, 90), (235, 200, 170)),
+            ((350, 150), (12, 8), (60, 60, 160)),
+            ((410, 150), (12, 8), (60, 60, 160)),
+            ((380, 215), (25, 10), (200, 60, 60)),
+        ]
+        for c, axes, fill in parts:
+            if colour:
+                cv2.ellipse(img, c, axes, 0, 0, 360, fill, -1)
+            cv2.ellipse(img, c, axes, 0, 0, 360, (0, 0, 0), 2, cv2.LINE_AA)
+        for k in range(8):  # hair strands
+            cv2.line(img, (320 + 16 * k, 80), (330 + 16 * k, 120), (0, 0, 0), 2, cv2.LINE_AA)
+
+    layer = np.full((h, w, 3), 255, np.uint8)
+    face(layer, False)
+    picture = np.full((h, w, 3), (120, 160, 230), np.uint8)
+    for _ in range(clutter):
+        x0, y0 = int(rng.integers(40, 280)), int(rng.integers(10, 310))
+        x1, y1 = x0 + int(rng.integers(-40, 40)), y0 + int(rng.integers(-40, 40))
+        cv2.rectangle(picture, (x0, y0), (x1, y1), (230, 235, 240), -1)
+        cv2.rectangle(picture, (x0, y0), (x1, y1), (0, 0, 0), 2)
+    face(picture, True)
+    return layer, picture
+
+
+@pytest.mark.parametrize("clutter,seed", [(60, 1), (60, 2), (80, 1), (80, 2)])
+def test_a_layer_keeps_the_framing_of_the_full_picture(clutter: int, seed: int) -> None:
+    """Squeezing the whole picture onto the layer's face packs the machine's lines over
+    the face, which can beat the true (unmoved) fit on line overlap; a reference of the
+    frame's shape must not be rescaled for that."""
+    layer, picture = _layer_and_picture(clutter, seed)
+    placement = place_reference(layer, picture)
+    scale = np.sqrt(abs(np.linalg.det(placement.matrix[:, :2])))
+    assert abs(scale - 1.0) < 0.05
+    assert np.abs(placement.matrix[:, 2]).max() < 5
+
+
 def test_another_drawing_is_not_taken_for_the_same():
     sketch = scene()
     other = np.full((H, W, 3), 255, np.uint8)

@@ -24,6 +24,13 @@ _WORK_LONG_SIDE = 512
 # A keyframe is "the same drawing" when its lines and the reference's (at equal
 # density) coincide within 2 px at work scale this much better than chance.
 SAME_DRAWING_OVERLAP = 0.35
+# A reference of the frame's shape is most likely a frame of the cut (a keyframe, or
+# the full picture of which the sketch is one layer), framed as the frame is. A fit
+# that shrinks or enlarges it is then taken only when it is better by this much per
+# unit of |log scale|: squeezing a whole picture onto a character layer packs its
+# lines where the layer's are, which the chance-corrected overlap would reward.
+SCALE_PRIOR = 0.15
+_SAME_SHAPE = 0.03  # aspect ratios within 3% count as the frame's shape
 # DIS preset of the keyframe fit (fit_locally): one flow per keyframe, so the accurate
 # "medium" rather than the per-frame "ultrafast"; training guides use the same.
 FIT_DIS_PRESET = "medium"
@@ -178,9 +185,19 @@ def place_reference(
                 np.float32,
             )
         )
+    same_shape = abs(np.log((rw / rh) / (fw / fh))) < _SAME_SHAPE
+
+    def prior(m: np.ndarray) -> float:
+        """What a fit's scale costs against the identity (see SCALE_PRIOR)."""
+        if not same_shape:
+            return 0.0
+        scale = np.sqrt(max(abs(float(np.linalg.det(m[:, :2]))), 1e-6))
+        return SCALE_PRIOR * abs(float(np.log(scale)))
+
     template = cv2.GaussianBlur(sketch_lines, (0, 0), 1.5)
     moving = cv2.GaussianBlur(ref_lines, (0, 0), 1.5)
-    best_m, best_score = candidates[0], _overlap(sketch_lines, warp(candidates[0]))
+    best_m, best_raw = candidates[0], _overlap(sketch_lines, warp(candidates[0]))
+    best_score = best_raw
     for init in candidates:
         m = init.copy()
         try:
@@ -196,18 +213,16 @@ def place_reference(
         except cv2.error:
             m = init  # ECC did not converge: keep the starting fit
         for cand in (m, init):
-            score = _overlap(sketch_lines, warp(cand))
-            if score > best_score:
-                best_m, best_score = cand, score
+            raw = _overlap(sketch_lines, warp(cand))
+            if raw - prior(cand) > best_score:
+                best_m, best_raw, best_score = cand, raw, raw - prior(cand)
     # Work-scale matrix maps work-frame px -> work-ref px (ref resized to frame_size).
     full = np.zeros((2, 3), np.float32)
     full[0, :2] = best_m[0, :2] * fs / rs_x
     full[1, :2] = best_m[1, :2] * fs / rs_y
     full[0, 2] = best_m[0, 2] / rs_x
     full[1, 2] = best_m[1, 2] / rs_y
-    return Placement(
-        matrix=full, overlap=best_score, same_drawing=best_score >= SAME_DRAWING_OVERLAP
-    )
+    return Placement(matrix=full, overlap=best_raw, same_drawing=best_raw >= SAME_DRAWING_OVERLAP)
 
 
 def warp_reference(
