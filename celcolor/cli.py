@@ -9,8 +9,10 @@ Exit codes: 0 success, 1 failure (bad input, failed run), 2 usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -25,7 +27,7 @@ from .engine.arguments import (
     colour_options,
     encode_options,
 )
-from .errors import CelcolorError
+from .errors import CelcolorError, Stopped, exit_code_of
 from .progress import progress_bar
 
 log = logging.getLogger("celcolor")
@@ -194,6 +196,29 @@ def _setup_logging(args: argparse.Namespace) -> None:
         logging.getLogger("libav").setLevel(logging.ERROR)
 
 
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt():
+    """While inside: SIGTERM and SIGHUP raise :class:`Stopped` in the main thread."""
+    names = ("SIGTERM", "SIGHUP")
+    previous = {}
+    try:
+        for name in names:
+            if hasattr(signal, name):
+                sig = getattr(signal, name)
+                previous[sig] = signal.signal(sig, _raise_stopped)
+    except ValueError:  # not the main thread (main() called from a library's thread)
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `colorize-video`; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -206,13 +231,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = _run_colour
     _setup_logging(args)
     try:
-        return command(args)
+        with _stop_signals_interrupt():
+            return command(args)
     except CelcolorError as e:
         print(f"colorize-video: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("colorize-video: interrupted; no output was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        how = f"stopped by {e}" if isinstance(e, Stopped) else "interrupted"
+        print(f"colorize-video: {how}; no output was written", file=sys.stderr)
+        return exit_code_of(e)
     except Exception as e:  # a bug: one line by default, the traceback with -v
         if args.verbose:
             traceback.print_exc()

@@ -552,6 +552,11 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                 report.startup_seconds = _execute(opts, to_run, manifest, outcomes, progress)
         except KeyboardInterrupt:
             report.interrupted = True
+            if opts.run.executor == "local":
+                # The local workers are stopped and joined by now (the executor closed
+                # on the way out), so their half-written temps can go at once.
+                for p in remove_stale_temps([pc.output for pc in to_run]):
+                    log.debug("removed the temp of an interrupted cut: %s", p)
             raise
         finally:
             for pc in plan.cuts:

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import Stopped, UsageError, exit_code_of
 from ..progress import progress_bar
 from .arguments import (
     OneLineParser,
@@ -210,14 +210,15 @@ def run(args: argparse.Namespace) -> int:
     progress = _Progress(args.quiet, args.verbose)
     try:
         report = run_batch(opts, progress)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         progress.close()
+        how = f"stopped by {e}" if isinstance(e, Stopped) else "interrupted"
         print(
-            f"colorize-video: interrupted; finished cuts are kept ({opts.output / MANIFEST_NAME}); "
+            f"colorize-video: {how}; finished cuts are kept ({opts.output / MANIFEST_NAME}); "
             "run the same command again to go on",
             file=sys.stderr,
         )
-        return 130
+        return exit_code_of(e)
     finally:
         progress.close()
     print(format_table(report))

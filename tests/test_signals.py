@@ -1,0 +1,91 @@
+"""A run stopped by a signal: Ctrl-C (SIGINT), a scheduler's stop (SIGTERM) or a closed
+terminal (SIGHUP) ends with one line, exit code 128 + the signal, and no temp left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from celcolor.data.synthetic import CutSpec, write_cut
+from celcolor.engine.batch_manifest import REPORT_NAME
+
+TEMP = ".celcolor-tmp-"  # an output being written (the batch lock is ".celcolor-batch.lock")
+
+
+@pytest.fixture(scope="module")
+def long_cut(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A cut long enough to be stopped part-way (several seconds to colour)."""
+    spec = CutSpec(width=320, height=192, num_frames=240, seed=5)
+    return write_cut(spec, tmp_path_factory.mktemp("long") / "cut", video=True)
+
+
+def _start(*args: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celcolor.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stop_when(proc: subprocess.Popen[str], ready, sig: int) -> tuple[int, str]:
+    """Send ``sig`` once ``ready()`` holds (the run is writing), then wait for the exit."""
+    deadline = time.monotonic() + 90
+    while not ready():
+        assert proc.poll() is None, f"finished before it could be stopped: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "never started writing"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_run_leaves_nothing_and_keeps_the_old_output(long_cut, tmp_path, sig) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "coloured.mp4"
+    out.write_bytes(b"an earlier output")
+    proc = _start(long_cut["sketch_video"], "--ref", long_cut["reference"], "-o", out,
+                  "--overwrite", "-q")  # fmt: skip
+
+    def writing() -> bool:
+        return any(TEMP in p.name for p in out_dir.iterdir())
+
+    code, err = _stop_when(proc, writing, sig)
+    assert code == 128 + sig
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert "no output was written" in lines[0]
+    if sig != signal.SIGINT:
+        assert signal.Signals(sig).name in lines[0]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["coloured.mp4"]
+    assert out.read_bytes() == b"an earlier output"
+
+
+def test_a_stopped_batch_writes_its_report_and_leaves_no_temp(long_cut, tmp_path) -> None:
+    cuts = tmp_path / "cuts"
+    for name in ("a", "b"):
+        (cuts / name).mkdir(parents=True)
+        os.link(long_cut["sketch_video"], cuts / name / "sketch.mp4")
+        os.link(long_cut["reference"], cuts / name / "ref.png")
+    out = tmp_path / "coloured"
+    proc = _start("batch", cuts, "-o", out, "--workers", "2", "-q")
+
+    def writing() -> bool:
+        return out.is_dir() and any(TEMP in p.name for p in out.iterdir())
+
+    code, err = _stop_when(proc, writing, signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err and "Traceback" not in err, err
+    report = json.loads((out / REPORT_NAME).read_text())
+    assert report["interrupted"] is True
+    assert {c["status"] for c in report["cuts"]} == {"not run"}
+    assert not [p.name for p in out.iterdir() if TEMP in p.name]
