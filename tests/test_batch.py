@@ -329,6 +329,10 @@ def test_no_cut_found_exits_1(tmp_path: Path) -> None:
     r = cli(tmp_path / "cuts", "-o", tmp_path / "out")
     assert r.returncode == 1
     assert "no cut found" in r.stderr
+    assert not (tmp_path / "out").exists()  # no empty folder (or lock) left behind
+    (tmp_path / "kept").mkdir()
+    assert cli(tmp_path / "cuts", "-o", tmp_path / "kept").returncode == 1
+    assert (tmp_path / "kept").is_dir()  # a folder the user made stays
 
 
 def test_refs_folder_and_the_default_ref_frame(made, tmp_path: Path) -> None:

@@ -423,3 +423,27 @@ def test_colorize_video_holds_few_frames(tmp_path: Path) -> None:
 
 def test_colorize_video_with_late_ref_frame_holds_few_frames(tmp_path: Path) -> None:
     assert _frames_alive_at_first_output(tmp_path, 30) <= 16
+
+
+@pytest.mark.parametrize("size", [(8, 8), (2, 2)])
+def test_frames_too_small_to_draw_on_are_one_clear_error(cut: SyntheticCut, size) -> None:
+    # The flow needs 12 pixels on a side; such frames used to fail inside OpenCV.
+    frames = [np.full((*size, 3), 255, np.uint8) for _ in range(3)]
+    with pytest.raises(InputError, match="too small to colour"):
+        list(Colorizer(cut.colour[0]).colorize(frames))
+
+
+def test_a_huge_reference_is_shrunk_on_loading(tmp_path: Path, monkeypatch, caplog) -> None:
+    from celcolor.engine import pipeline
+
+    monkeypatch.setattr(pipeline, "MAX_REFERENCE_PIXELS", 64 * 48)
+    ref = np.zeros((96, 128, 3), np.uint8)
+    ref[:, 64:] = (200, 40, 40)
+    path = tmp_path / "big.png"
+    write_image(path, ref)
+    with caplog.at_level(logging.INFO, logger="celcolor"):
+        small = pipeline.load_reference(path)
+    assert small.shape[0] * small.shape[1] <= 64 * 48 and small.shape[1] / small.shape[0] == 4 / 3
+    assert "shrunk to 64x48" in caplog.text
+    assert (small[:, -1] == (200, 40, 40)).all()  # the colours survive
+    assert pipeline.fit_reference(small) is small  # within the limit: untouched

@@ -15,7 +15,7 @@ import pytest
 import celcolor.models.records as records
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
-from celcolor.errors import InputError
+from celcolor.errors import CelcolorError, InputError
 from celcolor.metrics import region_accuracy
 from celcolor.models import create_model, save_checkpoint
 
@@ -178,6 +178,23 @@ def test_match_mode_without_matcher_weights_says_how_to_get_them(cut, checkpoint
 def test_a_matcher_checkpoint_that_is_not_a_matcher_is_refused(cut, checkpoint):
     options = ColorizeOptions(keyframe_mode="match", matcher_checkpoint=checkpoint)
     with pytest.raises(InputError, match="not region matcher weights"):
+        list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
+
+
+def test_matcher_weights_given_as_the_network_are_refused(cut, tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(create_model("matcher", hidden=8), path, "matcher")
+    options = ColorizeOptions(keyframe_mode="network", checkpoint=str(path))
+    with pytest.raises(InputError, match="not exemplar network weights"):
+        list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint at all", b""])
+def test_a_file_that_is_no_checkpoint_is_one_clear_error(cut, tmp_path, content):
+    path = tmp_path / "weights.safetensors"
+    path.write_bytes(content)
+    options = ColorizeOptions(keyframe_mode="network", checkpoint=str(path))
+    with pytest.raises(CelcolorError, match="not a safetensors checkpoint"):
         list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
 
 

@@ -229,6 +229,14 @@ def test_an_exemplar_checkpoint_is_not_a_temporal_network(cut, tmp_path):
         list(Colorizer(cut.colour[0], options).colorize(list(cut.sketch[:2])))
 
 
+def test_matcher_weights_are_not_a_temporal_network(cut, tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_checkpoint(create_model("matcher", hidden=8), path, "matcher")
+    options = ColorizeOptions(temporal="network", temporal_checkpoint=str(path))
+    with pytest.raises(InputError, match="not a temporal network"):
+        list(Colorizer(cut.colour[0], options).colorize(list(cut.sketch[:2])))
+
+
 @pytest.mark.parametrize(
     ("record", "expected"),
     [

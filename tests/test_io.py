@@ -267,7 +267,7 @@ def test_threaded_writer_reraises_an_encoder_failure(tmp_path: Path) -> None:
     tmp = w._sink.tmp
     w.write(rect_frame(0))
     os.rename(tmp, tmp_path / "stolen")  # the temp folder vanishes under the worker
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(OutputError, match="writing the frames failed"):
         for i in range(1, 50):
             w.write(rect_frame(i))
         w.close()
@@ -585,3 +585,43 @@ def test_audio_is_muxed_as_the_video_goes(tmp_path: Path, monkeypatch: pytest.Mo
     timed = [c for c in calls if c is not None]
     assert len(timed) >= 20 and timed == sorted(timed)
     assert calls[-1] is None
+
+
+def test_a_full_disk_under_a_png_folder_is_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from celcolor.io import writer
+
+    written = []
+
+    def full_after_two(path: Path, rgb: np.ndarray) -> None:
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(path)
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(writer, "_write_png", full_after_two)
+    out = tmp_path / "frames"
+    w = writer.open_writer(out, width=16, height=16)
+    with pytest.raises(OutputError, match="writing the frames failed \\(No space left"), w:
+        for _ in range(4):
+            w.write(np.zeros((16, 16, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []  # no output, no temp folder
+
+
+def test_an_output_name_near_the_filesystem_limit_is_written(tmp_path: Path) -> None:
+    """The temp beside the output adds to its name; a 250-byte name must still work, and
+    a batch must still find such a temp when a killed run left it."""
+    from celcolor.engine.batch_manifest import remove_stale_temps
+    from celcolor.io._atomic import temp_path_beside
+    from celcolor.io.writer import open_writer
+
+    out = tmp_path / ("x" * 246 + ".mp4")
+    with open_writer(out, width=32, height=32, fps=24) as w:
+        for _ in range(3):
+            w.write(np.zeros((32, 32, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    left = temp_path_beside(out)
+    left.write_bytes(b"half a video")
+    assert len(left.name.encode()) <= 255
+    assert remove_stale_temps([out]) == [left] and not left.exists()

@@ -16,6 +16,7 @@ what is missing, failed, or changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -31,6 +32,7 @@ from ..errors import CelcolorError, InputError, UsageError
 from ..io import CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .batch_layout import FORMATS, Cut, Layout, Skipped, discover_cuts, output_name
 from .batch_manifest import (
+    LOCK_NAME,
     MANIFEST_NAME,
     REPORT_NAME,
     Manifest,
@@ -493,6 +495,7 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
     progress = progress or BatchProgress()
     started, t0 = now_iso(), time.perf_counter()
     _check_paths(opts)
+    created = not opts.output.exists()
     try:
         opts.output.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -503,6 +506,10 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
         manifest = Manifest.load(opts.output)
         plan = plan_batch(opts, manifest)
         if not plan.cuts:
+            if created:  # nothing to do: leave no empty output folder behind
+                (opts.output / LOCK_NAME).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    opts.output.rmdir()
             raise InputError(
                 f"{opts.input}: no cut found ({len(plan.skipped)} folders or files are not "
                 "cuts; see --dry-run for why)"

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError
-from ..io._atomic import TEMP_MARKER, temp_path_beside
+from ..io._atomic import TEMP_MARKER, temp_path_beside, temp_prefix
 from .batch_layout import Cut
 
 __all__ = [
@@ -198,7 +198,7 @@ def remove_stale_temps(outputs: Iterable[Path]) -> list[Path]:
     """
     prefixes: dict[Path, set[str]] = {}
     for out in outputs:
-        prefixes.setdefault(out.parent, set()).add(f".{out.stem}{TEMP_MARKER}")
+        prefixes.setdefault(out.parent, set()).add(temp_prefix(out))
     removed: list[Path] = []
     for parent, wanted in prefixes.items():
         try:

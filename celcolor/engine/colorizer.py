@@ -162,6 +162,9 @@ def _no_weights(name: str, checkpoint: str | None, required: bool, flag: str) ->
     return True
 
 
+MIN_FRAME_SIDE = 16
+
+
 def check_reference(reference: np.ndarray) -> None:
     """Refuse what cannot be a colour reference, with a line that says why."""
     if not (
@@ -267,6 +270,7 @@ class Colorizer:
         options = options or ColorizeOptions()
         # Which reference colours which keyframe: unpinned ones key --ref-frame.
         self._ref_for_frame = {f: len(references) + i for i, f in enumerate(pinned)}
+        self._pinned_only = not references  # every reference pinned: no --ref-frame
         if references:
             if options.ref_frame == "auto":
                 raise UsageError(
@@ -329,6 +333,13 @@ class Colorizer:
 
     def analyse(self, sketch: np.ndarray) -> FrameAnalysis:
         """Ink, regions and flow image of one sketch frame (thread-safe)."""
+        h, w = sketch.shape[:2]
+        if max(h, w) < MIN_FRAME_SIDE:
+            # The flow (DIS) needs 12 pixels on a side; nothing that small is a drawing.
+            raise InputError(
+                f"the frames are {w}x{h}: too small to colour (the long side must be at "
+                f"least {MIN_FRAME_SIDE} pixels)"
+            )
         t0 = time.perf_counter()
         art = extract_ink(sketch, self._ink_options)
         regions = label_regions(art.ink_u8, self._region_options, art.trace)
@@ -659,10 +670,12 @@ class Colorizer:
                     "temporal --ship`, pass --temporal-checkpoint PATH, or use --temporal "
                     "classical"
                 )
+            from ..models.exemplar import ExemplarNet
+
             model = (
                 load_checkpoint(Path(ckpt)) if ckpt else create_model("temporal", pretrained=True)
             )
-            if model.config.guides < 2:
+            if not isinstance(model, ExemplarNet) or model.config.guides < 2:
                 raise InputError(
                     f"{ckpt or 'the shipped temporal weights'}: not a temporal network "
                     "(it takes no warped previous frame)"
@@ -711,6 +724,11 @@ class Colorizer:
                     log.warning("no exemplar network weights: keyframes are placed and copied")
                 return None
             model = load_checkpoint(Path(ckpt)) if ckpt else None
+            if model is not None:
+                from ..models.exemplar import ExemplarNet
+
+                if not isinstance(model, ExemplarNet):
+                    raise InputError(f"{ckpt}: not exemplar network weights")
             # fp32 on every machine: the region matcher reads this network's votes, and
             # learned them from fp32 runs (its training builds them through this same
             # method). bf16 votes differ a little, and cost matching a third of a point
@@ -968,7 +986,7 @@ class Colorizer:
                         sketch, _ = next(it)
                     except StopIteration:
                         raise InputError(
-                            f"--ref-frame {key} is past the end of the cut ({i} frames)"
+                            f"{self._key_named(key)} is past the end of the cut ({i} frames)"
                         ) from None
                     if shape is not None and sketch.shape[:2] != shape:
                         raise InputError(
@@ -982,7 +1000,7 @@ class Colorizer:
                 try:
                     sketch, frame = next(it)
                 except StopIteration:
-                    raise InputError(f"--ref-frame {key} is past the end of the cut") from None
+                    raise InputError(f"{self._key_named(key)} is past the end of the cut") from None
                 if sketch.shape[:2] != shape:
                     raise InputError(
                         f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
@@ -1039,6 +1057,12 @@ class Colorizer:
             if shape is None:
                 raise InputError("the cut has no frames")
         self._say_carried_across()
+
+    def _key_named(self, key: int) -> str:
+        """The keyframe as the user named it: ``--ref-frame N`` or a pinned ``--ref N:``."""
+        if self._pinned_only:
+            return f"frame {key} (a reference pinned with --ref {key}:...)"
+        return f"--ref-frame {key}"
 
     def _say_carried_across(self) -> None:
         """Warn once, at the end, of new drawings whose colour was carried, not re-keyed."""

@@ -152,13 +152,13 @@ class ColorizeOptions:
         if not 64 <= self.work_long_side <= 4096:
             raise UsageError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
         if self.blend_window < 0:
-            raise UsageError(f"blend_window must be 0 or more, got {self.blend_window}")
+            raise UsageError(f"--blend-window must be 0 or more, got {self.blend_window}")
         if not 0.0 <= self.network_fill_share <= 1.0:
             raise UsageError(f"network_fill_share must be in [0, 1], got {self.network_fill_share}")
         if self.rekey not in REKEY_MODES:
             raise UsageError(f"--rekey must be one of {', '.join(REKEY_MODES)}, got {self.rekey!r}")
         if not 0.0 < self.rekey_threshold <= 1.0:
-            raise UsageError(f"rekey_threshold must be in (0, 1], got {self.rekey_threshold}")
+            raise UsageError(f"--rekey-threshold must be in (0, 1], got {self.rekey_threshold}")
         if self.network_long_side is not None and not 64 <= self.network_long_side <= 4096:
             raise UsageError(f"network_long_side must be in 64..4096, got {self.network_long_side}")
         side = self.temporal_long_side

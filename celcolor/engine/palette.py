@@ -115,7 +115,7 @@ def build_palette(rgb: np.ndarray, max_colours: int = 254, min_share: float = 2e
     """
     keys = _bin_keys(rgb).ravel()
     counts = np.bincount(keys, minlength=1 << (3 * _BITS))
-    flat = rgb.reshape(-1, 3).astype(np.float64)
+    flat = rgb.reshape(-1, 3)  # bincount sums the weights in float64 itself
     sums = np.stack(
         [np.bincount(keys, weights=flat[:, c], minlength=len(counts)) for c in range(3)], 1
     )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..errors import InputError, UsageError
@@ -82,7 +83,23 @@ def load_reference(path: Path) -> np.ndarray:
         raise InputError(f"reference not found: {path}")
     if path.is_dir():
         raise InputError(f"the reference must be an image file, not a folder: {path}")
-    return read_image(path)
+    return fit_reference(read_image(path), path.name)
+
+
+# A reference beyond this many pixels (8K UHD is 33 MP) is shrunk on loading: it is
+# placed on frames far smaller, and its palette and fits would take gigabytes.
+MAX_REFERENCE_PIXELS = 36_000_000
+
+
+def fit_reference(image: np.ndarray, name: str = "the reference") -> np.ndarray:
+    """``image``, shrunk (area-averaged) to at most :data:`MAX_REFERENCE_PIXELS`."""
+    h, w = image.shape[:2]
+    if h * w <= MAX_REFERENCE_PIXELS:
+        return image
+    s = (MAX_REFERENCE_PIXELS / (h * w)) ** 0.5
+    size = (max(1, int(w * s)), max(1, int(h * s)))
+    log.info("%s is %dx%d: shrunk to %dx%d for colouring", name, w, h, *size)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 Reference = str | Path | np.ndarray | tuple[int, "str | Path | np.ndarray"]

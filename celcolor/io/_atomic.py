@@ -11,12 +11,25 @@ from pathlib import Path
 TEMP_MARKER = ".celcolor-"
 
 
+# Most filesystems take names of at most 255 bytes; a temp adds the marker, a tag and
+# a token to the output's name, so a long stem is shortened in the temp's name.
+_NAME_MAX = 255
+_TEMP_EXTRA = len(TEMP_MARKER) + len("-old-") + 8 + 1  # marker, tag, token, leading dot
+
+
+def temp_prefix(dst: Path) -> str:
+    """The start of every temp name of ``dst`` (its stem, shortened to leave room)."""
+    room = _NAME_MAX - _TEMP_EXTRA - len(dst.suffix.encode())
+    stem = dst.stem.encode()[: max(room, 1)].decode(errors="ignore")
+    return f".{stem}{TEMP_MARKER}"
+
+
 def temp_path_beside(dst: Path, tag: str = "tmp") -> Path:
     """A fresh hidden path in ``dst``'s folder, e.g. ``.clip.celcolor-tmp-1a2b3c4d.mp4``."""
     # Same folder as dst, so the final os.replace is a rename on one filesystem (atomic).
     parent = dst.parent
     while True:
-        cand = parent / f".{dst.stem}{TEMP_MARKER}{tag}-{secrets.token_hex(4)}{dst.suffix}"
+        cand = parent / f"{temp_prefix(dst)}{tag}-{secrets.token_hex(4)}{dst.suffix}"
         if not os.path.lexists(cand):
             return cand
 

@@ -325,6 +325,7 @@ class _Sink:
 
 class _FolderSink(_Sink):
     def __init__(self, dst: Path) -> None:
+        self.dst = dst
         self.tmp = temp_path_beside(dst)
         try:
             self.tmp.mkdir()
@@ -337,7 +338,10 @@ class _FolderSink(_Sink):
         if name.casefold() in self._used:  # e.g. a.png and a.jpg in one input folder
             name = f"{name}_{index:06d}"
         self._used.add(name.casefold())
-        _write_png(self.tmp / f"{name}.png", rgb)
+        try:
+            _write_png(self.tmp / f"{name}.png", rgb)
+        except OSError as e:  # a full disk, a quota, a folder removed under the run
+            raise OutputError(f"{self.dst}: writing the frames failed ({_reason(e)})") from e
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=False)
@@ -355,8 +359,11 @@ class _ImageSink(_Sink):
         ok, buf = cv2.imencode(self._ext, np.ascontiguousarray(rgb[..., ::-1]))
         if not ok:
             raise OutputError(f"cannot encode a '{self._ext}' image; use .png")
-        with open(self.tmp, "xb") as fh:
-            fh.write(buf.tobytes())
+        try:
+            with open(self.tmp, "xb") as fh:
+                fh.write(buf.tobytes())
+        except OSError as e:
+            raise OutputError(f"{self.tmp}: writing the image failed ({_reason(e)})") from e
         self._count += 1
 
     def finish(self) -> None:
@@ -746,6 +753,8 @@ class FrameWriter:
         self._discard()
 
     def _discard(self) -> None:
+        if not os.path.lexists(self._sink.tmp):
+            return  # never made (its creation is what failed)
         try:
             self._sink.discard()
         except OSError as e:

@@ -88,8 +88,11 @@ def read_metadata(path: Path) -> dict:
     """The metadata of a safetensors checkpoint."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as e:  # safetensors' own error type: a header it cannot read
+        raise CelcolorError(f"{path}: not a safetensors checkpoint ({e})") from e
 
 
 def load_checkpoint(path: Path, *, sha256: str | None = None, name: str | None = None) -> nn.Module:
@@ -110,9 +113,13 @@ def load_checkpoint(path: Path, *, sha256: str | None = None, name: str | None =
             f"checkpoint {path} is of unknown model {variant!r}; "
             f"known: {', '.join(sorted(_BUILDERS))}"
         )
-    config = json.loads(meta.get("config", "{}"))
-    model = _BUILDERS[variant](**config)
-    model.load_state_dict(load_file(str(path)), strict=True)
+    try:
+        config = json.loads(meta.get("config", "{}"))
+        model = _BUILDERS[variant](**config)
+        model.load_state_dict(load_file(str(path)), strict=True)
+    except (ValueError, TypeError, RuntimeError) as e:  # bad config, or weights of another shape
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CelcolorError(f"checkpoint {path} does not fit a {variant} model ({first})") from e
     return model.eval()
 
 
