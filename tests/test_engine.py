@@ -447,3 +447,14 @@ def test_a_huge_reference_is_shrunk_on_loading(tmp_path: Path, monkeypatch, capl
     assert "shrunk to 64x48" in caplog.text
     assert (small[:, -1] == (200, 40, 40)).all()  # the colours survive
     assert pipeline.fit_reference(small) is small  # within the limit: untouched
+
+
+@pytest.mark.parametrize("rgb", [(0, 0, 0), (255, 255, 255), (200, 40, 40)])
+def test_a_reference_of_one_flat_colour_is_refused(rgb) -> None:
+    from celcolor.engine.colorizer import check_reference
+
+    with pytest.raises(InputError, match="one flat colour"):
+        check_reference(np.full((90, 160, 3), rgb, np.uint8))
+    night = np.full((1024, 1024, 3), 8, np.uint8)
+    night[500:510, 500:510] = (250, 200, 60)  # a small lit window in a dark frame
+    check_reference(night)  # is colour, though little of it

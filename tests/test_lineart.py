@@ -180,6 +180,17 @@ def test_reference_detection():
     assert not looks_like_line_art(colour)
 
 
+@pytest.mark.parametrize("shape", [(2000, 16), (16, 2000), (12, 12)])
+def test_a_narrow_or_tiny_coloured_image_is_not_line_art(shape):
+    # Shrunk to 512 px on its long side a 16 px wide strip was 4 px wide, and the
+    # opening that tells fills from strokes erased every fill.
+    colour = np.full((*shape, 3), 255, np.uint8)
+    h, w = shape
+    colour[: h // 2] = (200, 60, 60)
+    colour[h // 2 :, : w // 2] = (60, 60, 200)
+    assert not looks_like_line_art(colour)
+
+
 def test_filling_works_past_65535_regions():
     """A finished frame's reference parts (or a noisy sketch) can hold more regions
     than uint16 ranks can count; the float32 ranks used then must still index."""

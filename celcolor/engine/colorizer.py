@@ -176,6 +176,13 @@ def check_reference(reference: np.ndarray) -> None:
         raise InputError("the reference must be an H,W,3 uint8 RGB image")
     if min(reference.shape[:2]) < 8:
         raise InputError(f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})")
+    small = cv2.resize(reference, (64, 64), interpolation=cv2.INTER_AREA).reshape(-1, 3)
+    if int((small.max(0).astype(int) - small.min(0)).max()) < 8:
+        r, g, b = (int(v) for v in small.mean(0))
+        raise InputError(
+            f"the reference is one flat colour (RGB {r},{g},{b}): pass a coloured version "
+            "of a frame (a colour key) as --ref"
+        )
     if looks_like_line_art(reference):
         raise InputError(
             "the reference has no colour: it looks like line art; pass a coloured "

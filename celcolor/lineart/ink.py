@@ -209,7 +209,9 @@ def looks_like_line_art(rgb: np.ndarray) -> bool:
     """
     _check_rgb(rgb, "image")
     h, w = rgb.shape[:2]
-    s = min(1.0, 512 / max(h, w))
+    # At most 512 px on the long side, but a narrow image keeps its short side (up to
+    # 32 px): shrunk to a few pixels wide, every fill would vanish in the opening.
+    s = max(min(1.0, 512 / max(h, w)), min(1.0, 32 / min(h, w)))
     small = cv2.resize(
         rgb, (max(8, round(w * s)), max(8, round(h * s))), interpolation=cv2.INTER_AREA
     )
@@ -221,7 +223,9 @@ def looks_like_line_art(rgb: np.ndarray) -> bool:
             small = cv2.divide(small, cv2.max(paper, 1), scale=255.0)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
     painted = ((hsv[..., 2] < 225) | (hsv[..., 1] > 40)).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
+    # 9 px at 512 scale; thinner on a tiny image, whose fills are only a few pixels wide.
+    k = max(3, min(9, min(small.shape[:2]) // 3) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     fills = cv2.morphologyEx(painted, cv2.MORPH_OPEN, kernel)
     # Relative, so small images with small shapes are judged like large ones: in line
     # art almost nothing painted survives the opening, in a coloured image most does.
