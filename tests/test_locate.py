@@ -36,6 +36,38 @@ def test_a_reference_of_another_cut_keys_frame_0(frames) -> None:
     assert not located.same_drawing and located.frame == 0
 
 
+def test_a_cut_that_opens_on_blank_paper_keys_its_first_drawing(frames, tmp_path: Path) -> None:
+    """A character entering an empty layer: frames 0-4 are blank paper. A reference of
+    another drawing then keys frame 5, not the blank frame 0, whose one flat region
+    would be carried into the character."""
+    from celcolor.io import write_image
+
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    for i, f in enumerate(frames[:12]):
+        sketch = np.full_like(f.sketch, 255) if i < 5 else f.sketch
+        write_image(folder / f"frame_{i:04d}.png", sketch)
+    other = render_frame(CutSpec(width=320, height=192, seed=11, motion=1.5), 5, flow=False)
+    located = locate_reference((read_image(p) for p in sorted(folder.iterdir())), other.colour)
+    assert not located.same_drawing and located.first_drawn == 5
+    ref = tmp_path / "other.png"
+    write_image(ref, other.colour)
+    auto = colorize_video(folder, ref, tmp_path / "auto/", ref_frame="auto")
+    blank = colorize_video(folder, ref, tmp_path / "blank/", ref_frame=0)
+    assert auto.ref_frame == 5 and blank.ref_frame == 0
+
+    def drawn_psnr(out: Path) -> float:  # the frames with the character (5..11)
+        done = sorted(out.glob("*.png"))
+        assert len(done) == 12
+        return float(
+            np.mean([psnr(read_image(done[i]), frames[i].colour).mean for i in range(5, 12)])
+        )
+
+    # Keyed on blank paper, the character is one colour carried from it (14 dB here);
+    # keyed on its first drawing, it is matched to the reference (19 dB).
+    assert drawn_psnr(tmp_path / "auto") > drawn_psnr(tmp_path / "blank") + 3
+
+
 @pytest.fixture(scope="module")
 def cut_on_disk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_cut(SPEC, tmp_path_factory.mktemp("locate"), video=False)

@@ -8,11 +8,15 @@ finds that frame: every frame is screened cheaply (the lines of frame and refere
 at a small size, overlap above chance, no fit), and the best one is then placed as a
 keyframe would be (:func:`place_reference`), which decides whether it is the same
 drawing. When no frame is, the reference is another drawing (a character sheet)
-and frame 0 is the keyframe, as without ``auto``.
+and the cut's first drawn frame is the keyframe: frame 0, as without ``auto``, unless
+the cut opens on blank paper (a character entering an empty layer), where a keyframe
+would have nothing to colour and its one flat region would be carried into every
+drawing after it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,6 +31,9 @@ CANDIDATES = 3
 # A first frame whose placed lines coincide this much with a reference's is its
 # drawing up to noise (a key painted on the cut's own line art): no scan is needed.
 EXACT_OVERLAP = 0.9
+# A frame with fewer line pixels than this share of the screen (and 20 pixels) is blank
+# paper, as far as choosing a keyframe goes: specks of dirt are not a drawing.
+DRAWN_SHARE = 1e-3
 
 
 @dataclass
@@ -38,12 +45,14 @@ class Located:
         overlap: the placed overlap of that frame's lines with the reference's.
         same_drawing: whether the reference is that frame's drawing.
         scanned: frames screened.
+        first_drawn: the cut's first frame with a drawing on it (0 when none has).
     """
 
     frame: int
     overlap: float
     same_drawing: bool
     scanned: int
+    first_drawn: int = 0
 
 
 def _screen_size(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -76,6 +85,7 @@ def locate_references(
     ref_lines: list[np.ndarray] = []
     first: list[Placement] = []  # frame 0 placed against each reference
     scanned = 0
+    first_drawn: int | None = None
     for i, sketch in enumerate(frames):
         scanned += 1
         if size is None:
@@ -85,6 +95,10 @@ def locate_references(
             size = _screen_size(sketch.shape)
             ref_lines = [line_structure(r, size) for r in references]
         lines = line_structure(sketch, size)
+        if first_drawn is None:
+            ink = int(np.count_nonzero(lines > 0.25))
+            if ink >= max(20, DRAWN_SHARE * lines.size):
+                first_drawn = i
         for best, ref in zip(kept, ref_lines, strict=True):
             score = line_overlap(lines, ref)
             if score is not None and (len(best) < CANDIDATES or score > best[0][0]):
@@ -94,8 +108,9 @@ def locate_references(
                 del best[:-CANDIDATES]
     if not first:  # no frames at all
         return [Located(frame=0, overlap=0.0, same_drawing=False, scanned=0) for _ in references]
+    drawn = first_drawn or 0
     return [
-        _place_best(best, ref, scanned, at_0)
+        dataclasses.replace(_place_best(best, ref, scanned, at_0), first_drawn=drawn)
         for best, ref, at_0 in zip(kept, references, first, strict=True)
     ]
 
