@@ -8,10 +8,11 @@ finds that frame: every frame is screened cheaply (the lines of frame and refere
 at a small size, overlap above chance, no fit), and the best one is then placed as a
 keyframe would be (:func:`place_reference`), which decides whether it is the same
 drawing. When no frame is, the reference is another drawing (a character sheet)
-and the cut's first drawn frame is the keyframe: frame 0, as without ``auto``, unless
-the cut opens on blank paper (a character entering an empty layer), where a keyframe
-would have nothing to colour and its one flat region would be carried into every
-drawing after it.
+and frame 0 is the keyframe, as without ``auto``, unless the cut opens on blank paper
+(a character entering an empty layer): a blank keyframe has nothing to colour, and its
+one flat region would be carried into every drawing after it. The keyframe is then
+the first frame drawn at least half as fully as the cut's fullest (a character that
+enters the frame is keyed once it is mostly in, not by the first foot to show).
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ EXACT_OVERLAP = 0.9
 # A frame with fewer line pixels than this share of the screen (and 20 pixels) is blank
 # paper, as far as choosing a keyframe goes: specks of dirt are not a drawing.
 DRAWN_SHARE = 1e-3
+# After blank paper, the keyframe is the first frame with this share of the line
+# pixels of the cut's fullest frame.
+FULL_ENOUGH = 0.5
 
 
 @dataclass
@@ -45,7 +49,8 @@ class Located:
         overlap: the placed overlap of that frame's lines with the reference's.
         same_drawing: whether the reference is that frame's drawing.
         scanned: frames screened.
-        first_drawn: the cut's first frame with a drawing on it (0 when none has).
+        first_drawn: the keyframe for a reference of another drawing: 0, or where the
+            cut opens on blank paper, its first frame drawn fully enough (see above).
     """
 
     frame: int
@@ -85,7 +90,7 @@ def locate_references(
     ref_lines: list[np.ndarray] = []
     first: list[Placement] = []  # frame 0 placed against each reference
     scanned = 0
-    first_drawn: int | None = None
+    ink: list[int] = []  # line pixels of each screened frame
     for i, sketch in enumerate(frames):
         scanned += 1
         if size is None:
@@ -95,10 +100,7 @@ def locate_references(
             size = _screen_size(sketch.shape)
             ref_lines = [line_structure(r, size) for r in references]
         lines = line_structure(sketch, size)
-        if first_drawn is None:
-            ink = int(np.count_nonzero(lines > 0.25))
-            if ink >= max(20, DRAWN_SHARE * lines.size):
-                first_drawn = i
+        ink.append(int(np.count_nonzero(lines > 0.25)))
         for best, ref in zip(kept, ref_lines, strict=True):
             score = line_overlap(lines, ref)
             if score is not None and (len(best) < CANDIDATES or score > best[0][0]):
@@ -108,11 +110,21 @@ def locate_references(
                 del best[:-CANDIDATES]
     if not first:  # no frames at all
         return [Located(frame=0, overlap=0.0, same_drawing=False, scanned=0) for _ in references]
-    drawn = first_drawn or 0
+    drawn = _first_full_drawing(ink, DRAWN_SHARE * size[0] * size[1])
     return [
         dataclasses.replace(_place_best(best, ref, scanned, at_0), first_drawn=drawn)
         for best, ref, at_0 in zip(kept, references, first, strict=True)
     ]
+
+
+def _first_full_drawing(ink: list[int], blank_below: float) -> int:
+    """0, unless frame 0 is blank paper: then the first frame with ``FULL_ENOUGH`` of
+    the fullest frame's line pixels (0 when every frame is blank)."""
+    floor = max(20.0, blank_below)
+    if not ink or ink[0] >= floor or max(ink) < floor:
+        return 0
+    enough = max(floor, FULL_ENOUGH * max(ink))
+    return next(i for i, n in enumerate(ink) if n >= enough)
 
 
 def _place_best(

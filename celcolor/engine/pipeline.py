@@ -294,11 +294,13 @@ def _locate(
             )
     # A reference found in the cut is surer than a match: the unfound ones then key
     # nothing (the first found frame keeps its own), they only feed the attention.
-    # Found nowhere, they key the first drawn frame (frame 0 unless the cut opens on
-    # blank paper: an empty keyframe is one flat region, carried into every drawing).
+    # Found nowhere, they key frame 0, unless the cut opens on blank paper: a blank
+    # keyframe is one flat region, carried into every drawing (see locate).
     first_drawn = found[0].first_drawn if found else 0
     if not found_at and first_drawn and not pinned:
         log.info(
-            "the cut is blank paper before frame %d: the reference keys that frame", first_drawn
+            "the cut opens on blank paper: the reference keys frame %d, the first drawn "
+            "at least half as fully as the cut's fullest",
+            first_drawn,
         )
     return replace(options, ref_frame=min(found_at, default=first_drawn)), rest, pinned
