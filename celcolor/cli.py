@@ -55,7 +55,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
 
 def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
-    from .engine.colorizer import check_reference
+    from .engine.colorizer import check_references
     from .engine.pipeline import load_references
     from .io import check_output, open_frames, resolve_output
 
@@ -73,8 +73,7 @@ def _run_colour(args: argparse.Namespace) -> int:
             }
         check_output(Path(args.input), out, args.overwrite)
         unpinned, pinned, _ = load_references(args.ref)
-        for image in [*unpinned, *pinned.values()]:
-            check_reference(image)  # the same refusals as a real run (e.g. line art)
+        check_references([*unpinned, *pinned.values()])  # as a real run refuses them
         print(
             json.dumps(
                 {

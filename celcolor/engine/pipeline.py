@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
-from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_reference
+from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
 from .options import ColorizeOptions
 
@@ -188,8 +188,7 @@ def colorize_video(
                 raise InputError(f"the output would overwrite the reference: {out_path}")
         if options.ref_frame == "auto":
             # Bad references and outputs are refused above and here, before the pass.
-            for image in [*unpinned, *pinned.values()]:
-                check_reference(image)
+            check_references([*unpinned, *pinned.values()])
             options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         pending: deque[Frame] = deque()
