@@ -360,6 +360,47 @@ def test_a_damaged_manifest_is_a_one_line_error(made, tmp_path: Path) -> None:
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (bytes(range(256)) * 2, "not UTF-8"),
+        (b'{"format": "celcolor-batch-manifest", "version": "1", "cuts": {}}', "not a celcolor"),
+    ],
+)
+def test_a_manifest_of_the_wrong_kind_is_a_one_line_error(made, tmp_path, content, message):
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST_NAME).write_bytes(content)
+    r = cli(root, "-o", out, "-q")
+    assert r.returncode == 1 and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+@pytest.mark.parametrize("damage", ["a string", "frames NaN", "warnings a number"])
+def test_a_damaged_manifest_entry_redoes_only_that_cut(made, tmp_path, damage, caplog) -> None:
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    assert run_batch(options(root, out)).exit_code == 0
+    path = out / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    if damage == "a string":
+        data["cuts"]["c003"] = "done"
+    elif damage == "frames NaN":
+        data["cuts"]["c003"]["frames"] = float("nan")
+    else:
+        data["cuts"]["c003"]["warnings"] = 7
+    path.write_text(json.dumps(data))
+    with caplog.at_level(logging.WARNING):
+        report = run_batch(options(root, out))
+    assert "damaged entry (c003): those cuts are coloured again" in caplog.text
+    # An entry that still says this batch made the output may replace it; of a string
+    # nothing is known, so the output there is kept unless --overwrite.
+    c003 = "failed" if damage == "a string" else "done"
+    assert report.exit_code == (1 if c003 == "failed" else 0)
+    assert statuses(out) == {"ep01/c001": "skipped", "ep01/c002": "skipped", "c003": c003}
+
+
 def test_the_manifest_is_one_cut_per_line_and_round_trips(tmp_path: Path) -> None:
     from celcolor.engine.batch_manifest import Manifest
 

@@ -86,6 +86,6 @@ def test_a_stopped_batch_writes_its_report_and_leaves_no_temp(long_cut, tmp_path
     assert code == 128 + signal.SIGTERM, err
     assert "stopped by SIGTERM" in err and "Traceback" not in err, err
     report = json.loads((out / REPORT_NAME).read_text())
-    assert report["interrupted"] is True
+    assert report["interrupted"] is True and report["exit_code"] == 128 + signal.SIGTERM
     assert {c["status"] for c in report["cuts"]} == {"not run"}
     assert not [p.name for p in out.iterdir() if TEMP in p.name]

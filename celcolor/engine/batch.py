@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import __version__
-from ..errors import CelcolorError, InputError, UsageError
+from ..errors import CelcolorError, InputError, UsageError, exit_code_of
 from ..io import CODECS, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .batch_layout import FORMATS, Cut, Layout, Skipped, discover_cuts, output_name
 from .batch_manifest import (
@@ -231,13 +231,17 @@ class BatchReport:
     plan_seconds: float
     startup_seconds: float
     interrupted: bool = False
+    stopped_by: int | None = None  # the exit code of the interrupt that stopped it
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
     @property
     def exit_code(self) -> int:
-        """0 when every cut is done, 1 when any failed (or was not run)."""
+        """0 when every cut is done, 1 when any failed (or was not run); a run stopped by
+        a signal has the shell's code for it (130 for Ctrl-C, 143 for SIGTERM)."""
+        if self.stopped_by is not None:
+            return self.stopped_by
         return 0 if all(o.status in ("done", "skipped") for o in self.outcomes) else 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -557,8 +561,9 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
         try:
             if to_run:
                 report.startup_seconds = _execute(opts, to_run, manifest, outcomes, progress)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             report.interrupted = True
+            report.stopped_by = exit_code_of(e)
             if opts.run.executor == "local":
                 # The local workers are stopped and joined by now (the executor closed
                 # on the way out), so their half-written temps can go at once.

@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
+import math
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -49,6 +51,8 @@ __all__ = [
     "remove_stale_temps",
     "write_json_atomic",
 ]
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "batch-manifest.json"
 REPORT_NAME = "batch-report.json"
@@ -290,6 +294,28 @@ def batch_lock(output_dir: Path) -> Iterator[None]:
 # --------------------------------------------------------------------------- manifest
 
 
+def _sound_entry(entry: Any) -> bool:
+    """Whether a manifest entry has the shape a run reads (a damaged one is re-done)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("status", ""), str):
+        return False
+
+    def number(key: str, whole: bool = False) -> bool:
+        v = entry.get(key, 0)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return False
+        return v >= 0 and (not whole or float(v).is_integer())
+
+    lists = ("new_drawings", "rekeyed", "warnings")
+    dicts = ("fingerprint", "settings", "stage_seconds")
+    return (
+        number("frames", whole=True)
+        and number("seconds")
+        and number("fps")
+        and all(isinstance(entry.get(k) or [], list) for k in lists)
+        and all(isinstance(entry.get(k) or {}, dict) for k in dicts)
+    )
+
+
 class Manifest:
     """The per-cut records of one output folder (see the module docstring).
 
@@ -313,6 +339,11 @@ class Manifest:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return cls(path)
+        except UnicodeDecodeError as e:
+            raise OutputError(
+                f"{path}: not a valid manifest (not UTF-8 text); move it aside to start the "
+                "batch afresh"
+            ) from e
         except OSError as e:
             raise OutputError(f"{path}: cannot read the manifest ({e.strerror or e})") from e
         try:
@@ -322,15 +353,37 @@ class Manifest:
                 f"{path}: not a valid manifest ({e.msg} at line {e.lineno}); move it aside "
                 "to start the batch afresh"
             ) from e
-        if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        version = data.get("version", 0) if isinstance(data, dict) else None
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != _FORMAT
+            or not isinstance(version, int)
+            or isinstance(version, bool)
+        ):
             raise OutputError(f"{path}: not a celcolor batch manifest; move it aside")
-        if data.get("version", 0) > _VERSION:
+        if version > _VERSION:
             raise OutputError(
-                f"{path}: written by a newer celcolor (manifest version {data['version']}); "
+                f"{path}: written by a newer celcolor (manifest version {version}); "
                 "upgrade celcolor or use another output folder"
             )
         cuts = data.get("cuts")
-        return cls(path, dict(cuts) if isinstance(cuts, dict) else {})
+        cuts = dict(cuts) if isinstance(cuts, dict) else {}
+        damaged = [name for name, entry in cuts.items() if not _sound_entry(entry)]
+        if damaged:
+            log.warning(
+                "%s: %d damaged entr%s (%s%s): those cuts are coloured again",
+                path,
+                len(damaged),
+                "y" if len(damaged) == 1 else "ies",
+                ", ".join(damaged[:3]),
+                ", ..." if len(damaged) > 3 else "",
+            )
+            for name in damaged:
+                entry = cuts.pop(name)
+                owned = entry.get("owns_output") if isinstance(entry, dict) else None
+                if isinstance(owned, str):  # still ours to replace, once coloured again
+                    cuts[name] = {"status": "damaged", "owns_output": owned}
+        return cls(path, cuts)
 
     def get(self, name: str) -> dict[str, Any] | None:
         return self.cuts.get(name)
