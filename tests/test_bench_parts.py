@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import math
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -186,6 +188,35 @@ def test_cli_usage_errors(tmp_path, capsys):
     (tmp_path / "report.json").write_text("{}")
     assert main(["bench", "-o", str(tmp_path), "--presets", "slow", "--frames", "2"]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--resolutions", "100000x100000"], "at most 8192 pixels"),
+        (["--resolutions", ""], "one or more WIDTHxHEIGHT"),
+        (["--methods", ","], "one or more names"),
+        (["--methods", "model:matcher"], "none of the methods asked for can run"),
+    ],
+)
+def test_cli_refuses_what_would_run_nothing_or_too_much(capsys, args, message):
+    try:
+        code = main(["bench", "--no-speed", "--no-memory", *args])
+    except SystemExit as e:  # the parser's own refusals exit from inside it
+        code = e.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_fails_when_no_input_could_be_scored(tmp_path, caplog):
+    clip = tmp_path / "clips" / "broken.mp4"
+    clip.parent.mkdir()
+    clip.write_bytes(b"not a video" * 100)
+    args = ["bench", str(clip.parent), "--protocol", "first-frame", "--methods", "classical"]
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        assert main(args) == 1
+    assert "1 input not scored (broken" in caplog.text
+    assert "no cut or clip could be scored" in caplog.text
 
 
 def test_bench_exemplar_region_choice_scores_the_paint_of_each_region(monkeypatch):

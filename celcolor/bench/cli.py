@@ -41,16 +41,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# Benchmark frames beyond this side would take tens of gigabytes to generate and score.
+_MAX_SIDE = 8192
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    if max(w, h) > _MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"{text}: at most {_MAX_SIDE} pixels a side")
     return w, h
 
 
 def _sizes(text: str) -> tuple[tuple[int, int], ...]:
-    return tuple(_size(t) for t in text.split(",") if t.strip())
+    sizes = tuple(_size(t) for t in text.split(",") if t.strip())
+    if not sizes:
+        raise argparse.ArgumentTypeError("expected one or more WIDTHxHEIGHT split by commas")
+    return sizes
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -68,7 +77,10 @@ def _checkpoint(text: str) -> tuple[str, str]:
 
 
 def _names(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("expected one or more names split by commas")
+    return names
 
 
 def build_parser(prog: str = "colorize-video bench") -> _Parser:
@@ -313,7 +325,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{m.name:<16} {m.description}{state}")
         return 0
     config = config_from(args)
-    get_methods(config.methods, config.checkpoints)  # unknown names fail before any work
+    methods = get_methods(config.methods, config.checkpoints)  # unknown names fail now
+    if not any(m.available for m in methods):
+        why = "; ".join(f"{m.name}: {m.reason}" for m in methods)
+        raise UsageError(f"none of the methods asked for can run ({why})")
     if args.dry_run:
         print(json.dumps(config.as_dict(), indent=2, default=str))
         return 0
@@ -330,4 +345,18 @@ def run(args: argparse.Namespace) -> int:
         print(full_markdown(report))
     for failure in report["failures"]:
         log.error("%s", failure)
+    protocols = report["protocols"].values()
+    skipped = [s for p in protocols for s in p.get("skipped", [])]
+    if skipped:
+        log.warning(
+            "%d input%s not scored (%s: %s%s)",
+            len(skipped),
+            "" if len(skipped) == 1 else "s",
+            skipped[0]["name"],
+            skipped[0]["reason"],
+            "; see 'Skipped inputs' in the report" if len(skipped) > 1 else "",
+        )
+    if not any(p.get("cases") for p in protocols):
+        log.error("no cut or clip could be scored")
+        return 1
     return 1 if report["failures"] else 0
