@@ -12,7 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from celcolor import CelcolorError, ColorizeOptions, Colorizer, InputError, colorize_video
+from celcolor import (
+    CelcolorError,
+    ColorizeOptions,
+    Colorizer,
+    InputError,
+    UsageError,
+    colorize_video,
+)
 from celcolor.data.synthetic import CutSpec, SyntheticCut, generate_cut, iter_cut, write_cut
 from celcolor.io import Frame, open_frames, write_image
 from celcolor.metrics import psnr, region_accuracy
@@ -106,7 +113,7 @@ def test_colorize_video_api(tmp_path: Path) -> None:
         frames = [f.image for f in s]
     assert len(frames) == 8
     assert all(f.shape == (96, 160, 3) and f.dtype == np.uint8 for f in frames)
-    with pytest.raises(TypeError):  # options and option fields together are ambiguous
+    with pytest.raises(UsageError):  # options and option fields together are ambiguous
         colorize_video(
             paths["sketch_video"], paths["reference"], options=ColorizeOptions(), lines="fill"
         )
@@ -458,3 +465,43 @@ def test_a_reference_of_one_flat_colour_is_refused(rgb) -> None:
     night = np.full((1024, 1024, 3), 8, np.uint8)
     night[500:510, 500:510] = (250, 200, 60)  # a small lit window in a dark frame
     check_reference(night)  # is colour, though little of it
+
+
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({"blend_window": "a"}, "blend_window must be a whole number"),
+        ({"blend_window": 2.5}, "blend_window must be a whole number"),
+        ({"line_threshold": float("nan")}, "line_threshold must be a number"),
+        ({"rekey_threshold": True}, "rekey_threshold must be a number"),
+    ],
+)
+def test_options_refuse_what_is_not_a_number(fields, message) -> None:
+    with pytest.raises(UsageError, match=message):
+        ColorizeOptions(**fields)
+    assert ColorizeOptions(blend_window=4.0).blend_window == 4  # a whole float is taken
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"colour": "red"}, "unknown option 'colour'"),
+        ({"options": ColorizeOptions(), "lines": "fill"}, "not both"),
+        ({"options": {"lines": "fill"}}, "must be a ColorizeOptions"),
+    ],
+)
+def test_colorize_video_names_a_misused_option(tmp_path: Path, kwargs, message) -> None:
+    with pytest.raises(UsageError, match=message):
+        colorize_video(tmp_path / "cut.mp4", tmp_path / "key.png", tmp_path / "out.mp4", **kwargs)
+
+
+def test_a_reference_pinned_past_the_end_is_named_and_a_negative_frame_refused(
+    cut: SyntheticCut, caplog
+) -> None:
+    pinned = {0: cut.colour[0], 99: cut.colour[1]}
+    with caplog.at_level(logging.WARNING):
+        out = list(Colorizer(None, pinned=pinned).colorize(list(cut.sketch[:4])))
+    assert len(out) == 4
+    assert "the reference of frame 99 was not used: the cut has 4 frames" in caplog.text
+    with pytest.raises(UsageError, match="pinned frames must be 0 or more"):
+        Colorizer(None, pinned={-1: cut.colour[0]})

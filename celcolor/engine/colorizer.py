@@ -294,6 +294,8 @@ class Colorizer:
         else:
             references = [reference]
         pinned = dict(sorted((pinned or {}).items()))
+        if any(not isinstance(f, int) or f < 0 for f in pinned):
+            raise UsageError(f"pinned frames must be 0 or more, got {sorted(pinned)}")
         if not references and not pinned:
             raise InputError("at least one reference is needed")
         options = options or ColorizeOptions()
@@ -1049,7 +1051,9 @@ class Colorizer:
                     yield np.ascontiguousarray(cv2.imread(str(q))[..., ::-1])
                     q.unlink()
                 yield out_key
+            count = key + 1 if key > 0 else 0  # frames seen so far
             for i, (sketch, frame) in enumerate(it, start=key + 1 if key > 0 else 0):
+                count = i + 1
                 if shape is None:
                     shape = sketch.shape[:2]
                     out, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
@@ -1084,6 +1088,8 @@ class Colorizer:
                 yield from pending.forward_outputs(self)
             if shape is None:
                 raise InputError("the cut has no frames")
+        for f in sorted(k for k in self._ref_for_frame if k >= count):
+            log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self._say_carried_across()
 
     def _key_named(self, key: int) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 
 from ..errors import UsageError
 
@@ -120,6 +121,7 @@ class ColorizeOptions:
     gap_radius: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_numbers()
         if self.lines not in LINE_MODES:
             raise UsageError(f"--lines must be one of {', '.join(LINE_MODES)}, got {self.lines!r}")
         if self.temporal not in TEMPORAL_MODES:
@@ -166,6 +168,25 @@ class ColorizeOptions:
             raise UsageError(f"--temporal-long-side must be 0 or in 64..4096, got {side}")
         if not 0.0 < self.min_confidence <= 1.0:
             raise UsageError(f"min_confidence must be in (0, 1], got {self.min_confidence}")
+
+    def _check_numbers(self) -> None:
+        """Numeric settings must be finite numbers (the ranges are checked after)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kinds = str(f.type)
+            whole = "int" in kinds and "float" not in kinds
+            if ("int" not in kinds and "float" not in kinds) or "str" in kinds:
+                continue  # not numeric, or "auto" or a number (ref_frame: checked below)
+            if value is None and "None" in kinds:
+                continue
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if ok and whole:
+                ok = isinstance(value, int) or float(value).is_integer()
+            if not ok or not math.isfinite(value):
+                what = "a whole number" if whole else "a number"
+                raise UsageError(f"{f.name} must be {what}, got {value!r}")
+            if whole and not isinstance(value, int):
+                object.__setattr__(self, f.name, int(value))  # 4.0 -> 4
 
     def as_dict(self) -> dict:
         """Plain dict of the settings (for --dry-run, manifests and reports)."""

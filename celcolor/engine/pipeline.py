@@ -9,6 +9,7 @@ exception is re-raised in the caller and the output is never renamed into place.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -170,9 +171,21 @@ def colorize_video(
         The :class:`RunResult`.
     """
     if options is None:
+        known = {f.name for f in dataclasses.fields(ColorizeOptions)}
+        unknown = sorted(set(option_fields) - known)
+        if unknown:
+            raise UsageError(
+                f"colorize_video: unknown option {unknown[0]!r}; the options are the fields "
+                f"of ColorizeOptions: {', '.join(sorted(known))}"
+            )
         options = ColorizeOptions(**option_fields)
     elif option_fields:
-        raise TypeError("pass either options= or option fields, not both")
+        raise UsageError("colorize_video: pass either options= or option fields, not both")
+    elif not isinstance(options, ColorizeOptions):
+        raise UsageError(
+            f"colorize_video: options must be a ColorizeOptions, got {type(options).__name__} "
+            "(or pass the fields as keywords: colorize_video(..., lines='fill'))"
+        )
     encode = encode or EncodeOptions()
     src = Path(src)
     if not src.exists():
