@@ -463,3 +463,15 @@ def test_new_drawings_reach_the_report_the_table_and_a_resumed_run(
     assert (again.status, again.new_drawings) == ("skipped", [4])
     rekeyed = run_batch(options(root, out, colour=ColorizeOptions(rekey="on"))).outcomes[0]
     assert (rekeyed.status, rekeyed.new_drawings, rekeyed.rekeyed) == ("done", [4], [4])
+
+
+def test_quiet_still_names_what_is_not_a_cut(made, tmp_path: Path) -> None:
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    lost = root / "ep02" / "c009"
+    lost.mkdir(parents=True)
+    shutil.copy(made[0]["sketch_video"], lost / "sketch.mp4")  # its reference was forgotten
+    r = cli(root, "-o", tmp_path / "out", "-q")
+    assert r.returncode == 0
+    assert "1 folders or files are not cuts (ep02/c009/sketch.mp4: a video with no reference" in (
+        r.stderr
+    )

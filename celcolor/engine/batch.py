@@ -306,7 +306,8 @@ def _check_paths(opts: BatchOptions) -> None:
     if opts.run.executor == "ray":
         import_ray()  # one line saying how to install it, before anything is planned
     if opts.refs is not None and not opts.refs.is_dir():
-        raise UsageError(f"{opts.refs}: the references folder does not exist")
+        what = "is not a folder" if opts.refs.exists() else "does not exist"
+        raise UsageError(f"{opts.refs}: the references folder {what}")
     codec = opts.encode.codec
     if codec is not None:
         if codec not in CODECS:

@@ -150,6 +150,13 @@ class _Progress(BatchProgress):
             + (f", {n_fail} cannot run" if n_fail else "")
             + (f"; {len(plan.skipped)} folders or files are not cuts" if plan.skipped else "")
         )
+        if self.quiet and plan.skipped:  # a folder meant as a cut may lack its reference
+            first = plan.skipped[0]
+            self._line(
+                f"{len(plan.skipped)} folders or files are not cuts ({first.path}: "
+                f"{first.reason}{'; see --dry-run for the rest' if len(plan.skipped) > 1 else ''})",
+                warn=True,
+            )
         for pc in plan.cuts:
             if pc.action == "fail":
                 self._line(f"failed  {pc.cut.name}: {pc.reason}", warn=True)

@@ -113,7 +113,8 @@ class RAFTFlow:
         if path is None or not path.is_file():
             raise CelcolorError(
                 "RAFT weights not found: pass --flow-weights PATH or put raft_large_*.pth "
-                "in torch's hub cache (checkpoints/); or use --flow dis"
+                "in torch's hub cache (checkpoints/); or use DIS (--flow dis; in the bench, "
+                "--metric-flow dis)"
             )
         model = raft_small() if "small" in path.name else raft_large()
         try:
@@ -122,7 +123,8 @@ class RAFTFlow:
         except Exception as e:  # torch raises many kinds for a file that is not a checkpoint
             raise CelcolorError(
                 f"{path}: not a torchvision RAFT checkpoint ({type(e).__name__}); pass the "
-                "raft_large or raft_small weights file, or use --flow dis"
+                "raft_large or raft_small weights file, or use DIS (--flow dis; in the bench, "
+                "--metric-flow dis)"
             ) from e
         self._model = model.eval().to(device)
         self._device = device
