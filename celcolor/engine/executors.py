@@ -19,6 +19,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import socket
 import threading
 import time
 from collections import deque
@@ -467,6 +468,21 @@ def _ray_run_cut(job: CutJob, threads: int, options: dict[str, Any]) -> CutResul
     return run_cut(job)
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail at once when a ``HOST:PORT`` Ray address does not answer: ``ray.init`` would
+    retry for minutes, printing its own connection errors."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or "://" in address or not port.isdigit():
+        return  # "auto", "ray://..." (Ray Client) and the like: Ray's own checks
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise CelcolorError(
+            f"cannot reach Ray at {address} ({why}); is the cluster up (ray start --head)?"
+        ) from e
+
+
 class RayExecutor(Executor):
     """Each cut is a Ray task on an existing cluster (``address``) or on a local Ray.
 
@@ -486,6 +502,7 @@ class RayExecutor(Executor):
             kwargs: dict[str, Any] = {"log_to_driver": True, "include_dashboard": False}
             if config.address is not None:
                 kwargs = {"address": config.address, "log_to_driver": True}
+                _check_reachable(config.address)
             try:
                 ray.init(**kwargs)
             except (ConnectionError, RuntimeError, ValueError) as e:
