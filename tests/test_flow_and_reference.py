@@ -151,6 +151,20 @@ def test_a_layer_keeps_the_framing_of_the_full_picture(clutter: int, seed: int) 
     assert np.abs(placement.matrix[:, 2]).max() < 5
 
 
+@pytest.mark.parametrize("clutter,seed", [(60, 2), (60, 3), (100, 1), (100, 2)])
+def test_a_sparse_layer_is_not_the_whole_picture_squeezed(clutter: int, seed: int) -> None:
+    """A character entering an empty layer shows a foot; the whole picture squeezed five
+    times onto it passed the same-drawing test, and the foot took the picture's colours."""
+    layer, picture = _layer_and_picture(clutter, seed)
+    foot = np.full_like(layer, 255)
+    foot[250:] = layer[250:]
+    cv2.ellipse(foot, (380, 300), (20, 10), 0, 0, 360, (0, 0, 0), 2)
+    placement = place_reference(foot, picture)
+    scale = np.sqrt(abs(np.linalg.det(placement.matrix[:, :2])))
+    assert not placement.same_drawing
+    assert 0.5 <= scale <= 2.0
+
+
 def test_another_drawing_is_not_taken_for_the_same():
     sketch = scene()
     other = np.full((H, W, 3), 255, np.uint8)

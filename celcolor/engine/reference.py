@@ -30,6 +30,10 @@ SAME_DRAWING_OVERLAP = 0.35
 # unit of |log scale|: squeezing a whole picture onto a character layer packs its
 # lines where the layer's are, which the chance-corrected overlap would reward.
 SCALE_PRIOR = 0.15
+# ... and one rescaled past this factor either way is not taken at all: a character
+# entering an empty layer shows only its feet, and the whole picture squeezed eight
+# times onto them passed the same-drawing test (LayerAnimate demo 2).
+MAX_SAME_SHAPE_SCALE = 2.0
 _SAME_SHAPE = 0.03  # aspect ratios within 3% count as the frame's shape
 # DIS preset of the keyframe fit (fit_locally): one flow per keyframe, so the accurate
 # "medium" rather than the per-frame "ultrafast"; training guides use the same.
@@ -188,10 +192,13 @@ def place_reference(
     same_shape = abs(np.log((rw / rh) / (fw / fh))) < _SAME_SHAPE
 
     def prior(m: np.ndarray) -> float:
-        """What a fit's scale costs against the identity (see SCALE_PRIOR)."""
+        """What a fit's scale costs against the identity (see SCALE_PRIOR); infinite
+        past MAX_SAME_SHAPE_SCALE."""
         if not same_shape:
             return 0.0
         scale = np.sqrt(max(abs(float(np.linalg.det(m[:, :2]))), 1e-6))
+        if abs(np.log(scale)) > np.log(MAX_SAME_SHAPE_SCALE):
+            return float("inf")
         return SCALE_PRIOR * abs(float(np.log(scale)))
 
     template = cv2.GaussianBlur(sketch_lines, (0, 0), 1.5)
