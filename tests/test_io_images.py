@@ -125,3 +125,14 @@ def test_write_image_refusals(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="H,W,3 uint8"):
         write_image(tmp_path / "a.png", img[..., 0])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_png_is_named_before_libpng_speaks(tmp_path: Path, capfd) -> None:
+    full = tmp_path / "full.png"
+    write_image(full, np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    with pytest.raises(InputError, match="the PNG is truncated"):
+        read_image(cut)
+    assert "libpng" not in capfd.readouterr().err  # one line is ours, none is the library's
+    assert read_image(full).shape == (64, 64, 3)

@@ -103,6 +103,10 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         ) from e
     if data.size == 0:
         raise InputError(f"{p}: the file is empty; re-export the image")
+    if data[:8].tobytes() == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-65536:].tobytes():
+        # Cut short (a copy or download that stopped): refused here, before libpng
+        # prints its own line about it to stderr.
+        raise InputError(f"{p}: the PNG is truncated (no end marker); re-export the image")
     # imdecode on bytes (rather than imread) so unreadable files and odd paths fail the same way.
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
