@@ -106,20 +106,20 @@ def test_cli_starts_its_own_local_ray(tree: Path, tmp_path: Path) -> None:
     assert "bad" in r.stdout and "not a readable video" in r.stdout
 
 
-def test_an_address_nothing_answers_at_fails_at_once(tree: Path, tmp_path: Path) -> None:
+def test_an_address_nothing_answers_at_fails_at_once() -> None:
     """ray.init would retry a dead HOST:PORT for minutes; the batch says so at once."""
     import socket
     import time
 
+    from celcolor.engine.executors import _check_reachable
     from celcolor.errors import CelcolorError
 
     with socket.socket() as s:  # a port nothing listens on once this socket is closed
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    opts = BatchOptions(
-        tree, tmp_path / "out", run=ExecutorConfig(executor="ray", address=f"127.0.0.1:{port}")
-    )
     t0 = time.monotonic()
     with pytest.raises(CelcolorError, match=f"cannot reach Ray at 127.0.0.1:{port}"):
-        run_batch(opts)
+        _check_reachable(f"127.0.0.1:{port}")
     assert time.monotonic() - t0 < 10
+    _check_reachable("auto")  # Ray's own forms are left to Ray
+    _check_reachable("ray://head:10001")

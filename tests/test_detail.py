@@ -102,6 +102,28 @@ def test_textured_regions_tells_a_blob_from_a_sliver() -> None:
     assert (d[40:80, 130:170] == 1).all() and (d[20, 120] == 0)
 
 
+def test_a_matched_region_keeps_the_networks_colours_only_where_it_leaks() -> None:
+    """Large, in doubt and painted in several thick colours by the network: kept per
+    pixel. A small region, or one the matcher is sure of, stays flat."""
+    from celcolor.lineart.regions import Regions
+
+    labels = np.zeros((H, W), np.int32)
+    labels[:, :120] = 1  # large (60% of the frame)
+    labels[:, 120:180] = 2  # large too (30%)
+    labels[:, 180:] = 3  # small (10%, at the threshold: not over it)
+    regions = Regions(labels=labels, count=4)
+    predicted = np.zeros((H, W), np.uint8)
+    predicted[20:80, 20:80] = 1  # a thick blob of another colour in region 1
+    predicted[20:80, 130:170] = 1  # and in region 2
+    predicted[20:80, 185:198] = 1  # and in region 3
+    winner = np.zeros(4, np.uint8)
+    sure = np.array([1.0, 0.4, 0.95, 0.4])
+    leaks = detail.leaking_regions(regions, predicted, winner, sure)
+    assert leaks.tolist() == [False, True, False, False]
+    flat = np.zeros((H, W), np.uint8)  # the network agrees with the flat colour: no leak
+    assert not detail.leaking_regions(regions, flat, winner, np.zeros(4)).any()
+
+
 def test_choose_takes_each_region_from_its_pass() -> None:
     labels = np.zeros((4, 4), np.int32)
     labels[:, :2], labels[:, 2:] = 1, 2

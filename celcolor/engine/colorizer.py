@@ -417,14 +417,17 @@ class Colorizer:
                 self._say_other_drawing(placement, "matched region by region to the reference")
                 inputs = self.match_inputs(sketch, frame, ref, placement)
                 t0 = time.perf_counter()
-                colours = region_match.choose(matcher, inputs, len(self.palette))
+                colours, sure = region_match.choose_with_belief(matcher, inputs, len(self.palette))
                 self.stats.add_time("match", time.perf_counter() - t0)
                 self.stats.matched_keyframes += 1
-                # Every region flat: textured regions (detail.py) assume the reference
-                # lies exactly on the drawing, and a nearby frame's colour key that passes
-                # as the same drawing does not (it cost 1.1 points of pixel accuracy on
-                # the first 16 held-out keyframes).
-                return colours, None
+                # No textured regions from the reference: they assume it lies exactly on
+                # the drawing, and a nearby frame's colour key that passes as the same
+                # drawing does not (it cost 1.1 points of pixel accuracy on the first 16
+                # held-out keyframes). Leaking regions keep the network's colours instead.
+                if self.options.snap == "flat" or inputs.predicted is None:
+                    return colours, None
+                leaks = texture.leaking_regions(frame.regions, inputs.predicted, colours, sure)
+                return colours, texture.detail_map(frame.regions, leaks, inputs.predicted, colours)
             method = "network"  # auto mode without a matcher: the network alone
         sample = visible = None
         if not placement.same_drawing and self.options.keyframe_fit == "flow":
@@ -546,7 +549,7 @@ class Colorizer:
         parts = region_match.reference_parts(
             placed_index, reference_ink(placed) >= 0.5, colours, self.palette.colours
         )
-        inputs = region_match.MatchInputs(frame.regions, votes, parts, frame.trace)
+        inputs = region_match.MatchInputs(frame.regions, votes, parts, frame.trace, predicted)
         self.stats.add_time("match", time.perf_counter() - t0)
         return inputs
 

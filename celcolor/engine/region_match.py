@@ -367,6 +367,10 @@ class MatchInputs:
     votes: RegionVotes
     parts: ReferenceParts
     trace: np.ndarray | None = None
+    # The exemplar network's prediction as palette indices (``H,W``), for the engine's
+    # leaking regions (:func:`celcolor.engine.detail.leaking_regions`); the rows do not
+    # read it (its votes are in ``votes``).
+    predicted: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         count = self.regions.count
@@ -615,14 +619,24 @@ def choose(scorer, inputs: MatchInputs, colours: int, passes: int = PASSES) -> n
     Returns ``count`` uint8 palette indices (region 0, the lines, gets index 0;
     regions without a candidate take the network's vote).
     """
+    return choose_with_belief(scorer, inputs, colours, passes)[0]
+
+
+def choose_with_belief(
+    scorer, inputs: MatchInputs, colours: int, passes: int = PASSES
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`choose`, and per region the last pass's belief in the colour chosen (1 for
+    regions without a candidate: nothing else was in question)."""
     count = inputs.regions.count
     winner = inputs.votes.network.argmax(1).astype(np.uint8)
+    sure = np.ones(count)
     last = deque(pass_beliefs(scorer, inputs, colours, passes), maxlen=1)  # keep one pass
     if not last:
-        return winner
+        return winner, sure
     _, region, colour, scores = last[0]
     final = beliefs(scores, region, colour, count, colours)
     scored = np.unique(region)
     winner[scored] = final[scored].argmax(1)
+    sure[scored] = final[scored].max(1)
     winner[0] = 0
-    return winner
+    return winner, sure

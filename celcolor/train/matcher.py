@@ -209,6 +209,7 @@ def sample_from_frames(
     colorizer = Colorizer(reference, options)
     frame = colorizer.analyse(sketch)
     inputs = colorizer.match_inputs(sketch, frame)
+    inputs.predicted = None  # the rows do not read it; thousands of samples need not hold it
     truth = truth_colours(colorizer, inputs, target, frame.art.ink_u8)
     rows, region, colour = rm.candidate_rows(inputs)
     area = inputs.shapes[region, 0]
