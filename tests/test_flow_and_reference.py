@@ -165,6 +165,16 @@ def test_a_sparse_layer_is_not_the_whole_picture_squeezed(clutter: int, seed: in
     assert 0.5 <= scale <= 2.0
 
 
+def test_a_fit_for_a_new_shot_may_rescale_a_key_of_the_frames_shape() -> None:
+    """``framed=False`` (a re-key mid-cut, where a new shot may be a close-up) takes the
+    best fit at any scale, as before session 22; the keyframe's own placement does not."""
+    layer, picture = _layer_and_picture(60, 2)
+    free = place_reference(layer, picture, framed=False)
+    framed = place_reference(layer, picture)
+    assert np.sqrt(abs(np.linalg.det(free.matrix[:, :2]))) > 2.0
+    assert abs(np.sqrt(abs(np.linalg.det(framed.matrix[:, :2]))) - 1.0) < 0.05
+
+
 def test_another_drawing_is_not_taken_for_the_same():
     sketch = scene()
     other = np.full((H, W, 3), 255, np.uint8)

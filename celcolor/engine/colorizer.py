@@ -1235,7 +1235,7 @@ class Colorizer:
         A re-keyed frame is a new drawing: with a key per shot (or per character),
         the one that fits it best colours it, not the first one given.
         """
-        placements = [place_reference(sketch, r) for r in self.references]
+        placements = [place_reference(sketch, r, framed=False) for r in self.references]
         best = int(np.argmax([p.overlap for p in placements]))
         return best, placements[best]
 
