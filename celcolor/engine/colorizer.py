@@ -424,7 +424,7 @@ class Colorizer:
                 # the drawing, and a nearby frame's colour key that passes as the same
                 # drawing does not (it cost 1.1 points of pixel accuracy on the first 16
                 # held-out keyframes). Leaking regions keep the network's colours instead.
-                if self.options.snap == "flat" or inputs.predicted is None:
+                if self.options.snap == "flat":
                     return colours, None
                 leaks = texture.leaking_regions(frame.regions, inputs.predicted, colours, sure)
                 return colours, texture.detail_map(frame.regions, leaks, inputs.predicted, colours)

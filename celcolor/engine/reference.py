@@ -25,12 +25,12 @@ _WORK_LONG_SIDE = 512
 # density) coincide within 2 px at work scale this much better than chance.
 SAME_DRAWING_OVERLAP = 0.35
 # A reference of the frame's shape is most likely a frame of the cut (a keyframe, or
-# the full picture of which the sketch is one layer), framed as the frame is; not so
-# for a re-key at a new shot, which may be a close-up (place_reference's ``framed``:
-# on the Anime2Sketch clips whole, re-keyed with it, 11.67 -> 11.47 dB, TC 1.53 -> 1.83). A fit
+# the full picture of which the sketch is one layer), framed as the frame is. A fit
 # that shrinks or enlarges it is then taken only when it is better by this much per
 # unit of |log scale|: squeezing a whole picture onto a character layer packs its
-# lines where the layer's are, which the chance-corrected overlap would reward.
+# lines where the layer's are, which the chance-corrected overlap would reward. Not
+# for a re-key at a new shot, which may be a close-up (place_reference's ``framed``;
+# with the rule there, the Anime2Sketch clips whole fell from 11.67 to 11.47 dB).
 SCALE_PRIOR = 0.15
 # ... and one rescaled past this factor either way is not taken at all: a character
 # entering an empty layer shows only its feet, and the whole picture squeezed eight
@@ -229,8 +229,9 @@ def place_reference(
             m = init  # ECC did not converge: keep the starting fit
         for cand in (m, init):
             raw = _overlap(sketch_lines, warp(cand))
-            if raw - prior(cand) > best_score:
-                best_m, best_raw, best_score = cand, raw, raw - prior(cand)
+            score = raw - prior(cand)
+            if score > best_score:
+                best_m, best_raw, best_score = cand, raw, score
     # Work-scale matrix maps work-frame px -> work-ref px (ref resized to frame_size).
     full = np.zeros((2, 3), np.float32)
     full[0, :2] = best_m[0, :2] * fs / rs_x
