@@ -14,7 +14,7 @@ import pytest
 
 import celcolor.models.records as records
 from celcolor.data.synthetic import CutSpec, generate_cut
-from celcolor.engine import ColorizeOptions, Colorizer, colorize_video, region_match
+from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
 from celcolor.errors import CelcolorError, InputError
 from celcolor.metrics import region_accuracy
 from celcolor.models import create_model, save_checkpoint
@@ -209,22 +209,6 @@ def test_matcher_weights_of_other_columns_are_refused_with_a_retrain_hint(
     )
     with pytest.raises(InputError, match="retrain: colorize-video train matcher"):
         list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
-
-
-def test_matcher_weights_from_before_the_reverse_constellation_still_colour(
-    cut, checkpoint, tmp_path
-):
-    # A matcher a studio trained on the 28+9 columns of sessions 14 to 22 reads its own
-    # columns of today's rows.
-    path = tmp_path / "legacy.safetensors"
-    features, beliefs = region_match.LEGACY_COLUMNS
-    model = create_model("matcher", hidden=8, features=features, belief_features=beliefs)
-    save_checkpoint(model, path, "matcher")
-    options = ColorizeOptions(
-        keyframe_mode="match", checkpoint=checkpoint, matcher_checkpoint=str(path)
-    )
-    out = list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
-    assert out[0].shape == cut.colour[0].shape
 
 
 @pytest.mark.skipif(records.shipped_record("matcher") is None, reason="no shipped matcher")

@@ -176,22 +176,12 @@ def test_shape_rows_find_a_part_that_moved_where_the_votes_go_wrong():
 def _satellite_scene(discs):
     """Labels and palette indices of equal discs, each with a small satellite disc
     (palette 3) at an offset: ``discs`` is ``[(centre, colour, satellite offset)]``."""
-    return _satellites_scene([(centre, colour, [offset]) for centre, colour, offset in discs])
-
-
-def _satellites_scene(discs):
-    """:func:`_satellite_scene` with any number of satellites per disc: ``discs`` is
-    ``[(centre, colour, [satellite offsets])]``; region ids follow in drawing order."""
     shape = (120, 200)
     labels = np.full(shape, 1, np.int32)
     index = np.zeros(shape, np.uint8)
-    circles, region = [], 2
-    for (x, y), colour, offsets in discs:
-        circles.append(((x, y), 30, region, colour))
-        region += 1
-        for dx, dy in offsets:
-            circles.append(((x + dx, y + dy), 10, region, 3))
-            region += 1
+    circles = []
+    for i, ((x, y), colour, (dx, dy)) in enumerate(discs):
+        circles += [((x, y), 30, 2 + 2 * i, colour), ((x + dx, y + dy), 10, 3 + 2 * i, 3)]
     for centre, radius, region, colour in circles:
         _disc(shape, centre, radius, region, labels)
         cv2.circle(index, centre, radius, colour, -1)
@@ -249,63 +239,6 @@ def test_constellation_tells_look_alikes_apart_by_what_sits_around_them():
     lone = rm.reference_parts(np.zeros(ref.shape, np.uint8), np.zeros(ref.shape, bool), 4)
     capped = rm.constellation_costs(rm.MatchInputs(Regions(labels, count), votes, lone), [red])
     assert capped.shape == (1, 1) and capped[0, 0] == pytest.approx(rm._EDGE_CAP)
-
-
-def test_reverse_constellation_charges_a_part_for_neighbours_the_region_lacks():
-    # Two equal discs in the reference, red (1) with a satellite below and blue (2) with
-    # one below and one above. The keyframe's disc has only the one below: everything
-    # around it is found around both parts (the constellation cannot choose), but the
-    # blue part's upper satellite has no counterpart around the region.
-    _, ref = _satellites_scene([((50, 60), 1, [(0, 22)]), ((150, 60), 2, [(0, 22), (0, -22)])])
-    labels, _ = _satellites_scene([((100, 60), 2, [(0, 22)])])
-    count = int(labels.max()) + 1
-    zeros = np.zeros((count, 4))
-    votes = rm.RegionVotes(zeros, zeros, zeros, zeros, np.ones(count))
-    parts = rm.reference_parts(ref, np.zeros(ref.shape, bool), 4)
-    inputs = rm.MatchInputs(Regions(labels, count), votes, parts)
-    rows, region, colour = rm.candidate_rows(inputs)
-
-    def cost(name, c):
-        return rows[(region == 2) & (colour == c)][0, rm.FEATURES.index(name)]
-
-    assert cost("constellation", 1) == pytest.approx(cost("constellation", 2), abs=0.1)
-    # the extra satellite has only the region's lower one to stand for it, far off
-    assert cost("constellation_reverse", 1) < cost("constellation_reverse", 2) - 0.25
-    # later passes: a satellite believed to be the satellites' colour fits better
-    belief = np.zeros((count, 4))
-    belief[[1, 2], 0] = 1.0
-    believed, doubted = belief.copy(), belief.copy()
-    believed[3, 3], doubted[3, 0] = 1.0, 1.0
-    at = rm.BELIEF_FEATURES.index("constellation_reverse_belief")
-
-    def with_belief(b):
-        return rm.belief_columns(inputs, b, region, colour)[(region == 2) & (colour == 1)][0, at]
-
-    assert with_belief(believed) < with_belief(doubted) - 0.2
-    # a region without neighbours pays the cap for each of a part's neighbours; a part
-    # without neighbours costs nothing
-    alone = rm.MatchInputs(Regions(np.ones((20, 20), np.int32), 2), votes, parts)
-    capped = rm.reverse_constellation_costs(alone, np.array([1]))
-    with_neighbours = np.asarray(parts.adjacency.sum(1)).ravel() > 0
-    assert np.allclose(capped[0, with_neighbours], rm._EDGE_CAP)
-    lone = rm.reference_parts(np.zeros(ref.shape, np.uint8), np.zeros(ref.shape, bool), 4)
-    free = rm.reverse_constellation_costs(rm.MatchInputs(Regions(labels, count), votes, lone), [2])
-    assert free.shape == (1, 1) and free[0, 0] == 0
-
-
-def test_a_matcher_trained_before_the_reverse_constellation_reads_its_own_columns():
-    rows1 = np.arange(2 * len(rm.FEATURES), dtype=np.float32).reshape(2, -1)
-    rows2 = np.arange(2 * (len(rm.FEATURES) + len(rm.BELIEF_FEATURES)), dtype=np.float32)
-    rows2 = rows2.reshape(2, -1)
-    old = rm.column_view(*rm.LEGACY_COLUMNS)
-    assert old(rows1, 1).shape == (2, 28) and (old(rows1, 1) == rows1[:, :28]).all()
-    kept = old(rows2, 2)
-    assert kept.shape == (2, 37)
-    assert (kept[:, :28] == rows2[:, :28]).all()
-    assert (kept[:, 28:] == rows2[:, len(rm.FEATURES) : len(rm.FEATURES) + 9]).all()
-    now = rm.column_view(len(rm.FEATURES), len(rm.BELIEF_FEATURES))
-    assert now(rows2, 2) is rows2
-    assert rm.column_view(27, 9) is None and rm.column_view(28, 4) is None
 
 
 def test_reference_lightness_says_which_colours_are_shadows_and_highlights():

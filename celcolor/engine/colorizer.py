@@ -606,8 +606,7 @@ class Colorizer:
             if not isinstance(model, RegionMatcher):
                 raise InputError(f"{ckpt}: not region matcher weights")
             columns = (model.config.features, model.config.belief_features)
-            view = region_match.column_view(*columns)
-            if view is None:
+            if columns != (len(region_match.FEATURES), len(region_match.BELIEF_FEATURES)):
                 raise InputError(
                     f"{ckpt or 'shipped matcher'}: weights read {columns[0]}+{columns[1]} "
                     f"columns, this celcolor gives {len(region_match.FEATURES)}+"
@@ -616,7 +615,6 @@ class Colorizer:
 
             @torch.inference_mode()
             def score(rows: np.ndarray, stage: int) -> np.ndarray:
-                rows = np.ascontiguousarray(view(rows, stage))
                 return model.probabilities(torch.from_numpy(rows), stage).double().numpy()
 
             self._matcher = score

@@ -22,10 +22,7 @@ learned scorer (:mod:`celcolor.models.matcher`) rates:
   lighter or darker the colour is than what surrounds it in the reference;
 - constellation: how well the region's neighbours (their shapes and where they lie
   relative to it) match the neighbours of the best reference part of that colour;
-  in later passes also whether the neighbours are believed to be those parts' colours;
-  and the other way round (the reverse constellation): how well the part's
-  neighbours find counterparts around the region, so a part with a highlight or a
-  band that the region lacks pays for it.
+  in later passes also whether the neighbours are believed to be those parts' colours.
 
 Context needs the neighbours' colours, which are what is being decided, so the
 scorer runs in passes (relaxation labelling): the first reads the neighbours'
@@ -85,8 +82,6 @@ FEATURES = (
     "relative_lightness",
     "constellation",
     "constellation_total",
-    # Session 23 (appended, so weights trained on the columns before still read theirs).
-    "constellation_reverse",
 )
 BELIEF_FEATURES = (
     "context_belief",
@@ -98,11 +93,7 @@ BELIEF_FEATURES = (
     "claim_deficit",
     "rival_belief",
     "constellation_belief",
-    "constellation_reverse_belief",
 )
-# The columns of matchers trained before the reverse constellation (sessions 14 to 22):
-# the first 28 of FEATURES and the first 9 of BELIEF_FEATURES.
-LEGACY_COLUMNS = (28, 9)
 
 
 def region_shapes(labels: np.ndarray, count: int) -> np.ndarray:
@@ -297,7 +288,7 @@ def constellation_costs(
     h, w = inputs.regions.labels.shape
     diag = float(np.hypot(h, w))
     total = max(float(ts[1:, 0].sum()), 1.0)
-    (t_src, t_dst, t_wt), (r_src, r_dst, _) = inputs.layout_edges
+    (t_src, t_dst, t_wt), (r_src, r_dst) = inputs.layout_edges
     mine = np.isin(t_src, ids)
     t_src, t_dst, t_wt = t_src[mine], t_dst[mine], t_wt[mine]
     if len(t_src) == 0:
@@ -325,62 +316,6 @@ def constellation_costs(
         best = np.minimum(np.minimum.reduceat(cost, starts, axis=1), _EDGE_CAP)
         np.add.at(acc, row_of_edge[e], t_wt[e, None] * best)
     out[:, with_edges] = acc
-    return out
-
-
-def reverse_constellation_costs(
-    inputs: MatchInputs, ids: np.ndarray, belief: np.ndarray | None = None
-) -> np.ndarray:
-    """``len(ids),n`` cost of each keyframe region in ``ids`` being reference part p, from
-    p's neighbours: for each of p's neighbours (weighted by shared border), the best of
-    the region's neighbours by shape and by where it lies relative to the region against
-    where p's neighbour lies relative to p (the same cost as :func:`constellation_costs`,
-    the other way round).
-
-    :func:`constellation_costs` asks whether everything around the region is found
-    around p, and a part with more around it passes: a base with a band and a
-    highlight fits a region with only a band. Here p's highlight finds no counterpart
-    and pays the cap. A region without neighbours pays the cap for each of p's; a part
-    without neighbours costs 0 (no evidence either way). With a previous pass's
-    ``count,K`` ``belief``, a region's neighbour also pays for how little it believes
-    in the colour of p's neighbour it stands for.
-    """
-    parts = inputs.parts
-    ts, rs = inputs.shapes, parts.shapes
-    out = np.zeros((len(ids), len(rs)))
-    if parts.adjacency is None or len(ids) == 0 or len(rs) == 0:
-        return out
-    (t_src, t_dst, _), (r_src, r_dst, r_wt) = inputs.layout_edges
-    if len(r_src) == 0:
-        return out
-    out[:] = _EDGE_CAP * np.bincount(r_src, r_wt, len(rs))[None]
-    mine = np.isin(t_src, ids)
-    t_src, t_dst = t_src[mine], t_dst[mine]
-    if len(t_src) == 0:
-        return out
-    h, w = inputs.regions.labels.shape
-    diag = float(np.hypot(h, w))
-    total = max(float(ts[1:, 0].sum()), 1.0)
-    # Edges come grouped by their source region (in ``ids`` order).
-    with_edges, starts = np.unique(t_src, return_index=True)
-    log_area_t = np.log(np.maximum(ts[:, 0], 1.0) / total)
-    log_area_r = np.log(np.maximum(rs[:, 0], 1.0) / total)
-    r_off = (rs[r_dst, 1:3] - rs[r_src, 1:3]) / diag
-    t_off = (ts[t_dst, 1:3] - ts[t_src, 1:3]) / diag
-    acc = np.zeros((len(rs), len(with_edges)))
-    block = max(1, _EDGE_BLOCK // len(t_src))
-    for lo in range(0, len(r_src), block):
-        e = slice(lo, lo + block)
-        q = r_dst[e]
-        shape = _shape_distances(ts[t_dst], rs[q], log_area_t[t_dst], log_area_r[q])
-        offset = np.hypot(t_off[:, 0:1] - r_off[e, 0], t_off[:, 1:2] - r_off[e, 1])
-        cost = _shape_cost(*shape) + _OFFSET_WEIGHT * offset
-        if belief is not None:
-            cost += _BELIEF_WEIGHT * (1.0 - belief[t_dst][:, parts.colour[q]])
-        # per (region, part edge): the region's best neighbour for it, capped
-        best = np.minimum(np.minimum.reduceat(cost, starts, axis=0), _EDGE_CAP)
-        np.add.at(acc, r_src[e], r_wt[e, None] * best.T)
-    out[np.searchsorted(ids, with_edges)] = acc.T
     return out
 
 
@@ -459,33 +394,14 @@ class MatchInputs:
 
     @functools.cached_property
     def layout_edges(self) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
-        """The constellation edges: ``(source, neighbour, weight)`` of every region's
-        longest borders and of every reference part's; the same for every pass, so
-        found once."""
+        """The :func:`constellation_costs` edges: ``(source, neighbour, weight)`` of every
+        region's longest borders, and ``(source, neighbour)`` of every reference part's;
+        the same for every pass, so found once."""
         count = self.regions.count
         regions = _top_edges(self.neighbours.tocsr(), np.arange(1, count), _NEIGHBOURS)
         adj = self.parts.adjacency
         rows = np.arange(0 if adj is None else adj.shape[0])
-        return regions, _top_edges(adj, rows, _NEIGHBOURS)
-
-
-def column_view(features: int, belief_features: int):
-    """``view(rows, stage) -> rows`` giving a matcher trained on ``features`` stage-1 and
-    ``belief_features`` stage-2 columns the ones it reads, or None when it reads a
-    layout this module does not give: today's (:data:`FEATURES`, :data:`BELIEF_FEATURES`)
-    or the one before the reverse constellation (:data:`LEGACY_COLUMNS`). New columns
-    are appended to each tuple, so the old ones are a prefix of each."""
-    now = (len(FEATURES), len(BELIEF_FEATURES))
-    if (features, belief_features) == now:
-        return lambda rows, stage: rows
-    if (features, belief_features) != LEGACY_COLUMNS:
-        return None
-    keep = np.r_[np.arange(features), now[0] + np.arange(belief_features)]
-
-    def view(rows: np.ndarray, stage: int) -> np.ndarray:
-        return rows[:, :features] if stage == 1 else rows[:, keep]
-
-    return view
+        return regions, _top_edges(adj, rows, _NEIGHBOURS)[:2]
 
 
 def candidate_rows(
@@ -520,7 +436,6 @@ def candidate_rows(
     context_copy = inputs.neighbours @ votes.copy_all
     trace_net = inputs.trace_neighbours @ votes.network
     layout = constellation_costs(inputs, ids)[:, order]
-    reverse = reverse_constellation_costs(inputs, ids)[:, order]
     blocks = []
     for lo in range(0, len(ids), _BLOCK):
         t = ids[lo : lo + _BLOCK]
@@ -563,7 +478,6 @@ def candidate_rows(
             parts.lightness[cc],
             _group_min(layout[lo : lo + _BLOCK], starts),
             _group_min(total_cost + layout[lo : lo + _BLOCK], starts),
-            _group_min(reverse[lo : lo + _BLOCK], starts),
         ]
         blocks.append((np.stack(cols, 1).astype(np.float32), tt, cc))
     rows = np.concatenate([b[0] for b in blocks])
@@ -594,7 +508,6 @@ def belief_columns(
         np.minimum(trace_belief[tt], parts.context[cc]).sum(1),
         *claims.columns(belief, tt, cc, parts.share),
         _colour_min(inputs, constellation_costs(inputs, ids, belief), ids, tt, cc),
-        _colour_min(inputs, reverse_constellation_costs(inputs, ids, belief), ids, tt, cc),
     ]
     return np.stack(cols, 1).astype(np.float32)
 

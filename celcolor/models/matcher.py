@@ -32,8 +32,8 @@ from .trees import BoostedTrees
 class MatcherConfig:
     """Architecture of a region matcher (stored in every checkpoint)."""
 
-    features: int = 29  # len(region_match.FEATURES)
-    belief_features: int = 10  # len(region_match.BELIEF_FEATURES), stage 2 only
+    features: int = 28  # len(region_match.FEATURES)
+    belief_features: int = 9  # len(region_match.BELIEF_FEATURES), stage 2 only
     hidden: int = 64
     members: int = 1  # fits from different seeds; their probabilities are averaged
     # Boosted-tree members, each [stage-1 nodes, stage-1 trees, stage-2 nodes, stage-2 trees]

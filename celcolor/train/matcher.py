@@ -488,12 +488,7 @@ def fit_matcher(
     Every member (MLP or trees) has its own two such fits, from its own seed: the
     members then differ in what stage 2 learned from as well as in their starts.
     """
-    config = MatcherConfig(
-        features=len(rm.FEATURES),
-        belief_features=len(rm.BELIEF_FEATURES),
-        hidden=cfg.hidden,
-        members=cfg.members,
-    )
+    config = MatcherConfig(features=len(rm.FEATURES), hidden=cfg.hidden, members=cfg.members)
     model = RegionMatcher(config)
     members = model.members()
     # Without tree members there is nothing to stack for them.
