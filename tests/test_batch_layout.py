@@ -164,6 +164,17 @@ def test_cut_folders_do_not_nest(tmp_path: Path) -> None:
     assert "cuts do not nest" in skipped["c001/sketch"]
 
 
+def test_frames_beside_a_cut_folders_video_are_named_as_not_coloured(tmp_path: Path) -> None:
+    root = tmp_path / "cuts"
+    touch(root / "c001" / "sketch.mp4")
+    touch(root / "c001" / "ref.png")
+    frames(root / "c001")  # the same cut exported as frames, beside the video
+    cuts, skipped = by_name(root)
+    assert cuts["c001"].kind == "video" and cuts["c001"].source.name == "sketch.mp4"
+    (path, reason), *_ = [(p, r) for p, r in skipped.items() if p.startswith("c001/")]
+    assert "frame images beside the cut's video" in reason and "sketch.mp4 is coloured" in reason
+
+
 def test_the_input_folder_itself_can_be_a_cut(tmp_path: Path) -> None:
     root = tmp_path / "shot7"
     frames(root)

@@ -495,6 +495,22 @@ def test_colorize_video_names_a_misused_option(tmp_path: Path, kwargs, message) 
         colorize_video(tmp_path / "cut.mp4", tmp_path / "key.png", tmp_path / "out.mp4", **kwargs)
 
 
+def test_colorize_video_names_arguments_of_the_wrong_kind(tmp_path: Path) -> None:
+    src = tmp_path / "cut.png"
+    src.write_bytes(b"")  # exists: the checks below come before any decoding
+    key = tmp_path / "key.png"
+    cases = [
+        ((None, key), {}, "src must be a path, got NoneType"),
+        ((src, key, 5), {}, "dst must be a path, got int"),
+        ((src, key), {"encode": {"crf": 16}}, "encode must be an EncodeOptions, got dict"),
+        ((src, None), {}, "a reference is a path or an H,W,3 uint8 RGB array, got NoneType"),
+        ((src, [("48", key)]), {}, "a pinned reference is \\(frame number, reference\\)"),
+    ]
+    for args, kwargs, message in cases:
+        with pytest.raises(UsageError, match=message):
+            colorize_video(*args, **kwargs)
+
+
 def test_a_reference_pinned_past_the_end_is_named_and_a_negative_frame_refused(
     cut: SyntheticCut, caplog
 ) -> None:

@@ -295,6 +295,14 @@ class _Finder:
                     self._skip(rel, rule)
                 else:
                     self.cuts.append(Cut(folder_name, "video", left[0], None, ref, pin, rule))
+                    if frames:  # perhaps the video's frames exported: say which is coloured
+                        listed = ", ".join(p.name for p in frames[:3])
+                        more = f" and {len(frames) - 3} more" if len(frames) > 3 else ""
+                        self._skip(
+                            _join(rel, frames[0].name),
+                            f"frame images beside the cut's video ({listed}{more}); the video "
+                            f"{left[0].name} is coloured, not them",
+                        )
                 return True
         # Rule 3: videos whose reference is in --refs under their own name.
         for v in left:

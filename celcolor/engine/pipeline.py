@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 import time
 from collections import deque
@@ -120,6 +121,10 @@ def load_references(ref: Reference | list[Reference]):
     for item in items:
         frame = None
         if isinstance(item, tuple):
+            if len(item) != 2 or not isinstance(item[0], int | np.integer):
+                raise UsageError(
+                    f"a pinned reference is (frame number, reference), got {item!r:.80}"
+                )
             frame, item = item
         elif isinstance(item, str | Path) and not Path(item).exists():
             match = re.fullmatch(r"(\d+):(.+)", str(item))
@@ -127,6 +132,10 @@ def load_references(ref: Reference | list[Reference]):
                 frame, item = int(match.group(1)), match.group(2)
         if isinstance(item, np.ndarray):
             image = item
+        elif not isinstance(item, str | os.PathLike):
+            raise UsageError(
+                f"a reference is a path or an H,W,3 uint8 RGB array, got {type(item).__name__}"
+            )
         else:
             paths.append(Path(item))
             image = load_reference(Path(item))
@@ -187,6 +196,13 @@ def colorize_video(
             "(or pass the fields as keywords: colorize_video(..., lines='fill'))"
         )
     encode = encode or EncodeOptions()
+    if not isinstance(encode, EncodeOptions):
+        raise UsageError(
+            f"colorize_video: encode must be an EncodeOptions, got {type(encode).__name__}"
+        )
+    for name, path in (("src", src), ("dst", dst)):
+        if not isinstance(path, str | os.PathLike) and (name == "src" or path is not None):
+            raise UsageError(f"colorize_video: {name} must be a path, got {type(path).__name__}")
     src = Path(src)
     if not src.exists():
         raise InputError(f"input not found: {src}")
