@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,52 @@ def test_training_on_cuda_without_a_gpu_is_a_usage_error(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert "--device cuda" in proc.stderr and "Traceback" not in proc.stderr
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--minutes", "-1"], "--minutes must be a number above 0"),
+        (["--lr", "nan"], "--lr must be a number above 0"),
+        (["--batch", "0"], "--batch must be 1 to 4096"),
+        (["--synthetic", "0"], "--synthetic must be 1 to"),
+        (["--eval-every", "0"], "--eval-every must be 1 or more"),
+        (["--seed", "-1"], "--seed must be 0 to 2**32 - 1"),
+        (["--threads", "100000"], "--threads must be 0 (all cores) to 1024"),
+        (["--guide-dropout", "2"], "--guide-dropout must be a share from 0 to 1"),
+        (["--w-long", "-100"], "--w-long must be a number 0 or more"),
+        (["--size", "80000", "80000"], "--size must be 16 to 2048 pixels a side"),
+        (["--data", "no-such-folder"], "--data no-such-folder: no such folder"),
+    ],
+)
+def test_training_flags_out_of_range_are_refused_before_anything_is_written(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    from celcolor.errors import UsageError
+    from celcolor.train.cli import build_parser, run
+
+    out = tmp_path / "run"
+    for model in ("exemplar", "temporal", "matcher"):
+        args = build_parser("colorize-video train").parse_args([model, "--out", str(out), *flags])
+        with pytest.raises(UsageError, match=re.escape(message)):
+            run(args)
+        assert not out.exists()
+
+
+def test_training_out_and_init_problems_are_one_line_errors(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    tiny = ["--synthetic", "1", "--heldout", "1", "--real", "0", "--steps", "1", "-q"]
+    cases = [
+        (["exemplar", "--out", afile, *tiny], "exists and is not a folder"),
+        (["exemplar", "--out", afile / "sub", *tiny], "cannot create the folder"),
+        (["temporal", "--out", tmp_path / "t", "--init", "matcher", *tiny], "not exemplar"),
+        (["temporal", "--out", tmp_path / "t", "--init", tmp_path, *tiny], "a folder"),
+    ]
+    for argv, message in cases:
+        proc = run_cli("train", *argv)
+        assert proc.returncode == 1, proc.stderr
+        assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert afile.read_text() == "keep me" and not (tmp_path / "t").exists()

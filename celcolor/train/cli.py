@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import shutil
 import sys
 from pathlib import Path
 
+from ..engine.arguments import OneLineParser
 from ..errors import UsageError
 from ..models.records import WEIGHTS_DIR, WeightsRecord, shipped_record
 from .exemplar import PRECISIONS, ExemplarTrainConfig
@@ -31,7 +33,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     def both(field: str) -> str:
         return f"(default: exemplar {getattr(ex, field)}, temporal {getattr(te, field)})"
 
-    p = argparse.ArgumentParser(prog=prog, description="Train a celcolor network.")
+    p = OneLineParser(prog=prog, description="Train a celcolor network.")
     p.add_argument("model", choices=MODELS)
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/MODEL)")
     p.add_argument(
@@ -141,6 +143,53 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
+def _finite_above(low: float):
+    return lambda v: math.isfinite(v) and v > low
+
+
+def _between(low: float, high: float):
+    return lambda v: math.isfinite(v) and low <= v <= high
+
+
+# What each numeric flag must be, checked before anything is built or written:
+# (flag, attribute, test, what the message says it must be).
+_LIMITS = (
+    ("--minutes", "minutes", _finite_above(0), "a number above 0"),
+    ("--steps", "steps", _between(1, math.inf), "1 or more"),
+    ("--batch", "batch", _between(1, 4096), "1 to 4096"),
+    ("--lr", "lr", _finite_above(0), "a number above 0"),
+    ("--synthetic", "synthetic", _between(1, 10**6), "1 to 1000000"),
+    ("--real", "real", _between(0, 10**6), "0 to 1000000"),
+    ("--heldout", "heldout", _between(1, 10**5), "1 to 100000"),
+    ("--eval-every", "eval_every", _between(1, math.inf), "1 or more"),
+    ("--seed", "seed", _between(0, 2**32 - 1), "0 to 2**32 - 1"),
+    ("--threads", "threads", _between(0, 1024), "0 (all cores) to 1024"),
+    ("--width", "width", _between(1, 1024), "1 to 1024"),
+    ("--key-dim", "key_dim", _between(1, 1024), "1 to 1024"),
+    ("--guide-dropout", "guide_dropout", _between(0, 1), "a share from 0 to 1"),
+    ("--exact-flow", "exact_flow", _between(0, 1), "a share from 0 to 1"),
+    ("--w-short", "w_short", _between(0, math.inf), "a number 0 or more"),
+    ("--w-long", "w_long", _between(0, math.inf), "a number 0 or more"),
+)
+# Training frames beyond this side would not fit in memory (the data set is built whole).
+_MAX_SIZE = 2048
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse out-of-range flags, a --size that cannot be trained and a --data that is
+    not a folder, before anything is built or written (:class:`UsageError`)."""
+    for flag, name, ok, must in _LIMITS:
+        value = getattr(args, name, None)
+        if value is not None and not ok(value):
+            raise UsageError(f"{flag} must be {must}, got {value}")
+    if args.size is not None and not all(16 <= s <= _MAX_SIZE for s in args.size):
+        raise UsageError(
+            f"--size must be 16 to {_MAX_SIZE} pixels a side, got {args.size[0]} {args.size[1]}"
+        )
+    if args.data is not None and not args.data.is_dir():
+        raise UsageError(f"--data {args.data}: no such folder")
+
+
 def _common(args: argparse.Namespace, default) -> dict:
     """The shared flags, each either given or the recipe's default."""
     size = tuple(args.size) if args.size else default.size
@@ -160,6 +209,7 @@ def _common(args: argparse.Namespace, default) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Train, write summary.json, and ship the weights when asked."""
+    check_arguments(args)
     if args.model == "matcher":
         return _run_matcher(args)
     if args.model == "temporal":

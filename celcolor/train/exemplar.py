@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.pairs import Sample, real_pairs, synthetic_pairs
+from ..errors import OutputError
 from ..models.exemplar import ExemplarNet, PatchDiscriminator
 from ..models.registry import resolve_device, save_checkpoint
 
@@ -224,6 +225,18 @@ def evaluate(model: ExemplarNet, data: dict[str, torch.Tensor]) -> dict[str, flo
     }
 
 
+def prepare_out(out: Path) -> Path:
+    """Create the run folder ``out`` (an :class:`OutputError` when it cannot be:
+    a file there, no permission, a read-only place)."""
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: exists and is not a folder; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"--out {out}: cannot create the folder ({e.strerror or e})") from e
+    return out
+
+
 def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     """Train by the recipe; returns a summary (paths, steps, seconds, held-out metrics)."""
     random.seed(cfg.seed)
@@ -233,7 +246,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
         torch.set_num_threads(cfg.threads)
     device = training_device(cfg.device)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_out(out)
     t_start = time.perf_counter()
     train, heldout, data_info = build_data(cfg)
     train, heldout = on_device(train, device), on_device(heldout, device)

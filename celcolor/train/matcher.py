@@ -53,7 +53,7 @@ from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..models.trees import BoostedTrees
 from ..progress import progress_bar
-from .exemplar import data_root
+from .exemplar import data_root, prepare_out
 
 log = logging.getLogger(__name__)
 
@@ -595,7 +595,7 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
     """Build the samples, train both stages, write the checkpoint; returns the summary."""
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    cfg.out.mkdir(parents=True, exist_ok=True)
+    prepare_out(cfg.out)
     # One set of worker processes builds the keyframes, then fits the stages.
     generated = max(cfg.keyframes, cfg.tree_count())
     with Workers(cfg.workers) as workers:

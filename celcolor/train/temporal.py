@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.sequences import Sequence, real_sequences, synthetic_sequences
+from ..errors import InputError
 from ..models.exemplar import GUIDE_CHANNELS, ExemplarNet, PatchDiscriminator
 from ..models.registry import create_model, load_checkpoint, save_checkpoint
 from .exemplar import (
@@ -40,6 +41,7 @@ from .exemplar import (
     mean_psnr,
     mixed_precision,
     on_device,
+    prepare_out,
     total_variation,
     training_device,
 )
@@ -124,11 +126,14 @@ def init_temporal(init: str) -> ExemplarNet:
     Only the new guide's weights are missing from the exemplar checkpoint; they are
     zero, so the result colours exactly as the exemplar network at first.
     """
-    base = (
-        load_checkpoint(Path(init))
-        if Path(init).suffix == ".safetensors"
-        else create_model(init, pretrained=True)
-    )
+    path = Path(init)
+    if path.is_dir():
+        raise InputError(f"--init {init}: a folder; give exemplar weights (.safetensors) or a name")
+    is_path = path.suffix == ".safetensors" or path.exists() or "/" in init
+    base = load_checkpoint(path) if is_path else create_model(init, pretrained=True)
+    # Temporal weights are exemplar networks with a second guide: refused by that.
+    if not isinstance(base, ExemplarNet) or base.config.guides > 1:
+        raise InputError(f"--init {init}: not exemplar network weights")
     config = {**base.config.as_dict(), "guides": base.config.guides + 1}
     model = create_model("temporal", **config)
     missing = model.load_state_dict(base.state_dict(), strict=False).missing_keys
@@ -235,10 +240,10 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = training_device(cfg.device)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    model = init_temporal(cfg.init).train().to(device)
+    model = init_temporal(cfg.init).train().to(device)  # bad weights: refused before --out
+    out = Path(cfg.out)
+    prepare_out(out)
     train, heldout, data_info = build_data(cfg)
     train, heldout = on_device(train, device), on_device(heldout, device)
     data_info["device"] = str(device)
