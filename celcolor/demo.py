@@ -11,6 +11,8 @@ from .errors import OutputError
 
 # A short cut with shadows, highlights and crossing shapes: everything the engine does.
 DEMO_SPEC = CutSpec(width=640, height=360, num_frames=48, seed=7)
+# What a demo writes into its folder (write_cut's files, then the coloured clip).
+DEMO_FILES = ("sketch.mp4", "reference.png", "cut.json", "sketch", "gt", "sketch_color.mp4")
 
 
 def run_demo(
@@ -24,11 +26,24 @@ def run_demo(
     Returns the paths of the sketch clip, the reference and the coloured clip.
     """
     folder = Path(folder)
-    if not overwrite and (folder / "sketch.mp4").exists():
-        raise OutputError(
-            f"{folder} already holds a demo: pass --overwrite, or another folder with -o"
-        )
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder; choose another -o")
+    if not overwrite:
+        if (folder / "sketch.mp4").exists():
+            raise OutputError(
+                f"{folder} already holds a demo: pass --overwrite, or another folder with -o"
+            )
+        # Checked before anything is written: a clash found halfway would leave half a demo.
+        for name in DEMO_FILES:
+            path = folder / name
+            if path.is_file() or (path.is_dir() and any(path.iterdir())):
+                raise OutputError(
+                    f"{path} already exists: pass --overwrite, or another folder with -o"
+                )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot create the folder ({e.strerror or e})") from e
     paths = write_cut(DEMO_SPEC, folder, video=True, overwrite=overwrite)
     result = colorize_video(
         paths["sketch_video"],

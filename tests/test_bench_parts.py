@@ -196,6 +196,8 @@ def test_cli_usage_errors(tmp_path, capsys):
         (["--resolutions", ""], "one or more WIDTHxHEIGHT"),
         (["--methods", ","], "one or more names"),
         (["--methods", "model:matcher"], "none of the methods asked for can run"),
+        (["--frames", "100000000"], "--frames must be at most 10000"),
+        (["--presets", "nope"], "unknown synthetic preset 'nope'"),
     ],
 )
 def test_cli_refuses_what_would_run_nothing_or_too_much(capsys, args, message):
@@ -205,6 +207,28 @@ def test_cli_refuses_what_would_run_nothing_or_too_much(capsys, args, message):
         code = e.code
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_report_folder_that_cannot_be_made_or_run_that_fails_leaves_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    quick = ["bench", "--no-speed", "--no-memory", "--presets", "slow", "--frames", "2"]
+    assert main([*quick, "-o", str(afile / "sub")]) == 1
+    assert "cannot create the folder" in capsys.readouterr().err
+    # A run that fails after the folder was made removes the folder it made.
+    out = tmp_path / "report"
+    code = main([*quick, "--resolutions", "160x96", "--methods", "classical", "-o", str(out)])
+    assert code == 0 and (out / "report.json").is_file()  # the same run succeeds ...
+    broken = tmp_path / "broken"
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("celcolor.bench.cli.run_bench", fail)
+    assert main([*quick, "-o", str(broken)]) != 0
+    assert not broken.exists()  # ... and one that fails leaves no folder behind
 
 
 def test_cli_fails_when_no_input_could_be_scored(tmp_path, caplog):

@@ -53,6 +53,25 @@ def assert_one_line_error(proc, code: int) -> str:
 # --------------------------------------------------------------------------- demo
 
 
+def test_demo_refuses_a_clash_before_writing_anything(tmp_path: Path) -> None:
+    from celcolor.demo import run_demo
+    from celcolor.errors import OutputError
+
+    out = tmp_path / "demo"
+    out.mkdir()
+    mine = out / "sketch_color.mp4"
+    mine.write_text("the user's own clip")
+    with pytest.raises(OutputError, match=r"sketch_color\.mp4 already exists: pass --overwrite"):
+        run_demo(out)
+    assert listing(out) == ["sketch_color.mp4"] and mine.read_text() == "the user's own clip"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(OutputError, match="exists and is not a folder"):
+        run_demo(afile)
+    with pytest.raises(OutputError, match="cannot create the folder"):
+        run_demo(afile / "sub")
+
+
 def test_demo_writes_and_colours_a_clip(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = run_cli("demo", "-o", out, "-q")

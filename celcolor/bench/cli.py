@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import shlex
+import shutil
 from pathlib import Path
 
 from ..errors import UsageError
@@ -332,10 +333,18 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(config.as_dict(), indent=2, default=str))
         return 0
+    made = args.output is not None and not args.output.exists()
     if args.output is not None:
         check_report_folder(args.output, args.overwrite)
     command = command_line(args)
-    report = run_bench(config, output=args.output, command=command, progress=_progress(args.quiet))
+    try:
+        report = run_bench(
+            config, output=args.output, command=command, progress=_progress(args.quiet)
+        )
+    except BaseException:
+        if made:  # a folder this run made holds nothing but its partial contact sheets
+            shutil.rmtree(args.output, ignore_errors=True)
+        raise
     if args.output is not None:
         paths = write_report(report, args.output)
         print(headline_markdown(report))

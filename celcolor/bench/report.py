@@ -761,6 +761,11 @@ def check_report_folder(folder: Path, overwrite: bool) -> None:
             raise OutputError(
                 f"{taken[0]} already exists: pass --overwrite or choose another -o folder"
             )
+    # The folder is made now, so a path that cannot hold one fails before the run.
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot create the folder ({e.strerror or e})") from e
 
 
 def write_report(report: dict[str, Any], folder: Path, *, plots: bool = True) -> dict[str, Path]:

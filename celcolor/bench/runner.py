@@ -40,6 +40,10 @@ from .scoring import (
 
 log = logging.getLogger(__name__)
 
+# Most frames a synthetic cut (generated whole, with its truth and flows) or a clip's cap
+# may ask for: 10000 frames at 640x360 is already tens of gigabytes.
+MAX_FRAMES = 10_000
+
 __all__ = ["REPORT_FORMAT", "BenchConfig", "run_bench", "summarise"]
 
 REPORT_FORMAT = 1
@@ -121,6 +125,13 @@ class BenchConfig:
     def __post_init__(self) -> None:
         if self.synthetic_frames < 2 or self.max_frames < 2:
             raise UsageError("a cut needs at least 2 frames (--frames)")
+        if self.synthetic_frames > MAX_FRAMES or self.max_frames > MAX_FRAMES:
+            raise UsageError(f"--frames must be at most {MAX_FRAMES}")
+        unknown = [n for n in self.presets or () if n not in CUT_PRESETS]
+        if unknown:
+            raise UsageError(
+                f"unknown synthetic preset {unknown[0]!r}; choose from {', '.join(CUT_PRESETS)}"
+            )
         if self.speed_frames < 2:
             raise UsageError("--speed-frames must be at least 2")
         if len(self.memory_frames) and min(self.memory_frames) < 2:
