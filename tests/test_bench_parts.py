@@ -209,6 +209,16 @@ def test_cli_refuses_what_would_run_nothing_or_too_much(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_cli_refuses_cuda_without_a_gpu_before_the_run(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    args = ["bench", "--no-speed", "--no-memory", "--presets", "slow", "--frames", "2"]
+    assert main([*args, "--methods", "model:exemplar", "--device", "cuda"]) == 2
+    assert "--device cuda: torch sees no CUDA device" in capsys.readouterr().err
+
+
 def test_cli_report_folder_that_cannot_be_made_or_run_that_fails_leaves_nothing(
     tmp_path, capsys, monkeypatch
 ):

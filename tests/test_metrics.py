@@ -464,6 +464,10 @@ def test_lpips_rejects_wrong_keys_and_bad_hash(tmp_path, monkeypatch):
     torch.save({"module.features.0.weight": torch.zeros(1)}, path)
     with pytest.raises(LPIPSWeightsError, match="unexpected key"):
         load_lpips(path)
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")  # unpickling it fails with a bare number: the message says more
+    with pytest.raises(LPIPSWeightsError, match=r"not a PyTorch weights file\? \w+Error"):
+        load_lpips(text)
     # A cached file under torchvision's name whose content does not match its hash.
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cached = tmp_path / "hub" / "checkpoints" / ALEXNET_CHECKPOINT

@@ -139,6 +139,12 @@ class BenchConfig:
         for w, h in (*self.synthetic_resolutions, *self.speed_sizes, self.memory_size):
             if w < 32 or h < 32 or w % 2 or h % 2:
                 raise UsageError(f"sizes must be even and at least 32x32, got {w}x{h}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise UsageError(f"--device must be auto, cpu or cuda, got {self.device!r}")
+        if self.device == "cuda":
+            from ..models.registry import resolve_device
+
+            resolve_device(self.device)  # no GPU here: one line now, not a failure per cut
         if self.ssim not in ("opencv", "kornia"):
             raise UsageError(f"--ssim must be opencv or kornia, got {self.ssim!r}")
         bad = [m for m in self.first_frame_lines if m not in ("auto", "keep", "fill")]

@@ -199,7 +199,11 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle or zip errors: say which file and why
-        raise LPIPSWeightsError(f"cannot read AlexNet weights from {path}: {exc}") from exc
+        # Some errors say only a number (an unpickler's bad opcode): name the type too.
+        why = f"{type(exc).__name__}: {exc}" if len(str(exc)) < 12 else str(exc)
+        raise LPIPSWeightsError(
+            f"cannot read AlexNet weights from {path} (not a PyTorch weights file? {why})"
+        ) from exc
     if not isinstance(state, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):
