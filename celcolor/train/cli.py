@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import shlex
 import shutil
@@ -24,6 +25,8 @@ from .matcher import MatcherTrainConfig
 from .temporal import TemporalTrainConfig
 
 MODELS = ("exemplar", "temporal", "matcher")
+
+log = logging.getLogger(__name__)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -263,6 +266,21 @@ def _run_matcher(args: argparse.Namespace) -> int:
     from .matcher import train_matcher
 
     default = MatcherTrainConfig()
+    unused = [
+        flag
+        for flag, given in (
+            ("--minutes", args.minutes is not None),
+            ("--steps", args.steps is not None),
+            ("--size", args.size is not None),
+            ("--gan", args.gan is not None),
+            ("--eval-every", args.eval_every is not None),
+            ("--device", args.device != "auto"),
+            ("--precision", args.precision != "fp32"),
+        )
+        if given
+    ]
+    if unused:  # the matcher fits small MLPs and trees on the CPU, by epochs
+        log.warning("train matcher: %s do not apply to the matcher; ignored", ", ".join(unused))
     if args.epochs < 1:
         raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
     if args.members < 1:
