@@ -8,6 +8,7 @@ from pathlib import Path
 from .data.synthetic import CutSpec, write_cut
 from .engine import EncodeOptions, colorize_video
 from .errors import OutputError
+from .io import make_folder
 
 # A short cut with shadows, highlights and crossing shapes: everything the engine does.
 DEMO_SPEC = CutSpec(width=640, height=360, num_frames=48, seed=7)
@@ -26,8 +27,6 @@ def run_demo(
     Returns the paths of the sketch clip, the reference and the coloured clip.
     """
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder; choose another -o")
     if not overwrite:
         if (folder / "sketch.mp4").exists():
             raise OutputError(
@@ -40,10 +39,7 @@ def run_demo(
                 raise OutputError(
                     f"{path} already exists: pass --overwrite, or another folder with -o"
                 )
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{folder}: cannot create the folder ({e.strerror or e})") from e
+    make_folder(folder, "-o")
     paths = write_cut(DEMO_SPEC, folder, video=True, overwrite=overwrite)
     result = colorize_video(
         paths["sketch_video"],

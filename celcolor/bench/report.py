@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import OutputError
-from ..io import write_image
+from ..io import make_folder, write_image
 
 log = logging.getLogger(__name__)
 
@@ -752,20 +752,15 @@ def contact_sheet(case: Any, runs: Sequence[Any], frames: Sequence[int], path: P
 
 
 def check_report_folder(folder: Path, overwrite: bool) -> None:
-    """Refuse to write over an earlier report unless asked to."""
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{folder}: exists and is not a folder; choose another -o")
+    """Refuse to write over an earlier report unless asked to; make the folder now, so
+    a path that cannot hold one fails before the run."""
     if not overwrite:
         taken = [folder / f for f in REPORT_FILES if (folder / f).exists()]
         if taken:
             raise OutputError(
                 f"{taken[0]} already exists: pass --overwrite or choose another -o folder"
             )
-    # The folder is made now, so a path that cannot hold one fails before the run.
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{folder}: cannot create the folder ({e.strerror or e})") from e
+    make_folder(folder, "-o")
 
 
 def write_report(report: dict[str, Any], folder: Path, *, plots: bool = True) -> dict[str, Path]:

@@ -136,6 +136,20 @@ def resolve_output(
     raise ValueError(f"unknown source kind {src_kind!r}; expected 'video', 'images' or 'image'")
 
 
+def make_folder(folder: Path, option: str) -> Path:
+    """Create the output folder ``folder`` (parents too) given by the flag ``option``
+    (``-o``, ``--out``): a file in its place, or a place where no folder can be made
+    (no permission, a read-only or virtual file system), is a one-line
+    :class:`OutputError` naming the flag."""
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder}: exists and is not a folder; choose another {option}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot create the folder ({e.strerror or e})") from e
+    return folder
+
+
 def check_output(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], overwrite: bool = False
 ) -> None:

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.pairs import Sample, real_pairs, synthetic_pairs
-from ..errors import OutputError
+from ..io import make_folder
 from ..models.exemplar import ExemplarNet, PatchDiscriminator
 from ..models.registry import resolve_device, save_checkpoint
 
@@ -226,15 +226,8 @@ def evaluate(model: ExemplarNet, data: dict[str, torch.Tensor]) -> dict[str, flo
 
 
 def prepare_out(out: Path) -> Path:
-    """Create the run folder ``out`` (an :class:`OutputError` when it cannot be:
-    a file there, no permission, a read-only place)."""
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: exists and is not a folder; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"--out {out}: cannot create the folder ({e.strerror or e})") from e
-    return out
+    """Create the run folder ``out`` (an :class:`OutputError` when it cannot be)."""
+    return make_folder(out, "--out")
 
 
 def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
