@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -114,3 +115,16 @@ def test_training_out_and_init_problems_are_one_line_errors(tmp_path: Path) -> N
         assert proc.returncode == 1, proc.stderr
         assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert afile.read_text() == "keep me" and not (tmp_path / "t").exists()
+
+
+def test_a_data_folder_without_clips_is_named_in_a_warning(tmp_path: Path, caplog) -> None:
+    empty = tmp_path / "data"
+    empty.mkdir()
+    cfg = ExemplarTrainConfig(
+        out=tmp_path / "run", steps=1, minutes=5, batch=2, size=(64, 48), synthetic=2, real=2,
+        heldout=1, eval_every=1, model=TINY, device="cpu", data=empty,
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        summary = train_exemplar(cfg)
+    assert summary["data"]["real_pairs"] == 0
+    assert f"--data {empty}: no real colour clips there; no real pairs" in caplog.text

@@ -40,6 +40,13 @@ def data_root(data: Path | None) -> Path:
     return Path(data) if data is not None else DEFAULT_DATA
 
 
+def note_missing_real(data: Path | None, asked: int, found: int, what: str) -> None:
+    """Warn when a --data folder the user gave held none of the real ``what`` asked for
+    (without --data, a machine without the shared data simply trains on generated data)."""
+    if data is not None and asked > 0 and found == 0:
+        log.warning("--data %s: no real colour clips there; no real %s in the training", data, what)
+
+
 @dataclass
 class ExemplarTrainConfig:
     """A training recipe; every field is a flag of `colorize-video train exemplar`."""
@@ -186,6 +193,7 @@ def build_data(cfg: ExemplarTrainConfig) -> tuple[dict, dict, dict]:
         if (cfg.real > 0 and root.is_dir())
         else []
     )
+    note_missing_real(cfg.data, cfg.real, len(real), "pairs")
     train += real
     # Disjoint seed range: the held-out cuts are never seen in training.
     heldout = list(synthetic_pairs(cfg.heldout, cfg.size, seed=10_000 + cfg.seed))

@@ -53,7 +53,7 @@ from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..models.trees import BoostedTrees
 from ..progress import progress_bar
-from .exemplar import data_root, prepare_out
+from .exemplar import data_root, note_missing_real, prepare_out
 
 log = logging.getLogger(__name__)
 
@@ -613,6 +613,7 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         real = make_real_samples(
             root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power, workers
         )
+        note_missing_real(cfg.data, cfg.real, len(real), "keyframes")
         # The first ``keyframes`` for the MLPs (one seeded stream: the same whatever the
         # count drawn after them), the first ``tree_keyframes`` for the trees.
         mlp_train = train[: cfg.keyframes] + real

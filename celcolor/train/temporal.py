@@ -40,6 +40,7 @@ from .exemplar import (
     log_evaluation,
     mean_psnr,
     mixed_precision,
+    note_missing_real,
     on_device,
     prepare_out,
     total_variation,
@@ -196,6 +197,7 @@ def build_data(cfg: TemporalTrainConfig) -> tuple[dict, dict, dict]:
         if cfg.real > 0 and root.is_dir()
         else []
     )
+    note_missing_real(cfg.data, cfg.real, len(real), "sequences")
     # Held out: a disjoint seed range, estimated flow only (as at inference).
     heldout = list(synthetic_sequences(cfg.heldout, cfg.size, cfg.length, 20_000 + cfg.seed, 0.0))
     info = {
