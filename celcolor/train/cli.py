@@ -280,7 +280,10 @@ def _run_matcher(args: argparse.Namespace) -> int:
         if given
     ]
     if unused:  # the matcher fits small MLPs and trees on the CPU, by epochs
-        log.warning("train matcher: %s do not apply to the matcher; ignored", ", ".join(unused))
+        verb = "does" if len(unused) == 1 else "do"
+        log.warning(
+            "train matcher: %s %s not apply to the matcher; ignored", ", ".join(unused), verb
+        )
     if args.epochs < 1:
         raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
     if args.members < 1:

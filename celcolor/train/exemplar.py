@@ -233,11 +233,6 @@ def evaluate(model: ExemplarNet, data: dict[str, torch.Tensor]) -> dict[str, flo
     }
 
 
-def prepare_out(out: Path) -> Path:
-    """Create the run folder ``out`` (an :class:`OutputError` when it cannot be)."""
-    return make_folder(out, "--out")
-
-
 def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
     """Train by the recipe; returns a summary (paths, steps, seconds, held-out metrics)."""
     random.seed(cfg.seed)
@@ -247,7 +242,7 @@ def train_exemplar(cfg: ExemplarTrainConfig, name: str = "exemplar") -> dict:
         torch.set_num_threads(cfg.threads)
     device = training_device(cfg.device)
     out = Path(cfg.out)
-    prepare_out(out)
+    make_folder(out, "--out")
     t_start = time.perf_counter()
     train, heldout, data_info = build_data(cfg)
     train, heldout = on_device(train, device), on_device(heldout, device)

@@ -49,11 +49,12 @@ from ..data.synthetic import CutSpec, render_frame
 from ..engine import ColorizeOptions, Colorizer
 from ..engine import region_match as rm
 from ..engine.executors import cpu_count
+from ..io import make_folder
 from ..models.matcher import MatcherConfig, RegionMatcher
 from ..models.registry import save_checkpoint
 from ..models.trees import BoostedTrees
 from ..progress import progress_bar
-from .exemplar import data_root, note_missing_real, prepare_out
+from .exemplar import data_root, note_missing_real
 
 log = logging.getLogger(__name__)
 
@@ -595,7 +596,7 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
     """Build the samples, train both stages, write the checkpoint; returns the summary."""
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    prepare_out(cfg.out)
+    make_folder(cfg.out, "--out")
     # One set of worker processes builds the keyframes, then fits the stages.
     generated = max(cfg.keyframes, cfg.tree_count())
     with Workers(cfg.workers) as workers:

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from ..data.sequences import Sequence, real_sequences, synthetic_sequences
 from ..errors import InputError
+from ..io import make_folder
 from ..models.exemplar import GUIDE_CHANNELS, ExemplarNet, PatchDiscriminator
 from ..models.registry import create_model, load_checkpoint, save_checkpoint
 from .exemplar import (
@@ -42,7 +43,6 @@ from .exemplar import (
     mixed_precision,
     note_missing_real,
     on_device,
-    prepare_out,
     total_variation,
     training_device,
 )
@@ -245,7 +245,7 @@ def train_temporal(cfg: TemporalTrainConfig) -> dict:
     t_start = time.perf_counter()
     model = init_temporal(cfg.init).train().to(device)  # bad weights: refused before --out
     out = Path(cfg.out)
-    prepare_out(out)
+    make_folder(out, "--out")
     train, heldout, data_info = build_data(cfg)
     train, heldout = on_device(train, device), on_device(heldout, device)
     data_info["device"] = str(device)
