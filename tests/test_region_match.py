@@ -417,7 +417,7 @@ def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
     args = ("train", "matcher", "--out", out, "--synthetic", "2", "--heldout", "1", "-q")
     proc = run_cli(*args, "--epochs", "1", "--real", "0", "--members", "2", "--minutes", "3")
     assert proc.returncode == 0, proc.stderr
-    assert "--minutes does not apply to the matcher; ignored" in proc.stderr
+    assert "train matcher: --minutes does not apply to it; ignored" in proc.stderr
     assert json.loads(proc.stdout)["checkpoint"].endswith("matcher.safetensors")
     assert (out / "matcher.safetensors").is_file() and (out / "summary.json").is_file()
     from celcolor.models.registry import load_checkpoint

@@ -128,3 +128,26 @@ def test_a_data_folder_without_clips_is_named_in_a_warning(tmp_path: Path, caplo
         summary = train_exemplar(cfg)
     assert summary["data"]["real_pairs"] == 0
     assert f"--data {empty}: no real colour clips there; no real pairs" in caplog.text
+
+
+def test_flags_another_model_reads_are_named(tmp_path: Path) -> None:
+    from celcolor.train.cli import build_parser, unused_flags
+
+    parse = build_parser("colorize-video train").parse_args
+    assert unused_flags(
+        parse(["temporal", "--no-attention", "--width", "48", "--epochs", "3"])
+    ) == [
+        "--width",
+        "--no-attention",
+        "--epochs",
+    ]
+    assert unused_flags(parse(["exemplar", "--init", "x.safetensors", "--length", "5"])) == [
+        "--init",
+        "--length",
+    ]
+    assert unused_flags(parse(["matcher", "--minutes", "3", "--device", "cpu"])) == [
+        "--minutes",
+        "--device",
+    ]
+    # the defaults and the flags every model reads are never named
+    assert unused_flags(parse(["exemplar", "--lr", "0.01", "--seed", "3", "--width", "48"])) == []

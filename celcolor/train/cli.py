@@ -193,6 +193,35 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--data {args.data}: no such folder")
 
 
+# Flags only some models read (destination -> those models); the rest apply to all.
+_ONLY_FOR = {
+    **dict.fromkeys(
+        ("minutes", "steps", "size", "gan", "eval_every", "threads", "device", "precision"),
+        ("exemplar", "temporal"),
+    ),
+    **dict.fromkeys(
+        ("loss_space", "width", "key_dim", "no_attention", "no_palette", "no_guide"),
+        ("exemplar",),
+    ),
+    "guide_dropout": ("exemplar",),
+    **dict.fromkeys(("init", "length", "exact_flow", "w_short", "w_long"), ("temporal",)),
+    **dict.fromkeys(
+        ("epochs", "exemplar", "members", "tree_members", "tree_keyframes", "workers"),
+        ("matcher",),
+    ),
+}
+
+
+def unused_flags(args: argparse.Namespace) -> list[str]:
+    """The flags given (away from their defaults) that ``args.model`` does not read."""
+    defaults = vars(build_parser("colorize-video train").parse_args([args.model]))
+    return [
+        "--" + name.replace("_", "-")
+        for name, models in _ONLY_FOR.items()
+        if args.model not in models and getattr(args, name) != defaults[name]
+    ]
+
+
 def _common(args: argparse.Namespace, default) -> dict:
     """The shared flags, each either given or the recipe's default."""
     size = tuple(args.size) if args.size else default.size
@@ -213,6 +242,10 @@ def _common(args: argparse.Namespace, default) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Train, write summary.json, and ship the weights when asked."""
     check_arguments(args)
+    unused = unused_flags(args)
+    if unused:
+        verb = "does" if len(unused) == 1 else "do"
+        log.warning("train %s: %s %s not apply to it; ignored", args.model, ", ".join(unused), verb)
     if args.model == "matcher":
         return _run_matcher(args)
     if args.model == "temporal":
@@ -266,24 +299,6 @@ def _run_matcher(args: argparse.Namespace) -> int:
     from .matcher import train_matcher
 
     default = MatcherTrainConfig()
-    unused = [
-        flag
-        for flag, given in (
-            ("--minutes", args.minutes is not None),
-            ("--steps", args.steps is not None),
-            ("--size", args.size is not None),
-            ("--gan", args.gan is not None),
-            ("--eval-every", args.eval_every is not None),
-            ("--device", args.device != "auto"),
-            ("--precision", args.precision != "fp32"),
-        )
-        if given
-    ]
-    if unused:  # the matcher fits small MLPs and trees on the CPU, by epochs
-        verb = "does" if len(unused) == 1 else "do"
-        log.warning(
-            "train matcher: %s %s not apply to the matcher; ignored", ", ".join(unused), verb
-        )
     if args.epochs < 1:
         raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
     if args.members < 1:
