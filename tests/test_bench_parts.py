@@ -209,6 +209,16 @@ def test_cli_refuses_what_would_run_nothing_or_too_much(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_cli_refuses_weights_of_another_model_before_the_run(tmp_path, capsys):
+    from celcolor.models import create_model, save_checkpoint
+
+    path = tmp_path / "matcher.safetensors"
+    save_checkpoint(create_model("matcher", hidden=8), path, "matcher")
+    args = ["bench", "--presets", "slow", "--frames", "2", "--methods", "model:exemplar"]
+    assert main([*args, "--checkpoint", f"exemplar={path}", "--dry-run"]) == 2
+    assert "weights of the matcher model, not exemplar" in capsys.readouterr().err
+
+
 def test_cli_refuses_cuda_without_a_gpu_before_the_run(capsys):
     import torch
 

@@ -234,6 +234,13 @@ def _checkpoints(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
     for name, path in pairs or []:
         if not Path(path).is_file():
             raise UsageError(f"--checkpoint {name}={path}: no such file")
+        from ..models.registry import read_metadata
+
+        kind = read_metadata(Path(path)).get("name")
+        if kind != name:  # found now, not as a failure on every cut
+            raise UsageError(
+                f"--checkpoint {name}={path}: weights of the {kind or 'unnamed'} model, not {name}"
+            )
         out[name] = path
     return out
 
