@@ -27,7 +27,7 @@ from .engine.arguments import (
     colour_options,
     encode_options,
 )
-from .errors import CelcolorError, Stopped, exit_code_of
+from .errors import CelcolorError, Stopped, exit_code_of, interruption
 from .progress import progress_bar
 
 log = logging.getLogger("celcolor")
@@ -236,8 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"colorize-video: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
-        how = f"stopped by {e}" if isinstance(e, Stopped) else "interrupted"
-        print(f"colorize-video: {how}; no output was written", file=sys.stderr)
+        print(f"colorize-video: {interruption(e)}; no output was written", file=sys.stderr)
         return exit_code_of(e)
     except Exception as e:  # a bug: one line by default, the traceback with -v
         if args.verbose:

@@ -45,3 +45,9 @@ class Stopped(KeyboardInterrupt):
 def exit_code_of(interrupt: KeyboardInterrupt) -> int:
     """The shell's code for a run ended by a signal: 128 + its number (130 for Ctrl-C)."""
     return 128 + (interrupt.signum if isinstance(interrupt, Stopped) else int(signal.SIGINT))
+
+
+def interruption(interrupt: KeyboardInterrupt) -> str:
+    """How a run was ended, for its last line: "interrupted" (Ctrl-C) or "stopped by
+    SIGTERM" (a :class:`Stopped`)."""
+    return f"stopped by {interrupt}" if isinstance(interrupt, Stopped) else "interrupted"

@@ -221,17 +221,12 @@ def test_network_mode_without_weights_says_how_to_get_them(cut, monkeypatch):
         list(col.colorize(list(cut.sketch[:3])))
 
 
-def test_an_exemplar_checkpoint_is_not_a_temporal_network(cut, tmp_path):
-    path = tmp_path / "ex.safetensors"
-    save_checkpoint(create_model("exemplar", width=8, key_dim=8), path, "exemplar")
-    options = ColorizeOptions(temporal="network", temporal_checkpoint=str(path))
-    with pytest.raises(InputError, match="not a temporal network"):
-        list(Colorizer(cut.colour[0], options).colorize(list(cut.sketch[:2])))
-
-
-def test_matcher_weights_are_not_a_temporal_network(cut, tmp_path):
-    path = tmp_path / "m.safetensors"
-    save_checkpoint(create_model("matcher", hidden=8), path, "matcher")
+@pytest.mark.parametrize(
+    ("name", "config"), [("exemplar", {"width": 8, "key_dim": 8}), ("matcher", {"hidden": 8})]
+)
+def test_weights_of_another_model_are_not_a_temporal_network(cut, tmp_path, name, config):
+    path = tmp_path / f"{name}.safetensors"
+    save_checkpoint(create_model(name, **config), path, name)
     options = ColorizeOptions(temporal="network", temporal_checkpoint=str(path))
     with pytest.raises(InputError, match="not a temporal network"):
         list(Colorizer(cut.colour[0], options).colorize(list(cut.sketch[:2])))

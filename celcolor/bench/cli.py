@@ -17,6 +17,7 @@ import shlex
 import shutil
 from pathlib import Path
 
+from ..engine.arguments import OneLineParser
 from ..errors import UsageError
 from ..progress import progress_bar
 from .cases import PROTOCOLS, discover_clips, discover_lineart_cuts
@@ -35,11 +36,6 @@ QUICK = {
     "memory_frames": (100, 300),
     "memory_size": (640, 360),
 }
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 # Benchmark frames beyond this side would take tens of gigabytes to generate and score.
@@ -84,9 +80,9 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
-def build_parser(prog: str = "colorize-video bench") -> _Parser:
+def build_parser(prog: str = "colorize-video bench") -> OneLineParser:
     """The parser of `colorize-video bench`."""
-    p = _Parser(
+    p = OneLineParser(
         prog=prog,
         description="Benchmark every colouring method side by side: temporal flicker "
         "(E_warp, TC, CDC), quality (PSNR, SSIM, LPIPS, region accuracy) and speed. "
@@ -230,12 +226,12 @@ def build_parser(prog: str = "colorize-video bench") -> _Parser:
 
 
 def _checkpoints(pairs: list[tuple[str, str]] | None) -> dict[str, str]:
+    from ..models.registry import read_metadata
+
     out = {}
     for name, path in pairs or []:
         if not Path(path).is_file():
             raise UsageError(f"--checkpoint {name}={path}: no such file")
-        from ..models.registry import read_metadata
-
         kind = read_metadata(Path(path)).get("name")
         if kind != name:  # found now, not as a failure on every cut
             raise UsageError(

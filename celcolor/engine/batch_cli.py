@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import Stopped, UsageError, exit_code_of
+from ..errors import UsageError, exit_code_of, interruption
 from ..progress import progress_bar
 from .arguments import (
     OneLineParser,
@@ -219,10 +219,9 @@ def run(args: argparse.Namespace) -> int:
         report = run_batch(opts, progress)
     except KeyboardInterrupt as e:
         progress.close()
-        how = f"stopped by {e}" if isinstance(e, Stopped) else "interrupted"
         print(
-            f"colorize-video: {how}; finished cuts are kept ({opts.output / MANIFEST_NAME}); "
-            "run the same command again to go on",
+            f"colorize-video: {interruption(e)}; finished cuts are kept "
+            f"({opts.output / MANIFEST_NAME}); run the same command again to go on",
             file=sys.stderr,
         )
         return exit_code_of(e)
