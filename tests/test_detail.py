@@ -169,3 +169,80 @@ def test_smooth_motion_keeps_a_smooth_field_and_calms_a_noisy_one() -> None:
     noisy = _grid() + rng.normal(0, 2, (H, W, 2)).astype(np.float32)
     calmed = detail.smooth_motion(noisy) - _grid()
     assert np.abs(calmed).mean() < 0.2 * np.abs(noisy - _grid()).mean()
+
+
+def _flow_image(shift: int) -> np.ndarray:
+    from celcolor.lineart import extract_ink
+    from celcolor.temporal.flow import flow_friendly
+
+    return flow_friendly(extract_ink(_sketch(shift)).ink_u8)
+
+
+def test_work_positions_inverts_the_sampling_map() -> None:
+    from celcolor.temporal.flow import sampling_map, work_positions
+
+    small = _grid(2.5, -1.5)[::2, ::2] / 2  # a 60x100 work-size field of positions
+    flow = small - _grid()[: H // 2, : W // 2]
+    full = sampling_map(flow, (W, H))
+    back = work_positions(full, (H // 2, W // 2))
+    assert np.abs(back - small)[2:-2, 2:-2].max() < 0.01
+
+
+def test_held_tells_a_held_drawing_from_a_moved_one() -> None:
+    assert detail.held(_flow_image(0), _flow_image(0))
+    assert not detail.held(_flow_image(0), _flow_image(6))
+
+
+def test_anchor_pulls_a_drifted_chain_back_onto_the_keyframe() -> None:
+    """The frame's square lies 8 pixels right of the keyframe's; a chain that drifted
+    to 5 is re-fitted to about 8 along the square's lines; an exact chain stays."""
+    from celcolor.temporal.flow import DISFlow
+
+    flow, key, now = DISFlow("medium"), _flow_image(0), _flow_image(8)
+    truth = _grid(-8.0, 0.0)
+    square = np.zeros((H, W), bool)
+    square[18:102, 44:152] = True  # the square's lines and what lies near them
+    drifted = _grid(-5.0, 0.0)
+    anchored = detail.anchor(drifted, now, key, flow)
+    before = np.abs(drifted - truth)[square].mean()
+    after = np.abs(anchored - truth)[square].mean()
+    assert before > 1.4 and after < 0.5 * before
+    exact = detail.anchor(truth, now, key, flow)
+    assert np.abs(exact - truth)[square].mean() < 0.5
+
+
+class _SlidingFlow:
+    """A frame-to-frame flow that errs by one pixel upwards at every step."""
+
+    name = "sliding"
+
+    def __init__(self) -> None:
+        from celcolor.temporal.flow import DISFlow
+
+        self._dis = DISFlow()
+
+    def __call__(self, a, b, init=None):
+        f = self._dis(a, b, init)
+        f[..., 1] -= 1.0
+        return f
+
+
+def test_anchoring_keeps_texture_on_the_shape_when_the_chain_drifts() -> None:
+    """Eight steps of a flow that errs by a pixel each: the chained texture slides (its
+    red/blue border is no longer where the drawing's is), the anchored one is re-fitted
+    to the keyframe's lines and keeps nearly all of it in place."""
+    shifts = [0, 3, 6, 9, 12, 15, 18, 21, 24]
+    right = {}
+    for carry in ("anchored", "chained"):
+        col = Colorizer(_colour(), ColorizeOptions(temporal="classical", texture_carry=carry))
+        col._flow = _SlidingFlow()
+        last = list(col.colorize([_sketch(s) for s in shifts]))[-1]
+        near = np.abs(last.astype(int) - _colour(24)).max(-1) <= 12
+        right[carry] = near[26:94, 70:158].mean()  # inside the square, clear of the gap
+    assert right["chained"] < 0.85  # the premise: the sliding flow drags the chain off
+    assert right["anchored"] > 0.93
+
+
+def test_bad_texture_carry_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--texture-carry"):
+        ColorizeOptions(texture_carry="glued")

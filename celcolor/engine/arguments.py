@@ -20,6 +20,7 @@ from .options import (
     REKEY_MODES,
     SNAP_MODES,
     TEMPORAL_MODES,
+    TEXTURE_CARRIES,
     ColorizeOptions,
 )
 from .pipeline import EncodeOptions
@@ -82,6 +83,14 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="flat: every closed region one colour; auto (default): regions the reference "
         "shows are not one paint area (lines with gaps, soft shading) keep its colours per "
         "pixel, carried along the flow",
+    )
+    g.add_argument(
+        "--texture-carry",
+        choices=TEXTURE_CARRIES,
+        default="anchored",
+        help="how kept colours follow the drawing: anchored (default: the chained flow "
+        "re-fitted every frame to the keyframe's lines where that fits better) or chained "
+        "(the flow chained frame to frame alone)",
     )
     g.add_argument(
         "--keyframe-fit",
@@ -171,6 +180,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         keyframe_mode=args.keyframe_mode,
         keyframe_fit=args.keyframe_fit,
         snap=args.snap,
+        texture_carry=args.texture_carry,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         matcher_checkpoint=str(args.matcher_checkpoint) if args.matcher_checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,

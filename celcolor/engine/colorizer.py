@@ -910,7 +910,9 @@ class Colorizer:
         if fill is None:
             fill = functools.partial(self._network_fill, frame)
         colours, unconfident, guessed = self._snap(frame, warped, warped_filled, visible, fill=fill)
-        carry = texture.follow(prev_carry, frame.regions, sample, colours)
+        carry = texture.follow(
+            prev_carry, frame.regions, sample, colours, self._anchoring(prev, frame)
+        )
         self.stats.add_time("snap", time.perf_counter() - t0)
         return colours, unconfident, guessed, carry
 
@@ -1254,7 +1256,9 @@ class Colorizer:
             frame.regions.areas,
             value=self.palette.colours.max(axis=1),
         )
-        return self._render(frame, colours, 0.0, texture.start(frame.regions, colours, detail))
+        return self._render(
+            frame, colours, 0.0, texture.start(frame.regions, colours, detail, frame.flow_image)
+        )
 
     def _render(
         self,
@@ -1313,6 +1317,22 @@ class Colorizer:
         self._last_step = (colours, motion[1], carry.detail if carry else None)
         self._repair(frame, colours, guessed)
         return self._render(frame, colours, unconfident, carry)
+
+    def _anchoring(self, prev: FrameAnalysis, frame: FrameAnalysis):
+        """How textured regions of ``frame`` re-anchor on their keyframe
+        (:func:`detail.anchor`); None: they stay as chained (``texture_carry``
+        "chained", or a held drawing)."""
+        if self.options.texture_carry != "anchored":
+            return None
+        if texture.held(prev.flow_image, frame.flow_image):
+            return None
+
+        def fit(a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+            # A fit to another drawing, as the reference's placement: its finer preset.
+            with self._flow_lock:
+                return self._fit_flow(a, b, init)
+
+        return lambda origin, key_image: texture.anchor(origin, frame.flow_image, key_image, fit)
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
         """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""
@@ -1396,7 +1416,9 @@ class Colorizer:
             guessed = None  # the network voted for every region
             # The network answers for every region, flat; textured regions (see
             # celcolor.engine.detail) keep the keyframe's colours along the flow.
-            carry = texture.follow(prev_carry, frame.regions, sample, colours)
+            carry = texture.follow(
+                prev_carry, frame.regions, sample, colours, self._anchoring(prev, frame)
+            )
             self.stats.add_time("snap", time.perf_counter() - t0)
             # The network answers everywhere; what its warp could not see is the doubt.
             doubt = 1.0 - cv2.countNonZero(visible) / visible.size

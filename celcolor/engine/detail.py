@@ -12,7 +12,10 @@ So where the reference is the same drawing, a region whose reference colours hol
 is textured: it keeps the reference's colour per pixel. Propagation carries that
 to the next frames: a region most of whose pixels come from textured pixels of the
 previous frame stays textured, its pixels taking the keyframe's colours through the
-flows chained since (:class:`Carry`).
+flows chained since (:class:`Carry`). Chained flow drifts: each step's error adds
+up, and under large motion the texture slides off the shapes it belongs to. So each
+frame's chain is refined by flow from the frame's own drawing to the keyframe's
+(:func:`anchor`), kept where that brings the keyframe's lines closer to the frame's.
 
 A detail map is ``H,W`` uint8 palette indices over textured regions (their line
 pixels included) and ``NO_COLOUR`` elsewhere.
@@ -20,6 +23,7 @@ pixels included) and ``NO_COLOUR`` elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -27,6 +31,7 @@ import numpy as np
 
 from ..lineart import Regions
 from ..metrics.flowcheck import pixel_grid
+from ..temporal.flow import FlowBackend, refine_sampling, work_positions
 from .palette import NO_COLOUR, warp_index
 
 # Blobs of another colour thinner than twice this (pixels at 640 long side) are
@@ -48,6 +53,15 @@ LEAK_SURE = 0.7
 # at 640 long side: the engine's DIS patch size). DIS pins its flow on lines and only
 # loosely inside flat areas; unsmoothed, texture sampled through it swims and shreds.
 CARRY_SMOOTHING = 8.0
+# Re-anchoring (see anchor): its refinement is kept where it lowers the difference of
+# the two drawings' flow images, averaged over this many pixels (Gaussian sigma, at
+# 640 long side) ...
+ANCHOR_SIGMA = 3.0
+# ... and skipped for a held drawing: flow images differing by less than this (mean
+# absolute level of 255). Anime holds a drawing for two or three frames; re-run on the
+# same drawing, the refinement creeps a little each time and the texture shimmers. Video
+# compression leaves held drawings up to 5 apart; a moving drawing differs by 20 to 60.
+HOLD_DIFFERENCE = 8.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -166,18 +180,30 @@ class Carry:
         key: the keyframe's filled palette index map (its detail included).
         origin: ``H,W,2`` float32, where each pixel of this frame lies in the
             keyframe (for ``cv2.remap``); None on the keyframe itself.
+        key_image: the keyframe's flow image (:func:`~celcolor.temporal.flow.flow_friendly`),
+            to re-anchor against; None: the chain is not re-anchored.
     """
 
     detail: np.ndarray
     key: np.ndarray
     origin: np.ndarray | None = None
+    key_image: np.ndarray | None = None
 
 
-def start(regions: Regions, winner: np.ndarray, detail: np.ndarray | None) -> Carry | None:
-    """The carry of a keyframe with detail map ``detail`` (None: nothing to carry)."""
+def start(
+    regions: Regions,
+    winner: np.ndarray,
+    detail: np.ndarray | None,
+    key_image: np.ndarray | None = None,
+) -> Carry | None:
+    """The carry of a keyframe with detail map ``detail`` (None: nothing to carry).
+
+    ``key_image``: the keyframe's flow image, for :func:`anchor` (None: chain only).
+    """
     if detail is None:
         return None
-    return Carry(detail=detail, key=overlay(regions.fill_with(winner), detail))
+    key = overlay(regions.fill_with(winner), detail)
+    return Carry(detail=detail, key=key, key_image=key_image)
 
 
 def smooth_motion(sample: np.ndarray) -> np.ndarray:
@@ -191,14 +217,63 @@ def smooth_motion(sample: np.ndarray) -> np.ndarray:
     return cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR) + grid
 
 
+def held(prev_image: np.ndarray, image: np.ndarray) -> bool:
+    """Whether two frames' flow images show the same drawing (see ``HOLD_DIFFERENCE``)."""
+    if prev_image.shape != image.shape:
+        return False
+    return cv2.norm(prev_image, image, cv2.NORM_L1) < HOLD_DIFFERENCE * image.size
+
+
+def anchor(
+    origin: np.ndarray, image: np.ndarray, key_image: np.ndarray, flow: FlowBackend
+) -> np.ndarray:
+    """``origin`` (where each pixel lies in the keyframe) re-anchored on the keyframe.
+
+    The flow from this frame's drawing to the keyframe's, started from the chained
+    ``origin`` and smoothed as the chain's steps are, is kept where the keyframe's
+    flow image, sampled through it, differs less from this frame's than through
+    ``origin`` (compared over ``ANCHOR_SIGMA``): a fit to the keyframe's own lines
+    instead of a sum of steps. Where neither fits (flat areas far from any line) the
+    chain stays.
+
+    Args:
+        origin: ``H,W,2`` float32 full-size positions in the keyframe (chained).
+        image: this frame's work-size flow image.
+        key_image: the keyframe's.
+        flow: the flow backend; DIS refines from ``origin``.
+    """
+    refined = smooth_motion(refine_sampling(flow, image, key_image, origin))
+    h, w = image.shape[:2]
+    sigma = ANCHOR_SIGMA * max(h, w) / 640.0
+    here = image.astype(np.float32)
+    misfit = []
+    for positions in (origin, refined):
+        seen = cv2.remap(
+            key_image, work_positions(positions, (h, w)), None, cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
+        misfit.append(cv2.GaussianBlur(cv2.absdiff(here, seen.astype(np.float32)), (0, 0), sigma))
+    better = (misfit[1] < misfit[0]).astype(np.float32)
+    # Soft edges between kept and refused refinement: no seam in the texture.
+    better = cv2.GaussianBlur(better, (0, 0), sigma)
+    full = (origin.shape[1], origin.shape[0])
+    keep = cv2.resize(better, full, interpolation=cv2.INTER_LINEAR)[..., None]
+    return origin + keep * (refined - origin)
+
+
 def follow(
-    carry: Carry | None, regions: Regions, sample: np.ndarray, winner: np.ndarray
+    carry: Carry | None,
+    regions: Regions,
+    sample: np.ndarray,
+    winner: np.ndarray,
+    refine: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Carry | None:
     """The next frame's carry: ``sample`` maps its pixels into the previous frame.
 
     Regions that come mostly from the previous frame's textured pixels stay
     textured, with the keyframe's colours where the chained flow (smoothed, see
-    :func:`smooth_motion`) lands. None
+    :func:`smooth_motion`) lands. ``refine(origin, key_image)`` re-anchors the
+    chain on the keyframe (:func:`anchor`); None leaves it as chained. None
     (the previous frame had no textured regions) stays None.
     """
     if carry is None:
@@ -210,7 +285,11 @@ def follow(
         origin = cv2.remap(
             carry.origin, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+    if refine is not None and carry.key_image is not None:
+        origin = refine(origin, carry.key_image)
     textured = carried_regions(regions, warp_index(carry.detail, sample))
     source = cv2.remap(carry.key, origin, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     detail = detail_map(regions, textured, source, winner)
-    return None if detail is None else Carry(detail=detail, key=carry.key, origin=origin)
+    if detail is None:
+        return None
+    return Carry(detail=detail, key=carry.key, origin=origin, key_image=carry.key_image)

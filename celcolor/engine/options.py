@@ -12,6 +12,7 @@ TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
 KEYFRAME_MODES = ("auto", "copy", "network", "match")
 KEYFRAME_FITS = ("flow", "affine")
 SNAP_MODES = ("auto", "flat")
+TEXTURE_CARRIES = ("anchored", "chained")
 REKEY_MODES = ("auto", "on", "off")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
@@ -45,6 +46,10 @@ class ColorizeOptions:
             reference's colours per pixel in regions the reference shows are not one
             paint area (lines with gaps, soft shading: see
             :mod:`celcolor.engine.detail`) and carries them along the flow.
+        texture_carry: how those colours follow the drawing: "anchored" (default) along
+            the flow chained from the keyframe, re-fitted every frame to the keyframe's
+            own lines where that fits them better; "chained" along the chained flow alone
+            (it drifts as the steps' errors add up).
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
             network; "match" matches each region to the reference's parts with the
@@ -101,6 +106,7 @@ class ColorizeOptions:
     lines: str = "auto"
     temporal: str = "auto"
     snap: str = "auto"
+    texture_carry: str = "anchored"
     keyframe_mode: str = "auto"
     keyframe_fit: str = "flow"
     checkpoint: str | None = None
@@ -130,6 +136,11 @@ class ColorizeOptions:
             )
         if self.snap not in SNAP_MODES:
             raise UsageError(f"--snap must be one of {', '.join(SNAP_MODES)}, got {self.snap!r}")
+        if self.texture_carry not in TEXTURE_CARRIES:
+            raise UsageError(
+                f"--texture-carry must be one of {', '.join(TEXTURE_CARRIES)}, "
+                f"got {self.texture_carry!r}"
+            )
         if self.keyframe_mode not in KEYFRAME_MODES:
             raise UsageError(
                 f"--keyframe-mode must be one of {', '.join(KEYFRAME_MODES)}, "

@@ -53,8 +53,12 @@ class FlowBackend(Protocol):
 
     name: str
 
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Flow on ``a``'s grid into ``b`` (``H,W,2`` float32, pixels, x first)."""
+    def __call__(self, a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+        """Flow on ``a``'s grid into ``b`` (``H,W,2`` float32, pixels, x first).
+
+        ``init``: a first estimate of it, refined (a backend that cannot start from
+        one may ignore it).
+        """
         ...
 
 
@@ -82,8 +86,9 @@ class DISFlow:
         self._dis = cv2.DISOpticalFlow_create(presets[self.preset])
         self.name = f"dis-{self.preset}"
 
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return self._dis.calc(a, b, None)
+    def __call__(self, a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+        # DIS refines a given flow from its coarsest scale on (calc writes into it).
+        return self._dis.calc(a, b, None if init is None else init.copy())
 
 
 def _raft_weights_path(weights: Path | None) -> Path | None:
@@ -130,7 +135,8 @@ class RAFTFlow:
         self._device = device
         self.name = f"raft-{'small' if 'small' in path.name else 'large'}"
 
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def __call__(self, a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+        # torchvision's RAFT takes no first estimate; it finds large motion by itself.
         import torch
 
         def prep(img: np.ndarray) -> torch.Tensor:
@@ -207,3 +213,34 @@ def sampling_map(flow: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     small *= _pixel_scale(flow.shape[:2], size)
     small += _pixel_offset(flow.shape[:2], size)
     return cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+
+
+def work_positions(sample: np.ndarray, small: tuple[int, int]) -> np.ndarray:
+    """The inverse of :func:`sampling_map`: full-size positions as a work-size map.
+
+    Args:
+        sample: ``H,W,2`` float32 full-size sampling positions.
+        small: ``(h, w)`` of the work size.
+
+    Returns:
+        ``h,w,2`` float32 positions in work-size pixels, on the work-size grid.
+    """
+    h, w = small
+    full = (sample.shape[1], sample.shape[0])
+    out = cv2.resize(sample, (w, h), interpolation=cv2.INTER_AREA)
+    out -= _pixel_offset(small, full)
+    out /= _pixel_scale(small, full)
+    return out
+
+
+def refine_sampling(flow: FlowBackend, a: np.ndarray, b: np.ndarray, sample: np.ndarray):
+    """A full-size sampling map from ``a``'s grid into ``b``, refined by flow from it.
+
+    Args:
+        flow: the backend; it starts from ``sample`` (see :meth:`FlowBackend.__call__`).
+        a, b: work-size flow images (:func:`flow_friendly`).
+        sample: ``H,W,2`` float32 first estimate (``cv2.remap`` positions in ``b``).
+    """
+    h, w = a.shape[:2]
+    init = work_positions(sample, (h, w)) - pixel_grid(h, w)
+    return sampling_map(flow(a, b, init), (sample.shape[1], sample.shape[0]))
