@@ -1,15 +1,25 @@
-"""Textured regions under motion: their carry smoothed or not (real first-frame suite).
+"""Textured regions under motion: how their colours follow the drawing (real suites).
 
-    python benchmarks/ablate_carry.py            # about 1 minute on the 2-core CPU
+    python benchmarks/ablate_carry.py            # about 4 minutes on the 2-core CPU
 
 A textured region (one the reference shows is not one paint area) samples the
 keyframe's colours through the flows chained since the keyframe
-(:mod:`celcolor.engine.detail`). DIS pins its flow on lines and only loosely inside flat
-areas, so under motion that texture swam and shredded. Since session 9 the motion that
-carries texture is smoothed (``detail.smooth_motion``). This runs classical propagation
-on the real first-frame suite (colour clips of ``../shared/data``, XDoG sketches, frame
-0 the reference, 24 frames per clip, as ``bench_temporal.py``) with the smoothing on
-and off.
+(:mod:`celcolor.engine.detail`). Three ways of carrying it, each a step on the one
+below:
+
+- not smoothed: the chained DIS flow as it is (before session 9);
+- chained: its motion smoothed (``detail.smooth_motion``; sessions 9 to 23);
+- anchored (shipped since session 24): the chain re-fitted every frame to the
+  keyframe's own lines where that fits them better (``detail.anchor``,
+  ``--texture-carry anchored``).
+
+Classical propagation with the default ``--lines auto`` on the real first-frame suite
+(colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
+Anime2Sketch line art with its colour truth (``run_bench.lineart_truth_clips``), each
+clip cut at its first shot change, at most ``--frames`` (48) frames: the drift a chain
+gathers shows over longer cuts. Then the cost: one real textured clip (the first of
+the suite at 852x480 or more, upscaled to 1280x720, XDoG sketches) coloured end to end
+through ``colorize_video``, file to file, in each mode (best of ``--repeat``).
 
 Writes ``benchmarks/results/carry.json`` and ``.md``. Needs the development data.
 """
@@ -19,82 +29,163 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
-from run_bench import colour_clips, default_data
+from run_bench import colour_clips, default_data, lineart_truth_clips
 
 from celcolor.bench import BenchConfig, run_bench
-from celcolor.engine import detail
+from celcolor.bench.cases import _read_frames, sketch_from_colour
+from celcolor.bench.methods import engine_method, register_method, unregister_method
+from celcolor.engine import EncodeOptions, colorize_video, detail
+from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-VARIANTS = {"smoothed (shipped)": True, "not smoothed": False}
+# variant: (texture_carry, smoothed)
+VARIANTS = {
+    "anchored (shipped)": ("anchored", True),
+    "chained": ("chained", True),
+    "not smoothed": ("chained", False),
+}
+SPEED_SIZE = (1280, 720)
 
 
-def run(clips, frames: int, smooth: bool) -> dict[str, tuple[float, float]]:
-    """Per clip (PSNR, TC on DIS flow of the grey truth) of classical propagation."""
+def run(clips, frames: int, carry: str, smooth: bool) -> dict[str, tuple[float, float, float]]:
+    """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
     shipped = detail.smooth_motion
     if not smooth:
         detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
+    name = f"classical --texture-carry {carry}"
+    fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_carry": carry}
+    register_method(engine_method(name, fields, "classical propagation"))
     try:
         config = BenchConfig(
-            synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("fill",),
-            lvcd_size=False, methods=("classical",), speed=False, memory=False,
+            synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("auto",),
+            lvcd_size=False, methods=(name,), speed=False, memory=False,
         )  # fmt: skip
         report = run_bench(config)
     finally:
         detail.smooth_motion = shipped
+        unregister_method(name)
     out = {}
     for case in report["protocols"]["first-frame"]["cases"]:
-        row = case["scores"]["native"]["rows"]["classical"]
-        out[case["name"]] = (row["psnr"], next(iter(row["tc"].values())))
+        row = case["scores"]["native"]["rows"][name]
+        tc, ewarp = next(iter(row["tc"].values())), next(iter(row["ewarp"].values()))
+        out[case["name"]] = (row["psnr"], tc, ewarp * 1e3)
     return out
 
 
-def markdown(results: dict[str, dict], frames: int) -> str:
-    names = list(next(iter(results.values())))
-    base = results["not smoothed"]
-    lines = [
-        f"Real first-frame suite ({len(names)} clips, {frames} frames each at most, XDoG "
-        "sketches, frame 0 the reference), classical propagation; PSNR (dB) without "
-        "frame 0, TC on DIS flow of the grey truth:",
-        "",
-        "| carry | mean PSNR | mean TC | clips with lower TC | PSNR -0.1 dB or worse |",
-        "|---|---|---|---|---|",
-    ]
-    for variant, rows in results.items():
-        psnrs = np.array([rows[n][0] for n in names])
-        tcs = np.array([rows[n][1] for n in names])
-        lower = int(sum(rows[n][1] < base[n][1] for n in names))
-        worse = int(sum(rows[n][0] <= base[n][0] - 0.1 for n in names))
-        lines.append(f"| {variant} | {psnrs.mean():.2f} | {tcs.mean():.3f} | {lower} | {worse} |")
-    lines += ["", "Per clip (PSNR / TC):", "", "| clip | " + " | ".join(results) + " |"]
-    lines.append("|---" * (len(results) + 1) + "|")
-    for n in names:
-        cells = " | ".join(f"{r[n][0]:.2f} / {r[n][1]:.2f}" for r in results.values())
-        lines.append(f"| {n} | {cells} |")
+def speed_clip(clips, work: Path, frames: int) -> tuple[str, Path, Path] | None:
+    """The first clip of 852x480 or more as a 1280x720 sketch video and reference PNG."""
+    for clip in clips:
+        colour, _ = _read_frames(Path(clip.path), frames, clip.crop)
+        if colour[0].shape[1] < 852:
+            continue
+        colour = [cv2.resize(f, SPEED_SIZE, interpolation=cv2.INTER_CUBIC) for f in colour]
+        src, ref = work / "sketch.mp4", work / "reference.png"
+        w, h = SPEED_SIZE
+        writer = open_writer(src, width=w, height=h, fps=24, crf=12, preset="fast", overwrite=True)
+        with writer:
+            for f in colour:
+                writer.write(sketch_from_colour(f))
+        cv2.imwrite(str(ref), cv2.cvtColor(colour[0], cv2.COLOR_RGB2BGR))
+        return clip.label, src, ref
+    return None
+
+
+def bench_speed(clips, frames: int, repeat: int) -> dict:
+    """End-to-end frames/s of each carry on a real textured clip at 1280x720."""
+    with tempfile.TemporaryDirectory() as tmp:
+        found = speed_clip(clips, Path(tmp), frames)
+        if found is None:
+            return {}
+        name, src, ref = found
+        out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
+        for carry in ("anchored", "chained"):
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                result = colorize_video(
+                    src, ref, Path(tmp) / "out.mp4", temporal="classical", texture_carry=carry,
+                    encode=EncodeOptions(overwrite=True),
+                )  # fmt: skip
+                times.append(time.perf_counter() - t0)
+            out[carry] = {
+                "fps_best": result.frames / min(times),
+                "fps_median": result.frames / float(np.median(times)),
+                "textured_frames": result.stats.textured_frames,
+            }
+        return out
+
+
+def markdown(results: dict, frames: int, speed: dict) -> str:
+    lines = []
+    for suite, title in (("xdog", "Real first-frame suite (XDoG sketches)"),
+                         ("lineart", "Anime2Sketch line art with its colour truth")):  # fmt: skip
+        variants = results[suite]
+        names = list(next(iter(variants.values())))
+        base = variants["chained"]
+        lines += [
+            f"{title}: {len(names)} clips, at most {frames} frames each, frame 0 the reference, "
+            "classical propagation, `--lines auto`; PSNR (dB) without frame 0, TC and E_warp "
+            "on DIS flow of the grey truth; the last two columns count clips against `chained`:",
+            "",
+            "| carry | PSNR | TC | E_warp x1e3 | PSNR +0.1 dB or better | PSNR -0.1 dB or worse |",
+            "|---|---|---|---|---|---|",
+        ]
+        for variant, rows in variants.items():
+            psnr, tc, ew = (np.mean([rows[n][i] for n in names]) for i in range(3))
+            up = sum(rows[n][0] >= base[n][0] + 0.1 for n in names)
+            down = sum(rows[n][0] <= base[n][0] - 0.1 for n in names)
+            lines.append(f"| {variant} | {psnr:.2f} | {tc:.3f} | {ew:.3f} | {up} | {down} |")
+        lines += ["", "Per clip (PSNR / TC):", "", "| clip | " + " | ".join(variants) + " |"]
+        lines.append("|---" * (len(variants) + 1) + "|")
+        for n in names:
+            cells = " | ".join(f"{r[n][0]:.2f} / {r[n][1]:.2f}" for r in variants.values())
+            lines.append(f"| {n} | {cells} |")
+        lines.append("")
+    if speed:
+        w, h = speed["size"]
+        lines += [
+            f"Speed: `{speed['clip']}` ({speed['frames']} frames) upscaled to {w}x{h}, XDoG "
+            "sketches, end to end file to file (`colorize_video`, classical):",
+            "",
+            "| carry | frames/s best | median | frames with textured regions |",
+            "|---|---|---|---|",
+        ]
+        for carry in ("anchored", "chained"):
+            s = speed[carry]
+            best, median, textured = s["fps_best"], s["fps_median"], s["textured_frames"]
+            lines.append(f"| {carry} | {best:.1f} | {median:.1f} | {textured} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None)
-    p.add_argument("--frames", type=int, default=24, help="cap per real clip")
+    p.add_argument("--frames", type=int, default=48, help="cap per real clip")
+    p.add_argument("--repeat", type=int, default=3, help="speed runs per carry")
     args = p.parse_args()
     data = args.data or default_data()
-    clips = colour_clips(data) if data.is_dir() else []
-    if not clips:
+    suites = {"xdog": colour_clips(data), "lineart": lineart_truth_clips(data)}
+    if not data.is_dir() or not suites["xdog"]:
         sys.exit(f"ablate_carry: no real clips under {data} (this benchmark needs them)")
     t0 = time.time()
-    results = {}
-    for variant, smooth in VARIANTS.items():
-        results[variant] = run(clips, args.frames, smooth)
+    results: dict[str, dict] = {suite: {} for suite in suites}
+    for variant, (carry, smooth) in VARIANTS.items():
+        for suite, clips in suites.items():
+            results[suite][variant] = run(clips, args.frames, carry, smooth)
         print(f"{variant}: {time.time() - t0:.0f} s", flush=True)
+    speed = bench_speed(suites["xdog"], args.frames, args.repeat)
+    print(f"speed: {time.time() - t0:.0f} s", flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "carry.json").write_text(json.dumps(results, indent=1))
-    (RESULTS / "carry.md").write_text(markdown(results, args.frames))
-    print(markdown(results, args.frames))
+    record = {"frames": args.frames, "quality": results, "speed": speed}
+    (RESULTS / "carry.json").write_text(json.dumps(record, indent=1))
+    (RESULTS / "carry.md").write_text(markdown(results, args.frames, speed))
+    print(markdown(results, args.frames, speed))
 
 
 if __name__ == "__main__":
