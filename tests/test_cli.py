@@ -292,6 +292,8 @@ def test_dry_run_prints_settings_and_writes_nothing(
         "--no-audio",
         "--rekey",
         "on",
+        "--texture-carry",
+        "chained",
     )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
@@ -303,6 +305,7 @@ def test_dry_run_prints_settings_and_writes_nothing(
     assert info["colour"]["temporal"] == "per-frame"
     assert info["colour"]["ref_frame"] == 2
     assert info["colour"]["rekey"] == "on"
+    assert info["colour"]["texture_carry"] == "chained"
     assert info["encode"]["crf"] == 20
     assert info["encode"]["audio"] is False
     assert not dst.exists()

@@ -1329,6 +1329,7 @@ class Colorizer:
 
         def fit(a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
             # A fit to another drawing, as the reference's placement: its finer preset.
+            # (Its time counts in the snap stage, which carries the texture.)
             with self._flow_lock:
                 return self._fit_flow(a, b, init)
 
