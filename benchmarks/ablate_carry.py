@@ -4,14 +4,16 @@
 
 A textured region (one the reference shows is not one paint area) samples the
 keyframe's colours through the flows chained since the keyframe
-(:mod:`celcolor.engine.detail`). Three ways of carrying it, each a step on the one
+(:mod:`celcolor.engine.detail`). Four ways of carrying it, each a step on the one
 below:
 
 - not smoothed: the chained DIS flow as it is (before session 9);
 - chained: its motion smoothed (``detail.smooth_motion``; sessions 9 to 23);
-- anchored (shipped since session 24): the chain re-fitted every frame to the
-  keyframe's own lines where that fits them better (``detail.anchor``,
-  ``--texture-carry anchored``).
+- anchored: the chain re-fitted every frame to the keyframe's own lines where that
+  fits them better (``detail.anchor``, ``--texture-carry anchored``; session 24);
+- anchored, interpolated (shipped since session 24): the keyframe's colours shown
+  by bilinear sampling instead of the nearest pixel's palette colour
+  (``detail.smooth_colours``).
 
 Classical propagation with the default ``--lines auto`` on the real first-frame suite
 (colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
@@ -19,7 +21,8 @@ Anime2Sketch line art with its colour truth (``run_bench.lineart_truth_clips``),
 clip cut at its first shot change, at most ``--frames`` (48) frames: the drift a chain
 gathers shows over longer cuts. Then the cost: one real textured clip (the first of
 the suite at 852x480 or more, upscaled to 1280x720, XDoG sketches) coloured end to end
-through ``colorize_video``, file to file, in each mode (best of ``--repeat``).
+through ``colorize_video``, file to file, as shipped and as before session 24 (best
+of ``--repeat``).
 
 Writes ``benchmarks/results/carry.json`` and ``.md``. Needs the development data.
 """
@@ -31,6 +34,8 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -44,20 +49,36 @@ from celcolor.engine import EncodeOptions, colorize_video, detail
 from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-# variant: (texture_carry, smoothed)
+# variant: (texture_carry, motion smoothed, shown interpolated)
 VARIANTS = {
-    "anchored (shipped)": ("anchored", True),
-    "chained": ("chained", True),
-    "not smoothed": ("chained", False),
+    "anchored, interpolated (shipped)": ("anchored", True, True),
+    "anchored": ("anchored", True, False),
+    "chained": ("chained", True, False),
+    "not smoothed": ("chained", False, False),
 }
 SPEED_SIZE = (1280, 720)
+# The speed runs: what ships against what shipped before session 24.
+SPEED_VARIANTS = ("anchored, interpolated (shipped)", "chained")
 
 
-def run(clips, frames: int, carry: str, smooth: bool) -> dict[str, tuple[float, float, float]]:
-    """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
-    shipped = detail.smooth_motion
+@contextmanager
+def patched(smooth: bool, interpolated: bool) -> Iterator[None]:
+    """The engine with the carry's motion unsmoothed and/or its colours shown nearest."""
+    shipped, shown = detail.smooth_motion, detail.smooth_colours
     if not smooth:
         detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
+    if not interpolated:
+        detail.smooth_colours = lambda carry, render: None  # nearest palette colours
+    try:
+        yield
+    finally:
+        detail.smooth_motion, detail.smooth_colours = shipped, shown
+
+
+def run(
+    clips, frames: int, carry: str, smooth: bool, interpolated: bool
+) -> dict[str, tuple[float, float, float]]:
+    """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
     name = f"classical --texture-carry {carry}"
     fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_carry": carry}
     register_method(engine_method(name, fields, "classical propagation"))
@@ -66,9 +87,9 @@ def run(clips, frames: int, carry: str, smooth: bool) -> dict[str, tuple[float, 
             synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("auto",),
             lvcd_size=False, methods=(name,), speed=False, memory=False,
         )  # fmt: skip
-        report = run_bench(config)
+        with patched(smooth, interpolated):
+            report = run_bench(config)
     finally:
-        detail.smooth_motion = shipped
         unregister_method(name)
     out = {}
     for case in report["protocols"]["first-frame"]["cases"]:
@@ -104,16 +125,18 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
             return {}
         name, src, ref = found
         out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
-        for carry in ("anchored", "chained"):
+        for variant in SPEED_VARIANTS:
+            carry, smooth, interpolated = VARIANTS[variant]
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                result = colorize_video(
-                    src, ref, Path(tmp) / "out.mp4", temporal="classical", texture_carry=carry,
-                    encode=EncodeOptions(overwrite=True),
-                )  # fmt: skip
+                with patched(smooth, interpolated):
+                    result = colorize_video(
+                        src, ref, Path(tmp) / "out.mp4", temporal="classical",
+                        texture_carry=carry, encode=EncodeOptions(overwrite=True),
+                    )  # fmt: skip
                 times.append(time.perf_counter() - t0)
-            out[carry] = {
+            out[variant] = {
                 "fps_best": result.frames / min(times),
                 "fps_median": result.frames / float(np.median(times)),
                 "textured_frames": result.stats.textured_frames,
@@ -156,10 +179,10 @@ def markdown(results: dict, frames: int, speed: dict) -> str:
             "| carry | frames/s best | median | frames with textured regions |",
             "|---|---|---|---|",
         ]
-        for carry in ("anchored", "chained"):
-            s = speed[carry]
+        for variant in SPEED_VARIANTS:
+            s = speed[variant]
             best, median, textured = s["fps_best"], s["fps_median"], s["textured_frames"]
-            lines.append(f"| {carry} | {best:.1f} | {median:.1f} | {textured} |")
+            lines.append(f"| {variant} | {best:.1f} | {median:.1f} | {textured} |")
     return "\n".join(lines) + "\n"
 
 
@@ -175,9 +198,9 @@ def main() -> None:
         sys.exit(f"ablate_carry: no real clips under {data} (this benchmark needs them)")
     t0 = time.time()
     results: dict[str, dict] = {suite: {} for suite in suites}
-    for variant, (carry, smooth) in VARIANTS.items():
+    for variant, (carry, smooth, interpolated) in VARIANTS.items():
         for suite, clips in suites.items():
-            results[suite][variant] = run(clips, args.frames, carry, smooth)
+            results[suite][variant] = run(clips, args.frames, carry, smooth, interpolated)
         print(f"{variant}: {time.time() - t0:.0f} s", flush=True)
     speed = bench_speed(suites["xdog"], args.frames, args.repeat)
     print(f"speed: {time.time() - t0:.0f} s", flush=True)

@@ -246,3 +246,19 @@ def test_anchoring_keeps_texture_on_the_shape_when_the_chain_drifts() -> None:
 def test_bad_texture_carry_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--texture-carry"):
         ColorizeOptions(texture_carry="glued")
+
+
+def test_smooth_colours_interpolate_the_keyframe_and_stay_out_of_the_keyframe_itself() -> None:
+    """Half a pixel into a red/blue edge gives the colour between them; the keyframe's
+    own carry (nothing moved yet) shows its palette colours as they are."""
+    key = np.zeros((H, W), np.uint8)
+    key[:, W // 2 :] = 1
+    palette = np.array([RED, BLUE], np.uint8)
+    carry = detail.Carry(detail=key, key=key, origin=_grid(0.5, 0.0))
+    shown = detail.smooth_colours(carry, lambda index: palette[index])
+    assert shown is not None and carry.key_rgb is not None
+    edge = shown[H // 2, W // 2 - 1]
+    assert np.abs(edge.astype(int) - (np.array(RED) + BLUE) // 2).max() <= 1
+    assert (shown[:, : W // 2 - 2] == RED).all() and (shown[:, W // 2 + 1 :] == BLUE).all()
+    assert detail.smooth_colours(detail.Carry(detail=key, key=key), palette.__getitem__) is None
+    assert detail.smooth_colours(None, palette.__getitem__) is None

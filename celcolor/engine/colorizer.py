@@ -946,11 +946,17 @@ class Colorizer:
         return self.palette.index(predicted)
 
     def compose(
-        self, frame: FrameAnalysis, colours: np.ndarray, detail: np.ndarray | None = None
+        self,
+        frame: FrameAnalysis,
+        colours: np.ndarray,
+        detail: np.ndarray | None = None,
+        smooth: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
         """Render a frame: flat fills (textured regions per pixel), lines on top.
 
         ``detail``: the frame's detail map (:mod:`celcolor.engine.detail`), or None.
+        ``smooth``: ``H,W,3`` colours shown instead of the detail map's palette colours
+        in textured regions (:func:`detail.smooth_colours`), or None.
         Returns ``(rgb, index, filled_index)``: the picture and the palette index maps
         the next frame propagates from (lines as NO_COLOUR, and filled).
         """
@@ -963,6 +969,8 @@ class Colorizer:
             filled = texture.overlay(filled, detail)
             index = np.where(index == NO_COLOUR, index, filled).astype(np.uint8)
         fill = self.palette.render(filled)
+        if detail is not None and smooth is not None:
+            cv2.copyTo(smooth, cv2.compare(detail, NO_COLOUR, cv2.CMP_NE), fill)
         art = frame.art
         mode = self.options.lines
         if mode == "fill":
@@ -1268,7 +1276,8 @@ class Colorizer:
         carry: texture.Carry | None = None,
     ):
         """Compose a coloured frame; returns it and the state the next frame starts from."""
-        out, index, filled = self.compose(frame, colours, carry.detail if carry else None)
+        smooth = texture.smooth_colours(carry, self.palette.render)
+        out, index, filled = self.compose(frame, colours, carry.detail if carry else None, smooth)
         self.stats.frames += 1
         self.stats.unconfident.append(doubt)
         if carry is not None:
