@@ -301,7 +301,9 @@ def follow(
     )  # fmt: skip
 
 
-def smooth_colours(carry: Carry | None, render: Callable[[np.ndarray], np.ndarray]):
+def smooth_colours(
+    carry: Carry | None, render: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray | None:
     """The keyframe's colours where this frame's pixels lie in it, interpolated.
 
     The detail map samples the keyframe's palette indices at the nearest pixel, as
