@@ -1330,10 +1330,8 @@ class Colorizer:
     def _anchoring(self, prev: FrameAnalysis, frame: FrameAnalysis):
         """How textured regions of ``frame`` re-anchor on their keyframe
         (:func:`detail.anchor`); None: they stay as chained (``texture_carry``
-        "chained", or a held drawing)."""
+        "chained"). A held drawing keeps its chain too."""
         if self.options.texture_carry != "anchored":
-            return None
-        if texture.held(prev.flow_image, frame.flow_image):
             return None
 
         def fit(a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
@@ -1342,7 +1340,13 @@ class Colorizer:
             with self._flow_lock:
                 return self._fit_flow(a, b, init)
 
-        return lambda origin, key_image: texture.anchor(origin, frame.flow_image, key_image, fit)
+        def refine(origin: np.ndarray, key_image: np.ndarray) -> np.ndarray:
+            # Called only where there is texture to carry: cel line art pays nothing.
+            if texture.held(prev.flow_image, frame.flow_image):
+                return origin
+            return texture.anchor(origin, frame.flow_image, key_image, fit)
+
+        return refine
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
         """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""

@@ -24,14 +24,14 @@ pixels included) and ``NO_COLOUR`` elsewhere.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ..lineart import Regions
 from ..metrics.flowcheck import pixel_grid
-from ..temporal.flow import FlowBackend, refine_sampling, work_positions
+from ..temporal.flow import FlowBackend, sampling_map, work_positions
 from .palette import NO_COLOUR, warp_index
 
 # Blobs of another colour thinner than twice this (pixels at 640 long side) are
@@ -245,21 +245,21 @@ def anchor(
         key_image: the keyframe's.
         flow: the flow backend; DIS refines from ``origin``.
     """
-    refined = smooth_motion(refine_sampling(flow, image, key_image, origin))
     h, w = image.shape[:2]
+    full = (origin.shape[1], origin.shape[0])
+    chained = work_positions(origin, (h, w))  # the flow's first estimate and a candidate
+    refined = smooth_motion(sampling_map(flow(image, key_image, chained - pixel_grid(h, w)), full))
     sigma = ANCHOR_SIGMA * max(h, w) / 640.0
     here = image.astype(np.float32)
     misfit = []
-    for positions in (origin, refined):
+    for positions in (chained, work_positions(refined, (h, w))):
         seen = cv2.remap(
-            key_image, work_positions(positions, (h, w)), None, cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE,
-        )  # fmt: skip
+            key_image, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         misfit.append(cv2.GaussianBlur(cv2.absdiff(here, seen.astype(np.float32)), (0, 0), sigma))
     better = (misfit[1] < misfit[0]).astype(np.float32)
     # Soft edges between kept and refused refinement: no seam in the texture.
     better = cv2.GaussianBlur(better, (0, 0), sigma)
-    full = (origin.shape[1], origin.shape[0])
     keep = cv2.resize(better, full, interpolation=cv2.INTER_LINEAR)[..., None]
     return origin + keep * (refined - origin)
 
@@ -293,12 +293,7 @@ def follow(
     textured = carried_regions(regions, warp_index(carry.detail, sample))
     source = cv2.remap(carry.key, origin, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     detail = detail_map(regions, textured, source, winner)
-    if detail is None:
-        return None
-    return Carry(
-        detail=detail, key=carry.key, origin=origin, key_image=carry.key_image,
-        key_rgb=carry.key_rgb,
-    )  # fmt: skip
+    return None if detail is None else replace(carry, detail=detail, origin=origin)
 
 
 def smooth_colours(

@@ -231,16 +231,3 @@ def work_positions(sample: np.ndarray, small: tuple[int, int]) -> np.ndarray:
     out -= _pixel_offset(small, full)
     out /= _pixel_scale(small, full)
     return out
-
-
-def refine_sampling(flow: FlowBackend, a: np.ndarray, b: np.ndarray, sample: np.ndarray):
-    """A full-size sampling map from ``a``'s grid into ``b``, refined by flow from it.
-
-    Args:
-        flow: the backend; it starts from ``sample`` (see :meth:`FlowBackend.__call__`).
-        a, b: work-size flow images (:func:`flow_friendly`).
-        sample: ``H,W,2`` float32 first estimate (``cv2.remap`` positions in ``b``).
-    """
-    h, w = a.shape[:2]
-    init = work_positions(sample, (h, w)) - pixel_grid(h, w)
-    return sampling_map(flow(a, b, init), (sample.shape[1], sample.shape[0]))
