@@ -189,6 +189,14 @@ def test_matcher_weights_given_as_the_network_are_refused(cut, tmp_path):
         list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
 
 
+def test_temporal_weights_given_as_the_exemplar_network_are_refused(cut, tmp_path):
+    path = tmp_path / "t.safetensors"
+    save_checkpoint(create_model("temporal", width=8, key_dim=8), path, "temporal")
+    options = ColorizeOptions(keyframe_mode="network", checkpoint=str(path))
+    with pytest.raises(InputError, match="pass them as --temporal-checkpoint"):
+        list(Colorizer(cut.colour[8], options).colorize(list(cut.sketch[:1])))
+
+
 @pytest.mark.parametrize("content", [b"not a checkpoint at all", b""])
 def test_a_file_that_is_no_checkpoint_is_one_clear_error(cut, tmp_path, content):
     path = tmp_path / "weights.safetensors"

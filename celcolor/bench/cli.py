@@ -52,18 +52,33 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _once_each(items: tuple, text: str) -> tuple:
+    """``items`` parsed from ``text``, refused when one is listed twice (a method or a
+    size run twice would double the run's time and list its rows twice)."""
+    seen = set()
+    for item in items:
+        if item in seen:
+            shown = "x".join(map(str, item)) if isinstance(item, tuple) else item
+            raise argparse.ArgumentTypeError(f"{text!r} lists {shown} twice")
+        seen.add(item)
+    return items
+
+
 def _sizes(text: str) -> tuple[tuple[int, int], ...]:
     sizes = tuple(_size(t) for t in text.split(",") if t.strip())
     if not sizes:
         raise argparse.ArgumentTypeError("expected one or more WIDTHxHEIGHT split by commas")
-    return sizes
+    return _once_each(sizes, text)
 
 
 def _ints(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
+        values = tuple(int(t) for t in text.split(",") if t.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected numbers split by commas: {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected one or more numbers split by commas")
+    return _once_each(values, text)
 
 
 def _checkpoint(text: str) -> tuple[str, str]:
@@ -77,7 +92,7 @@ def _names(text: str) -> tuple[str, ...]:
     names = tuple(t.strip() for t in text.split(",") if t.strip())
     if not names:
         raise argparse.ArgumentTypeError("expected one or more names split by commas")
-    return names
+    return _once_each(names, text)
 
 
 def build_parser(prog: str = "colorize-video bench") -> OneLineParser:

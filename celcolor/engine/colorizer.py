@@ -762,6 +762,11 @@ class Colorizer:
 
                 if not isinstance(model, ExemplarNet):
                     raise InputError(f"{ckpt}: not exemplar network weights")
+                if model.config.guides > 1:  # it would run without the frame it was tuned on
+                    raise InputError(
+                        f"{ckpt}: temporal network weights, not the exemplar network's; "
+                        "pass them as --temporal-checkpoint"
+                    )
             # fp32 on every machine: the region matcher reads this network's votes, and
             # learned them from fp32 runs (its training builds them through this same
             # method). bf16 votes differ a little, and cost matching a third of a point
