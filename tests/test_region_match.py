@@ -506,3 +506,24 @@ def test_trees_on_the_mlps_own_keyframes_share_their_rows(tmp_path, monkeypatch)
     # more for the trees: the MLPs' keyframes first, then more of the same stream
     assert len(mlp) == 2 and len(trees4) == 4
     assert all(np.array_equal(a.rows, b.rows) for a, b in zip(mlp, trees4[:2], strict=True))
+
+
+def test_varied_training_cuts_reach_scenes_the_usual_range_does_not():
+    from celcolor.train.matcher import _random_spec
+
+    def draw(varied: float, n: int = 300):
+        rng = np.random.default_rng(5)
+        return [_random_spec(rng, 1 / 3, varied) for _ in range(n)]
+
+    usual = draw(0.0)
+    assert max(s.num_shapes for s in usual) <= 7 and min(s.motion for s in usual) >= 0.8
+    assert not any(s.faults or s.camera_pan or s.num_props for s in usual)
+    # At 0 the recipe draws no more than before, so an older recipe's cuts stay the same.
+    rng = np.random.default_rng(5)
+    assert [_random_spec(rng, 1 / 3) for _ in range(300)] == usual
+    half = draw(0.5)
+    assert any(s.num_shapes > 7 for s in half) and any(s.motion > 2.0 for s in half)
+    assert any(s.faults for s in half) and any(s.camera_pan > 0 and s.num_props for s in half)
+    assert any(s.background == "gradient" for s in half) and any(not s.occlusion for s in half)
+    wide = sum(s.faults or s.camera_pan > 0 or s.num_shapes > 7 for s in half) / len(half)
+    assert 0.25 < wide < 0.6  # about half the cuts come from the wider range

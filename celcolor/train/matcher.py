@@ -92,6 +92,9 @@ class MatcherTrainConfig:
     checkpoint: str | None = None  # exemplar weights (None: the shipped ones)
     area_power: float = 0.5  # a row weighs its region's area to this power
     untraced: float = 1 / 3  # share of cuts whose band boundaries are drawn black
+    # share of generated cuts drawn from a wider range of scenes (see _varied_spec);
+    # 0.5 was tried in session 25 and not shipped (docs/region-matcher.md)
+    varied: float = 0.0
     members: int = 5  # fits from seeds seed, seed + 1, ... (probabilities averaged)
     tree_members: int = 1  # boosted-tree fits, averaged with the MLPs' mean (0: none)
     tree_iters: int = 300  # boosting rounds (trees) per stage
@@ -114,7 +117,12 @@ class Sample:
     colours: int
 
 
-def _random_spec(rng: np.random.Generator, untraced: float = 0.0) -> CutSpec:
+def _random_spec(rng: np.random.Generator, untraced: float = 0.0, varied: float = 0.0) -> CutSpec:
+    """A training cut: 3 to 7 shapes roaming at 0.8 to 2 (``CutSpec.motion``), or with
+    probability ``varied`` one of the wider range of :func:`_varied_spec`; with
+    probability ``untraced`` its band boundaries are drawn black."""
+    if varied > 0 and rng.random() < varied:  # no draw at 0: older recipes' cuts stay
+        return _varied_spec(rng, untraced)
     return CutSpec(
         width=320,
         height=192,
@@ -122,6 +130,28 @@ def _random_spec(rng: np.random.Generator, untraced: float = 0.0) -> CutSpec:
         seed=int(rng.integers(0, 2**31)),
         num_shapes=int(rng.integers(3, 8)),
         motion=float(rng.uniform(0.8, 2.0)),
+        trace_colours=bool(rng.random() >= untraced),
+    )
+
+
+def _varied_spec(rng: np.random.Generator, untraced: float) -> CutSpec:
+    """A cut from a wider range of scenes than :func:`_random_spec`: 3 to 12 shapes,
+    motion 0.4 to 3, a camera pan over up to two props in 30% of cuts, a rough drawing
+    (gaps, boiling and doubled lines, dirt, paper) in 25%, a gradient background in 30%,
+    and shapes that never cross in 10%."""
+    pan = rng.random() < 0.3
+    return CutSpec(
+        width=320,
+        height=192,
+        num_frames=64,
+        seed=int(rng.integers(0, 2**31)),
+        num_shapes=int(rng.integers(3, 13)),
+        motion=float(rng.uniform(0.4, 3.0)),
+        camera_pan=float(rng.uniform(1.0, 4.0)) if pan else 0.0,
+        num_props=int(rng.integers(0, 3)) if pan else 0,
+        occlusion=bool(rng.random() >= 0.1),
+        faults=bool(rng.random() < 0.25),
+        background="gradient" if rng.random() < 0.3 else "flat",
         trace_colours=bool(rng.random() >= untraced),
     )
 
@@ -276,15 +306,17 @@ def make_samples(
     area_power: float = 0.5,
     untraced: float = 0.0,
     workers: Workers | None = None,
+    varied: float = 0.0,
 ) -> list[Sample]:
     """``count`` samples, two keyframes per generated cut, references 8-45 frames away,
-    built on ``workers`` (here, one by one, when None)."""
+    built on ``workers`` (here, one by one, when None); ``untraced`` and ``varied`` as
+    :func:`_random_spec` takes them."""
     rng = np.random.default_rng(seed)
     # Every cut and frame pair is drawn first, so the samples do not depend on where
     # or in which order they are built.
     jobs = []
     while len(jobs) < count:
-        spec = _random_spec(rng, untraced)
+        spec = _random_spec(rng, untraced, varied)
         for _ in range(min(2, count - len(jobs))):
             key = int(rng.integers(0, spec.num_frames))
             gap = int(rng.integers(8, 46))
@@ -609,6 +641,7 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
             cfg.area_power,
             cfg.untraced,
             workers,
+            cfg.varied,
         )
         root = data_root(cfg.data)
         real = make_real_samples(
@@ -630,6 +663,7 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
             cfg.quiet,
             untraced=cfg.untraced,
             workers=workers,
+            varied=cfg.varied,
         )
         build_seconds = time.perf_counter() - t0
         with open(cfg.out / "log.jsonl", "w") as logf:
