@@ -117,6 +117,10 @@ class Sample:
     colours: int
 
 
+# The size and length of every generated training cut.
+_TRAINING_FRAMES = {"width": 320, "height": 192, "num_frames": 64}
+
+
 def _random_spec(rng: np.random.Generator, untraced: float = 0.0, varied: float = 0.0) -> CutSpec:
     """A training cut: 3 to 7 shapes roaming at 0.8 to 2 (``CutSpec.motion``), or with
     probability ``varied`` one of the wider range of :func:`_varied_spec`; with
@@ -124,9 +128,7 @@ def _random_spec(rng: np.random.Generator, untraced: float = 0.0, varied: float 
     if varied > 0 and rng.random() < varied:  # no draw at 0: older recipes' cuts stay
         return _varied_spec(rng, untraced)
     return CutSpec(
-        width=320,
-        height=192,
-        num_frames=64,
+        **_TRAINING_FRAMES,
         seed=int(rng.integers(0, 2**31)),
         num_shapes=int(rng.integers(3, 8)),
         motion=float(rng.uniform(0.8, 2.0)),
@@ -141,9 +143,7 @@ def _varied_spec(rng: np.random.Generator, untraced: float) -> CutSpec:
     and shapes that never cross in 10%."""
     pan = rng.random() < 0.3
     return CutSpec(
-        width=320,
-        height=192,
-        num_frames=64,
+        **_TRAINING_FRAMES,
         seed=int(rng.integers(0, 2**31)),
         num_shapes=int(rng.integers(3, 13)),
         motion=float(rng.uniform(0.4, 3.0)),
