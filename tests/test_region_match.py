@@ -520,8 +520,8 @@ def test_varied_training_cuts_reach_scenes_the_usual_range_does_not():
     assert not any(s.faults or s.camera_pan or s.num_props for s in usual)
     # At 0 the recipe draws exactly the cuts it drew before the option (pinned here from
     # the code of session 24), so older recipes stay reproducible.
-    pinned = [(1440510676, 7, 1.7695289476837925), (1353417275, 4, 0.8647168428579878)]
-    assert [(s.seed, s.num_shapes, s.motion) for s in usual[:2]] == pinned
+    assert [(s.seed, s.num_shapes) for s in usual[:2]] == [(1440510676, 7), (1353417275, 4)]
+    assert [s.motion for s in usual[:2]] == pytest.approx([1.7695289476837925, 0.8647168428579878])
     half = draw(0.5)
     assert any(s.num_shapes > 7 for s in half) and any(s.motion > 2.0 for s in half)
     assert any(s.faults for s in half) and any(s.camera_pan > 0 and s.num_props for s in half)
