@@ -173,6 +173,11 @@ _LIMITS = (
     ("--exact-flow", "exact_flow", _between(0, 1), "a share from 0 to 1"),
     ("--w-short", "w_short", _between(0, math.inf), "a number 0 or more"),
     ("--w-long", "w_long", _between(0, math.inf), "a number 0 or more"),
+    ("--epochs", "epochs", _between(1, math.inf), "1 or more"),
+    ("--members", "members", _between(1, math.inf), "1 or more"),
+    ("--tree-members", "tree_members", _between(0, math.inf), "0 or more"),
+    ("--tree-keyframes", "tree_keyframes", _between(0, math.inf), "0 or more"),
+    ("--workers", "workers", _between(0, math.inf), "0 (one per core) or more"),
 )
 # Training frames beyond this side would not fit in memory (the data set is built whole).
 _MAX_SIZE = 2048
@@ -298,17 +303,7 @@ def _run_matcher(args: argparse.Namespace) -> int:
     clips (--real, --data), a generated held-out split (--heldout), --epochs."""
     from .matcher import train_matcher
 
-    default = MatcherTrainConfig()
-    if args.epochs < 1:
-        raise UsageError(f"--epochs must be 1 or more, got {args.epochs}")
-    if args.members < 1:
-        raise UsageError(f"--members must be 1 or more, got {args.members}")
-    if args.tree_members < 0:
-        raise UsageError(f"--tree-members must be 0 or more, got {args.tree_members}")
-    if args.tree_keyframes is not None and args.tree_keyframes < 0:
-        raise UsageError(f"--tree-keyframes must be 0 or more, got {args.tree_keyframes}")
-    if args.workers < 0:
-        raise UsageError(f"--workers must be 0 (one per core) or more, got {args.workers}")
+    default = MatcherTrainConfig()  # its flags' ranges: check_arguments (_LIMITS)
     cfg = MatcherTrainConfig(
         out=args.out if args.out is not None else Path("runs/matcher"),
         keyframes=args.synthetic if args.synthetic is not None else default.keyframes,
