@@ -43,7 +43,7 @@ import numpy as np
 from run_bench import colour_clips, default_data, lineart_truth_clips
 
 from celcolor.bench import BenchConfig, run_bench
-from celcolor.bench.cases import _read_frames, sketch_from_colour
+from celcolor.bench.cases import read_frames, sketch_from_colour
 from celcolor.bench.methods import engine_method, register_method, unregister_method
 from celcolor.engine import EncodeOptions, colorize_video, detail
 from celcolor.io import open_writer
@@ -102,7 +102,7 @@ def run(
 def speed_clip(clips, work: Path, frames: int) -> tuple[str, Path, Path] | None:
     """The first clip of 852x480 or more as a 1280x720 sketch video and reference PNG."""
     for clip in clips:
-        colour, _ = _read_frames(Path(clip.path), frames, clip.crop)
+        colour, _ = read_frames(Path(clip.path), frames, clip.crop)
         if colour[0].shape[1] < 852:
             continue
         colour = [cv2.resize(f, SPEED_SIZE, interpolation=cv2.INTER_CUBIC) for f in colour]

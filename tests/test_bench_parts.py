@@ -14,14 +14,14 @@ import pytest
 
 import celcolor.models
 from celcolor.bench import BenchConfig, Method, MethodSettings, register_method, run_bench
-from celcolor.bench.cases import Case, first_shot_length, synthetic_cases
+from celcolor.bench.cases import Case, first_shot_length, read_frames, synthetic_cases
 from celcolor.bench.methods import ReferenceCopy, get_methods, list_methods, unregister_method
 from celcolor.bench.report import markdown, real_suite_markdown, to_json
 from celcolor.bench.scoring import MethodRun, MetricFlow, exact_flows, flows_on_colour, score_case
 from celcolor.bench.ssim import ssim_opencv
 from celcolor.cli import main
 from celcolor.data.synthetic import CUT_PRESETS, generate_cut
-from celcolor.errors import UsageError
+from celcolor.errors import InputError, UsageError
 from celcolor.metrics import ssim
 
 TINY = (160, 96)
@@ -405,3 +405,17 @@ def test_a_clip_with_its_own_line_art_is_not_sketched_by_xdog(tmp_path):
     clip = bench_cases.Clip(tmp_path, crop=(0, 0, 128, 96), sketch_path=short)
     assert list(bench_cases.first_frame_cases([clip], min_frames=2, skipped=skipped)) == []
     assert "3 frames of line art for 8 colour" in skipped[0].reason
+
+
+def test_read_frames_reads_up_to_a_count_crops_and_refuses_a_crop_off_the_frame(tmp_path):
+    import cv2
+
+    for i in range(3):
+        frame = np.full((24, 32, 3), 40 * i, np.uint8)
+        frame[2:10, 4:14] = (200, 10 * i, 0)  # the crop below, in RGB
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), frame[..., ::-1])
+    frames, total = read_frames(tmp_path, 2, (4, 2, 10, 8))
+    assert total == 3 and len(frames) == 2
+    assert frames[1].shape == (8, 10, 3) and (frames[1] == (200, 10, 0)).all()
+    with pytest.raises(InputError, match="lies outside the 32x24 frame"):
+        read_frames(tmp_path, 2, (30, 0, 10, 10))

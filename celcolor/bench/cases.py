@@ -44,6 +44,7 @@ __all__ = [
     "first_shot_length",
     "is_colour_clip",
     "lineart_cases",
+    "read_frames",
     "synthetic_cases",
 ]
 
@@ -206,10 +207,12 @@ class LineartCut:
         return self.name or Path(self.sketch).stem
 
 
-def _read_frames(
+def read_frames(
     path: Path, max_frames: int, crop: tuple[int, int, int, int] | None = None
 ) -> tuple[list[np.ndarray], int | None]:
-    """Up to ``max_frames`` RGB frames of a video or folder, and the container's count."""
+    """Up to ``max_frames`` RGB frames of a video or folder, each cut to ``crop``
+    (``x, y, w, h``; an :class:`InputError` when it lies outside the frame), and the
+    container's frame count (None when it does not say)."""
     frames: list[np.ndarray] = []
     with open_frames(path) as source:
         total = source.num_frames
@@ -290,7 +293,7 @@ def first_frame_cases(
     for clip in clips:
         label = clip.label
         try:
-            frames, total = _read_frames(Path(clip.path), max_frames, clip.crop)
+            frames, total = read_frames(Path(clip.path), max_frames, clip.crop)
         except InputError as e:
             _skip(skipped, "first-frame", label, f"unreadable: {e}")
             continue
@@ -357,7 +360,7 @@ def first_frame_cases(
 def _given_sketches(clip: Clip, frames: list[np.ndarray]) -> list[np.ndarray]:
     """A clip's own line art for its (read, cut, even-sized) colour ``frames``."""
     path = Path(clip.sketch_path or clip.path)
-    sketches, _ = _read_frames(path, len(frames), clip.sketch_crop)
+    sketches, _ = read_frames(path, len(frames), clip.sketch_crop)
     if len(sketches) < len(frames):
         raise InputError(f"{path}: {len(sketches)} frames of line art for {len(frames)} colour")
     h, w = frames[0].shape[:2]
@@ -376,7 +379,7 @@ def lineart_cases(
     for cut in cuts:
         label = cut.label
         try:
-            frames, total = _read_frames(Path(cut.sketch), max_frames)
+            frames, total = read_frames(Path(cut.sketch), max_frames)
             reference = read_image(cut.reference)
         except InputError as e:
             _skip(skipped, "lineart", label, f"unreadable: {e}")
