@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from celcolor.data.synthetic import CutSpec, write_cut
@@ -54,7 +55,8 @@ def build_tree(made: dict[int, dict[str, Path]], root: Path, corrupt: bool = Tru
     if corrupt:
         bad = root / "bad"
         bad.mkdir()
-        (bad / "clip.mp4").write_bytes(os.urandom(3000))
+        # Fixed bytes, not os.urandom: about 1 draw in 100 parses as a subtitle stream.
+        (bad / "clip.mp4").write_bytes(np.random.default_rng(0).bytes(3000))
         shutil.copy(made[0]["reference"], bad / "key.png")
     return root
 
