@@ -30,9 +30,11 @@ RESULTS = Path(__file__).parent / "results"
 # (LEAK_AREA, LEAK_SURE); an area of 1 keeps every region flat (before session 22).
 SETTINGS = {
     "flat (off)": (1.0, 0.0),
-    "over 5%, belief under 0.6": (0.05, 0.6),
-    "over 5%, belief under 0.8": (0.05, 0.8),
-    "over 10%, belief under 0.7 (shipped)": (0.10, 0.7),
+    **{
+        f"over {area:.0%}, belief under {sure}": (area, sure)
+        for area in (0.05, 0.10, 0.20)
+        for sure in (0.6, 0.7, 0.8, 0.9)
+    },
     "over 5%, any belief": (0.05, 2.0),
     "over 20%, any belief": (0.20, 2.0),
 }
@@ -63,7 +65,8 @@ def main() -> None:
             acc = [region_accuracy(o, t.colour, t.regions, lines=t.lines).region for t, o in outs]
             gen_psnr = [psnr(o, t.colour).mean for t, o in outs]
             real_psnr = [psnr(_match(sk, ref, "fill"), tgt).mean for sk, ref, tgt in real]
-            rows.append((name, np.mean(acc), np.mean(gen_psnr), np.mean(real_psnr)))
+            shipped = " (shipped)" if (area, sure) == kept else ""
+            rows.append((name + shipped, np.mean(acc), np.mean(gen_psnr), np.mean(real_psnr)))
             print(f"{name}: {rows[-1][1:]}", flush=True)
     finally:
         detail.LEAK_AREA, detail.LEAK_SURE = kept

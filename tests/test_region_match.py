@@ -302,17 +302,20 @@ def test_a_short_matcher_training_run_lowers_its_loss_and_writes_a_checkpoint(tm
     assert summary["data"]["tree_synthetic_keyframes"] == 10
     assert summary["data"]["tree_rows"] > summary["data"]["rows"]
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    for member in range(5):  # the shipped recipe averages five fits
-        stage1 = [r["loss"] for r in log if r["stage"] == f"m{member}-stage1"]
-        assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0]
+    # the shipped recipe: two sets (the usual range of cuts, and half from a wider one)
+    # of five MLP fits and one boosted-tree fit each
+    for name in (f"set{k}-m{member}-stage1" for k in (0, 1) for member in range(5)):
+        stage1 = [r["loss"] for r in log if r["stage"] == name]
+        assert len(stage1) == 8 and stage1[-1] < 0.8 * stage1[0], name
     assert set(summary["heldout_region_choice"]) == {"network", "stage1", "stage2", "final"}
     model = load_checkpoint(tmp_path / "matcher.safetensors")
-    assert model.config.features == len(rm.FEATURES) and len(model.members()) == 5
+    assert model.config.features == len(rm.FEATURES) and len(model.members()) == 10
     w0, w1 = (m.stage1.mlp[0].weight for m in model.members()[:2])
     assert not torch.equal(w0, w1)
-    # and one boosted-tree member, its 300 rounds logged for both stages
-    assert len(model.tree_members) == 1
-    assert [r["trees"] for r in log if r["stage"] in ("t0-stage1", "t0-stage2")] == [300, 300]
+    # the boosted-tree members, their 300 rounds logged for both stages
+    assert len(model.tree_members) == 2
+    trees = [r["trees"] for r in log if r["stage"] in ("set1-t0-stage1", "set1-t0-stage2")]
+    assert trees == [300, 300]
 
 
 def test_matcher_keyframes_and_fits_in_worker_processes_equal_those_made_one_by_one():
@@ -415,14 +418,16 @@ def test_the_train_command_trains_a_matcher_and_refuses_bad_flags(tmp_path):
 
     out = tmp_path / "run"
     args = ("train", "matcher", "--out", out, "--synthetic", "2", "--heldout", "1", "-q")
-    proc = run_cli(*args, "--epochs", "1", "--real", "0", "--members", "2", "--minutes", "3")
+    flags = ("--epochs", "1", "--real", "0", "--members", "2", "--varied", "0.3")
+    proc = run_cli(*args, *flags, "--minutes", "3")
     assert proc.returncode == 0, proc.stderr
     assert "train matcher: --minutes does not apply to it; ignored" in proc.stderr
     assert json.loads(proc.stdout)["checkpoint"].endswith("matcher.safetensors")
     assert (out / "matcher.safetensors").is_file() and (out / "summary.json").is_file()
     from celcolor.models.registry import load_checkpoint
 
-    assert load_checkpoint(out / "matcher.safetensors").config.members == 2
+    assert load_checkpoint(out / "matcher.safetensors").config.members == 2  # one set
+    assert json.loads((out / "summary.json").read_text())["data"]["varied"] == [0.3]
     bad = run_cli(*args, "--tree-keyframes", "-1")
     assert bad.returncode == 2 and "--tree-keyframes" in bad.stderr
     bad = run_cli(*args, "--members", "0")
@@ -474,11 +479,54 @@ def test_the_matcher_trains_on_real_keyframes_when_the_data_is_there(tmp_path):
     root = tmp_path / "data"
     write_gif(root / "KytraScript+SakugaDataset/assets/gif/cels.gif", _moving_cels(12))
     cfg = MatcherTrainConfig(
-        out=tmp_path / "run", keyframes=2, heldout=1, epochs=2, real=3, data=root, members=1
+        out=tmp_path / "run", keyframes=2, heldout=1, epochs=2, real=3, data=root, members=1,
+        varied=(0.0,),
     )
     assert train_matcher(cfg)["data"]["real_keyframes"] == 3
     missing = replace(cfg, data=tmp_path / "absent", out=tmp_path / "run2")
     assert train_matcher(missing)["data"]["real_keyframes"] == 0
+
+
+def test_pooled_matchers_average_their_probabilities_exactly():
+    from celcolor.models.matcher import MatcherConfig, RegionMatcher, pooled
+
+    torch.manual_seed(0)
+    small = {"features": 5, "belief_features": 2, "hidden": 8}
+    a = RegionMatcher(MatcherConfig(**small, members=2)).eval()
+    b = RegionMatcher(MatcherConfig(**small, members=2)).eval()
+    both = pooled([a, b])
+    assert len(both.members()) == 4
+    for stage, width in ((1, 5), (2, 7)):
+        rows = torch.randn(30, width)
+        mean = 0.5 * (a.probabilities(rows, stage) + b.probabilities(rows, stage))
+        assert torch.allclose(both.probabilities(rows, stage), mean, atol=1e-6)
+        assert not torch.allclose(a.probabilities(rows, stage), mean, atol=1e-3)
+    with pytest.raises(ValueError, match="share"):
+        pooled([a, RegionMatcher(MatcherConfig(features=5, belief_features=2, hidden=16))])
+
+
+def test_a_recipe_of_several_shares_pools_the_recipes_run_alone(tmp_path):
+    from celcolor.models.matcher import pooled
+    from celcolor.train.matcher import MatcherTrainConfig, train_matcher
+
+    small = {"keyframes": 4, "heldout": 2, "epochs": 2, "real": 0, "members": 1}
+    small |= {"tree_iters": 5, "workers": 1}
+    runs = {}
+    for varied in ((0.0,), (0.6,), (0.0, 0.6)):
+        out = tmp_path / "-".join(map(str, varied))
+        runs[varied] = train_matcher(MatcherTrainConfig(out=out, varied=varied, **small))
+    alone = [load_checkpoint(runs[v]["checkpoint"]) for v in ((0.0,), (0.6,))]
+    both = load_checkpoint(runs[(0.0, 0.6)]["checkpoint"])
+    expected = pooled(alone).state_dict()
+    assert expected.keys() == both.state_dict().keys()
+    assert all(torch.equal(t, both.state_dict()[k]) for k, t in expected.items())
+    # the two sets did learn from different keyframes
+    assert not torch.equal(alone[0].stage1.mean, alone[1].stage1.mean)
+    assert runs[(0.0, 0.6)]["data"]["rows"] == runs[(0.0,)]["data"]["rows"] + runs[(0.6,)][
+        "data"
+    ]["rows"]
+    with pytest.raises(ValueError, match="varied must be"):
+        train_matcher(MatcherTrainConfig(out=tmp_path / "none", varied=(), **small))
 
 
 def test_trees_on_the_mlps_own_keyframes_share_their_rows(tmp_path, monkeypatch):
@@ -489,7 +537,7 @@ def test_trees_on_the_mlps_own_keyframes_share_their_rows(tmp_path, monkeypatch)
     class StopError(Exception):
         pass
 
-    def capture(train, cfg, logf, workers=None, tree_train=None):
+    def capture(train, cfg, logf, workers=None, tree_train=None, prefix=""):
         seen.append((train, tree_train))
         raise StopError
 

@@ -85,6 +85,8 @@ def test_training_on_cuda_without_a_gpu_is_a_usage_error(tmp_path: Path) -> None
         (["--tree-members", "-1"], "--tree-members must be 0 or more"),
         (["--tree-keyframes", "-2"], "--tree-keyframes must be 0 or more"),
         (["--workers", "-1"], "--workers must be 0 (one per core) or more"),
+        (["--varied", "0", "1.5"], "--varied must be shares from 0 to 1, got 0.0 1.5"),
+        (["--varied", "0.5", "0.5"], "--varied lists a share twice"),
         (["--size", "80000", "80000"], "--size must be 16 to 2048 pixels a side"),
         (["--data", "no-such-folder"], "--data no-such-folder: no such folder"),
     ],
@@ -140,11 +142,12 @@ def test_flags_another_model_reads_are_named(tmp_path: Path) -> None:
 
     parse = build_parser("colorize-video train").parse_args
     assert unused_flags(
-        parse(["temporal", "--no-attention", "--width", "48", "--epochs", "3"])
+        parse(["temporal", "--no-attention", "--width", "48", "--epochs", "3", "--varied", "0"])
     ) == [
         "--width",
         "--no-attention",
         "--epochs",
+        "--varied",
     ]
     assert unused_flags(parse(["exemplar", "--init", "x.safetensors", "--length", "5"])) == [
         "--init",

@@ -135,3 +135,41 @@ class RegionMatcher(_Member):
         trees = torch.stack([torch.sigmoid(m.stage(stage)(rows)) for m in self.tree_members])
         w = self.config.tree_weight
         return (1 - w) * mlp + w * trees.mean(0).to(mlp.dtype)
+
+
+def pooled(matchers: list[RegionMatcher]) -> RegionMatcher:
+    """One matcher holding every member of ``matchers`` (MLPs and trees alike).
+
+    Its probabilities average all the MLP members and all the tree members, so when
+    each matcher holds as many of each, they are exactly the mean of the matchers'
+    own probabilities. The matchers must share their architecture and tree weight.
+    """
+    if not matchers:
+        raise ValueError("pooled needs at least one matcher")
+    first = matchers[0].config
+    for m in matchers[1:]:
+        c = m.config
+        if (c.features, c.belief_features, c.hidden, c.tree_weight) != (
+            first.features,
+            first.belief_features,
+            first.hidden,
+            first.tree_weight,
+        ):
+            raise ValueError("pooled matchers must share features, hidden size and tree weight")
+    config = MatcherConfig(
+        features=first.features,
+        belief_features=first.belief_features,
+        hidden=first.hidden,
+        members=sum(m.config.members for m in matchers),
+        trees=[list(shape) for m in matchers for shape in m.config.trees],
+        tree_weight=first.tree_weight,
+    )
+    out = RegionMatcher(config)
+    sources = [member for m in matchers for member in m.members()]
+    for dst, src in zip(out.members(), sources, strict=True):
+        dst.stage1.load_state_dict(src.stage1.state_dict())
+        dst.stage2.load_state_dict(src.stage2.state_dict())
+    trees = [member for m in matchers for member in m.tree_members]
+    for dst, src in zip(out.tree_members, trees, strict=True):
+        dst.load_state_dict(src.state_dict())
+    return out.eval()

@@ -131,6 +131,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "of the same stream (default: 2.5 times --synthetic)",
     )
     m.add_argument(
+        "--varied",
+        type=float,
+        nargs="+",
+        default=None,
+        metavar="SHARE",
+        help="share of generated cuts drawn from a wider range of scenes (crowds, fast "
+        "motion, pans, rough drawings); several shares train one set of members each, "
+        f"pooled (default: {' '.join(map(str, MatcherTrainConfig.varied))})",
+    )
+    m.add_argument(
         "--workers",
         type=int,
         default=MatcherTrainConfig.workers,
@@ -190,6 +200,11 @@ def check_arguments(args: argparse.Namespace) -> None:
         value = getattr(args, name, None)
         if value is not None and not ok(value):
             raise UsageError(f"{flag} must be {must}, got {value}")
+    varied = getattr(args, "varied", None)
+    if varied is not None and not all(_between(0, 1)(v) for v in varied):
+        raise UsageError(f"--varied must be shares from 0 to 1, got {' '.join(map(str, varied))}")
+    if varied is not None and len(set(varied)) < len(varied):
+        raise UsageError(f"--varied lists a share twice: {' '.join(map(str, varied))}")
     if args.size is not None and not all(16 <= s <= _MAX_SIZE for s in args.size):
         raise UsageError(
             f"--size must be 16 to {_MAX_SIZE} pixels a side, got {args.size[0]} {args.size[1]}"
@@ -211,7 +226,7 @@ _ONLY_FOR = {
     "guide_dropout": ("exemplar",),
     **dict.fromkeys(("init", "length", "exact_flow", "w_short", "w_long"), ("temporal",)),
     **dict.fromkeys(
-        ("epochs", "exemplar", "members", "tree_members", "tree_keyframes", "workers"),
+        ("epochs", "exemplar", "members", "tree_members", "tree_keyframes", "varied", "workers"),
         ("matcher",),
     ),
 }
@@ -318,6 +333,7 @@ def _run_matcher(args: argparse.Namespace) -> int:
         members=args.members,
         tree_members=args.tree_members,
         tree_keyframes=args.tree_keyframes,
+        varied=tuple(args.varied) if args.varied is not None else default.varied,
         workers=args.workers,
         quiet=args.quiet,
     )

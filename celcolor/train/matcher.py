@@ -50,7 +50,7 @@ from ..engine import ColorizeOptions, Colorizer
 from ..engine import region_match as rm
 from ..engine.executors import cpu_count
 from ..io import make_folder
-from ..models.matcher import MatcherConfig, RegionMatcher
+from ..models.matcher import MatcherConfig, RegionMatcher, pooled
 from ..models.registry import save_checkpoint
 from ..models.trees import BoostedTrees
 from ..progress import progress_bar
@@ -92,9 +92,12 @@ class MatcherTrainConfig:
     checkpoint: str | None = None  # exemplar weights (None: the shipped ones)
     area_power: float = 0.5  # a row weighs its region's area to this power
     untraced: float = 1 / 3  # share of cuts whose band boundaries are drawn black
-    # share of generated cuts drawn from a wider range of scenes (see _varied_spec);
-    # 0.5 was tried in session 25 and not shipped (docs/region-matcher.md)
-    varied: float = 0.0
+    # Share of generated cuts drawn from a wider range of scenes (see _varied_spec), one
+    # entry per set of members: each set (``members`` MLPs, ``tree_members`` trees) is
+    # the recipe run alone at that share, and the matcher pools every set's members
+    # (with as many in each, its probabilities are the sets' mean). The usual range
+    # alone (0.0,) was shipped until session 26 (docs/region-matcher.md).
+    varied: tuple[float, ...] = (0.0, 0.5)
     members: int = 5  # fits from seeds seed, seed + 1, ... (probabilities averaged)
     tree_members: int = 1  # boosted-tree fits, averaged with the MLPs' mean (0: none)
     tree_iters: int = 300  # boosting rounds (trees) per stage
@@ -511,10 +514,12 @@ def fit_matcher(
     view: RowView = _same,
     workers: Workers | None = None,
     tree_train: list[Sample] | None = None,
+    prefix: str = "",
 ) -> RegionMatcher:
     """Every member's two stages fitted on ``train`` (the tree members' on ``tree_train``
     when given); ``view`` sees every row first (an ablation masks columns there). The
-    fits run on ``workers`` (None: a pool of ``cfg.workers`` for this call).
+    fits run on ``workers`` (None: a pool of ``cfg.workers`` for this call); their log
+    lines are named ``{prefix}m0-stage1`` and so on.
 
     Stage 2 trains on beliefs as good as those at run time, not ones a stage 1 has
     memorised: each half of ``train`` is scored by a stage 1 fitted on the other half.
@@ -539,23 +544,25 @@ def fit_matcher(
         # Every fit that needs nothing else goes first, so the workers never wait.
         fold_jobs = [
             [
-                fits.submit(fold, 1, stack, f"m{i}-stage1-fold{half}", cfg.seed + i)
+                fits.submit(fold, 1, stack, f"{prefix}m{i}-stage1-fold{half}", cfg.seed + i)
                 for half, (fold, stack) in enumerate(zip(pair, fold_stacks, strict=True))
             ]
             for i, pair in enumerate(folds)
         ]
         tree_fold_jobs = [
             [
-                fits.submit_trees(stack, f"t{i}-stage1-fold{half}", cfg.seed + i)
+                fits.submit_trees(stack, f"{prefix}t{i}-stage1-fold{half}", cfg.seed + i)
                 for half, stack in enumerate(tree_fold_stacks)
             ]
             for i in trees
         ]
         stage1_jobs = [
-            fits.submit(m.stage1, 1, stack1, f"m{i}-stage1", cfg.seed + i)
+            fits.submit(m.stage1, 1, stack1, f"{prefix}m{i}-stage1", cfg.seed + i)
             for i, m in enumerate(members)
         ]
-        tree1_jobs = [fits.submit_trees(tree_stack1, f"t{i}-stage1", cfg.seed + i) for i in trees]
+        tree1_jobs = [
+            fits.submit_trees(tree_stack1, f"{prefix}t{i}-stage1", cfg.seed + i) for i in trees
+        ]
 
         def stage2_stack(pair: list[torch.nn.Module], samples: list[Sample]):
             beliefs = [
@@ -569,7 +576,7 @@ def fit_matcher(
                 member.stage2,
                 2,
                 stage2_stack(fits.wait(fold_jobs[i]), train),
-                f"m{i}-stage2",
+                f"{prefix}m{i}-stage2",
                 cfg.seed + i,
             )
             for i, member in enumerate(members)
@@ -577,7 +584,7 @@ def fit_matcher(
         tree2_jobs = [
             fits.submit_trees(
                 stage2_stack(fits.wait(tree_fold_jobs[i]), tree_train),
-                f"t{i}-stage2",
+                f"{prefix}t{i}-stage2",
                 cfg.seed + i,
             )
             for i in trees
@@ -625,49 +632,64 @@ def network_choice(heldout: list[Sample], by: str = "area") -> float:
 
 
 def train_matcher(cfg: MatcherTrainConfig) -> dict:
-    """Build the samples, train both stages, write the checkpoint; returns the summary."""
+    """Build the samples, train both stages of every member (one set of members per
+    share in ``cfg.varied``), write the checkpoint; returns the summary."""
     t0 = time.perf_counter()
-    torch.manual_seed(cfg.seed)
+    if not cfg.varied or not all(0.0 <= share <= 1.0 for share in cfg.varied):
+        raise ValueError(f"varied must be one or more shares from 0 to 1, got {cfg.varied}")
     make_folder(cfg.out, "--out")
+    root = data_root(cfg.data)
+    sets: list[RegionMatcher] = []
+    build_seconds, rows, tree_rows = 0.0, 0, 0
     # One set of worker processes builds the keyframes, then fits the stages.
-    generated = max(cfg.keyframes, cfg.tree_count())
-    with Workers(cfg.workers) as workers:
-        train = make_samples(
-            generated,
-            cfg.seed,
-            cfg.checkpoint,
-            "training keyframes",
-            cfg.quiet,
-            cfg.area_power,
-            cfg.untraced,
-            workers,
-            cfg.varied,
-        )
-        root = data_root(cfg.data)
-        real = make_real_samples(
-            root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power, workers
-        )
-        note_missing_real(cfg.data, cfg.real, len(real), "keyframes")
-        # The first ``keyframes`` for the MLPs (one seeded stream: the same whatever the
-        # count drawn after them), the first ``tree_keyframes`` for the trees.
-        mlp_train = train[: cfg.keyframes] + real
-        # The same list when the counts agree: fit_matcher then stacks its rows once.
-        same = cfg.tree_count() == cfg.keyframes
-        tree_train = mlp_train if same else train[: cfg.tree_count()] + real
-        train = mlp_train
-        heldout = make_samples(
-            cfg.heldout,
-            10_000 + cfg.seed,
-            cfg.checkpoint,
-            "held-out keyframes",
-            cfg.quiet,
-            untraced=cfg.untraced,
-            workers=workers,
-            varied=cfg.varied,
-        )
-        build_seconds = time.perf_counter() - t0
-        with open(cfg.out / "log.jsonl", "w") as logf:
-            model = fit_matcher(train, cfg, logf, workers=workers, tree_train=tree_train)
+    with Workers(cfg.workers) as workers, open(cfg.out / "log.jsonl", "w") as logf:
+        for k, share in enumerate(cfg.varied):
+            t_build = time.perf_counter()
+            train = make_samples(
+                max(cfg.keyframes, cfg.tree_count()),
+                cfg.seed,
+                cfg.checkpoint,
+                "training keyframes",
+                cfg.quiet,
+                cfg.area_power,
+                cfg.untraced,
+                workers,
+                share,
+            )
+            if k == 0:  # real keyframes: built once (no share); held out: the first set's kind
+                real = make_real_samples(
+                    root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power,
+                    workers,
+                )  # fmt: skip
+                note_missing_real(cfg.data, cfg.real, len(real), "keyframes")
+                heldout = make_samples(
+                    cfg.heldout,
+                    10_000 + cfg.seed,
+                    cfg.checkpoint,
+                    "held-out keyframes",
+                    cfg.quiet,
+                    untraced=cfg.untraced,
+                    workers=workers,
+                    varied=share,
+                )
+            build_seconds += time.perf_counter() - t_build
+            # The first ``keyframes`` for the MLPs (one seeded stream: the same whatever
+            # the count drawn after them), the first ``tree_keyframes`` for the trees.
+            mlp_train = train[: cfg.keyframes] + real
+            # The same list when the counts agree: fit_matcher then stacks its rows once.
+            same = cfg.tree_count() == cfg.keyframes
+            tree_train = mlp_train if same else train[: cfg.tree_count()] + real
+            rows += sum(len(s.rows) for s in mlp_train)
+            tree_rows += sum(len(s.rows) for s in tree_train) if cfg.tree_members else 0
+            # Every set starts from the same seed: each is the recipe run alone at its share.
+            torch.manual_seed(cfg.seed)
+            prefix = f"set{k}-" if len(cfg.varied) > 1 else ""
+            fit = fit_matcher(
+                mlp_train, cfg, logf, workers=workers, tree_train=tree_train, prefix=prefix
+            )
+            sets.append(fit)
+            del train, mlp_train, tree_train  # the next set's keyframes take their place
+    model = sets[0] if len(sets) == 1 else pooled(sets)
     summary = {
         "checkpoint": str(cfg.out / "matcher.safetensors"),
         "seconds": round(time.perf_counter() - t0, 1),
@@ -678,11 +700,12 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
         "data": {
             "synthetic_keyframes": cfg.keyframes,
             "tree_synthetic_keyframes": cfg.tree_count(),
+            "varied": list(cfg.varied),
             "real_keyframes": len(real),
             "real_root": str(root) if real else None,
             "heldout_keyframes": cfg.heldout,
-            "rows": int(sum(len(s.rows) for s in train)),
-            "tree_rows": int(sum(len(s.rows) for s in tree_train)) if cfg.tree_members else 0,
+            "rows": rows,
+            "tree_rows": tree_rows,
             "build_seconds": round(build_seconds, 1),
             "exemplar": cfg.checkpoint or "shipped",
         },
