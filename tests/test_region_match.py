@@ -479,7 +479,13 @@ def test_the_matcher_trains_on_real_keyframes_when_the_data_is_there(tmp_path):
     root = tmp_path / "data"
     write_gif(root / "KytraScript+SakugaDataset/assets/gif/cels.gif", _moving_cels(12))
     cfg = MatcherTrainConfig(
-        out=tmp_path / "run", keyframes=2, heldout=1, epochs=2, real=3, data=root, members=1,
+        out=tmp_path / "run",
+        keyframes=2,
+        heldout=1,
+        epochs=2,
+        real=3,
+        data=root,
+        members=1,
         varied=(0.0,),
     )
     assert train_matcher(cfg)["data"]["real_keyframes"] == 3
@@ -522,9 +528,10 @@ def test_a_recipe_of_several_shares_pools_the_recipes_run_alone(tmp_path):
     assert all(torch.equal(t, both.state_dict()[k]) for k, t in expected.items())
     # the two sets did learn from different keyframes
     assert not torch.equal(alone[0].stage1.mean, alone[1].stage1.mean)
-    assert runs[(0.0, 0.6)]["data"]["rows"] == runs[(0.0,)]["data"]["rows"] + runs[(0.6,)][
-        "data"
-    ]["rows"]
+    assert (
+        runs[(0.0, 0.6)]["data"]["rows"]
+        == runs[(0.0,)]["data"]["rows"] + runs[(0.6,)]["data"]["rows"]
+    )
     with pytest.raises(ValueError, match="varied must be"):
         train_matcher(MatcherTrainConfig(out=tmp_path / "none", varied=(), **small))
 
