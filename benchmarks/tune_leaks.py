@@ -1,6 +1,6 @@
 """How leaking regions of matched keyframes were chosen (``detail.leaking_regions``).
 
-    python benchmarks/tune_leaks.py      # about 3 minutes on the 2-core CPU
+    python benchmarks/tune_leaks.py      # 16 minutes beside other jobs on the 2-core CPU
 
 Keyframes the benchmarks do not hold: 40 real ones from the training clips of
 ``../shared/data`` (a frame's colour as the target, another frame 2 to 9 samples away
@@ -9,7 +9,8 @@ as the reference, our extractor's sketch; ``--lines fill``, PSNR) and 20 generat
 matched with every setting of ``LEAK_AREA`` (share of the frame a region must pass)
 and ``LEAK_SURE`` (the matcher's belief it must be under). Session 22 shipped the
 setting that gained most on the real keyframes of those that left the generated
-ones as they were. Writes ``benchmarks/results/leaks.md``. Needs the development data.
+ones as they were; session 26 chose again by that rule, on this wider grid, for its
+two-set matcher. Writes ``benchmarks/results/leaks.md``. Needs the development data.
 """
 
 from __future__ import annotations
