@@ -643,6 +643,24 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
     build_seconds, rows, tree_rows = 0.0, 0, 0
     # One set of worker processes builds the keyframes, then fits the stages.
     with Workers(cfg.workers) as workers, open(cfg.out / "log.jsonl", "w") as logf:
+        # The real keyframes do not depend on the share: built once, shared by every
+        # set. The held-out keyframes are of the first set's kind.
+        t_build = time.perf_counter()
+        real = make_real_samples(
+            root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power, workers
+        )
+        note_missing_real(cfg.data, cfg.real, len(real), "keyframes")
+        heldout = make_samples(
+            cfg.heldout,
+            10_000 + cfg.seed,
+            cfg.checkpoint,
+            "held-out keyframes",
+            cfg.quiet,
+            untraced=cfg.untraced,
+            workers=workers,
+            varied=cfg.varied[0],
+        )
+        build_seconds += time.perf_counter() - t_build
         for k, share in enumerate(cfg.varied):
             t_build = time.perf_counter()
             train = make_samples(
@@ -656,22 +674,6 @@ def train_matcher(cfg: MatcherTrainConfig) -> dict:
                 workers,
                 share,
             )
-            if k == 0:  # real keyframes: built once (no share); held out: the first set's kind
-                real = make_real_samples(
-                    root, cfg.real, cfg.seed + 1, cfg.checkpoint, cfg.quiet, cfg.area_power,
-                    workers,
-                )  # fmt: skip
-                note_missing_real(cfg.data, cfg.real, len(real), "keyframes")
-                heldout = make_samples(
-                    cfg.heldout,
-                    10_000 + cfg.seed,
-                    cfg.checkpoint,
-                    "held-out keyframes",
-                    cfg.quiet,
-                    untraced=cfg.untraced,
-                    workers=workers,
-                    varied=share,
-                )
             build_seconds += time.perf_counter() - t_build
             # The first ``keyframes`` for the MLPs (one seeded stream: the same whatever
             # the count drawn after them), the first ``tree_keyframes`` for the trees.
