@@ -248,9 +248,9 @@ def test_bad_texture_carry_is_a_usage_error() -> None:
         ColorizeOptions(texture_carry="glued")
 
 
-def test_smooth_colours_interpolate_the_keyframe_and_stay_out_of_the_keyframe_itself() -> None:
-    """Half a pixel into a red/blue edge gives the colour between them; the keyframe's
-    own carry (nothing moved yet) shows its palette colours as they are."""
+def test_smooth_colours_interpolate_the_keyframe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unsoftened, half a pixel into a red/blue edge gives the colour between them."""
+    monkeypatch.setattr(detail, "TEXTURE_SOFTEN", 0.0)
     key = np.zeros((H, W), np.uint8)
     key[:, W // 2 :] = 1
     palette = np.array([RED, BLUE], np.uint8)
@@ -260,5 +260,26 @@ def test_smooth_colours_interpolate_the_keyframe_and_stay_out_of_the_keyframe_it
     edge = shown[H // 2, W // 2 - 1]
     assert np.abs(edge.astype(int) - (np.array(RED) + BLUE) // 2).max() <= 1
     assert (shown[:, : W // 2 - 2] == RED).all() and (shown[:, W // 2 + 1 :] == BLUE).all()
-    assert detail.smooth_colours(detail.Carry(detail=key, key=key), palette.__getitem__) is None
     assert detail.smooth_colours(None, palette.__getitem__) is None
+
+
+def test_carried_texture_is_softened_and_the_keyframe_shows_it_so_too() -> None:
+    """Palette bands are softened over about TEXTURE_SOFTEN pixels (at 640 long side):
+    the pixel beside the edge is no longer pure red, one far away still is; the
+    keyframe (nothing moved yet) shows exactly what an in-between that did not move
+    shows, so the texture does not change look from the keyframe to the next frame."""
+    key = np.zeros((H, W), np.uint8)
+    key[:, W // 2 :] = 1
+    palette = np.array([RED, BLUE], np.uint8)
+    keyframe = detail.Carry(detail=key, key=key)
+    on_key = detail.smooth_colours(keyframe, lambda index: palette[index])
+    still = detail.smooth_colours(
+        detail.Carry(detail=key, key=key, origin=_grid(0.0, 0.0)), lambda index: palette[index]
+    )
+    assert on_key is not None and still is not None
+    sigma = detail.TEXTURE_SOFTEN * max(H, W) / 640
+    assert sigma > 0.5
+    assert np.abs(on_key.astype(int) - still).max() <= 1
+    assert (on_key[:, W // 2 - 1] != RED).any()
+    far = int(np.ceil(4 * sigma)) + 1
+    assert np.abs(on_key[:, : W // 2 - far].astype(int) - RED).max() <= 1

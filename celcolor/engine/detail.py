@@ -64,6 +64,13 @@ ANCHOR_SIGMA = 3.0
 # same drawing, the refinement creeps a little each time and the texture shimmers. Video
 # compression leaves held drawings up to 5 apart; a moving drawing differs by 20 to 60.
 HOLD_DIFFERENCE = 8.0
+# Carried texture is shown softened by this much (Gaussian sigma, pixels at 640 long
+# side). It is the keyframe's palette colours, so smooth shading shows as bands, and
+# the chained flow places it a pixel or two off the drawing, so band edges crawl.
+# Chosen in session 27 on the 8 dev shots of session 24 (no benchmark holds them;
+# classical, 48 frames): against none, sigma 1, 2 and 3 gave PSNR +0.16, +0.18 and
+# +0.13 dB, SSIM +0.019, +0.019, +0.013 and TC -10%, -15% and -17% on the XDoG shots.
+TEXTURE_SOFTEN = 2.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -307,13 +314,22 @@ def smooth_colours(
     the next frame's votes need; shown that way, texture moving by fractions of a
     pixel jumps a whole pixel at a time and crawls. Bilinear sampling of the rendered
     keyframe moves it smoothly (on the 8 dev shots of session 24: E_warp 9 to 19%
-    lower, PSNR 0.1 to 0.4 dB higher). ``render`` turns palette indices into RGB.
-    None on the keyframe itself (nothing moved) and without a carry.
+    lower, PSNR 0.1 to 0.4 dB higher), and the rendered keyframe is softened by
+    ``TEXTURE_SOFTEN``. ``render`` turns palette indices into RGB.
+    On the keyframe itself (nothing moved) that softened keyframe, so that its
+    texture does not sharpen and soften again from one frame to the next (dev shots:
+    TC 5% lower). None without a carry.
     """
-    if carry is None or carry.origin is None:
+    if carry is None:
         return None
     if carry.key_rgb is None:
-        carry.key_rgb = render(carry.key)
+        key_rgb = render(carry.key)
+        if TEXTURE_SOFTEN > 0:
+            sigma = TEXTURE_SOFTEN * _scale(key_rgb.shape)
+            key_rgb = cv2.GaussianBlur(key_rgb, (0, 0), sigma)
+        carry.key_rgb = key_rgb
+    if carry.origin is None:
+        return carry.key_rgb
     return cv2.remap(
         carry.key_rgb, carry.origin, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
