@@ -4,16 +4,19 @@
 
 A textured region (one the reference shows is not one paint area) samples the
 keyframe's colours through the flows chained since the keyframe
-(:mod:`celcolor.engine.detail`). Four ways of carrying it, each a step on the one
+(:mod:`celcolor.engine.detail`). Five ways of carrying it, each a step on the one
 below:
 
 - not smoothed: the chained DIS flow as it is (before session 9);
 - chained: its motion smoothed (``detail.smooth_motion``; sessions 9 to 23);
 - anchored: the chain re-fitted every frame to the keyframe's own lines where that
   fits them better (``detail.anchor``, ``--texture-carry anchored``; session 24);
-- anchored, interpolated (shipped since session 24): the keyframe's colours shown
-  by bilinear sampling instead of the nearest pixel's palette colour
-  (``detail.smooth_colours``).
+- anchored, interpolated (sessions 24 to 26): the keyframe's colours shown by
+  bilinear sampling instead of the nearest pixel's palette colour
+  (``detail.smooth_colours``);
+- anchored, interpolated, softened (shipped since session 27): the rendered
+  keyframe blurred by ``detail.TEXTURE_SOFTEN`` before it is sampled, the keyframe's
+  own frame shown so too.
 
 Classical propagation with the default ``--lines auto`` on the real first-frame suite
 (colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
@@ -49,34 +52,39 @@ from celcolor.engine import EncodeOptions, colorize_video, detail
 from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-# variant: (texture_carry, motion smoothed, shown interpolated)
+# variant: (texture_carry, motion smoothed, shown interpolated, shown softened)
 VARIANTS = {
-    "anchored, interpolated (shipped)": ("anchored", True, True),
-    "anchored": ("anchored", True, False),
-    "chained": ("chained", True, False),
-    "not smoothed": ("chained", False, False),
+    "anchored, interpolated, softened (shipped)": ("anchored", True, True, True),
+    "anchored, interpolated": ("anchored", True, True, False),
+    "anchored": ("anchored", True, False, False),
+    "chained": ("chained", True, False, False),
+    "not smoothed": ("chained", False, False, False),
 }
 SPEED_SIZE = (1280, 720)
 # The speed runs: what ships against what shipped before session 24.
-SPEED_VARIANTS = ("anchored, interpolated (shipped)", "chained")
+SPEED_VARIANTS = ("anchored, interpolated, softened (shipped)", "chained")
 
 
 @contextmanager
-def patched(smooth: bool, interpolated: bool) -> Iterator[None]:
-    """The engine with the carry's motion unsmoothed and/or its colours shown nearest."""
-    shipped, shown = detail.smooth_motion, detail.smooth_colours
+def patched(smooth: bool, interpolated: bool, softened: bool) -> Iterator[None]:
+    """The engine with the carry's motion unsmoothed, its colours shown nearest and/or
+    not softened."""
+    shipped, shown, soften = detail.smooth_motion, detail.smooth_colours, detail.TEXTURE_SOFTEN
     if not smooth:
         detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
     if not interpolated:
         detail.smooth_colours = lambda carry, render: None  # nearest palette colours
+    if not softened:
+        detail.TEXTURE_SOFTEN = 0.0  # read at each keyframe's first smooth_colours
     try:
         yield
     finally:
         detail.smooth_motion, detail.smooth_colours = shipped, shown
+        detail.TEXTURE_SOFTEN = soften
 
 
 def run(
-    clips, frames: int, carry: str, smooth: bool, interpolated: bool
+    clips, frames: int, carry: str, smooth: bool, interpolated: bool, softened: bool
 ) -> dict[str, tuple[float, float, float]]:
     """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
     name = f"classical --texture-carry {carry}"
@@ -87,7 +95,7 @@ def run(
             synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("auto",),
             lvcd_size=False, methods=(name,), speed=False, memory=False,
         )  # fmt: skip
-        with patched(smooth, interpolated):
+        with patched(smooth, interpolated, softened):
             report = run_bench(config)
     finally:
         unregister_method(name)
@@ -126,11 +134,11 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
         name, src, ref = found
         out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
         for variant in SPEED_VARIANTS:
-            carry, smooth, interpolated = VARIANTS[variant]
+            carry, smooth, interpolated, softened = VARIANTS[variant]
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                with patched(smooth, interpolated):
+                with patched(smooth, interpolated, softened):
                     result = colorize_video(
                         src, ref, Path(tmp) / "out.mp4", temporal="classical",
                         texture_carry=carry, encode=EncodeOptions(overwrite=True),
@@ -198,9 +206,9 @@ def main() -> None:
         sys.exit(f"ablate_carry: no real clips under {data} (this benchmark needs them)")
     t0 = time.time()
     results: dict[str, dict] = {suite: {} for suite in suites}
-    for variant, (carry, smooth, interpolated) in VARIANTS.items():
+    for variant, (carry, *shown) in VARIANTS.items():
         for suite, clips in suites.items():
-            results[suite][variant] = run(clips, args.frames, carry, smooth, interpolated)
+            results[suite][variant] = run(clips, args.frames, carry, *shown)
         print(f"{variant}: {time.time() - t0:.0f} s", flush=True)
     speed = bench_speed(suites["xdog"], args.frames, args.repeat)
     print(f"speed: {time.time() - t0:.0f} s", flush=True)
