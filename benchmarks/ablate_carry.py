@@ -15,8 +15,7 @@ below:
   bilinear sampling instead of the nearest pixel's palette colour
   (``detail.smooth_colours``);
 - anchored, interpolated, softened (shipped since session 27): the rendered
-  keyframe blurred by ``detail.TEXTURE_SOFTEN`` before it is sampled, the keyframe's
-  own frame shown so too.
+  keyframe blurred by ``detail.TEXTURE_SOFTEN`` before the in-betweens sample it.
 
 Classical propagation with the default ``--lines auto`` on the real first-frame suite
 (colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
@@ -75,7 +74,7 @@ def patched(smooth: bool, interpolated: bool, softened: bool) -> Iterator[None]:
     if not interpolated:
         detail.smooth_colours = lambda carry, render: None  # nearest palette colours
     if not softened:
-        detail.TEXTURE_SOFTEN = 0.0  # read at each keyframe's first smooth_colours
+        detail.TEXTURE_SOFTEN = 0.0  # read where a carry first samples its keyframe
     try:
         yield
     finally:

@@ -68,8 +68,11 @@ HOLD_DIFFERENCE = 8.0
 # side). It is the keyframe's palette colours, so smooth shading shows as bands, and
 # the chained flow places it a pixel or two off the drawing, so band edges crawl.
 # Chosen in session 27 on the 8 dev shots of session 24 (no benchmark holds them;
-# classical, 48 frames): against none, sigma 1, 2 and 3 gave PSNR +0.16, +0.18 and
-# +0.13 dB, SSIM +0.019, +0.019, +0.013 and TC -10%, -15% and -17% on the XDoG shots.
+# classical, 48 frames, --lines auto): against none, sigma 1, 2 and 3 (in pixels)
+# gave PSNR +0.16, +0.18 and +0.13 dB, SSIM +0.019, +0.019, +0.013 and TC -10%, -15%
+# and -17% on the XDoG shots. Keyframes are not softened: they show what the
+# reference gave them (softened too, TC fell 5% more, but copied keyframes of other
+# drawings, whose "texture" is misfit, lost pixel accuracy in bench_exemplar).
 TEXTURE_SOFTEN = 2.0
 
 
@@ -316,11 +319,10 @@ def smooth_colours(
     keyframe moves it smoothly (on the 8 dev shots of session 24: E_warp 9 to 19%
     lower, PSNR 0.1 to 0.4 dB higher), and the rendered keyframe is softened by
     ``TEXTURE_SOFTEN``. ``render`` turns palette indices into RGB.
-    On the keyframe itself (nothing moved) that softened keyframe, so that its
-    texture does not sharpen and soften again from one frame to the next (dev shots:
-    TC 5% lower). None without a carry.
+    None on the keyframe itself (nothing moved: it shows the palette colours the
+    reference gave it, which keyframe benchmarks score) and without a carry.
     """
-    if carry is None:
+    if carry is None or carry.origin is None:
         return None
     if carry.key_rgb is None:
         key_rgb = render(carry.key)
@@ -328,8 +330,6 @@ def smooth_colours(
             sigma = TEXTURE_SOFTEN * _scale(key_rgb.shape)
             key_rgb = cv2.GaussianBlur(key_rgb, (0, 0), sigma)
         carry.key_rgb = key_rgb
-    if carry.origin is None:
-        return carry.key_rgb
     return cv2.remap(
         carry.key_rgb, carry.origin, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
