@@ -70,9 +70,7 @@ HOLD_DIFFERENCE = 8.0
 # Chosen in session 27 on the 8 dev shots of session 24 (no benchmark holds them;
 # classical, 48 frames, --lines auto): against none, sigma 1, 2 and 3 (in pixels)
 # gave PSNR +0.16, +0.18 and +0.13 dB, SSIM +0.019, +0.019, +0.013 and TC -10%, -15%
-# and -17% on the XDoG shots. Keyframes are not softened: they show what the
-# reference gave them (softened too, TC fell 5% more, but copied keyframes of other
-# drawings, whose "texture" is misfit, lost pixel accuracy in bench_exemplar).
+# and -17% on the XDoG shots. The keyframe is shown softened too (see smooth_colours).
 TEXTURE_SOFTEN = 2.0
 
 
@@ -319,10 +317,15 @@ def smooth_colours(
     keyframe moves it smoothly (on the 8 dev shots of session 24: E_warp 9 to 19%
     lower, PSNR 0.1 to 0.4 dB higher), and the rendered keyframe is softened by
     ``TEXTURE_SOFTEN``. ``render`` turns palette indices into RGB.
-    None on the keyframe itself (nothing moved: it shows the palette colours the
-    reference gave it, which keyframe benchmarks score) and without a carry.
+    On the keyframe itself (nothing moved) that softened keyframe, so that its
+    texture does not turn from sharp to soft at the next frame. On the dev shots
+    that flickered least: TC 5% lower than a sharp keyframe with ``--lines auto``,
+    18% with ``--lines fill``, where softening over the first 2, 4 or 8 in-betweens
+    instead gave 2 to 11%. It costs keyframe benchmarks that count palette colours:
+    a copied keyframe of another drawing, whose "texture" is misfit, shows blends.
+    None without a carry.
     """
-    if carry is None or carry.origin is None:
+    if carry is None:
         return None
     if carry.key_rgb is None:
         key_rgb = render(carry.key)
@@ -330,6 +333,8 @@ def smooth_colours(
             sigma = TEXTURE_SOFTEN * _scale(key_rgb.shape)
             key_rgb = cv2.GaussianBlur(key_rgb, (0, 0), sigma)
         carry.key_rgb = key_rgb
+    if carry.origin is None:
+        return carry.key_rgb
     return cv2.remap(
         carry.key_rgb, carry.origin, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
