@@ -68,10 +68,13 @@ HOLD_DIFFERENCE = 8.0
 # side). It is the keyframe's palette colours, so smooth shading shows as bands, and
 # the chained flow places it a pixel or two off the drawing, so band edges crawl.
 # Chosen in session 27 on the 8 dev shots of session 24 (no benchmark holds them;
-# classical, 48 frames, --lines auto): against none, sigma 1, 2 and 3 (in pixels)
-# gave PSNR +0.16, +0.18 and +0.13 dB, SSIM +0.019, +0.019, +0.013 and TC -10%, -15%
-# and -17% on the XDoG shots. The keyframe is shown softened too (see smooth_colours).
-TEXTURE_SOFTEN = 2.0
+# classical, 48 frames) as the most flicker cut that lost no PSNR or SSIM with
+# either --lines auto or fill. Against none, on the 7 XDoG shots: 1 gave PSNR +0.13
+# and +0.05 dB, SSIM +0.017 and +0.011, TC -11% and -23% (auto, fill); 2 gave
+# +0.15 and -0.15 dB, SSIM +0.019 and -0.005, TC -19% and -40%, blurring the
+# reference's own fine lines inside textured regions (one shot lost 2.6 dB in fill).
+# An edge-preserving (bilateral) filter kept those but cut TC by 2 to 6% only.
+TEXTURE_SOFTEN = 1.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -319,10 +322,11 @@ def smooth_colours(
     ``TEXTURE_SOFTEN``. ``render`` turns palette indices into RGB.
     On the keyframe itself (nothing moved) that softened keyframe, so that its
     texture does not turn from sharp to soft at the next frame. On the dev shots
-    that flickered least: TC 5% lower than a sharp keyframe with ``--lines auto``,
-    18% with ``--lines fill``, where softening over the first 2, 4 or 8 in-betweens
-    instead gave 2 to 11%. It costs keyframe benchmarks that count palette colours:
-    a copied keyframe of another drawing, whose "texture" is misfit, shows blends.
+    (at sigma 2) that flickered least: TC 5% lower than a sharp keyframe with
+    ``--lines auto``, 18% with ``--lines fill``, where softening over the first 2, 4
+    or 8 in-betweens instead gave 2 to 11%. It costs keyframe benchmarks that count
+    palette colours: a copied keyframe of another drawing, whose "texture" is
+    misfit, shows blends.
     None without a carry.
     """
     if carry is None:
