@@ -322,11 +322,11 @@ def smooth_colours(
     ``TEXTURE_SOFTEN``. ``render`` turns palette indices into RGB.
     On the keyframe itself (nothing moved) that softened keyframe, so that its
     texture does not turn from sharp to soft at the next frame. On the dev shots
-    (at sigma 2) that flickered least: TC 5% lower than a sharp keyframe with
-    ``--lines auto``, 18% with ``--lines fill``, where softening over the first 2, 4
-    or 8 in-betweens instead gave 2 to 11%. It costs keyframe benchmarks that count
-    palette colours: a copied keyframe of another drawing, whose "texture" is
-    misfit, shows blends.
+    that flickered least: TC 2% lower than a sharp keyframe with ``--lines auto``
+    and 6% with ``--lines fill``, PSNR the same (at sigma 2, 5% and 18%, where
+    softening over the first 2, 4 or 8 in-betweens instead gave 2 to 11%). It costs
+    keyframe benchmarks that count palette colours: a copied keyframe of another
+    drawing, whose "texture" is misfit paint, shows blends.
     None without a carry.
     """
     if carry is None:
