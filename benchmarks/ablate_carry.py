@@ -48,16 +48,17 @@ from celcolor.bench import BenchConfig, run_bench
 from celcolor.bench.cases import read_frames, sketch_from_colour
 from celcolor.bench.methods import engine_method, register_method, unregister_method
 from celcolor.engine import EncodeOptions, colorize_video, detail
+from celcolor.engine.detail import TEXTURE_SOFTEN
 from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-# variant: (texture_carry, motion smoothed, shown interpolated, shown softened)
+# variant: (texture_carry, --texture-soften, motion smoothed, shown interpolated)
 VARIANTS = {
-    "anchored, interpolated, softened (shipped)": ("anchored", True, True, True),
-    "anchored, interpolated": ("anchored", True, True, False),
-    "anchored": ("anchored", True, False, False),
-    "chained": ("chained", True, False, False),
-    "not smoothed": ("chained", False, False, False),
+    "anchored, interpolated, softened (shipped)": ("anchored", TEXTURE_SOFTEN, True, True),
+    "anchored, interpolated": ("anchored", 0.0, True, True),
+    "anchored": ("anchored", 0.0, True, False),
+    "chained": ("chained", 0.0, True, False),
+    "not smoothed": ("chained", 0.0, False, False),
 }
 SPEED_SIZE = (1280, 720)
 # The speed runs: what ships against what shipped before session 24.
@@ -65,36 +66,37 @@ SPEED_VARIANTS = ("anchored, interpolated, softened (shipped)", "chained")
 
 
 @contextmanager
-def patched(smooth: bool, interpolated: bool, softened: bool) -> Iterator[None]:
-    """The engine with the carry's motion unsmoothed, its colours shown nearest and/or
-    not softened."""
-    shipped, shown, soften = detail.smooth_motion, detail.smooth_colours, detail.TEXTURE_SOFTEN
+def patched(smooth: bool, interpolated: bool) -> Iterator[None]:
+    """The engine with the carry's motion unsmoothed and/or its colours shown nearest."""
+    shipped, shown = detail.smooth_motion, detail.smooth_colours
     if not smooth:
         detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
     if not interpolated:
-        detail.smooth_colours = lambda carry, render: None  # nearest palette colours
-    if not softened:
-        detail.TEXTURE_SOFTEN = 0.0  # read where a carry first samples its keyframe
+        detail.smooth_colours = lambda carry, render, soften=0: None  # nearest palette colours
     try:
         yield
     finally:
         detail.smooth_motion, detail.smooth_colours = shipped, shown
-        detail.TEXTURE_SOFTEN = soften
 
 
 def run(
-    clips, frames: int, carry: str, smooth: bool, interpolated: bool, softened: bool
+    clips, frames: int, carry: str, soften: float, smooth: bool, interpolated: bool
 ) -> dict[str, tuple[float, float, float]]:
     """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
-    name = f"classical --texture-carry {carry}"
-    fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_carry": carry}
+    name = f"classical --texture-carry {carry} --texture-soften {soften:g}"
+    fields = {
+        "temporal": "classical",
+        "keyframe_mode": "copy",
+        "texture_carry": carry,
+        "texture_soften": soften,
+    }
     register_method(engine_method(name, fields, "classical propagation"))
     try:
         config = BenchConfig(
             synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("auto",),
             lvcd_size=False, methods=(name,), speed=False, memory=False,
         )  # fmt: skip
-        with patched(smooth, interpolated, softened):
+        with patched(smooth, interpolated):
             report = run_bench(config)
     finally:
         unregister_method(name)
@@ -133,14 +135,15 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
         name, src, ref = found
         out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
         for variant in SPEED_VARIANTS:
-            carry, smooth, interpolated, softened = VARIANTS[variant]
+            carry, soften, smooth, interpolated = VARIANTS[variant]
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                with patched(smooth, interpolated, softened):
+                with patched(smooth, interpolated):
                     result = colorize_video(
                         src, ref, Path(tmp) / "out.mp4", temporal="classical",
-                        texture_carry=carry, encode=EncodeOptions(overwrite=True),
+                        texture_carry=carry, texture_soften=soften,
+                        encode=EncodeOptions(overwrite=True),
                     )  # fmt: skip
                 times.append(time.perf_counter() - t0)
             out[variant] = {

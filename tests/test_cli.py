@@ -294,6 +294,8 @@ def test_dry_run_prints_settings_and_writes_nothing(
         "on",
         "--texture-carry",
         "chained",
+        "--texture-soften",
+        "0",
     )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
@@ -306,6 +308,7 @@ def test_dry_run_prints_settings_and_writes_nothing(
     assert info["colour"]["ref_frame"] == 2
     assert info["colour"]["rekey"] == "on"
     assert info["colour"]["texture_carry"] == "chained"
+    assert info["colour"]["texture_soften"] == 0.0
     assert info["encode"]["crf"] == 20
     assert info["encode"]["audio"] is False
     assert not dst.exists()

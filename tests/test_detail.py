@@ -248,14 +248,13 @@ def test_bad_texture_carry_is_a_usage_error() -> None:
         ColorizeOptions(texture_carry="glued")
 
 
-def test_smooth_colours_interpolate_the_keyframe(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_smooth_colours_interpolate_the_keyframe() -> None:
     """Unsoftened, half a pixel into a red/blue edge gives the colour between them."""
-    monkeypatch.setattr(detail, "TEXTURE_SOFTEN", 0.0)
     key = np.zeros((H, W), np.uint8)
     key[:, W // 2 :] = 1
     palette = np.array([RED, BLUE], np.uint8)
     carry = detail.Carry(detail=key, key=key, origin=_grid(0.5, 0.0))
-    shown = detail.smooth_colours(carry, lambda index: palette[index])
+    shown = detail.smooth_colours(carry, lambda index: palette[index], soften=0.0)
     assert shown is not None and carry.key_rgb is not None
     edge = shown[H // 2, W // 2 - 1]
     assert np.abs(edge.astype(int) - (np.array(RED) + BLUE) // 2).max() <= 1
@@ -283,3 +282,25 @@ def test_carried_texture_is_softened_and_the_keyframe_shows_it_so_too() -> None:
     assert (on_key[:, w // 2 - 1] != RED).any()
     far = int(np.ceil(4 * detail.TEXTURE_SOFTEN)) + 1
     assert np.abs(on_key[:, : w // 2 - far].astype(int) - RED).max() <= 1
+
+
+@pytest.mark.parametrize("soften", [0.0, 8.0])
+def test_texture_soften_is_what_the_picture_shows(soften: float) -> None:
+    """The leaking square's keyframe (red over blue inside one textured region):
+    unsoftened, every pixel of it is red or blue; softened by 8 px (2.5 px at this
+    size), rows next to the border blend, and the far inside stays red."""
+    options = ColorizeOptions(texture_soften=soften)
+    out = next(iter(Colorizer(_colour(), options).colorize([_sketch()])))
+    border = out[57:63, 50:130].reshape(-1, 3)
+    pure = _near(border, RED, 2) | _near(border, BLUE, 2)
+    if soften == 0:
+        assert pure.all()
+    else:
+        assert pure.mean() < 0.5
+    assert _near(out[30:45, 50:130], RED, 2).mean() > 0.95
+
+
+@pytest.mark.parametrize("px", [-1.0, 17.0, float("nan")])
+def test_bad_texture_soften_is_a_usage_error(px: float) -> None:
+    with pytest.raises(UsageError, match=r"texture.soften"):
+        ColorizeOptions(texture_soften=px)

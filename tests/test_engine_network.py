@@ -14,7 +14,7 @@ import pytest
 
 import celcolor.models.records as records
 from celcolor.data.synthetic import CutSpec, generate_cut
-from celcolor.engine import ColorizeOptions, Colorizer, colorize_video, detail
+from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
 from celcolor.errors import CelcolorError, InputError
 from celcolor.metrics import region_accuracy
 from celcolor.models import create_model, save_checkpoint
@@ -156,11 +156,13 @@ def matcher(tmp_path_factory):
     return str(path)
 
 
-def test_match_mode_matches_regions_and_snaps_them(cut, checkpoint, matcher, monkeypatch):
+def test_match_mode_matches_regions_and_snaps_them(cut, checkpoint, matcher):
     # Unsoftened, leaking regions show the network's palette colours per pixel too.
-    monkeypatch.setattr(detail, "TEXTURE_SOFTEN", 0.0)
     options = ColorizeOptions(
-        keyframe_mode="match", checkpoint=checkpoint, matcher_checkpoint=matcher
+        keyframe_mode="match",
+        checkpoint=checkpoint,
+        matcher_checkpoint=matcher,
+        texture_soften=0.0,
     )
     col = Colorizer(cut.colour[8], options)
     out = list(col.colorize(list(cut.sketch[:3])))

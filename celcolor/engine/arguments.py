@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..io import CODECS
+from .detail import TEXTURE_SOFTEN
 from .options import (
     DEVICES,
     FLOW_BACKENDS,
@@ -91,6 +92,14 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="how kept colours follow the drawing: anchored (default: the chained flow "
         "re-fitted every frame to the keyframe's lines where that fits better) or chained "
         "(the flow chained frame to frame alone)",
+    )
+    g.add_argument(
+        "--texture-soften",
+        type=float,
+        default=TEXTURE_SOFTEN,
+        metavar="PX",
+        help="kept colours are shown blurred by this many pixels at 640 long side (default "
+        f"{TEXTURE_SOFTEN:g}), so shading cut into palette bands does not crawl; 0: as they are",
     )
     g.add_argument(
         "--keyframe-fit",
@@ -181,6 +190,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         keyframe_fit=args.keyframe_fit,
         snap=args.snap,
         texture_carry=args.texture_carry,
+        texture_soften=args.texture_soften,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         matcher_checkpoint=str(args.matcher_checkpoint) if args.matcher_checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,

@@ -1281,7 +1281,7 @@ class Colorizer:
         carry: texture.Carry | None = None,
     ):
         """Compose a coloured frame; returns it and the state the next frame starts from."""
-        smooth = texture.smooth_colours(carry, self.palette.render)
+        smooth = texture.smooth_colours(carry, self.palette.render, self.options.texture_soften)
         out, index, filled = self.compose(frame, colours, carry.detail if carry else None, smooth)
         self.stats.frames += 1
         self.stats.unconfident.append(doubt)

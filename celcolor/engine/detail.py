@@ -310,7 +310,9 @@ def follow(
 
 
 def smooth_colours(
-    carry: Carry | None, render: Callable[[np.ndarray], np.ndarray]
+    carry: Carry | None,
+    render: Callable[[np.ndarray], np.ndarray],
+    soften: float = TEXTURE_SOFTEN,
 ) -> np.ndarray | None:
     """The keyframe's colours where this frame's pixels lie in it, interpolated.
 
@@ -319,7 +321,8 @@ def smooth_colours(
     pixel jumps a whole pixel at a time and crawls. Bilinear sampling of the rendered
     keyframe moves it smoothly (on the 8 dev shots of session 24: E_warp 9 to 19%
     lower, PSNR 0.1 to 0.4 dB higher), and the rendered keyframe is softened by
-    ``TEXTURE_SOFTEN``. ``render`` turns palette indices into RGB.
+    ``soften`` (Gaussian sigma at 640 long side; 0: not at all; read when a keyframe
+    is first rendered). ``render`` turns palette indices into RGB.
     On the keyframe itself (nothing moved) that softened keyframe, so that its
     texture does not turn from sharp to soft at the next frame. On the dev shots
     that flickered least: TC 2% lower than a sharp keyframe with ``--lines auto``
@@ -333,8 +336,8 @@ def smooth_colours(
         return None
     if carry.key_rgb is None:
         key_rgb = render(carry.key)
-        if TEXTURE_SOFTEN > 0:
-            sigma = TEXTURE_SOFTEN * _scale(key_rgb.shape)
+        if soften > 0:
+            sigma = soften * _scale(key_rgb.shape)
             key_rgb = cv2.GaussianBlur(key_rgb, (0, 0), sigma)
         carry.key_rgb = key_rgb
     if carry.origin is None:

@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import UsageError
+from .detail import TEXTURE_SOFTEN
 
 LINE_MODES = ("auto", "keep", "fill")
 TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
@@ -50,6 +51,10 @@ class ColorizeOptions:
             the flow chained from the keyframe, re-fitted every frame to the keyframe's
             own lines where that fits them better; "chained" along the chained flow alone
             (it drifts as the steps' errors add up).
+        texture_soften: those colours are shown blurred by a Gaussian of this many
+            pixels at 640 long side (scaled with the frame), the keyframe's too, so
+            smooth shading the palette cut into bands and texture the flow places a
+            pixel off do not crawl; 0 shows the palette colours as they are.
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
             network; "match" matches each region to the reference's parts with the
@@ -107,6 +112,7 @@ class ColorizeOptions:
     temporal: str = "auto"
     snap: str = "auto"
     texture_carry: str = "anchored"
+    texture_soften: float = TEXTURE_SOFTEN
     keyframe_mode: str = "auto"
     keyframe_fit: str = "flow"
     checkpoint: str | None = None
@@ -141,6 +147,8 @@ class ColorizeOptions:
                 f"--texture-carry must be one of {', '.join(TEXTURE_CARRIES)}, "
                 f"got {self.texture_carry!r}"
             )
+        if not 0.0 <= self.texture_soften <= 16.0:
+            raise UsageError(f"--texture-soften must be in 0..16 pixels, got {self.texture_soften}")
         if self.keyframe_mode not in KEYFRAME_MODES:
             raise UsageError(
                 f"--keyframe-mode must be one of {', '.join(KEYFRAME_MODES)}, "
