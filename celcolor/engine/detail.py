@@ -68,8 +68,8 @@ HOLD_DIFFERENCE = 8.0
 # side). It is the keyframe's palette colours, so smooth shading shows as bands, and
 # the chained flow places it a pixel or two off the drawing, so band edges crawl.
 # Chosen in session 27 on the 8 dev shots of session 24 (no benchmark holds them;
-# classical, 48 frames) as the most flicker cut that lost no PSNR or SSIM with
-# either --lines auto or fill. Against none, on the 7 XDoG shots: 1 gave PSNR +0.13
+# classical, 48 frames; benchmarks/tune_soften.py) as the most flicker cut that lost
+# no PSNR or SSIM with either --lines auto or fill. Against none, on the 7 XDoG shots: 1 gave PSNR +0.13
 # and +0.05 dB, SSIM +0.017 and +0.011, TC -11% and -23% (auto, fill); 2 gave
 # +0.15 and -0.15 dB, SSIM +0.019 and -0.005, TC -19% and -40%, blurring the
 # reference's own fine lines inside textured regions (one shot lost 2.6 dB in fill).
