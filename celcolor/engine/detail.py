@@ -69,10 +69,11 @@ HOLD_DIFFERENCE = 8.0
 # the chained flow places it a pixel or two off the drawing, so band edges crawl.
 # Chosen in session 27 on the 8 dev shots of session 24 (no benchmark holds them;
 # classical, 48 frames; benchmarks/tune_soften.py) as the most flicker cut that lost
-# no PSNR or SSIM with either --lines auto or fill. Against none, on the 7 XDoG shots: 1 gave PSNR +0.13
-# and +0.05 dB, SSIM +0.017 and +0.011, TC -11% and -23% (auto, fill); 2 gave
-# +0.15 and -0.15 dB, SSIM +0.019 and -0.005, TC -19% and -40%, blurring the
-# reference's own fine lines inside textured regions (one shot lost 2.6 dB in fill).
+# no PSNR or SSIM with either --lines auto or fill. Against none, on the 7 XDoG
+# shots: 1 gave PSNR +0.13 and +0.05 dB, SSIM +0.017 and +0.011, TC -11% and -23%
+# (auto, fill); 2 gave +0.15 and -0.15 dB, SSIM +0.019 and -0.005, TC -19% and -40%,
+# blurring the reference's own fine lines inside textured regions (one shot lost 2.6
+# dB in fill).
 # An edge-preserving (bilateral) filter kept those but cut TC by 2 to 6% only.
 TEXTURE_SOFTEN = 1.0
 
