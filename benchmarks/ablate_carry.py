@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_bench import colour_clips, default_data, lineart_truth_clips
+from run_bench import default_data, real_suites
 
 from celcolor.bench import BenchConfig, run_bench
 from celcolor.bench.cases import read_frames, sketch_from_colour
@@ -203,9 +202,7 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=3, help="speed runs per carry")
     args = p.parse_args()
     data = args.data or default_data()
-    suites = {"xdog": colour_clips(data), "lineart": lineart_truth_clips(data)}
-    if not data.is_dir() or not suites["xdog"]:
-        sys.exit(f"ablate_carry: no real clips under {data} (this benchmark needs them)")
+    suites = real_suites(data, "ablate_carry")
     t0 = time.time()
     results: dict[str, dict] = {suite: {} for suite in suites}
     for variant, (carry, *shown) in VARIANTS.items():

@@ -93,6 +93,15 @@ def lineart_truth_clips(data: Path) -> list[Clip]:
     ]
 
 
+def real_suites(data: Path, script: str) -> dict[str, list[Clip]]:
+    """The two real suites with colour truth, ``{"xdog": ..., "lineart": ...}``; exits
+    with one line naming ``script`` when the XDoG suite's clips are not under ``data``."""
+    suites = {"xdog": colour_clips(data), "lineart": lineart_truth_clips(data)}
+    if not data.is_dir() or not suites["xdog"]:
+        sys.exit(f"{script}: no real clips under {data} (this benchmark needs them)")
+    return suites
+
+
 def lineart_cuts(data: Path) -> list[LineartCut]:
     """The lineart suite: real line-art videos with a colour reference."""
     cuts: list[LineartCut] = []

@@ -22,14 +22,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
-from run_bench import colour_clips, default_data, lineart_truth_clips
+from run_bench import default_data, real_suites
 
 from celcolor.bench import BenchConfig, Clip, run_bench
 from celcolor.bench.cases import first_shot_length, is_colour_clip, read_frames
 from celcolor.bench.methods import engine_method, register_method, unregister_method
 from celcolor.errors import CelcolorError
+from celcolor.io import write_image
 
 RESULTS = Path(__file__).parent / "results"
 WIDTHS = (0.0, 1.0, 2.0)
@@ -42,7 +42,7 @@ READ_FRAMES = 400  # of each clip: its first shots
 def _write(folder: Path, frames: list[np.ndarray]) -> None:
     folder.mkdir(parents=True)
     for i, f in enumerate(frames):
-        cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        write_image(folder / f"{i:04d}.png", f)
 
 
 def _segments(frames: list[np.ndarray]) -> list[tuple[str, int, int]]:
@@ -141,9 +141,7 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=None)
     args = p.parse_args()
     data = args.data or default_data()
-    suites = {"xdog": colour_clips(data), "lineart": lineart_truth_clips(data)}
-    if not data.is_dir() or not suites["xdog"]:
-        sys.exit(f"tune_soften: no real clips under {data} (this benchmark needs them)")
+    suites = real_suites(data, "tune_soften")
     t0 = time.time()
     results, counts = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
