@@ -419,3 +419,56 @@ def test_read_frames_reads_up_to_a_count_crops_and_refuses_a_crop_off_the_frame(
     assert frames[1].shape == (8, 10, 3) and (frames[1] == (200, 10, 0)).all()
     with pytest.raises(InputError, match="lies outside the 32x24 frame"):
         read_frames(tmp_path, 2, (30, 0, 10, 10))
+
+
+def _aims_row(psnr: float, ewarp: float, tc: float) -> dict:
+    return {"psnr": psnr, "ewarp": {"exact": ewarp, "dis": 2 * ewarp}, "tc": {"exact": tc}}
+
+
+def test_bench_temporal_states_issue_5_aims_met_or_not(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import bench_temporal as bt
+
+    rows = {
+        "model:exemplar": _aims_row(20.0, 4.0, 5.0),
+        "classical": _aims_row(30.0, 1.0, 1.05),
+        "model:temporal": _aims_row(30.5, 1.5, 1.08),  # cut 62%, beats classical, TC met
+        "model:temporal@frame-size": _aims_row(19.0, 1.0, 1.5),  # cut 75% but PSNR lost
+    }
+    weaker = {**rows, "model:temporal": _aims_row(29.0, 1.5, 1.08)}
+    report = {
+        "protocols": {
+            "synthetic": {
+                "summary": {"native": {"cuts": 2, "rows": rows}},
+                "cases": [
+                    # the long cut: the network 0.5 dB above classical; the short one,
+                    # where it falls behind, does not count for the drift aim
+                    {"frames": 48, "scores": {"native": {"rows": rows}}},
+                    {"frames": 12, "scores": {"native": {"rows": weaker}}},
+                ],
+            }
+        }
+    }
+    aims = {a["row"]: a for a in bt.issue_aims(report)}
+    assert set(aims) == {"model:temporal", "model:temporal@frame-size"}
+    net = aims["model:temporal"]
+    assert net["ewarp_cut"] == pytest.approx(0.625)
+    assert net["ewarp_met"] and net["tc_met"] and net["beats_classical"]
+    assert net["long_cuts"] == 1 and net["long_psnr_margin"] == pytest.approx(0.5)
+    big = aims["model:temporal@frame-size"]
+    assert big["ewarp_cut"] == pytest.approx(0.75) and not big["ewarp_met"]  # PSNR fell
+    assert not big["beats_classical"] and not big["tc_met"]
+    json.dumps(list(aims.values()))  # written to temporal.json as is
+    text = bt.aims_markdown(list(aims.values()))
+    line = "| model:temporal | 62% at +10.50 dB | **met** | +0.50 dB | **met** | 1.080 | **met** |"
+    assert line in text
+    # a tie within the margin is no win; no per-frame row: that aim is not judged
+    tie = {k: v for k, v in rows.items() if k != "model:exemplar"}
+    tie["model:temporal"] = _aims_row(30.05, 1.5, 1.08)
+    report["protocols"]["synthetic"]["summary"]["native"]["rows"] = tie
+    long_cut = {"frames": 48, "scores": {"native": {"rows": tie}}}
+    report["protocols"]["synthetic"]["cases"] = [long_cut]
+    aims = {a["row"]: a for a in bt.issue_aims(report)}
+    assert aims["model:temporal"]["beats_classical"] is False
+    assert aims["model:temporal"]["ewarp_met"] is None
+    assert "no per-frame row | n/a" in bt.aims_markdown(list(aims.values()))
