@@ -1,6 +1,7 @@
-"""How the softening of carried texture was chosen (``--texture-soften``).
+"""How the softening of carried texture was chosen (``--texture-soften`` and the extra
+softening where the flow distorts it, ``detail.DISTORTED_SOFTEN``).
 
-    python benchmarks/tune_soften.py      # about 1.5 minutes on the 2-core CPU
+    python benchmarks/tune_soften.py      # about 8 minutes on the 2-core CPU
 
 Shots no benchmark scores: the shots after each first-frame clip's first shot
 change (up to 48 frames, at least 12), and frames 48 to 96 of the clips whose first
@@ -9,8 +10,11 @@ Anime2Sketch line art with its colour truth. Each shot's frame 0 is the referenc
 Classical propagation at each ``--texture-soften`` width, with ``--lines auto`` and
 ``--lines fill``; PSNR and SSIM without frame 0, TC and E_warp on DIS flow of the
 grey truth. Session 27 shipped the width that cut TC most among those that lost no
-PSNR and no SSIM in either line mode on the XDoG shots. Writes
-``benchmarks/results/soften.md`` and ``.json``. Needs the development data.
+PSNR and no SSIM in either line mode on the XDoG shots (the extra softening off).
+Session 28 then tried the extra softening where the chain distorts the keyframe
+(``DISTORTED_SOFTEN`` times the width, in full from ``DISTORTION_FULL``) at width 1,
+against width 1 without it, on both suites. Writes ``benchmarks/results/soften.md``
+and ``.json``. Needs the development data.
 """
 
 from __future__ import annotations
@@ -28,11 +32,14 @@ from run_bench import default_data, real_suites
 from celcolor.bench import BenchConfig, Clip, run_bench
 from celcolor.bench.cases import first_shot_length, is_colour_clip, read_frames
 from celcolor.bench.methods import engine_method, register_method, unregister_method
+from celcolor.engine import detail
 from celcolor.errors import CelcolorError
 from celcolor.io import write_image
 
 RESULTS = Path(__file__).parent / "results"
 WIDTHS = (0.0, 1.0, 2.0)
+# (DISTORTED_SOFTEN, DISTORTION_FULL) tried at width 1; (0, 1): none, the baseline.
+DISTORTED = ((0.0, 1.0), (4.0, 1.0), (8.0, 1.0), (16.0, 1.0), (32.0, 1.0), (16.0, 2.0))
 LINES = ("auto", "fill")
 SHOT_FRAMES = 48  # at most, per shot
 MIN_FRAMES = 12  # a shorter shot tells little about flicker
@@ -85,12 +92,18 @@ def dev_shots(clips: list[Clip], root: Path) -> list[Clip]:
     return shots
 
 
-def measure(shots: list[Clip]) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """Per width and line mode: per shot (PSNR, SSIM, TC, E_warp x1e3)."""
-    names = {w: f"classical --texture-soften {w:g}" for w in WIDTHS}
+def measure(
+    shots: list[Clip], widths: tuple[float, ...], distorted: tuple[float, float] = (0.0, 1.0)
+) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Per width and line mode: per shot (PSNR, SSIM, TC, E_warp x1e3), with the
+    extra softening where the flow distorts set to ``distorted`` (``DISTORTED_SOFTEN``,
+    ``DISTORTION_FULL``; the engine reads them when it renders)."""
+    names = {w: f"classical --texture-soften {w:g}" for w in widths}
     for w, name in names.items():
         fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_soften": w}
         register_method(engine_method(name, fields, "classical propagation"))
+    shipped = detail.DISTORTED_SOFTEN, detail.DISTORTION_FULL
+    detail.DISTORTED_SOFTEN, detail.DISTORTION_FULL = distorted
     try:
         config = BenchConfig(
             synthetic=False, clips=shots, max_frames=SHOT_FRAMES, first_frame_lines=LINES,
@@ -98,6 +111,7 @@ def measure(shots: list[Clip]) -> dict[str, dict[str, dict[str, list[float]]]]:
         )  # fmt: skip
         report = run_bench(config)
     finally:
+        detail.DISTORTED_SOFTEN, detail.DISTORTION_FULL = shipped
         for name in names.values():
             unregister_method(name)
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -109,6 +123,10 @@ def measure(shots: list[Clip]) -> dict[str, dict[str, dict[str, list[float]]]]:
                 cell = out.setdefault(f"{w:g}", {}).setdefault(lines, {})
                 cell[case["name"]] = [row["psnr"], row["ssim"], tc, ewarp * 1e3]
     return out
+
+
+def _key(distorted: tuple[float, float]) -> str:
+    return f"{distorted[0]:g}x{distorted[1]:g}"
 
 
 def markdown(results: dict, counts: dict[str, int]) -> str:
@@ -132,6 +150,26 @@ def markdown(results: dict, counts: dict[str, int]) -> str:
                     f"{m[3]:.3f} | {m[0] - base[0]:+.3f} | {m[1] - base[1]:+.4f} | "
                     f"{100 * (m[2] / base[2] - 1):+.1f}% |"
                 )
+        lines += [
+            "",
+            "Softened more where the chain distorts the keyframe, at `--texture-soften 1`: "
+            "`DISTORTED_SOFTEN` times the width, in full from a distortion of "
+            "`DISTORTION_FULL`; changes against width 1 without it:",
+            "",
+            "| `DISTORTED_SOFTEN` | `DISTORTION_FULL` | `--lines` | PSNR (dB) | SSIM | TC | "
+            "PSNR change | SSIM change | TC change |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        tried = results[f"{suite}_distorted"]
+        for lines_mode in LINES:
+            base = np.mean(list(tried[_key(DISTORTED[0])][lines_mode].values()), axis=0)
+            for setting in DISTORTED[1:]:
+                m = np.mean(list(tried[_key(setting)][lines_mode].values()), axis=0)
+                lines.append(
+                    f"| {setting[0]:g} | {setting[1]:g} | {lines_mode} | {m[0]:.3f} | "
+                    f"{m[1]:.4f} | {m[2]:.3f} | {m[0] - base[0]:+.3f} | "
+                    f"{m[1] - base[1]:+.4f} | {100 * (m[2] / base[2] - 1):+.1f}% |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -147,12 +185,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for suite, clips in suites.items():
             shots = dev_shots(clips, Path(tmp) / suite)
-            results[suite] = measure(shots)
+            results[suite] = measure(shots, WIDTHS)
             # The bench leaves out shots it cannot score (a shot change inside, too few frames).
             counts[suite] = len(results[suite]["0"][LINES[0]])
             print(f"{suite}: {counts[suite]} of {len(shots)} shots, {time.time() - t0:.0f} s")
+            results[f"{suite}_distorted"] = {
+                _key(setting): measure(shots, (1.0,), setting)["1"] for setting in DISTORTED
+            }
+            print(f"{suite}: distorted softening, {time.time() - t0:.0f} s")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "soften.json").write_text(json.dumps({"widths": WIDTHS, "results": results}))
+    record = {"widths": WIDTHS, "distorted": DISTORTED, "results": results}
+    (RESULTS / "soften.json").write_text(json.dumps(record))
     text = markdown(results, counts)
     (RESULTS / "soften.md").write_text(text)
     print(text)

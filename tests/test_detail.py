@@ -230,11 +230,13 @@ class _SlidingFlow:
 def test_anchoring_keeps_texture_on_the_shape_when_the_chain_drifts() -> None:
     """Eight steps of a flow that errs by a pixel each: the chained texture slides (its
     red/blue border is no longer where the drawing's is), the anchored one is re-fitted
-    to the keyframe's lines and keeps nearly all of it in place."""
+    to the keyframe's lines and keeps nearly all of it in place. (Unsoftened: this is
+    where the texture lands, not how softly it is shown.)"""
     shifts = [0, 3, 6, 9, 12, 15, 18, 21, 24]
     right = {}
     for carry in ("anchored", "chained"):
-        col = Colorizer(_colour(), ColorizeOptions(temporal="classical", texture_carry=carry))
+        options = ColorizeOptions(temporal="classical", texture_carry=carry, texture_soften=0)
+        col = Colorizer(_colour(), options)
         col._flow = _SlidingFlow()
         last = list(col.colorize([_sketch(s) for s in shifts]))[-1]
         near = np.abs(last.astype(int) - _colour(24)).max(-1) <= 12
@@ -304,3 +306,51 @@ def test_texture_soften_is_what_the_picture_shows(soften: float) -> None:
 def test_bad_texture_soften_is_a_usage_error(px: float) -> None:
     with pytest.raises(UsageError, match=r"texture.soften"):
         ColorizeOptions(texture_soften=px)
+
+
+def _map(jacobian: tuple[float, float, float, float], h: int = 64, w: int = 96) -> np.ndarray:
+    """Positions ``J @ (x, y) + (5, 3)``: a map with the same Jacobian everywhere."""
+    a, b, c, d = jacobian
+    x, y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return np.dstack([a * x + b * y + 5, c * x + d * y + 3]).astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    ("jacobian", "expected"),
+    [
+        ((1, 0, 0, 1), 0.0),  # a shift
+        ((1.3, 0, 0, 1.3), 0.0),  # a zoom
+        ((np.cos(0.4), -np.sin(0.4), np.sin(0.4), np.cos(0.4)), 0.0),  # a turn
+        ((1, 0.5, 0, 1), 0.5 / np.sqrt(2)),  # a shear
+        ((1.5, 0, 0, 1), 0.5 / np.sqrt(2)),  # a stretch one way
+    ],
+)
+def test_distortion_is_free_for_rigid_motion_and_zoom(jacobian, expected) -> None:
+    got = detail.distortion(_map(jacobian))[2:-2, 2:-2]  # away from the border
+    assert np.abs(got - expected).max() < 1e-3
+
+
+def test_distorted_texture_is_shown_softer_and_rigid_texture_is_not() -> None:
+    """Red and blue stripes carried by a shift show as softened as on the keyframe;
+    carried by a shear, their colours are blended: stripes 4 px wide all but vanish."""
+    h, w = 64, 640  # 640 long side: sigmas are in pixels
+    key = ((np.arange(w) // 4) % 2).astype(np.uint8)[None].repeat(h, 0)
+    palette = np.array([RED, BLUE], np.uint8)
+    render = palette.__getitem__
+
+    def shown(jacobian, soften=detail.TEXTURE_SOFTEN):
+        carry = detail.Carry(detail=key, key=key, origin=_map(jacobian, h, w))
+        return detail.smooth_colours(carry, render, soften)[8:-8, 40:-40].astype(int)
+
+    # a shear of 1.5 is past DISTORTION_FULL: shown from the fully softened keyframe
+    assert 1.5 / np.sqrt(2) > detail.DISTORTION_FULL
+    rigid, sheared = shown((1, 0, 0, 1)), shown((1, 1.5, 0, 1))
+    keyframe = detail.smooth_colours(detail.Carry(detail=key, key=key), render).astype(int)
+    assert np.abs(rigid.std((0, 1)) - keyframe.std((0, 1))).max() < 2
+    # softened TEXTURE_SOFTEN px, the stripes keep most of their contrast; sheared, the
+    # shown picture is within a few levels of their mean colour
+    assert rigid[..., 0].std() > 50
+    assert sheared[..., 0].std() < 0.2 * rigid[..., 0].std()
+    # softening 0: the palette colours exactly, sheared or not
+    exact = shown((1, 1.5, 0, 1), soften=0.0)
+    assert (_near(exact, RED, 0) | _near(exact, BLUE, 0)).mean() > 0.75

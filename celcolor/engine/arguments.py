@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..io import CODECS
-from .detail import TEXTURE_SOFTEN
+from .detail import DISTORTED_SOFTEN, TEXTURE_SOFTEN
 from .options import (
     DEVICES,
     FLOW_BACKENDS,
@@ -99,7 +99,8 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         default=TEXTURE_SOFTEN,
         metavar="PX",
         help="kept colours are shown blurred by this many pixels at 640 long side (default "
-        f"{TEXTURE_SOFTEN:g}), so shading cut into palette bands does not crawl; 0: as they are",
+        f"{TEXTURE_SOFTEN:g}), so shading cut into palette bands does not crawl, and up to "
+        f"{DISTORTED_SOFTEN:g} times more where the flow has sheared them; 0: as they are",
     )
     g.add_argument(
         "--keyframe-fit",

@@ -76,6 +76,22 @@ HOLD_DIFFERENCE = 8.0
 # dB in fill).
 # An edge-preserving (bilateral) filter kept those but cut TC by 2 to 6% only.
 TEXTURE_SOFTEN = 1.0
+# Where the chained flow has sheared the keyframe or stretched it one way, the texture
+# there is the flow's error (drawn motion moves pieces rigidly, pans, zooms and turns
+# them: locally a similarity), and shown sharp it swirls and crawls. There it is shown
+# softened this many times more (DISTORTED_SOFTEN x the texture softening; 0: not) ...
+DISTORTED_SOFTEN = 16.0
+# ... fully where the map's departure from a similarity (see distortion) reaches this,
+# in proportion below it. Chosen in session 28 on the 8 dev shots of session 27
+# (benchmarks/tune_soften.py, at width 1): no setting tried lost PSNR or SSIM, and
+# flicker fell further with more softening, so session 27's rule alone would take the
+# widest; it stops at 16 px at 640, where SSIM on the XDoG shots is highest (at 32 it
+# falls back: +0.006 and +0.015 against +0.009 and +0.018) for little more PSNR, and
+# wider blurs blend colours across shapes. Against none, on the 7 XDoG shots: PSNR
+# +0.41 and +0.44 dB, SSIM +0.009 and +0.018, TC -48% and -23% (fill, auto); the
+# line-art shot +0.24 and +0.25 dB, TC -23% and -22%. Full from 1 rather than 2: more
+# flicker cut and more PSNR in every mode, SSIM within 0.001.
+DISTORTION_FULL = 1.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -198,6 +214,8 @@ class Carry:
             to re-anchor against; None: the chain is not re-anchored.
         key_rgb: ``key`` rendered (``H,W,3`` uint8), set on first use by
             :func:`smooth_colours`.
+        key_loose: ``key_rgb`` softened ``DISTORTED_SOFTEN`` times more, shown where
+            the chain has distorted the keyframe; None when nothing is softened.
     """
 
     detail: np.ndarray
@@ -205,6 +223,7 @@ class Carry:
     origin: np.ndarray | None = None
     key_image: np.ndarray | None = None
     key_rgb: np.ndarray | None = None
+    key_loose: np.ndarray | None = None
 
 
 def start(
@@ -331,6 +350,11 @@ def smooth_colours(
     softening over the first 2, 4 or 8 in-betweens instead gave 2 to 11%). It costs
     keyframe benchmarks that count palette colours: a copied keyframe of another
     drawing, whose "texture" is misfit paint, shows blends.
+    Where the chain has sheared the keyframe or stretched it one way
+    (:func:`distortion`), the colours are taken from a keyframe softened
+    ``DISTORTED_SOFTEN`` times more, in proportion to the distortion up to
+    ``DISTORTION_FULL``: the flow has misplaced that texture, and wrong detail shown
+    soft costs less and swims less than shown sharp. Softening 0 turns both off.
     None without a carry.
     """
     if carry is None:
@@ -340,9 +364,46 @@ def smooth_colours(
         if soften > 0:
             sigma = soften * _scale(key_rgb.shape)
             key_rgb = cv2.GaussianBlur(key_rgb, (0, 0), sigma)
+            if DISTORTED_SOFTEN > 0:
+                carry.key_loose = cv2.GaussianBlur(key_rgb, (0, 0), DISTORTED_SOFTEN * sigma)
         carry.key_rgb = key_rgb
     if carry.origin is None:
         return carry.key_rgb
-    return cv2.remap(
-        carry.key_rgb, carry.origin, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    shown = _sample(carry.key_rgb, carry.origin)
+    if carry.key_loose is None:
+        return shown
+    weight = distortion(carry.origin) * (1.0 / DISTORTION_FULL)
+    np.minimum(weight, 1.0, out=weight)
+    # Smoothed over 2 px at 640 long side: no seam where the softening starts.
+    weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * _scale(weight.shape))
+    if not weight.any():
+        return shown
+    loose = _sample(carry.key_loose, carry.origin)
+    return cv2.blendLinear(shown, loose, 1.0 - weight, weight)
+
+
+def _sample(image: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    return cv2.remap(image, origin, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def distortion(origin: np.ndarray) -> np.ndarray:
+    """Per pixel, how far ``origin`` (``H,W,2`` positions in the keyframe) is from moving
+    the keyframe as rigid pieces (``H,W`` float32): the Frobenius norm of the part of
+    its Jacobian that is not a similarity. 0 for any shift, turn or zoom; a shear
+    ``x + s * y`` gives ``s / sqrt(2)``, a stretch of ``1 + s`` along one axis
+    ``s / sqrt(2)`` too.
+
+    Of the Jacobian ``[[a, b], [c, d]]`` (``a`` = d origin_x / dx, ``b`` = d origin_x /
+    dy, ...), that part is ``[[e, f], [f, -e]]`` with ``e = (a - d) / 2`` and
+    ``f = (b + c) / 2``, of norm ``sqrt(2 (e^2 + f^2))``.
+    """
+    # The identity cancels out of a - d and b + c, so the displacement's slopes serve:
+    # unlike the positions', they stay true at the frame's edge (mirrored there).
+    h, w = origin.shape[:2]
+    moved = origin - pixel_grid(h, w)
+    # Sobel's 3x3 kernels weigh a unit slope 8.
+    dx = cv2.Sobel(moved, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
+    dy = cv2.Sobel(moved, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+    stretch = dx[..., 0] - dy[..., 1]  # a - d
+    shear = dy[..., 0] + dx[..., 1]  # b + c
+    return cv2.magnitude(stretch, shear) * np.float32(np.sqrt(2) / 2)

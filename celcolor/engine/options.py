@@ -54,7 +54,9 @@ class ColorizeOptions:
         texture_soften: those colours are shown blurred by a Gaussian of this many
             pixels at 640 long side (scaled with the frame), the keyframe's too, so
             smooth shading the palette cut into bands and texture the flow places a
-            pixel off do not crawl; 0 shows the palette colours as they are.
+            pixel off do not crawl, and up to ``detail.DISTORTED_SOFTEN`` times more
+            where the flow has sheared the texture; 0 shows the palette colours as
+            they are.
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
             network; "match" matches each region to the reference's parts with the
