@@ -14,8 +14,11 @@ below:
 - anchored, interpolated (sessions 24 to 26): the keyframe's colours shown by
   bilinear sampling instead of the nearest pixel's palette colour
   (``detail.smooth_colours``);
-- anchored, interpolated, softened (shipped since session 27): the rendered
-  keyframe blurred by ``detail.TEXTURE_SOFTEN`` before the in-betweens sample it.
+- anchored, interpolated, softened (session 27): the rendered keyframe blurred by
+  ``detail.TEXTURE_SOFTEN`` before the in-betweens sample it;
+- ... and softened more where the chain distorts the keyframe (shipped since session
+  28): ``detail.DISTORTED_SOFTEN`` times more where the chained map shears or
+  stretches it one way (``detail.distortion``).
 
 Classical propagation with the default ``--lines auto`` on the real first-frame suite
 (colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
@@ -51,35 +54,49 @@ from celcolor.engine.detail import TEXTURE_SOFTEN
 from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-# variant: (texture_carry, --texture-soften, motion smoothed, shown interpolated)
+SHIPPED = "anchored, interpolated, softened, more where distorted (shipped)"
+# variant: (texture_carry, --texture-soften, motion smoothed, shown interpolated,
+# softened more where distorted)
 VARIANTS = {
-    "anchored, interpolated, softened (shipped)": ("anchored", TEXTURE_SOFTEN, True, True),
-    "anchored, interpolated": ("anchored", 0.0, True, True),
-    "anchored": ("anchored", 0.0, True, False),
-    "chained": ("chained", 0.0, True, False),
-    "not smoothed": ("chained", 0.0, False, False),
+    SHIPPED: ("anchored", TEXTURE_SOFTEN, True, True, True),
+    "anchored, interpolated, softened": ("anchored", TEXTURE_SOFTEN, True, True, False),
+    "anchored, interpolated": ("anchored", 0.0, True, True, False),
+    "anchored": ("anchored", 0.0, True, False, False),
+    "chained": ("chained", 0.0, True, False, False),
+    "not smoothed": ("chained", 0.0, False, False, False),
 }
 SPEED_SIZE = (1280, 720)
-# The speed runs: what ships against what shipped before session 24.
-SPEED_VARIANTS = ("anchored, interpolated, softened (shipped)", "chained")
+# The speed runs: what ships against session 27's and what shipped before session 24.
+SPEED_VARIANTS = (SHIPPED, "anchored, interpolated, softened", "chained")
 
 
 @contextmanager
-def patched(smooth: bool, interpolated: bool) -> Iterator[None]:
-    """The engine with the carry's motion unsmoothed and/or its colours shown nearest."""
+def patched(smooth: bool, interpolated: bool, distorted: bool = True) -> Iterator[None]:
+    """The engine with the carry's motion unsmoothed, its colours shown nearest and/or
+    no more softening where the chain distorts."""
     shipped, shown = detail.smooth_motion, detail.smooth_colours
+    extra = detail.DISTORTED_SOFTEN
     if not smooth:
         detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
     if not interpolated:
         detail.smooth_colours = lambda carry, render, soften=0: None  # nearest palette colours
+    if not distorted:
+        detail.DISTORTED_SOFTEN = 0.0  # read when a keyframe is first rendered
     try:
         yield
     finally:
         detail.smooth_motion, detail.smooth_colours = shipped, shown
+        detail.DISTORTED_SOFTEN = extra
 
 
 def run(
-    clips, frames: int, carry: str, soften: float, smooth: bool, interpolated: bool
+    clips,
+    frames: int,
+    carry: str,
+    soften: float,
+    smooth: bool,
+    interpolated: bool,
+    distorted: bool = True,
 ) -> dict[str, tuple[float, float, float]]:
     """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
     name = f"classical --texture-carry {carry} --texture-soften {soften:g}"
@@ -95,7 +112,7 @@ def run(
             synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("auto",),
             lvcd_size=False, methods=(name,), speed=False, memory=False,
         )  # fmt: skip
-        with patched(smooth, interpolated):
+        with patched(smooth, interpolated, distorted):
             report = run_bench(config)
     finally:
         unregister_method(name)
@@ -134,11 +151,11 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
         name, src, ref = found
         out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
         for variant in SPEED_VARIANTS:
-            carry, soften, smooth, interpolated = VARIANTS[variant]
+            carry, soften, smooth, interpolated, distorted = VARIANTS[variant]
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                with patched(smooth, interpolated):
+                with patched(smooth, interpolated, distorted):
                     result = colorize_video(
                         src, ref, Path(tmp) / "out.mp4", temporal="classical",
                         texture_carry=carry, texture_soften=soften,

@@ -326,8 +326,14 @@ def _map(jacobian: tuple[float, float, float, float], h: int = 64, w: int = 96) 
     ],
 )
 def test_distortion_is_free_for_rigid_motion_and_zoom(jacobian, expected) -> None:
-    got = detail.distortion(_map(jacobian))[2:-2, 2:-2]  # away from the border
+    moved = _map(jacobian) - _map((1, 0, 0, 1)) + np.float32([5, 3])  # the displacement
+    got = detail.distortion(moved)[1:-1, 1:-1]  # the edge mirrors: slopes drop there
     assert np.abs(got - expected).max() < 1e-3
+    # the same map worked at a quarter size, its slopes per 4 full-size pixels
+    quarter = detail.distortion(np.ascontiguousarray(moved[::4, ::4]), (4.0, 4.0))
+    assert np.abs(quarter[1:-1, 1:-1] - expected).max() < 1e-3
+    if expected == 0 and jacobian[1] == 0 and jacobian[0] == 1:  # a shift: 0 to the edge
+        assert np.abs(detail.distortion(moved)).max() < 1e-6
 
 
 def test_distorted_texture_is_shown_softer_and_rigid_texture_is_not() -> None:

@@ -372,12 +372,17 @@ def smooth_colours(
     shown = _sample(carry.key_rgb, carry.origin)
     if carry.key_loose is None:
         return shown
-    weight = distortion(carry.origin) * (1.0 / DISTORTION_FULL)
+    # Worked at a quarter size, as smooth_motion: the chained map is smooth at that scale.
+    h, w = carry.origin.shape[:2]
+    small = (max(1, w // 4), max(1, h // 4))
+    moved = cv2.resize(carry.origin - pixel_grid(h, w), small, interpolation=cv2.INTER_AREA)
+    weight = distortion(moved, (w / small[0], h / small[1])) * (1.0 / DISTORTION_FULL)
     np.minimum(weight, 1.0, out=weight)
     # Smoothed over 2 px at 640 long side: no seam where the softening starts.
-    weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * _scale(weight.shape))
+    weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * _scale((h, w)) * small[0] / w)
     if not weight.any():
         return shown
+    weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
     loose = _sample(carry.key_loose, carry.origin)
     return cv2.blendLinear(shown, loose, 1.0 - weight, weight)
 
@@ -386,24 +391,27 @@ def _sample(image: np.ndarray, origin: np.ndarray) -> np.ndarray:
     return cv2.remap(image, origin, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def distortion(origin: np.ndarray) -> np.ndarray:
-    """Per pixel, how far ``origin`` (``H,W,2`` positions in the keyframe) is from moving
-    the keyframe as rigid pieces (``H,W`` float32): the Frobenius norm of the part of
-    its Jacobian that is not a similarity. 0 for any shift, turn or zoom; a shear
-    ``x + s * y`` gives ``s / sqrt(2)``, a stretch of ``1 + s`` along one axis
-    ``s / sqrt(2)`` too.
+def distortion(moved: np.ndarray, step: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Per pixel, how far a map is from moving the keyframe as rigid pieces (``H,W``
+    float32): the Frobenius norm of the part of its Jacobian that is not a similarity.
+    0 for any shift, turn or zoom; a shear ``x + s * y`` gives ``s / sqrt(2)``, a
+    stretch of ``1 + s`` along one axis ``s / sqrt(2)`` too.
+
+    Args:
+        moved: ``H,W,2`` the map's displacement (position in the keyframe minus the
+            pixel's own), in full-size pixels. The identity cancels out of the
+            measure; and where the frame's edge is mirrored, a shift's displacement
+            keeps slope 0 up to it, where positions would show a false stretch.
+        step: full-size pixels per pixel of ``moved`` along x and y (a map worked at
+            a quarter size: about 4).
 
     Of the Jacobian ``[[a, b], [c, d]]`` (``a`` = d origin_x / dx, ``b`` = d origin_x /
     dy, ...), that part is ``[[e, f], [f, -e]]`` with ``e = (a - d) / 2`` and
     ``f = (b + c) / 2``, of norm ``sqrt(2 (e^2 + f^2))``.
     """
-    # The identity cancels out of a - d and b + c, so the displacement's slopes serve:
-    # unlike the positions', they stay true at the frame's edge (mirrored there).
-    h, w = origin.shape[:2]
-    moved = origin - pixel_grid(h, w)
     # Sobel's 3x3 kernels weigh a unit slope 8.
-    dx = cv2.Sobel(moved, cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-    dy = cv2.Sobel(moved, cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
+    dx = cv2.Sobel(moved, cv2.CV_32F, 1, 0, ksize=3, scale=1 / (8 * step[0]))
+    dy = cv2.Sobel(moved, cv2.CV_32F, 0, 1, ksize=3, scale=1 / (8 * step[1]))
     stretch = dx[..., 0] - dy[..., 1]  # a - d
     shear = dy[..., 0] + dx[..., 1]  # b + c
     return cv2.magnitude(stretch, shear) * np.float32(np.sqrt(2) / 2)
