@@ -86,10 +86,10 @@ DISTORTED_SOFTEN = 16.0
 # (benchmarks/tune_soften.py, at width 1): no setting tried lost PSNR or SSIM, and
 # flicker fell further with more softening, so session 27's rule alone would take the
 # widest; it stops at 16 px at 640, where SSIM on the XDoG shots is highest (at 32 it
-# falls back: +0.006 and +0.015 against +0.009 and +0.018) for little more PSNR, and
+# falls back: +0.010 and +0.018 against +0.011 and +0.019) for little more PSNR, and
 # wider blurs blend colours across shapes. Against none, on the 7 XDoG shots: PSNR
-# +0.41 and +0.44 dB, SSIM +0.009 and +0.018, TC -48% and -23% (fill, auto); the
-# line-art shot +0.24 and +0.25 dB, TC -23% and -22%. Full from 1 rather than 2: more
+# +0.41 and +0.42 dB, SSIM +0.011 and +0.019, TC -47% and -23% (fill, auto); the
+# line-art shot +0.23 and +0.25 dB, TC -23% and -21%. Full from 1 rather than 2: more
 # flicker cut and more PSNR in every mode, SSIM within 0.001.
 DISTORTION_FULL = 1.0
 
