@@ -16,6 +16,8 @@ flows chained since (:class:`Carry`). Chained flow drifts: each step's error add
 up, and under large motion the texture slides off the shapes it belongs to. So each
 frame's chain is refined by flow from the frame's own drawing to the keyframe's
 (:func:`anchor`), kept where that brings the keyframe's lines closer to the frame's.
+Shown, the carried colours are softened, and more so where the chain shears or
+stretches the keyframe, since there the flow has misplaced them (:func:`smooth_colours`).
 
 A detail map is ``H,W`` uint8 palette indices over textured regions (their line
 pixels included) and ``NO_COLOUR`` elsewhere.
@@ -82,8 +84,8 @@ TEXTURE_SOFTEN = 1.0
 # softened this many times more (DISTORTED_SOFTEN x the texture softening; 0: not) ...
 DISTORTED_SOFTEN = 16.0
 # ... fully where the map's departure from a similarity (see distortion) reaches this,
-# in proportion below it. Chosen in session 28 on the 8 dev shots of session 27
-# (benchmarks/tune_soften.py, at width 1): no setting tried lost PSNR or SSIM, and
+# in proportion below it. Chosen in session 28 on session 24's 8 dev shots, rebuilt by
+# benchmarks/tune_soften.py (at width 1): no setting tried lost PSNR or SSIM, and
 # flicker fell further with more softening, so session 27's rule alone would take the
 # widest; it stops at 16 px at 640, where SSIM on the XDoG shots is highest (at 32 it
 # falls back: +0.010 and +0.018 against +0.011 and +0.019) for little more PSNR, and
