@@ -129,6 +129,16 @@ def _key(distorted: tuple[float, float]) -> str:
     return f"{distorted[0]:g}x{distorted[1]:g}"
 
 
+def _mean(per_shot: dict[str, list[float]]) -> np.ndarray:
+    """(PSNR, SSIM, TC, E_warp) averaged over shots."""
+    return np.mean(list(per_shot.values()), axis=0)
+
+
+def _changes(m: np.ndarray, base: np.ndarray) -> str:
+    """The PSNR, SSIM and TC change columns of ``m`` against ``base``."""
+    return f"{m[0] - base[0]:+.3f} | {m[1] - base[1]:+.4f} | {100 * (m[2] / base[2] - 1):+.1f}% |"
+
+
 def markdown(results: dict, counts: dict[str, int]) -> str:
     lines = []
     for suite, title in (("xdog", "XDoG sketches"), ("lineart", "Anime2Sketch line art")):
@@ -142,13 +152,12 @@ def markdown(results: dict, counts: dict[str, int]) -> str:
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for lines_mode in LINES:
-            base = np.mean(list(res["0"][lines_mode].values()), axis=0)
+            base = _mean(res["0"][lines_mode])
             for w in WIDTHS:
-                m = np.mean(list(res[f"{w:g}"][lines_mode].values()), axis=0)
+                m = _mean(res[f"{w:g}"][lines_mode])
                 lines.append(
                     f"| {w:g} | {lines_mode} | {m[0]:.3f} | {m[1]:.4f} | {m[2]:.3f} | "
-                    f"{m[3]:.3f} | {m[0] - base[0]:+.3f} | {m[1] - base[1]:+.4f} | "
-                    f"{100 * (m[2] / base[2] - 1):+.1f}% |"
+                    f"{m[3]:.3f} | {_changes(m, base)}"
                 )
         lines += [
             "",
@@ -162,13 +171,12 @@ def markdown(results: dict, counts: dict[str, int]) -> str:
         ]
         tried = results[f"{suite}_distorted"]
         for lines_mode in LINES:
-            base = np.mean(list(tried[_key(DISTORTED[0])][lines_mode].values()), axis=0)
+            base = _mean(tried[_key(DISTORTED[0])][lines_mode])
             for setting in DISTORTED[1:]:
-                m = np.mean(list(tried[_key(setting)][lines_mode].values()), axis=0)
+                m = _mean(tried[_key(setting)][lines_mode])
                 lines.append(
                     f"| {setting[0]:g} | {setting[1]:g} | {lines_mode} | {m[0]:.3f} | "
-                    f"{m[1]:.4f} | {m[2]:.3f} | {m[0] - base[0]:+.3f} | "
-                    f"{m[1] - base[1]:+.4f} | {100 * (m[2] / base[2] - 1):+.1f}% |"
+                    f"{m[1]:.4f} | {m[2]:.3f} | {_changes(m, base)}"
                 )
         lines.append("")
     return "\n".join(lines)

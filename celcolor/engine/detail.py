@@ -244,15 +244,22 @@ def start(
     return Carry(detail=detail, key=key, key_image=key_image)
 
 
+def _quarter_displacement(positions: np.ndarray) -> np.ndarray:
+    """The displacement of ``positions`` (``H,W,2``, minus each pixel's own) averaged
+    down to a quarter size: chained and smoothed maps are smooth at that scale."""
+    h, w = positions.shape[:2]
+    small = (max(1, w // 4), max(1, h // 4))
+    return cv2.resize(positions - pixel_grid(h, w), small, interpolation=cv2.INTER_AREA)
+
+
 def smooth_motion(sample: np.ndarray) -> np.ndarray:
     """``sample`` (``H,W,2`` positions in the previous frame) with its displacement
     smoothed by ``CARRY_SMOOTHING`` (worked at a quarter size: it is smooth anyway)."""
     h, w = sample.shape[:2]
-    grid = pixel_grid(h, w)
-    small = (max(1, w // 4), max(1, h // 4))
-    disp = cv2.resize(sample - grid, small, interpolation=cv2.INTER_AREA)
-    disp = cv2.GaussianBlur(disp, (0, 0), CARRY_SMOOTHING * _scale(sample.shape) / 4)
-    return cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR) + grid
+    disp = cv2.GaussianBlur(
+        _quarter_displacement(sample), (0, 0), CARRY_SMOOTHING * _scale(sample.shape) / 4
+    )
+    return cv2.resize(disp, (w, h), interpolation=cv2.INTER_LINEAR) + pixel_grid(h, w)
 
 
 def held(prev_image: np.ndarray, image: np.ndarray) -> bool:
@@ -374,14 +381,14 @@ def smooth_colours(
     shown = _sample(carry.key_rgb, carry.origin)
     if carry.key_loose is None:
         return shown
-    # Worked at a quarter size, as smooth_motion: the chained map is smooth at that scale.
+    # Worked at a quarter size, as smooth_motion.
     h, w = carry.origin.shape[:2]
-    small = (max(1, w // 4), max(1, h // 4))
-    moved = cv2.resize(carry.origin - pixel_grid(h, w), small, interpolation=cv2.INTER_AREA)
-    weight = distortion(moved, (w / small[0], h / small[1])) * (1.0 / DISTORTION_FULL)
+    moved = _quarter_displacement(carry.origin)
+    step = (w / moved.shape[1], h / moved.shape[0])
+    weight = distortion(moved, step) * (1.0 / DISTORTION_FULL)
     np.minimum(weight, 1.0, out=weight)
     # Smoothed over 2 px at 640 long side: no seam where the softening starts.
-    weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * _scale((h, w)) * small[0] / w)
+    weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * _scale((h, w)) / step[0])
     if not weight.any():
         return shown
     weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
