@@ -1,7 +1,7 @@
 """How the softening of carried texture was chosen (``--texture-soften`` and the extra
 softening where the flow distorts it, ``detail.DISTORTED_SOFTEN``).
 
-    python benchmarks/tune_soften.py      # about 8 minutes on the 2-core CPU
+    python benchmarks/tune_soften.py      # about 12 minutes on the 2-core CPU
 
 Shots no benchmark scores: the shots after each first-frame clip's first shot
 change (up to 48 frames, at least 12), and frames 48 to 96 of the clips whose first
@@ -13,8 +13,13 @@ grey truth. Session 27 shipped the width that cut TC most among those that lost 
 PSNR and no SSIM in either line mode on the XDoG shots (the extra softening off).
 Session 28 then tried the extra softening where the chain distorts the keyframe
 (``DISTORTED_SOFTEN`` times the width, in full from ``DISTORTION_FULL``) at width 1,
-against width 1 without it, on both suites. Writes ``benchmarks/results/soften.md``
-and ``.json``. Needs the development data.
+against width 1 without it, on both suites. Session 29 tried letting the softened
+share fade as the texture moves on (``SOFTENING_MEMORY`` per frame) at width 1 and
+the shipped extra softening, against no memory; then, with the memory chosen, the
+softening of texture that a step moves far from any line (``UNCHARTED_FAR``,
+``UNCHARTED_MOTION``) against none. Each grid runs with the settings later grids
+chose left out, as when it was chosen. Writes
+``benchmarks/results/soften.md`` and ``.json``. Needs the development data.
 """
 
 from __future__ import annotations
@@ -40,6 +45,12 @@ RESULTS = Path(__file__).parent / "results"
 WIDTHS = (0.0, 1.0, 2.0)
 # (DISTORTED_SOFTEN, DISTORTION_FULL) tried at width 1; (0, 1): none, the baseline.
 DISTORTED = ((0.0, 1.0), (4.0, 1.0), (8.0, 1.0), (16.0, 1.0), (32.0, 1.0), (16.0, 2.0))
+SHIPPED_DISTORTED = (16.0, 1.0)
+# SOFTENING_MEMORY tried at width 1 with SHIPPED_DISTORTED; 0 (none) is the baseline.
+MEMORY = (0.8, 0.9, 0.95, 1.0)
+SHIPPED_MEMORY = 0.95
+# (UNCHARTED_FAR, UNCHARTED_MOTION) tried with SHIPPED_MEMORY; (0, 0) is the baseline.
+UNCHARTED = ((0.0, 0.0), (24.0, 4.0), (24.0, 8.0), (48.0, 8.0))
 LINES = ("auto", "fill")
 SHOT_FRAMES = 48  # at most, per shot
 MIN_FRAMES = 12  # a shorter shot tells little about flicker
@@ -93,17 +104,26 @@ def dev_shots(clips: list[Clip], root: Path) -> list[Clip]:
 
 
 def measure(
-    shots: list[Clip], widths: tuple[float, ...], distorted: tuple[float, float] = (0.0, 1.0)
+    shots: list[Clip],
+    widths: tuple[float, ...],
+    distorted: tuple[float, float] = (0.0, 1.0),
+    memory: float = 0.0,
+    far: tuple[float, float] = (0.0, 0.0),
 ) -> dict[str, dict[str, dict[str, list[float]]]]:
     """Per width and line mode: per shot (PSNR, SSIM, TC, E_warp x1e3), with the
     extra softening where the flow distorts set to ``distorted`` (``DISTORTED_SOFTEN``,
-    ``DISTORTION_FULL``; the engine reads them when it renders)."""
+    ``DISTORTION_FULL``), its fading to ``memory`` (``SOFTENING_MEMORY``) and the
+    softening far from lines to ``far`` (``UNCHARTED_FAR``, ``UNCHARTED_MOTION``;
+    the engine reads them as it goes)."""
     names = {w: f"classical --texture-soften {w:g}" for w in widths}
     for w, name in names.items():
         fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_soften": w}
         register_method(engine_method(name, fields, "classical propagation"))
-    shipped = detail.DISTORTED_SOFTEN, detail.DISTORTION_FULL
-    detail.DISTORTED_SOFTEN, detail.DISTORTION_FULL = distorted
+    knobs = ("DISTORTED_SOFTEN", "DISTORTION_FULL", "SOFTENING_MEMORY")
+    knobs += ("UNCHARTED_FAR", "UNCHARTED_MOTION")
+    shipped = {k: getattr(detail, k) for k in knobs}
+    for k, v in zip(knobs, (*distorted, memory, *far), strict=True):
+        setattr(detail, k, v)
     try:
         config = BenchConfig(
             synthetic=False, clips=shots, max_frames=SHOT_FRAMES, first_frame_lines=LINES,
@@ -111,7 +131,8 @@ def measure(
         )  # fmt: skip
         report = run_bench(config)
     finally:
-        detail.DISTORTED_SOFTEN, detail.DISTORTION_FULL = shipped
+        for k, v in shipped.items():
+            setattr(detail, k, v)
         for name in names.values():
             unregister_method(name)
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -178,6 +199,46 @@ def markdown(results: dict, counts: dict[str, int]) -> str:
                     f"| {setting[0]:g} | {setting[1]:g} | {lines_mode} | {m[0]:.3f} | "
                     f"{m[1]:.4f} | {m[2]:.3f} | {_changes(m, base)}"
                 )
+        lines += [
+            "",
+            "The softened share fading as the texture moves on, at `--texture-soften 1` "
+            f"and `DISTORTED_SOFTEN` {SHIPPED_DISTORTED[0]:g}, `DISTORTION_FULL` "
+            f"{SHIPPED_DISTORTED[1]:g}: `SOFTENING_MEMORY` per frame; changes against "
+            "none (0):",
+            "",
+            "| `SOFTENING_MEMORY` | `--lines` | PSNR (dB) | SSIM | TC | "
+            "PSNR change | SSIM change | TC change |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        faded = results[f"{suite}_memory"]
+        for lines_mode in LINES:
+            base = _mean(tried[_key(SHIPPED_DISTORTED)][lines_mode])
+            for memory in MEMORY:
+                m = _mean(faded[f"{memory:g}"][lines_mode])
+                lines.append(
+                    f"| {memory:g} | {lines_mode} | {m[0]:.3f} | {m[1]:.4f} | {m[2]:.3f} | "
+                    f"{_changes(m, base)}"
+                )
+        lines += [
+            "",
+            "Texture a step moves far from any line softened, at `--texture-soften 1`, the "
+            f"extra softening above and `SOFTENING_MEMORY` {SHIPPED_MEMORY:g}: in full from "
+            "`UNCHARTED_FAR` px from the nearest line and `UNCHARTED_MOTION` px of motion "
+            "(at 640 long side); changes against none:",
+            "",
+            "| `UNCHARTED_FAR` | `UNCHARTED_MOTION` | `--lines` | PSNR (dB) | SSIM | TC | "
+            "PSNR change | SSIM change | TC change |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        far = results[f"{suite}_uncharted"]
+        for lines_mode in LINES:
+            base = _mean(far[_key(UNCHARTED[0])][lines_mode])
+            for setting in UNCHARTED[1:]:
+                m = _mean(far[_key(setting)][lines_mode])
+                lines.append(
+                    f"| {setting[0]:g} | {setting[1]:g} | {lines_mode} | {m[0]:.3f} | "
+                    f"{m[1]:.4f} | {m[2]:.3f} | {_changes(m, base)}"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -201,8 +262,26 @@ def main() -> None:
                 _key(setting): measure(shots, (1.0,), setting)["1"] for setting in DISTORTED
             }
             print(f"{suite}: distorted softening, {time.time() - t0:.0f} s")
+            results[f"{suite}_memory"] = {
+                f"{memory:g}": measure(shots, (1.0,), SHIPPED_DISTORTED, memory)["1"]
+                for memory in MEMORY
+            }
+            print(f"{suite}: softening memory, {time.time() - t0:.0f} s")
+            results[f"{suite}_uncharted"] = {
+                _key(setting): measure(shots, (1.0,), SHIPPED_DISTORTED, SHIPPED_MEMORY, setting)[
+                    "1"
+                ]
+                for setting in UNCHARTED
+            }
+            print(f"{suite}: far from lines, {time.time() - t0:.0f} s")
     RESULTS.mkdir(exist_ok=True)
-    record = {"widths": WIDTHS, "distorted": DISTORTED, "results": results}
+    record = {
+        "widths": WIDTHS,
+        "distorted": DISTORTED,
+        "memory": MEMORY,
+        "uncharted": UNCHARTED,
+        "results": results,
+    }
     (RESULTS / "soften.json").write_text(json.dumps(record))
     text = markdown(results, counts)
     (RESULTS / "soften.md").write_text(text)

@@ -66,9 +66,14 @@ def test_the_texture_follows_the_drawing_as_it_moves(temporal: str) -> None:
     sketches = [_sketch(shift) for shift in (0, 4, 8, 12)]
     col = Colorizer(_colour(), ColorizeOptions(temporal=temporal))
     outs = list(col.colorize(sketches))
-    last = outs[-1]
-    assert _near(last[30:55, 62:140], RED).mean() > 0.9
-    assert _near(last[65:92, 62:140], BLUE).mean() > 0.9
+    last = outs[-1].astype(int)
+    # The red/blue border lies far from any line and moves, so it is shown softened
+    # (detail.uncharted): each half keeps its colour, blended near the border.
+    red, blue = (np.abs(last - c).sum(-1) for c in (RED, BLUE))
+    assert (red < blue)[30:55, 62:140].mean() > 0.97
+    assert (blue < red)[65:92, 62:140].mean() > 0.97
+    assert _near(last[30:50, 62:140], RED).mean() > 0.9
+    assert _near(last[72:88, 62:140], BLUE).mean() > 0.9
     assert col.stats.textured_frames == 4
 
 
@@ -360,3 +365,65 @@ def test_distorted_texture_is_shown_softer_and_rigid_texture_is_not() -> None:
     # softening 0: the palette colours exactly, sheared or not
     exact = shown((1, 1.5, 0, 1), soften=0.0)
     assert (_near(exact, RED, 0) | _near(exact, BLUE, 0)).mean() > 0.75
+
+
+def test_softening_share_moves_with_the_texture_and_fades() -> None:
+    """A share carried by a shift of 8 px (2 quarter-size pixels) lands 2 quarter
+    pixels on, SOFTENING_MEMORY times as strong; no memory, nothing carried."""
+    h, w = 64, 96
+    share = np.zeros((h // 4, w // 4), np.float32)
+    share[:, 10] = 1.0
+    sample = _map((1, 0, 0, 1), h, w) - np.float32([5 + 8, 3])  # each pixel comes from 8 px left
+    moved = detail._fade(share, sample)
+    assert moved is not None and moved.shape == share.shape
+    assert np.abs(moved[:, 12] - detail.SOFTENING_MEMORY).max() < 1e-4
+    assert np.abs(np.delete(moved, 12, axis=1)).max() < 1e-4
+    assert detail._fade(None, sample) is None
+
+
+def test_texture_once_distorted_stays_softened_as_it_moves_on(monkeypatch) -> None:
+    """Stripes sheared in one frame and carried by a plain shift in the next keep
+    most of their softening (the share fades by SOFTENING_MEMORY), where stripes that
+    were never sheared stay crisp; with no memory, the next frame is crisp again."""
+    h, w = 64, 640
+    key = ((np.arange(w) // 4) % 2).astype(np.uint8)[None].repeat(h, 0)
+    render = np.array([RED, BLUE], np.uint8).__getitem__
+    grid = _map((1, 0, 0, 1), h, w) - np.float32([5, 3])
+
+    def next_frame() -> np.ndarray:
+        sheared = detail.Carry(detail=key, key=key, origin=_map((1, 1.5, 0, 1), h, w))
+        detail.smooth_colours(sheared, render)
+        assert sheared.loose_share is not None and sheared.loose_share.max() >= 1
+        after = detail.Carry(
+            detail=key, key=key, origin=grid, loose_share=detail._fade(sheared.loose_share, grid)
+        )
+        return detail.smooth_colours(after, render)[8:-8, 40:-40].astype(int)
+
+    crisp = detail.smooth_colours(detail.Carry(detail=key, key=key, origin=grid), render)
+    crisp = crisp[8:-8, 40:-40].astype(int)
+    assert detail.SOFTENING_MEMORY >= 0.5
+    assert next_frame()[..., 0].std() < 0.6 * crisp[..., 0].std()
+    monkeypatch.setattr(detail, "SOFTENING_MEMORY", 0.0)
+    assert np.abs(next_frame()[..., 0].std() - crisp[..., 0].std()) < 2
+
+
+def test_uncharted_is_motion_far_from_lines() -> None:
+    """Texture a step moves far from every line gets the full share, beside a line
+    none, and still texture none at all; 0 turns it off."""
+    h, w = 64, 640  # 640 long side: distances are in pixels
+    labels = np.ones((h, w), np.int32)
+    labels[:, :4] = 0  # a line down the left edge
+    grid = _map((1, 0, 0, 1), h, w) - np.float32([5, 3])
+    share = detail.uncharted(labels, grid - np.float32([8, 0]))  # moved 8 px right
+    assert share is not None and share.shape == (h // 4, w // 4)
+    far = int(np.ceil(detail.UNCHARTED_FAR / 4)) + 2  # quarter-size columns
+    assert np.abs(share[:, far:] - 1).max() < 1e-4
+    assert share[:, 1].max() < 0.35  # a few pixels from the line
+    assert np.abs(detail.uncharted(labels, grid)).max() < 1e-4  # held still
+    assert detail.UNCHARTED_MOTION > 0
+
+
+def test_no_uncharted_softening_when_off(monkeypatch) -> None:
+    monkeypatch.setattr(detail, "UNCHARTED_FAR", 0.0)
+    labels = np.ones((64, 96), np.int32)
+    assert detail.uncharted(labels, _map((1, 0, 0, 1))) is None

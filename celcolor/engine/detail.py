@@ -17,7 +17,9 @@ up, and under large motion the texture slides off the shapes it belongs to. So e
 frame's chain is refined by flow from the frame's own drawing to the keyframe's
 (:func:`anchor`), kept where that brings the keyframe's lines closer to the frame's.
 Shown, the carried colours are softened, and more so where the chain shears or
-stretches the keyframe, since there the flow has misplaced them (:func:`smooth_colours`).
+stretches the keyframe, since there the flow has misplaced them, and where a step
+moves them far from any line, since there the flow is a guess (:func:`smooth_colours`,
+:func:`uncharted`); texture once softened stays so for a while as it moves on.
 
 A detail map is ``H,W`` uint8 palette indices over textured regions (their line
 pixels included) and ``NO_COLOUR`` elsewhere.
@@ -94,6 +96,20 @@ DISTORTED_SOFTEN = 16.0
 # line-art shot +0.23 and +0.25 dB, TC -23% and -21%. Full from 1 rather than 2: more
 # flicker cut and more PSNR in every mode, SSIM within 0.001.
 DISTORTION_FULL = 1.0
+# Texture once shown softened stays so for a while as it moves on: its softening
+# fades by this factor per frame (0: each frame is softened by its own distortion
+# alone). The chain's distortion rises and falls as re-anchoring and the chain's
+# errors come and go, and texture turning sharp and soft again flickers by itself.
+# Chosen in session 29 on session 24's 8 dev shots (benchmarks/tune_soften.py): ...
+SOFTENING_MEMORY = 0.95
+# Texture this far from any line (pixels at 640 long side) moves by a guess: the flow
+# image DIS tracks is flat there (its ramp saturates at 24 px, see flow_friendly), so
+# the flow is filled in from the nearest lines. Where a step moves such texture, it is
+# shown softened in proportion to the distance up to UNCHARTED_FAR ...
+UNCHARTED_FAR = 24.0
+# ... and to the step's motion up to this (pixels at 640 long side): still texture
+# far from lines (a painted background behind a moving character) stays sharp.
+UNCHARTED_MOTION = 4.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -218,6 +234,10 @@ class Carry:
             :func:`smooth_colours`.
         key_loose: ``key_rgb`` softened ``DISTORTED_SOFTEN`` times more, shown where
             the chain has distorted the keyframe; None when nothing is softened.
+        loose_share: quarter-size ``h,w`` float32, how much of ``key_loose`` each
+            pixel shows: on arrival, the larger of the previous frame's share moved
+            here and faded (``SOFTENING_MEMORY``) and this step's :func:`uncharted`;
+            :func:`smooth_colours` raises it to this frame's distortion. None: none.
     """
 
     detail: np.ndarray
@@ -226,6 +246,7 @@ class Carry:
     key_image: np.ndarray | None = None
     key_rgb: np.ndarray | None = None
     key_loose: np.ndarray | None = None
+    loose_share: np.ndarray | None = None
 
 
 def start(
@@ -335,7 +356,51 @@ def follow(
     textured = carried_regions(regions, warp_index(carry.detail, sample))
     source = cv2.remap(carry.key, origin, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
     detail = detail_map(regions, textured, source, winner)
-    return None if detail is None else replace(carry, detail=detail, origin=origin)
+    if detail is None:
+        return None
+    share = uncharted(regions.labels, sample)
+    faded = _fade(carry.loose_share, sample)
+    if faded is not None:
+        share = faded if share is None else np.maximum(share, faded)
+    return replace(carry, detail=detail, origin=origin, loose_share=share)
+
+
+def uncharted(labels: np.ndarray, sample: np.ndarray) -> np.ndarray | None:
+    """Per quarter-size pixel, how far this step moved texture where no line shows
+    the motion (0 to 1: ``UNCHARTED_FAR`` times ``UNCHARTED_MOTION``); None when
+    softening there is off (either is 0).
+
+    Args:
+        labels: the frame's region labels (0 on lines).
+        sample: ``H,W,2`` full-size positions in the previous frame (the step).
+    """
+    if UNCHARTED_FAR <= 0 or UNCHARTED_MOTION <= 0:
+        return None
+    s = _scale(labels.shape)
+    moved = _quarter_displacement(sample)
+    qh, qw = moved.shape[:2]
+    line = cv2.resize((labels == 0).astype(np.uint8) * 255, (qw, qh), interpolation=cv2.INTER_AREA)
+    # A quarter-size pixel an eighth or more covered by line counts as line.
+    free = cv2.threshold(line, 31, 255, cv2.THRESH_BINARY_INV)[1]
+    far = cv2.distanceTransform(free, cv2.DIST_L2, 3)
+    far *= np.float32(labels.shape[1] / qw / (s * UNCHARTED_FAR))  # in UNCHARTED_FAR
+    motion = cv2.magnitude(moved[..., 0], moved[..., 1])
+    motion *= np.float32(1.0 / (s * UNCHARTED_MOTION))
+    return np.minimum(far, 1.0) * np.minimum(motion, 1.0)
+
+
+def _fade(share: np.ndarray | None, sample: np.ndarray) -> np.ndarray | None:
+    """A quarter-size softening share moved along ``sample`` (full-size positions in
+    the previous frame) and faded by ``SOFTENING_MEMORY``; None when there is none."""
+    if share is None or SOFTENING_MEMORY <= 0:
+        return None
+    h, w = sample.shape[:2]
+    qh, qw = share.shape
+    scale = np.array([qw / w, qh / h], np.float32)
+    # Pixel centres: full-size x lies at (x + 0.5) * qw / w - 0.5 in the quarter map.
+    small = cv2.resize(sample, (qw, qh), interpolation=cv2.INTER_AREA) * scale + (scale - 1) / 2
+    moved = cv2.remap(share, small, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return moved * np.float32(SOFTENING_MEMORY)
 
 
 def smooth_colours(
@@ -363,7 +428,10 @@ def smooth_colours(
     (:func:`distortion`), the colours are taken from a keyframe softened
     ``DISTORTED_SOFTEN`` times more, in proportion to the distortion up to
     ``DISTORTION_FULL``: the flow has misplaced that texture, and wrong detail shown
-    soft costs less and swims less than shown sharp. Softening 0 turns both off.
+    soft costs less and swims less than shown sharp. That share is at least what the
+    same texture showed in the frame before, faded by ``SOFTENING_MEMORY``, and what
+    :func:`uncharted` gave this step (``carry.loose_share``, set by :func:`follow`,
+    updated here). Softening 0 turns all of it off.
     None without a carry.
     """
     if carry is None:
@@ -387,6 +455,9 @@ def smooth_colours(
     step = (w / moved.shape[1], h / moved.shape[0])
     weight = distortion(moved, step) * (1.0 / DISTORTION_FULL)
     np.minimum(weight, 1.0, out=weight)
+    if carry.loose_share is not None and carry.loose_share.shape == weight.shape:
+        np.maximum(weight, carry.loose_share, out=weight)
+    carry.loose_share = weight  # what the next frame's carry starts from
     # Smoothed over 2 px at 640 long side: no seam where the softening starts.
     weight = cv2.GaussianBlur(weight, (0, 0), 2.0 * _scale((h, w)) / step[0])
     if not weight.any():
