@@ -16,9 +16,12 @@ below:
   (``detail.smooth_colours``);
 - anchored, interpolated, softened (session 27): the rendered keyframe blurred by
   ``detail.TEXTURE_SOFTEN`` before the in-betweens sample it;
-- ... and softened more where the chain distorts the keyframe (shipped since session
-  28): ``detail.DISTORTED_SOFTEN`` times more where the chained map shears or
-  stretches it one way (``detail.distortion``).
+- ... and softened more where the chain distorts the keyframe (session 28):
+  ``detail.DISTORTED_SOFTEN`` times more where the chained map shears or stretches it
+  one way (``detail.distortion``);
+- ... and far from any line where a step's motion is not rigid (``detail.uncharted``),
+  that softening lasting as the texture moves on, fading by
+  ``detail.SOFTENING_MEMORY`` a frame (shipped since session 29).
 
 Classical propagation with the default ``--lines auto`` on the real first-frame suite
 (colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
@@ -54,39 +57,47 @@ from celcolor.engine.detail import TEXTURE_SOFTEN
 from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-SHIPPED = "anchored, interpolated, softened, more where distorted (shipped)"
+SHIPPED = "... and where moved non-rigidly far from lines, lasting (shipped)"
+DISTORTED = "anchored, interpolated, softened, more where distorted"
 # variant: (texture_carry, --texture-soften, motion smoothed, shown interpolated,
-# softened more where distorted)
+# softened more where distorted, ... and far from lines, lasting)
 VARIANTS = {
-    SHIPPED: ("anchored", TEXTURE_SOFTEN, True, True, True),
-    "anchored, interpolated, softened": ("anchored", TEXTURE_SOFTEN, True, True, False),
-    "anchored, interpolated": ("anchored", 0.0, True, True, False),
-    "anchored": ("anchored", 0.0, True, False, False),
-    "chained": ("chained", 0.0, True, False, False),
-    "not smoothed": ("chained", 0.0, False, False, False),
+    SHIPPED: ("anchored", TEXTURE_SOFTEN, True, True, True, True),
+    DISTORTED: ("anchored", TEXTURE_SOFTEN, True, True, True, False),
+    "anchored, interpolated, softened": ("anchored", TEXTURE_SOFTEN, True, True, False, False),
+    "anchored, interpolated": ("anchored", 0.0, True, True, False, False),
+    "anchored": ("anchored", 0.0, True, False, False, False),
+    "chained": ("chained", 0.0, True, False, False, False),
+    "not smoothed": ("chained", 0.0, False, False, False, False),
 }
 SPEED_SIZE = (1280, 720)
-# The speed runs: what ships against session 27's and what shipped before session 24.
-SPEED_VARIANTS = (SHIPPED, "anchored, interpolated, softened", "chained")
+# The speed runs: what ships against session 28's and what shipped before session 24.
+SPEED_VARIANTS = (SHIPPED, DISTORTED, "chained")
 
 
 @contextmanager
-def patched(smooth: bool, interpolated: bool, distorted: bool = True) -> Iterator[None]:
-    """The engine with the carry's motion unsmoothed, its colours shown nearest and/or
-    no more softening where the chain distorts."""
+def patched(
+    smooth: bool, interpolated: bool, distorted: bool = True, lasting: bool = True
+) -> Iterator[None]:
+    """The engine with the carry's motion unsmoothed, its colours shown nearest, no
+    more softening where the chain distorts and/or none far from lines and none lasting."""
     shipped, shown = detail.smooth_motion, detail.smooth_colours
-    extra = detail.DISTORTED_SOFTEN
+    knobs = ("DISTORTED_SOFTEN", "SOFTENING_MEMORY", "UNCHARTED_MOTION")
+    kept = {k: getattr(detail, k) for k in knobs}
     if not smooth:
         detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
     if not interpolated:
         detail.smooth_colours = lambda carry, render, soften=0: None  # nearest palette colours
     if not distorted:
         detail.DISTORTED_SOFTEN = 0.0  # read when a keyframe is first rendered
+    if not lasting:
+        detail.SOFTENING_MEMORY = detail.UNCHARTED_MOTION = 0.0  # read at each frame
     try:
         yield
     finally:
         detail.smooth_motion, detail.smooth_colours = shipped, shown
-        detail.DISTORTED_SOFTEN = extra
+        for k, v in kept.items():
+            setattr(detail, k, v)
 
 
 def run(
@@ -97,6 +108,7 @@ def run(
     smooth: bool,
     interpolated: bool,
     distorted: bool = True,
+    lasting: bool = True,
 ) -> dict[str, tuple[float, float, float]]:
     """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
     name = f"classical --texture-carry {carry} --texture-soften {soften:g}"
@@ -112,7 +124,7 @@ def run(
             synthetic=False, clips=clips, max_frames=frames, first_frame_lines=("auto",),
             lvcd_size=False, methods=(name,), speed=False, memory=False,
         )  # fmt: skip
-        with patched(smooth, interpolated, distorted):
+        with patched(smooth, interpolated, distorted, lasting):
             report = run_bench(config)
     finally:
         unregister_method(name)
@@ -151,11 +163,11 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
         name, src, ref = found
         out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
         for variant in SPEED_VARIANTS:
-            carry, soften, smooth, interpolated, distorted = VARIANTS[variant]
+            carry, soften, *shown = VARIANTS[variant]
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
-                with patched(smooth, interpolated, distorted):
+                with patched(*shown):
                     result = colorize_video(
                         src, ref, Path(tmp) / "out.mp4", temporal="classical",
                         texture_carry=carry, texture_soften=soften,

@@ -16,21 +16,25 @@ Session 28 then tried the extra softening where the chain distorts the keyframe
 against width 1 without it, on both suites. Session 29 tried letting the softened
 share fade as the texture moves on (``SOFTENING_MEMORY`` per frame) at width 1 and
 the shipped extra softening, against no memory; then, with the memory chosen, the
-softening of texture that a step moves far from any line (``UNCHARTED_FAR``,
-``UNCHARTED_MOTION``) against none. Each grid runs with the settings later grids
-chose left out, as when it was chosen. Writes
+softening far from any line where a step's motion is not rigid
+(``UNCHARTED_MOTION``) against none. Both also on camera pans built from the XDoG
+shots' first frames (a window moving over the frame upscaled 1.5 times, 24 frames):
+a pan is rigid, so what it loses is softening where none was due. Each grid runs
+with the settings later grids chose left out, as when it was chosen. Writes
 ``benchmarks/results/soften.md`` and ``.json``. Needs the development data.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from run_bench import default_data, real_suites
 
@@ -39,7 +43,7 @@ from celcolor.bench.cases import first_shot_length, is_colour_clip, read_frames
 from celcolor.bench.methods import engine_method, register_method, unregister_method
 from celcolor.engine import detail
 from celcolor.errors import CelcolorError
-from celcolor.io import write_image
+from celcolor.io import read_image, write_image
 
 RESULTS = Path(__file__).parent / "results"
 WIDTHS = (0.0, 1.0, 2.0)
@@ -49,8 +53,11 @@ SHIPPED_DISTORTED = (16.0, 1.0)
 # SOFTENING_MEMORY tried at width 1 with SHIPPED_DISTORTED; 0 (none) is the baseline.
 MEMORY = (0.8, 0.9, 0.95, 1.0)
 SHIPPED_MEMORY = 0.95
-# (UNCHARTED_FAR, UNCHARTED_MOTION) tried with SHIPPED_MEMORY; (0, 0) is the baseline.
-UNCHARTED = ((0.0, 0.0), (24.0, 4.0), (24.0, 8.0), (48.0, 8.0))
+# UNCHARTED_MOTION tried with SHIPPED_MEMORY; 0 (none) is the baseline.
+UNCHARTED = (0.0, 4.0, 8.0, 16.0)
+# Camera pans: per pan, the window's step per frame (x, y; pixels at 640 long side).
+PAN_STEPS = ((3, 0), (2, 1), (2, 0), (2, 2), (-3, 0))
+PAN_FRAMES = 24
 LINES = ("auto", "fill")
 SHOT_FRAMES = 48  # at most, per shot
 MIN_FRAMES = 12  # a shorter shot tells little about flicker
@@ -103,26 +110,44 @@ def dev_shots(clips: list[Clip], root: Path) -> list[Clip]:
     return shots
 
 
+def pans(shots: list[Clip], root: Path) -> list[Clip]:
+    """Camera pans over each shot's first frame, written as frame folders under ``root``."""
+    out = []
+    for shot, (dx, dy) in zip(shots, itertools.cycle(PAN_STEPS)):
+        first = read_image(sorted(Path(shot.path).iterdir())[0])
+        h, w = first.shape[:2]
+        big = cv2.resize(first, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+        s = max(h, w) / 640.0
+        x0 = 0 if dx >= 0 else big.shape[1] - w
+        frames = []
+        for t in range(PAN_FRAMES):
+            x, y = round(x0 + t * dx * s), round(t * dy * s)
+            frames.append(big[y : y + h, x : x + w])
+        folder = root / f"{shot.name}_pan"
+        _write(folder / "colour", frames)
+        out.append(Clip(folder / "colour", name=folder.name))
+    return out
+
+
 def measure(
     shots: list[Clip],
     widths: tuple[float, ...],
     distorted: tuple[float, float] = (0.0, 1.0),
     memory: float = 0.0,
-    far: tuple[float, float] = (0.0, 0.0),
+    uncharted: float = 0.0,
 ) -> dict[str, dict[str, dict[str, list[float]]]]:
     """Per width and line mode: per shot (PSNR, SSIM, TC, E_warp x1e3), with the
     extra softening where the flow distorts set to ``distorted`` (``DISTORTED_SOFTEN``,
     ``DISTORTION_FULL``), its fading to ``memory`` (``SOFTENING_MEMORY``) and the
-    softening far from lines to ``far`` (``UNCHARTED_FAR``, ``UNCHARTED_MOTION``;
-    the engine reads them as it goes)."""
+    softening far from lines to ``uncharted`` (``UNCHARTED_MOTION``; the engine
+    reads them as it goes)."""
     names = {w: f"classical --texture-soften {w:g}" for w in widths}
     for w, name in names.items():
         fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_soften": w}
         register_method(engine_method(name, fields, "classical propagation"))
-    knobs = ("DISTORTED_SOFTEN", "DISTORTION_FULL", "SOFTENING_MEMORY")
-    knobs += ("UNCHARTED_FAR", "UNCHARTED_MOTION")
+    knobs = ("DISTORTED_SOFTEN", "DISTORTION_FULL", "SOFTENING_MEMORY", "UNCHARTED_MOTION")
     shipped = {k: getattr(detail, k) for k in knobs}
-    for k, v in zip(knobs, (*distorted, memory, *far), strict=True):
+    for k, v in zip(knobs, (*distorted, memory, uncharted), strict=True):
         setattr(detail, k, v)
     try:
         config = BenchConfig(
@@ -199,48 +224,72 @@ def markdown(results: dict, counts: dict[str, int]) -> str:
                     f"| {setting[0]:g} | {setting[1]:g} | {lines_mode} | {m[0]:.3f} | "
                     f"{m[1]:.4f} | {m[2]:.3f} | {_changes(m, base)}"
                 )
+        lines += _later_grids(results, suite, tried[_key(SHIPPED_DISTORTED)])
+        lines.append("")
+    if "pans_memory" in results:
         lines += [
-            "",
-            "The softened share fading as the texture moves on, at `--texture-soften 1` "
-            f"and `DISTORTED_SOFTEN` {SHIPPED_DISTORTED[0]:g}, `DISTORTION_FULL` "
-            f"{SHIPPED_DISTORTED[1]:g}: `SOFTENING_MEMORY` per frame; changes against "
-            "none (0):",
-            "",
-            "| `SOFTENING_MEMORY` | `--lines` | PSNR (dB) | SSIM | TC | "
-            "PSNR change | SSIM change | TC change |",
-            "|---|---|---|---|---|---|---|---|",
+            f"Camera pans: {counts['pans']} pans over the XDoG shots' first frames (the "
+            f"frame upscaled 1.5 times, a window moving {PAN_FRAMES} frames), classical "
+            "propagation at `--texture-soften 1` with the softening where distorted:",
         ]
-        faded = results[f"{suite}_memory"]
-        for lines_mode in LINES:
-            base = _mean(tried[_key(SHIPPED_DISTORTED)][lines_mode])
-            for memory in MEMORY:
-                m = _mean(faded[f"{memory:g}"][lines_mode])
-                lines.append(
-                    f"| {memory:g} | {lines_mode} | {m[0]:.3f} | {m[1]:.4f} | {m[2]:.3f} | "
-                    f"{_changes(m, base)}"
-                )
-        lines += [
-            "",
-            "Texture a step moves far from any line softened, at `--texture-soften 1`, the "
-            f"extra softening above and `SOFTENING_MEMORY` {SHIPPED_MEMORY:g}: in full from "
-            "`UNCHARTED_FAR` px from the nearest line and `UNCHARTED_MOTION` px of motion "
-            "(at 640 long side); changes against none:",
-            "",
-            "| `UNCHARTED_FAR` | `UNCHARTED_MOTION` | `--lines` | PSNR (dB) | SSIM | TC | "
-            "PSNR change | SSIM change | TC change |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        far = results[f"{suite}_uncharted"]
-        for lines_mode in LINES:
-            base = _mean(far[_key(UNCHARTED[0])][lines_mode])
-            for setting in UNCHARTED[1:]:
-                m = _mean(far[_key(setting)][lines_mode])
-                lines.append(
-                    f"| {setting[0]:g} | {setting[1]:g} | {lines_mode} | {m[0]:.3f} | "
-                    f"{m[1]:.4f} | {m[2]:.3f} | {_changes(m, base)}"
-                )
+        lines += _later_grids(results, "pans", results["pans_memory"]["0"])
         lines.append("")
     return "\n".join(lines)
+
+
+def _later_grids(results: dict, suite: str, no_memory: dict) -> list[str]:
+    """The memory and the far-from-lines tables of ``suite`` (``no_memory``: the
+    rows without either, the memory grid's baseline)."""
+    lines = [
+        "",
+        "The softened share fading as the texture moves on, at `--texture-soften 1` "
+        f"and `DISTORTED_SOFTEN` {SHIPPED_DISTORTED[0]:g}, `DISTORTION_FULL` "
+        f"{SHIPPED_DISTORTED[1]:g}: `SOFTENING_MEMORY` per frame; changes against "
+        "none (0):",
+        "",
+        "| `SOFTENING_MEMORY` | `--lines` | PSNR (dB) | SSIM | TC | "
+        "PSNR change | SSIM change | TC change |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    grids = (
+        (results[f"{suite}_memory"], no_memory, MEMORY),
+        (results[f"{suite}_uncharted"], None, UNCHARTED[1:]),
+    )
+    for i, (rows, base_rows, settings) in enumerate(grids):
+        if i == 1:
+            lines += [
+                "",
+                "Softened far from lines where the step is not rigid, with "
+                f"`SOFTENING_MEMORY` {SHIPPED_MEMORY:g} as well: in full where the step's "
+                "departure from a similarity times the distance to the nearest line "
+                "reaches `UNCHARTED_MOTION` px (at 640 long side); changes against none (0):",
+                "",
+                "| `UNCHARTED_MOTION` | `--lines` | PSNR (dB) | SSIM | TC | "
+                "PSNR change | SSIM change | TC change |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            base_rows = rows[f"{UNCHARTED[0]:g}"]
+        for lines_mode in LINES:
+            base = _mean(base_rows[lines_mode])
+            for setting in settings:
+                m = _mean(rows[f"{setting:g}"][lines_mode])
+                lines.append(
+                    f"| {setting:g} | {lines_mode} | {m[0]:.3f} | {m[1]:.4f} | {m[2]:.3f} | "
+                    f"{_changes(m, base)}"
+                )
+    return lines
+
+
+def _later_runs(suite: str, shots: list[Clip]) -> dict:
+    """The memory grid (the far-from-lines softening off) and the far-from-lines grid
+    (with the memory chosen) on ``shots``, keyed ``{suite}_memory`` and
+    ``{suite}_uncharted``."""
+    memory = {f"{m:g}": measure(shots, (1.0,), SHIPPED_DISTORTED, m)["1"] for m in MEMORY}
+    uncharted = {
+        f"{u:g}": measure(shots, (1.0,), SHIPPED_DISTORTED, SHIPPED_MEMORY, u)["1"]
+        for u in UNCHARTED
+    }
+    return {f"{suite}_memory": memory, f"{suite}_uncharted": uncharted}
 
 
 def main() -> None:
@@ -262,18 +311,15 @@ def main() -> None:
                 _key(setting): measure(shots, (1.0,), setting)["1"] for setting in DISTORTED
             }
             print(f"{suite}: distorted softening, {time.time() - t0:.0f} s")
-            results[f"{suite}_memory"] = {
-                f"{memory:g}": measure(shots, (1.0,), SHIPPED_DISTORTED, memory)["1"]
-                for memory in MEMORY
-            }
-            print(f"{suite}: softening memory, {time.time() - t0:.0f} s")
-            results[f"{suite}_uncharted"] = {
-                _key(setting): measure(shots, (1.0,), SHIPPED_DISTORTED, SHIPPED_MEMORY, setting)[
-                    "1"
-                ]
-                for setting in UNCHARTED
-            }
-            print(f"{suite}: far from lines, {time.time() - t0:.0f} s")
+            results.update(_later_runs(suite, shots))
+            print(f"{suite}: memory and far from lines, {time.time() - t0:.0f} s")
+            if suite == "xdog":
+                panned = pans(shots, Path(tmp) / "pans")
+                later = _later_runs("pans", panned)
+                later["pans_memory"]["0"] = measure(panned, (1.0,), SHIPPED_DISTORTED)["1"]
+                results.update(later)
+                counts["pans"] = len(results["pans_memory"]["0"][LINES[0]])
+                print(f"pans: {counts['pans']} pans, {time.time() - t0:.0f} s")
     RESULTS.mkdir(exist_ok=True)
     record = {
         "widths": WIDTHS,

@@ -17,9 +17,10 @@ up, and under large motion the texture slides off the shapes it belongs to. So e
 frame's chain is refined by flow from the frame's own drawing to the keyframe's
 (:func:`anchor`), kept where that brings the keyframe's lines closer to the frame's.
 Shown, the carried colours are softened, and more so where the chain shears or
-stretches the keyframe, since there the flow has misplaced them, and where a step
-moves them far from any line, since there the flow is a guess (:func:`smooth_colours`,
-:func:`uncharted`); texture once softened stays so for a while as it moves on.
+stretches the keyframe, since there the flow has misplaced them, and far from any
+line where a step does not move things rigidly, since there the flow is a guess
+(:func:`smooth_colours`, :func:`uncharted`); texture once softened stays so for a
+while as it moves on.
 
 A detail map is ``H,W`` uint8 palette indices over textured regions (their line
 pixels included) and ``NO_COLOUR`` elsewhere.
@@ -100,16 +101,20 @@ DISTORTION_FULL = 1.0
 # fades by this factor per frame (0: each frame is softened by its own distortion
 # alone). The chain's distortion rises and falls as re-anchoring and the chain's
 # errors come and go, and texture turning sharp and soft again flickers by itself.
-# Chosen in session 29 on session 24's 8 dev shots (benchmarks/tune_soften.py): ...
+# Chosen in session 29 on session 24's 8 dev shots (benchmarks/tune_soften.py, with
+# the far-from-lines softening below off): against none, on the 7 XDoG shots, PSNR
+# +0.04 and +0.06 dB, SSIM +0.002 and +0.003, TC -11% and -3% (fill, auto), the most
+# PSNR of 0.8 to 1; 1 (never fading) cuts more flicker in fill (-14%) for +0.01 dB.
+# The line-art shot: +0.005 dB, TC -2%, SSIM -0.0009 in fill (level in auto).
 SOFTENING_MEMORY = 0.95
-# Texture this far from any line (pixels at 640 long side) moves by a guess: the flow
-# image DIS tracks is flat there (its ramp saturates at 24 px, see flow_friendly), so
-# the flow is filled in from the nearest lines. Where a step moves such texture, it is
-# shown softened in proportion to the distance up to UNCHARTED_FAR ...
-UNCHARTED_FAR = 24.0
-# ... and to the step's motion up to this (pixels at 640 long side): still texture
-# far from lines (a painted background behind a moving character) stays sharp.
-UNCHARTED_MOTION = 4.0
+# Far from any line a step's motion is a guess: the flow image DIS tracks is flat
+# there (its ramp saturates at 24 px, see flow_friendly), so the flow is filled in
+# from the nearest lines. Where the step is rigid around it (a pan, a zoom, a turn)
+# the filled-in motion is right; where it is not (a character moving over a still
+# background), it is off by about the step's departure from a similarity times the
+# distance to the nearest line. Texture is shown softened in proportion to that,
+# fully from this many pixels (at 640 long side; 0: not at all).
+UNCHARTED_MOTION = 8.0
 
 
 def _scale(shape: tuple[int, ...]) -> float:
@@ -366,27 +371,26 @@ def follow(
 
 
 def uncharted(labels: np.ndarray, sample: np.ndarray) -> np.ndarray | None:
-    """Per quarter-size pixel, how far this step moved texture where no line shows
-    the motion (0 to 1: ``UNCHARTED_FAR`` times ``UNCHARTED_MOTION``); None when
-    softening there is off (either is 0).
+    """Per quarter-size pixel, how far off this step's motion may be where no line
+    shows it (0 to 1, full at ``UNCHARTED_MOTION``): the step's departure from a
+    similarity (:func:`distortion`) times the distance to the nearest line. None
+    when that softening is off.
 
     Args:
         labels: the frame's region labels (0 on lines).
         sample: ``H,W,2`` full-size positions in the previous frame (the step).
     """
-    if UNCHARTED_FAR <= 0 or UNCHARTED_MOTION <= 0:
+    if UNCHARTED_MOTION <= 0:
         return None
-    s = _scale(labels.shape)
     moved = _quarter_displacement(sample)
     qh, qw = moved.shape[:2]
+    step = (labels.shape[1] / qw, labels.shape[0] / qh)
     line = cv2.resize((labels == 0).astype(np.uint8) * 255, (qw, qh), interpolation=cv2.INTER_AREA)
     # A quarter-size pixel an eighth or more covered by line counts as line.
     free = cv2.threshold(line, 31, 255, cv2.THRESH_BINARY_INV)[1]
     far = cv2.distanceTransform(free, cv2.DIST_L2, 3)
-    far *= np.float32(labels.shape[1] / qw / (s * UNCHARTED_FAR))  # in UNCHARTED_FAR
-    motion = cv2.magnitude(moved[..., 0], moved[..., 1])
-    motion *= np.float32(1.0 / (s * UNCHARTED_MOTION))
-    return np.minimum(far, 1.0) * np.minimum(motion, 1.0)
+    far *= np.float32(step[0] / (_scale(labels.shape) * UNCHARTED_MOTION))
+    return np.minimum(distortion(moved, step) * far, 1.0)
 
 
 def _fade(share: np.ndarray | None, sample: np.ndarray) -> np.ndarray | None:
