@@ -1,7 +1,7 @@
 """How the softening of carried texture was chosen (``--texture-soften`` and the extra
 softening where the flow distorts it, ``detail.DISTORTED_SOFTEN``).
 
-    python benchmarks/tune_soften.py      # about 12 minutes on the 2-core CPU
+    python benchmarks/tune_soften.py      # about 17 minutes on the 2-core CPU
 
 Shots no benchmark scores: the shots after each first-frame clip's first shot
 change (up to 48 frames, at least 12), and frames 48 to 96 of the clips whose first

@@ -105,7 +105,8 @@ DISTORTION_FULL = 1.0
 # the far-from-lines softening below off): against none, on the 7 XDoG shots, PSNR
 # +0.04 and +0.06 dB, SSIM +0.002 and +0.003, TC -11% and -3% (fill, auto), the most
 # PSNR of 0.8 to 1; 1 (never fading) cuts more flicker in fill (-14%) for +0.01 dB.
-# The line-art shot: +0.005 dB, TC -2%, SSIM -0.0009 in fill (level in auto).
+# The line-art shot: +0.005 dB, TC -2%, SSIM -0.0009 in fill (level in auto). On
+# camera pans (see UNCHARTED_MOTION) -0.04 and -0.02 dB, TC -27% and -16%.
 SOFTENING_MEMORY = 0.95
 # Far from any line a step's motion is a guess: the flow image DIS tracks is flat
 # there (its ramp saturates at 24 px, see flow_friendly), so the flow is filled in
@@ -113,7 +114,15 @@ SOFTENING_MEMORY = 0.95
 # the filled-in motion is right; where it is not (a character moving over a still
 # background), it is off by about the step's departure from a similarity times the
 # distance to the nearest line. Texture is shown softened in proportion to that,
-# fully from this many pixels (at 640 long side; 0: not at all).
+# fully from this many pixels (at 640 long side; 0: not at all). Chosen in session 29
+# (benchmarks/tune_soften.py, with SOFTENING_MEMORY) as the most PSNR of 4, 8 and 16
+# on the 7 XDoG dev shots: against none, +0.04 dB in fill and auto, SSIM +0.004, TC
+# -5% and -2%; the line-art shot +0.03 dB, TC -2%. On camera pans built from those
+# shots' first frames, where no softening is due, it costs 0.12 and 0.05 dB (SSIM
+# -0.002) for 8% and 5% less flicker (4: 0.30 dB; 16: 0.04 dB). A first version,
+# softening any motion far from lines however rigid, lost 1.4 dB on five such pans.
+# Scratch (runs/s29) on the real suite: beyond 12 px from the nearest line, carried
+# texture flickered 1.3 times the truth's there, within 12 px 0.8 times.
 UNCHARTED_MOTION = 8.0
 
 
