@@ -21,8 +21,11 @@ TEMP = ".celcolor-tmp-"  # an output being written (the batch lock is ".celcolor
 
 @pytest.fixture(scope="module")
 def long_cut(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A cut long enough to be stopped part-way (several seconds to colour)."""
-    spec = CutSpec(width=320, height=192, num_frames=240, seed=5)
+    """A cut long enough to be stopped part-way: several seconds of writing, so that a
+    signal sent once the output is being written lands well before it ends, even on a
+    loaded machine (at 240 frames the window was about 1 s, and CI once saw a run finish
+    first)."""
+    spec = CutSpec(width=320, height=192, num_frames=960, seed=5)
     return write_cut(spec, tmp_path_factory.mktemp("long") / "cut", video=True)
 
 
