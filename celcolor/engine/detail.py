@@ -372,10 +372,14 @@ def follow(
     detail = detail_map(regions, textured, source, winner)
     if detail is None:
         return None
-    share = uncharted(regions.labels, sample)
-    faded = _fade(carry.loose_share, sample)
-    if faded is not None:
-        share = faded if share is None else np.maximum(share, faded)
+    share = None
+    # Shown without the extra softening (--texture-soften 0, or DISTORTED_SOFTEN 0: the
+    # keyframe was rendered with no loose copy), nothing reads the share: skip it.
+    if carry.key_rgb is None or carry.key_loose is not None:
+        share = uncharted(regions.labels, sample)
+        faded = _fade(carry.loose_share, sample)
+        if faded is not None:
+            share = faded if share is None else np.maximum(share, faded)
     return replace(carry, detail=detail, origin=origin, loose_share=share)
 
 
