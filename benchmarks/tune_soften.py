@@ -240,43 +240,52 @@ def markdown(results: dict, counts: dict[str, int]) -> str:
 def _later_grids(results: dict, suite: str, no_memory: dict) -> list[str]:
     """The memory and the far-from-lines tables of ``suite`` (``no_memory``: the
     rows without either, the memory grid's baseline)."""
+    uncharted = results[f"{suite}_uncharted"]
+    return [
+        "",
+        *_setting_table(
+            "The softened share fading as the texture moves on, at `--texture-soften 1` "
+            f"and `DISTORTED_SOFTEN` {SHIPPED_DISTORTED[0]:g}, `DISTORTION_FULL` "
+            f"{SHIPPED_DISTORTED[1]:g}: `SOFTENING_MEMORY` per frame; changes against "
+            "none (0):",
+            "SOFTENING_MEMORY",
+            results[f"{suite}_memory"],
+            no_memory,
+            MEMORY,
+        ),
+        "",
+        *_setting_table(
+            "Softened far from lines where the step is not rigid, with "
+            f"`SOFTENING_MEMORY` {SHIPPED_MEMORY:g} as well: in full where the step's "
+            "departure from a similarity times the distance to the nearest line "
+            "reaches `UNCHARTED_MOTION` px (at 640 long side); changes against none (0):",
+            "UNCHARTED_MOTION",
+            uncharted,
+            uncharted[f"{UNCHARTED[0]:g}"],
+            UNCHARTED[1:],
+        ),
+    ]
+
+
+def _setting_table(
+    intro: str, knob: str, rows: dict, base_rows: dict, settings: tuple[float, ...]
+) -> list[str]:
+    """One knob's table: each setting's means per line mode, with changes against
+    ``base_rows``."""
     lines = [
+        intro,
         "",
-        "The softened share fading as the texture moves on, at `--texture-soften 1` "
-        f"and `DISTORTED_SOFTEN` {SHIPPED_DISTORTED[0]:g}, `DISTORTION_FULL` "
-        f"{SHIPPED_DISTORTED[1]:g}: `SOFTENING_MEMORY` per frame; changes against "
-        "none (0):",
-        "",
-        "| `SOFTENING_MEMORY` | `--lines` | PSNR (dB) | SSIM | TC | "
-        "PSNR change | SSIM change | TC change |",
+        f"| `{knob}` | `--lines` | PSNR (dB) | SSIM | TC | PSNR change | SSIM change | TC change |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    grids = (
-        (results[f"{suite}_memory"], no_memory, MEMORY),
-        (results[f"{suite}_uncharted"], None, UNCHARTED[1:]),
-    )
-    for i, (rows, base_rows, settings) in enumerate(grids):
-        if i == 1:
-            lines += [
-                "",
-                "Softened far from lines where the step is not rigid, with "
-                f"`SOFTENING_MEMORY` {SHIPPED_MEMORY:g} as well: in full where the step's "
-                "departure from a similarity times the distance to the nearest line "
-                "reaches `UNCHARTED_MOTION` px (at 640 long side); changes against none (0):",
-                "",
-                "| `UNCHARTED_MOTION` | `--lines` | PSNR (dB) | SSIM | TC | "
-                "PSNR change | SSIM change | TC change |",
-                "|---|---|---|---|---|---|---|---|",
-            ]
-            base_rows = rows[f"{UNCHARTED[0]:g}"]
-        for lines_mode in LINES:
-            base = _mean(base_rows[lines_mode])
-            for setting in settings:
-                m = _mean(rows[f"{setting:g}"][lines_mode])
-                lines.append(
-                    f"| {setting:g} | {lines_mode} | {m[0]:.3f} | {m[1]:.4f} | {m[2]:.3f} | "
-                    f"{_changes(m, base)}"
-                )
+    for lines_mode in LINES:
+        base = _mean(base_rows[lines_mode])
+        for setting in settings:
+            m = _mean(rows[f"{setting:g}"][lines_mode])
+            lines.append(
+                f"| {setting:g} | {lines_mode} | {m[0]:.3f} | {m[1]:.4f} | {m[2]:.3f} | "
+                f"{_changes(m, base)}"
+            )
     return lines
 
 
