@@ -32,7 +32,7 @@ class InkOptions:
         noise_floor: darkness (0..1) below which a pixel is paper (JPEG noise, grain).
         full_ink: darkness at and above which a pixel is fully ink.
         speck_area: ink blobs smaller than this many pixels (at 640x360, scaled with
-            the frame area) and not touching a bigger line are removed as dirt.
+            the frame area) and not within 2 px of a bigger line are removed as dirt.
         trace_chroma: chroma (0..255) of the un-composited line colour above which an
             ink pixel is a colour-trace line (red/blue/green shadow and highlight lines).
         invert: "auto" detects white-on-black line art, True/False forces it.
@@ -107,29 +107,29 @@ def _paper_estimate(rgb: np.ndarray) -> np.ndarray | None:
 
 
 def _remove_specks(ink_u8: np.ndarray, min_area: int) -> np.ndarray:
-    """Zero out isolated ink blobs smaller than ``min_area`` pixels (dirt, dust).
+    """Zero out isolated ink blobs of fewer than ``min_area`` inked pixels (dirt, dust).
 
-    Blobs are found at half resolution (a quarter of the work; a blob that small
-    is still a blob there), then cleared at full resolution with a 1 px margin.
-    A speck within about 3 px of a line joins that line's blob and stays.
+    Ink within 2 px of other ink joins its blob (the core grown by one pixel), so a
+    speck that close to a line counts with the line and stays. Specks are cleared
+    with a 1 px margin, which takes their anti-aliased fringe too.
+
+    Everything is found at full resolution so that the result moves with the
+    drawing: finding blobs at half size (as before session 30) made whether a blob
+    near the limit was a speck depend on where it fell on the 2 px grid, and a pan
+    by an odd number of pixels then flickered specks in and out.
     """
     if min_area <= 1:
         return ink_u8
-    h, w = ink_u8.shape
     # Anything visibly inked joins a blob, so an anti-aliased fringe counts with its line.
     core = cv2.threshold(ink_u8, 40, 255, cv2.THRESH_BINARY)[1]
-    half = cv2.resize(core, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
-    half = cv2.threshold(half, 0, 1, cv2.THRESH_BINARY)[1]
-    _n, labels, stats, _ = cv2.connectedComponentsWithStats(half, connectivity=8)
-    # A blob of a pixels covers about a/4 pixels at half size (and at least one).
-    small = stats[:, cv2.CC_STAT_AREA] < max(2, round(min_area / 3))
+    grown = cv2.dilate(core, np.ones((3, 3), np.uint8))
+    count, labels = cv2.connectedComponents(grown, connectivity=8)
+    inked = np.bincount(labels[core > 0], minlength=count)
+    small = inked < min_area
     small[0] = False
     if not small.any():
         return ink_u8
-    speck = np.take(small.astype(np.uint8), labels)
-    speck = cv2.resize(
-        cv2.dilate(speck, np.ones((3, 3), np.uint8)), (w, h), interpolation=cv2.INTER_NEAREST
-    )
+    speck = cv2.dilate(np.take(small.astype(np.uint8), labels), np.ones((3, 3), np.uint8))
     out = ink_u8.copy()
     out[speck.astype(bool)] = 0
     return out
