@@ -106,10 +106,6 @@ def _paper_estimate(rgb: np.ndarray) -> np.ndarray | None:
     return cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-# Ink blobs of fewer pixels are dust even on small frames (a drawn dot keeps 2x2).
-_SMALLEST_KEPT = 4
-
-
 def _remove_specks(ink_u8: np.ndarray, min_area: int) -> np.ndarray:
     """Zero out isolated ink blobs of fewer than ``min_area`` inked pixels (dirt, dust).
 
@@ -120,13 +116,10 @@ def _remove_specks(ink_u8: np.ndarray, min_area: int) -> np.ndarray:
     Everything is found at full resolution so that the result moves with the
     drawing: finding blobs at half size (as before session 30) made whether a blob
     near the limit was a speck depend on where it fell on the 2 px grid, and a pan
-    by an odd number of pixels then flickered specks in and out. A blob of fewer
-    than ``_SMALLEST_KEPT`` pixels goes at any frame size, as a blob inside one
-    2x2 cell did there.
+    by an odd number of pixels then flickered specks in and out.
     """
     if min_area <= 1:
         return ink_u8
-    min_area = max(min_area, _SMALLEST_KEPT)
     # Anything visibly inked joins a blob, so an anti-aliased fringe counts with its line.
     core = cv2.threshold(ink_u8, 40, 255, cv2.THRESH_BINARY)[1]
     grown = cv2.dilate(core, np.ones((3, 3), np.uint8))
