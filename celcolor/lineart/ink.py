@@ -31,8 +31,10 @@ class InkOptions:
     Attributes:
         noise_floor: darkness (0..1) below which a pixel is paper (JPEG noise, grain).
         full_ink: darkness at and above which a pixel is fully ink.
-        speck_area: ink blobs smaller than this many pixels (at 640x360, scaled with
-            the frame area) and not within 2 px of a bigger line are removed as dirt.
+        speck_area: the size of dirt at 640x360 (scaled with the frame area): ink
+            blobs more than 2 px from other ink that would cover fewer than
+            ``max(2, speck_area / 3)`` cells of a 2 px grid on average are removed
+            (at 640x360 blobs of 1 or 2 pixels; at 1280x720 up to about 4x4).
         trace_chroma: chroma (0..255) of the un-composited line colour above which an
             ink pixel is a colour-trace line (red/blue/green shadow and highlight lines).
         invert: "auto" detects white-on-black line art, True/False forces it.
@@ -107,16 +109,19 @@ def _paper_estimate(rgb: np.ndarray) -> np.ndarray | None:
 
 
 def _remove_specks(ink_u8: np.ndarray, min_area: int) -> np.ndarray:
-    """Zero out isolated ink blobs of fewer than ``min_area`` inked pixels (dirt, dust).
+    """Zero out isolated ink blobs too small to be drawn (dirt, dust).
+
+    The limit is the one this filter has had since it looked for blobs at half size:
+    a speck touches fewer than ``t = max(2, round(min_area / 3))`` cells of a 2 px
+    grid. Which cells a blob touches depends on where that grid falls, so a pan by
+    an odd number of pixels flickered specks in and out (until session 30). A blob
+    ``B`` touches ``|B dilated by 2x2| / 4`` cells on average over the grid's four
+    phases, so it is now a speck when that dilated area is under ``4 t``: the same
+    limit in expectation, and the result moves with the drawing.
 
     Ink within 2 px of other ink joins its blob (the core grown by one pixel), so a
     speck that close to a line counts with the line and stays. Specks are cleared
     with a 1 px margin, which takes their anti-aliased fringe too.
-
-    Everything is found at full resolution so that the result moves with the
-    drawing: finding blobs at half size (as before session 30) made whether a blob
-    near the limit was a speck depend on where it fell on the 2 px grid, and a pan
-    by an odd number of pixels then flickered specks in and out.
     """
     if min_area <= 1:
         return ink_u8
@@ -124,8 +129,10 @@ def _remove_specks(ink_u8: np.ndarray, min_area: int) -> np.ndarray:
     core = cv2.threshold(ink_u8, 40, 255, cv2.THRESH_BINARY)[1]
     grown = cv2.dilate(core, np.ones((3, 3), np.uint8))
     count, labels = cv2.connectedComponents(grown, connectivity=8)
-    inked = np.bincount(labels[core > 0], minlength=count)
-    small = inked < min_area
+    # The 2x2 dilation lies inside the 3x3 one, so every pixel of it has its blob's label.
+    cells = cv2.dilate(core, np.ones((2, 2), np.uint8), anchor=(0, 0))
+    covered = np.bincount(labels[cells > 0], minlength=count)
+    small = covered < 4 * max(2, round(min_area / 3))
     small[0] = False
     if not small.any():
         return ink_u8
