@@ -109,7 +109,8 @@ def test_speck_removal_moves_with_the_drawing():
     for y, x in rng.integers(6, 60, size=(60, 2)) * (1, 2):
         h, w = rng.integers(1, 5, size=2)
         img[y : y + h, x : x + w] = 0
-    options = InkOptions(speck_area=32)  # 8 px on this small frame (scaled by area)
+    # min_area 8 on this small frame (scaled by area): under 3 cells of a 2 px grid.
+    options = InkOptions(speck_area=32)
     art = extract_ink(img, options).ink_u8
     assert 0 < (art > 0).sum() < (img.min(-1) < 128).sum()  # some blobs go, some stay
     for dy, dx in ((0, 1), (1, 0), (1, 1), (3, 5)):
