@@ -47,7 +47,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_bench import default_data, real_suites
+from run_bench import default_data, module_settings, real_suites
 
 from celcolor.bench import BenchConfig, run_bench
 from celcolor.bench.cases import read_frames, sketch_from_colour
@@ -81,23 +81,17 @@ def patched(
 ) -> Iterator[None]:
     """The engine with the carry's motion unsmoothed, its colours shown nearest, no
     more softening where the chain distorts and/or none far from lines and none lasting."""
-    shipped, shown = detail.smooth_motion, detail.smooth_colours
-    knobs = ("DISTORTED_SOFTEN", "SOFTENING_MEMORY", "UNCHARTED_MOTION")
-    kept = {k: getattr(detail, k) for k in knobs}
+    changed: dict[str, object] = {}
     if not smooth:
-        detail.smooth_motion = lambda sample: sample  # read at each call of detail.follow
+        changed["smooth_motion"] = lambda sample: sample  # read at each call of detail.follow
     if not interpolated:
-        detail.smooth_colours = lambda carry, render, soften=0: None  # nearest palette colours
+        changed["smooth_colours"] = lambda carry, render, soften=0: None  # nearest colours
     if not distorted:
-        detail.DISTORTED_SOFTEN = 0.0  # read when a keyframe is first rendered
+        changed["DISTORTED_SOFTEN"] = 0.0  # read when a keyframe is first rendered
     if not lasting:
-        detail.SOFTENING_MEMORY = detail.UNCHARTED_MOTION = 0.0  # read at each frame
-    try:
+        changed["SOFTENING_MEMORY"] = changed["UNCHARTED_MOTION"] = 0.0  # read at each frame
+    with module_settings(detail, **changed):
         yield
-    finally:
-        detail.smooth_motion, detail.smooth_colours = shipped, shown
-        for k, v in kept.items():
-            setattr(detail, k, v)
 
 
 def run(

@@ -31,7 +31,10 @@ import os
 import re
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from celcolor.bench import BenchConfig, Clip, LineartCut, run_bench, write_report
 from celcolor.bench.report import check_report_folder, readme_markdown
@@ -115,6 +118,20 @@ def lineart_cuts(data: Path) -> list[LineartCut]:
         if sketch.is_file() and ref.is_file():
             cuts.append(LineartCut(sketch, ref, name=f"layeranimate-{demo.name}"))
     return cuts
+
+
+@contextmanager
+def module_settings(module: ModuleType, **values: object) -> Iterator[None]:
+    """Set ``module``'s attributes (an engine module's knobs or functions, which it
+    reads as it runs) to ``values`` for the duration, and put the shipped ones back."""
+    shipped = {name: getattr(module, name) for name in values}  # AttributeError on a typo
+    for name, value in values.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in shipped.items():
+            setattr(module, name, value)
 
 
 def update_readme(path: Path, text: str) -> None:

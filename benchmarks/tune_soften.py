@@ -36,7 +36,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from run_bench import default_data, real_suites
+from run_bench import default_data, module_settings, real_suites
 
 from celcolor.bench import BenchConfig, Clip, run_bench
 from celcolor.bench.cases import first_shot_length, is_colour_clip, read_frames
@@ -145,19 +145,18 @@ def measure(
     for w, name in names.items():
         fields = {"temporal": "classical", "keyframe_mode": "copy", "texture_soften": w}
         register_method(engine_method(name, fields, "classical propagation"))
-    knobs = ("DISTORTED_SOFTEN", "DISTORTION_FULL", "SOFTENING_MEMORY", "UNCHARTED_MOTION")
-    shipped = {k: getattr(detail, k) for k in knobs}
-    for k, v in zip(knobs, (*distorted, memory, uncharted), strict=True):
-        setattr(detail, k, v)
+    knobs = {
+        "DISTORTED_SOFTEN": distorted[0], "DISTORTION_FULL": distorted[1],
+        "SOFTENING_MEMORY": memory, "UNCHARTED_MOTION": uncharted,
+    }  # fmt: skip
     try:
         config = BenchConfig(
             synthetic=False, clips=shots, max_frames=SHOT_FRAMES, first_frame_lines=LINES,
             lvcd_size=False, methods=tuple(names.values()), speed=False, memory=False,
         )  # fmt: skip
-        report = run_bench(config)
+        with module_settings(detail, **knobs):
+            report = run_bench(config)
     finally:
-        for k, v in shipped.items():
-            setattr(detail, k, v)
         for name in names.values():
             unregister_method(name)
     out: dict[str, dict[str, dict[str, list[float]]]] = {}
