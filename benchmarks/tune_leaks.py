@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from run_bench import default_data
+from run_bench import default_data, module_settings
 
 from celcolor import ColorizeOptions, Colorizer
 from celcolor.data.pairs import real_keyframe_triples
@@ -59,18 +59,15 @@ def main() -> None:
     kept = detail.LEAK_AREA, detail.LEAK_SURE
     rows = []
     t0 = time.perf_counter()
-    try:
-        for name, (area, sure) in SETTINGS.items():
-            detail.LEAK_AREA, detail.LEAK_SURE = area, sure
+    for name, (area, sure) in SETTINGS.items():
+        with module_settings(detail, LEAK_AREA=area, LEAK_SURE=sure):
             outs = [(t, _match(t.sketch, r.colour, "auto")) for t, r in generated]
             acc = [region_accuracy(o, t.colour, t.regions, lines=t.lines).region for t, o in outs]
             gen_psnr = [psnr(o, t.colour).mean for t, o in outs]
             real_psnr = [psnr(_match(sk, ref, "fill"), tgt).mean for sk, ref, tgt in real]
-            shipped = " (shipped)" if (area, sure) == kept else ""
-            rows.append((name + shipped, np.mean(acc), np.mean(gen_psnr), np.mean(real_psnr)))
-            print(f"{name}: {rows[-1][1:]}", flush=True)
-    finally:
-        detail.LEAK_AREA, detail.LEAK_SURE = kept
+        shipped = " (shipped)" if (area, sure) == kept else ""
+        rows.append((name + shipped, np.mean(acc), np.mean(gen_psnr), np.mean(real_psnr)))
+        print(f"{name}: {rows[-1][1:]}", flush=True)
     lines = [
         f"Matched keyframes not in any benchmark ({len(real)} real, {len(generated)} "
         f"generated; {time.perf_counter() - t0:.0f} s). "
