@@ -472,3 +472,23 @@ def test_bench_temporal_states_issue_5_aims_met_or_not(monkeypatch):
     assert aims["model:temporal"]["beats_classical"] is False
     assert aims["model:temporal"]["ewarp_met"] is None
     assert "no per-frame row | n/a" in bt.aims_markdown(list(aims.values()))
+
+
+def test_compare_matchers_pairs_the_same_keyframes(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare_matchers
+
+    first = {kind: [0.5, 0.7] for kind in compare_matchers.KINDS}
+    # The second gains 10 points on every keyframe but one, where it loses 10.
+    second = {kind: [0.6, 0.8] for kind in compare_matchers.KINDS}
+    second["fast"] = [0.6, 0.6]
+    got = compare_matchers.paired(first, second)
+    n = 2 * len(compare_matchers.KINDS)
+    assert got["keyframes"] == n
+    assert got["difference"] == pytest.approx(100 * (0.1 * (n - 1) - 0.1) / n)
+    diffs = np.array([0.1] * (n - 1) + [-0.1])
+    assert got["standard_error"] == pytest.approx(100 * diffs.std(ddof=1) / np.sqrt(n))
+    table = compare_matchers.markdown(("a.safetensors", "shipped"), first, second, got)
+    assert "| fast | 60.0% | 60.0% |" in table and f"{got['difference']:+.2f} points" in table
