@@ -181,6 +181,27 @@ def test_rekey_on_colours_a_new_drawing_from_the_reference(cut):
     assert np.array_equal(next(iter(fresh.colorize(sketches[4:5]))), b[4])
 
 
+def test_rekey_auto_keeps_the_colours_propagation_is_sure_of(cut, temporal_checkpoint):
+    # At the new drawing (frame 4) the network re-keys only where the carried colours
+    # are unsure: each region shows either the whole re-key's colour (--rekey on) or
+    # the carried one (--rekey off), and both kinds are there.
+    sketches = _switching_cut(cut)
+
+    def frame4(rekey: str) -> tuple[np.ndarray, Colorizer]:
+        options = ColorizeOptions(
+            temporal="network", temporal_checkpoint=temporal_checkpoint, rekey=rekey
+        )
+        col = Colorizer(cut.colour[0], options)
+        return list(col.colorize(sketches))[4], col
+
+    (mixed, col), (whole, _), (carried, _) = frame4("auto"), frame4("on"), frame4("off")
+    assert col.stats.rekeyed == [4]
+    kept = np.all(mixed == carried, axis=-1)
+    rekeyed = np.all(mixed == whole, axis=-1)
+    assert (kept | rekeyed).all()
+    assert (kept & ~rekeyed).mean() > 0.05 and (rekeyed & ~kept).mean() > 0.05
+
+
 def test_rekey_off_carries_on_with_the_temporal_network(cut, temporal_checkpoint):
     options = ColorizeOptions(
         temporal="network", temporal_checkpoint=temporal_checkpoint, rekey="off"

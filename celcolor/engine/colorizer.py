@@ -1204,7 +1204,9 @@ class Colorizer:
         motion = self._frame_motion(state[0], frame, shape)
         if self._rekeys(state[0], frame, motion[0], index):
             self.stats.rekeyed.append(index)
-            return self._keyframe(sketch, frame, *self._likeliest_reference(sketch))
+            if self.options.rekey == "on":
+                return self._keyframe(sketch, frame, *self._likeliest_reference(sketch))
+            return self._rekey_where_unsure(state, sketch, frame, shape, motion)
         if network:
             return self._step_network(state, frame, shape, motion)
         return self._step(state, frame, shape, motion)
@@ -1234,14 +1236,63 @@ class Colorizer:
             mode == "auto" and self.temporal_mode in ("network", "network-only")
         )
         self._carried_across = not rekey
+        if not rekey:
+            outcome = "colour carried on along the flow"
+        elif mode == "on":
+            outcome = "re-keyed from the reference"
+        else:
+            outcome = "re-keyed from the reference where the carried colours are unsure"
         log.info(
             "frame %d: %.0f%% of its lines are new (over %.0f%%): %s",
             index,
             100 * share,
             100 * self.options.rekey_threshold,
-            "re-keyed from the reference" if rekey else "colour carried on along the flow",
+            outcome,
         )
         return rekey
+
+    def _rekey_where_unsure(
+        self,
+        state,
+        sketch: np.ndarray,
+        frame: FrameAnalysis,
+        shape: tuple[int, int],
+        motion: tuple[np.ndarray, np.ndarray],
+    ):
+        """A new drawing re-keyed only where propagation is unsure (``--rekey auto``).
+
+        Regions the warped previous colours vote for confidently keep those colours,
+        and their carried texture; the rest take the reference's keyframe colours
+        (and its detail). The mixed frame is the keyframe the carry goes on from. A
+        whole re-key (``--rekey on``) throws away colours that were right: within a
+        shot, most frames past the threshold are large motion, where most regions
+        still carry their colour (docs/temporal-network.md, "Session 31").
+        """
+        prev, prev_index, prev_filled, _, prev_carry = state
+        key_colours, key_detail = self.colour_keyframe(
+            sketch, frame, *self._likeliest_reference(sketch)
+        )
+        colours, _, guessed, carry = self.propagate(
+            prev,
+            prev_index,
+            prev_filled,
+            frame,
+            shape,
+            motion=motion,
+            fill=lambda confident, winner: None,  # unsure regions: the keyframe's colours
+            prev_carry=prev_carry,
+        )
+        self._repair(frame, colours, guessed)  # as any propagated frame: trace partners
+        colours = np.where(guessed, key_colours, colours).astype(colours.dtype)
+        from_key = np.take(guessed, frame.regions.labels)
+        detail = np.full(from_key.shape, NO_COLOUR, np.uint8)
+        if carry is not None:
+            detail[~from_key] = carry.detail[~from_key]
+        if key_detail is not None:
+            detail[from_key] = key_detail[from_key]
+        if not (detail != NO_COLOUR).any():
+            detail = None
+        return self._start_keyframe(frame, colours, detail)
 
     def _likeliest_reference(self, sketch: np.ndarray) -> tuple[int, Placement]:
         """The reference whose lines, fitted to this drawing's, overlap them most, and
@@ -1262,6 +1313,11 @@ class Colorizer:
         placement: Placement | None = None,
     ):
         colours, detail = self.colour_keyframe(sketch, frame, ref, placement)
+        return self._start_keyframe(frame, colours, detail)
+
+    def _start_keyframe(self, frame: FrameAnalysis, colours: np.ndarray, detail: np.ndarray | None):
+        """Render a keyframe's colours (and detail), learn its trace partners, and start
+        the carry the next frames go on from."""
         self._last_step = (colours, None, detail)
         self._partners.learn(
             frame.trace,
