@@ -309,39 +309,30 @@ def anchor(
 ) -> np.ndarray:
     """``origin`` (where each pixel lies in the keyframe) re-anchored on the keyframe.
 
-    The keyframe's flow image is warped onto this frame through the chained
-    ``origin``, the flow from this frame's drawing to that is composed with the
-    chain, and the result, smoothed as the chain's steps are, is kept where the
-    keyframe's flow image, sampled through it, differs less from this frame's than
-    through ``origin`` (compared over ``ANCHOR_SIGMA``): a fit to the keyframe's own
-    lines instead of a sum of steps. Where neither fits (flat areas far from any
-    line) the chain stays.
+    The flow from this frame's drawing to the keyframe's, started from the chained
+    ``origin`` and smoothed as the chain's steps are, is kept where the keyframe's
+    flow image, sampled through it, differs less from this frame's than through
+    ``origin`` (compared over ``ANCHOR_SIGMA``): a fit to the keyframe's own lines
+    instead of a sum of steps. Where neither fits (flat areas far from any line) the
+    chain stays.
 
     Args:
         origin: ``H,W,2`` float32 full-size positions in the keyframe (chained).
         image: this frame's work-size flow image.
         key_image: the keyframe's.
-        flow: the flow backend.
+        flow: the flow backend; DIS refines from ``origin``.
     """
     h, w = image.shape[:2]
     full = (origin.shape[1], origin.shape[0])
-    grid = pixel_grid(h, w)
-    chained = work_positions(origin, (h, w))
-    # The fit is made against the keyframe's drawing as the chain already sees it
-    # (warped onto this frame: at its scale and turn), then composed with the chain.
-    # DIS matches patches by translation only: fitted to the keyframe's raw drawing
-    # it failed wherever the shot had zoomed or turned since (140633's late shot, a
-    # 1.6x push-in, tore its texture at every new drawing; session 32, docs).
-    left = flow(image, _sample(key_image, chained))
-    composed = cv2.remap(
-        chained, grid + left, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
-    refined = smooth_motion(sampling_map(composed - grid, full))
+    chained = work_positions(origin, (h, w))  # the flow's first estimate and a candidate
+    refined = smooth_motion(sampling_map(flow(image, key_image, chained - pixel_grid(h, w)), full))
     sigma = ANCHOR_SIGMA * max(h, w) / 640.0
     here = image.astype(np.float32)
     misfit = []
     for positions in (chained, work_positions(refined, (h, w))):
-        seen = _sample(key_image, positions)
+        seen = cv2.remap(
+            key_image, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         misfit.append(cv2.GaussianBlur(cv2.absdiff(here, seen.astype(np.float32)), (0, 0), sigma))
     better = (misfit[1] < misfit[0]).astype(np.float32)
     # Soft edges between kept and refused refinement: no seam in the texture.
