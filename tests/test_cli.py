@@ -296,6 +296,8 @@ def test_dry_run_prints_settings_and_writes_nothing(
         "chained",
         "--texture-soften",
         "0",
+        "--texture-persistence",
+        "0.5",
     )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
@@ -309,6 +311,7 @@ def test_dry_run_prints_settings_and_writes_nothing(
     assert info["colour"]["rekey"] == "on"
     assert info["colour"]["texture_carry"] == "chained"
     assert info["colour"]["texture_soften"] == 0.0
+    assert info["colour"]["texture_persistence"] == 0.5
     assert info["encode"]["crf"] == 20
     assert info["encode"]["audio"] is False
     assert not dst.exists()

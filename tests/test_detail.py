@@ -423,3 +423,33 @@ def test_no_uncharted_softening_when_off(monkeypatch) -> None:
     monkeypatch.setattr(detail, "UNCHARTED_MOTION", 0.0)
     labels = np.ones((64, 96), np.int32)
     assert detail.uncharted(labels, _map((1, 0, 0, 1))) is None
+
+
+def test_texture_persistence_blends_in_the_previous_frame_moved_along_the_flow() -> None:
+    """Textured pixels the flow vouches for, off the ink, show a share p of the previous
+    picture moved along the flow; the rest of the picture is left as it was."""
+    col = Colorizer(_colour(), ColorizeOptions(texture_persistence=0.25))
+    frame = col.analyse(_sketch())
+    out = np.full((H, W, 3), 100, np.uint8)
+    prev = np.full((H, W, 3), 200, np.uint8)
+    prev[:, :100] = 0
+    sample = _grid(3.0, 0.0)  # each pixel was 3 px to the right
+    visible = np.ones((H, W), np.uint8)
+    visible[:, :60] = 0
+    textured = np.full((H, W), NO_COLOUR, np.uint8)
+    textured[30:90, 50:150] = 1
+    col._persist(out, detail.Carry(detail=textured, key=textured), prev, frame, (sample, visible))
+    assert (out[50, 70] == 75).all()  # 0.25 * 0 (from x = 73) + 0.75 * 100
+    assert (out[50, 120] == 125).all()  # 0.25 * 200 + 0.75 * 100
+    assert (out[50, 96] == 75).all() and (out[50, 97] == 125).all()  # from x = 99 and 100
+    assert (out[50, 55] == 100).all()  # not vouched for by the flow
+    assert (out[20, 120] == 100).all() and (out[95, 120] == 100).all()  # not textured
+    ink = frame.art.ink_u8 > 0
+    assert ink[30:45, 137:140].all()  # the square's right side, inside the textured area
+    assert (out[ink] == 100).all()
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.0, float("nan")])
+def test_bad_texture_persistence_is_a_usage_error(share: float) -> None:
+    with pytest.raises(UsageError, match=r"texture.persistence"):
+        ColorizeOptions(texture_persistence=share)

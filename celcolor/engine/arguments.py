@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from ..io import CODECS
-from .detail import DISTORTED_SOFTEN, TEXTURE_SOFTEN
+from .detail import DISTORTED_SOFTEN, TEXTURE_PERSISTENCE, TEXTURE_SOFTEN
 from .options import (
     DEVICES,
     FLOW_BACKENDS,
@@ -101,6 +101,15 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="kept colours are shown blurred by this many pixels at 640 long side (default "
         f"{TEXTURE_SOFTEN:g}), so shading cut into palette bands does not crawl, and up to "
         f"{DISTORTED_SOFTEN:g} times more where the flow has sheared them; 0: as they are",
+    )
+    g.add_argument(
+        "--texture-persistence",
+        type=float,
+        default=TEXTURE_PERSISTENCE,
+        metavar="SHARE",
+        help="each in-between's kept colours keep this share of the previous frame's, "
+        f"moved along the flow (default {TEXTURE_PERSISTENCE:g}), so they do not jump at a "
+        "new drawing; 0: none",
     )
     g.add_argument(
         "--keyframe-fit",
@@ -193,6 +202,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         snap=args.snap,
         texture_carry=args.texture_carry,
         texture_soften=args.texture_soften,
+        texture_persistence=args.texture_persistence,
         checkpoint=str(args.checkpoint) if args.checkpoint else None,
         matcher_checkpoint=str(args.matcher_checkpoint) if args.matcher_checkpoint else None,
         temporal_checkpoint=str(args.temporal_checkpoint) if args.temporal_checkpoint else None,

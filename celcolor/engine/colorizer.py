@@ -1207,9 +1207,33 @@ class Colorizer:
             if self.options.rekey == "on":
                 return self._keyframe(sketch, frame, *self._likeliest_reference(sketch))
             return self._rekey_where_unsure(state, sketch, frame, shape, motion)
-        if network:
-            return self._step_network(state, frame, shape, motion)
-        return self._step(state, frame, shape, motion)
+        step = self._step_network if network else self._step
+        out, next_state = step(state, frame, shape, motion)
+        self._persist(out, next_state[4], state[3], frame, motion)
+        return out, next_state
+
+    def _persist(
+        self,
+        out: np.ndarray,
+        carry: texture.Carry | None,
+        prev_out: np.ndarray | None,
+        frame: FrameAnalysis,
+        motion: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """Carried texture keeps a share of the previous frame's, moved along the
+        flow (``options.texture_persistence``; in place, so the state the next frame
+        starts from holds it too). Ink and pixels the flow cannot vouch for are left."""
+        share = self.options.texture_persistence
+        if share <= 0 or carry is None or prev_out is None or prev_out.shape != out.shape:
+            return
+        t0 = time.perf_counter()
+        sample, visible = motion
+        moved = cv2.remap(prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        mask = cv2.bitwise_and(cv2.compare(carry.detail, NO_COLOUR, cv2.CMP_NE), visible * 255)
+        if self.options.lines != "fill":
+            mask = cv2.bitwise_and(mask, cv2.compare(frame.art.ink_u8, 0, cv2.CMP_EQ))
+        cv2.copyTo(cv2.addWeighted(moved, share, out, 1 - share, 0), mask, out)
+        self.stats.add_time("compose", time.perf_counter() - t0)
 
     def _rekeys(
         self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray, index: int

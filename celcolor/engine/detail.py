@@ -124,6 +124,18 @@ SOFTENING_MEMORY = 0.95
 # Scratch (runs/s29) on the real suite: beyond 12 px from the nearest line, carried
 # texture flickered 1.3 times the truth's there, within 12 px 0.8 times.
 UNCHARTED_MOTION = 8.0
+# Each in-between's carried texture keeps this share of the previous frame's, moved to
+# it along the step's flow (where visible and not under ink): a first-order temporal
+# filter along the motion, as the consistency losses of Lai et al. 2018 ask of a
+# network. At a new drawing the texture's fit to the keyframe jumps by its own errors
+# (the refit, the chain's smoothing); a share of the last frame damps the jump, and
+# where the flow is right it moves the same texture to the same place, so it costs
+# little sharpness. Chosen in session 32 on session 24's 8 dev shots (classical, 48
+# frames; scratch runs/s32/ema.py): against none, 0.3 kept PSNR level (+0.00 / -0.01
+# dB, fill / auto) and cut TC 4.5% / 5.7%, lower on 15 of the 16 shot and line-mode
+# cells; 0.5 cut 5.4% / 6.4% for -0.00 / -0.03 dB. On camera pans of still frames
+# (24 frames) 0.3 gave -0.02 / +0.01 dB, TC -20% / -11%.
+TEXTURE_PERSISTENCE = 0.3
 
 
 def _scale(shape: tuple[int, ...]) -> float:

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import UsageError
-from .detail import TEXTURE_SOFTEN
+from .detail import TEXTURE_PERSISTENCE, TEXTURE_SOFTEN
 
 LINE_MODES = ("auto", "keep", "fill")
 TEMPORAL_MODES = ("auto", "network", "network-only", "classical", "per-frame")
@@ -57,6 +57,9 @@ class ColorizeOptions:
             pixel off do not crawl, and up to ``detail.DISTORTED_SOFTEN`` times more
             where the flow has sheared the texture; 0 shows the palette colours as
             they are.
+        texture_persistence: each in-between's carried texture keeps this share of
+            the previous frame's, moved along the flow (0 to below 1; 0: none), so
+            texture refitted at a new drawing does not jump.
         keyframe_mode: how keyframes get colour: "copy" places the reference over the
             drawing and copies colours region by region; "network" runs the exemplar
             network; "match" matches each region to the reference's parts with the
@@ -118,6 +121,7 @@ class ColorizeOptions:
     snap: str = "auto"
     texture_carry: str = "anchored"
     texture_soften: float = TEXTURE_SOFTEN
+    texture_persistence: float = TEXTURE_PERSISTENCE
     keyframe_mode: str = "auto"
     keyframe_fit: str = "flow"
     checkpoint: str | None = None
@@ -154,6 +158,11 @@ class ColorizeOptions:
             )
         if not 0.0 <= self.texture_soften <= 16.0:
             raise UsageError(f"--texture-soften must be in 0..16 pixels, got {self.texture_soften}")
+        if not 0.0 <= self.texture_persistence < 1.0:
+            raise UsageError(
+                "--texture-persistence must be at least 0 and below 1, "
+                f"got {self.texture_persistence}"
+            )
         if self.keyframe_mode not in KEYFRAME_MODES:
             raise UsageError(
                 f"--keyframe-mode must be one of {', '.join(KEYFRAME_MODES)}, "
