@@ -21,7 +21,10 @@ below:
   one way (``detail.distortion``);
 - ... and far from any line where a step's motion is not rigid (``detail.uncharted``),
   that softening lasting as the texture moves on, fading by
-  ``detail.SOFTENING_MEMORY`` a frame (shipped since session 29).
+  ``detail.SOFTENING_MEMORY`` a frame (sessions 29 to 31);
+- ... and persisting: each in-between keeps ``detail.TEXTURE_PERSISTENCE`` of the
+  previous frame's texture moved along the flow (``--texture-persistence``; shipped
+  since session 32).
 
 Classical propagation with the default ``--lines auto`` on the real first-frame suite
 (colour clips of ``../shared/data``, XDoG sketches, frame 0 the reference) and on the
@@ -53,26 +56,30 @@ from celcolor.bench import BenchConfig, run_bench
 from celcolor.bench.cases import read_frames, sketch_from_colour
 from celcolor.bench.methods import engine_method, register_method, unregister_method
 from celcolor.engine import EncodeOptions, colorize_video, detail
-from celcolor.engine.detail import TEXTURE_SOFTEN
+from celcolor.engine.detail import TEXTURE_PERSISTENCE, TEXTURE_SOFTEN
 from celcolor.io import open_writer
 
 RESULTS = Path(__file__).parent / "results"
-SHIPPED = "... and where moved non-rigidly far from lines, lasting (shipped)"
+SHIPPED = "... and persisting along the flow (shipped)"
+LASTING = "... and where moved non-rigidly far from lines, lasting"
 DISTORTED = "anchored, interpolated, softened, more where distorted"
-# variant: (texture_carry, --texture-soften, motion smoothed, shown interpolated,
-# softened more where distorted, ... and far from lines, lasting)
+P = TEXTURE_PERSISTENCE
+# variant: (texture_carry, --texture-soften, --texture-persistence, motion smoothed,
+# shown interpolated, softened more where distorted, ... and far from lines, lasting)
 VARIANTS = {
-    SHIPPED: ("anchored", TEXTURE_SOFTEN, True, True, True, True),
-    DISTORTED: ("anchored", TEXTURE_SOFTEN, True, True, True, False),
-    "anchored, interpolated, softened": ("anchored", TEXTURE_SOFTEN, True, True, False, False),
-    "anchored, interpolated": ("anchored", 0.0, True, True, False, False),
-    "anchored": ("anchored", 0.0, True, False, False, False),
-    "chained": ("chained", 0.0, True, False, False, False),
-    "not smoothed": ("chained", 0.0, False, False, False, False),
+    SHIPPED: ("anchored", TEXTURE_SOFTEN, P, True, True, True, True),
+    LASTING: ("anchored", TEXTURE_SOFTEN, 0.0, True, True, True, True),
+    DISTORTED: ("anchored", TEXTURE_SOFTEN, 0.0, True, True, True, False),
+    "anchored, interpolated, softened": ("anchored", TEXTURE_SOFTEN, 0.0, True, True, False, False),
+    "anchored, interpolated": ("anchored", 0.0, 0.0, True, True, False, False),
+    "anchored": ("anchored", 0.0, 0.0, True, False, False, False),
+    "chained": ("chained", 0.0, 0.0, True, False, False, False),
+    "not smoothed": ("chained", 0.0, 0.0, False, False, False, False),
 }
 SPEED_SIZE = (1280, 720)
-# The speed runs: what ships against session 28's and what shipped before session 24.
-SPEED_VARIANTS = (SHIPPED, DISTORTED, "chained")
+# The speed runs: what ships against session 31's, session 28's and what shipped before
+# session 24.
+SPEED_VARIANTS = (SHIPPED, LASTING, DISTORTED, "chained")
 
 
 @contextmanager
@@ -99,18 +106,23 @@ def run(
     frames: int,
     carry: str,
     soften: float,
+    persistence: float,
     smooth: bool,
     interpolated: bool,
     distorted: bool = True,
     lasting: bool = True,
 ) -> dict[str, tuple[float, float, float]]:
     """Per clip (PSNR, TC, E_warp x1e3; DIS flow of the grey truth), classical propagation."""
-    name = f"classical --texture-carry {carry} --texture-soften {soften:g}"
+    name = (
+        f"classical --texture-carry {carry} --texture-soften {soften:g} "
+        f"--texture-persistence {persistence:g}"
+    )
     fields = {
         "temporal": "classical",
         "keyframe_mode": "copy",
         "texture_carry": carry,
         "texture_soften": soften,
+        "texture_persistence": persistence,
     }
     register_method(engine_method(name, fields, "classical propagation"))
     try:
@@ -157,7 +169,7 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
         name, src, ref = found
         out = {"clip": name, "frames": frames, "size": list(SPEED_SIZE)}
         for variant in SPEED_VARIANTS:
-            carry, soften, *shown = VARIANTS[variant]
+            carry, soften, persistence, *shown = VARIANTS[variant]
             times = []
             for _ in range(repeat):
                 t0 = time.perf_counter()
@@ -165,7 +177,7 @@ def bench_speed(clips, frames: int, repeat: int) -> dict:
                     result = colorize_video(
                         src, ref, Path(tmp) / "out.mp4", temporal="classical",
                         texture_carry=carry, texture_soften=soften,
-                        encode=EncodeOptions(overwrite=True),
+                        texture_persistence=persistence, encode=EncodeOptions(overwrite=True),
                     )  # fmt: skip
                 times.append(time.perf_counter() - t0)
             out[variant] = {
