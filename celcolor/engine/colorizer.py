@@ -1222,7 +1222,8 @@ class Colorizer:
     ) -> None:
         """Carried texture keeps a share of the previous frame's, moved along the
         flow (``options.texture_persistence``; in place, so the state the next frame
-        starts from holds it too). Ink and pixels the flow cannot vouch for are left."""
+        starts from holds it too). Drawn ink (unless ``lines`` is "fill") and pixels
+        the occlusion test does not vouch for are left as they are."""
         share = self.options.texture_persistence
         if share <= 0 or carry is None or prev_out is None or prev_out.shape != out.shape:
             return
