@@ -1230,7 +1230,9 @@ class Colorizer:
         t0 = time.perf_counter()
         sample, visible = motion
         moved = cv2.remap(prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        mask = cv2.bitwise_and(cv2.compare(carry.detail, NO_COLOUR, cv2.CMP_NE), visible * 255)
+        mask = cv2.bitwise_and(
+            cv2.compare(carry.detail, NO_COLOUR, cv2.CMP_NE), cv2.compare(visible, 0, cv2.CMP_GT)
+        )
         if self.options.lines != "fill":
             mask = cv2.bitwise_and(mask, cv2.compare(frame.art.ink_u8, 0, cv2.CMP_EQ))
         cv2.copyTo(cv2.addWeighted(moved, share, out, 1 - share, 0), mask, out)
