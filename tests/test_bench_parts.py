@@ -492,3 +492,24 @@ def test_compare_matchers_pairs_the_same_keyframes(monkeypatch):
     assert got["standard_error"] == pytest.approx(100 * diffs.std(ddof=1) / np.sqrt(n))
     table = compare_matchers.markdown(("a.safetensors", "shipped"), first, second, got)
     assert "| fast | 60.0% | 60.0% |" in table and f"{got['difference']:+.2f} points" in table
+
+
+def test_ceiling_oracle_colours_regions_from_the_truth(monkeypatch):
+    """The ceiling's oracle rows put the truth where the network would answer: every
+    region the truth's colour beats classical propagation on a cut with uncovered
+    shapes, and the network mode's oracle is called exactly where the network is."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ceiling_temporal as ct
+
+    cut = next(synthetic_cases([TINY], 6, ["crowd"]))
+    res = ct.run([cut], "auto", "test")
+    name = cut.name
+    assert set(res) == set(ct.ROWS)
+    assert res["classical"][name]["network_frames"] == 0
+    only, oracle = res["network-only"][name], res["network-only, oracle"][name]
+    assert only["network_frames"] == oracle["network_frames"] == 5  # every in-between
+    assert oracle["psnr"] > res["classical"][name]["psnr"] + 0.5  # 1.2 dB when written
+    mode, mode_oracle = res["network"][name], res["network, oracle"][name]
+    assert mode["network_frames"] == mode_oracle["network_frames"]
+    text = ct.markdown({"generated": res}, "python benchmarks/ceiling_temporal.py", 0.1)
+    assert "| generated (1 cuts, 0 of 48+) | network-only, oracle |" in text
