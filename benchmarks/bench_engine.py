@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from celcolor import __version__
+from celcolor.bench.environment import environment
 from celcolor.data.synthetic import CUT_PRESETS, CutSpec, generate_cut, write_cut
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
 from celcolor.io import open_frames, open_writer
@@ -311,7 +312,9 @@ def main() -> None:
     res: dict = {
         "celcolor": __version__,
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        # The CPU's model: the shared machine is not always the same one (session 33
+        # ran on an Intel Xeon at about half session 30's AMD EPYC speed).
+        "machine": f"{environment()['cpu'] or platform.machine()}, {os.cpu_count()} cpus",
         "gpu": _gpu_name(),
         "command": " ".join(["python", "benchmarks/bench_engine.py", *sys.argv[1:]]),
     }

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -129,6 +130,8 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--frames", type=int, default=48, help="per cut, both suites")
     args = p.parse_args()
+    # Each row would warn of the same new drawings in a cut: the table says what matters.
+    logging.getLogger("celcolor").setLevel(logging.ERROR)
     data = args.data or default_data()
     clips = colour_clips(data) if data.is_dir() else []
     if not clips:
