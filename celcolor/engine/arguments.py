@@ -153,10 +153,9 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     g.add_argument(
         "--rekey", choices=REKEY_MODES, default="auto",
         help="at a new drawing: on (colour it as a keyframe from the reference that fits it "
-        "best), off (carry "
-        "colour on along the flow), auto (with the temporal network: from the reference "
-        "where the carried colours are unsure; with classical propagation: off); the "
-        "frames are named in a warning either way",
+        "best), unsure (only where the carried colours are unsure), off (carry colour on "
+        "along the flow), auto (off: it measured best, README 'New drawings'); the frames "
+        "are named in a warning either way",
     )  # fmt: skip
     g.add_argument(
         "--blend-window", type=int, default=96, metavar="N",

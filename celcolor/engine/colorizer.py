@@ -1245,10 +1245,12 @@ class Colorizer:
 
         A new drawing (more than ``options.rekey_threshold`` of its lines new) is listed
         in ``stats.new_drawings`` whatever happens to it; it is re-keyed when
-        ``options.rekey`` is "on", or "auto" with the temporal network. Classical
-        propagation carries on by default: within a shot, large motion passes the
-        threshold too, and there the reference's keyframe colours measured worse than
-        the carried ones (``benchmarks/ablate_rekey.py``).
+        ``options.rekey`` is "on" or "unsure". Every path carries on by default
+        ("auto"): within a shot, large motion passes the threshold too, and there the
+        reference's keyframe colours measured worse than the carried ones, for
+        classical propagation (``benchmarks/ablate_rekey.py``) and for the temporal
+        network, whose re-keys where propagation is unsure lost 0.7 dB on the dev
+        shots with the user's default keyframes (docs/temporal-network.md, session 33).
         """
         if self.options.rekey_threshold >= 1.0:  # no share of new lines passes 1
             return False
@@ -1259,9 +1261,7 @@ class Colorizer:
         if index not in self.stats.new_drawings:  # in order: backward passes come too
             bisect.insort(self.stats.new_drawings, index)
         mode = self.options.rekey
-        rekey = mode == "on" or (
-            mode == "auto" and self.temporal_mode in ("network", "network-only")
-        )
+        rekey = mode in ("on", "unsure")
         self._carried_across = not rekey
         if not rekey:
             outcome = "colour carried on along the flow"
@@ -1286,7 +1286,7 @@ class Colorizer:
         shape: tuple[int, int],
         motion: tuple[np.ndarray, np.ndarray],
     ):
-        """A new drawing re-keyed only where propagation is unsure (``--rekey auto``).
+        """A new drawing re-keyed only where propagation is unsure (``--rekey unsure``).
 
         Regions the warped previous colours vote for confidently keep those colours,
         and their carried texture; the rest take the reference's keyframe colours

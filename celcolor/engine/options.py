@@ -14,7 +14,7 @@ KEYFRAME_MODES = ("auto", "copy", "network", "match")
 KEYFRAME_FITS = ("flow", "affine")
 SNAP_MODES = ("auto", "flat")
 TEXTURE_CARRIES = ("anchored", "chained")
-REKEY_MODES = ("auto", "on", "off")
+REKEY_MODES = ("auto", "on", "unsure", "off")
 FLOW_BACKENDS = ("dis", "raft", "auto")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -89,14 +89,14 @@ class ColorizeOptions:
             character, a large change of pose) is a new drawing: listed in the stats and
             the log, and re-keyed as ``rekey`` says; 1 means no frame is.
         rekey: what happens at a new drawing: "on" colours it as a new keyframe from
-            the reference that fits it best and goes on from it; "off" carries colour
-            on along the flow; "auto" re-keys with the temporal network only where the
-            carried colours are unsure (regions the warped previous colours vote for
-            confidently keep them, the rest take the reference's; the mixed frame is
-            the new keyframe) and carries on with classical propagation, where
-            re-keying measured worse within a shot (README, "New drawings"); either
-            way the run ends with a warning naming the frames that carried colour
-            across a new drawing.
+            the reference that fits it best and goes on from it; "unsure" does so only
+            where the carried colours are unsure (regions the warped previous colours
+            vote for confidently keep them, the rest take the reference's; the mixed
+            frame is the new keyframe); "off" carries colour on along the flow; "auto"
+            carries on, with either path: re-keying measured worse within a shot and
+            across the real shot changes we have (README, "New drawings"). Either way
+            the run ends with a warning naming the frames that carried colour across a
+            new drawing.
         network_fill_share: in classical propagation, when regions without a confident
             vote (new after an occlusion) cover more than this share of a frame, the
             exemplar network colours them when the user asked for it (``keyframe_mode``
