@@ -1,6 +1,6 @@
 """How much any network that colours regions could add over classical propagation.
 
-    python benchmarks/ceiling_temporal.py            # about 5 minutes on the 2-core CPU
+    python benchmarks/ceiling_temporal.py            # about 4 minutes on the 2-core CPU
 
 Issue 5 asks the temporal network to beat classical propagation on PSNR by more
 than 0.1 dB over cuts of 48+ frames. The network answers for flat regions only:
