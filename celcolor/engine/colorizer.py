@@ -779,6 +779,23 @@ class Colorizer:
             )
         return self._network
 
+    def _votes(
+        self, frame: FrameAnalysis, index: np.ndarray, valid: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per region: the commonest colour of ``index`` and whether it is confident
+        (``options.min_confidence`` of the votes; label 0, the lines, always is), and
+        the mask of pixels that do not vote (as :meth:`_snap`'s arguments)."""
+        # Under ink the paint is hidden: those pixels, and occluded ones, do not vote.
+        mute = cv2.compare(frame.art.ink_u8, VOTE_INK_MAX, cv2.CMP_GT)
+        if valid is not None:
+            mute = cv2.bitwise_or(mute, cv2.compare(valid, 0, cv2.CMP_EQ))
+        # mute is 0 or 255 = NO_COLOUR
+        hist = region_histogram(frame.regions.labels, cv2.max(index, mute), frame.regions.count)
+        winner, votes, total = _winners(hist)
+        confident = (votes > 0) & (votes >= self.options.min_confidence * total)
+        confident[0] = True
+        return winner, confident, mute
+
     def _snap(
         self,
         frame: FrameAnalysis,
@@ -805,17 +822,9 @@ class Colorizer:
                 network's prediction), or None. Smaller ones take the fallback.
         """
         labels, count = frame.regions.labels, frame.regions.count
-        # Under ink the paint is hidden: those pixels, and occluded ones, do not vote.
-        mute = cv2.compare(frame.art.ink_u8, VOTE_INK_MAX, cv2.CMP_GT)
-        if valid is not None:
-            mute = cv2.bitwise_or(mute, cv2.compare(valid, 0, cv2.CMP_EQ))
-        fallback_index = index.copy() if filled_index is None else filled_index
-        index = cv2.max(index, mute)  # mute is 0 or 255 = NO_COLOUR
-        hist = region_histogram(labels, index, count)
+        winner, confident, mute = self._votes(frame, index, valid)
+        fallback_index = index if filled_index is None else filled_index
         areas = frame.regions.areas
-        winner, votes, total = _winners(hist)
-        confident = (votes > 0) & (votes >= self.options.min_confidence * total)
-        confident[0] = True
         unconfident = float(areas[~confident].sum() / max(areas[1:].sum(), 1))
         guessed = ~confident
         if fill is not None and unconfident > self.options.network_fill_share:
@@ -1547,8 +1556,8 @@ class Colorizer:
         else:
             t0 = time.perf_counter()
             warped = warp_index(prev_index, sample)
-            winner, _, unsure = self._snap(frame, warped, None, visible)
-            held = self._held_by_votes(frame, warped, ~unsure, winner)
+            winner, confident, _ = self._votes(frame, warped, visible)
+            held = self._held_by_votes(frame, warped, confident, winner)
             self.stats.add_time("snap", time.perf_counter() - t0)
             index = self._temporal_predict(frame, prev_out, sample, visible, held)
             t0 = time.perf_counter()
