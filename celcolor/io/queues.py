@@ -3,18 +3,22 @@
 Both helpers keep at most ``maxsize`` items in flight, so memory stays flat for a
 cut of any length; both re-raise a worker's exception in the caller (the same
 exception object, so its type and the worker's traceback survive), and both have
-an end marker, so nothing waits forever.
+an end marker, so nothing waits forever. Their worker threads can run at a lower
+priority than the caller (``niceness``): where the caller's thread is a pipeline's
+slowest stage, the helpers then fill the other cores instead of taking turns with it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["BackgroundWorker", "Prefetcher", "prefetch"]
+__all__ = ["BackgroundWorker", "Prefetcher", "lower_priority", "prefetch"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -39,10 +43,30 @@ class _Failure:
 _END = _End()
 
 
+def lower_priority(niceness: int) -> None:
+    """Let the calling thread yield to the process's other threads: its nice value
+    rises by ``niceness`` (at most to 19).
+
+    Threads it starts afterwards inherit the value (an encoder's own threads, for
+    one). Linux only, where each thread has its own nice value; elsewhere, or where
+    the system refuses, nothing changes.
+    """
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, now + niceness))
+    except OSError as e:  # e.g. a sandbox without the call: the run goes on as it was
+        log.debug("could not lower the priority of %s: %s", threading.current_thread().name, e)
+
+
 class Prefetcher(Iterator[T], Generic[T]):
     """Iterator over ``iterable`` that is run ahead in a daemon thread (see :func:`prefetch`)."""
 
-    def __init__(self, iterable: Iterable[T], maxsize: int = 8, name: str = "prefetch") -> None:
+    def __init__(
+        self, iterable: Iterable[T], maxsize: int = 8, name: str = "prefetch", niceness: int = 0
+    ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self._q: queue.Queue[Any] = queue.Queue(maxsize)
@@ -52,7 +76,7 @@ class Prefetcher(Iterator[T], Generic[T]):
         # reference to this object runs __del__ and stops the worker.
         self._thread = threading.Thread(
             target=_produce,
-            args=(iterable, self._q, self._stop),
+            args=(iterable, self._q, self._stop, niceness),
             name=f"celcolor-{name}",
             daemon=True,
         )
@@ -116,7 +140,10 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _produce(iterable: Iterable[Any], q: queue.Queue[Any], stop: threading.Event) -> None:
+def _produce(
+    iterable: Iterable[Any], q: queue.Queue[Any], stop: threading.Event, niceness: int = 0
+) -> None:
+    lower_priority(niceness)
     it: Iterator[Any] | None = None
     try:
         it = iter(iterable)
@@ -136,13 +163,14 @@ def _produce(iterable: Iterable[Any], q: queue.Queue[Any], stop: threading.Event
     _put(q, _END, stop)
 
 
-def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Prefetcher[T]:
+def prefetch(iterable: Iterable[T], maxsize: int = 8, niceness: int = 0) -> Prefetcher[T]:
     """Run ``iterable`` ahead in a daemon thread, at most ``maxsize`` items ahead of the caller.
 
     The worker's exception is re-raised by ``next()``; closing the returned iterator (or
-    dropping it, e.g. on ``break``) stops the worker and closes the iterable.
+    dropping it, e.g. on ``break``) stops the worker and closes the iterable. The worker
+    runs at ``niceness`` below the caller's priority (see :func:`lower_priority`).
     """
-    return Prefetcher(iterable, maxsize)
+    return Prefetcher(iterable, maxsize, niceness=niceness)
 
 
 class BackgroundWorker:
@@ -150,9 +178,12 @@ class BackgroundWorker:
 
     An exception in ``fn`` stops the worker and is re-raised in the caller by the next
     :meth:`put` or by :meth:`close`. Use :meth:`abort` to stop without finishing the queue.
+    The thread runs at ``niceness`` below the caller's priority (see :func:`lower_priority`).
     """
 
-    def __init__(self, fn: Callable[..., object], maxsize: int = 8, name: str = "worker") -> None:
+    def __init__(
+        self, fn: Callable[..., object], maxsize: int = 8, name: str = "worker", niceness: int = 0
+    ) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self._fn = fn
@@ -160,10 +191,12 @@ class BackgroundWorker:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self._closed = False
+        self._niceness = niceness
         self._thread = threading.Thread(target=self._run, name=f"celcolor-{name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        lower_priority(self._niceness)
         while True:
             item = self._q.get()
             if isinstance(item, _End) or self._stop.is_set():

@@ -677,6 +677,7 @@ class FrameWriter:
         overwrite: bool = False,
         threaded: bool = False,
         queue_size: int = 8,
+        niceness: int = 0,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
@@ -720,7 +721,7 @@ class FrameWriter:
                 )
             self._sink = _FolderSink(self.path) if self.kind == "folder" else _ImageSink(self.path)
         self._worker = (
-            BackgroundWorker(self._sink.write, maxsize=queue_size, name="encode")
+            BackgroundWorker(self._sink.write, maxsize=queue_size, name="encode", niceness=niceness)
             if threaded
             else None
         )
@@ -822,6 +823,7 @@ def open_writer(
     overwrite: bool = False,
     threaded: bool = False,
     queue_size: int = 8,
+    niceness: int = 0,
 ) -> FrameWriter:
     """Open a :class:`FrameWriter` (video, PNG folder or one image, chosen by ``dst``).
 
@@ -829,6 +831,9 @@ def open_writer(
     source :class:`Frame` to ``write`` so timestamps are kept; otherwise frames are spaced
     at ``fps`` (24 when None). ``codec`` is one of :data:`CODECS` (default by suffix:
     h264, or vp9 for .webm). ``audio_from`` copies that file's first audio stream.
+    ``threaded`` encodes in a worker thread (``queue_size`` frames behind), which runs,
+    with the encoder's own threads, at ``niceness`` below the caller's priority (see
+    :func:`~celcolor.io.queues.lower_priority`).
     """
     return FrameWriter(
         dst,
@@ -843,6 +848,7 @@ def open_writer(
         overwrite=overwrite,
         threaded=threaded,
         queue_size=queue_size,
+        niceness=niceness,
     )
 
 

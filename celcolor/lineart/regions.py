@@ -105,6 +105,10 @@ class Regions:
         """
         return self.fill_with(np.arange(self.count, dtype=np.int32))
 
+    def prepare_fill(self) -> None:
+        """Build what :meth:`fill_with` reads now (it is cached), e.g. in a worker thread."""
+        self._ranked_fill  # noqa: B018 (a cached property: reading it builds it)
+
     def fill_with(self, values: np.ndarray) -> np.ndarray:
         """``values[filled]`` for a per-label array, without building ``filled``."""
         order, ranks = self._ranked_fill

@@ -1,0 +1,191 @@
+"""The streaming run's CPU scheduling and the work it moves off the colouring thread.
+
+With the temporal network on the CPU the colouring thread is the slowest stage: the
+analysis and encode threads run at a lower priority, torch leaves them a core, and
+per-frame work that needs only the drawing is built in the analysis thread. None of
+it may change a pixel.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from celcolor.data.synthetic import CutSpec, generate_cut
+from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video, pipeline
+from celcolor.engine.palette import _bin_keys
+from celcolor.io import BackgroundWorker, prefetch
+from celcolor.io.queues import lower_priority
+from celcolor.models import create_model, save_checkpoint
+from celcolor.models.exemplar import WSConv2d
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's"
+)
+
+
+def _own_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+@pytest.fixture(scope="module")
+def temporal_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "temporal.safetensors"
+    save_checkpoint(create_model("temporal", width=8, key_dim=8), path, "temporal")
+    return str(path)
+
+
+# -- thread priorities -------------------------------------------------------------------
+
+
+@linux_only
+def test_lower_priority_raises_only_the_calling_threads_nice_value() -> None:
+    seen = {}
+
+    def worker() -> None:
+        before = _own_nice()
+        lower_priority(3)
+        seen["after"] = _own_nice() - before
+        lower_priority(100)  # capped at the lowest priority there is
+        seen["capped"] = _own_nice()
+
+    caller = _own_nice()
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen == {"after": 3, "capped": 19}
+    assert _own_nice() == caller
+
+
+def test_lower_priority_by_nothing_changes_nothing() -> None:
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    lower_priority(0)
+    lower_priority(-5)  # never raised: that needs privileges and is not ours to take
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+@linux_only
+def test_prefetch_and_background_workers_run_at_the_niceness_asked() -> None:
+    caller = _own_nice()
+
+    def source():
+        yield _own_nice()
+
+    assert list(prefetch(source(), niceness=4)) == [min(19, caller + 4)]
+    assert list(prefetch(source())) == [caller]
+    seen = []
+    worker = BackgroundWorker(lambda: seen.append(_own_nice()), niceness=2)
+    worker.put()
+    worker.close()
+    assert seen == [min(19, caller + 2)]
+
+
+def test_cpu_network_runs_leave_a_core_to_the_other_stages(temporal_checkpoint) -> None:
+    reference = generate_cut(CutSpec(width=64, height=48, num_frames=1, seed=1)).colour[0]
+    classical = Colorizer(reference, ColorizeOptions(temporal="classical"))
+    assert pipeline._cpu_network_run(classical) is None
+    network = Colorizer(
+        reference,
+        ColorizeOptions(
+            temporal="network-only", temporal_checkpoint=temporal_checkpoint, device="cpu"
+        ),
+    )
+    before = torch.get_num_threads()
+    scope = pipeline._cpu_network_run(network)
+    assert scope is not None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    with scope:
+        assert torch.get_num_threads() == min(before, max(1, cores - 1))
+    assert torch.get_num_threads() == before
+
+
+@linux_only
+def test_network_run_lowers_its_helper_threads_and_puts_torch_back(
+    small_cut, temporal_checkpoint
+) -> None:
+    """End to end: while the network colours, the decode/analysis and encode threads
+    (and the encoder's own) sit below the colouring thread; after the run torch's
+    thread count is what it was, and the caller's priority never moved."""
+    caller, threads_before = _own_nice(), torch.get_num_threads()
+    seen: dict[str, object] = {}
+
+    def progress(done: int, total: int | None) -> None:
+        if done == 4:
+            seen["threads"] = torch.get_num_threads()
+            seen["nice"] = sorted(
+                int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+                for tid in os.listdir("/proc/self/task")
+            )
+
+    colorize_video(
+        small_cut["sketch_video"],
+        small_cut["reference"],
+        small_cut["sketch_video"].with_name("out.mp4"),
+        options=ColorizeOptions(
+            temporal="network-only", temporal_checkpoint=temporal_checkpoint, device="cpu"
+        ),
+        encode=EncodeOptions(overwrite=True),
+        progress=progress,
+    )
+    lowered = [n for n in seen["nice"] if n > caller]
+    assert len(lowered) >= 2  # the analysis thread and the encode thread at least
+    assert set(lowered) == {min(19, caller + pipeline.HELPER_NICENESS)}
+    assert seen["threads"] == min(threads_before, max(1, len(os.sched_getaffinity(0)) - 1))
+    assert torch.get_num_threads() == threads_before
+    assert _own_nice() == caller
+
+
+# -- the same pixels ----------------------------------------------------------------------
+
+
+def test_prepared_frames_colour_exactly_as_unprepared_ones() -> None:
+    """analyse_stream builds the fill ranks and trace pairs ahead; colouring reads them."""
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=5, seed=3, motion=2.0))
+    col = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
+    streamed = list(col.analyse_stream(iter(cut.sketch), prepare=True))
+    for _, frame in streamed:
+        assert "_ranked_fill" in vars(frame.regions) and "trace" in vars(frame)
+    ahead = list(col.colorize_analysed(iter(streamed)))
+    fresh = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
+    lazily = list(fresh.analyse_stream(iter(cut.sketch)))  # prepare=False: built on use
+    assert "_ranked_fill" not in vars(lazily[1][1].regions)
+    for a, b in zip(ahead, fresh.colorize_analysed(iter(lazily)), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bin_keys_match_the_24_bit_formula_for_every_level() -> None:
+    levels = np.arange(256, dtype=np.uint8)
+    rgb = np.stack(np.meshgrid(levels, levels[::7], levels[::5], indexing="ij"), -1)
+    keys = _bin_keys(rgb)
+    q = rgb.astype(np.int64) >> 3
+    assert keys.dtype == np.uint16
+    np.testing.assert_array_equal(keys, (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2])
+
+
+def test_ws_conv_caches_its_standardised_weight_only_without_gradients() -> None:
+    torch.manual_seed(0)
+    conv = WSConv2d(3, 4, 3, padding=1)
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        first = conv(x)
+        again = conv(x)
+        assert conv._cached is not None
+        torch.testing.assert_close(first, again, rtol=0, atol=0)
+        conv.weight.mul_(-1)  # changed in place: the cache must not serve the old one
+        flipped = conv(x)
+    w = conv.weight.detach()
+    expected = torch.nn.functional.conv2d(
+        x,
+        (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5),
+        conv.bias.detach(),
+        padding=1,
+    )
+    torch.testing.assert_close(flipped, expected, rtol=0, atol=0)
+    conv(x).sum().backward()  # with gradients: computed afresh, and they reach the weight
+    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
