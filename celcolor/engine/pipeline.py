@@ -35,8 +35,9 @@ _QUEUE = 4  # frames in flight per stage: enough to overlap, small enough to sta
 # How far below the colouring thread the analysis and encode threads run while the
 # temporal network colours on the CPU. Colouring is then the slowest stage, and with
 # equal priorities it took turns with the helpers on 2 cores; below it, they fill the
-# other core. Session 34, 1280x720, 2 cores: 4.4 -> 6.4 frames/s with one intra-op
-# thread (see _cpu_network_run); nice 19 gained less than 10.
+# other core. Session 34, 1280x720, 2 cores: with one intra-op thread (see
+# _cpu_network_run) 5.6 -> 6.4 frames/s, where nice 19 gave 5.7; 6.3 -> 7.9 with
+# FrameAnalysis.prepare besides (benchmarks/bench_engine.py --only network-speed).
 HELPER_NICENESS = 10
 
 
