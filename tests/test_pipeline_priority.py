@@ -19,8 +19,9 @@ import torch
 
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video, pipeline
+from celcolor.engine.colorizer import FrameAnalysis
 from celcolor.engine.palette import _bin_keys
-from celcolor.io import BackgroundWorker, prefetch
+from celcolor.io import BackgroundWorker
 from celcolor.io.queues import lower_priority
 from celcolor.models import create_model, save_checkpoint
 from celcolor.models.exemplar import WSConv2d
@@ -71,19 +72,14 @@ def test_lower_priority_by_nothing_changes_nothing() -> None:
 
 
 @linux_only
-def test_prefetch_and_background_workers_run_at_the_niceness_asked() -> None:
+def test_background_worker_runs_at_the_niceness_asked() -> None:
     caller = _own_nice()
-
-    def source():
-        yield _own_nice()
-
-    assert list(prefetch(source(), niceness=4)) == [min(19, caller + 4)]
-    assert list(prefetch(source())) == [caller]
     seen = []
-    worker = BackgroundWorker(lambda: seen.append(_own_nice()), niceness=2)
-    worker.put()
-    worker.close()
-    assert seen == [min(19, caller + 2)]
+    for niceness in (2, 0):
+        worker = BackgroundWorker(lambda: seen.append(_own_nice()), niceness=niceness)
+        worker.put()
+        worker.close()
+    assert seen == [min(19, caller + 2), caller]
 
 
 def test_cpu_network_runs_leave_a_core_to_the_other_stages(temporal_checkpoint) -> None:
@@ -141,20 +137,54 @@ def test_network_run_lowers_its_helper_threads_and_puts_torch_back(
     assert _own_nice() == caller
 
 
+@pytest.mark.parametrize("temporal", ["network-only", "network"])
+def test_frames_are_prepared_ahead_only_once_the_network_colours(
+    small_cut, temporal_checkpoint, temporal, monkeypatch
+) -> None:
+    """Where propagation is sure of every region the `network` mode never calls the
+    network: the analysis thread is then the slowest stage and is left its work."""
+    prepared = []
+    original = FrameAnalysis.prepare
+
+    def prepare(frame: FrameAnalysis) -> None:
+        prepared.append(frame.seq)
+        original(frame)
+
+    monkeypatch.setattr(FrameAnalysis, "prepare", prepare)
+    result = colorize_video(
+        small_cut["sketch_video"],
+        small_cut["reference"],
+        small_cut["sketch_video"].with_name("out.mp4"),
+        options=ColorizeOptions(
+            temporal=temporal, temporal_checkpoint=temporal_checkpoint, device="cpu"
+        ),
+        encode=EncodeOptions(overwrite=True),
+    )
+    # The analysis runs up to a queue's length ahead, so on this 8-frame cut only
+    # the last frames are analysed after the network first ran.
+    if result.stats.network_frames == 0:
+        assert prepared == []
+    if temporal == "network-only":
+        assert result.stats.network_frames == result.frames - 1
+        assert prepared and max(prepared) == result.frames - 1
+
+
 # -- the same pixels ----------------------------------------------------------------------
 
 
 def test_prepared_frames_colour_exactly_as_unprepared_ones() -> None:
-    """analyse_stream builds the fill ranks and trace pairs ahead; colouring reads them."""
+    """FrameAnalysis.prepare builds the fill ranks and trace pairs ahead; colouring reads
+    them."""
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=5, seed=3, motion=2.0))
     col = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
-    streamed = list(col.analyse_stream(iter(cut.sketch), prepare=True))
+    streamed = list(col.analyse_stream(iter(cut.sketch)))
+    assert "_ranked_fill" not in vars(streamed[1][1].regions)  # built on use, by default
     for _, frame in streamed:
+        frame.prepare()
         assert "_ranked_fill" in vars(frame.regions) and "trace" in vars(frame)
     ahead = list(col.colorize_analysed(iter(streamed)))
     fresh = Colorizer(cut.colour[0], ColorizeOptions(temporal="classical"))
-    lazily = list(fresh.analyse_stream(iter(cut.sketch)))  # prepare=False: built on use
-    assert "_ranked_fill" not in vars(lazily[1][1].regions)
+    lazily = list(fresh.analyse_stream(iter(cut.sketch)))
     for a, b in zip(ahead, fresh.colorize_analysed(iter(lazily)), strict=True):
         np.testing.assert_array_equal(a, b)
 

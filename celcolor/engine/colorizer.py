@@ -94,9 +94,11 @@ class FrameAnalysis:
         """Build now what colouring the frame reads lazily: the regions' fill ranks (every
         frame's rendering) and the trace pairs (every frame's trace-line repair).
 
-        :meth:`Colorizer.analyse_stream` can call it in the analysis thread, so that
-        this work (a sixth of the colouring thread's frame with the temporal network at
-        1280x720, session 34) runs beside colouring instead of on its path.
+        The streaming run calls it in the analysis thread while the temporal network
+        colours, so that this work (a sixth of the colouring thread's frame at
+        1280x720, session 34) runs beside colouring instead of on its path. Not
+        otherwise: then the analysis is the slower thread (classical propagation at
+        1280x720 on 2 cores: 16.2 -> 15.0 frames/s with it there).
         """
         self.regions.prepare_fill()
         self.trace  # noqa: B018 (a cached property: reading it builds it)
@@ -877,17 +879,13 @@ class Colorizer:
         return sample, visible
 
     def analyse_stream(
-        self, frames: Iterable[np.ndarray], *, prepare: bool = False
+        self, frames: Iterable[np.ndarray]
     ) -> Iterator[tuple[np.ndarray, FrameAnalysis | None]]:
         """Analyse frames in order, with each frame's motion from the one before.
 
         Run in a worker thread, this moves flow estimation off the colouring thread
         (the two then share the cores evenly); the colouring thread falls back to
         computing motion itself where the order differs (before a late keyframe).
-        ``prepare``: also build what colouring reads lazily (:meth:`FrameAnalysis.prepare`)
-        here; worth it where colouring is the slower thread (the temporal network on
-        the CPU), not where analysis is (classical propagation: 16.2 -> 15.0 frames/s
-        at 1280x720 on 2 cores, session 34).
         """
         prev: FrameAnalysis | None = None
         for seq, sketch in enumerate(frames):
@@ -898,10 +896,6 @@ class Colorizer:
                 continue
             frame = self.analyse(sketch)
             frame.seq = seq
-            if prepare:
-                t0 = time.perf_counter()
-                frame.prepare()
-                self.stats.add_time("lineart", time.perf_counter() - t0)
             if (
                 prev is not None
                 and self.temporal_mode != "per-frame"

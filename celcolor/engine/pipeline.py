@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
+from ..io.queues import lower_priority
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
 from .options import ColorizeOptions
@@ -32,8 +33,9 @@ from .options import ColorizeOptions
 log = logging.getLogger(__name__)
 
 _QUEUE = 4  # frames in flight per stage: enough to overlap, small enough to stay flat
-# How far below the colouring thread the analysis and encode threads run while the
-# temporal network colours on the CPU. Colouring is then the slowest stage, and with
+# How far below the colouring thread the encode thread runs in a run of the temporal
+# network on the CPU, and the analysis thread once the network colours (see
+# colorize_video's analysed). Colouring is then the slowest stage, and with
 # equal priorities it took turns with the helpers on 2 cores; below it, they fill the
 # other core. Session 34, 1280x720, 2 cores: with one intra-op thread (see
 # _cpu_network_run) 5.6 -> 6.4 frames/s, where nice 19 gave 5.7; 6.3 -> 7.9 with
@@ -237,8 +239,24 @@ def colorize_video(
                 yield frame.image
 
         def analysed() -> Iterator[tuple[np.ndarray, FrameAnalysis | None]]:
-            # Line art, regions and motion, in the analysis thread.
-            yield from colorizer.analyse_stream(images(), prepare=run_scope is not None)
+            # Line art, regions and motion, in the analysis thread. Once the network
+            # colours (the slowest stage then), this thread yields to the colouring
+            # one, and builds ahead what colouring would build itself; in a `network`
+            # run where propagation is sure of every region it never does, and stays
+            # the slowest stage (there both cost 5% and 10% of the speed).
+            seen, lowered = 0, False
+            for sketch, frame in colorizer.analyse_stream(images()):
+                network_frames = colorizer.stats.network_frames
+                if helper_niceness and network_frames > seen:
+                    seen = network_frames
+                    if not lowered:  # for good: a thread cannot raise its priority back
+                        lower_priority(helper_niceness)
+                        lowered = True
+                    if frame is not None:
+                        t0 = time.perf_counter()
+                        frame.prepare()
+                        colorizer.stats.add_time("lineart", time.perf_counter() - t0)
+                yield sketch, frame
 
         writer = open_writer(
             out_path,
@@ -257,7 +275,7 @@ def colorize_video(
         )
         done = 0
         with writer, run_scope or contextlib.nullcontext():
-            stream = prefetch(analysed(), maxsize=_QUEUE, niceness=helper_niceness)
+            stream = prefetch(analysed(), maxsize=_QUEUE)
             try:
                 for rgb in colorizer.colorize_analysed(stream):
                     writer.write(rgb, pending.popleft())

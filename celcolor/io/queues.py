@@ -3,8 +3,8 @@
 Both helpers keep at most ``maxsize`` items in flight, so memory stays flat for a
 cut of any length; both re-raise a worker's exception in the caller (the same
 exception object, so its type and the worker's traceback survive), and both have
-an end marker, so nothing waits forever. Their worker threads can run at a lower
-priority than the caller (``niceness``): where the caller's thread is a pipeline's
+an end marker, so nothing waits forever. A worker thread can run at a lower priority
+than the caller (:func:`lower_priority`): where the caller's thread is a pipeline's
 slowest stage, the helpers then fill the other cores instead of taking turns with it.
 """
 
@@ -64,9 +64,7 @@ def lower_priority(niceness: int) -> None:
 class Prefetcher(Iterator[T], Generic[T]):
     """Iterator over ``iterable`` that is run ahead in a daemon thread (see :func:`prefetch`)."""
 
-    def __init__(
-        self, iterable: Iterable[T], maxsize: int = 8, name: str = "prefetch", niceness: int = 0
-    ) -> None:
+    def __init__(self, iterable: Iterable[T], maxsize: int = 8, name: str = "prefetch") -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
         self._q: queue.Queue[Any] = queue.Queue(maxsize)
@@ -76,7 +74,7 @@ class Prefetcher(Iterator[T], Generic[T]):
         # reference to this object runs __del__ and stops the worker.
         self._thread = threading.Thread(
             target=_produce,
-            args=(iterable, self._q, self._stop, niceness),
+            args=(iterable, self._q, self._stop),
             name=f"celcolor-{name}",
             daemon=True,
         )
@@ -140,10 +138,7 @@ def _put(q: queue.Queue[Any], item: Any, stop: threading.Event) -> bool:
     return False
 
 
-def _produce(
-    iterable: Iterable[Any], q: queue.Queue[Any], stop: threading.Event, niceness: int = 0
-) -> None:
-    lower_priority(niceness)
+def _produce(iterable: Iterable[Any], q: queue.Queue[Any], stop: threading.Event) -> None:
     it: Iterator[Any] | None = None
     try:
         it = iter(iterable)
@@ -163,14 +158,13 @@ def _produce(
     _put(q, _END, stop)
 
 
-def prefetch(iterable: Iterable[T], maxsize: int = 8, niceness: int = 0) -> Prefetcher[T]:
+def prefetch(iterable: Iterable[T], maxsize: int = 8) -> Prefetcher[T]:
     """Run ``iterable`` ahead in a daemon thread, at most ``maxsize`` items ahead of the caller.
 
     The worker's exception is re-raised by ``next()``; closing the returned iterator (or
-    dropping it, e.g. on ``break``) stops the worker and closes the iterable. The worker
-    runs at ``niceness`` below the caller's priority (see :func:`lower_priority`).
+    dropping it, e.g. on ``break``) stops the worker and closes the iterable.
     """
-    return Prefetcher(iterable, maxsize, niceness=niceness)
+    return Prefetcher(iterable, maxsize)
 
 
 class BackgroundWorker:
