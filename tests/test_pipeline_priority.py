@@ -24,7 +24,6 @@ from celcolor.engine.palette import _bin_keys
 from celcolor.io import BackgroundWorker
 from celcolor.io.queues import lower_priority
 from celcolor.models import create_model, save_checkpoint
-from celcolor.models.exemplar import WSConv2d
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's"
@@ -196,26 +195,3 @@ def test_bin_keys_match_the_24_bit_formula_for_every_level() -> None:
     q = rgb.astype(np.int64) >> 3
     assert keys.dtype == np.uint16
     np.testing.assert_array_equal(keys, (q[..., 0] << 10) | (q[..., 1] << 5) | q[..., 2])
-
-
-def test_ws_conv_caches_its_standardised_weight_only_without_gradients() -> None:
-    torch.manual_seed(0)
-    conv = WSConv2d(3, 4, 3, padding=1)
-    x = torch.randn(1, 3, 8, 8)
-    with torch.no_grad():
-        first = conv(x)
-        again = conv(x)
-        assert conv._cached is not None
-        torch.testing.assert_close(first, again, rtol=0, atol=0)
-        conv.weight.mul_(-1)  # changed in place: the cache must not serve the old one
-        flipped = conv(x)
-    w = conv.weight.detach()
-    expected = torch.nn.functional.conv2d(
-        x,
-        (w - w.mean((1, 2, 3), keepdim=True)) / (w.std((1, 2, 3), keepdim=True) + 1e-5),
-        conv.bias.detach(),
-        padding=1,
-    )
-    torch.testing.assert_close(flipped, expected, rtol=0, atol=0)
-    conv(x).sum().backward()  # with gradients: computed afresh, and they reach the weight
-    assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
