@@ -37,9 +37,10 @@ _QUEUE = 4  # frames in flight per stage: enough to overlap, small enough to sta
 # network on the CPU, and the analysis thread once the network colours (see
 # colorize_video's analysed). Colouring is then the slowest stage, and with
 # equal priorities it took turns with the helpers on 2 cores; below it, they fill the
-# other core. Session 34, 1280x720, 2 cores: with one intra-op thread (see
-# _cpu_network_run) 5.6 -> 6.4 frames/s, where nice 19 gave 5.7; 6.3 -> 7.9 with
-# FrameAnalysis.prepare besides (benchmarks/bench_engine.py --only network-speed).
+# other core. Session 34, 1280x720, 2 cores, one intra-op thread (see
+# _cpu_network_run): 5.6 -> 6.4 frames/s, where nice 19 gave 5.7. With
+# FrameAnalysis.prepare besides, about 15% over session 33's code (6.4 -> 7.1 and
+# 7.4 interleaved, benchmarks/bench_engine.py --only network-speed).
 HELPER_NICENESS = 10
 
 
