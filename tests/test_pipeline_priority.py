@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from celcolor.cpus import cpu_count
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video, pipeline
 from celcolor.engine.colorizer import FrameAnalysis
@@ -94,9 +95,8 @@ def test_cpu_network_runs_leave_a_core_to_the_other_stages(temporal_checkpoint) 
     before = torch.get_num_threads()
     scope = pipeline._cpu_network_run(network)
     assert scope is not None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     with scope:
-        assert torch.get_num_threads() == min(before, max(1, cores - 1))
+        assert torch.get_num_threads() == min(before, max(1, cpu_count() - 1))
     assert torch.get_num_threads() == before
 
 
@@ -131,7 +131,7 @@ def test_network_run_lowers_its_helper_threads_and_puts_torch_back(
     lowered = [n for n in seen["nice"] if n > caller]
     assert len(lowered) >= 2  # the analysis thread and the encode thread at least
     assert set(lowered) == {min(19, caller + pipeline.HELPER_NICENESS)}
-    assert seen["threads"] == min(threads_before, max(1, len(os.sched_getaffinity(0)) - 1))
+    assert seen["threads"] == min(threads_before, max(1, cpu_count() - 1))
     assert torch.get_num_threads() == threads_before
     assert _own_nice() == caller
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ..cpus import cpu_count
 from ..errors import CelcolorError, UsageError
 from .batch_worker import CutJob, CutResult, failed, prepare_process, run_cut
 
@@ -47,14 +48,6 @@ log = logging.getLogger(__name__)
 EXECUTORS = ("local", "ray")
 
 ProgressFn = Callable[[str, int, int | None], None]  # (cut name, frames done, total)
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return os.cpu_count() or 1
 
 
 @dataclass

@@ -23,6 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..cpus import cpu_count
 from ..errors import InputError, UsageError
 from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
 from ..io.queues import lower_priority
@@ -310,8 +311,7 @@ def _cpu_network_run(colorizer: Colorizer) -> contextlib.AbstractContextManager 
         return None
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return _torch_threads(min(torch.get_num_threads(), max(1, (cores or 1) - 1)))
+    return _torch_threads(min(torch.get_num_threads(), max(1, cpu_count() - 1)))
 
 
 @contextlib.contextmanager

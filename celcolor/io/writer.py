@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
+from celcolor.cpus import cpu_count
 from celcolor.errors import InputError, OutputError
 from celcolor.io._atomic import replace_folder, temp_path_beside
 from celcolor.io.frames import VIDEO_EXTENSIONS, Frame, SourceKind
@@ -238,11 +239,7 @@ def _x264_threads() -> int:
     (1.5 threads per core) spends CPU on synchronisation that the colouring needs:
     on 2 cores one thread encodes 720p at ~14.5 ms of CPU per frame, the default ~17.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 2
-    return max(1, cores - 1)
+    return max(1, cpu_count() - 1)
 
 
 def _choose_codec(
