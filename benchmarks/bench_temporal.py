@@ -18,7 +18,8 @@ rows at other sizes) and
 temporal network for the rest). Suites: the synthetic
 presets at 640x360 with 48 frames each (where drift accumulates), and the real
 first-frame suite (colour clips of ``../shared/data``, XDoG sketches, frame 0 as the
-reference, up to 24 frames) when present. Metrics: TC, E_warp, CDC, PSNR, SSIM,
+reference, up to 24 frames) when present (``--min-real-frames 48 --real-frames 300
+--no-synthetic``: only the shots of 48+ frames, each whole). Metrics: TC, E_warp, CDC, PSNR, SSIM,
 LPIPS (when AlexNet weights are present), region accuracy,
 fps; plots of PSNR per frame over time for every method (``plots/``).
 
@@ -182,6 +183,15 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=48, help="frames per generated cut")
     p.add_argument("--real-frames", type=int, default=24, help="cap per real clip")
     p.add_argument("--no-real", action="store_true")
+    p.add_argument(
+        "--min-real-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="score only real clips with at least N frames in their first shot (a long-cut "
+        "run: with --real-frames above the clips' length, each shot whole)",
+    )
+    p.add_argument("--no-synthetic", action="store_true", help="leave out the generated cuts")
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH")
     p.add_argument(
         "--size",
@@ -220,10 +230,12 @@ def main() -> None:
     data = args.data or default_data()
     clips = [] if args.no_real or not data.is_dir() else colour_clips(data)
     config = BenchConfig(
+        synthetic=not args.no_synthetic,
         synthetic_resolutions=tuple(args.size or [(640, 360)]),
         synthetic_frames=args.frames,
         clips=clips,
         max_frames=args.real_frames,
+        **({} if args.min_real_frames is None else {"min_clip_frames": args.min_real_frames}),
         first_frame_lines=("fill",),
         lvcd_size=False,
         methods=methods,

@@ -24,7 +24,9 @@ row so that the rows differ only in who colours the regions (on the cuts of 48+
 frames nothing re-keys either way). The real first-frame suite (colour clips of
 ``../shared/data``, XDoG sketches, frame 0 the reference, each cut at its first shot
 change, at most 48 frames) and the generated suite (6 presets, 48 frames at
-640x360). PSNR without frame 0. Writes ``benchmarks/results/ceiling.json`` and ``.md``.
+640x360). PSNR without frame 0. Writes ``benchmarks/results/ceiling.json`` and ``.md``
+(``--results``). ``--frames 300 --min-real-frames 48 --no-generated``: the real shots
+of 48+ frames, each whole.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -129,6 +132,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--frames", type=int, default=48, help="per cut, both suites")
+    p.add_argument(
+        "--min-real-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only real clips with at least N frames in their first shot (a long-cut run, "
+        "with --frames above the clips' length: each shot whole)",
+    )
+    p.add_argument("--no-generated", action="store_true", help="leave out the generated cuts")
+    p.add_argument("--results", type=Path, default=RESULTS, help="folder for ceiling.json/.md")
     args = p.parse_args()
     # Each row would warn of the same new drawings in a cut: the table says what matters.
     logging.getLogger("celcolor").setLevel(logging.ERROR)
@@ -137,21 +150,20 @@ def main() -> None:
     if not clips:
         sys.exit(f"ceiling_temporal: no real clips under {data} (this benchmark needs them)")
     t0 = time.time()
-    results = {
-        "real first-frame": run(first_frame_cases(clips, max_frames=args.frames), "fill", "real"),
-        "generated 640x360": run(
+    least = {} if args.min_real_frames is None else {"min_frames": args.min_real_frames}
+    real = first_frame_cases(clips, max_frames=args.frames, **least)
+    results = {"real first-frame": run(real, "fill", "real")}
+    if not args.no_generated:
+        results["generated 640x360"] = run(
             synthetic_cases(resolutions=((640, 360),), num_frames=args.frames),
             "auto",
             "generated",
-        ),
-    }
-    command = "python benchmarks/ceiling_temporal.py" + (
-        f" --frames {args.frames}" if args.frames != 48 else ""
-    )
+        )
+    command = shlex.join(["python", "benchmarks/ceiling_temporal.py", *sys.argv[1:]])
     text = markdown(results, command, (time.time() - t0) / 60)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ceiling.json").write_text(json.dumps(results, indent=1) + "\n")
-    (RESULTS / "ceiling.md").write_text(text)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "ceiling.json").write_text(json.dumps(results, indent=1) + "\n")
+    (args.results / "ceiling.md").write_text(text)
     print(text)
 
 

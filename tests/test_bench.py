@@ -13,6 +13,7 @@ import pytest
 from celcolor.bench import BenchConfig, Clip, LineartCut, run_bench, write_report
 from celcolor.bench.cases import discover_lineart_cuts
 from celcolor.data.synthetic import CUT_PRESETS, generate_cut, write_cut
+from celcolor.errors import UsageError
 from celcolor.io import write_image, write_video
 
 TINY = (160, 96)
@@ -135,6 +136,26 @@ def test_a_clip_folder_with_its_own_line_art_is_found_and_used(tmp_path):
     (case,) = first_frame_cases([clip])
     assert all(np.array_equal(a, b) for a, b in zip(case.sketches, cut.sketch, strict=True))
     assert all(np.array_equal(a, b) for a, b in zip(case.truth, cut.colour, strict=True))
+
+
+def test_long_cut_run_skips_shorter_clips(tmp_path):
+    # A long-cut run (bench_temporal --min-real-frames) scores only clips that long.
+    _, cut = _cut(8)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_video(clips / "colour.mkv", list(cut.colour), codec="ffv1")
+    from celcolor.bench.cases import discover_clips
+
+    common = dict(synthetic=False, clips=discover_clips(clips), methods=("reference-copy",))
+    common.update(speed=False, memory=False, lvcd_size=False, first_frame_lines=("fill",))
+    report = run_bench(BenchConfig(min_clip_frames=9, **common))
+    proto = report["protocols"]["first-frame"]
+    assert proto["cases"] == []
+    assert "fewer than 9" in proto["skipped"][0]["reason"]
+    report = run_bench(BenchConfig(min_clip_frames=8, **common))
+    assert [c["frames"] for c in report["protocols"]["first-frame"]["cases"]] == [8]
+    with pytest.raises(UsageError, match="min-real-frames"):
+        BenchConfig(min_clip_frames=1, **common)
 
 
 def _cut(n=5):

@@ -513,3 +513,28 @@ def test_ceiling_oracle_colours_regions_from_the_truth(monkeypatch):
     assert mode["network_frames"] == mode_oracle["network_frames"]
     text = ct.markdown({"generated": res}, "python benchmarks/ceiling_temporal.py", 0.1)
     assert "| generated (1 cuts, 0 of 48+) | network-only, oracle |" in text
+
+
+def test_drift_segments_splits_the_gap_to_classical_by_stretch(monkeypatch):
+    """Frame 0 left out, each stretch averaged over the cuts that reach it, other rows
+    as their difference from classical on the same frames."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import drift_segments as ds
+
+    def case(classical, network):
+        rows = {
+            "classical": {"per_frame": {"psnr": classical}},
+            "model:temporal": {"per_frame": {"psnr": network}},
+        }
+        return {"scores": {"native": {"rows": rows}}}
+
+    long = case([99.0, 30, 30, 20, 20, 10], [99.0, 30, 30, 22, 22, 13])
+    short = case([99.0, 40, 40], [0.0, 39, 39])
+    table = ds.segments({"protocols": {"synthetic": {"cases": [long, short]}}}, span=3)
+    rows = table["synthetic"]
+    # frames 1-2 of both cuts, frames 3-5 of the long one
+    assert rows["classical"] == [(35.0, 2), (pytest.approx(50 / 3), 1)]
+    assert rows["model:temporal"] == [(-0.5, 2), (pytest.approx(7 / 3), 1)]
+    text = ds.markdown(table, 3)
+    assert "| row | 1-2 | 3-5 |" in text
+    assert "| model:temporal vs classical | -0.50 (2) | +2.33 (1) |" in text

@@ -14,6 +14,7 @@ from typing import Any
 from ..data.synthetic import CUT_PRESETS
 from ..errors import UsageError
 from .cases import (
+    MIN_CLIP_FRAMES,
     Case,
     Clip,
     LineartCut,
@@ -72,6 +73,9 @@ class BenchConfig:
         synthetic_frames: frames per synthetic cut.
         presets: synthetic presets (None: all of ``CUT_PRESETS``).
         max_frames: cap on frames per real clip (read from the start).
+        min_clip_frames: real clips with fewer frames (after the cut at the first
+            shot change) are skipped; a long-cut run raises it to score only cuts
+            where drift can accumulate.
         first_frame_lines: line modes of the first-frame protocol, one row each
             ("fill" first: the truth's lines are painted, not our extracted ink).
         lvcd_size: also score the first-frame protocol at LVCD's 256x256.
@@ -102,6 +106,7 @@ class BenchConfig:
     synthetic_frames: int = 12
     presets: tuple[str, ...] | None = None
     max_frames: int = 48
+    min_clip_frames: int = MIN_CLIP_FRAMES
     first_frame_lines: tuple[str, ...] = ("fill", "auto")
     lvcd_size: bool = True
     methods: tuple[str, ...] | None = None
@@ -123,6 +128,8 @@ class BenchConfig:
     cut_at_shot_change: bool = True
 
     def __post_init__(self) -> None:
+        if self.min_clip_frames < 2:
+            raise UsageError("a real clip needs at least 2 frames (--min-real-frames)")
         if self.synthetic_frames < 2 or self.max_frames < 2:
             raise UsageError("a cut needs at least 2 frames (--frames)")
         if self.synthetic_frames > MAX_FRAMES or self.max_frames > MAX_FRAMES:
@@ -373,6 +380,7 @@ def run_bench(
         cases = first_frame_cases(
             config.clips,
             max_frames=config.max_frames,
+            min_frames=config.min_clip_frames,
             xdog=config.xdog,
             skipped=skipped,
             cut_at_shot_change=config.cut_at_shot_change,
