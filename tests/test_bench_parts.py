@@ -538,3 +538,12 @@ def test_drift_segments_splits_the_gap_to_classical_by_stretch(monkeypatch):
     text = ds.markdown(table, 3)
     assert "| row | 1-2 | 3-5 |" in text
     assert "| model:temporal vs classical | -0.50 (2) | +2.33 (1) |" in text
+
+
+def test_the_region_matcher_is_listed_as_a_keyframe_model_not_a_missing_one():
+    # The engine runs the matcher for keyframes; the bench's suites score in-betweens.
+    from celcolor.bench.methods import list_methods
+
+    (matcher,) = [m for m in list_methods() if m.name == "model:matcher"]
+    assert not matcher.available
+    assert "keyframe model" in matcher.reason and "bench_exemplar" in matcher.reason

@@ -177,6 +177,14 @@ ENGINE_MODELS: dict[str, dict[str, Any]] = {
 ENGINE_MODEL_VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "temporal": {"model:temporal+classical": {"keyframe_mode": "copy", "temporal": "network"}},
 }
+# Models the engine runs only for keyframes, never frame by frame: the bench's suites
+# score in-betweens, so they have no row here (their own benchmark, and why).
+KEYFRAME_MODELS: dict[str, str] = {
+    "matcher": (
+        "a keyframe model: the engine matches a keyframe's regions with it "
+        "(--keyframe-mode match); benchmarks/bench_exemplar.py scores it"
+    ),
+}
 # The ColorizeOptions field that takes a model's checkpoint.
 _CHECKPOINT_FIELD = {"exemplar": "checkpoint", "temporal": "temporal_checkpoint"}
 
@@ -220,6 +228,8 @@ def _model_methods(checkpoints: dict[str, str] | None = None) -> list[Method]:
                 f"no weights: ship them (colorize-video train {model_name} --ship) or pass "
                 f"--checkpoint {model_name}=PATH"
             )
+        elif factory is None and model_name in KEYFRAME_MODELS:
+            reason = KEYFRAME_MODELS[model_name]
         elif factory is None and model_name not in ENGINE_MODELS:
             reason = "nothing runs it yet (no celcolor.models.make_colorizer, not in the engine)"
         if reason:
