@@ -19,9 +19,9 @@ temporal network for the rest). Suites: the synthetic
 presets at 640x360 with 48 frames each (where drift accumulates), and the real
 first-frame suite (colour clips of ``../shared/data``, XDoG sketches, frame 0 as the
 reference, up to 24 frames) when present (``--min-real-frames 48 --real-frames 300
---no-synthetic``: only the shots of 48+ frames, each whole). Metrics: TC, E_warp, CDC, PSNR, SSIM,
-LPIPS (when AlexNet weights are present), region accuracy,
-fps; plots of PSNR per frame over time for every method (``plots/``).
+--no-synthetic``: only the shots of 48+ frames, each whole). Metrics: TC, E_warp,
+CDC, PSNR, SSIM, LPIPS (when AlexNet weights are present), region accuracy, fps;
+plots of PSNR per frame over time for every method (``plots/``).
 
 Writes the report into ``--output`` (default ``report/temporal``, not committed) and its
 tables into ``benchmarks/results/temporal.md`` (and the full JSON beside it), ending

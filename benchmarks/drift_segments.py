@@ -6,8 +6,8 @@ Reads a benchmark report (``report.json`` of bench_temporal or run_bench) and pr
 per suite, the mean PSNR of classical propagation and every other row's difference
 from it over frames 1 to 47, 48 to 95, and so on (``--span``; frame 0, the reference,
 left out), each stretch averaged over the cuts long enough to reach it (``--per-cut``:
-one table per cut). Drift that
-builds up over a cut shows as a gap that moves from stretch to stretch.
+one table per cut). Drift that builds up over a cut shows as a gap that moves from
+stretch to stretch.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ def segments(
 
 
 def markdown(table: dict[str, dict[str, list[tuple[float, int]]]], span: int) -> str:
+    """:func:`segments`' table as Markdown: a section per suite (or cut), a column per stretch."""
     lines = []
     for suite, rows in table.items():
         width = max((len(v) for v in rows.values()), default=0)
@@ -89,9 +90,13 @@ def main() -> None:
         report = json.loads(args.report.read_text())
     except (OSError, ValueError) as e:
         sys.exit(f"drift_segments: cannot read {args.report}: {e}")
+    try:
+        table = segments(report, args.span, args.per_cut)
+    except (KeyError, TypeError, AttributeError, StopIteration):
+        sys.exit(f"drift_segments: {args.report} is not a benchmark report (no per-frame PSNR)")
     command = shlex.join(["python", "benchmarks/drift_segments.py", *sys.argv[1:]])
     print(f"# PSNR against classical by stretch of the cut\n\nCommand: `{command}`\n")
-    print(markdown(segments(report, args.span, args.per_cut), args.span), end="")
+    print(markdown(table, args.span), end="")
 
 
 if __name__ == "__main__":

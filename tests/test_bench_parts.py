@@ -521,16 +521,19 @@ def test_drift_segments_splits_the_gap_to_classical_by_stretch(monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import drift_segments as ds
 
-    def case(classical, network):
+    def case(name, classical, network):
         rows = {
             "classical": {"per_frame": {"psnr": classical}},
             "model:temporal": {"per_frame": {"psnr": network}},
         }
-        return {"scores": {"native": {"rows": rows}}}
+        return {"name": name, "scores": {"native": {"rows": rows}}}
 
-    long = case([99.0, 30, 30, 20, 20, 10], [99.0, 30, 30, 22, 22, 13])
-    short = case([99.0, 40, 40], [0.0, 39, 39])
-    table = ds.segments({"protocols": {"synthetic": {"cases": [long, short]}}}, span=3)
+    long = case("long", [99.0, 30, 30, 20, 20, 10], [99.0, 30, 30, 22, 22, 13])
+    short = case("short", [99.0, 40, 40], [0.0, 39, 39])
+    report = {"protocols": {"synthetic": {"cases": [long, short]}}}
+    per_cut = ds.segments(report, span=3, per_cut=True)
+    assert per_cut["synthetic: short"]["model:temporal"] == [(-1.0, 1)]
+    table = ds.segments(report, span=3)
     rows = table["synthetic"]
     # frames 1-2 of both cuts, frames 3-5 of the long one
     assert rows["classical"] == [(35.0, 2), (pytest.approx(50 / 3), 1)]
