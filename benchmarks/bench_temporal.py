@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_engine import frame_size_arg
-from run_bench import colour_clips, default_data
+from run_bench import add_min_real_frames, colour_clips, default_data
 
 from celcolor.bench import BenchConfig, run_bench, write_report
 from celcolor.bench.methods import engine_method, register_method
@@ -183,14 +183,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=48, help="frames per generated cut")
     p.add_argument("--real-frames", type=int, default=24, help="cap per real clip")
     p.add_argument("--no-real", action="store_true")
-    p.add_argument(
-        "--min-real-frames",
-        type=int,
-        default=None,
-        metavar="N",
-        help="score only real clips with at least N frames in their first shot (a long-cut "
-        "run: with --real-frames above the clips' length, each shot whole)",
-    )
+    add_min_real_frames(p)
     p.add_argument("--no-synthetic", action="store_true", help="leave out the generated cuts")
     p.add_argument("--checkpoint", action="append", default=[], metavar="MODEL=PATH")
     p.add_argument(

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from run_bench import colour_clips, default_data
+from run_bench import add_min_real_frames, colour_clips, default_data
 
 from celcolor.bench.cases import first_frame_cases, synthetic_cases
 from celcolor.engine import ColorizeOptions, Colorizer
@@ -132,14 +132,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--frames", type=int, default=48, help="per cut, both suites")
-    p.add_argument(
-        "--min-real-frames",
-        type=int,
-        default=None,
-        metavar="N",
-        help="only real clips with at least N frames in their first shot (a long-cut run, "
-        "with --frames above the clips' length: each shot whole)",
-    )
+    add_min_real_frames(p)
     p.add_argument("--no-generated", action="store_true", help="leave out the generated cuts")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder for ceiling.json/.md")
     args = p.parse_args()

@@ -77,6 +77,24 @@ def colour_clips(data: Path) -> list[Clip]:
     return clips
 
 
+def add_min_real_frames(parser: argparse.ArgumentParser) -> None:
+    """``--min-real-frames N``: a long-cut run scores only the real shots that long."""
+
+    def at_least_two(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < 2:
+            raise argparse.ArgumentTypeError(f"must be a whole number of 2 or more, got {text!r}")
+        return int(text)
+
+    parser.add_argument(
+        "--min-real-frames",
+        type=at_least_two,
+        default=None,
+        metavar="N",
+        help="score only real clips with at least N frames in their first shot (a long-cut "
+        "run: with a frame cap above the clips' length, each shot whole)",
+    )
+
+
 def lineart_truth_clips(data: Path) -> list[Clip]:
     """Real line art with its colour truth: the Anime2Sketch demos' two halves.
 
