@@ -247,6 +247,29 @@ def test_stale_temps_are_removed_and_the_folder_is_locked(made, tmp_path: Path) 
     assert not stale_manifest.exists()
 
 
+def test_a_stop_during_the_first_write_still_writes_the_report(
+    made, tmp_path: Path, monkeypatch
+) -> None:
+    # A scheduler's SIGTERM can land while the manifest is first written (its temp is
+    # the run's first file): the report must say what happened all the same.
+    from celcolor.engine import batch_manifest
+    from celcolor.errors import Stopped
+
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+
+    def stopped(self) -> None:
+        raise Stopped(signal.SIGTERM)
+
+    monkeypatch.setattr(batch_manifest.Manifest, "save", stopped)
+    with pytest.raises(Stopped):
+        run_batch(options(root, out))
+    report = report_of(out)
+    assert report["interrupted"] is True and report["exit_code"] == 128 + signal.SIGTERM
+    assert {c["status"] for c in report["cuts"]} == {"not run"}
+    assert not [p for p in out.rglob("*") if ".celcolor-tmp-" in p.name]
+
+
 def test_a_worker_that_dies_fails_only_its_cut(made, tmp_path: Path) -> None:
     long_cut = write_cut(spec(5, n=200), tmp_path / "long", video=True)
 

@@ -547,8 +547,6 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
             log.debug("removed a temp left by an earlier run: %s", p)
         for pc in to_run:
             manifest.cuts[pc.cut.name] = pc.entry("running", started=started)
-        manifest.save()  # one write marks every cut of this run as ours
-        progress.planned(plan)
         report = BatchReport(
             opts,
             [],
@@ -560,6 +558,10 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
             0.0,
         )
         try:
+            # Inside: a stop from here on (the manifest's write is the run's first) still
+            # writes the report below.
+            manifest.save()  # one write marks every cut of this run as ours
+            progress.planned(plan)
             if to_run:
                 report.startup_seconds = _execute(opts, to_run, manifest, outcomes, progress)
         except KeyboardInterrupt as e:
