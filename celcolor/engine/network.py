@@ -74,10 +74,11 @@ def denormals_flushed(device: torch.device) -> Iterator[None]:
     The attention's softmax underflows to denormals wherever a key scores far below
     a query's best, and x86 CPUs work on denormals in microcode, many times slower.
     Flushed, the network's frame took 55 ms instead of 71 on the 2-core Xeon (one
-    torch thread, 1280x720) with the same RGB out: a probability under 1e-38 adds
-    nothing a bfloat16 sum of ones can hold. The flags belong to the thread (x86's
-    MXCSR), so they are set around the network's own calls and put back after:
-    other work on the thread keeps IEEE arithmetic.
+    torch thread, 1280x720) with the same RGB out: a probability under 1e-38 is lost
+    anyway beside the row's largest, which is 1. The flags belong to the thread (x86's
+    MXCSR), so they are set around the network's own calls and put back after (other
+    work on the thread keeps IEEE arithmetic), and torch's worker threads, when there
+    are several, are not reached.
     """
     if device.type != "cpu" or _denormals_flushed_now():
         yield
