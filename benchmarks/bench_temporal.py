@@ -228,7 +228,7 @@ def main() -> None:
         synthetic_frames=args.frames,
         clips=clips,
         max_frames=args.real_frames,
-        **({} if args.min_real_frames is None else {"min_clip_frames": args.min_real_frames}),
+        min_clip_frames=args.min_real_frames,
         first_frame_lines=("fill",),
         lvcd_size=False,
         methods=methods,

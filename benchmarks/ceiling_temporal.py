@@ -143,8 +143,7 @@ def main() -> None:
     if not clips:
         sys.exit(f"ceiling_temporal: no real clips under {data} (this benchmark needs them)")
     t0 = time.time()
-    least = {} if args.min_real_frames is None else {"min_frames": args.min_real_frames}
-    real = first_frame_cases(clips, max_frames=args.frames, **least)
+    real = first_frame_cases(clips, max_frames=args.frames, min_frames=args.min_real_frames)
     results = {"real first-frame": run(real, "fill", "real")}
     if not args.no_generated:
         results["generated 640x360"] = run(

@@ -32,11 +32,12 @@ def segments(
     classical on the same frames.
     """
     out: dict[str, dict[str, list[tuple[float, int]]]] = {}
-    groups = [
-        (f"{suite}: {case['name']}" if per_cut else suite, [case] if per_cut else proto["cases"])
-        for suite, proto in report["protocols"].items()
-        for case in (proto["cases"] if per_cut else [None])
-    ]
+    groups: list[tuple[str, list[dict]]] = []
+    for suite, proto in report["protocols"].items():
+        if per_cut:
+            groups += [(f"{suite}: {case['name']}", [case]) for case in proto["cases"]]
+        else:
+            groups.append((suite, proto["cases"]))
     for group, cases in groups:
         per_row: dict[str, dict[int, list[float]]] = {}
         for case in cases:

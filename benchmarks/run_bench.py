@@ -37,6 +37,7 @@ from pathlib import Path
 from types import ModuleType
 
 from celcolor.bench import BenchConfig, Clip, LineartCut, run_bench, write_report
+from celcolor.bench.cases import MIN_CLIP_FRAMES
 from celcolor.bench.report import check_report_folder, readme_markdown
 from celcolor.errors import CelcolorError
 from celcolor.progress import progress_bar
@@ -88,10 +89,11 @@ def add_min_real_frames(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-real-frames",
         type=at_least_two,
-        default=None,
+        default=MIN_CLIP_FRAMES,
         metavar="N",
         help="score only real clips with at least N frames in their first shot (a long-cut "
-        "run: with a frame cap above the clips' length, each shot whole)",
+        "run: with a frame cap above the clips' length, each shot whole; default "
+        f"{MIN_CLIP_FRAMES}, the protocol's own)",
     )
 
 

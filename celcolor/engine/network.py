@@ -80,16 +80,13 @@ def denormals_flushed(device: torch.device) -> Iterator[None]:
     work on the thread keeps IEEE arithmetic), and torch's worker threads, when there
     are several, are not reached.
     """
-    if device.type != "cpu" or _denormals_flushed_now():
-        yield
-        return
-    if not torch.set_flush_denormal(True):  # no SSE3: nothing to set
-        yield
-        return
+    # set_flush_denormal is False where the CPU has no such flags (no SSE3): nothing set.
+    ours = device.type == "cpu" and not _denormals_flushed_now() and torch.set_flush_denormal(True)
     try:
         yield
     finally:
-        torch.set_flush_denormal(False)
+        if ours:
+            torch.set_flush_denormal(False)
 
 
 def _tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
