@@ -44,7 +44,7 @@ from ..lineart.xdog import reference_ink
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from . import detail as texture
-from . import region_match
+from . import region_match, views
 from .options import ColorizeOptions
 from .palette import (
     NO_COLOUR,
@@ -65,6 +65,7 @@ from .reference import (
     warp_reference,
 )
 from .trace_pairs import TracePartners, derive_tone, trace_pairs
+from .views import SAMPLE_EVERY, ViewCheck
 
 log = logging.getLogger(__name__)
 _RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
@@ -90,6 +91,11 @@ class FrameAnalysis:
         rows), computed once: a matched keyframe reads them twice."""
         return trace_pairs(self.art, self.regions)
 
+    @functools.cached_property
+    def drawing(self) -> views.Features | None:
+        """The drawing's keypoints, as :class:`views.ViewCheck` matches them (once)."""
+        return views.features(self.art.ink_u8)
+
     def prepare(self) -> None:
         """Build now what colouring the frame reads lazily: the regions' fill ranks (every
         frame's rendering) and the trace pairs (every frame's trace-line repair).
@@ -102,6 +108,8 @@ class FrameAnalysis:
         """
         self.regions.prepare_fill()
         self.trace  # noqa: B018 (a cached property: reading it builds it)
+        if self.seq is not None and views.sampled(self.seq):
+            self.drawing  # noqa: B018 (likewise)
 
 
 @dataclass
@@ -118,6 +126,9 @@ class ColorizeStats:
             new shot, a new character, a large change of pose), re-keyed or not.
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
+        unseen: ``(first, last)`` sampled frames of each stretch whose lines no longer
+            match any keyframe's drawing (see :mod:`celcolor.engine.views`), set at
+            the end of the run.
         seconds: time spent per stage (lineart, flow, snap, compose).
         placement: how the reference was placed over the keyframe.
         derived_tones: band colours derived for bases the keyframe showed no band of
@@ -137,6 +148,7 @@ class ColorizeStats:
     derived_tones: int = 0
     textured_frames: int = 0
     unconfident: list[float] = field(default_factory=list)
+    unseen: list[tuple[int, int]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
 
@@ -364,6 +376,7 @@ class Colorizer:
         self._last_step: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
         # Whether the last frame _next coloured carried colour across a new drawing.
         self._carried_across = False
+        self._views = ViewCheck()  # whether in-betweens still show their keyframes' drawing
         self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -1076,6 +1089,7 @@ class Colorizer:
                         f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
                         f"{sketch.shape[1]}x{sketch.shape[0]} (frame {key})"
                     )
+                self._views.add_key(key, frame.drawing)
                 out_key, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
                 back_state = state
                 outputs: list[Path] = []
@@ -1096,6 +1110,7 @@ class Colorizer:
                 count = i + 1
                 if shape is None:
                     shape = sketch.shape[:2]
+                    self._views.add_key(key, frame.drawing)
                     out, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
                     yield out
                     continue
@@ -1131,6 +1146,7 @@ class Colorizer:
         for f in sorted(k for k in self._ref_for_frame if k >= count):
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self._say_carried_across()
+        self._say_unseen()
 
     def _key_named(self, key: int) -> str:
         """The keyframe as the user named it: ``--ref-frame N`` or a pinned ``--ref N:``."""
@@ -1153,6 +1169,30 @@ class Colorizer:
             shown,
             carried[0],
             carried[0],
+        )
+
+    def _say_unseen(self) -> None:
+        """Warn once, at the end, of stretches whose lines no longer match their
+        keyframes' drawing (:mod:`celcolor.engine.views`)."""
+        stretches = self._views.stretches(self.stats.new_drawings)
+        self.stats.unseen = stretches
+        if not stretches:
+            return
+        spans = [f"{a} to {b}" if b > a else str(a) for a, b in stretches]
+        shown = ", ".join(spans[:4]) + (", ..." if len(spans) > 4 else "")
+        first = stretches[0][0]
+        log.warning(
+            "frames %s no longer show the drawing of the keyframe their colours come "
+            "from: their lines match it no better than unrelated drawings do (checked every "
+            "%dth frame; a camera move onto a new view, or another shot). The reference may "
+            "not show what they do, and their colours were carried there, not seen. If they "
+            "look wrong, pin a reference to frame %d (--ref %d:key.png; in a batch, "
+            "ref_%04d.png in the cut's folder)",
+            shown,
+            SAMPLE_EVERY,
+            first,
+            first,
+            first,
         )
 
     def _blend_until(self, index: int) -> int | None:
@@ -1216,8 +1256,12 @@ class Colorizer:
         """Colour frame ``index`` after ``state``: re-key, per-frame, or propagate."""
         self._carried_across = False
         if index in self._ref_for_frame:
+            self._views.add_key(index, frame.drawing)
             log.info("frame %d: re-keyed from its pinned reference", index)
             return self._keyframe(sketch, frame, self._ref_for_frame[index])
+        t0 = time.perf_counter()
+        self._views.check(index, lambda: frame.drawing)
+        self.stats.add_time("views", time.perf_counter() - t0)
         if self.temporal_mode == "per-frame":
             return self._keyframe(sketch, frame, 0)
         network = self.temporal_mode in ("network", "network-only")
