@@ -108,8 +108,6 @@ class FrameAnalysis:
         """
         self.regions.prepare_fill()
         self.trace  # noqa: B018 (a cached property: reading it builds it)
-        if self.seq is not None and views.sampled(self.seq):
-            self.drawing  # noqa: B018 (likewise)
 
 
 @dataclass
@@ -890,6 +888,14 @@ class Colorizer:
         visible = cv2.resize(visible, (w, h), interpolation=cv2.INTER_NEAREST)
         self.stats.add_time("flow", time.perf_counter() - t0)
         return sample, visible
+
+    def prepare(self, frame: FrameAnalysis) -> None:
+        """Build ahead what colouring ``frame`` would (see :meth:`FrameAnalysis.prepare`),
+        and match its drawing to the keyframes coloured so far (:mod:`views`; the
+        colouring thread then only matches it to later ones)."""
+        frame.prepare()
+        if frame.seq is not None:
+            self._views.check(frame.seq, lambda: frame.drawing)
 
     def analyse_stream(
         self, frames: Iterable[np.ndarray]

@@ -256,7 +256,7 @@ def colorize_video(
                         lowered = True
                     if frame is not None:
                         t0 = time.perf_counter()
-                        frame.prepare()
+                        colorizer.prepare(frame)
                         colorizer.stats.add_time("lineart", time.perf_counter() - t0)
                 yield sketch, frame
 

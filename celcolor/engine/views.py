@@ -18,6 +18,7 @@ worth a warning (one sample can be a blur frame or a flash).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -70,7 +71,9 @@ class ViewCheck:
     """
 
     def __init__(self) -> None:
-        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
+        # The analysis thread checks frames ahead, the colouring thread adds keyframes
+        # and checks what it meets again: the bookkeeping is locked, matching is not.
+        self._lock = threading.Lock()
         self._keys: dict[int, Features | None] = {}
         # Per sampled frame: its best inliers, and the keyframes it was compared with.
         self._best: dict[int, int] = {}
@@ -78,28 +81,32 @@ class ViewCheck:
 
     def add_key(self, index: int, drawing: Features | None) -> None:
         """Frame ``index`` is a keyframe, with ``drawing`` its :func:`features`."""
-        self._keys.setdefault(index, drawing)
+        with self._lock:
+            self._keys.setdefault(index, drawing)
 
     def check(self, index: int, drawing: Callable[[], Features | None]) -> None:
         """Match frame ``index`` (when :func:`sampled`) to the keyframes not yet
         compared with it; ``drawing`` gives its :func:`features` when needed.
         Frames with too few lines to tell are left out."""
-        if not sampled(index) or index in self._keys:
+        if not sampled(index):
             return
-        done = self._compared.get(index, set())
-        todo = [k for k, f in self._keys.items() if f is not None and k not in done]
-        if not todo or self._best.get(index, 0) >= MIN_INLIERS:
-            return  # nothing new to compare with, or already matched
+        with self._lock:
+            done = self._compared.get(index, set())
+            todo = {k: f for k, f in self._keys.items() if f is not None and k not in done}
+            if index in self._keys or not todo or self._best.get(index, 0) >= MIN_INLIERS:
+                return  # a keyframe, nothing new to compare with, or already matched
         frame = drawing()
         if frame is None:
             return
-        best = max(self._inliers(self._keys[k], frame) for k in todo)
-        self._best[index] = max(best, self._best.get(index, 0))
-        self._compared[index] = done | set(todo)
+        best = max(_inliers(key, frame) for key in todo.values())
+        with self._lock:
+            self._best[index] = max(best, self._best.get(index, 0))
+            self._compared[index] = self._compared.get(index, set()) | set(todo)
 
     def strayed(self) -> list[int]:
         """Sampled frames that matched no keyframe beyond chance, in order."""
-        return sorted(i for i, n in self._best.items() if n < MIN_INLIERS)
+        with self._lock:
+            return sorted(i for i, n in self._best.items() if n < MIN_INLIERS)
 
     def stretches(self, new_drawings: Iterable[int] = ()) -> list[tuple[int, int]]:
         """``(first, last)`` frames of each run of at least ``MIN_STRETCH`` strayed
@@ -109,8 +116,9 @@ class ViewCheck:
         with mostly new lines) since the sample before it: a cut to another shot
         there is where the view changed.
         """
-        events = [(i, n < MIN_INLIERS) for i, n in self._best.items()]
-        events += [(k, False) for k in self._keys]
+        with self._lock:
+            events = [(i, n < MIN_INLIERS) for i, n in self._best.items()]
+            events += [(k, False) for k in self._keys]
         runs: list[list[int]] = []
         current: list[int] = []
         for index, stray in sorted(events):
@@ -126,14 +134,17 @@ class ViewCheck:
             found.append((opened[0] if opened else run[0], run[-1]))
         return found
 
-    def _inliers(self, key: Features, frame: Features) -> int:
-        matches = self._matcher.match(frame.descriptors, key.descriptors)
-        if len(matches) < MIN_INLIERS:
-            return 0
-        src = frame.points[[m.queryIdx for m in matches]]
-        dst = key.points[[m.trainIdx for m in matches]]
-        # OpenCV's RANSAC seeds its own generator: the same cut, the same verdicts.
-        _, inliers = cv2.estimateAffinePartial2D(
-            src, dst, ransacReprojThreshold=RANSAC_PX, maxIters=2000
-        )
-        return 0 if inliers is None else int(inliers.sum())
+
+def _inliers(key: Features, frame: Features) -> int:
+    """RANSAC similarity inliers among the cross-checked matches of two drawings."""
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)  # one per call: threads
+    matches = matcher.match(frame.descriptors, key.descriptors)
+    if len(matches) < MIN_INLIERS:
+        return 0
+    src = frame.points[[m.queryIdx for m in matches]]
+    dst = key.points[[m.trainIdx for m in matches]]
+    # OpenCV's RANSAC seeds its own generator: the same cut, the same verdicts.
+    _, inliers = cv2.estimateAffinePartial2D(
+        src, dst, ransacReprojThreshold=RANSAC_PX, maxIters=2000
+    )
+    return 0 if inliers is None else int(inliers.sum())
