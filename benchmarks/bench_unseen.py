@@ -1,0 +1,166 @@
+"""Which cuts the engine warns of frames that no longer show their keyframe's drawing.
+
+    python benchmarks/bench_unseen.py --results benchmarks/results/unseen
+
+Colours every development cut with classical propagation (the default path) and
+records the stretches :mod:`celcolor.engine.views` finds (``stats.unseen``):
+
+- the real colour clips (first-frame protocol, each first shot whole, up to
+  ``--frames``), where the truth says how good the carried colours are: the mean
+  PSNR of frames inside a warned stretch against the rest;
+- the real line-art cuts with a colour reference (no truth: the warnings only);
+- the synthetic suite (6 presets at 640x360 and 1280x720, 48 frames), where every
+  frame shows the keyframe's view (shapes move over a set that pans at most a little):
+  any warning there is a false alarm.
+
+Also the matching's time per frame (the ``views`` stage; classical runs it on the
+colouring thread). Needs ``../shared/data`` for the real cuts (``--data``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run_bench import colour_clips, default_data, lineart_cuts
+
+from celcolor.bench.cases import first_frame_cases, synthetic_cases
+from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.metrics import psnr
+
+
+def colour(
+    reference: np.ndarray, sketches: list[np.ndarray], **options
+) -> tuple[list[np.ndarray], Colorizer, float]:
+    """Classical propagation over a cut: its frames, the colorizer (stats), seconds."""
+    col = Colorizer(reference, ColorizeOptions(temporal="classical", **options))
+    t0 = time.perf_counter()
+    out = list(col.colorize(sketches))
+    return out, col, time.perf_counter() - t0
+
+
+def inside(index: int, stretches: list[tuple[int, int]]) -> bool:
+    """Whether frame ``index`` lies in a warned stretch (first to last sample)."""
+    return any(a <= index <= b for a, b in stretches)
+
+
+def row(name: str, suite: str, frames: int, col: Colorizer, seconds: float) -> dict:
+    views_ms = 1e3 * col.stats.seconds.get("views", 0.0) / max(frames, 1)
+    return {
+        "suite": suite,
+        "name": name,
+        "frames": frames,
+        "unseen": [list(s) for s in col.stats.unseen],
+        "new_drawings": list(col.stats.new_drawings),
+        "views_ms_per_frame": round(views_ms, 2),
+        "ms_per_frame": round(1e3 * seconds / max(frames, 1), 1),
+    }
+
+
+def run(data: Path, frames: int) -> list[dict]:
+    rows = []
+    for case in first_frame_cases(colour_clips(data), max_frames=frames):
+        out, col, dt = colour(case.reference, case.sketches, keyframe_mode="copy", lines="fill")
+        r = row(case.name, "real colour clips", len(out), col, dt)
+        scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]
+        r["psnr"] = scores  # frames 1.. (frame 0 is the reference)
+        rows.append(r)
+        print(f"{r['suite']:18s} {case.name[:32]:32s} {r['frames']:4d} {r['unseen']}", flush=True)
+    for cut in lineart_cuts(data):
+        with av.open(str(cut.sketch)) as c:
+            sketches = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        ref = np.ascontiguousarray(cv2.imread(str(cut.reference))[..., ::-1])
+        out, col, dt = colour(ref, sketches)
+        rows.append(row(cut.name, "real line art", len(out), col, dt))
+        print(f"{'real line art':18s} {cut.name[:32]:32s} {len(out):4d} {rows[-1]['unseen']}")
+    for case in synthetic_cases([(640, 360), (1280, 720)], 48):
+        out, col, dt = colour(case.reference, case.sketches, keyframe_mode="copy")
+        rows.append(row(case.name, "synthetic", len(out), col, dt))
+        print(f"{'synthetic':18s} {case.name[:32]:32s} {len(out):4d} {rows[-1]['unseen']}")
+    return rows
+
+
+def summary(rows: list[dict]) -> str:
+    lines = ["| suite | cuts | warned | frames in warned stretches |", "|---|---|---|---|"]
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        group = [r for r in rows if r["suite"] == suite]
+        warned = [r for r in group if r["unseen"]]
+        spanned = sum(sum(b - a + 1 for a, b in r["unseen"]) for r in group)
+        total = sum(r["frames"] for r in group)
+        lines.append(f"| {suite} | {len(group)} | {len(warned)} | {spanned} of {total} |")
+    real = [r for r in rows if "psnr" in r]
+    lines += ["", "Classical propagation's PSNR on the real colour clips (frames 1 on):", ""]
+    lines += ["| frames | count | mean PSNR (dB) |", "|---|---|---|"]
+    groups: dict[str, list[float]] = {
+        "inside a warned stretch": [],
+        "of warned clips, before their stretch": [],
+        "of clips without a warning": [],
+    }
+    for r in real:
+        for i, score in enumerate(r["psnr"], start=1):
+            if inside(i, r["unseen"]):
+                groups["inside a warned stretch"].append(score)
+            elif r["unseen"]:
+                if i < r["unseen"][0][0]:
+                    groups["of warned clips, before their stretch"].append(score)
+            else:
+                groups["of clips without a warning"].append(score)
+    for label, scores in groups.items():
+        mean = f"{np.mean(scores):.2f}" if scores else "n/a"
+        lines.append(f"| {label} | {len(scores)} | {mean} |")
+    lines += ["", "Per warned clip:", "", "| clip | before (dB) | inside (dB) | frames inside |"]
+    lines += ["|---|---|---|---|"]
+    for r in (r for r in real if r["unseen"]):
+        index = np.arange(1, len(r["psnr"]) + 1)
+        scores = np.asarray(r["psnr"])
+        warned = np.array([inside(i, r["unseen"]) for i in index])
+        before = index < r["unseen"][0][0]
+        lines.append(
+            f"| {r['name']} | {scores[before].mean():.2f} | {scores[warned].mean():.2f} "
+            f"| {int(warned.sum())} |"
+        )
+    lines += ["", "| suite | cut | frames | warned stretches (first to last sample) |"]
+    lines += ["|---|---|---|---|"]
+    for r in rows:
+        spans = ", ".join(f"{a} to {b}" for a, b in r["unseen"]) or "-"
+        lines.append(f"| {r['suite']} | {r['name']} | {r['frames']} | {spans} |")
+    ms = [r["views_ms_per_frame"] for r in rows if r["suite"] == "synthetic"]
+    lines += ["", f"Matching time on the colouring thread: {np.mean(ms):.1f} ms a frame"]
+    lines[-1] += " (synthetic suite, mean over its cuts)."
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=None, help="development data folder")
+    p.add_argument("--frames", type=int, default=300, help="longest real shot coloured")
+    p.add_argument("--results", type=Path, default=None, help="folder for unseen.json/.md")
+    args = p.parse_args(argv)
+    logging.getLogger("celcolor").setLevel(logging.ERROR)
+    data = args.data or default_data()
+    if not data.is_dir():
+        print(f"bench_unseen: no development data at {data} (--data)", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    rows = run(data, args.frames)
+    text = summary(rows)
+    print(text)
+    if args.results:
+        args.results.mkdir(parents=True, exist_ok=True)
+        record = {"seconds": round(time.perf_counter() - t0, 1), "cuts": rows}
+        (args.results / "unseen.json").write_text(json.dumps(record, indent=1))
+        (args.results / "unseen.md").write_text(f"`{' '.join(sys.argv)}`\n\n{text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
