@@ -65,6 +65,31 @@ def test_network_only_colours_every_in_between_with_the_network(cut, temporal_ch
     assert {tuple(c) for c in out[5][away][::40]} <= palette
 
 
+def test_the_previous_output_is_moved_once_a_frame(cut, temporal_checkpoint, monkeypatch):
+    """The network's guide and the texture's persistence share one remap a frame."""
+    options = ColorizeOptions(
+        temporal="network-only", temporal_checkpoint=temporal_checkpoint, rekey_threshold=1.0
+    )
+    col = Colorizer(cut.colour[0], options)
+    calls: list[int] = []
+    moved_previous = Colorizer._moved_previous
+
+    def counted(self, prev_out, sample):
+        calls.append(id(prev_out))
+        return moved_previous(self, prev_out, sample)
+
+    monkeypatch.setattr(Colorizer, "_moved_previous", counted)
+    list(col.colorize(list(cut.sketch)))
+    assert len(set(calls)) == len(cut.sketch) - 1  # one previous output a frame
+    prev = cut.colour[0].copy()
+    ys, xs = np.mgrid[0:96, 0:160].astype(np.float32)
+    sample = np.dstack([xs + 1.5, ys - 0.5])
+    first = col._moved_previous(prev, sample)
+    assert col._moved_previous(prev, sample) is first  # the same frame: not again
+    again = col._moved_previous(prev.copy(), sample)  # another output: computed anew
+    assert again is not first and np.array_equal(again, first)
+
+
 def test_network_only_trusts_the_warp_where_the_regions_votes_vouch_for_it(
     temporal_checkpoint, monkeypatch
 ):

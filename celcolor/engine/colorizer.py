@@ -375,6 +375,8 @@ class Colorizer:
         # Whether the last frame _next coloured carried colour across a new drawing.
         self._carried_across = False
         self._views = ViewCheck()  # whether in-betweens still show their keyframes' drawing
+        # The last previous output moved along a frame's flow: (prev_out, sample, moved).
+        self._moved: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._flow_lock = threading.Lock()
 
     # -- per-frame analysis (may run in a worker thread) ---------------------------------
@@ -1301,7 +1303,7 @@ class Colorizer:
             return
         t0 = time.perf_counter()
         sample, visible = motion
-        moved = cv2.remap(prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        moved = self._moved_previous(prev_out, sample)
         mask = cv2.bitwise_and(
             cv2.compare(carry.detail, NO_COLOUR, cv2.CMP_NE), cv2.compare(visible, 0, cv2.CMP_GT)
         )
@@ -1309,6 +1311,17 @@ class Colorizer:
             mask = cv2.bitwise_and(mask, cv2.compare(frame.art.ink_u8, 0, cv2.CMP_EQ))
         cv2.copyTo(cv2.addWeighted(moved, share, out, 1 - share, 0), mask, out)
         self.stats.add_time("compose", time.perf_counter() - t0)
+
+    def _moved_previous(self, prev_out: np.ndarray, sample: np.ndarray) -> np.ndarray:
+        """``prev_out`` moved onto this frame's grid along ``sample`` (bilinear, edges
+        replicated). Computed once a frame: the temporal network's guide and the
+        carried texture's persistence both read it (read-only)."""
+        last = self._moved
+        if last is not None and last[0] is prev_out and last[1] is sample:
+            return last[2]
+        moved = cv2.remap(prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        self._moved = (prev_out, sample, moved)
+        return moved
 
     def _rekeys(
         self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray, index: int
@@ -1529,9 +1542,7 @@ class Colorizer:
         t0 = time.perf_counter()
         size = net.work_size(prev_out.shape)
         # The previous output on this frame's grid, and where that holds (not occluded).
-        warped = cv2.remap(
-            prev_out, sample, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
+        warped = self._moved_previous(prev_out, sample)
         if held is not None:
             visible = cv2.max(visible, held)
         guide = np.zeros((size[1], size[0], 4 * net.guides), np.float32)
