@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -234,3 +235,32 @@ def small_cut(small_cut_files: dict[str, Path], tmp_path: Path) -> dict[str, Pat
     dst = tmp_path / "cut"
     shutil.copytree(src, dst)
     return {k: dst / v.relative_to(src) for k, v in small_cut_files.items()}
+
+
+# --------------------------------------------------------------------------- views
+
+
+def view_drawing(seed: int, w: int = 320, h: int = 192) -> np.ndarray:
+    """``H,W`` ink coverage of random strokes and rings: one "view" per seed."""
+    rng = np.random.default_rng(seed)
+    ink = np.zeros((h, w), np.uint8)
+    for _ in range(40):
+        a, b = rng.integers(0, [w, h], size=(2, 2))
+        cv2.line(ink, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 255, 2, cv2.LINE_AA)
+    for _ in range(15):
+        c = rng.integers(0, [w, h])
+        cv2.circle(ink, (int(c[0]), int(c[1])), int(rng.integers(5, 30)), 255, 2, cv2.LINE_AA)
+    return ink
+
+
+def moved_view(ink: np.ndarray, dx: float, dy: float, degrees: float) -> np.ndarray:
+    """The same drawing after a small camera move (shift and roll)."""
+    h, w = ink.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    m[:, 2] += (dx, dy)
+    return cv2.warpAffine(ink, m, (w, h))
+
+
+def sketch_of(ink: np.ndarray) -> np.ndarray:
+    """A black-on-white RGB sketch of an ink map (what a user's frames look like)."""
+    return np.repeat((255 - ink)[..., None], 3, axis=2)

@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
+from conftest import moved_view, sketch_of, view_drawing
 
 from celcolor.data.synthetic import CutSpec, write_cut
 from celcolor.engine import ColorizeOptions, EncodeOptions
@@ -488,6 +490,31 @@ def test_new_drawings_reach_the_report_the_table_and_a_resumed_run(
     assert (again.status, again.new_drawings) == ("skipped", [4])
     rekeyed = run_batch(options(root, out, colour=ColorizeOptions(rekey="on"))).outcomes[0]
     assert (rekeyed.status, rekeyed.new_drawings, rekeyed.rekeyed) == ("done", [4], [4])
+
+
+def test_new_views_reach_the_report_the_table_and_a_resumed_run(tmp_path: Path) -> None:
+    """A cut whose frames 12 on show another drawing: its stretch, kept per cut."""
+    root, out = tmp_path / "cuts", tmp_path / "out"
+    cut = root / "views"
+    cut.mkdir(parents=True)
+    for i in range(24):
+        ink = moved_view(view_drawing(0 if i < 12 else 1), i % 12, 0, 0)
+        cv2.imwrite(str(cut / f"frame_{i:04d}.png"), sketch_of(ink))
+    ref = np.full((192, 320, 3), 200, np.uint8)
+    ref[view_drawing(0) > 128] = 0
+    ref[:96, :160] = (60, 60, 200)
+    cv2.imwrite(str(cut / "reference.png"), ref)
+    rep = run_batch(options(root, out))
+    (o,) = rep.outcomes
+    assert (o.status, o.unseen) == ("done", [[12, 20]])
+    assert any("no longer show" in w for w in o.warnings)
+    header, row = format_table(rep).splitlines()[:2]
+    assert "new views" in header and " 12-20 " in row
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert next(iter(manifest["cuts"].values()))["unseen"] == [[12, 20]]
+    assert report_of(out)["cuts"][0]["unseen"] == [[12, 20]]
+    (again,) = run_batch(options(root, out)).outcomes  # done earlier: read from the manifest
+    assert (again.status, again.unseen) == ("skipped", [[12, 20]])
 
 
 def test_quiet_still_names_what_is_not_a_cut(made, tmp_path: Path) -> None:

@@ -7,29 +7,9 @@ import logging
 import cv2
 import numpy as np
 import pytest
+from conftest import moved_view, sketch_of, view_drawing
 
 from celcolor.engine import ColorizeOptions, Colorizer, views
-
-
-def _drawing(seed: int, w: int = 320, h: int = 192) -> np.ndarray:
-    """``H,W`` ink coverage of random strokes and rings: one "view" per seed."""
-    rng = np.random.default_rng(seed)
-    ink = np.zeros((h, w), np.uint8)
-    for _ in range(40):
-        a, b = rng.integers(0, [w, h], size=(2, 2))
-        cv2.line(ink, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), 255, 2, cv2.LINE_AA)
-    for _ in range(15):
-        c = rng.integers(0, [w, h])
-        cv2.circle(ink, (int(c[0]), int(c[1])), int(rng.integers(5, 30)), 255, 2, cv2.LINE_AA)
-    return ink
-
-
-def _moved(ink: np.ndarray, dx: float, dy: float, degrees: float) -> np.ndarray:
-    """The same drawing after a small camera move (shift and roll)."""
-    h, w = ink.shape
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
-    m[:, 2] += (dx, dy)
-    return cv2.warpAffine(ink, m, (w, h))
 
 
 def _check(check: views.ViewCheck, index: int, ink: np.ndarray) -> None:
@@ -38,33 +18,33 @@ def _check(check: views.ViewCheck, index: int, ink: np.ndarray) -> None:
 
 def test_a_moved_view_is_seen_and_another_drawing_is_not() -> None:
     check = views.ViewCheck()
-    check.add_key(0, views.features(_drawing(0)))
-    _check(check, 4, _moved(_drawing(0), 10, -5, 3))
-    _check(check, 8, _moved(_drawing(0), 20, 8, -5))
-    _check(check, 12, _drawing(1))
+    check.add_key(0, views.features(view_drawing(0)))
+    _check(check, 4, moved_view(view_drawing(0), 10, -5, 3))
+    _check(check, 8, moved_view(view_drawing(0), 20, 8, -5))
+    _check(check, 12, view_drawing(1))
     assert check.strayed() == [12]
     assert check.stretches() == []  # one strayed sample is no stretch
 
 
 def test_a_stretch_needs_strayed_samples_in_a_row_and_a_keyframe_ends_it() -> None:
     check = views.ViewCheck()
-    check.add_key(0, views.features(_drawing(0)))
+    check.add_key(0, views.features(view_drawing(0)))
     for i, seed in [(4, 0), (8, 2), (12, 3), (16, 4), (20, 0), (24, 5), (28, 0), (36, 6)]:
-        _check(check, i, _drawing(seed))
+        _check(check, i, view_drawing(seed))
     # 8..16 strayed in a row; 24 alone; 36 alone too once a keyframe sits at 32.
-    check.add_key(32, views.features(_drawing(7)))
-    _check(check, 40, _drawing(8))
+    check.add_key(32, views.features(view_drawing(7)))
+    _check(check, 40, view_drawing(8))
     assert check.strayed() == [8, 12, 16, 24, 36, 40]
     assert check.stretches() == [(8, 16), (36, 40)]
-    check.add_key(38, views.features(_drawing(9)))
+    check.add_key(38, views.features(view_drawing(9)))
     assert check.stretches() == [(8, 16)]
 
 
 def test_a_new_drawing_since_the_last_sample_opens_the_stretch() -> None:
     check = views.ViewCheck()
-    check.add_key(0, views.features(_drawing(0)))
+    check.add_key(0, views.features(view_drawing(0)))
     for i in (4, 8, 12, 16):
-        _check(check, i, _drawing(0 if i == 4 else i))
+        _check(check, i, view_drawing(0 if i == 4 else i))
     # The shot changed at frame 6 (after the matched sample 4): the stretch opens there.
     assert check.stretches() == [(8, 16)]
     assert check.stretches(new_drawings=[2, 6, 7, 14]) == [(6, 16)]
@@ -73,47 +53,42 @@ def test_a_new_drawing_since_the_last_sample_opens_the_stretch() -> None:
 
 def test_only_sampled_frames_with_enough_lines_are_judged() -> None:
     check = views.ViewCheck()
-    check.add_key(0, views.features(_drawing(0)))
-    _check(check, 5, _drawing(1))  # not a sampled frame
+    check.add_key(0, views.features(view_drawing(0)))
+    _check(check, 5, view_drawing(1))  # not a sampled frame
     blank = np.zeros((192, 320), np.uint8)
     assert views.features(blank) is None
     _check(check, 8, blank)  # nothing drawn: cannot tell
     assert check.strayed() == []
     empty_key = views.ViewCheck()
     empty_key.add_key(0, views.features(blank))
-    _check(empty_key, 4, _drawing(1))
+    _check(empty_key, 4, view_drawing(1))
     assert empty_key.strayed() == []
 
 
 def test_a_frame_met_again_is_matched_to_a_later_keyframe() -> None:
     """A blended segment's backward pass: the closing keyframe shows that view."""
     check = views.ViewCheck()
-    check.add_key(0, views.features(_drawing(0)))
-    _check(check, 12, _drawing(1))
+    check.add_key(0, views.features(view_drawing(0)))
+    _check(check, 12, view_drawing(1))
     assert check.strayed() == [12]
-    check.add_key(16, views.features(_moved(_drawing(1), 5, 5, 2)))
-    _check(check, 12, _drawing(1))
+    check.add_key(16, views.features(moved_view(view_drawing(1), 5, 5, 2)))
+    _check(check, 12, view_drawing(1))
     assert check.strayed() == []
 
 
 def test_large_frames_are_matched_at_the_long_side() -> None:
-    big = cv2.resize(_drawing(0), (1280, 768), interpolation=cv2.INTER_LINEAR)
+    big = cv2.resize(view_drawing(0), (1280, 768), interpolation=cv2.INTER_LINEAR)
     f = views.features(big)
     assert f is not None and f.points[:, 0].max() < views.LONG_SIDE
-
-
-def _sketch(ink: np.ndarray) -> np.ndarray:
-    """A black-on-white RGB sketch of an ink map (what a user's frames look like)."""
-    return np.repeat((255 - ink)[..., None], 3, axis=2)
 
 
 @pytest.fixture(scope="module")
 def two_views() -> tuple[np.ndarray, list[np.ndarray]]:
     """A reference and 24 frames: 12 of one view panning, then 12 of another."""
-    first = [_sketch(_moved(_drawing(0), i, 0, 0)) for i in range(12)]
-    second = [_sketch(_moved(_drawing(1), i, 0, 0)) for i in range(12)]
+    first = [sketch_of(moved_view(view_drawing(0), i, 0, 0)) for i in range(12)]
+    second = [sketch_of(moved_view(view_drawing(1), i, 0, 0)) for i in range(12)]
     ref = np.full((192, 320, 3), 200, np.uint8)
-    ref[_drawing(0) > 128] = 0
+    ref[view_drawing(0) > 128] = 0
     ref[:96, :160] = (200, 60, 60)
     return ref, first + second
 
@@ -145,7 +120,7 @@ def test_the_engine_is_quiet_while_the_view_holds(
 def test_a_pinned_reference_for_the_new_view_silences_it(two_views) -> None:
     ref, frames = two_views
     second_ref = np.full((192, 320, 3), 200, np.uint8)
-    second_ref[_drawing(1) > 128] = 0
+    second_ref[view_drawing(1) > 128] = 0
     col = Colorizer(
         [],
         ColorizeOptions(temporal="classical", keyframe_mode="copy"),

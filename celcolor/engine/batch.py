@@ -206,6 +206,7 @@ class CutOutcome:
     key_frame: int | None = None
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
+    unseen: list[list[int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -530,6 +531,7 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     key_frame=prev.get("key_frame"),
                     new_drawings=list(prev.get("new_drawings") or []),
                     rekeyed=list(prev.get("rekeyed") or []),
+                    unseen=[list(x) for x in prev.get("unseen") or [] if isinstance(x, list)],
                     warnings=list(prev.get("warnings") or []),
                     seconds=float(prev.get("seconds", 0.0)),
                     fps=float(prev.get("fps", 0.0)),
@@ -643,6 +645,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             key_frame=r.key_frame,
             new_drawings=r.new_drawings,
             rekeyed=r.rekeyed,
+            unseen=r.unseen,
             warnings=r.warnings,
             **r.digest,
             stage_seconds=r.stage_seconds,
@@ -661,6 +664,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         key_frame=r.key_frame,
         new_drawings=r.new_drawings,
         rekeyed=r.rekeyed,
+        unseen=r.unseen,
         warnings=r.warnings,
         seconds=r.run_seconds,
         wall_seconds=wall,
@@ -737,6 +741,15 @@ def _frames(frames: list[int], shown: int = 4) -> str:
     return ",".join(map(str, frames[:shown])) + more
 
 
+def _spans(spans: list[list[int]], shown: int = 2) -> str:
+    """Stretches of frames for a table cell (``first-last``): the first few, then how
+    many more."""
+    if not spans:
+        return "-"
+    more = f" +{len(spans) - shown}" if len(spans) > shown else ""
+    return ",".join(f"{a}-{b}" for a, b in spans[:shown]) + more
+
+
 def _short(ref: Path, source: Path, root: Path) -> str:
     base = source if source.is_dir() else source.parent
     for anchor in (base, root):
@@ -748,15 +761,25 @@ def _short(ref: Path, source: Path, root: Path) -> str:
 
 
 def format_table(report: BatchReport) -> str:
-    """The summary table of a run: cut, frames, keyframe, new drawings, fps, status, error."""
-    rows = [["cut", "frames", "key", "new drawings", "fps", "status", "error"]]
+    """The summary table of a run: cut, frames, keyframe, new drawings, new views, fps,
+    status, error."""
+    rows = [["cut", "frames", "key", "new drawings", "new views", "fps", "status", "error"]]
     for o in report.outcomes:
         fps = f"{o.fps:.1f}" if o.fps else "-"
         status = "done earlier" if o.status == "skipped" else o.status
         key = str(o.key_frame) if o.key_frame is not None else "-"
         frames = str(o.frames) if o.frames else "-"
         rows.append(
-            [o.name, frames, key, _frames(o.new_drawings), fps, status, _clip(o.error or "")]
+            [
+                o.name,
+                frames,
+                key,
+                _frames(o.new_drawings),
+                _spans(o.unseen),
+                fps,
+                status,
+                _clip(o.error or ""),
+            ]
         )
     d = report.to_dict()
     c = d["counts"]

@@ -80,6 +80,8 @@ class CutResult:
     # Frames with mostly new lines (new shots, new characters), and those re-keyed.
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
+    # Stretches (first, last sampled frame) that no longer show their keyframe's drawing.
+    unseen: list[list[int]] = field(default_factory=list)
     # What the engine warned of while colouring it (printed by the driver, named).
     warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -210,6 +212,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         key_frame=result.ref_frame,
         new_drawings=list(result.stats.new_drawings),
         rekeyed=list(result.stats.rekeyed),
+        unseen=[list(s) for s in result.stats.unseen],
         warnings=warned,
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
