@@ -93,28 +93,25 @@ def two_views() -> tuple[np.ndarray, list[np.ndarray]]:
     return ref, first + second
 
 
-def test_the_engine_warns_of_frames_that_leave_the_keyframes_view(
-    two_views, caplog: pytest.LogCaptureFixture
-) -> None:
-    ref, frames = two_views
+def _colour(ref, frames, caplog: pytest.LogCaptureFixture) -> tuple[Colorizer, list[str]]:
+    """Classical propagation over ``frames``: the colorizer and its new-view warnings."""
     col = Colorizer(ref, ColorizeOptions(temporal="classical", keyframe_mode="copy"))
     with caplog.at_level(logging.WARNING, logger="celcolor"):
         out = list(col.colorize(frames))
-    assert len(out) == 24
+    assert len(out) == len(frames)
+    return col, [r.getMessage() for r in caplog.records if "no longer show" in r.getMessage()]
+
+
+def test_the_engine_warns_of_frames_that_leave_the_keyframes_view(two_views, caplog) -> None:
+    col, said = _colour(*two_views, caplog)
     assert col.stats.unseen == [(12, 20)]
-    said = [r.getMessage() for r in caplog.records if "no longer show" in r.getMessage()]
     assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 12:key.png" in said[0]
 
 
-def test_the_engine_is_quiet_while_the_view_holds(
-    two_views, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_the_engine_is_quiet_while_the_view_holds(two_views, caplog) -> None:
     ref, frames = two_views
-    col = Colorizer(ref, ColorizeOptions(temporal="classical", keyframe_mode="copy"))
-    with caplog.at_level(logging.WARNING, logger="celcolor"):
-        list(col.colorize(frames[:12]))
-    assert col.stats.unseen == []
-    assert not [r for r in caplog.records if "no longer show" in r.getMessage()]
+    col, said = _colour(ref, frames[:12], caplog)
+    assert col.stats.unseen == [] and said == []
 
 
 def test_a_pinned_reference_for_the_new_view_silences_it(two_views) -> None:
