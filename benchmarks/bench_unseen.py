@@ -7,7 +7,9 @@ records the stretches :mod:`celcolor.engine.views` finds (``stats.unseen``):
 
 - the real colour clips (first-frame protocol, each first shot whole, up to
   ``--frames``), where the truth says how good the carried colours are: the mean
-  PSNR of frames inside a warned stretch against the rest;
+  PSNR of frames inside a warned stretch against the rest, and inside it again once
+  the advice is followed (the truth of the frame the warning names, pinned there as
+  a second key);
 - the real line-art cuts with a colour reference (no truth: the warnings only);
 - the synthetic suite (6 presets at 640x360 and 1280x720, 48 frames), where every
   frame shows the keyframe's view (shapes move over a set that pans at most a little):
@@ -37,12 +39,17 @@ from celcolor.bench.cases import first_frame_cases, synthetic_cases
 from celcolor.engine import ColorizeOptions, Colorizer
 from celcolor.metrics import psnr
 
+ADVICE_ROUNDS = 3  # keys added at most, one per run, where the warning names them
+
 
 def colour(
-    reference: np.ndarray, sketches: list[np.ndarray], **options
+    reference: np.ndarray | None,
+    sketches: list[np.ndarray],
+    pinned: dict[int, np.ndarray] | None = None,
+    **options,
 ) -> tuple[list[np.ndarray], Colorizer, float]:
     """Classical propagation over a cut: its frames, the colorizer (stats), seconds."""
-    col = Colorizer(reference, ColorizeOptions(temporal="classical", **options))
+    col = Colorizer(reference, ColorizeOptions(temporal="classical", **options), pinned=pinned)
     t0 = time.perf_counter()
     out = list(col.colorize(sketches))
     return out, col, time.perf_counter() - t0
@@ -66,6 +73,21 @@ def row(name: str, suite: str, frames: int, col: Colorizer, seconds: float) -> d
     }
 
 
+def follow_advice(case, unseen: list[list[int]]) -> dict:
+    """Do what the warning asks, up to ``ADVICE_ROUNDS`` times: pin a reference (here the
+    truth) to the frame it names and colour again. Returns the keys added, what is
+    still warned of, and the last run's PSNR (frames 1 on)."""
+    keys = {case.ref_frame: case.reference}
+    for _ in range(ADVICE_ROUNDS):
+        if not unseen:
+            break
+        keys[unseen[0][0]] = case.truth[unseen[0][0]]
+        out, col, _ = colour(None, case.sketches, keys, keyframe_mode="copy", lines="fill")
+        unseen = [list(x) for x in col.stats.unseen]
+        scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]
+    return {"keys": sorted(set(keys) - {case.ref_frame}), "unseen": unseen, "psnr": scores}
+
+
 def run(data: Path, frames: int) -> list[dict]:
     rows = []
     for case in first_frame_cases(colour_clips(data), max_frames=frames):
@@ -73,6 +95,8 @@ def run(data: Path, frames: int) -> list[dict]:
         r = row(case.name, "real colour clips", len(out), col, dt)
         scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]
         r["psnr"] = scores  # frames 1.. (frame 0 is the reference)
+        if r["unseen"]:
+            r["advised"] = follow_advice(case, r["unseen"])
         rows.append(r)
         print(f"{r['suite']:18s} {case.name[:32]:32s} {r['frames']:4d} {r['unseen']}", flush=True)
     for cut in lineart_cuts(data):
@@ -117,16 +141,24 @@ def summary(rows: list[dict]) -> str:
     for label, scores in groups.items():
         mean = f"{np.mean(scores):.2f}" if scores else "n/a"
         lines.append(f"| {label} | {len(scores)} | {mean} |")
-    lines += ["", "Per warned clip:", "", "| clip | before (dB) | inside (dB) | frames inside |"]
-    lines += ["|---|---|---|---|"]
+    lines += ["", "Per warned clip; then after doing what the warning asks: pin the truth of"]
+    lines[-1] += " the frame it names as a key and run again, up to"
+    lines[-1] += f" {ADVICE_ROUNDS} times (the keys' own frames left out):"
+    lines += ["", "| clip | before (dB) | inside (dB) | frames inside | keys added |"]
+    lines[-1] += " inside, keyed (dB) | still warned |"
+    lines += ["|---|---|---|---|---|---|---|"]
     for r in (r for r in real if r["unseen"]):
         index = np.arange(1, len(r["psnr"]) + 1)
         scores = np.asarray(r["psnr"])
         warned = np.array([inside(i, r["unseen"]) for i in index])
         before = index < r["unseen"][0][0]
+        advised = r["advised"]
+        keyed = np.asarray(advised["psnr"])[warned & ~np.isin(index, advised["keys"])]
+        after = ", ".join(f"{a} to {b}" for a, b in advised["unseen"]) or "-"
+        added = ", ".join(map(str, advised["keys"]))
         lines.append(
             f"| {r['name']} | {scores[before].mean():.2f} | {scores[warned].mean():.2f} "
-            f"| {int(warned.sum())} |"
+            f"| {int(warned.sum())} | {added} | {keyed.mean():.2f} | {after} |"
         )
     lines += ["", "| suite | cut | frames | warned stretches (first to last sample) |"]
     lines += ["|---|---|---|---|"]
