@@ -1193,8 +1193,8 @@ class Colorizer:
             "frames %s no longer show the drawing of the keyframe their colours come "
             "from: their lines match it no better than unrelated drawings do (checked every "
             "%dth frame; a camera move onto a new view, or another shot). The reference may "
-            "not show what they do, and their colours were carried there, not seen. If they "
-            "look wrong, pin a reference to frame %d (--ref %d:key.png; in a batch, "
+            "not show what they do, and then nothing in it vouches for their colours. If "
+            "they look wrong, pin a reference to frame %d (--ref %d:key.png; in a batch, "
             "ref_%04d.png in the cut's folder)",
             shown,
             SAMPLE_EVERY,
