@@ -1097,8 +1097,7 @@ class Colorizer:
                         f"frame size changed mid-cut: {shape[1]}x{shape[0]} then "
                         f"{sketch.shape[1]}x{sketch.shape[0]} (frame {key})"
                     )
-                self._views.add_key(key, frame.drawing)
-                out_key, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
+                out_key, state = self._reference_key(sketch, frame, key)
                 back_state = state
                 outputs: list[Path] = []
                 for i, p in reversed(list(enumerate(held))):
@@ -1118,8 +1117,7 @@ class Colorizer:
                 count = i + 1
                 if shape is None:
                     shape = sketch.shape[:2]
-                    self._views.add_key(key, frame.drawing)
-                    out, state = self._keyframe(sketch, frame, self._ref_for_frame[key])
+                    out, state = self._reference_key(sketch, frame, key)
                     yield out
                     continue
                 if sketch.shape[:2] != shape:
@@ -1264,9 +1262,8 @@ class Colorizer:
         """Colour frame ``index`` after ``state``: re-key, per-frame, or propagate."""
         self._carried_across = False
         if index in self._ref_for_frame:
-            self._views.add_key(index, frame.drawing)
             log.info("frame %d: re-keyed from its pinned reference", index)
-            return self._keyframe(sketch, frame, self._ref_for_frame[index])
+            return self._reference_key(sketch, frame, index)
         t0 = time.perf_counter()
         self._views.check(index, lambda: frame.drawing)
         self.stats.add_time("views", time.perf_counter() - t0)
@@ -1416,6 +1413,13 @@ class Colorizer:
         placements = [place_reference(sketch, r, framed=False) for r in self.references]
         best = int(np.argmax([p.overlap for p in placements]))
         return best, placements[best]
+
+    def _reference_key(self, sketch: np.ndarray, frame: FrameAnalysis, index: int):
+        """Colour frame ``index`` from the reference that keys it (the keyframe, or one
+        pinned there); its drawing is then one the in-betweens are matched to
+        (:mod:`views`)."""
+        self._views.add_key(index, frame.drawing)
+        return self._keyframe(sketch, frame, self._ref_for_frame[index])
 
     def _keyframe(
         self,
