@@ -28,14 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-import av
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_bench import colour_clips, default_data, lineart_cuts
 
-from celcolor.bench.cases import first_frame_cases, synthetic_cases
+from celcolor.bench.cases import first_frame_cases, lineart_cases, synthetic_cases
 from celcolor.engine import ColorizeOptions, Colorizer
 from celcolor.metrics import psnr
 
@@ -99,13 +97,10 @@ def run(data: Path, frames: int) -> list[dict]:
             r["advised"] = follow_advice(case, r["unseen"])
         rows.append(r)
         print(f"{r['suite']:18s} {case.name[:32]:32s} {r['frames']:4d} {r['unseen']}", flush=True)
-    for cut in lineart_cuts(data):
-        with av.open(str(cut.sketch)) as c:
-            sketches = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-        ref = np.ascontiguousarray(cv2.imread(str(cut.reference))[..., ::-1])
-        out, col, dt = colour(ref, sketches)
-        rows.append(row(cut.name, "real line art", len(out), col, dt))
-        print(f"{'real line art':18s} {cut.name[:32]:32s} {len(out):4d} {rows[-1]['unseen']}")
+    for case in lineart_cases(lineart_cuts(data), max_frames=frames):
+        out, col, dt = colour(case.reference, case.sketches)
+        rows.append(row(case.name, "real line art", len(out), col, dt))
+        print(f"{'real line art':18s} {case.name[:32]:32s} {len(out):4d} {rows[-1]['unseen']}")
     for case in synthetic_cases([(640, 360), (1280, 720)], 48):
         out, col, dt = colour(case.reference, case.sketches, keyframe_mode="copy")
         rows.append(row(case.name, "synthetic", len(out), col, dt))
