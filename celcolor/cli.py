@@ -49,7 +49,20 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         "default: <input>_color.mp4 beside the input",
     )
     add_encode_arguments(e)
-    e.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    e.add_argument(
+        "--keys-wanted",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write the frames the run's warnings name (new drawings, new views) to DIR: "
+        "each one's sketch, celcolor's draft of it to correct and pin back "
+        "(--ref N:DIR/frame_N_draft.png), and keys-wanted.json",
+    )
+    e.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (and an earlier --keys-wanted folder)",
+    )
     e.add_argument("--dry-run", action="store_true", help="print the resolved settings and stop")
 
 
@@ -57,6 +70,7 @@ def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
     from .engine.colorizer import check_references
     from .engine.pipeline import load_references
+    from .engine.wanted import check_keys_folder
     from .io import check_output, open_frames, resolve_output
 
     options = colour_options(args)
@@ -72,14 +86,23 @@ def _run_colour(args: argparse.Namespace) -> int:
                 "fps": source.fps,
             }
         check_output(Path(args.input), out, args.overwrite)
-        unpinned, pinned, _ = load_references(args.ref)
+        unpinned, pinned, ref_paths = load_references(args.ref)
         check_references([*unpinned, *pinned.values()])  # as a real run refuses them
+        if args.keys_wanted is not None:
+            check_keys_folder(
+                args.keys_wanted,
+                src=Path(args.input),
+                output=out,
+                references=ref_paths,
+                overwrite=args.overwrite,
+            )
         print(
             json.dumps(
                 {
                     "source": info,
                     "references": args.ref,
                     "output": str(out),
+                    "keys_wanted": None if args.keys_wanted is None else str(args.keys_wanted),
                     "colour": options.as_dict(),
                     "encode": vars(encode),
                 },
@@ -97,6 +120,7 @@ def _run_colour(args: argparse.Namespace) -> int:
             encode=encode,
             allow_truncated=args.allow_truncated,
             progress=update,
+            keys_wanted=args.keys_wanted,
         )
     finally:
         close()

@@ -295,6 +295,8 @@ def test_a_blend_trusts_neither_pass_across_a_new_drawing():
     col = Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned)
     out = list(col.colorize(sketches))
     assert col.stats.blended == 10 and 3 in col.stats.new_drawings
+    # Each shot took the pass from its own key: no colour crossed the change.
+    assert set(col.stats.new_drawings) == set(col.stats.covered)
 
     def accuracy(t: int) -> float:
         return region_accuracy(out[t], two.colour[t], two.regions[t], lines=two.lines[t]).region

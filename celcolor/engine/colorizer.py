@@ -124,6 +124,8 @@ class ColorizeStats:
             new shot, a new character, a large change of pose), re-keyed or not.
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
+        covered: new drawings that only one pass of a blended segment crossed; they
+            took the other pass's colours, so none was carried across them.
         unseen: ``(first, last)`` sampled frames of each stretch whose lines no longer
             match any keyframe's drawing (see :mod:`celcolor.engine.views`), set at
             the end of the run.
@@ -143,6 +145,7 @@ class ColorizeStats:
     blended: int = 0
     rekeyed: list[int] = field(default_factory=list)
     new_drawings: list[int] = field(default_factory=list)
+    covered: list[int] = field(default_factory=list)
     derived_tones: int = 0
     textured_frames: int = 0
     unconfident: list[float] = field(default_factory=list)
@@ -1154,6 +1157,11 @@ class Colorizer:
         self._say_carried_across()
         self._say_unseen()
 
+    @property
+    def keyframes(self) -> list[int]:
+        """The frames a reference colours (``ref_frame`` and the pinned ones), in order."""
+        return sorted(self._ref_for_frame)
+
     def _key_named(self, key: int) -> str:
         """The keyframe as the user named it: ``--ref-frame N`` or a pinned ``--ref N:``."""
         if self._pinned_only:
@@ -1162,7 +1170,8 @@ class Colorizer:
 
     def _say_carried_across(self) -> None:
         """Warn once, at the end, of new drawings whose colour was carried, not re-keyed."""
-        carried = sorted(set(self.stats.new_drawings) - set(self.stats.rekeyed))
+        s = self.stats
+        carried = sorted(set(s.new_drawings) - set(s.rekeyed) - set(s.covered))
         if not carried:
             return
         shown = ", ".join(map(str, carried[:8])) + (", ..." if len(carried) > 8 else "")
@@ -1241,6 +1250,11 @@ class Colorizer:
             backward_conf = self._region_visibility(frame, visible)
             if forward_broken != back_broken:  # one pass crossed a new drawing: the other
                 take_forward = np.full(frame.regions.count, back_broken)
+                if t in self.stats.new_drawings and t not in self.stats.rekeyed:
+                    # A new drawing to one pass only (the first frame of a shot seen
+                    # from the key before it, or its last seen from the key after)
+                    # takes the other pass whole: no colour crossed it.
+                    self.stats.covered.append(t)
             else:
                 take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
             colours = np.where(take_forward, forward, backward).astype(np.uint8)

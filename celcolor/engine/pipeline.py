@@ -30,6 +30,7 @@ from ..io.queues import lower_priority
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
 from .options import ColorizeOptions
+from .wanted import WantedKey, check_keys_folder, wanted_keys, write_wanted_keys
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class RunResult:
     stats: ColorizeStats
     stage_seconds: dict[str, float] = field(default_factory=dict)
     ref_frame: int = 0  # the first keyframe ("auto" resolved)
+    wanted: list[WantedKey] = field(default_factory=list)  # frames that want a key
+    keys_folder: Path | None = None  # where their sketches and drafts went, if asked
 
     @property
     def fps(self) -> float:
@@ -168,6 +171,7 @@ def colorize_video(
     encode: EncodeOptions | None = None,
     allow_truncated: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
+    keys_wanted: str | Path | None = None,
     **option_fields,
 ) -> RunResult:
     """Colour a cut (video file, image folder or single image) from a reference.
@@ -184,6 +188,10 @@ def colorize_video(
         allow_truncated: colour the frames of a truncated video up to the damage
             (with a warning) instead of failing.
         progress: called as ``progress(frames_done, total_or_None)`` after each frame.
+        keys_wanted: a folder for the frames the run's warnings name (new drawings,
+            new views): their sketches, celcolor's drafts of them and
+            ``keys-wanted.json`` (see :mod:`celcolor.engine.wanted`); replaced as a
+            whole, an earlier one only with ``encode.overwrite``.
 
     Returns:
         The :class:`RunResult`.
@@ -224,6 +232,15 @@ def colorize_video(
         for path in ref_paths:
             if path.resolve() == out_path.resolve():
                 raise InputError(f"the output would overwrite the reference: {out_path}")
+        keys_folder = Path(keys_wanted) if keys_wanted is not None else None
+        if keys_folder is not None:
+            check_keys_folder(
+                keys_folder,
+                src=src,
+                output=out_path,
+                references=ref_paths,
+                overwrite=encode.overwrite,
+            )
         if options.ref_frame == "auto":
             # Bad references and outputs are refused above and here, before the pass.
             check_references([*unpinned, *pinned.values()])
@@ -287,13 +304,25 @@ def colorize_video(
             finally:
                 stream.close()
     seconds = time.perf_counter() - t_start
+    stats = colorizer.stats
+    drawn = sorted(set(stats.new_drawings) - set(stats.covered))
+    wanted = wanted_keys(drawn, stats.unseen, colorizer.keyframes)
+    if keys_folder is not None:
+        write_wanted_keys(keys_folder, wanted, src, out_path)
+        log.info(
+            "keys wanted: %s; sketches and drafts in %s (keys-wanted.json)",
+            ", ".join(f"frame {w.frame}" for w in wanted) or "none",
+            keys_folder,
+        )
     return RunResult(
         output=out_path,
         frames=done,
         seconds=seconds,
-        stats=colorizer.stats,
-        stage_seconds=dict(colorizer.stats.seconds),
+        stats=stats,
+        stage_seconds=dict(stats.seconds),
         ref_frame=colorizer.key_frame,
+        wanted=wanted,
+        keys_folder=keys_folder,
     )
 
 

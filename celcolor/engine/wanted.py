@@ -1,0 +1,208 @@
+"""Keys wanted: the frames a run's warnings name, written out for an animator to paint.
+
+A run warns of frames that want a reference of their own: new drawings (a new shot,
+a new character) and stretches that no longer show their keyframe's view. Acting on
+that means finding those frames in the cut, painting them and pinning them
+(``--ref 37:key37.png``). With a keys folder the run does the finding: for every such
+frame it writes
+
+- ``frame_0037_sketch.<ext>``: the line art as given (a frame folder's own file,
+  copied; a video's frame as PNG);
+- ``frame_0037_draft.png``: what celcolor made of it, to correct rather than paint
+  from scratch;
+- ``keys-wanted.json``: the frames, why each is wanted, its time in the video, and the
+  ``--ref`` argument that pins the painted draft.
+
+The folder is written whole, beside its destination, and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CelcolorError, OutputError, UsageError
+from ..io import open_frames, write_image
+from ..io._atomic import replace_folder, temp_path_beside
+from .views import SAMPLE_EVERY
+
+__all__ = ["KEYS_FILE", "WantedKey", "check_keys_folder", "wanted_keys", "write_wanted_keys"]
+
+#: The record in a keys folder; its presence marks the folder as celcolor's to replace.
+KEYS_FILE = "keys-wanted.json"
+
+# New drawings closer than this to the previous one are one event (a whip pan or a
+# fast action makes several frames in a row count as new): one key, at its start.
+_SAME_EVENT = SAMPLE_EVERY
+
+
+@dataclass(frozen=True)
+class WantedKey:
+    """A frame that wants a reference of its own, and why."""
+
+    frame: int
+    reasons: tuple[str, ...]
+
+
+def wanted_keys(
+    new_drawings: Iterable[int],
+    unseen: Iterable[Sequence[int]],
+    keyframes: Iterable[int] = (),
+) -> list[WantedKey]:
+    """The frames a run's warnings name, in order, each once.
+
+    Args:
+        new_drawings: frames with mostly new lines (``ColorizeStats.new_drawings``);
+            a burst of them (each within ``SAMPLE_EVERY`` frames of the last) wants
+            one key, at its first frame.
+        unseen: ``(first, last)`` stretches that no longer show their keyframe's
+            drawing (``ColorizeStats.unseen``); each wants a key at its first frame,
+            or at the start of the burst of new drawings it lies in.
+        keyframes: frames that have a reference already; never wanted.
+    """
+    keyed = set(keyframes)
+    bursts: list[list[int]] = []
+    for f in sorted(set(new_drawings) - keyed):
+        if bursts and f - bursts[-1][-1] <= _SAME_EVENT:
+            bursts[-1].append(f)
+        else:
+            bursts.append([f])
+    reasons: dict[int, list[str]] = {}
+    for b in bursts:
+        span = f"frames {b[0]} to {b[-1]}" if len(b) > 1 else f"frame {b[0]}"
+        reasons.setdefault(b[0], []).append(f"new drawing ({span}: mostly new lines)")
+    for first, last, *_ in unseen:
+        if first in keyed:
+            continue
+        at = next((b[0] for b in bursts if b[0] <= first <= b[-1]), first)
+        reasons.setdefault(at, []).append(
+            f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
+        )
+    return [WantedKey(f, tuple(reasons[f])) for f in sorted(reasons)]
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_keys_folder(
+    dest: Path,
+    *,
+    src: Path,
+    output: Path,
+    references: Iterable[Path] = (),
+    overwrite: bool = False,
+) -> None:
+    """Refuse a keys folder the run could not write or must not replace (before the run).
+
+    Raises :class:`UsageError` when ``dest`` is in the input, the output or a
+    reference's way, holds a reference, or holds files celcolor did not write; and
+    when it holds an earlier keys folder and ``overwrite`` is not given.
+    """
+    d, s, o = dest.resolve(), src.resolve(), output.resolve()
+    if _inside(d, s) or _inside(s, d):
+        raise UsageError(
+            f"--keys-wanted {dest}: the keys folder and the input {src} must not contain each other"
+        )
+    if _inside(d, o) or _inside(o, d):
+        raise UsageError(
+            f"--keys-wanted {dest}: the keys folder and the output {output} must not "
+            "contain each other"
+        )
+    for ref in references:
+        if _inside(ref.resolve(), d):
+            raise UsageError(
+                f"--keys-wanted {dest}: the reference {ref} lies in it, and the folder is "
+                "replaced by this run; move the painted key out, or give another folder"
+            )
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"--keys-wanted {dest}: is a file; give a folder")
+    if dest.is_dir() and any(dest.iterdir()):
+        if not (dest / KEYS_FILE).is_file():
+            raise UsageError(
+                f"--keys-wanted {dest}: the folder holds files celcolor did not write; "
+                "give a new or empty folder"
+            )
+        if not overwrite:
+            raise UsageError(
+                f"--keys-wanted {dest}: holds the keys of an earlier run; give --overwrite "
+                "to replace them, or another folder"
+            )
+    if not dest.parent.is_dir():
+        raise UsageError(f"--keys-wanted {dest}: the folder {dest.parent} does not exist")
+
+
+def write_wanted_keys(
+    dest: Path, wanted: list[WantedKey], src: Path, output: Path
+) -> list[dict[str, object]]:
+    """Write the sketch and the draft of every wanted frame, and ``keys-wanted.json``,
+    into a new folder renamed to ``dest`` when complete (an earlier one is replaced).
+
+    ``src`` is the cut as coloured, ``output`` what the run wrote (its frames are the
+    drafts). Returns the records written to ``keys-wanted.json``.
+    """
+    tmp = temp_path_beside(dest)
+    try:
+        tmp.mkdir()
+        records = _export(tmp, dest, wanted, src, output)
+        (tmp / KEYS_FILE).write_text(
+            json.dumps({"output": str(output), "keys": records}, indent=2) + "\n"
+        )
+        replace_folder(tmp, dest)
+    except (OSError, CelcolorError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise OutputError(
+            f"{dest}: the keys wanted could not be written ({why}); the output {output} is complete"
+        ) from e
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return records
+
+
+def _export(
+    tmp: Path, dest: Path, wanted: list[WantedKey], src: Path, output: Path
+) -> list[dict[str, object]]:
+    by_frame = {w.frame: w for w in wanted}
+    records: dict[int, dict[str, object]] = {}
+    last = max(by_frame, default=-1)
+    if last < 0:
+        return []
+    with open_frames(src) as source:
+        files = getattr(source, "files", None)
+        for frame in source:
+            if frame.index > last:
+                break
+            if frame.index not in by_frame:
+                continue
+            stem = f"frame_{frame.index:04d}"
+            if files is not None:  # a frame folder: the animator's own file, untouched
+                sketch = f"{stem}_sketch{files[frame.index].suffix.lower()}"
+                shutil.copyfile(files[frame.index], tmp / sketch)
+            else:
+                sketch = f"{stem}_sketch.png"
+                write_image(tmp / sketch, frame.image)
+            draft = f"{stem}_draft.png"
+            records[frame.index] = {
+                "frame": frame.index,
+                "time": None if frame.time is None else round(frame.time, 6),
+                "source_name": frame.name,
+                "why": list(by_frame[frame.index].reasons),
+                "sketch": sketch,
+                "draft": draft,
+                "ref": f"{frame.index}:{dest / draft}",
+            }
+    drafted = set()
+    with open_frames(output) as coloured:
+        for frame in coloured:
+            if frame.index > last:
+                break
+            if frame.index in records:
+                write_image(tmp / str(records[frame.index]["draft"]), frame.image)
+                drafted.add(frame.index)
+    for f in set(records) - drafted:  # the output is shorter (a truncated input)
+        records[f].update(draft=None, ref=None)
+    return [records[f] for f in sorted(records)]

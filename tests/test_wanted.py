@@ -1,0 +1,131 @@
+"""Keys wanted: the frames a run's warnings name, written out to paint and pin back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import decode_rgb, moved_view, run_cli, sketch_of, snapshot, view_drawing
+
+from celcolor.engine import colorize_video
+from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
+from celcolor.io import open_writer, read_image, write_image
+
+
+def test_a_burst_of_new_drawings_wants_one_key_and_a_new_view_joins_it() -> None:
+    wanted = wanted_keys(
+        new_drawings=[12, 13, 15, 40, 60], unseen=[(13, 28), (44, 52)], keyframes=[0, 60]
+    )
+    assert [w.frame for w in wanted] == [12, 40, 44]
+    assert wanted[0] == WantedKey(
+        12,
+        (
+            "new drawing (frames 12 to 15: mostly new lines)",
+            "new view (frames 13 to 28 no longer show their keyframe's drawing)",
+        ),
+    )
+    assert wanted[1].reasons == ("new drawing (frame 40: mostly new lines)",)
+    assert wanted[2].reasons[0].startswith("new view (frames 44 to 52")
+    assert wanted_keys([], [], [0]) == []
+
+
+def _two_view_cut(tmp_path: Path) -> tuple[Path, Path]:
+    """24 frames: a drawing panned for 12 frames, then another drawing (frame 12 on)."""
+    frames = tmp_path / "cut"
+    frames.mkdir()
+    for i in range(24):
+        ink = moved_view(view_drawing(0 if i < 12 else 1), i % 12, 0, 0)
+        write_image(frames / f"f{i:02d}.png", sketch_of(ink))
+    ref = np.full((192, 320, 3), 200, np.uint8)
+    ref[view_drawing(0) > 128] = 0
+    ref[:96, :160] = (60, 60, 200)
+    write_image(tmp_path / "key.png", ref)
+    return frames, tmp_path / "key.png"
+
+
+def test_the_frames_a_run_warns_of_are_written_out_and_pinning_one_quiets_the_run(
+    tmp_path: Path,
+) -> None:
+    """The CLI writes frame 12's own file and its draft; pinned back, nothing is wanted."""
+    frames, key = _two_view_cut(tmp_path)
+    out, keys = tmp_path / "out", tmp_path / "keys"
+    before = snapshot(frames)
+    proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "--keys-wanted", keys)
+    assert proc.returncode == 0, proc.stderr
+    assert "keys wanted: frame 12;" in proc.stderr
+    record = json.loads((keys / KEYS_FILE).read_text())
+    assert [k["frame"] for k in record["keys"]] == [12]
+    got = record["keys"][0]
+    assert any(w.startswith("new view (frames 12 to 20") for w in got["why"])
+    assert got["ref"] == f"12:{keys / 'frame_0012_draft.png'}"
+    assert (keys / got["sketch"]).read_bytes() == (frames / "f12.png").read_bytes()
+    assert np.array_equal(read_image(keys / got["draft"]), read_image(out / "f12.png"))
+    assert sorted(p.name for p in keys.iterdir()) == [
+        "frame_0012_draft.png",
+        "frame_0012_sketch.png",
+        KEYS_FILE,
+    ]
+    assert snapshot(frames) == before
+
+    # The animator corrects the draft, keeps it outside the keys folder and pins it.
+    painted = tmp_path / "key12.png"
+    shutil.copyfile(keys / got["draft"], painted)
+    again = run_cli(
+        frames, "--ref", key, "--ref", f"12:{painted}", "-o", f"{tmp_path / 'out2'}/",
+        "--keys-wanted", keys, "--overwrite", "-q",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "no longer show" not in again.stderr
+    assert "mostly new lines" not in again.stderr  # frame 11, seen from 12, took frame 0's pass
+    assert json.loads((keys / KEYS_FILE).read_text())["keys"] == []
+    assert sorted(p.name for p in keys.iterdir()) == [KEYS_FILE]
+
+
+def test_a_video_cut_gets_its_decoded_frame_as_the_sketch(tmp_path: Path) -> None:
+    frames, key = _two_view_cut(tmp_path)
+    video = tmp_path / "cut.mkv"
+    with open_writer(video, width=320, height=192, fps=24.0, codec="ffv1") as w:
+        for f in sorted(frames.iterdir()):
+            w.write(read_image(f))
+    result = colorize_video(video, key, tmp_path / "out.mkv", keys_wanted=tmp_path / "keys")
+    assert [w.frame for w in result.wanted] == [12]
+    record = json.loads((tmp_path / "keys" / KEYS_FILE).read_text())["keys"][0]
+    assert record["sketch"] == "frame_0012_sketch.png"
+    assert record["time"] == pytest.approx(12 / 24.0)
+    assert np.array_equal(read_image(tmp_path / "keys" / record["sketch"]), decode_rgb(video)[12])
+    draft = read_image(tmp_path / "keys" / record["draft"])
+    assert np.array_equal(draft, decode_rgb(tmp_path / "out.mkv")[12])
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["inside the input", "holding other files", "an earlier run's", "holding the reference"],
+)
+def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, where: str
+) -> None:
+    frames, key = _two_view_cut(tmp_path)
+    keys = tmp_path / "keys"
+    extra: list[object] = []
+    if where == "inside the input":
+        keys = frames / "keys"
+    elif where == "holding other files":
+        keys.mkdir()
+        (keys / "notes.txt").write_text("mine")
+    elif where == "an earlier run's":
+        keys.mkdir()
+        (keys / KEYS_FILE).write_text('{"keys": []}\n')
+    else:
+        keys.mkdir()
+        (keys / KEYS_FILE).write_text('{"keys": []}\n')
+        shutil.copyfile(key, keys / "key12.png")
+        extra = ["--ref", f"12:{keys / 'key12.png'}", "--overwrite"]
+    before = snapshot(tmp_path)
+    out = tmp_path / "out"
+    proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "--keys-wanted", keys, *extra)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "--keys-wanted" in proc.stderr
+    assert snapshot(tmp_path) == before  # nothing coloured, nothing replaced
