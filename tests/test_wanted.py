@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from conftest import decode_rgb, moved_view, run_cli, sketch_of, snapshot, view_drawing
 
-from celcolor.engine import colorize_video
+from celcolor.engine import EncodeOptions, colorize_video
+from celcolor.engine.batch import BatchOptions, run_batch
+from celcolor.engine.executors import ExecutorConfig
 from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
 from celcolor.io import open_writer, read_image, write_image
 
@@ -129,3 +131,35 @@ def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "--keys-wanted" in proc.stderr
     assert snapshot(tmp_path) == before  # nothing coloured, nothing replaced
+
+
+def test_a_batch_writes_each_cuts_keys_and_restores_a_done_cuts_without_colouring(
+    tmp_path: Path,
+) -> None:
+    frames, key = _two_view_cut(tmp_path)
+    root, out = tmp_path / "cuts", tmp_path / "coloured"
+    cut = root / "views"
+    shutil.copytree(frames, cut)
+    shutil.copyfile(key, cut / "reference.png")
+    opts = BatchOptions(
+        root, out, keys_wanted=True, run=ExecutorConfig(workers=0),
+        encode=EncodeOptions(preset="ultrafast"),
+    )  # fmt: skip
+    (o,) = run_batch(opts).outcomes
+    assert o.status == "done" and [w["frame"] for w in o.wanted] == [12]
+    keys = out / "keys-wanted" / "views"
+    record = json.loads((keys / KEYS_FILE).read_text())["keys"]
+    assert [k["frame"] for k in record] == [12]
+    assert (keys / "frame_0012_sketch.png").read_bytes() == (cut / "f12.png").read_bytes()
+    assert (
+        json.loads((out / "batch-report.json").read_text())["cuts"][0]["wanted"][0]["frame"] == 12
+    )
+
+    shutil.rmtree(keys)
+    output = out / "views"
+    coloured = snapshot(output)
+    (again,) = run_batch(opts).outcomes
+    assert again.status == "skipped" and (keys / "frame_0012_draft.png").is_file()
+    assert snapshot(output) == coloured  # the keys came from the output, not a new colouring
+    draft = read_image(keys / "frame_0012_draft.png")
+    assert np.array_equal(draft, read_image(output / "f12.png"))

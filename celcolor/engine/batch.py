@@ -43,10 +43,11 @@ from .batch_manifest import (
     remove_stale_temps,
     write_json_atomic,
 )
-from .batch_worker import CutJob, CutResult
+from .batch_worker import CutJob, CutResult, frames_source
 from .executors import ExecutorConfig, import_ray, make_executor
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions
+from .wanted import KEYS_FILE, WantedKey, refresh_keys_folder, wanted_keys
 
 __all__ = [
     "BatchOptions",
@@ -62,6 +63,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: The folder under the output that holds each cut's keys wanted (``--keys-wanted``).
+KEYS_FOLDER = "keys-wanted"
 
 _FINGERPRINT_THREADS = 8  # reading heads and tails of files is I/O bound (shared storage)
 
@@ -82,6 +86,8 @@ class BatchOptions:
             None: mp4 for a video cut, PNG frames for a frame-folder cut.
         allow_truncated: colour damaged videos up to the damage instead of failing them.
         force: re-do every cut, done or not.
+        keys_wanted: write the frames each cut's warnings name (its sketch, the draft)
+            to ``<output>/keys-wanted/<cut name>/`` (see :mod:`celcolor.engine.wanted`).
         run: where the cuts run (executor, workers, threads, Ray settings).
     """
 
@@ -93,6 +99,7 @@ class BatchOptions:
     format: str | None = None
     allow_truncated: bool = False
     force: bool = False
+    keys_wanted: bool = False
     run: ExecutorConfig = field(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
@@ -101,6 +108,10 @@ class BatchOptions:
         self.refs = Path(self.refs) if self.refs is not None else None
         if self.format is not None and self.format not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {self.format!r}")
+
+    def keys_folder(self, cut: Cut) -> Path | None:
+        """Where cut ``cut``'s keys wanted go, or None when not asked for."""
+        return self.output / KEYS_FOLDER / cut.name if self.keys_wanted else None
 
     def settings(self, fmt: str) -> dict[str, Any]:
         """The settings that shape a cut's output of format ``fmt`` (kept in the manifest)."""
@@ -128,6 +139,7 @@ class BatchOptions:
             "format": self.format,
             "allow_truncated": self.allow_truncated,
             "force": self.force,
+            "keys_wanted": str(self.output / KEYS_FOLDER) if self.keys_wanted else None,
             "run": self.run.describe(),
         }
 
@@ -207,6 +219,7 @@ class CutOutcome:
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
     unseen: list[list[int]] = field(default_factory=list)
+    wanted: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -463,6 +476,7 @@ def _job(opts: BatchOptions, pc: PlannedCut) -> CutJob:
     colour = dataclasses.replace(opts.colour, ref_frame=pc.ref_frame)
     encode = dataclasses.replace(opts.encode, overwrite=pc.overwrite)
     cut = pc.cut
+    keys = opts.keys_folder(cut)
     return CutJob(
         name=cut.name,
         source=str(cut.source.absolute()),
@@ -472,6 +486,7 @@ def _job(opts: BatchOptions, pc: PlannedCut) -> CutJob:
         options=colour.as_dict(),
         encode=dataclasses.asdict(encode),
         allow_truncated=opts.allow_truncated,
+        keys_wanted=str(keys.absolute()) if keys is not None else None,
     )
 
 
@@ -532,16 +547,20 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     new_drawings=list(prev.get("new_drawings") or []),
                     rekeyed=list(prev.get("rekeyed") or []),
                     unseen=[list(x) for x in prev.get("unseen") or [] if isinstance(x, list)],
+                    wanted=_recorded_wanted(prev),
                     warnings=list(prev.get("warnings") or []),
                     seconds=float(prev.get("seconds", 0.0)),
                     fps=float(prev.get("fps", 0.0)),
                 )
+                _keys_of_skipped(opts, pc, outcomes[pc.cut.name])
             elif pc.action == "fail":
                 outcomes[pc.cut.name] = _outcome(pc, "failed", error=pc.reason)
                 manifest.cuts[pc.cut.name] = pc.entry("failed", error=pc.reason, finished=now_iso())
         to_run = plan.to_run()
         # Remove what a killed run left half-written, before any worker starts writing.
-        ours = [pc.output for pc in to_run] + [
+        ours = [pc.output for pc in to_run]
+        ours += [k for pc in to_run if (k := opts.keys_folder(pc.cut)) is not None]
+        ours += [
             opts.output / MANIFEST_NAME,
             opts.output / REPORT_NAME,
         ]
@@ -631,6 +650,32 @@ def _execute(
         return ex.startup_seconds
 
 
+def _recorded_wanted(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The keys a manifest entry wants; for an entry older than the record, derived
+    from its new drawings and new views (a batch cut has one keyframe)."""
+    if isinstance(entry.get("wanted"), list):
+        return [w for w in entry["wanted"] if isinstance(w, dict) and "frame" in w]
+    key = entry.get("key_frame")
+    unseen = [x for x in entry.get("unseen") or [] if isinstance(x, list) and len(x) == 2]
+    keys = wanted_keys(entry.get("new_drawings") or [], unseen, [key] if key is not None else [])
+    return [w.as_dict() for w in keys]
+
+
+def _keys_of_skipped(opts: BatchOptions, pc: PlannedCut, outcome: CutOutcome) -> None:
+    """Write the keys folder of a cut done earlier, from its recorded keys and output,
+    when keys are asked for now and the folder is missing (no need to re-colour)."""
+    dest = opts.keys_folder(pc.cut)
+    if dest is None or not outcome.wanted or (dest / KEYS_FILE).is_file():
+        return
+    wanted = [WantedKey.from_dict(w) for w in outcome.wanted]
+    try:
+        with frames_source(_job(opts, pc)) as src:
+            refresh_keys_folder(dest, wanted, src, pc.output)
+    except CelcolorError as e:
+        log.warning("%s: %s", pc.cut.name, e)
+        outcome.warnings.append(str(e))
+
+
 def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float) -> CutOutcome:
     """Write a finished cut into the manifest and make its outcome (and say its warnings)."""
     for warning in r.warnings:
@@ -646,6 +691,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             new_drawings=r.new_drawings,
             rekeyed=r.rekeyed,
             unseen=r.unseen,
+            wanted=r.wanted,
             warnings=r.warnings,
             **r.digest,
             stage_seconds=r.stage_seconds,
@@ -665,6 +711,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         new_drawings=r.new_drawings,
         rekeyed=r.rekeyed,
         unseen=r.unseen,
+        wanted=r.wanted,
         warnings=r.warnings,
         seconds=r.run_seconds,
         wall_seconds=wall,

@@ -24,7 +24,15 @@ from .arguments import (
     colour_options,
     encode_options,
 )
-from .batch import BatchOptions, BatchPlan, BatchProgress, CutOutcome, format_plan, format_table
+from .batch import (
+    KEYS_FOLDER,
+    BatchOptions,
+    BatchPlan,
+    BatchProgress,
+    CutOutcome,
+    format_plan,
+    format_table,
+)
 from .batch_layout import FORMATS
 from .batch_manifest import MANIFEST_NAME, REPORT_NAME
 from .executors import EXECUTORS, ExecutorConfig
@@ -104,6 +112,13 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
         help="default: mp4 for a video cut, a folder of PNG frames for a frame-folder cut",
     )
     add_encode_arguments(e)
+    e.add_argument(
+        "--keys-wanted",
+        action="store_true",
+        help="write the frames each cut's warnings name (new drawings, new views) to "
+        "OUTPUT/keys-wanted/<cut>/: the sketch, celcolor's draft to correct and save as "
+        "ref_NNNN.png in the cut's folder, and keys-wanted.json",
+    )
     add_logging_arguments(p)
     return p
 
@@ -129,6 +144,7 @@ def options_from(args: argparse.Namespace) -> BatchOptions:
         format=args.format,
         allow_truncated=args.allow_truncated,
         force=args.force,
+        keys_wanted=args.keys_wanted,
         run=run_on,
     )
 
@@ -228,5 +244,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     print(format_table(report))
+    if opts.keys_wanted:
+        asking = [o for o in report.outcomes if o.wanted and o.status in ("done", "skipped")]
+        if asking:
+            frames = sum(len(o.wanted) for o in asking)
+            where = opts.output / KEYS_FOLDER
+            print(f"keys wanted: {frames} frame(s) of {len(asking)} cut(s) in {where}")
     print(f"report: {opts.output / REPORT_NAME}")
     return report.exit_code

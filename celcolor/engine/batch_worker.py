@@ -50,6 +50,8 @@ class CutJob:
         options: :class:`~celcolor.engine.ColorizeOptions` fields, ``ref_frame`` included.
         encode: :class:`~celcolor.engine.EncodeOptions` fields.
         allow_truncated: colour a damaged video up to the damage.
+        keys_wanted: the cut's keys folder (absolute; see
+            :func:`~celcolor.engine.wanted.refresh_keys_folder`), or None.
     """
 
     name: str
@@ -60,6 +62,7 @@ class CutJob:
     options: dict[str, Any]
     encode: dict[str, Any]
     allow_truncated: bool = False
+    keys_wanted: str | None = None
 
 
 @dataclass
@@ -82,6 +85,8 @@ class CutResult:
     rekeyed: list[int] = field(default_factory=list)
     # Stretches (first, last sampled frame) that no longer show their keyframe's drawing.
     unseen: list[list[int]] = field(default_factory=list)
+    # Frames that want a key of their own ({"frame": 12, "why": [...]}; WantedKey).
+    wanted: list[dict[str, Any]] = field(default_factory=list)
     # What the engine warned of while colouring it (printed by the driver, named).
     warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -179,7 +184,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         encode = EncodeOptions(**job.encode)
         # A worker has no console worth writing to: its lines would land unnamed in
         # the middle of the driver's progress bars. The driver prints them, named.
-        with _frames_source(job) as src, captured_warnings(pass_on=True) as warned:
+        with frames_source(job) as src, captured_warnings(pass_on=True) as warned:
             result = colorize_video(
                 src,
                 job.reference,
@@ -189,6 +194,8 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
                 allow_truncated=job.allow_truncated,
                 progress=progress,
             )
+            if job.keys_wanted is not None:
+                _write_keys(Path(job.keys_wanted), result, src)
         digest = output_digest(Path(result.output))
     except CelcolorError as e:
         return failed(
@@ -213,6 +220,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         new_drawings=list(result.stats.new_drawings),
         rekeyed=list(result.stats.rekeyed),
         unseen=[list(s) for s in result.stats.unseen],
+        wanted=[w.as_dict() for w in result.wanted],
         warnings=warned,
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
@@ -222,8 +230,18 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
     )
 
 
+def _write_keys(dest: Path, result: Any, src: Path) -> None:
+    """The cut's keys folder; a failure is a warning of the cut, which is coloured."""
+    from .wanted import refresh_keys_folder
+
+    try:
+        refresh_keys_folder(dest, result.wanted, src, Path(result.output))
+    except CelcolorError as e:
+        log.warning("%s", e)
+
+
 @contextlib.contextmanager
-def _frames_source(job: CutJob) -> Iterator[Path]:
+def frames_source(job: CutJob) -> Iterator[Path]:
     """The path to hand the engine: the video, the frame folder, or a staged copy of it.
 
     A frame folder that also holds its reference (or other reference-named images)

@@ -29,7 +29,14 @@ from ..io import open_frames, write_image
 from ..io._atomic import replace_folder, temp_path_beside
 from .views import SAMPLE_EVERY
 
-__all__ = ["KEYS_FILE", "WantedKey", "check_keys_folder", "wanted_keys", "write_wanted_keys"]
+__all__ = [
+    "KEYS_FILE",
+    "WantedKey",
+    "check_keys_folder",
+    "refresh_keys_folder",
+    "wanted_keys",
+    "write_wanted_keys",
+]
 
 #: The record in a keys folder; its presence marks the folder as celcolor's to replace.
 KEYS_FILE = "keys-wanted.json"
@@ -45,6 +52,15 @@ class WantedKey:
 
     frame: int
     reasons: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        """``{"frame": 12, "why": [...]}``, as manifests keep it."""
+        return {"frame": self.frame, "why": list(self.reasons)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> WantedKey:
+        """The inverse of :meth:`as_dict`."""
+        return cls(int(d["frame"]), tuple(str(w) for w in d.get("why") or ()))
 
 
 def wanted_keys(
@@ -206,3 +222,21 @@ def _export(
     for f in set(records) - drafted:  # the output is shorter (a truncated input)
         records[f].update(draft=None, ref=None)
     return [records[f] for f in sorted(records)]
+
+
+def refresh_keys_folder(dest: Path, wanted: list[WantedKey], src: Path, output: Path) -> None:
+    """A batch's keys folder of one cut: written when keys are wanted, an earlier one of
+    celcolor's removed when none are (a re-coloured cut that a new key quieted).
+
+    Raises :class:`OutputError` when ``dest`` holds files celcolor did not write.
+    """
+    if dest.is_dir() and any(dest.iterdir()) and not (dest / KEYS_FILE).is_file():
+        raise OutputError(
+            f"{dest}: holds files celcolor did not write; the keys wanted were not written"
+        )
+    if not wanted:
+        if dest.is_dir():
+            shutil.rmtree(dest)
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    write_wanted_keys(dest, wanted, src, output)
