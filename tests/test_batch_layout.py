@@ -247,3 +247,30 @@ def test_output_inside_input_is_a_usage_error(tree: Path) -> None:
         plan_batch(BatchOptions(tree, tree / "out"))
     with pytest.raises(UsageError, match="inside the input"):
         plan_batch(BatchOptions(tree, tree))
+
+
+def test_references_pinned_to_frames_beside_the_cuts_reference_are_its_keys(
+    tmp_path: Path,
+) -> None:
+    """A key per frame the warnings name: ref_0048.png beside ref.png (or ref_0000.png)."""
+    root = tmp_path / "cuts"
+    touch(root / "mixed" / "v.mp4")
+    touch(root / "mixed" / "ref.png")
+    touch(root / "mixed" / "ref_0048.png")
+    touch(root / "mixed" / "key_12.png")
+    frames(root / "pinned", n=60)
+    touch(root / "pinned" / "ref_0000.png")
+    touch(root / "pinned" / "ref_0030.png")
+    touch(root / "twice" / "v.mp4")
+    touch(root / "twice" / "ref_0012.png")
+    touch(root / "twice" / "key_12.jpg")
+    cuts, skipped = by_name(root)
+    m = cuts["mixed"]
+    assert (m.reference.name, m.ref_frame) == ("ref.png", None)
+    assert [(f, p.name) for f, p in m.keys] == [(12, "key_12.png"), (48, "ref_0048.png")]
+    assert m.rule == "video + reference + 2 pinned"
+    p = cuts["pinned"]
+    assert (p.reference.name, p.ref_frame) == ("ref_0000.png", 0)
+    assert [(f, q.name) for f, q in p.keys] == [(30, "ref_0030.png")]
+    assert p.frames is not None and len(p.frames) == 60  # no reference among the frames
+    assert "two references of frame 12" in skipped["twice"]

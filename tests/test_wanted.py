@@ -163,3 +163,27 @@ def test_a_batch_writes_each_cuts_keys_and_restores_a_done_cuts_without_colourin
     assert snapshot(output) == coloured  # the keys came from the output, not a new colouring
     draft = read_image(keys / "frame_0012_draft.png")
     assert np.array_equal(draft, read_image(output / "f12.png"))
+
+
+def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: Path) -> None:
+    """The loop the warning asks for: the draft, corrected, saved as ref_0012.png beside
+    the cut's reference; the cut is coloured again with both, and wants no key."""
+    frames, key = _two_view_cut(tmp_path)
+    root, out = tmp_path / "cuts", tmp_path / "coloured"
+    cut = root / "views"
+    shutil.copytree(frames, cut)
+    shutil.copyfile(key, cut / "reference.png")
+    opts = BatchOptions(
+        root, out, keys_wanted=True, run=ExecutorConfig(workers=0),
+        encode=EncodeOptions(preset="ultrafast"),
+    )  # fmt: skip
+    run_batch(opts)
+    keys = out / "keys-wanted" / "views"
+    shutil.copyfile(keys / "frame_0012_draft.png", cut / "ref_0012.png")
+    (o,) = run_batch(opts).outcomes
+    assert o.status == "done" and o.reason == "inputs changed"
+    assert (o.unseen, o.wanted) == ([], [])
+    assert not any("no longer show" in w for w in o.warnings)
+    assert not keys.exists()  # nothing is wanted now: the earlier keys went
+    entry = json.loads((out / "batch-manifest.json").read_text())["cuts"]["views"]
+    assert [k["frame"] for k in entry["fingerprint"]["keys"]] == [12]

@@ -482,6 +482,7 @@ def _job(opts: BatchOptions, pc: PlannedCut) -> CutJob:
         source=str(cut.source.absolute()),
         frames=[str(f.absolute()) for f in cut.frames] if cut.frames is not None else None,
         reference=str(cut.reference.absolute()),
+        keys=[(f, str(p.absolute())) for f, p in cut.keys],
         output=str(pc.output.absolute()),
         options=colour.as_dict(),
         encode=dataclasses.asdict(encode),

@@ -22,6 +22,7 @@ ignored.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections import Counter
@@ -67,6 +68,9 @@ class Cut:
         ref_frame: the frame the reference is pinned to by its name, or None (then the
             batch's default ``--ref-frame`` applies).
         rule: which layout rule found it (shown by ``--dry-run``).
+        keys: more references pinned to frames by their names (``ref_0048.png`` beside
+            ``ref.png``, or beside ``ref_0000.png``), as ``(frame, image)`` in frame
+            order: each colours its frame as a keyframe, as ``--ref 48:key.png`` does.
     """
 
     name: str
@@ -76,6 +80,7 @@ class Cut:
     reference: Path
     ref_frame: int | None
     rule: str
+    keys: tuple[tuple[int, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -290,11 +295,11 @@ class _Finder:
                 self._skip(rel, problem)
                 return True
             if ext is not None or refs_here:
-                ref, pin, rule = self._pick(ext, refs_here, "video")
+                ref, pin, rule, keys = self._pick(ext, refs_here, "video")
                 if ref is None:
                     self._skip(rel, rule)
                 else:
-                    self.cuts.append(Cut(folder_name, "video", left[0], None, ref, pin, rule))
+                    self.cuts.append(Cut(folder_name, "video", left[0], None, ref, pin, rule, keys))
                     if frames:  # perhaps the video's frames exported: say which is coloured
                         listed = ", ".join(p.name for p in frames[:3])
                         more = f" and {len(frames) - 3} more" if len(frames) > 3 else ""
@@ -339,26 +344,51 @@ class _Finder:
         if problem:
             self._skip(rel, f"{len(frames)} frame images but {problem}")
             return True
-        ref, pin, rule = self._pick(ext, refs_here, "frames")
+        ref, pin, rule, keys = self._pick(ext, refs_here, "frames")
         if ref is None:
             self._skip(rel, f"{len(frames)} frame images but {rule}")
             return True
-        self.cuts.append(Cut(folder_name, "images", folder, tuple(frames), ref, pin, rule))
+        self.cuts.append(Cut(folder_name, "images", folder, tuple(frames), ref, pin, rule, keys))
         return True
 
     def _pick(
         self, ext: Path | None, refs_here: list[tuple[Path, int | None]], kind: str
-    ) -> tuple[Path | None, int | None, str]:
-        """(reference, pinned frame, rule) or (None, None, why not)."""
+    ) -> tuple[Path | None, int | None, str, tuple[tuple[int, Path], ...]]:
+        """(reference, pinned frame, rule, more pinned references), or (None, None, why
+        not, ()). One reference may be unpinned; the others pin their frames."""
         if ext is not None:
-            return ext, None, f"{kind} + --refs"
-        if len(refs_here) == 1:
-            ref, pin = refs_here[0]
-            return ref, pin, f"{kind} + {'pinned ' if pin is not None else ''}reference"
-        if refs_here:
-            listed = ", ".join(p.name for p, _ in refs_here)
-            return None, None, f"several references ({listed}); keep one"
-        return None, None, self._no_ref_text()
+            return ext, None, f"{kind} + --refs", ()
+        if not refs_here:
+            return None, None, self._no_ref_text(), ()
+        plain = [p for p, pin in refs_here if pin is None]
+        if len(plain) > 1:
+            listed = ", ".join(p.name for p in plain)
+            return (
+                None,
+                None,
+                (
+                    f"several references ({listed}); keep one, or name the others after "
+                    "the frames they colour (ref_0048.png)"
+                ),
+                (),
+            )
+        pinned = sorted((pin, p) for p, pin in refs_here if pin is not None)
+        for (a, pa), (b, pb) in itertools.pairwise(pinned):
+            if a == b:
+                return (
+                    None,
+                    None,
+                    f"two references of frame {a} ({pa.name}, {pb.name}); keep one",
+                    (),
+                )
+        if plain:
+            ref, pin, keys = plain[0], None, tuple(pinned)
+        else:
+            (pin, ref), keys = pinned[0], tuple(pinned[1:])
+        rule = f"{kind} + {'pinned ' if pin is not None else ''}reference"
+        if keys:
+            rule += f" + {len(keys)} pinned"
+        return ref, pin, rule, keys
 
     def _no_ref_text(self) -> str:
         refs = f" or {self.refs.folder}/<cut name>.png" if self.refs is not None else ""

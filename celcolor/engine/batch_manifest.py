@@ -99,7 +99,7 @@ def _stat(path: Path) -> dict[str, int]:
 def fingerprint(cut: Cut, root: Path) -> dict[str, Any]:
     """What identifies a cut's inputs: sizes, mtimes and content hashes.
 
-    Reference: size, mtime and the sha256 of the whole file. Video: size, mtime and the
+    Reference (and each more pinned one): size, mtime and the sha256 of the whole file. Video: size, mtime and the
     sha256 of its first and last MB. Frame folder: the frame count, a sha256 over every
     frame's name, size and mtime, and the sha256 of the first and last frames. Paths are
     relative to the input folder, so a tree moved with its timestamps keeps its
@@ -115,6 +115,11 @@ def fingerprint(cut: Cut, root: Path) -> dict[str, Any]:
             "sha256": _sha256_file(cut.reference),
         }
         fp: dict[str, Any] = {"kind": cut.kind, "reference": ref, "ref_frame_pin": cut.ref_frame}
+        if cut.keys:  # only then: a cut of one reference keeps its earlier fingerprint
+            fp["keys"] = [
+                {"frame": f, "path": _rel(p, root), **_stat(p), "sha256": _sha256_file(p)}
+                for f, p in cut.keys
+            ]
         if cut.frames is None:
             st = _stat(cut.source)
             fp["video"] = {

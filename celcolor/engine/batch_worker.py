@@ -46,6 +46,7 @@ class CutJob:
         source: the video file or the folder of frames (absolute).
         frames: the frame files of a folder (absolute), or None for a video.
         reference: the reference image (absolute).
+        keys: more references pinned to frames, ``(frame, image)`` (absolute).
         output: where the output goes (absolute): a video file or a PNG folder.
         options: :class:`~celcolor.engine.ColorizeOptions` fields, ``ref_frame`` included.
         encode: :class:`~celcolor.engine.EncodeOptions` fields.
@@ -62,6 +63,7 @@ class CutJob:
     options: dict[str, Any]
     encode: dict[str, Any]
     allow_truncated: bool = False
+    keys: list[tuple[int, str]] = field(default_factory=list)
     keys_wanted: str | None = None
 
 
@@ -187,7 +189,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         with frames_source(job) as src, captured_warnings(pass_on=True) as warned:
             result = colorize_video(
                 src,
-                job.reference,
+                [job.reference, *((int(f), p) for f, p in job.keys)],
                 job.output,
                 options=options,
                 encode=encode,
