@@ -99,11 +99,11 @@ def _stat(path: Path) -> dict[str, int]:
 def fingerprint(cut: Cut, root: Path) -> dict[str, Any]:
     """What identifies a cut's inputs: sizes, mtimes and content hashes.
 
-    Reference (and each more pinned one): size, mtime and the sha256 of the whole file. Video: size, mtime and the
-    sha256 of its first and last MB. Frame folder: the frame count, a sha256 over every
-    frame's name, size and mtime, and the sha256 of the first and last frames. Paths are
-    relative to the input folder, so a tree moved with its timestamps keeps its
-    fingerprints.
+    Reference (and each more pinned one): size, mtime and the sha256 of the whole file.
+    Video: size, mtime and the sha256 of its first and last MB. Frame folder: the frame
+    count, a sha256 over every frame's name, size and mtime, and the sha256 of the first
+    and last frames. Paths are relative to the input folder, so a tree moved with its
+    timestamps keeps its fingerprints.
 
     Raises:
         InputError: a file cannot be read (the cut then fails with that message).

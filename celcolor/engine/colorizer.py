@@ -1178,8 +1178,9 @@ class Colorizer:
         log.warning(
             "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
             "%s; their colours were carried from other drawings. Pin a reference to such a "
-            "frame (--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder) or re-key "
-            "them from the reference (--rekey on)",
+            "frame (--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder; "
+            "--keys-wanted writes out such frames to paint) or re-key them from the "
+            "reference (--rekey on)",
             len(carried),
             shown,
             carried[0],
@@ -1202,7 +1203,7 @@ class Colorizer:
             "%dth frame; a camera move onto a new view, or another shot). The reference may "
             "not show what they do, and then nothing in it vouches for their colours. If "
             "they look wrong, pin a reference to frame %d (--ref %d:key.png; in a batch, "
-            "ref_%04d.png in the cut's folder)",
+            "ref_%04d.png in the cut's folder; --keys-wanted writes out such frames to paint)",
             shown,
             SAMPLE_EVERY,
             first,
