@@ -8,8 +8,8 @@ records the stretches :mod:`celcolor.engine.views` finds (``stats.unseen``):
 - the real colour clips (first-frame protocol, each first shot whole, up to
   ``--frames``), where the truth says how good the carried colours are: the mean
   PSNR of frames inside a warned stretch against the rest, and inside it again once
-  the advice is followed (the truth of the frame the warning names, pinned there as
-  a second key);
+  the advice is followed (the truth of the frame the warning names, the middle of
+  the first stretch, pinned there as a second key);
 - the real line-art cuts with a colour reference (no truth: the warnings only);
 - the synthetic suite (6 presets at 640x360 and 1280x720, 48 frames), where every
   frame shows the keyframe's view (shapes move over a set that pans at most a little):
@@ -35,6 +35,7 @@ from run_bench import colour_clips, default_data, lineart_cuts
 
 from celcolor.bench.cases import first_frame_cases, lineart_cases, synthetic_cases
 from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.engine.views import key_of
 from celcolor.metrics import psnr
 
 ADVICE_ROUNDS = 3  # keys added at most, one per run, where the warning names them
@@ -79,7 +80,8 @@ def follow_advice(case, unseen: list[list[int]]) -> dict:
     for _ in range(ADVICE_ROUNDS):
         if not unseen:
             break
-        keys[unseen[0][0]] = case.truth[unseen[0][0]]
+        at = key_of(unseen[0])  # the frame the warning names
+        keys[at] = case.truth[at]
         out, col, _ = colour(None, case.sketches, keys, keyframe_mode="copy", lines="fill")
         unseen = [list(x) for x in col.stats.unseen]
         scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]

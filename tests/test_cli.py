@@ -301,10 +301,13 @@ def test_dry_run_prints_settings_and_writes_nothing(
         "0",
         "--texture-persistence",
         "0.5",
+        "--keys-wanted",
+        tmp_path / "keys",
     )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["output"] == str(dst)
+    assert info["keys_wanted"] == str(tmp_path / "keys")
     assert info["source"]["frames"] == N
     assert info["source"]["size"] == [W, H]
     assert info["source"]["kind"] == "video"
@@ -653,5 +656,5 @@ def test_a_cut_that_leaves_its_keyframes_view_is_warned_of_once(tmp_path: Path) 
     proc = run_cli(frames, "--ref", tmp_path / "key.png", "-o", f"{out}/", "-q")
     assert proc.returncode == 0, proc.stderr
     said = [ln for ln in proc.stderr.splitlines() if "no longer show" in ln]
-    assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 12:key.png" in said[0]
+    assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 16:key.png" in said[0]
     assert len(list(out.glob("*.png"))) == 24

@@ -105,7 +105,7 @@ def _colour(ref, frames, caplog: pytest.LogCaptureFixture) -> tuple[Colorizer, l
 def test_the_engine_warns_of_frames_that_leave_the_keyframes_view(two_views, caplog) -> None:
     col, said = _colour(*two_views, caplog)
     assert col.stats.unseen == [(12, 20)]
-    assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 12:key.png" in said[0]
+    assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 16:key.png" in said[0]
 
 
 def test_the_engine_is_quiet_while_the_view_holds(two_views, caplog) -> None:

@@ -17,20 +17,23 @@ from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
 from celcolor.io import open_writer, read_image, write_image
 
 
-def test_a_burst_of_new_drawings_wants_one_key_and_a_new_view_joins_it() -> None:
+def test_each_new_view_wants_its_middle_and_a_burst_of_new_drawings_one_key() -> None:
     wanted = wanted_keys(
-        new_drawings=[12, 13, 15, 40, 60], unseen=[(13, 28), (44, 52)], keyframes=[0, 60]
+        new_drawings=[12, 13, 15, 40, 60, 80, 82],
+        unseen=[(13, 28), (44, 52)],
+        keyframes=[0, 60],
     )
-    assert [w.frame for w in wanted] == [12, 40, 44]
+    assert [w.frame for w in wanted] == [20, 48, 80]
     assert wanted[0] == WantedKey(
-        12,
+        20,
         (
             "new drawing (frames 12 to 15: mostly new lines)",
             "new view (frames 13 to 28 no longer show their keyframe's drawing)",
         ),
     )
-    assert wanted[1].reasons == ("new drawing (frame 40: mostly new lines)",)
-    assert wanted[2].reasons[0].startswith("new view (frames 44 to 52")
+    assert wanted[1].reasons[0] == "new drawing (frame 40: mostly new lines)"  # opens it
+    assert wanted[1].reasons[1].startswith("new view (frames 44 to 52")
+    assert wanted[2].reasons == ("new drawing (frames 80 to 82: mostly new lines)",)
     assert wanted_keys([], [], [0]) == []
 
 
@@ -51,37 +54,38 @@ def _two_view_cut(tmp_path: Path) -> tuple[Path, Path]:
 def test_the_frames_a_run_warns_of_are_written_out_and_pinning_one_quiets_the_run(
     tmp_path: Path,
 ) -> None:
-    """The CLI writes frame 12's own file and its draft; pinned back, nothing is wanted."""
+    """The CLI writes frame 16's own file and its draft; pinned back, nothing is wanted."""
     frames, key = _two_view_cut(tmp_path)
     out, keys = tmp_path / "out", tmp_path / "keys"
     before = snapshot(frames)
     proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "--keys-wanted", keys)
     assert proc.returncode == 0, proc.stderr
-    assert "keys wanted: frame 12;" in proc.stderr
+    assert "keys wanted: frame 16;" in proc.stderr
     record = json.loads((keys / KEYS_FILE).read_text())
-    assert [k["frame"] for k in record["keys"]] == [12]
+    assert [k["frame"] for k in record["keys"]] == [16]
     got = record["keys"][0]
     assert any(w.startswith("new view (frames 12 to 20") for w in got["why"])
-    assert got["ref"] == f"12:{keys / 'frame_0012_draft.png'}"
-    assert (keys / got["sketch"]).read_bytes() == (frames / "f12.png").read_bytes()
-    assert np.array_equal(read_image(keys / got["draft"]), read_image(out / "f12.png"))
+    assert got["ref"] == f"16:{keys / 'frame_0016_draft.png'}"
+    assert got["batch_name"] == "ref_0016.png"
+    assert (keys / got["sketch"]).read_bytes() == (frames / "f16.png").read_bytes()
+    assert np.array_equal(read_image(keys / got["draft"]), read_image(out / "f16.png"))
     assert sorted(p.name for p in keys.iterdir()) == [
-        "frame_0012_draft.png",
-        "frame_0012_sketch.png",
+        "frame_0016_draft.png",
+        "frame_0016_sketch.png",
         KEYS_FILE,
     ]
     assert snapshot(frames) == before
 
     # The animator corrects the draft, keeps it outside the keys folder and pins it.
-    painted = tmp_path / "key12.png"
+    painted = tmp_path / "key16.png"
     shutil.copyfile(keys / got["draft"], painted)
     again = run_cli(
-        frames, "--ref", key, "--ref", f"12:{painted}", "-o", f"{tmp_path / 'out2'}/",
+        frames, "--ref", key, "--ref", f"16:{painted}", "-o", f"{tmp_path / 'out2'}/",
         "--keys-wanted", keys, "--overwrite", "-q",
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "no longer show" not in again.stderr
-    assert "mostly new lines" not in again.stderr  # frame 11, seen from 12, took frame 0's pass
+    assert "mostly new lines" not in again.stderr  # frame 11, seen from 16, took frame 0's pass
     assert json.loads((keys / KEYS_FILE).read_text())["keys"] == []
     assert sorted(p.name for p in keys.iterdir()) == [KEYS_FILE]
 
@@ -93,18 +97,24 @@ def test_a_video_cut_gets_its_decoded_frame_as_the_sketch(tmp_path: Path) -> Non
         for f in sorted(frames.iterdir()):
             w.write(read_image(f))
     result = colorize_video(video, key, tmp_path / "out.mkv", keys_wanted=tmp_path / "keys")
-    assert [w.frame for w in result.wanted] == [12]
+    assert [w.frame for w in result.wanted] == [16]
     record = json.loads((tmp_path / "keys" / KEYS_FILE).read_text())["keys"][0]
-    assert record["sketch"] == "frame_0012_sketch.png"
-    assert record["time"] == pytest.approx(12 / 24.0)
-    assert np.array_equal(read_image(tmp_path / "keys" / record["sketch"]), decode_rgb(video)[12])
+    assert record["sketch"] == "frame_0016_sketch.png"
+    assert record["time"] == pytest.approx(16 / 24.0, abs=1e-3)  # mkv times are in ms
+    assert np.array_equal(read_image(tmp_path / "keys" / record["sketch"]), decode_rgb(video)[16])
     draft = read_image(tmp_path / "keys" / record["draft"])
-    assert np.array_equal(draft, decode_rgb(tmp_path / "out.mkv")[12])
+    assert np.array_equal(draft, decode_rgb(tmp_path / "out.mkv")[16])
 
 
 @pytest.mark.parametrize(
     "where",
-    ["inside the input", "holding other files", "an earlier run's", "holding the reference"],
+    [
+        "inside the input",
+        "around the output",
+        "holding other files",
+        "an earlier run's",
+        "holding the reference",
+    ],
 )
 def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     tmp_path: Path, where: str
@@ -112,8 +122,12 @@ def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     frames, key = _two_view_cut(tmp_path)
     keys = tmp_path / "keys"
     extra: list[object] = []
+    out = tmp_path / "out"
     if where == "inside the input":
         keys = frames / "keys"
+    elif where == "around the output":
+        keys.mkdir()
+        out = keys / "out"
     elif where == "holding other files":
         keys.mkdir()
         (keys / "notes.txt").write_text("mine")
@@ -123,10 +137,9 @@ def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     else:
         keys.mkdir()
         (keys / KEYS_FILE).write_text('{"keys": []}\n')
-        shutil.copyfile(key, keys / "key12.png")
-        extra = ["--ref", f"12:{keys / 'key12.png'}", "--overwrite"]
+        shutil.copyfile(key, keys / "key16.png")
+        extra = ["--ref", f"16:{keys / 'key16.png'}", "--overwrite"]
     before = snapshot(tmp_path)
-    out = tmp_path / "out"
     proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "--keys-wanted", keys, *extra)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "--keys-wanted" in proc.stderr
@@ -146,27 +159,27 @@ def test_a_batch_writes_each_cuts_keys_and_restores_a_done_cuts_without_colourin
         encode=EncodeOptions(preset="ultrafast"),
     )  # fmt: skip
     (o,) = run_batch(opts).outcomes
-    assert o.status == "done" and [w["frame"] for w in o.wanted] == [12]
+    assert o.status == "done" and [w["frame"] for w in o.wanted] == [16]
     keys = out / "keys-wanted" / "views"
     record = json.loads((keys / KEYS_FILE).read_text())["keys"]
-    assert [k["frame"] for k in record] == [12]
-    assert (keys / "frame_0012_sketch.png").read_bytes() == (cut / "f12.png").read_bytes()
+    assert [k["frame"] for k in record] == [16]
+    assert (keys / "frame_0016_sketch.png").read_bytes() == (cut / "f16.png").read_bytes()
     assert (
-        json.loads((out / "batch-report.json").read_text())["cuts"][0]["wanted"][0]["frame"] == 12
+        json.loads((out / "batch-report.json").read_text())["cuts"][0]["wanted"][0]["frame"] == 16
     )
 
     shutil.rmtree(keys)
     output = out / "views"
     coloured = snapshot(output)
     (again,) = run_batch(opts).outcomes
-    assert again.status == "skipped" and (keys / "frame_0012_draft.png").is_file()
+    assert again.status == "skipped" and (keys / "frame_0016_draft.png").is_file()
     assert snapshot(output) == coloured  # the keys came from the output, not a new colouring
-    draft = read_image(keys / "frame_0012_draft.png")
-    assert np.array_equal(draft, read_image(output / "f12.png"))
+    draft = read_image(keys / "frame_0016_draft.png")
+    assert np.array_equal(draft, read_image(output / "f16.png"))
 
 
 def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: Path) -> None:
-    """The loop the warning asks for: the draft, corrected, saved as ref_0012.png beside
+    """The loop the warning asks for: the draft, corrected, saved as ref_0016.png beside
     the cut's reference; the cut is coloured again with both, and wants no key."""
     frames, key = _two_view_cut(tmp_path)
     root, out = tmp_path / "cuts", tmp_path / "coloured"
@@ -179,11 +192,11 @@ def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: 
     )  # fmt: skip
     run_batch(opts)
     keys = out / "keys-wanted" / "views"
-    shutil.copyfile(keys / "frame_0012_draft.png", cut / "ref_0012.png")
+    shutil.copyfile(keys / "frame_0016_draft.png", cut / "ref_0016.png")
     (o,) = run_batch(opts).outcomes
     assert o.status == "done" and o.reason == "inputs changed"
     assert (o.unseen, o.wanted) == ([], [])
     assert not any("no longer show" in w for w in o.warnings)
     assert not keys.exists()  # nothing is wanted now: the earlier keys went
     entry = json.loads((out / "batch-manifest.json").read_text())["cuts"]["views"]
-    assert [k["frame"] for k in entry["fingerprint"]["keys"]] == [12]
+    assert [k["frame"] for k in entry["fingerprint"]["keys"]] == [16]

@@ -361,26 +361,18 @@ class _Finder:
         if not refs_here:
             return None, None, self._no_ref_text(), ()
         plain = [p for p, pin in refs_here if pin is None]
-        if len(plain) > 1:
-            listed = ", ".join(p.name for p in plain)
-            return (
-                None,
-                None,
-                (
-                    f"several references ({listed}); keep one, or name the others after "
-                    "the frames they colour (ref_0048.png)"
-                ),
-                (),
-            )
         pinned = sorted((pin, p) for p, pin in refs_here if pin is not None)
+        why = None
+        if len(plain) > 1:
+            why = (
+                f"several references ({', '.join(p.name for p in plain)}); keep one, or "
+                "name the others after the frames they colour (ref_0048.png)"
+            )
         for (a, pa), (b, pb) in itertools.pairwise(pinned):
-            if a == b:
-                return (
-                    None,
-                    None,
-                    f"two references of frame {a} ({pa.name}, {pb.name}); keep one",
-                    (),
-                )
+            if why is None and a == b:
+                why = f"two references of frame {a} ({pa.name}, {pb.name}); keep one"
+        if why is not None:
+            return None, None, why, ()
         if plain:
             ref, pin, keys = plain[0], None, tuple(pinned)
         else:

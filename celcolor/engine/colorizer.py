@@ -1196,19 +1196,20 @@ class Colorizer:
             return
         spans = [f"{a} to {b}" if b > a else str(a) for a, b in stretches]
         shown = ", ".join(spans[:4]) + (", ..." if len(spans) > 4 else "")
-        first = stretches[0][0]
+        key = views.key_of(stretches[0])
         log.warning(
             "frames %s no longer show the drawing of the keyframe their colours come "
             "from: their lines match it no better than unrelated drawings do (checked every "
             "%dth frame; a camera move onto a new view, or another shot). The reference may "
             "not show what they do, and then nothing in it vouches for their colours. If "
-            "they look wrong, pin a reference to frame %d (--ref %d:key.png; in a batch, "
-            "ref_%04d.png in the cut's folder; --keys-wanted writes out such frames to paint)",
+            "they look wrong, pin a reference to frame %d, in the middle, where it colours "
+            "both ways (--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder; "
+            "--keys-wanted writes out such frames to paint)",
             shown,
             SAMPLE_EVERY,
-            first,
-            first,
-            first,
+            key,
+            key,
+            key,
         )
 
     def _blend_until(self, index: int) -> int | None:

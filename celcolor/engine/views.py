@@ -62,6 +62,19 @@ def features(ink_u8: np.ndarray) -> Features | None:
     return Features(np.float32([k.pt for k in keypoints]), descriptors)
 
 
+def key_of(stretch: tuple[int, int] | list[int]) -> int:
+    """The frame to pin a reference to for a stretch ``(first, last)``: its middle.
+
+    Keyed there, the reference colours the stretch both ways: forward to its end, and
+    backward to its start in the blend between two keyframes; keyed at its start, it
+    colours forward only. Chosen over the start and the end by pinning the truth of
+    each on the warned real clips (``benchmarks/key_placement.py``, README "Views the
+    keyframe never shows").
+    """
+    first, last = stretch[0], stretch[-1]
+    return (first + last) // 2
+
+
 class ViewCheck:
     """Samples of a cut's frames matched to its keyframes' drawings.
 

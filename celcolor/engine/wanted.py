@@ -10,8 +10,9 @@ frame it writes
   copied; a video's frame as PNG);
 - ``frame_0037_draft.png``: what celcolor made of it, to correct rather than paint
   from scratch;
-- ``keys-wanted.json``: the frames, why each is wanted, its time in the video, and the
-  ``--ref`` argument that pins the painted draft.
+- ``keys-wanted.json``: the frames, why each is wanted, its time in the video, the
+  ``--ref`` argument that pins the painted draft, and the name that pins it in a
+  batch cut's folder (``ref_0037.png``).
 
 The folder is written whole, beside its destination, and renamed into place.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 from ..errors import CelcolorError, OutputError, UsageError
 from ..io import open_frames, write_image
 from ..io._atomic import replace_folder, temp_path_beside
-from .views import SAMPLE_EVERY
+from .views import SAMPLE_EVERY, key_of
 
 __all__ = [
     "KEYS_FILE",
@@ -73,10 +74,10 @@ def wanted_keys(
     Args:
         new_drawings: frames with mostly new lines (``ColorizeStats.new_drawings``);
             a burst of them (each within ``SAMPLE_EVERY`` frames of the last) wants
-            one key, at its first frame.
+            one key, at its first frame, unless it opens or lies in a new view.
         unseen: ``(first, last)`` stretches that no longer show their keyframe's
-            drawing (``ColorizeStats.unseen``); each wants a key at its first frame,
-            or at the start of the burst of new drawings it lies in.
+            drawing (``ColorizeStats.unseen``); each wants a key in its middle
+            (:func:`~celcolor.engine.views.key_of`), where it colours both ways.
         keyframes: frames that have a reference already; never wanted.
     """
     keyed = set(keyframes)
@@ -87,16 +88,18 @@ def wanted_keys(
         else:
             bursts.append([f])
     reasons: dict[int, list[str]] = {}
+    stretches = [(s[0], s[-1]) for s in unseen]
     for b in bursts:
         span = f"frames {b[0]} to {b[-1]}" if len(b) > 1 else f"frame {b[0]}"
-        reasons.setdefault(b[0], []).append(f"new drawing ({span}: mostly new lines)")
-    for first, last, *_ in unseen:
-        if first in keyed:
-            continue
-        at = next((b[0] for b in bursts if b[0] <= first <= b[-1]), first)
-        reasons.setdefault(at, []).append(
-            f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
-        )
+        at = next((key_of(s) for s in stretches if s[0] - _SAME_EVENT <= b[0] <= s[1]), b[0])
+        if at not in keyed:
+            reasons.setdefault(at, []).append(f"new drawing ({span}: mostly new lines)")
+    for first, last in stretches:
+        at = key_of((first, last))
+        if at not in keyed:
+            reasons.setdefault(at, []).append(
+                f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
+            )
     return [WantedKey(f, tuple(reasons[f])) for f in sorted(reasons)]
 
 
@@ -210,6 +213,7 @@ def _export(
                 "sketch": sketch,
                 "draft": draft,
                 "ref": f"{frame.index}:{dest / draft}",
+                "batch_name": f"ref_{frame.index:04d}.png",
             }
     drafted = set()
     with open_frames(output) as coloured:
