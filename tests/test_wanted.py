@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import decode_rgb, moved_view, run_cli, sketch_of, snapshot, view_drawing
 
-from celcolor.engine import EncodeOptions, colorize_video
+from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
 from celcolor.engine.batch import BatchOptions, run_batch
 from celcolor.engine.executors import ExecutorConfig
 from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
@@ -200,3 +202,21 @@ def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: 
     assert not keys.exists()  # nothing is wanted now: the earlier keys went
     entry = json.loads((out / "batch-manifest.json").read_text())["cuts"]["views"]
     assert [k["frame"] for k in entry["fingerprint"]["keys"]] == [16]
+
+
+def test_a_new_shot_that_opens_a_new_view_is_keyed_once_in_its_middle(caplog) -> None:
+    """Both warnings, and the keys wanted, name one frame: the new view's middle."""
+    second = cv2.resize(view_drawing(1, w=160, h=96), (320, 192))  # thicker lines: new
+    sketches = [sketch_of(moved_view(view_drawing(0), i, 0, 0)) for i in range(12)]
+    sketches += [sketch_of(moved_view(second, i, 0, 0)) for i in range(12)]
+    ref = np.full((192, 320, 3), 200, np.uint8)
+    ref[view_drawing(0) > 128] = 0
+    ref[:96, :160] = (60, 60, 200)
+    col = Colorizer(ref, ColorizeOptions(temporal="classical"))
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        list(col.colorize(sketches))
+    assert (col.stats.new_drawings, col.stats.unseen) == ([12], [(12, 20)])
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 2 and all("--ref 16:key.png" in w for w in said)
+    (only,) = wanted_keys(col.stats.new_drawings, col.stats.unseen, col.keyframes)
+    assert only.frame == 16 and len(only.reasons) == 2

@@ -66,6 +66,7 @@ from .reference import (
 )
 from .trace_pairs import TracePartners, derive_tone, trace_pairs
 from .views import SAMPLE_EVERY, ViewCheck
+from .wanted import key_for_drawing
 
 log = logging.getLogger(__name__)
 _RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
@@ -1154,6 +1155,7 @@ class Colorizer:
                 raise InputError("the cut has no frames")
         for f in sorted(k for k in self._ref_for_frame if k >= count):
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
+        self.stats.unseen = self._views.stretches(self.stats.new_drawings)
         self._say_carried_across()
         self._say_unseen()
 
@@ -1175,23 +1177,25 @@ class Colorizer:
         if not carried:
             return
         shown = ", ".join(map(str, carried[:8])) + (", ..." if len(carried) > 8 else "")
+        key = key_for_drawing(carried[0], s.unseen)
+        where = "such a frame" if key == carried[0] else f"frame {key}, in the new view below"
         log.warning(
             "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
-            "%s; their colours were carried from other drawings. Pin a reference to such a "
-            "frame (--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder; "
+            "%s; their colours were carried from other drawings. Pin a reference to %s "
+            "(--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder; "
             "--keys-wanted writes out such frames to paint) or re-key them from the "
             "reference (--rekey on)",
             len(carried),
             shown,
-            carried[0],
-            carried[0],
+            where,
+            key,
+            key,
         )
 
     def _say_unseen(self) -> None:
         """Warn once, at the end, of stretches whose lines no longer match their
         keyframes' drawing (:mod:`celcolor.engine.views`)."""
-        stretches = self._views.stretches(self.stats.new_drawings)
-        self.stats.unseen = stretches
+        stretches = self.stats.unseen
         if not stretches:
             return
         spans = [f"{a} to {b}" if b > a else str(a) for a, b in stretches]

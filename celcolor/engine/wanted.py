@@ -34,6 +34,7 @@ __all__ = [
     "KEYS_FILE",
     "WantedKey",
     "check_keys_folder",
+    "key_for_drawing",
     "refresh_keys_folder",
     "wanted_keys",
     "write_wanted_keys",
@@ -91,7 +92,7 @@ def wanted_keys(
     stretches = [(s[0], s[-1]) for s in unseen]
     for b in bursts:
         span = f"frames {b[0]} to {b[-1]}" if len(b) > 1 else f"frame {b[0]}"
-        at = next((key_of(s) for s in stretches if s[0] - _SAME_EVENT <= b[0] <= s[1]), b[0])
+        at = key_for_drawing(b[0], stretches)
         if at not in keyed:
             reasons.setdefault(at, []).append(f"new drawing ({span}: mostly new lines)")
     for first, last in stretches:
@@ -101,6 +102,15 @@ def wanted_keys(
                 f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
             )
     return [WantedKey(f, tuple(reasons[f])) for f in sorted(reasons)]
+
+
+def key_for_drawing(frame: int, unseen: Iterable[Sequence[int]]) -> int:
+    """The key a new drawing at ``frame`` wants: itself, or the key of the new view
+    (``(first, last)`` in ``unseen``) it opens or lies in, which serves it too."""
+    for s in unseen:
+        if s[0] - _SAME_EVENT <= frame <= s[-1]:
+            return key_of(s)
+    return frame
 
 
 def _inside(path: Path, folder: Path) -> bool:
