@@ -13,7 +13,7 @@ import pytest
 from conftest import decode_rgb, moved_view, run_cli, sketch_of, snapshot, view_drawing
 
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
-from celcolor.engine.batch import BatchOptions, run_batch
+from celcolor.engine.batch import BatchOptions, format_plan, plan_batch, run_batch
 from celcolor.engine.executors import ExecutorConfig
 from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
 from celcolor.io import open_writer, read_image, write_image
@@ -195,6 +195,8 @@ def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: 
     run_batch(opts)
     keys = out / "keys-wanted" / "views"
     shutil.copyfile(keys / "frame_0016_draft.png", cut / "ref_0016.png")
+    plan = format_plan(plan_batch(opts))
+    assert "reference.png + ref_0016.png" in plan and "keys:" in plan
     (o,) = run_batch(opts).outcomes
     assert o.status == "done" and o.reason == "inputs changed"
     assert (o.unseen, o.wanted) == ([], [])

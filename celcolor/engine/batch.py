@@ -753,13 +753,17 @@ def format_plan(plan: BatchPlan) -> str:
         f"output:  {o.output}",
         f"run:     {', '.join(f'{k}={v}' for k, v in o.run.describe().items())}",
         f"colour:  {', '.join(f'{k}={v}' for k, v in colour.items() if k != 'ref_frame')}",
-        "",
     ]
+    if o.keys_wanted:
+        lines.append(f"keys:    {o.output / KEYS_FOLDER}/<cut>/ (--keys-wanted)")
+    lines.append("")
     rows = [["cut", "source", "reference", "ref frame", "output", "action"]]
     for pc in plan.cuts:
         src = pc.cut.source
         what = src.name if pc.cut.frames is None else f"{src.name}/ ({len(pc.cut.frames)} frames)"
         ref = _short(pc.cut.reference, pc.cut.source, o.input)
+        if pc.cut.keys:  # more references pinned to frames, beside it
+            ref += " + " + ", ".join(p.name for _, p in pc.cut.keys)
         rows.append(
             [pc.cut.name, what, ref, str(pc.ref_frame), pc.output_rel, f"{pc.action}: {pc.reason}"]
         )
