@@ -56,13 +56,36 @@ def test_only_sampled_frames_with_enough_lines_are_judged() -> None:
     check.add_key(0, views.features(view_drawing(0)))
     _check(check, 5, view_drawing(1))  # not a sampled frame
     blank = np.zeros((192, 320), np.uint8)
-    assert views.features(blank) is None
+    assert not views.features(blank).matchable and views.features(blank).ink == 0
     _check(check, 8, blank)  # nothing drawn: cannot tell
     assert check.strayed() == []
+
+
+def test_far_more_ink_than_the_keyframe_strays_whatever_still_matches() -> None:
+    """Characters walking in front of the keyframe's set: the set still matches."""
+    set_only = view_drawing(0).copy()
+    set_only[:, 110:] = 0  # a set at the left; the rest of the frame empty
+    walk_in = np.maximum(view_drawing(1), view_drawing(2))
+    walk_in[:, :110] = 0
+    crowd = np.maximum(set_only, walk_in)
+    key, frame = views.features(set_only), views.features(crowd)
+    assert frame.ink >= views.GROWTH * key.ink
+    assert views._inliers(key, frame) >= 5 * views.MIN_INLIERS  # the set still matches
+    check = views.ViewCheck()
+    check.add_key(0, views.features(set_only))
+    for i in (4, 8, 12):
+        _check(check, i, crowd if i >= 8 else moved_view(set_only, 2, 0, 0))
+    assert check.strayed() == check.grown() == [8, 12]
+    assert check.stretches() == [(8, 12)] and check.grew((8, 12))
+    # A keyframe with too little drawn to match: judged by its ink alone.
+    sparse = np.zeros_like(set_only)
+    cv2.line(sparse, (10, 10), (300, 10), 255, 2)
     empty_key = views.ViewCheck()
-    empty_key.add_key(0, views.features(blank))
+    empty_key.add_key(0, views.features(sparse))
+    assert not views.features(sparse).matchable
     _check(empty_key, 4, view_drawing(1))
-    assert empty_key.strayed() == []
+    _check(empty_key, 8, np.maximum(sparse, moved_view(sparse, 0, 3, 0)))  # the same, cannot tell
+    assert empty_key.strayed() == [4]
 
 
 def test_a_frame_met_again_is_matched_to_a_later_keyframe() -> None:

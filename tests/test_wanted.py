@@ -222,3 +222,25 @@ def test_a_new_shot_that_opens_a_new_view_is_keyed_once_in_its_middle(caplog) ->
     assert len(said) == 2 and all("--ref 16:key.png" in w for w in said)
     (only,) = wanted_keys(col.stats.new_drawings, col.stats.unseen, col.keyframes)
     assert only.frame == 16 and len(only.reasons) == 2
+
+
+def test_characters_coming_in_front_of_the_set_are_warned_of_and_wanted(caplog) -> None:
+    """The set still matches the keyframe, but far more is drawn: new content."""
+    set_only = view_drawing(0).copy()
+    set_only[:, 110:] = 0
+    walk_in = np.maximum(view_drawing(1), view_drawing(2))
+    walk_in[:, :110] = 0
+    sketches = [sketch_of(moved_view(set_only, i, 0, 0)) for i in range(8)]
+    sketches += [sketch_of(moved_view(np.maximum(set_only, walk_in), i, 0, 0)) for i in range(12)]
+    ref = np.full((192, 320, 3), 200, np.uint8)
+    ref[set_only > 128] = 0
+    ref[:96, :100] = (60, 60, 200)
+    col = Colorizer(ref, ColorizeOptions(temporal="classical", rekey_threshold=1.0))
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        list(col.colorize(sketches))
+    assert col.stats.unseen == col.stats.grown == [(8, 16)]
+    (said,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "frames 8 to 16 show far more than the drawing of the keyframe" in said
+    assert "--ref 12:key.png" in said
+    (key,) = wanted_keys([], col.stats.unseen, col.keyframes, col.stats.grown)
+    assert key.frame == 12 and key.reasons[0].startswith("new content (frames 8 to 16")

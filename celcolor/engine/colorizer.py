@@ -93,7 +93,7 @@ class FrameAnalysis:
         return trace_pairs(self.art, self.regions)
 
     @functools.cached_property
-    def drawing(self) -> views.Features | None:
+    def drawing(self) -> views.Features:
         """The drawing's keypoints, as :class:`views.ViewCheck` matches them (once)."""
         return views.features(self.art.ink_u8)
 
@@ -130,6 +130,8 @@ class ColorizeStats:
         unseen: ``(first, last)`` sampled frames of each stretch whose lines no longer
             match any keyframe's drawing (see :mod:`celcolor.engine.views`), set at
             the end of the run.
+        grown: those of ``unseen`` that strayed by having far more drawn than their
+            keyframes (``views.GROWTH`` times the ink: characters coming in).
         seconds: time spent per stage (lineart, flow, snap, compose).
         placement: how the reference was placed over the keyframe.
         derived_tones: band colours derived for bases the keyframe showed no band of
@@ -151,6 +153,7 @@ class ColorizeStats:
     textured_frames: int = 0
     unconfident: list[float] = field(default_factory=list)
     unseen: list[tuple[int, int]] = field(default_factory=list)
+    grown: list[tuple[int, int]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
 
@@ -1156,6 +1159,7 @@ class Colorizer:
         for f in sorted(k for k in self._ref_for_frame if k >= count):
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self.stats.unseen = self._views.stretches(self.stats.new_drawings)
+        self.stats.grown = [x for x in self.stats.unseen if self._views.grew(x)]
         self._say_carried_across()
         self._say_unseen()
 
@@ -1193,24 +1197,38 @@ class Colorizer:
         )
 
     def _say_unseen(self) -> None:
-        """Warn once, at the end, of stretches whose lines no longer match their
-        keyframes' drawing (:mod:`celcolor.engine.views`)."""
-        stretches = self.stats.unseen
+        """Warn once per kind, at the end, of stretches no keyframe's drawing vouches
+        for (:mod:`celcolor.engine.views`): another view, or far more drawn."""
+        grown = self.stats.grown
+        other = [s for s in self.stats.unseen if s not in grown]
+        self._say_stretches(
+            other,
+            "no longer show the drawing of the keyframe their colours come from: their "
+            f"lines match it no better than unrelated drawings do (checked every "
+            f"{SAMPLE_EVERY}th frame; a camera move onto a new view, or another shot). The "
+            "reference may not show what they do, and then nothing in it vouches for their "
+            "colours",
+        )
+        self._say_stretches(
+            grown,
+            "show far more than the drawing of the keyframe their colours come from: "
+            f"{views.GROWTH:g} times its lines or more (checked every {SAMPLE_EVERY}th "
+            "frame; characters or a set coming in, a pull-back). The reference does not "
+            "show what was added, and nothing in it vouches for its colours",
+        )
+
+    def _say_stretches(self, stretches: list[tuple[int, int]], what: str) -> None:
         if not stretches:
             return
         spans = [f"{a} to {b}" if b > a else str(a) for a, b in stretches]
         shown = ", ".join(spans[:4]) + (", ..." if len(spans) > 4 else "")
         key = views.key_of(stretches[0])
         log.warning(
-            "frames %s no longer show the drawing of the keyframe their colours come "
-            "from: their lines match it no better than unrelated drawings do (checked every "
-            "%dth frame; a camera move onto a new view, or another shot). The reference may "
-            "not show what they do, and then nothing in it vouches for their colours. If "
-            "they look wrong, pin a reference to frame %d, in the middle, where it colours "
-            "both ways (--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder; "
-            "--keys-wanted writes out such frames to paint)",
+            "frames %s %s. If they look wrong, pin a reference to frame %d, in the middle, "
+            "where it colours both ways (--ref %d:key.png; in a batch, ref_%04d.png in the "
+            "cut's folder; --keys-wanted writes out such frames to paint)",
             shown,
-            SAMPLE_EVERY,
+            what,
             key,
             key,
             key,

@@ -306,7 +306,7 @@ def colorize_video(
     seconds = time.perf_counter() - t_start
     stats = colorizer.stats
     drawn = sorted(set(stats.new_drawings) - set(stats.covered))
-    wanted = wanted_keys(drawn, stats.unseen, colorizer.keyframes)
+    wanted = wanted_keys(drawn, stats.unseen, colorizer.keyframes, stats.grown)
     if keys_folder is not None:
         write_wanted_keys(keys_folder, wanted, src, out_path)
         log.info(

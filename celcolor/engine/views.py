@@ -14,6 +14,13 @@ only what chance gives, 3 to 8 on the development clips (docs/temporal-network.m
 "Session 36"). A frame below ``MIN_INLIERS`` against every keyframe it was compared
 with has "strayed"; a stretch of at least ``MIN_STRETCH`` strayed samples in a row is
 worth a warning (one sample can be a blur frame or a flash).
+
+A frame with ``GROWTH`` times its keyframe's ink or more has strayed too, whatever
+its matches: at least two thirds of its lines are none of the keyframe's. Characters
+walking in front of the keyframe's set keep the set's matches (the keyframe of an
+empty corridor, later two and then four pupils in front of its wall: 13 to 36 inliers,
+and 3 to 5.8 times its ink), and a keyframe with too little drawn to match at all
+(an empty one) is compared by its ink alone.
 """
 
 from __future__ import annotations
@@ -28,6 +35,10 @@ import numpy as np
 SAMPLE_EVERY = 4  # frames between samples (frame numbers divisible by it)
 MIN_INLIERS = 10  # above chance (3 to 8 between unrelated drawings)
 MIN_KEYPOINTS = 100  # fewer: too little drawn to tell (an empty frame, a fade)
+# Ink (line pixels) against the keyframe's: at least 2/3 of the lines are new. The
+# development cuts reach 2.1 at most without new content (a turn to another view of
+# the same character), the corridor 5.8 (session 37, docs/temporal-network.md).
+GROWTH = 3.0
 MIN_STRETCH = 2  # strayed samples in a row before a stretch counts
 LONG_SIDE = 640  # matched at this long side at most
 FEATURES = 1000  # ORB keypoints per image
@@ -36,10 +47,16 @@ RANSAC_PX = 3.0  # inlier distance at LONG_SIDE
 
 @dataclass
 class Features:
-    """A drawing's ORB keypoints, as :class:`ViewCheck` matches them."""
+    """A drawing's ORB keypoints and amount of ink, as :class:`ViewCheck` judges it."""
 
     points: np.ndarray  # N,2 float32 keypoint positions
     descriptors: np.ndarray  # N,32 uint8 ORB descriptors
+    ink: float = 0.0  # share of the image's pixels with ink
+
+    @property
+    def matchable(self) -> bool:
+        """Whether enough is drawn to match (``MIN_KEYPOINTS``)."""
+        return len(self.points) >= MIN_KEYPOINTS
 
 
 def sampled(index: int) -> bool:
@@ -47,19 +64,20 @@ def sampled(index: int) -> bool:
     return index % SAMPLE_EVERY == 0
 
 
-def features(ink_u8: np.ndarray) -> Features | None:
-    """A drawing's keypoints (``ink_u8``: ``H,W`` ink coverage), or None where it has
-    too few lines to tell (thread-safe: each call makes its own detector)."""
+def features(ink_u8: np.ndarray) -> Features:
+    """A drawing's keypoints and ink share (``ink_u8``: ``H,W`` ink coverage); see
+    :attr:`Features.matchable` (thread-safe: each call makes its own detector)."""
     h, w = ink_u8.shape[:2]
+    ink = cv2.countNonZero(ink_u8) / float(h * w)
     scale = LONG_SIDE / max(h, w)
     image = ink_u8
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         image = cv2.resize(ink_u8, size, interpolation=cv2.INTER_AREA)
     keypoints, descriptors = cv2.ORB_create(FEATURES).detectAndCompute(image, None)
-    if descriptors is None or len(keypoints) < MIN_KEYPOINTS:
-        return None
-    return Features(np.float32([k.pt for k in keypoints]), descriptors)
+    if descriptors is None:
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), ink)
+    return Features(np.float32([k.pt for k in keypoints]), descriptors, ink)
 
 
 def key_of(stretch: tuple[int, int] | list[int]) -> int:
@@ -87,39 +105,56 @@ class ViewCheck:
         # The analysis thread checks frames ahead, the colouring thread adds keyframes
         # and checks what it meets again: the bookkeeping is locked, matching is not.
         self._lock = threading.Lock()
-        self._keys: dict[int, Features | None] = {}
-        # Per sampled frame: its best inliers, and the keyframes it was compared with.
-        self._best: dict[int, int] = {}
+        self._keys: dict[int, Features] = {}
+        # Per judged sample: SEEN, GROWN or UNMATCHED, and the keyframes it was
+        # compared with (a later keyframe can still vouch for it).
+        self._verdict: dict[int, str] = {}
         self._compared: dict[int, set[int]] = {}
 
-    def add_key(self, index: int, drawing: Features | None) -> None:
+    def add_key(self, index: int, drawing: Features) -> None:
         """Frame ``index`` is a keyframe, with ``drawing`` its :func:`features`."""
         with self._lock:
             self._keys.setdefault(index, drawing)
 
-    def check(self, index: int, drawing: Callable[[], Features | None]) -> None:
-        """Match frame ``index`` (when :func:`sampled`) to the keyframes not yet
+    def check(self, index: int, drawing: Callable[[], Features]) -> None:
+        """Judge frame ``index`` (when :func:`sampled`) against the keyframes not yet
         compared with it; ``drawing`` gives its :func:`features` when needed.
         Frames with too few lines to tell are left out."""
         if not sampled(index):
             return
         with self._lock:
             done = self._compared.get(index, set())
-            todo = {k: f for k, f in self._keys.items() if f is not None and k not in done}
-            if index in self._keys or not todo or self._best.get(index, 0) >= MIN_INLIERS:
-                return  # a keyframe, nothing new to compare with, or already matched
+            todo = [f for k, f in self._keys.items() if k not in done]
+            if index in self._keys or not todo or self._verdict.get(index) == SEEN:
+                return  # a keyframe, nothing new to compare with, or already vouched for
+            todo_keys = {k for k in self._keys if k not in done}
         frame = drawing()
-        if frame is None:
+        if not frame.matchable:
             return
-        best = max(_inliers(key, frame) for key in todo.values())
+        verdicts = {_verdict(key, frame) for key in todo}
+        verdict = next(v for v in (SEEN, GROWN, UNMATCHED) if v in verdicts)
         with self._lock:
-            self._best[index] = max(best, self._best.get(index, 0))
-            self._compared[index] = self._compared.get(index, set()) | set(todo)
+            if self._verdict.get(index) != SEEN:
+                earlier = self._verdict.get(index, UNMATCHED)
+                self._verdict[index] = verdict if verdict != UNMATCHED else earlier
+            self._compared[index] = done | todo_keys
 
     def strayed(self) -> list[int]:
-        """Sampled frames that matched no keyframe beyond chance, in order."""
+        """Sampled frames no keyframe vouches for, in order."""
         with self._lock:
-            return sorted(i for i, n in self._best.items() if n < MIN_INLIERS)
+            return sorted(i for i, v in self._verdict.items() if v != SEEN)
+
+    def grown(self) -> list[int]:
+        """Strayed samples with ``GROWTH`` times the ink of every keyframe compared."""
+        with self._lock:
+            return sorted(i for i, v in self._verdict.items() if v == GROWN)
+
+    def grew(self, stretch: tuple[int, int]) -> bool:
+        """Whether most strayed samples of ``stretch`` strayed by their ink (GROWN)."""
+        first, last = stretch
+        with self._lock:
+            found = [v for i, v in self._verdict.items() if first <= i <= last and v != SEEN]
+        return found.count(GROWN) > found.count(UNMATCHED)
 
     def stretches(self, new_drawings: Iterable[int] = ()) -> list[tuple[int, int]]:
         """``(first, last)`` frames of each run of at least ``MIN_STRETCH`` strayed
@@ -130,7 +165,7 @@ class ViewCheck:
         there is where the view changed.
         """
         with self._lock:
-            events = [(i, n < MIN_INLIERS) for i, n in self._best.items()]
+            events = [(i, v != SEEN) for i, v in self._verdict.items()]
             events += [(k, False) for k in self._keys]
         runs: list[list[int]] = []
         current: list[int] = []
@@ -146,6 +181,20 @@ class ViewCheck:
             opened = [d for d in sorted(new_drawings) if run[0] - SAMPLE_EVERY < d <= run[0]]
             found.append((opened[0] if opened else run[0], run[-1]))
         return found
+
+
+SEEN, GROWN, UNMATCHED = "seen", "grown", "unmatched"
+
+
+def _verdict(key: Features, frame: Features) -> str:
+    """What keyframe ``key`` says of a matchable ``frame``: it shows that view (SEEN),
+    the frame has far more drawn (GROWN), or its lines match no better than chance
+    (UNMATCHED). A key with too little drawn to match vouches for what it cannot judge."""
+    if frame.ink >= GROWTH * key.ink:
+        return GROWN
+    if not key.matchable:
+        return SEEN
+    return SEEN if _inliers(key, frame) >= MIN_INLIERS else UNMATCHED
 
 
 def _inliers(key: Features, frame: Features) -> int:

@@ -69,6 +69,7 @@ def wanted_keys(
     new_drawings: Iterable[int],
     unseen: Iterable[Sequence[int]],
     keyframes: Iterable[int] = (),
+    grown: Iterable[Sequence[int]] = (),
 ) -> list[WantedKey]:
     """The frames a run's warnings name, in order, each once.
 
@@ -80,6 +81,8 @@ def wanted_keys(
             drawing (``ColorizeStats.unseen``); each wants a key in its middle
             (:func:`~celcolor.engine.views.key_of`), where it colours both ways.
         keyframes: frames that have a reference already; never wanted.
+        grown: those of ``unseen`` that strayed by far more ink than their keyframes
+            (``ColorizeStats.grown``: new content, not another view).
     """
     keyed = set(keyframes)
     bursts: list[list[int]] = []
@@ -95,12 +98,16 @@ def wanted_keys(
         at = key_for_drawing(b[0], stretches)
         if at not in keyed:
             reasons.setdefault(at, []).append(f"new drawing ({span}: mostly new lines)")
+    more = {(g[0], g[-1]) for g in grown}
     for first, last in stretches:
         at = key_of((first, last))
-        if at not in keyed:
-            reasons.setdefault(at, []).append(
-                f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
-            )
+        if at in keyed:
+            continue
+        if (first, last) in more:
+            why = f"new content (frames {first} to {last} show far more than their keyframe)"
+        else:
+            why = f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
+        reasons.setdefault(at, []).append(why)
     return [WantedKey(f, tuple(reasons[f])) for f in sorted(reasons)]
 
 
