@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_bench import colour_clips, default_data, lineart_cuts
 
 from celcolor.bench.cases import first_frame_cases, lineart_cases, synthetic_cases
-from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.engine import ColorizeOptions, Colorizer, views
 from celcolor.engine.views import key_of
 from celcolor.metrics import psnr
 
@@ -59,6 +59,21 @@ def inside(index: int, stretches: list[tuple[int, int]]) -> bool:
     return any(a <= index <= b for a, b in stretches)
 
 
+def ink_growth(col: Colorizer, sketches: list[np.ndarray], key: int) -> float | None:
+    """The most ink of a sampled frame against its keyframe's (``views.GROWTH``); None
+    when the keyframe has no ink and a sample has some."""
+
+    def ink(i: int) -> float:
+        return views.features(col.analyse(sketches[i]).art.ink_u8).ink
+
+    base = ink(key)
+    samples = [i for i in range(len(sketches)) if views.sampled(i) and i != key]
+    most = max((ink(i) for i in samples), default=0.0)
+    if base == 0:
+        return None if most > 0 else 1.0
+    return most / base
+
+
 def row(name: str, suite: str, frames: int, col: Colorizer, seconds: float) -> dict:
     views_ms = 1e3 * col.stats.seconds.get("views", 0.0) / max(frames, 1)
     return {
@@ -66,6 +81,7 @@ def row(name: str, suite: str, frames: int, col: Colorizer, seconds: float) -> d
         "name": name,
         "frames": frames,
         "unseen": [list(s) for s in col.stats.unseen],
+        "grown": [list(s) for s in col.stats.grown],
         "new_drawings": list(col.stats.new_drawings),
         "views_ms_per_frame": round(views_ms, 2),
         "ms_per_frame": round(1e3 * seconds / max(frames, 1), 1),
@@ -93,6 +109,7 @@ def run(data: Path, frames: int) -> list[dict]:
     for case in first_frame_cases(colour_clips(data), max_frames=frames):
         out, col, dt = colour(case.reference, case.sketches, keyframe_mode="copy", lines="fill")
         r = row(case.name, "real colour clips", len(out), col, dt)
+        r["max_growth"] = ink_growth(col, case.sketches, case.ref_frame)
         scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]
         r["psnr"] = scores  # frames 1.. (frame 0 is the reference)
         if r["unseen"]:
@@ -102,10 +119,12 @@ def run(data: Path, frames: int) -> list[dict]:
     for case in lineart_cases(lineart_cuts(data), max_frames=frames):
         out, col, dt = colour(case.reference, case.sketches)
         rows.append(row(case.name, "real line art", len(out), col, dt))
+        rows[-1]["max_growth"] = ink_growth(col, case.sketches, case.ref_frame)
         print(f"{'real line art':18s} {case.name[:32]:32s} {len(out):4d} {rows[-1]['unseen']}")
     for case in synthetic_cases([(640, 360), (1280, 720)], 48):
         out, col, dt = colour(case.reference, case.sketches, keyframe_mode="copy")
         rows.append(row(case.name, "synthetic", len(out), col, dt))
+        rows[-1]["max_growth"] = ink_growth(col, case.sketches, 0)
         print(f"{'synthetic':18s} {case.name[:32]:32s} {len(out):4d} {rows[-1]['unseen']}")
     return rows
 
@@ -157,11 +176,24 @@ def summary(rows: list[dict]) -> str:
             f"| {r['name']} | {scores[before].mean():.2f} | {scores[warned].mean():.2f} "
             f"| {int(warned.sum())} | {added} | {keyed.mean():.2f} | {after} |"
         )
-    lines += ["", "| suite | cut | frames | warned stretches (first to last sample) |"]
-    lines += ["|---|---|---|---|"]
+    lines += ["", "Per cut: the stretches (new content: far more ink than the keyframe, marked"]
+    lines[-1] += " +), and the most ink of a sample against its keyframe's (`GROWTH` is"
+    lines[-1] += f" {views.GROWTH:g}):"
+    lines += ["", "| suite | cut | frames | warned stretches (first to last sample) | ink |"]
+    lines += ["|---|---|---|---|---|"]
     for r in rows:
-        spans = ", ".join(f"{a} to {b}" for a, b in r["unseen"]) or "-"
-        lines.append(f"| {r['suite']} | {r['name']} | {r['frames']} | {spans} |")
+        grown = [tuple(g) for g in r["grown"]]
+        spans = ", ".join(f"{a} to {b}{' +' if (a, b) in grown else ''}" for a, b in r["unseen"])
+        growth = r["max_growth"]
+        shown = f"{growth:.2f}" if growth is not None else "empty keyframe"
+        lines.append(f"| {r['suite']} | {r['name']} | {r['frames']} | {spans or '-'} | {shown} |")
+    for suite in dict.fromkeys(r["suite"] for r in rows):
+        rest = [r for r in rows if r["suite"] == suite and not r["grown"]]
+        rest = [r for r in rest if r["max_growth"] is not None]
+        if rest:
+            top = max(rest, key=lambda r: r["max_growth"])
+            lines += ["", f"{suite}, cuts with no new content: most ink"]
+            lines[-1] += f" {top['max_growth']:.2f} times the keyframe's (`{top['name']}`)."
     ms = [r["views_ms_per_frame"] for r in rows if r["suite"] == "synthetic"]
     lines += ["", f"Matching time on the colouring thread: {np.mean(ms):.1f} ms a frame"]
     lines[-1] += " (synthetic suite, mean over its cuts)."
