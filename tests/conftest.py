@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from celcolor.data.synthetic import CutSpec, write_cut
-from celcolor.io import read_image
+from celcolor.io import read_image, write_image
 
 #: The small cut most CLI tests colour: 160x96, 8 frames.
 SMALL_SPEC = CutSpec(width=160, height=96, num_frames=8, seed=1)
@@ -264,3 +264,18 @@ def moved_view(ink: np.ndarray, dx: float, dy: float, degrees: float) -> np.ndar
 def sketch_of(ink: np.ndarray) -> np.ndarray:
     """A black-on-white RGB sketch of an ink map (what a user's frames look like)."""
     return np.repeat((255 - ink)[..., None], 3, axis=2)
+
+
+def write_two_view_cut(folder: Path) -> tuple[Path, Path]:
+    """``folder/cut/f00.png`` ..: 24 frames, a drawing panned for 12 frames, then another
+    drawing (frame 12 on); and ``folder/key.png``, the first drawing's colour key."""
+    frames = folder / "cut"
+    frames.mkdir(parents=True)
+    for i in range(24):
+        ink = moved_view(view_drawing(0 if i < 12 else 1), i % 12, 0, 0)
+        write_image(frames / f"f{i:02d}.png", sketch_of(ink))
+    ref = np.full((192, 320, 3), 200, np.uint8)
+    ref[view_drawing(0) > 128] = 0
+    ref[:96, :160] = (60, 60, 200)
+    write_image(folder / "key.png", ref)
+    return frames, folder / "key.png"

@@ -24,13 +24,11 @@ from conftest import (
     make_audio_only,
     make_clip,
     make_zero_frame_video,
-    moved_view,
     probe,
     run_cli,
-    sketch_of,
     snapshot,
     truncate_half,
-    view_drawing,
+    write_two_view_cut,
 )
 
 from celcolor.data.synthetic import CutSpec, iter_cut, write_cut
@@ -643,17 +641,9 @@ def test_truncated_video_allowed_keeps_every_good_frame(
 
 def test_a_cut_that_leaves_its_keyframes_view_is_warned_of_once(tmp_path: Path) -> None:
     """Frames 12 on show another drawing: one warning names them and the frame to key."""
-    frames = tmp_path / "cut"
-    frames.mkdir()
-    for i in range(24):
-        ink = moved_view(view_drawing(0 if i < 12 else 1), i % 12, 0, 0)
-        write_image(frames / f"f{i:02d}.png", sketch_of(ink))
-    ref = np.full((192, 320, 3), 200, np.uint8)
-    ref[view_drawing(0) > 128] = 0
-    ref[:96, :160] = (60, 60, 200)
-    write_image(tmp_path / "key.png", ref)
+    frames, key = write_two_view_cut(tmp_path)
     out = tmp_path / "out"
-    proc = run_cli(frames, "--ref", tmp_path / "key.png", "-o", f"{out}/", "-q")
+    proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "-q")
     assert proc.returncode == 0, proc.stderr
     said = [ln for ln in proc.stderr.splitlines() if "no longer show" in ln]
     assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 16:key.png" in said[0]

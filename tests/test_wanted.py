@@ -10,13 +10,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import decode_rgb, moved_view, run_cli, sketch_of, snapshot, view_drawing
+from conftest import (
+    decode_rgb,
+    moved_view,
+    run_cli,
+    sketch_of,
+    snapshot,
+    view_drawing,
+    write_two_view_cut,
+)
 
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
 from celcolor.engine.batch import BatchOptions, format_plan, plan_batch, run_batch
 from celcolor.engine.executors import ExecutorConfig
 from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
-from celcolor.io import open_writer, read_image, write_image
+from celcolor.io import open_writer, read_image
 
 
 def test_each_new_view_wants_its_middle_and_a_burst_of_new_drawings_one_key() -> None:
@@ -39,25 +47,25 @@ def test_each_new_view_wants_its_middle_and_a_burst_of_new_drawings_one_key() ->
     assert wanted_keys([], [], [0]) == []
 
 
-def _two_view_cut(tmp_path: Path) -> tuple[Path, Path]:
-    """24 frames: a drawing panned for 12 frames, then another drawing (frame 12 on)."""
-    frames = tmp_path / "cut"
-    frames.mkdir()
-    for i in range(24):
-        ink = moved_view(view_drawing(0 if i < 12 else 1), i % 12, 0, 0)
-        write_image(frames / f"f{i:02d}.png", sketch_of(ink))
-    ref = np.full((192, 320, 3), 200, np.uint8)
-    ref[view_drawing(0) > 128] = 0
-    ref[:96, :160] = (60, 60, 200)
-    write_image(tmp_path / "key.png", ref)
-    return frames, tmp_path / "key.png"
+def _batch_of_one(tmp_path: Path) -> tuple[BatchOptions, Path, Path]:
+    """The two-view cut as a batch of one cut ``views`` with its reference beside it,
+    keys wanted; returns the options, the cut's folder and the output folder."""
+    frames, key = write_two_view_cut(tmp_path)
+    root, out = tmp_path / "cuts", tmp_path / "coloured"
+    shutil.copytree(frames, root / "views")
+    shutil.copyfile(key, root / "views" / "reference.png")
+    opts = BatchOptions(
+        root, out, keys_wanted=True, run=ExecutorConfig(workers=0),
+        encode=EncodeOptions(preset="ultrafast"),
+    )  # fmt: skip
+    return opts, root / "views", out
 
 
 def test_the_frames_a_run_warns_of_are_written_out_and_pinning_one_quiets_the_run(
     tmp_path: Path,
 ) -> None:
     """The CLI writes frame 16's own file and its draft; pinned back, nothing is wanted."""
-    frames, key = _two_view_cut(tmp_path)
+    frames, key = write_two_view_cut(tmp_path)
     out, keys = tmp_path / "out", tmp_path / "keys"
     before = snapshot(frames)
     proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "--keys-wanted", keys)
@@ -93,7 +101,7 @@ def test_the_frames_a_run_warns_of_are_written_out_and_pinning_one_quiets_the_ru
 
 
 def test_a_video_cut_gets_its_decoded_frame_as_the_sketch(tmp_path: Path) -> None:
-    frames, key = _two_view_cut(tmp_path)
+    frames, key = write_two_view_cut(tmp_path)
     video = tmp_path / "cut.mkv"
     with open_writer(video, width=320, height=192, fps=24.0, codec="ffv1") as w:
         for f in sorted(frames.iterdir()):
@@ -121,7 +129,7 @@ def test_a_video_cut_gets_its_decoded_frame_as_the_sketch(tmp_path: Path) -> Non
 def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     tmp_path: Path, where: str
 ) -> None:
-    frames, key = _two_view_cut(tmp_path)
+    frames, key = write_two_view_cut(tmp_path)
     keys = tmp_path / "keys"
     extra: list[object] = []
     out = tmp_path / "out"
@@ -151,15 +159,7 @@ def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
 def test_a_batch_writes_each_cuts_keys_and_restores_a_done_cuts_without_colouring(
     tmp_path: Path,
 ) -> None:
-    frames, key = _two_view_cut(tmp_path)
-    root, out = tmp_path / "cuts", tmp_path / "coloured"
-    cut = root / "views"
-    shutil.copytree(frames, cut)
-    shutil.copyfile(key, cut / "reference.png")
-    opts = BatchOptions(
-        root, out, keys_wanted=True, run=ExecutorConfig(workers=0),
-        encode=EncodeOptions(preset="ultrafast"),
-    )  # fmt: skip
+    opts, cut, out = _batch_of_one(tmp_path)
     (o,) = run_batch(opts).outcomes
     assert o.status == "done" and [w["frame"] for w in o.wanted] == [16]
     keys = out / "keys-wanted" / "views"
@@ -183,15 +183,7 @@ def test_a_batch_writes_each_cuts_keys_and_restores_a_done_cuts_without_colourin
 def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: Path) -> None:
     """The loop the warning asks for: the draft, corrected, saved as ref_0016.png beside
     the cut's reference; the cut is coloured again with both, and wants no key."""
-    frames, key = _two_view_cut(tmp_path)
-    root, out = tmp_path / "cuts", tmp_path / "coloured"
-    cut = root / "views"
-    shutil.copytree(frames, cut)
-    shutil.copyfile(key, cut / "reference.png")
-    opts = BatchOptions(
-        root, out, keys_wanted=True, run=ExecutorConfig(workers=0),
-        encode=EncodeOptions(preset="ultrafast"),
-    )  # fmt: skip
+    opts, cut, out = _batch_of_one(tmp_path)
     run_batch(opts)
     keys = out / "keys-wanted" / "views"
     shutil.copyfile(keys / "frame_0016_draft.png", cut / "ref_0016.png")
