@@ -1,7 +1,8 @@
 """Keys wanted: the frames a run's warnings name, written out for an animator to paint.
 
 A run warns of frames that want a reference of their own: new drawings (a new shot,
-a new character) and stretches that no longer show their keyframe's view. Acting on
+a new character) and stretches that no longer show their keyframe's view, or show
+far more than it (:mod:`celcolor.engine.views`). Acting on
 that means finding those frames in the cut, painting them and pinning them
 (``--ref 37:key37.png``). With a keys folder the run does the finding: for every such
 frame it writes
