@@ -214,6 +214,7 @@ def test_a_new_shot_that_opens_a_new_view_is_keyed_once_in_its_middle(caplog) ->
     assert len(said) == 2 and all("--ref 16:key.png" in w for w in said)
     (only,) = wanted_keys(col.stats.new_drawings, col.stats.unseen, col.keyframes)
     assert only.frame == 16 and len(only.reasons) == 2
+    assert col.stats.wanted == [only]  # what the run itself derives at its end
 
 
 def test_characters_coming_in_front_of_the_set_are_warned_of_and_wanted(caplog) -> None:
@@ -236,3 +237,4 @@ def test_characters_coming_in_front_of_the_set_are_warned_of_and_wanted(caplog) 
     assert "--ref 12:key.png" in said
     (key,) = wanted_keys([], col.stats.unseen, col.keyframes, col.stats.grown)
     assert key.frame == 12 and key.reasons[0].startswith("new content (frames 8 to 16")
+    assert col.stats.wanted == [key]

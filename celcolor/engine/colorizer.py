@@ -66,7 +66,7 @@ from .reference import (
 )
 from .trace_pairs import TracePartners, derive_tone, trace_pairs
 from .views import SAMPLE_EVERY, ViewCheck
-from .wanted import key_for_drawing
+from .wanted import WantedKey, key_for_drawing, wanted_keys
 
 log = logging.getLogger(__name__)
 _RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
@@ -132,6 +132,8 @@ class ColorizeStats:
             the end of the run.
         grown: those of ``unseen`` that strayed by having far more drawn than their
             keyframes (``views.GROWTH`` times the ink: characters coming in).
+        wanted: the frames the end-of-run warnings name, each once, with why (see
+            :func:`~celcolor.engine.wanted.wanted_keys`), set at the end of the run.
         seconds: time spent per stage (lineart, flow, snap, compose).
         placement: how the reference was placed over the keyframe.
         derived_tones: band colours derived for bases the keyframe showed no band of
@@ -154,6 +156,7 @@ class ColorizeStats:
     unconfident: list[float] = field(default_factory=list)
     unseen: list[tuple[int, int]] = field(default_factory=list)
     grown: list[tuple[int, int]] = field(default_factory=list)
+    wanted: list[WantedKey] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None
 
@@ -1160,6 +1163,9 @@ class Colorizer:
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self.stats.unseen = self._views.stretches(self.stats.new_drawings)
         self.stats.grown = [x for x in self.stats.unseen if self._views.grew(x)]
+        s = self.stats
+        drawn = sorted(set(s.new_drawings) - set(s.covered))
+        s.wanted = wanted_keys(drawn, s.unseen, self.keyframes, s.grown)
         self._say_carried_across()
         self._say_unseen()
 

@@ -30,7 +30,7 @@ from ..io.queues import lower_priority
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
 from .options import ColorizeOptions
-from .wanted import WantedKey, check_keys_folder, wanted_keys, write_wanted_keys
+from .wanted import WantedKey, check_keys_folder, write_wanted_keys
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,17 @@ class RunResult:
     stats: ColorizeStats
     stage_seconds: dict[str, float] = field(default_factory=dict)
     ref_frame: int = 0  # the first keyframe ("auto" resolved)
-    wanted: list[WantedKey] = field(default_factory=list)  # frames that want a key
-    keys_folder: Path | None = None  # where their sketches and drafts went, if asked
+    keys_folder: Path | None = None  # where the keys wanted went, if asked
 
     @property
     def fps(self) -> float:
         """End-to-end frames per second."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def wanted(self) -> list[WantedKey]:
+        """The frames that want a key of their own (``stats.wanted``)."""
+        return self.stats.wanted
 
 
 def load_reference(path: Path) -> np.ndarray:
@@ -305,13 +309,11 @@ def colorize_video(
                 stream.close()
     seconds = time.perf_counter() - t_start
     stats = colorizer.stats
-    drawn = sorted(set(stats.new_drawings) - set(stats.covered))
-    wanted = wanted_keys(drawn, stats.unseen, colorizer.keyframes, stats.grown)
     if keys_folder is not None:
-        write_wanted_keys(keys_folder, wanted, src, out_path)
+        write_wanted_keys(keys_folder, stats.wanted, src, out_path)
         log.info(
             "keys wanted: %s; sketches and drafts in %s (keys-wanted.json)",
-            ", ".join(f"frame {w.frame}" for w in wanted) or "none",
+            ", ".join(f"frame {w.frame}" for w in stats.wanted) or "none",
             keys_folder,
         )
     return RunResult(
@@ -321,7 +323,6 @@ def colorize_video(
         stats=stats,
         stage_seconds=dict(stats.seconds),
         ref_frame=colorizer.key_frame,
-        wanted=wanted,
         keys_folder=keys_folder,
     )
 

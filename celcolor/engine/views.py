@@ -125,20 +125,16 @@ class ViewCheck:
             return
         with self._lock:
             done = self._compared.get(index, set())
-            todo = [f for k, f in self._keys.items() if k not in done]
+            todo = {k: f for k, f in self._keys.items() if k not in done}
             if index in self._keys or not todo or self._verdict.get(index) == SEEN:
                 return  # a keyframe, nothing new to compare with, or already vouched for
-            todo_keys = {k for k in self._keys if k not in done}
         frame = drawing()
         if not frame.matchable:
             return
-        verdicts = {_verdict(key, frame) for key in todo}
-        verdict = next(v for v in (SEEN, GROWN, UNMATCHED) if v in verdicts)
+        verdict = _best(_verdict(key, frame) for key in todo.values())
         with self._lock:
-            if self._verdict.get(index) != SEEN:
-                earlier = self._verdict.get(index, UNMATCHED)
-                self._verdict[index] = verdict if verdict != UNMATCHED else earlier
-            self._compared[index] = done | todo_keys
+            self._verdict[index] = _best((verdict, self._verdict.get(index, UNMATCHED)))
+            self._compared[index] = done | set(todo)
 
     def strayed(self) -> list[int]:
         """Sampled frames no keyframe vouches for, in order."""
@@ -185,6 +181,12 @@ class ViewCheck:
 
 
 SEEN, GROWN, UNMATCHED = "seen", "grown", "unmatched"
+
+
+def _best(verdicts: Iterable[str]) -> str:
+    """The verdict of a frame compared with several keyframes: any that vouches for it
+    wins (SEEN), then GROWN, then UNMATCHED."""
+    return min(verdicts, key=(SEEN, GROWN, UNMATCHED).index)
 
 
 def _verdict(key: Features, frame: Features) -> str:

@@ -121,6 +121,11 @@ def key_for_drawing(frame: int, unseen: Iterable[Sequence[int]]) -> int:
     return frame
 
 
+def _foreign(dest: Path) -> bool:
+    """Whether ``dest`` is a folder holding files but no keys record (not ours)."""
+    return dest.is_dir() and any(dest.iterdir()) and not (dest / KEYS_FILE).is_file()
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -158,7 +163,7 @@ def check_keys_folder(
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--keys-wanted {dest}: is a file; give a folder")
     if dest.is_dir() and any(dest.iterdir()):
-        if not (dest / KEYS_FILE).is_file():
+        if _foreign(dest):
             raise UsageError(
                 f"--keys-wanted {dest}: the folder holds files celcolor did not write; "
                 "give a new or empty folder"
@@ -252,7 +257,7 @@ def refresh_keys_folder(dest: Path, wanted: list[WantedKey], src: Path, output: 
 
     Raises :class:`OutputError` when ``dest`` holds files celcolor did not write.
     """
-    if dest.is_dir() and any(dest.iterdir()) and not (dest / KEYS_FILE).is_file():
+    if _foreign(dest):
         raise OutputError(
             f"{dest}: holds files celcolor did not write; the keys wanted were not written"
         )
