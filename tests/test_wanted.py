@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from conftest import (
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
 from celcolor.engine.batch import BatchOptions, format_plan, plan_batch, run_batch
 from celcolor.engine.executors import ExecutorConfig
-from celcolor.engine.wanted import KEYS_FILE, WantedKey, wanted_keys
+from celcolor.engine.wanted import KEYS_FILE, WantedKey, changed_files, wanted_keys
 from celcolor.io import open_writer, read_image
 
 
@@ -196,6 +197,84 @@ def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: 
     assert not keys.exists()  # nothing is wanted now: the earlier keys went
     entry = json.loads((out / "batch-manifest.json").read_text())["cuts"]["views"]
     assert [k["frame"] for k in entry["fingerprint"]["keys"]] == [16]
+
+
+def test_a_draft_painted_in_place_is_never_replaced_or_removed(tmp_path: Path) -> None:
+    """The animator paints over frame 16's draft inside the keys folder and pins a copy:
+    the next batch quiets the cut but leaves the folder (a warning says why), and a
+    single-cut run refuses it even with --overwrite."""
+    opts, cut, out = _batch_of_one(tmp_path)
+    run_batch(opts)
+    keys = out / "keys-wanted" / "views"
+    assert changed_files(keys) == []
+    draft = keys / "frame_0016_draft.png"
+    painted = read_image(draft)
+    painted[:8, :8] = (255, 0, 0)
+    cv2.imwrite(str(draft), cv2.cvtColor(painted, cv2.COLOR_RGB2BGR))
+    (keys / "frame_0016_draft.psd").write_bytes(b"layers")
+    assert changed_files(keys) == ["frame_0016_draft.png", "frame_0016_draft.psd"]
+    shutil.copyfile(draft, cut / "ref_0016.png")
+    work = snapshot(keys)
+
+    (o,) = run_batch(opts).outcomes
+    assert o.status == "done" and o.wanted == []
+    assert snapshot(keys) == work
+    assert any("frame_0016_draft.png, frame_0016_draft.psd changed" in w for w in o.warnings)
+
+    proc = run_cli(
+        cut, "--ref", cut / "reference.png", "-o", f"{tmp_path / 'single'}/",
+        "--keys-wanted", keys, "--overwrite",
+    )  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "painted in place?" in proc.stderr
+    assert snapshot(keys) == work
+
+
+def test_a_keys_record_without_digests_vouches_for_the_files_it_names_by_time(
+    tmp_path: Path,
+) -> None:
+    """Keys folders written before the digests: a named file newer than the record, or
+    a file it does not name, is the user's; hidden files are litter."""
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "frame_0003_draft.png").write_bytes(b"draft")
+    (keys / "frame_0003_sketch.png").write_bytes(b"sketch")
+    (keys / KEYS_FILE).write_text(
+        json.dumps({"keys": [{"frame": 3, "sketch": "frame_0003_sketch.png",
+                              "draft": "frame_0003_draft.png"}]})
+    )  # fmt: skip
+    (keys / ".DS_Store").write_bytes(b"")
+    assert changed_files(keys) == []
+    later = (keys / KEYS_FILE).stat().st_mtime_ns + 10**9
+    os.utime(keys / "frame_0003_draft.png", ns=(later, later))
+    (keys / "notes.txt").write_text("fix the hair")
+    assert changed_files(keys) == ["frame_0003_draft.png", "notes.txt"]
+    (keys / KEYS_FILE).write_text("{not json")
+    assert changed_files(keys) == [KEYS_FILE]
+
+
+def test_a_cut_coloured_again_without_keys_wanted_loses_its_stale_keys_folder(
+    tmp_path: Path,
+) -> None:
+    opts, _cut, out = _batch_of_one(tmp_path)
+    run_batch(opts)
+    assert (out / "keys-wanted" / "views" / KEYS_FILE).is_file()
+    again = BatchOptions(
+        opts.input, out, force=True, run=opts.run, encode=opts.encode
+    )  # no --keys-wanted: the drafts of the old output would go stale
+    (o,) = run_batch(again).outcomes
+    assert o.status == "done" and [w["frame"] for w in o.wanted] == [16]
+    assert not (out / "keys-wanted").exists()  # the folder, and the emptied root
+    assert not any("left as it is" in w for w in o.warnings)
+
+
+def test_a_cut_whose_output_would_lie_in_the_keys_root_is_not_a_cut(tmp_path: Path) -> None:
+    opts, cut, _out = _batch_of_one(tmp_path)
+    shutil.copytree(cut, opts.input / "keys-wanted")
+    plan = plan_batch(opts)
+    assert [pc.cut.name for pc in plan.cuts] == ["views"]
+    (why,) = [s.reason for s in plan.skipped if s.path == "keys-wanted"]
+    assert "keys-wanted/, where the batch keeps the keys wanted" in why
 
 
 def test_a_new_shot_that_opens_a_new_view_is_keyed_once_in_its_middle(caplog) -> None:

@@ -47,7 +47,7 @@ from .batch_worker import CutJob, CutResult, frames_source
 from .executors import ExecutorConfig, import_ray, make_executor
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions
-from .wanted import KEYS_FILE, WantedKey, refresh_keys_folder, wanted_keys
+from .wanted import KEYS_FILE, WantedKey, refresh_keys_folder, remove_keys_folder, wanted_keys
 
 __all__ = [
     "BatchOptions",
@@ -371,6 +371,15 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
             skipped.append(Skipped(cut.name, f"a PNG folder cannot be named {rel!r}; rename it"))
         elif (opts.output / rel).resolve().is_relative_to(in_root):
             skipped.append(Skipped(cut.name, f"its output {rel} would land inside the input"))
+        elif PurePosixPath(rel).parts[0] == KEYS_FOLDER:  # even without --keys-wanted: a
+            # later run with it would write keys into (or over) this output
+            skipped.append(
+                Skipped(
+                    cut.name,
+                    f"its output {rel} would lie in {KEYS_FOLDER}/, where the batch keeps "
+                    "the keys wanted; rename it",
+                )
+            )
         else:
             items.append((cut, rel))
     items = _mark_conflicts(items, skipped)
@@ -643,6 +652,8 @@ def _execute(
             pc = by_name[result.name]
             running.pop(result.name, None)
             outcome = _record(pc, result, manifest, dispatched.pop(result.name))
+            if outcome.status == "done" and not opts.keys_wanted:
+                _drop_stale_keys(opts, pc, outcome)
             outcomes[pc.cut.name] = outcome
             finished_frames += outcome.frames if outcome.status == "done" else 0
             done_count += 1
@@ -675,6 +686,36 @@ def _keys_of_skipped(opts: BatchOptions, pc: PlannedCut, outcome: CutOutcome) ->
     except CelcolorError as e:
         log.warning("%s: %s", pc.cut.name, e)
         outcome.warnings.append(str(e))
+
+
+def _drop_stale_keys(opts: BatchOptions, pc: PlannedCut, outcome: CutOutcome) -> None:
+    """Remove the keys folder an earlier run wrote for a cut this run coloured again
+    without ``--keys-wanted``: its drafts show an output that is gone. A folder that
+    holds the user's work (a draft painted in place) stays, with a warning of the cut."""
+    dest = opts.output / KEYS_FOLDER / pc.cut.name
+    try:
+        removed = remove_keys_folder(dest)
+    except CelcolorError as e:
+        log.warning("%s: %s", pc.cut.name, e)
+        outcome.warnings.append(str(e))
+        return
+    if removed:
+        log.info(
+            "%s: removed its keys folder of an earlier run, which showed the output this "
+            "run replaced (--keys-wanted writes it anew)",
+            pc.cut.name,
+        )
+        _prune_empty(dest.parent, opts.output)
+
+
+def _prune_empty(folder: Path, stop: Path) -> None:
+    """Remove ``folder`` and its parents below ``stop`` while they are empty."""
+    while folder != stop and stop in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or gone): the rest above it stays too
+            return
+        folder = folder.parent
 
 
 def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float) -> CutOutcome:

@@ -15,11 +15,14 @@ frame it writes
   ``--ref`` argument that pins the painted draft, and the name that pins it in a
   batch cut's folder (``ref_0037.png``).
 
-The folder is written whole, beside its destination, and renamed into place.
+The folder is written whole, beside its destination, and renamed into place. The
+record keeps a digest of every file written, so a folder whose draft was painted in
+place (or that gained a file) is never replaced or removed: :func:`changed_files`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterable, Sequence
@@ -34,9 +37,11 @@ from .views import SAMPLE_EVERY, key_of
 __all__ = [
     "KEYS_FILE",
     "WantedKey",
+    "changed_files",
     "check_keys_folder",
     "key_for_drawing",
     "refresh_keys_folder",
+    "remove_keys_folder",
     "wanted_keys",
     "write_wanted_keys",
 ]
@@ -126,6 +131,49 @@ def _foreign(dest: Path) -> bool:
     return dest.is_dir() and any(dest.iterdir()) and not (dest / KEYS_FILE).is_file()
 
 
+# What file browsers leave in a folder they show: not the user's work.
+_LITTER = frozenset({"Thumbs.db", "desktop.ini"})
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def changed_files(dest: Path) -> list[str]:
+    """The files of keys folder ``dest`` that celcolor did not write as they are now:
+    a draft painted in place, a file added (hidden files left out). Empty when none.
+
+    The record's digests tell; a record without them (celcolor 0.1.0 before them)
+    vouches for the files it names that are no newer than itself.
+    """
+    record_path = dest / KEYS_FILE
+    try:
+        record = json.loads(record_path.read_text())
+        files, keys = record.get("files"), record.get("keys") or []
+        written = record_path.stat().st_mtime_ns
+    except (OSError, ValueError, AttributeError):
+        return [KEYS_FILE]  # no readable record: nothing in the folder is vouched for
+    changed = []
+    for p in sorted(dest.iterdir()):
+        if p.name == KEYS_FILE or p.name.startswith(".") or p.name in _LITTER:
+            continue
+        if not p.is_file() or p.is_symlink():
+            changed.append(p.name)
+        elif isinstance(files, dict):
+            if files.get(p.name) != _digest(p):
+                changed.append(p.name)
+        elif p.stat().st_mtime_ns > written or not any(
+            p.name in (k.get("sketch"), k.get("draft")) for k in keys if isinstance(k, dict)
+        ):
+            changed.append(p.name)
+    return changed
+
+
+def _listed(names: list[str]) -> str:
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(names[:3]) + more
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -168,6 +216,11 @@ def check_keys_folder(
                 f"--keys-wanted {dest}: the folder holds files celcolor did not write; "
                 "give a new or empty folder"
             )
+        if changed := changed_files(dest):
+            raise UsageError(
+                f"--keys-wanted {dest}: {_listed(changed)} changed since celcolor wrote the "
+                "folder (painted in place?); move your work out of it, or give another folder"
+            )
         if not overwrite:
             raise UsageError(
                 f"--keys-wanted {dest}: holds the keys of an earlier run; give --overwrite "
@@ -190,8 +243,9 @@ def write_wanted_keys(
     try:
         tmp.mkdir()
         records = _export(tmp, dest, wanted, src, output)
+        files = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
         (tmp / KEYS_FILE).write_text(
-            json.dumps({"output": str(output), "keys": records}, indent=2) + "\n"
+            json.dumps({"output": str(output), "keys": records, "files": files}, indent=2) + "\n"
         )
         replace_folder(tmp, dest)
     except (OSError, CelcolorError) as e:
@@ -251,19 +305,42 @@ def _export(
     return [records[f] for f in sorted(records)]
 
 
+def remove_keys_folder(dest: Path) -> bool:
+    """Remove a keys folder celcolor wrote, as it wrote it; False when there is none.
+
+    Raises :class:`OutputError`, leaving the folder as it is, when it holds files
+    celcolor did not write or a file changed since (:func:`changed_files`).
+    """
+    if not dest.is_dir() or dest.is_symlink():
+        return False
+    _check_ours(dest)
+    shutil.rmtree(dest)
+    return True
+
+
+def _check_ours(dest: Path) -> None:
+    if _foreign(dest):
+        raise OutputError(
+            f"{dest}: holds files celcolor did not write; the keys folder was left as it is"
+        )
+    if changed := changed_files(dest):
+        raise OutputError(
+            f"{dest}: {_listed(changed)} changed since celcolor wrote it (painted in "
+            "place?); the keys folder was left as it is: move your work out of it"
+        )
+
+
 def refresh_keys_folder(dest: Path, wanted: list[WantedKey], src: Path, output: Path) -> None:
     """A batch's keys folder of one cut: written when keys are wanted, an earlier one of
     celcolor's removed when none are (a re-coloured cut that a new key quieted).
 
-    Raises :class:`OutputError` when ``dest`` holds files celcolor did not write.
+    Raises :class:`OutputError`, writing nothing, when ``dest`` holds files celcolor did
+    not write or a file changed since celcolor wrote it (a draft painted in place).
     """
-    if _foreign(dest):
-        raise OutputError(
-            f"{dest}: holds files celcolor did not write; the keys wanted were not written"
-        )
     if not wanted:
-        if dest.is_dir():
-            shutil.rmtree(dest)
+        remove_keys_folder(dest)
         return
+    if dest.is_dir() and any(dest.iterdir()):
+        _check_ours(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_wanted_keys(dest, wanted, src, output)
