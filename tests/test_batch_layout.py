@@ -274,3 +274,51 @@ def test_references_pinned_to_frames_beside_the_cuts_reference_are_its_keys(
     assert [(f, q.name) for f, q in p.keys] == [(30, "ref_0030.png")]
     assert p.frames is not None and len(p.frames) == 60  # no reference among the frames
     assert "two references of frame 12" in skipped["twice"]
+
+
+def test_keys_named_after_a_same_stem_or_refs_cut_are_its_keys(tmp_path: Path) -> None:
+    """Cuts with no folder of their own take keys named after them, ``c012_ref_0048.png``,
+    beside the video or in --refs; each cut says where its next key goes."""
+    root, refs = tmp_path / "cuts", tmp_path / "refs"
+    touch(root / "ep01" / "c012.mp4")
+    touch(root / "ep01" / "c012.png")
+    touch(root / "ep01" / "c012_ref_0048.png")
+    touch(root / "ep01" / "c013.mp4")  # pinned keys only: the first is the reference
+    touch(root / "ep01" / "c013_key_0030.png")
+    touch(root / "ep01" / "c013_ref_0000.png")
+    touch(root / "ep01" / "c014.mp4")  # two keys of one frame
+    touch(root / "ep01" / "c014_ref_12.png")
+    touch(root / "ep01" / "c014-key-0012.jpg")
+    touch(root / "ep01" / "c015.mp4")  # two unpinned: the advice names the key's form
+    touch(root / "ep01" / "c015.png")
+    touch(root / "ep01" / "c015.jpg")
+    frames(root / "ep02" / "c001")  # keys in --refs, mirrored and by base name
+    touch(root / "ep02" / "c002.mp4")
+    touch(refs / "ep02" / "c001.png")
+    touch(refs / "ep02" / "c001_ref_0020.png")
+    touch(refs / "c002_ref_0000.png")
+    touch(refs / "c002_ref_0009.png")
+    frames(root / "ep03" / "c001")  # a cut folder: keys beside its reference
+    touch(root / "ep03" / "c001" / "ref.png")
+    cuts, skipped = by_name(root, refs)
+
+    c12, c13 = cuts["ep01/c012"], cuts["ep01/c013"]
+    assert (c12.reference.name, c12.ref_frame) == ("c012.png", None)
+    assert [(f, p.name) for f, p in c12.keys] == [(48, "c012_ref_0048.png")]
+    assert c12.rule == "video + same-stem reference + 1 pinned"
+    assert c12.key_path(7) == root / "ep01" / "c012_ref_0007.png"
+    assert (c13.reference.name, c13.ref_frame) == ("c013_ref_0000.png", 0)
+    assert [(f, p.name) for f, p in c13.keys] == [(30, "c013_key_0030.png")]
+    assert "two references of frame 12" in skipped["ep01/c014"]
+    assert "(c015_ref_0048.png)" in skipped["ep01/c015"]
+
+    m, b = cuts["ep02/c001"], cuts["ep02/c002"]
+    assert m.reference == refs / "ep02" / "c001.png"
+    assert [(f, p.name) for f, p in m.keys] == [(20, "c001_ref_0020.png")]
+    assert m.key_path(5) == refs / "ep02" / "c001_ref_0005.png"
+    assert (b.reference.name, b.ref_frame) == ("c002_ref_0000.png", 0)
+    assert [(f, p.name) for f, p in b.keys] == [(9, "c002_ref_0009.png")]
+    assert b.key_path(5) == refs / "c002_ref_0005.png"
+    assert b.rule == "video + --refs + 1 pinned"
+    assert cuts["ep03/c001"].key_path(5) == root / "ep03" / "c001" / "ref_0005.png"
+    assert set(cuts) == {"ep01/c012", "ep01/c013", "ep02/c001", "ep02/c002", "ep03/c001"}

@@ -277,6 +277,34 @@ def test_a_cut_whose_output_would_lie_in_the_keys_root_is_not_a_cut(tmp_path: Pa
     assert "keys-wanted/, where the batch keeps the keys wanted" in why
 
 
+def test_a_same_stem_cut_is_told_and_takes_a_key_named_after_it(tmp_path: Path) -> None:
+    """A loose video with its same-stem reference has no folder for ref_0016.png: the
+    warning and keys-wanted.json name c_ref_0016.png beside it, and that key pins."""
+    frames, key = write_two_view_cut(tmp_path)
+    root, out = tmp_path / "cuts", tmp_path / "coloured"
+    root.mkdir()
+    with open_writer(root / "c.mkv", width=320, height=192, fps=24.0, codec="ffv1") as w:
+        for f in sorted(frames.iterdir()):
+            w.write(read_image(f))
+    shutil.copyfile(key, root / "c.png")
+    opts = BatchOptions(
+        root, out, keys_wanted=True, run=ExecutorConfig(workers=0),
+        encode=EncodeOptions(preset="ultrafast"),
+    )  # fmt: skip
+    (o,) = run_batch(opts).outcomes
+    assert o.status == "done" and [w["frame"] for w in o.wanted] == [16]
+    assert any("(save it as c_ref_0016.png;" in w for w in o.warnings)
+    (got,) = json.loads((out / "keys-wanted" / "c" / KEYS_FILE).read_text())["keys"]
+    assert got["batch_name"] == "c_ref_0016.png"
+    assert got["pin_as"] == str((root / "c_ref_0016.png").absolute())
+
+    shutil.copyfile(out / "keys-wanted" / "c" / got["draft"], got["pin_as"])
+    (again,) = run_batch(opts).outcomes
+    assert again.status == "done" and again.reason == "inputs changed"
+    assert (again.unseen, again.wanted) == ([], [])
+    assert not (out / "keys-wanted").exists()
+
+
 def test_a_new_shot_that_opens_a_new_view_is_keyed_once_in_its_middle(caplog) -> None:
     """Both warnings, and the keys wanted, name one frame: the new view's middle."""
     second = cv2.resize(view_drawing(1, w=160, h=96), (320, 192))  # thicker lines: new

@@ -497,6 +497,7 @@ def _job(opts: BatchOptions, pc: PlannedCut) -> CutJob:
         encode=dataclasses.asdict(encode),
         allow_truncated=opts.allow_truncated,
         keys_wanted=str(keys.absolute()) if keys is not None else None,
+        key_stem=os.path.abspath(cut.key_stem) if cut.key_stem else "",
     )
 
 
@@ -595,6 +596,7 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
             progress.planned(plan)
             if to_run:
                 report.startup_seconds = _execute(opts, to_run, manifest, outcomes, progress)
+                _prune_keys_root(opts.output)
         except KeyboardInterrupt as e:
             report.interrupted = True
             report.stopped_by = exit_code_of(e)
@@ -649,6 +651,7 @@ def _execute(
             result = ex.next_result()
             if result.error:  # name files by their path under the input, as the table does
                 result.error = result.error.replace(root_prefix, "")
+            result.warnings = [w.replace(root_prefix, "") for w in result.warnings]
             pc = by_name[result.name]
             running.pop(result.name, None)
             outcome = _record(pc, result, manifest, dispatched.pop(result.name))
@@ -680,9 +683,10 @@ def _keys_of_skipped(opts: BatchOptions, pc: PlannedCut, outcome: CutOutcome) ->
     if dest is None or not outcome.wanted or (dest / KEYS_FILE).is_file():
         return
     wanted = [WantedKey.from_dict(w) for w in outcome.wanted]
+    job = _job(opts, pc)
     try:
-        with frames_source(_job(opts, pc)) as src:
-            refresh_keys_folder(dest, wanted, src, pc.output)
+        with frames_source(job) as src:
+            refresh_keys_folder(dest, wanted, src, pc.output, job.key_stem or None)
     except CelcolorError as e:
         log.warning("%s: %s", pc.cut.name, e)
         outcome.warnings.append(str(e))
@@ -705,17 +709,17 @@ def _drop_stale_keys(opts: BatchOptions, pc: PlannedCut, outcome: CutOutcome) ->
             "run replaced (--keys-wanted writes it anew)",
             pc.cut.name,
         )
-        _prune_empty(dest.parent, opts.output)
 
 
-def _prune_empty(folder: Path, stop: Path) -> None:
-    """Remove ``folder`` and its parents below ``stop`` while they are empty."""
-    while folder != stop and stop in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:  # not empty (or gone): the rest above it stays too
-            return
-        folder = folder.parent
+def _prune_keys_root(output: Path) -> None:
+    """Remove the empty folders under ``<output>/keys-wanted/`` and the root itself
+    when empty: what is left once no cut wants keys. Run when no worker writes."""
+    root = output / KEYS_FOLDER
+    if not root.is_dir() or root.is_symlink():
+        return
+    for folder, _, _ in os.walk(root, topdown=False):
+        with contextlib.suppress(OSError):  # not empty: it stays
+            os.rmdir(folder)
 
 
 def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float) -> CutOutcome:

@@ -2,8 +2,9 @@
 
 A cut is, in order of the rules tried on every folder of the tree:
 
-1. a video with an image of the same stem beside it (``c012.mp4`` + ``c012.png``);
-   the cut is named after the video (``ep01/c012``);
+1. a video with an image of the same stem beside it (``c012.mp4`` + ``c012.png``),
+   or with references pinned to frames named after it (``c012_ref_0048.png``: the
+   colour of its frame 48); the cut is named after the video (``ep01/c012``);
 2. a folder holding one (other) video and its reference: ``ref.*``, ``reference.*``,
    ``key*.*``, or a reference pinned to a frame (``ref_0048.png``: the colour of frame
    48, counted from 0, as ``--ref-frame``); the cut is named after the folder;
@@ -13,10 +14,11 @@ A cut is, in order of the rules tried on every folder of the tree:
 
 With a separate references folder (``--refs``), ``<refs>/<cut name>.<image>`` (the
 cut's path under the input, e.g. ``refs/ep01/c001.png``) or, when no two cuts share a
-base name, ``<refs>/<base name>.<image>`` is the reference of any cut; it wins over a
-reference inside the cut's folder. A folder that is a cut is a leaf: its subfolders are
-not searched. Every folder or file that looks like it was meant as a cut but matches no
-rule is returned as :class:`Skipped` with the reason. Hidden entries (``.name``) are
+base name, ``<refs>/<base name>.<image>`` is the reference of any cut, and
+``<refs>/<cut name>_ref_0048.png`` (or the base name's) its key of frame 48; they win
+over the references inside the cut's folder. A folder that is a cut is a leaf: its
+subfolders are not searched. Every folder or file that looks like it was meant as a cut
+but matches no rule is returned as :class:`Skipped` with the reason. Hidden entries (``.name``) are
 ignored.
 """
 
@@ -50,6 +52,11 @@ CutKind = Literal["video", "images"]
 
 # ref_0048.png, reference-12.jpg, key_0003.png, keyframe_7.png: pinned to that frame.
 _PINNED = re.compile(r"^(?:ref|reference|key|keyframe)[_-](\d+)$", re.IGNORECASE)
+# c012_ref_0048.png: pinned to frame 48 of the cut named c012 (beside its video, in --refs).
+_NAMED_PIN = re.compile(r"^(.+?)[_-](?:ref|reference|key|keyframe)[_-](\d+)$", re.IGNORECASE)
+
+# (image, the frame its name pins it to or None), as a cut's references are gathered.
+_Refs = list[tuple[Path, "int | None"]]
 _PLAIN = re.compile(r"^(?:ref|reference|key.*)$", re.IGNORECASE)
 
 
@@ -69,8 +76,12 @@ class Cut:
             batch's default ``--ref-frame`` applies).
         rule: which layout rule found it (shown by ``--dry-run``).
         keys: more references pinned to frames by their names (``ref_0048.png`` beside
-            ``ref.png``, or beside ``ref_0000.png``), as ``(frame, image)`` in frame
-            order: each colours its frame as a keyframe, as ``--ref 48:key.png`` does.
+            ``ref.png``, or beside ``ref_0000.png``; ``c012_ref_0048.png`` beside
+            ``c012.mp4``), as ``(frame, image)`` in frame order: each colours its frame
+            as a keyframe, as ``--ref 48:key.png`` does.
+        key_stem: where a key of frame N goes to be found by the next run, less
+            ``NNNN.png`` (``cuts/ep01/c012/ref_``, ``cuts/ep01/c012_ref_``):
+            :meth:`key_path`.
     """
 
     name: str
@@ -81,6 +92,12 @@ class Cut:
     ref_frame: int | None
     rule: str
     keys: tuple[tuple[int, Path], ...] = ()
+    key_stem: str = ""
+
+    def key_path(self, frame: int) -> Path:
+        """Where a painted key of ``frame`` is saved to pin it (``.../ref_0048.png``)."""
+        stem = self.key_stem or str(self.reference.parent / "ref_")
+        return Path(f"{stem}{frame:04d}.png")
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,12 @@ def reference_pin(path: Path) -> tuple[bool, int | None]:
     if m:
         return True, int(m.group(1))
     return bool(_PLAIN.match(stem)), None
+
+
+def named_pin(path: Path) -> tuple[str, int] | None:
+    """(cut stem, frame) for a key named after its cut (``c012_ref_0048.png``), or None."""
+    m = _NAMED_PIN.match(path.stem)
+    return (m.group(1), int(m.group(2))) if m else None
 
 
 def output_name(cut: Cut, fmt: str | None) -> str:
@@ -179,6 +202,7 @@ class _RefIndex:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.by_name: dict[str, list[Path]] = {}
+        self.pinned: dict[str, list[tuple[Path, int]]] = {}  # cut name -> its keys
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
             dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             rel = PurePosixPath(Path(dirpath).relative_to(folder).as_posix())
@@ -188,18 +212,25 @@ class _RefIndex:
                     continue
                 key = str(rel / p.stem) if str(rel) != "." else p.stem
                 self.by_name.setdefault(key, []).append(p)
+                if pin := named_pin(p):
+                    cut = str(rel / pin[0]) if str(rel) != "." else pin[0]
+                    self.pinned.setdefault(cut, []).append((p, pin[1]))
 
-    def lookup(self, name: str) -> tuple[Path | None, str | None, bool]:
-        """(reference, problem, found by base name only) for a cut name."""
+    def lookup(self, name: str) -> tuple[_Refs, str | None, bool, str]:
+        """(references, problem, found by base name only, key stem) for a cut name:
+        ``<name>.png`` and ``<name>_ref_NNNN.png``, or else those of its base name."""
         for key, flat in ((name, False), (PurePosixPath(name).name, True)):
-            found = self.by_name.get(key)
+            plain = self.by_name.get(key, [])
+            found: _Refs = [(p, None) for p in plain]
+            found += [(p, pin) for p, pin in self.pinned.get(key, [])]
             if not found:
                 continue
-            if len(found) > 1:
-                listed = ", ".join(p.name for p in found)
-                return None, f"several references for it in {self.folder} ({listed})", flat
-            return found[0], None, flat
-        return None, None, False
+            stem = str(self.folder / f"{key}_ref_")
+            if len(plain) > 1:
+                listed = ", ".join(p.name for p in plain)
+                return [], f"several references for it in {self.folder} ({listed})", flat, stem
+            return found, None, flat, stem
+        return [], None, False, ""
 
 
 class _Finder:
@@ -208,19 +239,20 @@ class _Finder:
         self.refs = refs
         self.cuts: list[Cut] = []
         self.skipped: list[Skipped] = []
-        self.flat_refs: dict[str, Path] = {}  # cut name -> reference found by base name
+        self.flat_refs: dict[str, set[Path]] = {}  # cut name -> references by base name
 
     def _name(self, rel: PurePosixPath) -> str:
         # The input folder itself as a cut is named after the folder.
         return str(rel) if str(rel) != "." else self.root.resolve().name
 
-    def _external(self, name: str) -> tuple[Path | None, str | None]:
+    def _external(self, name: str) -> tuple[_Refs, str | None, str]:
+        """The cut's references in --refs (none without it), a problem, their key stem."""
         if self.refs is None:
-            return None, None
-        ref, problem, flat = self.refs.lookup(name)
-        if ref is not None and flat:
-            self.flat_refs[name] = ref
-        return ref, problem
+            return [], None, ""
+        found, problem, flat, stem = self.refs.lookup(name)
+        if found and flat:
+            self.flat_refs[name] = {p for p, _ in found}
+        return found, problem, stem
 
     def _skip(self, rel: PurePosixPath | str, reason: str) -> None:
         self.skipped.append(Skipped(str(rel), reason))
@@ -255,28 +287,34 @@ class _Finder:
                 others = f" ({len(files)} other files)" if files else ""
                 self._skip(rel, f"no video or images{others}")
             return False
-        by_stem: dict[str, list[Path]] = {}
+        by_stem: dict[str, _Refs] = {}
         for img in images:
-            by_stem.setdefault(img.stem, []).append(img)
+            by_stem.setdefault(img.stem, []).append((img, None))
+            if pin := named_pin(img):
+                by_stem.setdefault(pin[0], []).append((img, pin[1]))
         used: set[Path] = set()
-        # Rule 1: a video with a same-stem image beside it (a --refs entry wins).
+        # Rule 1: a video with a same-stem image, or keys named after it, beside it (its
+        # --refs entries win).
         left: list[Path] = []
         for v in videos:
-            pairs = by_stem.get(v.stem, [])
-            if not pairs:
+            own = by_stem.get(v.stem, [])
+            if not own:
                 left.append(v)
                 continue
-            used.update(pairs)
+            used.update(p for p, _ in own)
             name = _join(rel, v.stem)
-            ext, problem = self._external(name)
+            ext, problem, ext_stem = self._external(name)
             if problem:
                 self._skip(name, problem)
-            elif ext is None and len(pairs) > 1:
-                listed = ", ".join(p.name for p in pairs)
-                self._skip(name, f"several images share the video's name ({listed}); keep one")
+                continue
+            stem = ext_stem if ext else str(v.parent / f"{v.stem}_ref_")
+            ref, pin, rule, keys = self._pick(
+                ext or own, "video + --refs" if ext else "video + same-stem", stem
+            )
+            if ref is None:
+                self._skip(name, rule)
             else:
-                rule = "video + same-stem reference" if ext is None else "video + --refs"
-                self.cuts.append(Cut(name, "video", v, None, ext or pairs[0], None, rule))
+                self.cuts.append(Cut(name, "video", v, None, ref, pin, rule, keys, stem))
         refs_here: list[tuple[Path, int | None]] = []
         frames: list[Path] = []
         for p in images:
@@ -290,16 +328,20 @@ class _Finder:
         folder_name = self._name(rel)
         # Rule 2: the folder holds one video and its reference.
         if len(left) == 1:
-            ext, problem = self._external(folder_name)
+            ext, problem, ext_stem = self._external(folder_name)
             if problem:
                 self._skip(rel, problem)
                 return True
-            if ext is not None or refs_here:
-                ref, pin, rule, keys = self._pick(ext, refs_here, "video")
+            if ext or refs_here:
+                stem = ext_stem if ext else str(folder / "ref_")
+                label = "video + --refs" if ext else "video +"
+                ref, pin, rule, keys = self._pick(ext or refs_here, label, stem)
                 if ref is None:
                     self._skip(rel, rule)
                 else:
-                    self.cuts.append(Cut(folder_name, "video", left[0], None, ref, pin, rule, keys))
+                    self.cuts.append(
+                        Cut(folder_name, "video", left[0], None, ref, pin, rule, keys, stem)
+                    )
                     if frames:  # perhaps the video's frames exported: say which is coloured
                         listed = ", ".join(p.name for p in frames[:3])
                         more = f" and {len(frames) - 3} more" if len(frames) > 3 else ""
@@ -312,9 +354,13 @@ class _Finder:
         # Rule 3: videos whose reference is in --refs under their own name.
         for v in left:
             name = _join(rel, v.stem)
-            ext, problem = self._external(name)
-            if ext is not None:
-                self.cuts.append(Cut(name, "video", v, None, ext, None, "video + --refs"))
+            ext, problem, ext_stem = self._external(name)
+            if ext:
+                ref, pin, rule, keys = self._pick(ext, "video + --refs", ext_stem)
+                if ref is None:
+                    self._skip(name, rule)
+                else:
+                    self.cuts.append(Cut(name, "video", v, None, ref, pin, rule, keys, ext_stem))
             elif problem:
                 self._skip(name, problem)
             elif refs_here:
@@ -340,33 +386,39 @@ class _Finder:
                 listed = ", ".join(p.name for p, _ in refs_here)
                 self._skip(rel, f"reference images ({listed}) but no frames or video")
             return False
-        ext, problem = self._external(folder_name)
+        ext, problem, ext_stem = self._external(folder_name)
         if problem:
             self._skip(rel, f"{len(frames)} frame images but {problem}")
             return True
-        ref, pin, rule, keys = self._pick(ext, refs_here, "frames")
+        stem = ext_stem if ext else str(folder / "ref_")
+        label = "frames + --refs" if ext else "frames +"
+        ref, pin, rule, keys = self._pick(ext or refs_here, label, stem)
         if ref is None:
             self._skip(rel, f"{len(frames)} frame images but {rule}")
             return True
-        self.cuts.append(Cut(folder_name, "images", folder, tuple(frames), ref, pin, rule, keys))
+        self.cuts.append(
+            Cut(folder_name, "images", folder, tuple(frames), ref, pin, rule, keys, stem)
+        )
         return True
 
     def _pick(
-        self, ext: Path | None, refs_here: list[tuple[Path, int | None]], kind: str
+        self, refs: _Refs, label: str, key_stem: str
     ) -> tuple[Path | None, int | None, str, tuple[tuple[int, Path], ...]]:
         """(reference, pinned frame, rule, more pinned references), or (None, None, why
-        not, ()). One reference may be unpinned; the others pin their frames."""
-        if ext is not None:
-            return ext, None, f"{kind} + --refs", ()
-        if not refs_here:
+        not, ()). One reference may be unpinned; the others pin their frames.
+
+        ``label`` starts the rule (``video + same-stem``); ``key_stem`` names the pinned
+        ones in the advice (``.../c012_ref_``).
+        """
+        if not refs:
             return None, None, self._no_ref_text(), ()
-        plain = [p for p, pin in refs_here if pin is None]
-        pinned = sorted((pin, p) for p, pin in refs_here if pin is not None)
+        plain = [p for p, pin in refs if pin is None]
+        pinned = sorted((pin, p) for p, pin in refs if pin is not None)
         why = None
         if len(plain) > 1:
             why = (
                 f"several references ({', '.join(p.name for p in plain)}); keep one, or "
-                "name the others after the frames they colour (ref_0048.png)"
+                f"name the others after the frames they colour ({Path(key_stem).name}0048.png)"
             )
         for (a, pa), (b, pb) in itertools.pairwise(pinned):
             if why is None and a == b:
@@ -377,7 +429,9 @@ class _Finder:
             ref, pin, keys = plain[0], None, tuple(pinned)
         else:
             (pin, ref), keys = pinned[0], tuple(pinned[1:])
-        rule = f"{kind} + {'pinned ' if pin is not None else ''}reference"
+        rule = label
+        if not label.endswith("--refs"):
+            rule += f" {'pinned ' if pin is not None else ''}reference"
         if keys:
             rule += f" + {len(keys)} pinned"
         return ref, pin, rule, keys
@@ -395,7 +449,7 @@ class _Finder:
 
 
 def _drop_ambiguous(
-    cuts: list[Cut], skipped: list[Skipped], flat_refs: dict[str, Path]
+    cuts: list[Cut], skipped: list[Skipped], flat_refs: dict[str, set[Path]]
 ) -> tuple[list[Cut], list[Skipped]]:
     """Skip cuts whose --refs entry was found by a base name that several cuts share."""
     if not flat_refs:
@@ -404,11 +458,11 @@ def _drop_ambiguous(
     kept: list[Cut] = []
     for c in cuts:
         b = PurePosixPath(c.name).name
-        if c.name in flat_refs and c.reference == flat_refs[c.name] and base[b] > 1:
+        if c.name in flat_refs and c.reference in flat_refs[c.name] and base[b] > 1:
             skipped.append(
                 Skipped(
                     c.name,
-                    f"{flat_refs[c.name]} would serve {base[b]} cuts named {b!r}; "
+                    f"{c.reference} would serve {base[b]} cuts named {b!r}; "
                     f"name it after the cut's path (<refs>/{c.name}.png)",
                 )
             )

@@ -53,6 +53,8 @@ class CutJob:
         allow_truncated: colour a damaged video up to the damage.
         keys_wanted: the cut's keys folder (absolute; see
             :func:`~celcolor.engine.wanted.refresh_keys_folder`), or None.
+        key_stem: where a painted key of frame N goes, less ``NNNN.png`` (absolute;
+            :meth:`~celcolor.engine.batch_layout.Cut.key_path`); "" for the default.
     """
 
     name: str
@@ -65,6 +67,7 @@ class CutJob:
     allow_truncated: bool = False
     keys: list[tuple[int, str]] = field(default_factory=list)
     keys_wanted: str | None = None
+    key_stem: str = ""
 
 
 @dataclass
@@ -195,9 +198,10 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
                 encode=encode,
                 allow_truncated=job.allow_truncated,
                 progress=progress,
+                key_stem=job.key_stem or None,
             )
             if job.keys_wanted is not None:
-                _write_keys(Path(job.keys_wanted), result, src)
+                _write_keys(Path(job.keys_wanted), result, src, job.key_stem or None)
         digest = output_digest(Path(result.output))
     except CelcolorError as e:
         return failed(
@@ -232,12 +236,12 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
     )
 
 
-def _write_keys(dest: Path, result: Any, src: Path) -> None:
+def _write_keys(dest: Path, result: Any, src: Path, key_stem: str | None) -> None:
     """The cut's keys folder; a failure is a warning of the cut, which is coloured."""
     from .wanted import refresh_keys_folder
 
     try:
-        refresh_keys_folder(dest, result.wanted, src, Path(result.output))
+        refresh_keys_folder(dest, result.wanted, src, Path(result.output), key_stem)
     except CelcolorError as e:
         log.warning("%s", e)
 

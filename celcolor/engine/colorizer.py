@@ -372,6 +372,9 @@ class Colorizer:
             line_threshold=self.options.line_threshold, gap_radius=self.options.gap_radius
         )
         self.stats = ColorizeStats()
+        # Where a painted key of frame N goes, less "NNNN.png" (a batch cut's own place,
+        # set by its worker); None: the warnings give --ref and a batch folder's name.
+        self.key_stem: str | None = None
         self._said_other_drawing = False
         self._warned_no_network = False
         self._preferred: bool | None = None  # see _network_preferred
@@ -1192,14 +1195,12 @@ class Colorizer:
         log.warning(
             "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
             "%s; their colours were carried from other drawings. Pin a reference to %s "
-            "(--ref %d:key.png; in a batch, ref_%04d.png in the cut's folder; "
-            "--keys-wanted writes out such frames to paint) or re-key them from the "
+            "(%s; --keys-wanted writes out such frames to paint) or re-key them from the "
             "reference (--rekey on)",
             len(carried),
             shown,
             where,
-            key,
-            key,
+            self._how_to_pin(key),
         )
 
     def _say_unseen(self) -> None:
@@ -1223,6 +1224,11 @@ class Colorizer:
             "show what was added, and nothing in it vouches for its colours",
         )
 
+    def _how_to_pin(self, frame: int) -> str:
+        if self.key_stem:
+            return f"save it as {self.key_stem}{frame:04d}.png"
+        return f"--ref {frame}:key.png; in a batch, ref_{frame:04d}.png in the cut's folder"
+
     def _say_stretches(self, stretches: list[tuple[int, int]], what: str) -> None:
         if not stretches:
             return
@@ -1231,13 +1237,11 @@ class Colorizer:
         key = views.key_of(stretches[0])
         log.warning(
             "frames %s %s. If they look wrong, pin a reference to frame %d, in the middle, "
-            "where it colours both ways (--ref %d:key.png; in a batch, ref_%04d.png in the "
-            "cut's folder; --keys-wanted writes out such frames to paint)",
+            "where it colours both ways (%s; --keys-wanted writes out such frames to paint)",
             shown,
             what,
             key,
-            key,
-            key,
+            self._how_to_pin(key),
         )
 
     def _blend_until(self, index: int) -> int | None:

@@ -176,6 +176,7 @@ def colorize_video(
     allow_truncated: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     keys_wanted: str | Path | None = None,
+    key_stem: str | None = None,
     **option_fields,
 ) -> RunResult:
     """Colour a cut (video file, image folder or single image) from a reference.
@@ -196,6 +197,9 @@ def colorize_video(
             new views): their sketches, celcolor's drafts of them and
             ``keys-wanted.json`` (see :mod:`celcolor.engine.wanted`); replaced as a
             whole, an earlier one only with ``encode.overwrite``.
+        key_stem: where a painted key of frame N goes to be pinned, less ``NNNN.png``
+            (a batch cut's :meth:`~celcolor.engine.batch_layout.Cut.key_path`): the
+            warnings and the keys wanted name that file instead of ``--ref N:...``.
 
     Returns:
         The :class:`RunResult`.
@@ -250,6 +254,7 @@ def colorize_video(
             check_references([*unpinned, *pinned.values()])
             options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
+        colorizer.key_stem = key_stem
         run_scope = _cpu_network_run(colorizer)
         helper_niceness = HELPER_NICENESS if run_scope is not None else 0
         pending: deque[Frame] = deque()
@@ -310,7 +315,7 @@ def colorize_video(
     seconds = time.perf_counter() - t_start
     stats = colorizer.stats
     if keys_folder is not None:
-        write_wanted_keys(keys_folder, stats.wanted, src, out_path)
+        write_wanted_keys(keys_folder, stats.wanted, src, out_path, key_stem)
         log.info(
             "keys wanted: %s; sketches and drafts in %s (keys-wanted.json)",
             ", ".join(f"frame {w.frame}" for w in stats.wanted) or "none",

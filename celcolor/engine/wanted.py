@@ -13,7 +13,8 @@ frame it writes
   from scratch;
 - ``keys-wanted.json``: the frames, why each is wanted, its time in the video, the
   ``--ref`` argument that pins the painted draft, and the name that pins it in a
-  batch cut's folder (``ref_0037.png``).
+  batch cut's folder (``ref_0037.png``); in a batch, ``pin_as``: the file that pins it
+  for that cut (``.../c012_ref_0037.png`` beside a same-stem cut's video).
 
 The folder is written whole, beside its destination, and renamed into place. The
 record keeps a digest of every file written, so a folder whose draft was painted in
@@ -231,18 +232,20 @@ def check_keys_folder(
 
 
 def write_wanted_keys(
-    dest: Path, wanted: list[WantedKey], src: Path, output: Path
+    dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None = None
 ) -> list[dict[str, object]]:
     """Write the sketch and the draft of every wanted frame, and ``keys-wanted.json``,
     into a new folder renamed to ``dest`` when complete (an earlier one is replaced).
 
     ``src`` is the cut as coloured, ``output`` what the run wrote (its frames are the
-    drafts). Returns the records written to ``keys-wanted.json``.
+    drafts). ``key_stem``: where a batch cut's key of frame N goes, less ``NNNN.png``
+    (recorded as ``pin_as``; None: a single cut, ``batch_name`` is the folder form).
+    Returns the records written to ``keys-wanted.json``.
     """
     tmp = temp_path_beside(dest)
     try:
         tmp.mkdir()
-        records = _export(tmp, dest, wanted, src, output)
+        records = _export(tmp, dest, wanted, src, output, key_stem)
         files = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
         (tmp / KEYS_FILE).write_text(
             json.dumps({"output": str(output), "keys": records, "files": files}, indent=2) + "\n"
@@ -260,7 +263,7 @@ def write_wanted_keys(
 
 
 def _export(
-    tmp: Path, dest: Path, wanted: list[WantedKey], src: Path, output: Path
+    tmp: Path, dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None
 ) -> list[dict[str, object]]:
     by_frame = {w.frame: w for w in wanted}
     records: dict[int, dict[str, object]] = {}
@@ -292,6 +295,9 @@ def _export(
                 "ref": f"{frame.index}:{dest / draft}",
                 "batch_name": f"ref_{frame.index:04d}.png",
             }
+            if key_stem:
+                pin_as = Path(f"{key_stem}{frame.index:04d}.png")
+                records[frame.index].update(batch_name=pin_as.name, pin_as=str(pin_as))
     drafted = set()
     with open_frames(output) as coloured:
         for frame in coloured:
@@ -330,7 +336,9 @@ def _check_ours(dest: Path) -> None:
         )
 
 
-def refresh_keys_folder(dest: Path, wanted: list[WantedKey], src: Path, output: Path) -> None:
+def refresh_keys_folder(
+    dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None = None
+) -> None:
     """A batch's keys folder of one cut: written when keys are wanted, an earlier one of
     celcolor's removed when none are (a re-coloured cut that a new key quieted).
 
@@ -343,4 +351,4 @@ def refresh_keys_folder(dest: Path, wanted: list[WantedKey], src: Path, output: 
     if dest.is_dir() and any(dest.iterdir()):
         _check_ours(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    write_wanted_keys(dest, wanted, src, output)
+    write_wanted_keys(dest, wanted, src, output, key_stem)
