@@ -127,6 +127,29 @@ def test_video_source_can_be_iterated_twice(tmp_path: Path) -> None:
         assert len(list(s)) == 4
 
 
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_a_video_stored_on_its_side_is_decoded_upright(tmp_path: Path, degrees: int) -> None:
+    """A display rotation (a phone clip) turns the frames as players show them, and the
+    colouring of it comes out upright, at the size the reference was painted at."""
+    upright = [rect_frame(i, 64, 48) for i in range(4)]
+    path = tmp_path / "sideways.mkv"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=24)
+        s.width, s.height = (48, 64) if degrees % 180 else (64, 48)
+        s.pix_fmt = "yuv444p"
+        s.set_display_rotation(degrees)  # shown turned this far counter-clockwise
+        for img in upright:
+            stored = np.ascontiguousarray(np.rot90(img, -degrees // 90))
+            c.mux(s.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
+        c.mux(s.encode())
+    with open_frames(path) as src:
+        got = [f.image for f in src]
+    assert (src.width, src.height) == (64, 48)
+    assert all(np.abs(g.astype(int) - u).max() <= 2 for g, u in zip(got, upright, strict=True))
+    recolour(path, tmp_path / "out.mkv", codec="ffv1")
+    assert probe(tmp_path / "out.mkv")["size"] == (64, 48)
+
+
 def test_vfr_input_keeps_its_timestamps(tmp_path: Path) -> None:
     pts = [0, 40, 50, 130, 140, 300, 333, 400]  # uneven gaps, in ms
     src = make_clip(tmp_path / "vfr.mkv", pts, time_base=Fraction(1, 1000))

@@ -218,7 +218,11 @@ class VideoSource(FrameSource):
         self._pending: _Decode | None = self._open()
         container, first = self._pending.container, self._pending.first
         stream = container.streams.video[self._stream_index]
-        self.width, self.height = first.width, first.height
+        # Frames come out as players show them: a phone clip stored on its side with a
+        # display rotation is turned upright, as the reference was painted.
+        self._turns = _quarter_turns(path, first)
+        self._stored = (first.width, first.height)
+        self.width, self.height = self._stored[:: -1 if self._turns % 2 else 1]
         self.time_base = stream.time_base
         self.num_frames = int(stream.frames) or None
         rate = stream.average_rate or stream.guessed_rate
@@ -278,13 +282,15 @@ class VideoSource(FrameSource):
                 with self._lock:
                     if self._closed:
                         return  # closed by the caller (from another thread): stop quietly
-                    if (av_frame.width, av_frame.height) != (self.width, self.height):
+                    if (av_frame.width, av_frame.height) != self._stored:
+                        w, h = self._stored
                         raise InputError(
                             f"{self.path}: frame {n} is {av_frame.width}x{av_frame.height} but "
-                            f"the video starts at {self.width}x{self.height}; re-encode it at "
-                            "one size"
+                            f"the video starts at {w}x{h}; re-encode it at one size"
                         )
                     img = _to_rgb(av_frame)
+                    if self._turns:
+                        img = np.ascontiguousarray(np.rot90(img, self._turns))
                 pts = av_frame.pts
                 t = float(pts * self.time_base) if pts is not None and self.time_base else None
                 if t is not None:
@@ -406,6 +412,23 @@ def _declared_span(container: Any, stream: Any) -> tuple[float, float | None]:
         c_start = (container.start_time or 0) / av.time_base
         return start, c_start + container.duration / av.time_base
     return start, None
+
+
+def _quarter_turns(path: Path, first: Any) -> int:
+    """Counter-clockwise quarter turns that show the video's frames upright (its display
+    rotation, as players apply it); 0 for an angle that is no multiple of 90, said once."""
+    angle = float(getattr(first, "rotation", 0) or 0)
+    turns = round(angle / 90)
+    if abs(angle - 90 * turns) > 1:
+        log.warning(
+            "%s: a display rotation of %g degrees is not kept; frames as stored", path, angle
+        )
+        return 0
+    if turns % 4:
+        log.info(
+            "%s: stored turned by %g degrees; coloured upright, as players show it", path, angle
+        )
+    return turns % 4
 
 
 def _to_rgb(f: Any) -> np.ndarray:
