@@ -15,8 +15,9 @@ import logging
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .engine.arguments import (
@@ -59,6 +60,15 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         "(--ref N:DIR/frame_N_draft.png), and keys-wanted.json",
     )
     e.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write a JSON record of the run to FILE, also when it fails: status, error, "
+        "output and sha256, frames, new drawings and views, keys wanted, warnings, "
+        "timings, settings (an earlier record there is replaced)",
+    )
+    e.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an existing output (and an earlier --keys-wanted folder)",
@@ -75,6 +85,8 @@ def _run_colour(args: argparse.Namespace) -> int:
 
     options = colour_options(args)
     encode = encode_options(args)
+    if args.report is not None:
+        _check_report(args)
     if args.dry_run:
         with open_frames(args.input) as source:
             out = resolve_output(Path(args.input), args.output, source.kind)
@@ -103,6 +115,7 @@ def _run_colour(args: argparse.Namespace) -> int:
                     "references": args.ref,
                     "output": str(out),
                     "keys_wanted": None if args.keys_wanted is None else str(args.keys_wanted),
+                    "report": None if args.report is None else str(args.report),
                     "colour": options.as_dict(),
                     "encode": vars(encode),
                 },
@@ -110,23 +123,84 @@ def _run_colour(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    update, close = progress_bar(args.quiet, Path(args.input).name)
-    try:
-        result = colorize_video(
-            args.input,
-            args.ref,
-            args.output,
-            options=options,
-            encode=encode,
-            allow_truncated=args.allow_truncated,
-            progress=update,
-            keys_wanted=args.keys_wanted,
-        )
-    finally:
-        close()
+
+    def colour() -> Any:
+        update, close = progress_bar(args.quiet, Path(args.input).name)
+        try:
+            return colorize_video(
+                args.input,
+                args.ref,
+                args.output,
+                options=options,
+                encode=encode,
+                allow_truncated=args.allow_truncated,
+                progress=update,
+                keys_wanted=args.keys_wanted,
+            )
+        finally:
+            close()
+
+    if args.report is None:
+        result = colour()
+    else:
+        result = _colour_and_report(args, colour, options.as_dict(), vars(encode))
     log.info("%d frames in %.1f s (%.1f frames/s)", result.frames, result.seconds, result.fps)
     print(result.output)
     return 0
+
+
+def _check_report(args: argparse.Namespace) -> None:
+    from .engine.run_report import check_report_path
+
+    refs = [Path(r.split(":", 1)[1] if r.split(":", 1)[0].isdigit() else r) for r in args.ref]
+    check_report_path(
+        args.report,
+        src=Path(args.input),
+        output=args.output,
+        references=refs,
+        keys_wanted=args.keys_wanted,
+    )
+
+
+def _colour_and_report(
+    args: argparse.Namespace, colour: Callable[[], Any], settings: dict, encode: dict
+) -> Any:
+    """Run ``colour()`` and write the run record to ``--report``, done or not."""
+    from .engine.batch_manifest import now_iso
+    from .engine.run_report import done_record, failed_record, write_report
+    from .logs import collected_warnings
+
+    started = now_iso()
+    run = {
+        "input": str(args.input),
+        "references": list(args.ref),
+        "output_asked": None if args.output is None else str(args.output),
+        "keys_wanted_folder": None if args.keys_wanted is None else str(args.keys_wanted),
+        "settings": {"colour": settings, "encode": encode},
+    }
+    with collected_warnings() as warned:
+        try:
+            result = colour()
+        except BaseException as e:
+            line, code = error_line(e, args.verbose)
+            if code is not None:  # not an exit the command does not answer (SystemExit)
+                write_report(args.report, failed_record(started, run, line, code, warned))
+            raise
+        write_report(args.report, done_record(started, run, result, warned))
+    return result
+
+
+def error_line(e: BaseException, verbose: bool = False) -> tuple[str, int | None]:
+    """What the command prints for ``e`` (after ``colorize-video: ``) and its exit
+    code; ``None`` for the code of an exception it lets through (SystemExit)."""
+    if isinstance(e, CelcolorError):
+        return f"error: {e}", e.exit_code
+    if isinstance(e, KeyboardInterrupt):
+        return f"{interruption(e)}; no output was written", exit_code_of(e)
+    if isinstance(e, Exception):
+        hint = "" if verbose else "rerun with -v for the traceback, and "
+        return f"internal error: {type(e).__name__}: {e} ({hint}please report it)", 1
+    return "", None
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -256,21 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _stop_signals_interrupt():
             return command(args)
-    except CelcolorError as e:
-        print(f"colorize-video: error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt as e:
-        print(f"colorize-video: {interruption(e)}; no output was written", file=sys.stderr)
-        return exit_code_of(e)
-    except Exception as e:  # a bug: one line by default, the traceback with -v
-        if args.verbose:
-            traceback.print_exc()
-        print(
-            f"colorize-video: internal error: {type(e).__name__}: {e} "
-            "(rerun with -v for the traceback, and please report it)",
-            file=sys.stderr,
-        )
-        return 1
+    except (CelcolorError, KeyboardInterrupt, Exception) as e:
+        if args.verbose and not isinstance(e, CelcolorError | KeyboardInterrupt):
+            traceback.print_exc()  # a bug: one line by default, the traceback with -v
+        line, code = error_line(e, args.verbose)
+        print(f"colorize-video: {line}", file=sys.stderr)
+        return code if code is not None else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

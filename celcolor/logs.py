@@ -43,3 +43,27 @@ def captured_warnings(name: str = "celcolor", pass_on: bool = False) -> Iterator
     finally:
         logger.removeHandler(handler)
         logger.propagate = old
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def collected_warnings(name: str = "celcolor") -> Iterator[list[str]]:
+    """Collect what logger ``name`` (and its children) warn of, still printing it as usual.
+
+    Yields the list the messages are appended to, in order.
+    """
+    logger = logging.getLogger(name)
+    handler = _Collect()
+    logger.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        logger.removeHandler(handler)

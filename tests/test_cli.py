@@ -648,3 +648,65 @@ def test_a_cut_that_leaves_its_keyframes_view_is_warned_of_once(tmp_path: Path) 
     said = [ln for ln in proc.stderr.splitlines() if "no longer show" in ln]
     assert len(said) == 1 and "frames 12 to 20" in said[0] and "--ref 16:key.png" in said[0]
     assert len(list(out.glob("*.png"))) == 24
+
+
+# --------------------------------------------------------------------------- --report
+
+
+def test_report_records_a_run_that_coloured_its_cut(tmp_path: Path) -> None:
+    """What a farm reads back: status, output and its sha256, the warned frames and the
+    keys wanted, warnings as printed, settings; a rerun replaces the record."""
+    from celcolor.engine.batch_manifest import output_digest
+
+    frames, key = write_two_view_cut(tmp_path)
+    out, report = tmp_path / "out.mkv", tmp_path / "run.json"
+    proc = run_cli(frames, "--ref", key, "-o", out, "--codec", "ffv1", "--report", report,
+                   "--keys-wanted", tmp_path / "keys", "-q")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    r = json.loads(report.read_text())
+    assert (r["status"], r["exit_code"], r["error"]) == ("done", 0, None)
+    assert r["kind"] == "celcolor run" and r["frames"] == 24 and r["output"] == str(out)
+    assert r["output_sha256"] == output_digest(out)["output_sha256"]
+    assert r["unseen"] == [[12, 20]] and [w["frame"] for w in r["wanted"]] == [16]
+    assert r["warnings"] and all(w in proc.stderr for w in r["warnings"])
+    assert r["settings"]["colour"]["lines"] == "auto" and r["settings"]["encode"]["codec"] == "ffv1"
+    assert r["references"] == [str(key)] and isinstance(r["key_frame"], int)
+
+    again = run_cli(frames, "--ref", key, "-o", out, "--overwrite", "--report", report, "-q")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(report.read_text())["settings"]["encode"]["codec"] is None
+
+
+def test_report_records_a_failed_run(small_cut: dict[str, Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(small_cut["reference"].read_bytes()[:300])
+    report = tmp_path / "run.json"
+    proc = run_cli(small_cut["sketch_video"], "--ref", bad, "-o", tmp_path / "o.mp4",
+                   "--report", report)  # fmt: skip
+    line = assert_one_line_error(proc, 1)
+    r = json.loads(report.read_text())
+    assert (r["status"], r["exit_code"]) == ("failed", 1)
+    assert r["error"] == line.removeprefix("colorize-video: ")
+    assert "output" not in r and not (tmp_path / "o.mp4").exists()
+
+
+@pytest.mark.parametrize("where", ["the input", "in the input", "a reference", "not a record"])
+def test_report_path_that_would_harm_a_file_is_refused_before_the_run(
+    small_cut: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    src, ref = small_cut["sketch_video"], small_cut["reference"]
+    report = {
+        "the input": src,
+        "in the input": small_cut["sketch_dir"] / "run.json",
+        "a reference": ref,
+        "not a record": tmp_path / "notes.json",
+    }[where]
+    if where == "in the input":
+        src = small_cut["sketch_dir"]
+    if where == "not a record":
+        report.write_text('{"mine": true}')
+    before = snapshot(tmp_path)  # the cut is in it too
+    proc = run_cli(src, "--ref", ref, "-o", tmp_path / "o.mp4", "--report", report)
+    assert_one_line_error(proc, 2)
+    assert "--report" in proc.stderr
+    assert snapshot(tmp_path) == before

@@ -97,3 +97,22 @@ def test_a_stopped_batch_writes_its_report_and_leaves_no_temp(long_cut, tmp_path
     assert report["interrupted"] is True and report["exit_code"] == 128 + signal.SIGTERM
     assert {c["status"] for c in report["cuts"]} == {"not run"}
     assert not [p.name for p in out.iterdir() if TEMP in p.name]
+
+
+def test_a_stopped_run_still_leaves_its_report(long_cut, tmp_path) -> None:
+    """--report is written when a scheduler stops the run, and says so."""
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    report = tmp_path / "run.json"
+    proc = _start(long_cut["sketch_video"], "--ref", long_cut["reference"],
+                  "-o", out_dir / "c.mp4", "--report", report, "-q")  # fmt: skip
+
+    def writing() -> bool:
+        return any(TEMP in p.name for p in out_dir.iterdir())
+
+    code, err = _stop_when(proc, writing, signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, err
+    record = json.loads(report.read_text())
+    assert (record["status"], record["exit_code"]) == ("interrupted", code)
+    assert record["error"] == err.strip().removeprefix("colorize-video: ")
+    assert not list(out_dir.iterdir())
