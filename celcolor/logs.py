@@ -1,4 +1,4 @@
-"""Warnings kept instead of printed, shared by the bench and the batch workers."""
+"""Warnings kept, instead of printed or as well: for the bench, batch workers, run records."""
 
 from __future__ import annotations
 
