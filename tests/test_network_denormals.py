@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 
 import numpy as np
+import pytest
 import torch
 
 import celcolor.engine.network as network
@@ -64,3 +67,51 @@ def test_the_temporal_network_runs_flushed_with_the_same_colours(monkeypatch):
     assert flushed_in_forward == [True, False]
     np.testing.assert_array_equal(flushed, ieee)
     assert not network._denormals_flushed_now()
+
+
+_WORKER_PROBE = """
+import sys, torch
+torch.set_num_threads(2)
+if sys.argv[1] == "started flushed":
+    from celcolor.engine.network import start_workers_flushed
+    start_workers_flushed()
+else:
+    torch.zeros(1 << 17).add_(1.0)  # torch's workers started as any first torch work does
+# Outside any flushed block: the caller's half keeps its denormals, a flushing worker's
+# half comes out zero.
+y = torch.full((1 << 20,), 1e-30) * 1e-9
+print((y == 0).float().mean().item(), torch.get_num_threads())
+"""
+
+
+@pytest.mark.parametrize("how", ["started flushed", "started unflushed"])
+def test_torch_workers_started_flushing_flush_for_good(how: str) -> None:
+    """A worker thread starts with its creator's flags: started from a flushing thread,
+    torch's workers flush denormals in every later parallel region (fresh process: a
+    process has one pool)."""
+    if not torch.set_flush_denormal(False):  # True where the CPU has the flags
+        pytest.skip("no FTZ/DAZ flags on this CPU")
+    proc = subprocess.run(
+        [sys.executable, "-c", _WORKER_PROBE, how], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    share, threads = proc.stdout.split()
+    assert threads == "2"
+    if how == "started flushed":
+        assert 0.3 < float(share) < 0.7  # the worker's part of the product, and only it
+    else:
+        assert float(share) == 0.0
+
+
+def test_a_network_run_starts_torchs_workers_flushing(monkeypatch) -> None:
+    """The run's torch-threads scope starts the workers before the run's torch work."""
+    import celcolor.engine.pipeline as pipeline
+
+    started = []
+    monkeypatch.setattr(
+        network, "start_workers_flushed", lambda: started.append(torch.get_num_threads())
+    )
+    before = torch.get_num_threads()
+    with pipeline._torch_threads(2):
+        assert started == [2]
+    assert torch.get_num_threads() == before

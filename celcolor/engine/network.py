@@ -67,6 +67,37 @@ def _denormals_flushed_now() -> bool:
     return torch.tensor(1e-39, dtype=torch.float32).mul(1.0).item() == 0.0
 
 
+# The most intra-op threads torch has been asked to run while the caller flushed
+# denormals: every one of them was started flushing (see start_workers_flushed).
+_workers_flushed = 0
+
+
+def start_workers_flushed() -> None:
+    """Have torch start its intra-op worker threads flushing denormals to zero.
+
+    A thread starts with its creator's FTZ/DAZ flags and keeps them, and torch (OpenMP)
+    starts its workers at the first parallel region that needs them. So one parallel
+    region over every thread, run while the calling thread flushes, starts the workers
+    flushing for good: with several torch threads the attention ran 1.8 times faster
+    (13.3 ms to 7.1 at 2 threads, session 38). Workers started earlier (by torch work
+    before celcolor's first network call) keep IEEE arithmetic. Outside torch's workers
+    nothing changes: the calling thread's flags are put back.
+    """
+    global _workers_flushed
+    threads = torch.get_num_threads()
+    if threads <= max(_workers_flushed, 1):
+        return
+    before = _denormals_flushed_now()
+    if not before and not torch.set_flush_denormal(True):
+        return  # no such flags on this CPU
+    try:
+        torch.zeros(threads << 16).add_(1.0)  # 64K values a thread: each takes a part
+    finally:
+        if not before:
+            torch.set_flush_denormal(False)
+    _workers_flushed = threads
+
+
 @contextmanager
 def denormals_flushed(device: torch.device) -> Iterator[None]:
     """Inside the block, the calling thread flushes denormal floats to zero (on a CPU).
@@ -77,11 +108,13 @@ def denormals_flushed(device: torch.device) -> Iterator[None]:
     torch thread, 1280x720) with the same RGB out: a probability under 1e-38 is lost
     anyway beside the row's largest, which is 1. The flags belong to the thread (x86's
     MXCSR), so they are set around the network's own calls and put back after (other
-    work on the thread keeps IEEE arithmetic), and torch's worker threads, when there
-    are several, are not reached.
+    work on the thread keeps IEEE arithmetic); torch's worker threads, when there are
+    several, flush from their start: :func:`start_workers_flushed`.
     """
     # set_flush_denormal is False where the CPU has no such flags (no SSE3): nothing set.
     ours = device.type == "cpu" and not _denormals_flushed_now() and torch.set_flush_denormal(True)
+    if ours:
+        start_workers_flushed()  # threads torch adds from here on flush too
     try:
         yield
     finally:
@@ -117,6 +150,8 @@ class NetworkColourer:
         bf16: bool | None = None,
     ) -> None:
         self.device = default_device(device)
+        if self.device.type == "cpu":
+            start_workers_flushed()  # before loading the model starts them unflushed
         if model is None:
             model = create_model("exemplar", pretrained=True)
         if bf16 is None:

@@ -354,8 +354,11 @@ def _torch_threads(count: int) -> Iterator[None]:
     """torch's intra-op thread count set to ``count`` for the scope, then put back."""
     import torch
 
+    from .network import start_workers_flushed
+
     before = torch.get_num_threads()
     torch.set_num_threads(count)
+    start_workers_flushed()  # before the run's first torch work starts them unflushed
     try:
         yield
     finally:
