@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,6 +71,14 @@ def _denormals_flushed_now() -> bool:
 # The most intra-op threads torch has been asked to run while the caller flushed
 # denormals: every one of them was started flushing (see start_workers_flushed).
 _workers_flushed = 0
+
+
+def _forget_workers() -> None:
+    global _workers_flushed
+    _workers_flushed = 0  # a forked child has none of its parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_workers)
 
 
 def start_workers_flushed() -> None:
