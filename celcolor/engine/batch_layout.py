@@ -18,8 +18,8 @@ base name, ``<refs>/<base name>.<image>`` is the reference of any cut, and
 ``<refs>/<cut name>_ref_0048.png`` (or the base name's) its key of frame 48; they win
 over the references inside the cut's folder. A folder that is a cut is a leaf: its
 subfolders are not searched. Every folder or file that looks like it was meant as a cut
-but matches no rule is returned as :class:`Skipped` with the reason. Hidden entries (``.name``) are
-ignored.
+but matches no rule is returned as :class:`Skipped` with the reason. Hidden entries
+(``.name``) are ignored.
 """
 
 from __future__ import annotations
@@ -54,10 +54,10 @@ CutKind = Literal["video", "images"]
 _PINNED = re.compile(r"^(?:ref|reference|key|keyframe)[_-](\d+)$", re.IGNORECASE)
 # c012_ref_0048.png: pinned to frame 48 of the cut named c012 (beside its video, in --refs).
 _NAMED_PIN = re.compile(r"^(.+?)[_-](?:ref|reference|key|keyframe)[_-](\d+)$", re.IGNORECASE)
+_PLAIN = re.compile(r"^(?:ref|reference|key.*)$", re.IGNORECASE)
 
 # (image, the frame its name pins it to or None), as a cut's references are gathered.
 _Refs = list[tuple[Path, "int | None"]]
-_PLAIN = re.compile(r"^(?:ref|reference|key.*)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
