@@ -152,6 +152,56 @@ def test_a_video_stored_on_its_side_is_decoded_upright(tmp_path: Path, degrees: 
     assert probe(tmp_path / "out.mkv")["size"] == (64, 48)
 
 
+def _anamorphic_clip(path: Path) -> Path:
+    """Four frames of 64x48 pixels declared 4:3 wide each (shown 16:9 by players)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.sample_aspect_ratio = Fraction(4, 3)
+        for i in range(4):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(rect_frame(i), format="rgb24")))
+        c.mux(s.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "ext,codec,kept", [(".mp4", None, True), (".mov", "prores", True), (".webm", None, False)]
+)
+def test_non_square_pixels_are_declared_in_the_output(
+    tmp_path: Path, caplog, ext, codec, kept
+) -> None:
+    """Anamorphic sources (HDV 1440x1080 shown 16:9) keep their shape when played; an
+    encoder whose file cannot say so is named in a warning."""
+    src = _anamorphic_clip(tmp_path / "ana.mkv")
+    with open_frames(src) as source:
+        assert source.sample_aspect == Fraction(4, 3)
+        assert (source.width, source.height) == (64, 48)  # pixels as stored
+        dst = tmp_path / f"out{ext}"
+        with (
+            caplog.at_level(logging.WARNING, logger="celcolor"),
+            open_writer(dst, width=64, height=48, fps=24, codec=codec,
+                        sample_aspect=source.sample_aspect) as w,
+        ):  # fmt: skip
+            for fr in source:
+                w.write(fr.image, fr)
+    with av.open(str(dst)) as c:
+        declared = c.streams.video[0].sample_aspect_ratio
+    assert (declared == Fraction(4, 3)) == kept
+    assert ("cannot say so" in caplog.text) == (not kept)
+
+
+def test_a_coloured_anamorphic_cut_plays_at_its_shape(tmp_path: Path) -> None:
+    from celcolor.engine import colorize_video
+
+    src = _anamorphic_clip(tmp_path / "ana.mp4")
+    with open_frames(src) as source:
+        key = next(iter(source)).image
+    write_image(tmp_path / "key.png", key)
+    result = colorize_video(src, tmp_path / "key.png", tmp_path / "out.mp4")
+    with av.open(str(result.output)) as c:
+        assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
+
+
 def test_vfr_input_keeps_its_timestamps(tmp_path: Path) -> None:
     pts = [0, 40, 50, 130, 140, 300, 333, 400]  # uneven gaps, in ms
     src = make_clip(tmp_path / "vfr.mkv", pts, time_base=Fraction(1, 1000))

@@ -223,3 +223,12 @@ def test_filling_works_past_65535_regions():
     assert (filled[:, :150] == labels[:, :150]).all()
     values = np.arange(regions.count) % 7
     assert (regions.fill_with(values) == values[filled]).all()
+
+
+def test_a_frame_that_is_all_ink_has_no_region_to_fill_from() -> None:
+    """A frame the extractor reads as lines from edge to edge (a coloured card taken for
+    pencil) has only label 0: filling keeps it, where it had indexed past the end."""
+    regions = label_regions(np.full((48, 64), 255, np.uint8))
+    assert regions.count == 1
+    assert (regions.filled == 0).all()
+    assert (regions.fill_with(np.array([7])) == 7).all()

@@ -300,6 +300,7 @@ def colorize_video(
             threaded=True,
             queue_size=_QUEUE,
             niceness=helper_niceness,
+            sample_aspect=source.sample_aspect,
         )
         done = 0
         with writer, run_scope or contextlib.nullcontext():

@@ -79,6 +79,9 @@ class FrameSource:
     time_base: Fraction | None  # unit of Frame.pts; None for images
     duration: float | None  # seconds, when the container says
     has_audio: bool
+    # Width over height of one pixel as the file declares it (anamorphic HD: 4/3), as
+    # frames come out (turned upright); None: square, or not said.
+    sample_aspect: Fraction | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -223,6 +226,9 @@ class VideoSource(FrameSource):
         self._turns = _quarter_turns(path, first)
         self._stored = (first.width, first.height)
         self.width, self.height = self._stored[:: -1 if self._turns % 2 else 1]
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
+        if sar and sar != 1:
+            self.sample_aspect = Fraction(sar) if self._turns % 2 == 0 else 1 / Fraction(sar)
         self.time_base = stream.time_base
         self.num_frames = int(stream.frames) or None
         rate = stream.average_rate or stream.guessed_rate

@@ -68,6 +68,9 @@ CODECS: dict[str, tuple[str, frozenset[str]]] = {
     "prores": ("prores_ks", frozenset({".mov", ".mkv"})),
 }
 _DEFAULT_CODEC = {".webm": "vp9"}  # everything else: h264
+# Encoders whose files keep a non-square pixel shape as PyAV writes them (tested):
+# libvpx-vp9 and ffv1 drop it.
+_DECLARES_ASPECT = frozenset({"h264", "prores"})
 _X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
     "placebo",
@@ -404,6 +407,7 @@ class _VideoSink(_Sink):
         time_base: Fraction | None,
         codec: _Codec,
         audio_from: Path | None,
+        sample_aspect: Fraction | None = None,
     ) -> None:
         self.dst = dst
         self.tmp = temp_path_beside(dst)
@@ -433,6 +437,18 @@ class _VideoSink(_Sink):
                 cc = s.codec_context
                 cc.colorspace = cc.color_primaries = cc.color_trc = _AVCOL_BT709
                 cc.color_range = _AVCOL_RANGE_MPEG
+            if sample_aspect is not None and sample_aspect != 1:
+                # Non-square pixels (anamorphic HD, DV): played at the source's shape.
+                s.codec_context.sample_aspect_ratio = sample_aspect
+                if codec.name not in _DECLARES_ASPECT:
+                    log.warning(
+                        "%s: the source's pixels are not square (%s) and %s here cannot "
+                        "say so: it plays narrower than the source; .mp4 or .mov keeps the "
+                        "shape",
+                        dst,
+                        sample_aspect,
+                        codec.name,
+                    )
             self.stream = s
             if audio_from is not None:
                 self.audio = _AudioMuxer.create(Path(audio_from), self.container, self.fmt)
@@ -675,6 +691,7 @@ class FrameWriter:
         threaded: bool = False,
         queue_size: int = 8,
         niceness: int = 0,
+        sample_aspect: Fraction | None = None,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
@@ -708,8 +725,16 @@ class FrameWriter:
                 time_base=time_base,
                 codec=spec,
                 audio_from=Path(audio_from) if audio_from is not None else None,
+                sample_aspect=sample_aspect,
             )
         else:
+            if sample_aspect is not None and sample_aspect != 1:
+                log.info(
+                    "%s: the source's pixels are not square (%s); PNG frames keep them as "
+                    "stored: scale the width by that to view them as played",
+                    self.path,
+                    sample_aspect,
+                )
             if codec is not None:
                 raise ValueError(f"codec={codec!r} applies to video outputs, not to {self.path}")
             if audio_from is not None:
@@ -821,6 +846,7 @@ def open_writer(
     threaded: bool = False,
     queue_size: int = 8,
     niceness: int = 0,
+    sample_aspect: Fraction | None = None,
 ) -> FrameWriter:
     """Open a :class:`FrameWriter` (video, PNG folder or one image, chosen by ``dst``).
 
@@ -830,7 +856,8 @@ def open_writer(
     h264, or vp9 for .webm). ``audio_from`` copies that file's first audio stream.
     ``threaded`` encodes in a worker thread (``queue_size`` frames behind), which runs,
     with the encoder's own threads, at ``niceness`` below the caller's priority (see
-    :func:`~celcolor.io.queues.lower_priority`).
+    :func:`~celcolor.io.queues.lower_priority`). ``sample_aspect``: the pixels' shape
+    (width over height) a video output declares, as the source's (None: square).
     """
     return FrameWriter(
         dst,
@@ -846,6 +873,7 @@ def open_writer(
         threaded=threaded,
         queue_size=queue_size,
         niceness=niceness,
+        sample_aspect=sample_aspect,
     )
 
 

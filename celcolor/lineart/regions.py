@@ -82,6 +82,9 @@ class Regions:
         areas = self.areas.copy()
         areas[0] = np.iinfo(np.int64).max
         order = np.argsort(areas, kind="stable").astype(np.int32)
+        if self.count == 1:  # all ink, no region (a frame the extractor reads as lines):
+            # nothing to fill from; every pixel keeps label 0, the lines
+            return order, np.zeros(self.labels.shape, np.int32)
         # uint16 filters are cheaper than float32 ones; float32 is exact below 2**24.
         dtype, hole = (np.uint16, 65535) if self.count < 65535 else (np.float32, 2.0**24)
         rank = np.empty(self.count, dtype)
