@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -227,3 +230,26 @@ def test_flow_fit_copies_another_frame_better_than_one_affine_map():
             acc.append(score.pixel)
     # Measured: 91.2% vs 90.3% (the benchmark's larger set: bench_exemplar.py).
     assert np.mean(scores["flow"]) > np.mean(scores["affine"]) + 0.005, scores
+
+
+_STRIPS = """
+import numpy as np
+from celcolor.temporal.flow import DISFlow
+flow = DISFlow()
+rng = np.random.default_rng(0)
+for w, h in ((100, 24), (160, 30), (640, 4), (40, 16), (8, 8), (12, 640)):
+    a = rng.integers(0, 255, (h, w), dtype=np.uint8)
+    f = flow(a, np.roll(a, 1, 1))
+    assert f.shape == (h, w, 2) and np.isfinite(f).all(), (w, h, f.shape)
+    g = flow(a, a, f)  # refined from a given flow, as the engine does
+    assert g.shape == (h, w, 2), (w, h)
+print("ok")
+"""
+
+
+def test_dis_flow_of_thin_frames_neither_fails_nor_crashes() -> None:
+    """OpenCV's DIS failed on images under 32 rows, or killed the process (a 100x24
+    cut exited with a segmentation fault); they are padded first. In a subprocess, so a
+    crash fails this test alone."""
+    proc = subprocess.run([sys.executable, "-c", _STRIPS], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stderr)

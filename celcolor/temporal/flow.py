@@ -62,6 +62,12 @@ class FlowBackend(Protocol):
         ...
 
 
+# OpenCV's DIS fails on images fewer than 32 rows high, or crashes the process
+# (segmentation fault), at any width tried (40 to 4000; narrow and tall ones pass):
+# smaller images are padded to this on each side first (tested).
+DIS_MIN_SIDE = 32
+
+
 @dataclass
 class DISFlow:
     """OpenCV's Dense Inverse Search flow, the CPU default.
@@ -83,10 +89,25 @@ class DISFlow:
         }
         if self.preset not in presets:
             raise CelcolorError(f"unknown DIS preset {self.preset!r}; use one of {sorted(presets)}")
-        self._dis = cv2.DISOpticalFlow_create(presets[self.preset])
+        self._preset_id = presets[self.preset]
+        self._dis = cv2.DISOpticalFlow_create(self._preset_id)
+        self._shape: tuple[int, ...] | None = None
         self.name = f"dis-{self.preset}"
 
     def __call__(self, a: np.ndarray, b: np.ndarray, init: np.ndarray | None = None) -> np.ndarray:
+        h, w = a.shape[:2]
+        if self._shape is not None and self._shape != a.shape:
+            # One DIS object run on images of another size can crash the process.
+            self._dis = cv2.DISOpticalFlow_create(self._preset_id)
+        self._shape = a.shape
+        grow_h, grow_w = max(0, DIS_MIN_SIDE - h), max(0, DIS_MIN_SIDE - w)
+        if grow_h or grow_w:  # a strip of a frame: padded (edges repeated), then cut back
+
+            def pad(x: np.ndarray) -> np.ndarray:
+                return cv2.copyMakeBorder(x, 0, grow_h, 0, grow_w, cv2.BORDER_REPLICATE)
+
+            flow = self._dis.calc(pad(a), pad(b), None if init is None else pad(init))
+            return np.ascontiguousarray(flow[:h, :w])
         # DIS refines a given flow from its coarsest scale on (calc writes into it).
         return self._dis.calc(a, b, None if init is None else init.copy())
 
