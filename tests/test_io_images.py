@@ -136,3 +136,41 @@ def test_a_truncated_png_is_named_before_libpng_speaks(tmp_path: Path, capfd) ->
         read_image(cut)
     assert "libpng" not in capfd.readouterr().err  # one line is ours, none is the library's
     assert read_image(full).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_exif_orientation_turns_an_image_as_viewers_show_it(tmp_path: Path, fmt: str) -> None:
+    """A phone or scanner stores a drawing on its side and says so in EXIF: read upright,
+    as Pillow's exif_transpose (every viewer) shows it, for all eight orientations."""
+    from PIL import ImageOps
+
+    stored = np.zeros((40, 64, 3), np.uint8)
+    stored[:8] = (255, 0, 0)  # a red band along the stored top
+    stored[:, :8] = (0, 0, 255)  # a blue one down the stored left
+    for orientation in range(1, 9):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        path = tmp_path / f"o{orientation}.{fmt.lower()}"
+        extra = {"lossless": True} if fmt == "WEBP" else {"quality": 100} if fmt == "JPEG" else {}
+        Image.fromarray(stored).save(path, format=fmt, exif=exif.tobytes(), **extra)
+        with Image.open(path) as im:
+            shown = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        got = read_image(path)
+        assert got.shape == shown.shape, orientation
+        assert np.abs(got.astype(int) - shown).max() <= 8, orientation  # JPEG's rounding
+
+
+def test_a_folder_of_frames_shot_on_their_side_is_upright_and_one_size(tmp_path: Path) -> None:
+    from celcolor.io import open_frames
+
+    for i in range(3):
+        exif = Image.Exif()
+        exif[0x0112] = 6  # a quarter turn clockwise to show
+        img = np.full((48, 64, 3), 255, np.uint8)
+        img[:, : 8 + i] = 0
+        Image.fromarray(img).save(tmp_path / f"f{i}.jpg", exif=exif.tobytes())
+    with open_frames(tmp_path) as src:
+        frames = [f.image for f in src]
+    assert (src.width, src.height) == (48, 64)
+    assert all(f.shape == (64, 48, 3) for f in frames)
+    assert frames[0][:4].mean() < 60 and frames[0][-4:].mean() > 200  # stored left: now top

@@ -28,6 +28,7 @@ from celcolor.io.images import (
     composite_on_white,
     natural_key,
     read_image,
+    shown_size,
 )
 
 __all__ = [
@@ -155,8 +156,9 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 
     try:
         with Image.open(path) as im:
-            return im.size
-    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+            orientation = im.getexif().get(0x0112, 1)
+            return shown_size(im.size, orientation if isinstance(orientation, int) else 1)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -115,9 +116,67 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
     try:
-        return to_rgb8(img, bgr=True)
+        rgb = to_rgb8(img, bgr=True)
     except ValueError as e:
         raise InputError(f"{p}: {e}; re-save it as an 8- or 16-bit PNG") from e
+    return upright(rgb, exif_orientation(data))
+
+
+#: EXIF orientation tag (0x0112): how to turn the stored pixels to show them upright.
+_ORIENTATION = 0x0112
+# Orientations 5 to 8 swap width and height.
+_TRANSPOSED = frozenset({5, 6, 7, 8})
+
+
+def exif_orientation(data: np.ndarray | bytes) -> int:
+    """The EXIF orientation (1 to 8) of an image file's bytes; 1 when it has none.
+
+    Phones and scanners store a photo of a drawing on its side and say so in EXIF, and
+    every viewer turns it: so does celcolor (OpenCV's unchanged-depth decoding does not,
+    but for TIFF, which it turns itself: read as 1 here).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    head = data[:65536].tobytes() if isinstance(data, np.ndarray) else data[:65536]
+    if not _may_say_orientation(head):
+        return 1  # most frames: no EXIF, and no reason to parse them (PIL decodes a PNG)
+    buf = data.tobytes() if isinstance(data, np.ndarray) else data
+    try:
+        with Image.open(io.BytesIO(buf)) as im:
+            value = im.getexif().get(_ORIENTATION, 1)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _may_say_orientation(head: bytes) -> bool:
+    """Whether a file starting with ``head`` may hold EXIF (cheap, by its markers)."""
+    if head[:2] == b"\xff\xd8":  # JPEG: an APP1 Exif segment comes first
+        return b"Exif\x00\x00" in head
+    if head[:8] == b"\x89PNG\r\n\x1a\n":  # PNG: an eXIf chunk, before the pixels
+        return b"eXIf" in head
+    if head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X":  # WebP: the header's EXIF flag
+        return len(head) > 20 and bool(head[20] & 0x08)
+    return False  # TIFF: OpenCV's decoder turns it itself; BMP and GIF have no EXIF
+
+
+def upright(img: np.ndarray, orientation: int) -> np.ndarray:
+    """``img`` (``H,W[,C]``) as shown under EXIF ``orientation`` (1: as stored)."""
+    turned = {
+        2: lambda a: a[:, ::-1],  # mirrored left to right
+        3: lambda a: a[::-1, ::-1],  # upside down
+        4: lambda a: a[::-1],  # mirrored top to bottom
+        5: lambda a: a.swapaxes(0, 1),  # transposed
+        6: lambda a: np.rot90(a, -1),  # a quarter turn clockwise
+        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),  # transversed
+        8: lambda a: np.rot90(a, 1),  # a quarter turn anticlockwise
+    }.get(orientation)
+    return img if turned is None else np.ascontiguousarray(turned(img))
+
+
+def shown_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``(w, h)`` of an image stored at ``size`` as shown under EXIF ``orientation``."""
+    return (size[1], size[0]) if orientation in _TRANSPOSED else size
 
 
 def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
