@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -316,9 +317,21 @@ def _stop_signals_interrupt():
             signal.signal(sig, handler)
 
 
+def _join_negative_pins(argv: list[str]) -> list[str]:
+    """``--ref -1:key.png`` as ``--ref=-1:key.png``: argparse reads a value that starts
+    with a dash as an option; this way the pin gets its own message."""
+    out: list[str] = []
+    for a in argv:
+        if out and out[-1] == "--ref" and re.match(r"-\d+:", a):
+            out[-1] = f"--ref={a}"
+        else:
+            out.append(a)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `colorize-video`; returns the exit code."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _join_negative_pins(list(sys.argv[1:] if argv is None else argv))
     first = argv[0] if argv else None
     if first in SUBCOMMANDS and not Path(first).exists():
         make_parser, command = _load_subcommand(first)

@@ -392,6 +392,18 @@ def test_negative_ref_frame_is_a_usage_error(small_cut: dict[str, Path]) -> None
     assert not small_cut["sketch_video"].with_name("sketch_color.mp4").exists()
 
 
+@pytest.mark.parametrize("spelling", ["--ref", "--ref="])
+def test_a_key_pinned_before_frame_0_is_a_usage_error(
+    small_cut: dict[str, Path], spelling: str
+) -> None:
+    """Not argparse's "expected one argument", nor "reference not found": the pin's own."""
+    pin = f"-1:{small_cut['reference']}"
+    args = [spelling, pin] if spelling == "--ref" else [spelling + pin]
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], *args)
+    line = assert_one_line_error(proc, 2)
+    assert "frames are counted from 0" in line
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 

@@ -143,9 +143,14 @@ def load_references(ref: Reference | list[Reference]):
                 )
             frame, item = item
         elif isinstance(item, str | Path) and not Path(item).exists():
-            match = re.fullmatch(r"(\d+):(.+)", str(item))
+            match = re.fullmatch(r"(-?\d+):(.+)", str(item))
             if match:
                 frame, item = int(match.group(1)), match.group(2)
+                if frame < 0:
+                    raise UsageError(
+                        f"--ref {frame}:{item}: frames are counted from 0; pin the key to "
+                        "frame 0 or later"
+                    )
         if isinstance(item, np.ndarray):
             image = item
         elif not isinstance(item, str | os.PathLike):
