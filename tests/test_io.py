@@ -202,6 +202,30 @@ def test_a_coloured_anamorphic_cut_plays_at_its_shape(tmp_path: Path) -> None:
         assert c.streams.video[0].sample_aspect_ratio == Fraction(4, 3)
 
 
+@pytest.mark.parametrize("ext", [".mov", ".mp4", ".mkv"])
+def test_the_source_timecode_is_kept_for_editorial(tmp_path: Path, ext: str) -> None:
+    """A cut exported from an edit carries its start timecode; the coloured cut carries
+    the same, so it conforms back (a timecode track in mov and mp4, a tag in mkv)."""
+    from celcolor.engine import colorize_video
+
+    src = tmp_path / "cut.mov"
+    with av.open(str(src), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
+        s.metadata["timecode"] = "01:00:10:05"
+        for i in range(4):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(rect_frame(i), format="rgb24")))
+        c.mux(s.encode())
+    with open_frames(src) as source:
+        assert source.timecode == "01:00:10:05"
+        write_image(tmp_path / "key.png", next(iter(source)).image)
+    out = colorize_video(src, tmp_path / "key.png", tmp_path / f"out{ext}").output
+    with open_frames(out) as coloured:
+        assert coloured.timecode == "01:00:10:05"
+    with open_frames(make_clip(tmp_path / "plain.mp4", list(range(3)))) as plain:
+        assert plain.timecode is None
+
+
 def test_vfr_input_keeps_its_timestamps(tmp_path: Path) -> None:
     pts = [0, 40, 50, 130, 140, 300, 333, 400]  # uneven gaps, in ms
     src = make_clip(tmp_path / "vfr.mkv", pts, time_base=Fraction(1, 1000))

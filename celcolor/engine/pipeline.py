@@ -306,6 +306,7 @@ def colorize_video(
             queue_size=_QUEUE,
             niceness=helper_niceness,
             sample_aspect=source.sample_aspect,
+            timecode=source.timecode,
         )
         done = 0
         with writer, run_scope or contextlib.nullcontext():

@@ -83,6 +83,9 @@ class FrameSource:
     # Width over height of one pixel as the file declares it (anamorphic HD: 4/3), as
     # frames come out (turned upright); None: square, or not said.
     sample_aspect: Fraction | None = None
+    # The start timecode the file carries ("01:00:10:05"; ";" before the frames when
+    # drop-frame), for an output that editorial can conform; None: none.
+    timecode: str | None = None
 
     def __iter__(self) -> Iterator[Frame]:
         raise NotImplementedError
@@ -228,6 +231,7 @@ class VideoSource(FrameSource):
         self._turns = _quarter_turns(path, first)
         self._stored = (first.width, first.height)
         self.width, self.height = self._stored[:: -1 if self._turns % 2 else 1]
+        self.timecode = _timecode(container, stream)
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
         if sar and sar != 1:
             self.sample_aspect = Fraction(sar) if self._turns % 2 == 0 else 1 / Fraction(sar)
@@ -420,6 +424,20 @@ def _declared_span(container: Any, stream: Any) -> tuple[float, float | None]:
         c_start = (container.start_time or 0) / av.time_base
         return start, c_start + container.duration / av.time_base
     return start, None
+
+
+_TIMECODE = re.compile(r"\d{2}:\d{2}:\d{2}[:;.]\d{2,3}")
+
+
+def _timecode(container: Any, stream: Any) -> str | None:
+    """The start timecode of a video: its stream's, a timecode track's (mov, mp4) or the
+    container's (mkv); None when there is none or it is not ``HH:MM:SS:FF``."""
+    tags = [stream.metadata, *(s.metadata for s in container.streams), container.metadata]
+    for t in tags:
+        value = next((v for k, v in t.items() if k.lower() == "timecode"), None)
+        if value is not None and _TIMECODE.fullmatch(str(value).strip()):
+            return str(value).strip()
+    return None
 
 
 def _quarter_turns(path: Path, first: Any) -> int:

@@ -408,6 +408,7 @@ class _VideoSink(_Sink):
         codec: _Codec,
         audio_from: Path | None,
         sample_aspect: Fraction | None = None,
+        timecode: str | None = None,
     ) -> None:
         self.dst = dst
         self.tmp = temp_path_beside(dst)
@@ -449,6 +450,12 @@ class _VideoSink(_Sink):
                         sample_aspect,
                         codec.name,
                     )
+            if timecode:
+                # Editorial conforms the output by it: mov and mp4 keep it as a timecode
+                # track (from the stream's tag), Matroska as the file's TIMECODE tag.
+                s.metadata["timecode"] = timecode
+                if self.fmt in ("matroska", "webm"):
+                    self.container.metadata["timecode"] = timecode
             self.stream = s
             if audio_from is not None:
                 self.audio = _AudioMuxer.create(Path(audio_from), self.container, self.fmt)
@@ -692,6 +699,7 @@ class FrameWriter:
         queue_size: int = 8,
         niceness: int = 0,
         sample_aspect: Fraction | None = None,
+        timecode: str | None = None,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
@@ -726,6 +734,7 @@ class FrameWriter:
                 codec=spec,
                 audio_from=Path(audio_from) if audio_from is not None else None,
                 sample_aspect=sample_aspect,
+                timecode=timecode,
             )
         else:
             if sample_aspect is not None and sample_aspect != 1:
@@ -847,6 +856,7 @@ def open_writer(
     queue_size: int = 8,
     niceness: int = 0,
     sample_aspect: Fraction | None = None,
+    timecode: str | None = None,
 ) -> FrameWriter:
     """Open a :class:`FrameWriter` (video, PNG folder or one image, chosen by ``dst``).
 
@@ -858,6 +868,7 @@ def open_writer(
     with the encoder's own threads, at ``niceness`` below the caller's priority (see
     :func:`~celcolor.io.queues.lower_priority`). ``sample_aspect``: the pixels' shape
     (width over height) a video output declares, as the source's (None: square).
+    ``timecode``: the start timecode a video output carries, as the source's.
     """
     return FrameWriter(
         dst,
@@ -874,6 +885,7 @@ def open_writer(
         queue_size=queue_size,
         niceness=niceness,
         sample_aspect=sample_aspect,
+        timecode=timecode,
     )
 
 
