@@ -59,9 +59,14 @@ def test_scale_flow_scales_vectors():
     assert np.allclose(big[..., 0], 2.0) and np.allclose(big[..., 1], 2.0)
 
 
-def test_raft_without_weights_says_what_to_do(tmp_path):
+def test_raft_without_weights_says_what_to_do(tmp_path, monkeypatch):
+    with pytest.raises(CelcolorError, match=r"missing\.pth: no such file"):
+        RAFTFlow(weights=tmp_path / "missing.pth")  # the path given is named
+    with pytest.raises(CelcolorError, match=": is a folder"):
+        RAFTFlow(weights=tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-hub"))  # nothing cached either
     with pytest.raises(CelcolorError, match="RAFT weights not found"):
-        RAFTFlow(weights=tmp_path / "missing.pth")
+        RAFTFlow()
     with pytest.raises(CelcolorError, match="unknown flow backend"):
         make_flow_backend("magic")
 

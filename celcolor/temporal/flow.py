@@ -135,6 +135,12 @@ class RAFTFlow:
         import torch
         from torchvision.models.optical_flow import raft_large, raft_small
 
+        if weights is not None and not Path(weights).is_file():
+            what = "is a folder" if Path(weights).is_dir() else "no such file"
+            raise CelcolorError(
+                f"--flow-weights {weights}: {what}; give a RAFT state dict "
+                "(raft_large_*.pth or raft_small_*.pth)"
+            )
         path = _raft_weights_path(weights)
         if path is None or not path.is_file():
             raise CelcolorError(
