@@ -231,7 +231,8 @@ def _colour_parser() -> OneLineParser:
         required=True,
         metavar="[N:]REF",
         help="coloured reference image; repeat for several (the network sees all); "
-        "N:REF pins it to frame N (that frame is re-keyed from it)",
+        "N:REF pins it to frame N (that frame is re-keyed from it); a --keys-wanted "
+        "folder pins the drafts painted in it to their frames",
     )
     p.add_argument("--version", action="version", version=f"celcolor {__version__}")
     _add_colour_options(p)

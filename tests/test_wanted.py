@@ -230,6 +230,31 @@ def test_a_draft_painted_in_place_is_never_replaced_or_removed(tmp_path: Path) -
     assert snapshot(keys) == work
 
 
+def test_the_keys_folder_given_as_a_reference_pins_its_painted_drafts(tmp_path: Path) -> None:
+    """The single-cut loop: paint frame 16's draft in place, pass the folder as --ref."""
+    frames, key = write_two_view_cut(tmp_path)
+    keys = tmp_path / "keys"
+    first = run_cli(frames, "--ref", key, "-o", f"{tmp_path / 'out'}/", "--keys-wanted", keys)
+    assert first.returncode == 0, first.stderr
+    untouched = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o2'}/")
+    assert untouched.returncode == 2 and untouched.stderr.count("\n") == 1
+    assert "none of its drafts was painted" in untouched.stderr
+
+    draft = keys / "frame_0016_draft.png"
+    painted = np.ascontiguousarray(read_image(draft)[..., ::-1])  # the animator's recolour
+    cv2.imwrite(str(draft), cv2.cvtColor(painted, cv2.COLOR_RGB2BGR))
+    again = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o3'}/", "-v")
+    assert again.returncode == 0, again.stderr
+    assert "the painted drafts of frames 16 pinned" in again.stderr
+    assert "no longer show" not in again.stderr  # frame 16 is keyed now
+    keyed = read_image(tmp_path / "o3" / "f16.png").astype(int)
+    before = read_image(tmp_path / "out" / "f16.png").astype(int)
+    assert np.abs(keyed - painted).mean() < 0.25 * np.abs(before - painted).mean()
+    into_it = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o4'}/",
+                      "--keys-wanted", keys, "--overwrite")  # fmt: skip
+    assert into_it.returncode == 2 and "--keys-wanted" in into_it.stderr
+
+
 def test_a_keys_record_without_digests_vouches_for_the_files_it_names_by_time(
     tmp_path: Path,
 ) -> None:

@@ -30,7 +30,7 @@ from ..io.queues import lower_priority
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
 from .options import ColorizeOptions
-from .wanted import WantedKey, check_keys_folder, write_wanted_keys
+from .wanted import KEYS_FILE, WantedKey, check_keys_folder, painted_drafts, write_wanted_keys
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +123,39 @@ def fit_reference(image: np.ndarray, name: str = "the reference") -> np.ndarray:
 Reference = str | Path | np.ndarray | tuple[int, "str | Path | np.ndarray"]
 
 
+def _keys_folders_expanded(items: list[Reference]) -> list[Reference]:
+    """A ``--keys-wanted`` folder given as a reference: its drafts painted in place,
+    each pinned to its frame (:func:`~celcolor.engine.wanted.painted_drafts`)."""
+    out: list[Reference] = []
+    for item in items:
+        folder = Path(item) if isinstance(item, str | os.PathLike) else None
+        if folder is None or not (folder / KEYS_FILE).is_file():
+            out.append(item)
+            continue
+        drafts = painted_drafts(folder)
+        if not drafts:
+            raise UsageError(
+                f"--ref {folder}: none of its drafts was painted since celcolor wrote them; "
+                "correct a frame_NNNN_draft.png in place, or pin a key with --ref N:key.png"
+            )
+        log.info(
+            "%s: the painted drafts of frames %s pinned",
+            folder,
+            ", ".join(str(f) for f, _ in drafts),
+        )
+        out += drafts
+    return out
+
+
 def load_references(ref: Reference | list[Reference]):
     """References as ``(unpinned arrays, {frame: array}, paths)``.
 
     A reference is a path or an ``H,W,3`` uint8 RGB array, optionally pinned to a
     frame as ``(48, ref)`` or, as a string, ``"48:key.png"`` (when no file has that
-    literal name).
+    literal name); or a ``--keys-wanted`` folder, whose drafts painted in place are
+    pinned to their frames.
     """
-    items = list(ref) if isinstance(ref, list) else [ref]
+    items = _keys_folders_expanded(list(ref) if isinstance(ref, list) else [ref])
     unpinned: list[np.ndarray] = []
     pinned: dict[int, np.ndarray] = {}
     paths: list[Path] = []

@@ -41,6 +41,7 @@ __all__ = [
     "changed_files",
     "check_keys_folder",
     "key_for_drawing",
+    "painted_drafts",
     "refresh_keys_folder",
     "remove_keys_folder",
     "wanted_keys",
@@ -170,6 +171,26 @@ def changed_files(dest: Path) -> list[str]:
     return changed
 
 
+def painted_drafts(dest: Path) -> list[tuple[int, Path]]:
+    """``(frame, draft)`` for each draft of keys folder ``dest`` that was painted over in
+    place since celcolor wrote it (:func:`changed_files`), in frame order: the keys
+    ``--ref DEST`` pins. Drafts left as celcolor made them are not keys.
+
+    Raises :class:`UsageError` when ``dest`` has no readable record.
+    """
+    try:
+        record = json.loads((dest / KEYS_FILE).read_text())
+        keys = [k for k in record["keys"] if isinstance(k, dict)]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--ref {dest}: not a keys folder celcolor wrote ({e})") from e
+    changed = set(changed_files(dest))
+    return [
+        (int(k["frame"]), dest / k["draft"])
+        for k in sorted(keys, key=lambda k: int(k["frame"]))
+        if k.get("draft") in changed
+    ]
+
+
 def _listed(names: list[str]) -> str:
     more = f" and {len(names) - 3} more" if len(names) > 3 else ""
     return ", ".join(names[:3]) + more
@@ -220,7 +241,8 @@ def check_keys_folder(
         if changed := changed_files(dest):
             raise UsageError(
                 f"--keys-wanted {dest}: {_listed(changed)} changed since celcolor wrote the "
-                "folder (painted in place?); move your work out of it, or give another folder"
+                f"folder (painted in place?); give another folder (--ref {dest} pins the "
+                "painted drafts), or move your work out of it"
             )
         if not overwrite:
             raise UsageError(
