@@ -26,6 +26,7 @@ from celcolor.errors import InputError
 from celcolor.io.images import (
     IMAGE_EXTENSIONS,
     composite_on_white,
+    file_orientation,
     natural_key,
     read_image,
     shown_size,
@@ -159,10 +160,12 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 
     try:
         with Image.open(path) as im:
-            orientation = im.getexif().get(0x0112, 1)
-            return shown_size(im.size, orientation if isinstance(orientation, int) else 1)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError):
+            size = im.size
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
+    # getexif() here would decode a PNG whole: the orientation is read only when the
+    # file's first bytes carry EXIF.
+    return shown_size(size, file_orientation(path))
 
 
 class ImageSequenceSource(FrameSource):

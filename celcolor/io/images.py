@@ -149,6 +149,14 @@ def exif_orientation(data: np.ndarray | bytes) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def file_orientation(path: Path) -> int:
+    """:func:`exif_orientation` of a file, reading only its first 64 KB unless it has EXIF
+    (a frame folder's sizes are checked from headers, without decoding every frame)."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    return exif_orientation(path.read_bytes()) if _may_say_orientation(head) else 1
+
+
 def _may_say_orientation(head: bytes) -> bool:
     """Whether a file starting with ``head`` may hold EXIF (cheap, by its markers)."""
     if head[:2] == b"\xff\xd8":  # JPEG: an APP1 Exif segment comes first
