@@ -26,7 +26,8 @@ from celcolor.errors import InputError
 from celcolor.io.images import (
     IMAGE_EXTENSIONS,
     composite_on_white,
-    file_orientation,
+    exif_orientation,
+    may_say_orientation,
     natural_key,
     read_image,
     shown_size,
@@ -159,13 +160,18 @@ def _header_size(path: Path) -> tuple[int, int] | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            size = im.size
+        with open(path, "rb") as f:
+            head = f.read(65536)
+            f.seek(0)
+            with Image.open(f) as im:
+                size = im.size
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
     # getexif() here would decode a PNG whole: the orientation is read only when the
     # file's first bytes carry EXIF.
-    return shown_size(size, file_orientation(path))
+    if not may_say_orientation(head):
+        return size
+    return shown_size(size, exif_orientation(path.read_bytes()))
 
 
 class ImageSequenceSource(FrameSource):

@@ -138,7 +138,7 @@ def exif_orientation(data: np.ndarray | bytes) -> int:
     from PIL import Image, UnidentifiedImageError
 
     head = data[:65536].tobytes() if isinstance(data, np.ndarray) else data[:65536]
-    if not _may_say_orientation(head):
+    if not may_say_orientation(head):
         return 1  # most frames: no EXIF, and no reason to parse them (PIL decodes a PNG)
     buf = data.tobytes() if isinstance(data, np.ndarray) else data
     try:
@@ -149,15 +149,7 @@ def exif_orientation(data: np.ndarray | bytes) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def file_orientation(path: Path) -> int:
-    """:func:`exif_orientation` of a file, reading only its first 64 KB unless it has EXIF
-    (a frame folder's sizes are checked from headers, without decoding every frame)."""
-    with open(path, "rb") as f:
-        head = f.read(65536)
-    return exif_orientation(path.read_bytes()) if _may_say_orientation(head) else 1
-
-
-def _may_say_orientation(head: bytes) -> bool:
+def may_say_orientation(head: bytes) -> bool:
     """Whether a file starting with ``head`` may hold EXIF (cheap, by its markers)."""
     if head[:2] == b"\xff\xd8":  # JPEG: an APP1 Exif segment comes first
         return b"Exif\x00\x00" in head
