@@ -29,10 +29,6 @@ __all__ = ["REPORT_KIND", "check_report_path", "done_record", "failed_record", "
 REPORT_KIND = "celcolor run"
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def check_report_path(
     report: Path,
     *,
@@ -52,7 +48,7 @@ def check_report_path(
     kind = "images" if src.is_dir() else "image" if image else "video"
     out = resolve_output(src, output, kind).absolute().resolve()
     for what, path in (("the input", src), ("the output", out), ("the keys folder", keys_wanted)):
-        if path is not None and _inside(r, Path(path).absolute().resolve()):
+        if path is not None and r.is_relative_to(Path(path).absolute().resolve()):
             raise UsageError(f"--report {report}: is or lies in {what} {path}; give another path")
     for ref in references:
         if r == ref.absolute().resolve():

@@ -196,10 +196,6 @@ def _listed(names: list[str]) -> str:
     return ", ".join(names[:3]) + more
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 def check_keys_folder(
     dest: Path,
     *,
@@ -215,17 +211,17 @@ def check_keys_folder(
     when it holds an earlier keys folder and ``overwrite`` is not given.
     """
     d, s, o = dest.resolve(), src.resolve(), output.resolve()
-    if _inside(d, s) or _inside(s, d):
+    if d.is_relative_to(s) or s.is_relative_to(d):
         raise UsageError(
             f"--keys-wanted {dest}: the keys folder and the input {src} must not contain each other"
         )
-    if _inside(d, o) or _inside(o, d):
+    if d.is_relative_to(o) or o.is_relative_to(d):
         raise UsageError(
             f"--keys-wanted {dest}: the keys folder and the output {output} must not "
             "contain each other"
         )
     for ref in references:
-        if _inside(ref.resolve(), d):
+        if ref.resolve().is_relative_to(d):
             raise UsageError(
                 f"--keys-wanted {dest}: the reference {ref} lies in it, and the folder is "
                 "replaced by this run; move the painted key out, or give another folder"
