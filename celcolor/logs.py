@@ -45,15 +45,6 @@ def captured_warnings(name: str = "celcolor", pass_on: bool = False) -> Iterator
         logger.propagate = old
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 @contextmanager
 def collected_warnings(name: str = "celcolor") -> Iterator[list[str]]:
     """Collect what logger ``name`` (and its children) warn of, still printing it as usual.
@@ -61,7 +52,7 @@ def collected_warnings(name: str = "celcolor") -> Iterator[list[str]]:
     Yields the list the messages are appended to, in order.
     """
     logger = logging.getLogger(name)
-    handler = _Collect()
+    handler = _Capture(pass_on=False)  # the logger still propagates: printed as usual
     logger.addHandler(handler)
     try:
         yield handler.messages
