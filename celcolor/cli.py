@@ -151,9 +151,10 @@ def _run_colour(args: argparse.Namespace) -> int:
 
 
 def _check_report(args: argparse.Namespace) -> None:
+    from .engine.pipeline import split_pin
     from .engine.run_report import check_report_path
 
-    refs = [Path(r.split(":", 1)[1] if r.split(":", 1)[0].isdigit() else r) for r in args.ref]
+    refs = [Path(split_pin(r)[1]) for r in args.ref]
     check_report_path(
         args.report,
         src=Path(args.input),

@@ -123,6 +123,23 @@ def fit_reference(image: np.ndarray, name: str = "the reference") -> np.ndarray:
 Reference = str | Path | np.ndarray | tuple[int, "str | Path | np.ndarray"]
 
 
+def split_pin(item: str | Path) -> tuple[int | None, str | Path]:
+    """``"48:key.png"`` as ``(48, "key.png")``; ``(None, item)`` when not pinned, or
+    when a file has that literal name.
+
+    Raises :class:`UsageError` for a frame before 0 (``"-1:key.png"``).
+    """
+    match = None if Path(item).exists() else re.fullmatch(r"(-?\d+):(.+)", str(item))
+    if match is None:
+        return None, item
+    frame, path = int(match.group(1)), match.group(2)
+    if frame < 0:
+        raise UsageError(
+            f"--ref {frame}:{path}: frames are counted from 0; pin the key to frame 0 or later"
+        )
+    return frame, path
+
+
 def _keys_folders_expanded(items: list[Reference]) -> list[Reference]:
     """A ``--keys-wanted`` folder given as a reference: its drafts painted in place,
     each pinned to its frame (:func:`~celcolor.engine.wanted.painted_drafts`)."""
@@ -167,15 +184,8 @@ def load_references(ref: Reference | list[Reference]):
                     f"a pinned reference is (frame number, reference), got {item!r:.80}"
                 )
             frame, item = item
-        elif isinstance(item, str | Path) and not Path(item).exists():
-            match = re.fullmatch(r"(-?\d+):(.+)", str(item))
-            if match:
-                frame, item = int(match.group(1)), match.group(2)
-                if frame < 0:
-                    raise UsageError(
-                        f"--ref {frame}:{item}: frames are counted from 0; pin the key to "
-                        "frame 0 or later"
-                    )
+        elif isinstance(item, str | Path):
+            frame, item = split_pin(item)
         if isinstance(item, np.ndarray):
             image = item
         elif not isinstance(item, str | os.PathLike):
