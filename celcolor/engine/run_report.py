@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import __version__
 from ..errors import UsageError
-from ..io import IMAGE_EXTENSIONS, resolve_output
+from ..io import resolve_output
+from ..io.frames import source_kind
 from .batch_manifest import now_iso, output_digest, write_json_atomic
 
 __all__ = ["REPORT_KIND", "check_report_path", "done_record", "failed_record", "write_report"]
@@ -44,9 +45,7 @@ def check_report_path(
     an earlier celcolor run record (a record is replaced by the next run).
     """
     r = report.absolute().resolve()
-    image = src.suffix.lower() in IMAGE_EXTENSIONS
-    kind = "images" if src.is_dir() else "image" if image else "video"
-    out = resolve_output(src, output, kind).absolute().resolve()
+    out = resolve_output(src, output, source_kind(src) or "video").absolute().resolve()
     for what, path in (("the input", src), ("the output", out), ("the keys folder", keys_wanted)):
         if path is not None and r.is_relative_to(Path(path).absolute().resolve()):
             raise UsageError(f"--report {report}: is or lies in {what} {path}; give another path")

@@ -108,6 +108,17 @@ class FrameSource:
         )
 
 
+def source_kind(path: Path) -> SourceKind | None:
+    """What :func:`open_frames` opens ``path`` as, by its name: a folder of images, one
+    image or a video; None for a suffix that is neither."""
+    if path.is_dir():
+        return "images"
+    ext = path.suffix.lower()
+    if ext in IMAGE_EXTENSIONS:
+        return "image"
+    return "video" if ext in VIDEO_EXTENSIONS else None
+
+
 def open_frames(path: str | os.PathLike[str], *, allow_truncated: bool = False) -> FrameSource:
     """Open a video file, a folder of images or a single image as a :class:`FrameSource`.
 
@@ -119,12 +130,12 @@ def open_frames(path: str | os.PathLike[str], *, allow_truncated: bool = False) 
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file or folder; check the path")
-    if p.is_dir():
+    kind = source_kind(p)
+    if kind == "images":
         return ImageSequenceSource(p, list_images(p), kind="images")
-    ext = p.suffix.lower()
-    if ext in IMAGE_EXTENSIONS:
+    if kind == "image":
         return ImageSequenceSource(p, [p], kind="image")
-    if ext in VIDEO_EXTENSIONS:
+    if kind == "video":
         return VideoSource(p, allow_truncated=allow_truncated)
     raise InputError(
         f"{p}: '{p.suffix or 'no suffix'}' is neither a video nor an image suffix; "
