@@ -141,20 +141,34 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def changed_files(dest: Path) -> list[str]:
+def _read_record(dest: Path) -> dict | None:
+    """``keys-wanted.json`` of ``dest`` with its ``keys`` list, or None when unreadable."""
+    try:
+        record = json.loads((dest / KEYS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("keys", []), list):
+        return None
+    return record
+
+
+def changed_files(dest: Path, record: dict | None = None) -> list[str]:
     """The files of keys folder ``dest`` that celcolor did not write as they are now:
     a draft painted in place, a file added (hidden files left out). Empty when none.
 
     The record's digests tell; a record without them (celcolor 0.1.0 before them)
-    vouches for the files it names that are no newer than itself.
+    vouches for the files it names that are no newer than itself. ``record``: the
+    folder's record, when the caller has read it already.
     """
-    record_path = dest / KEYS_FILE
+    record = record if record is not None else _read_record(dest)
     try:
-        record = json.loads(record_path.read_text())
-        files, keys = record.get("files"), record.get("keys") or []
-        written = record_path.stat().st_mtime_ns
-    except (OSError, ValueError, AttributeError):
+        written = (dest / KEYS_FILE).stat().st_mtime_ns
+    except OSError:
+        record = None
+    if record is None:
         return [KEYS_FILE]  # no readable record: nothing in the folder is vouched for
+    files = record.get("files")
+    keys = [k for k in record.get("keys") or [] if isinstance(k, dict)]
     changed = []
     for p in sorted(dest.iterdir()):
         if p.name == KEYS_FILE or p.name.startswith(".") or p.name in _LITTER:
@@ -165,7 +179,7 @@ def changed_files(dest: Path) -> list[str]:
             if files.get(p.name) != _digest(p):
                 changed.append(p.name)
         elif p.stat().st_mtime_ns > written or not any(
-            p.name in (k.get("sketch"), k.get("draft")) for k in keys if isinstance(k, dict)
+            p.name in (k.get("sketch"), k.get("draft")) for k in keys
         ):
             changed.append(p.name)
     return changed
@@ -178,12 +192,11 @@ def painted_drafts(dest: Path) -> list[tuple[int, Path]]:
 
     Raises :class:`UsageError` when ``dest`` has no readable record.
     """
-    try:
-        record = json.loads((dest / KEYS_FILE).read_text())
-        keys = [k for k in record["keys"] if isinstance(k, dict)]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise UsageError(f"--ref {dest}: not a keys folder celcolor wrote ({e})") from e
-    changed = set(changed_files(dest))
+    record = _read_record(dest)
+    if record is None:
+        raise UsageError(f"--ref {dest}: its {KEYS_FILE} cannot be read; not a keys folder")
+    keys = [k for k in record.get("keys") or [] if isinstance(k, dict) and "frame" in k]
+    changed = set(changed_files(dest, record))
     return [
         (int(k["frame"]), dest / k["draft"])
         for k in sorted(keys, key=lambda k: int(k["frame"]))
