@@ -58,7 +58,9 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write the frames the run's warnings name (new drawings, new views) to DIR: "
         "each one's sketch, celcolor's draft of it to correct and pin back "
-        "(--ref N:DIR/frame_N_draft.png), and keys-wanted.json",
+        "(--ref N:DIR/frame_N_draft.png, or --ref DIR: every draft painted in place), and "
+        "keys-wanted.json; with --ref DIR too, the painted drafts stay and the next keys "
+        "join them",
     )
     e.add_argument(
         "--report",
@@ -72,7 +74,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     e.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing output (and an earlier --keys-wanted folder)",
+        help="replace an existing output (and refresh an earlier --keys-wanted folder)",
     )
     e.add_argument("--dry-run", action="store_true", help="print the resolved settings and stop")
 

@@ -24,7 +24,14 @@ from conftest import (
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
 from celcolor.engine.batch import BatchOptions, format_plan, plan_batch, run_batch
 from celcolor.engine.executors import ExecutorConfig
-from celcolor.engine.wanted import KEYS_FILE, WantedKey, changed_files, wanted_keys
+from celcolor.engine.wanted import (
+    KEYS_FILE,
+    WantedKey,
+    changed_files,
+    wanted_keys,
+    write_wanted_keys,
+)
+from celcolor.errors import OutputError
 from celcolor.io import open_writer, read_image
 
 
@@ -145,9 +152,8 @@ def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     elif where == "an earlier run's":
         keys.mkdir()
         (keys / KEYS_FILE).write_text('{"keys": []}\n')
-    else:
+    else:  # the animator's own folder of keys, not one celcolor wrote
         keys.mkdir()
-        (keys / KEYS_FILE).write_text('{"keys": []}\n')
         shutil.copyfile(key, keys / "key16.png")
         extra = ["--ref", f"16:{keys / 'key16.png'}", "--overwrite"]
     before = snapshot(tmp_path)
@@ -250,9 +256,78 @@ def test_the_keys_folder_given_as_a_reference_pins_its_painted_drafts(tmp_path: 
     keyed = read_image(tmp_path / "o3" / "f16.png").astype(int)
     before = read_image(tmp_path / "out" / "f16.png").astype(int)
     assert np.abs(keyed - painted).mean() < 0.25 * np.abs(before - painted).mean()
-    into_it = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o4'}/",
-                      "--keys-wanted", keys, "--overwrite")  # fmt: skip
-    assert into_it.returncode == 2 and "--keys-wanted" in into_it.stderr
+
+
+def _paint(draft: Path) -> bytes:
+    """The animator's correction of a draft, saved in place; returns the file's bytes."""
+    painted = read_image(draft)
+    painted[:8, :8] = (255, 0, 0)
+    cv2.imwrite(str(draft), cv2.cvtColor(painted, cv2.COLOR_RGB2BGR))
+    return draft.read_bytes()
+
+
+def test_one_keys_folder_serves_the_whole_loop(tmp_path: Path) -> None:
+    """Keys wanted into the folder the painted drafts are pinned from: the painted draft,
+    its sketch and the animator's own files stay; celcolor's stale drafts go; the next
+    round pins the same painted draft again."""
+    frames, key = write_two_view_cut(tmp_path)
+    keys, out = tmp_path / "keys", tmp_path / "out"
+    assert colorize_video(frames, key, f"{out}/", keys_wanted=keys).wanted  # frame 16
+    # An earlier round also wanted frame 5 (its draft left unpainted).
+    write_wanted_keys(keys, [WantedKey(5, ("test",)), WantedKey(16, ("test",))], frames, out)
+    painted = _paint(keys / "frame_0016_draft.png")
+    (keys / "notes.txt").write_text("frame 16: sleeves darker")
+    (keys / ".DS_Store").write_bytes(b"the file browser's")
+
+    plain = run_cli(frames, "--ref", key, "-o", f"{tmp_path / 'o1'}/", "--keys-wanted", keys,
+                    "--overwrite")  # fmt: skip
+    assert plain.returncode == 2 and "give --ref" in plain.stderr  # would ignore the paint
+
+    for round_ in ("o2", "o3"):
+        proc = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / round_}/",
+                       "--keys-wanted", keys, "--overwrite", "-v")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "the painted drafts of frames 16 pinned" in proc.stderr
+        assert "keys wanted: none" in proc.stderr
+        assert sorted(p.name for p in keys.iterdir()) == [
+            ".DS_Store", "frame_0016_draft.png", "frame_0016_sketch.png", KEYS_FILE, "notes.txt"
+        ]  # fmt: skip
+        assert (keys / "frame_0016_draft.png").read_bytes() == painted
+        record = json.loads((keys / KEYS_FILE).read_text())
+        assert [(k["frame"], k.get("painted")) for k in record["keys"]] == [(16, True)]
+        assert changed_files(keys) == ["frame_0016_draft.png", "notes.txt"]
+
+
+@pytest.mark.parametrize("moved", [0, 1], ids=["after the record", "after one file"])
+def test_an_interrupted_refresh_never_makes_celcolors_files_count_as_painted(
+    tmp_path: Path, monkeypatch, moved: int
+) -> None:
+    frames, key = write_two_view_cut(tmp_path)
+    keys, out = tmp_path / "keys", tmp_path / "out"
+    colorize_video(frames, key, f"{out}/")
+    write_wanted_keys(keys, [WantedKey(5, ("a",)), WantedKey(16, ("a",))], frames, out)
+    painted = _paint(keys / "frame_0016_draft.png")
+    out2 = tmp_path / "out2"  # another colouring: frame 5's draft differs
+    colorize_video(frames, key, f"{out2}/", options=ColorizeOptions(snap="flat"))
+    assert read_image(out2 / "f05.png").tobytes() != read_image(out / "f05.png").tobytes()
+    moves = []
+
+    def stop_after_the_record(a, b):
+        if Path(b).parent == keys:  # into the folder: the record first, then the files
+            moves.append(b)
+            if len(moves) > 1 + moved:
+                raise OSError(28, "No space left on device")
+        return os.rename(a, b)
+
+    monkeypatch.setattr("celcolor.engine.wanted.os.replace", stop_after_the_record)
+    with pytest.raises(OutputError, match="No space left"):
+        write_wanted_keys(keys, [WantedKey(5, ("b",))], frames, out2)
+    assert changed_files(keys) == ["frame_0016_draft.png"]  # frame 5's draft: either one
+    new_draft = np.array_equal(
+        read_image(keys / "frame_0005_draft.png"), read_image(out2 / "f05.png")
+    )
+    assert new_draft == bool(moved)
+    assert (keys / "frame_0016_draft.png").read_bytes() == painted
 
 
 def test_a_keys_record_without_digests_vouches_for_the_files_it_names_by_time(

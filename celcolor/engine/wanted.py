@@ -16,15 +16,21 @@ frame it writes
   batch cut's folder (``ref_0037.png``); in a batch, ``pin_as``: the file that pins it
   for that cut (``.../c012_ref_0037.png`` beside a same-stem cut's video).
 
-The folder is written whole, beside its destination, and renamed into place. The
+A new folder is written whole, beside its destination, and renamed into place. The
 record keeps a digest of every file written, so a folder whose draft was painted in
 place (or that gained a file) is never replaced or removed: :func:`changed_files`.
+An earlier keys folder is refreshed in place: the drafts painted since (the keys that
+``--ref DEST`` pins) and any file the animator added stay as they are, listed on as
+``painted``; celcolor's own files of the earlier round make way for this round's
+(:func:`write_wanted_keys`). So one folder serves the whole loop: colour, paint a
+draft, colour again with ``--ref DEST --keys-wanted DEST``, paint the next.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -141,6 +147,12 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _vouches(recorded: object, digest: str) -> bool:
+    """Whether a record's entry for a file (a digest, or the digests a refresh in
+    progress may leave there) names ``digest``."""
+    return recorded == digest or (isinstance(recorded, list) and digest in recorded)
+
+
 def _read_record(dest: Path) -> dict | None:
     """``keys-wanted.json`` of ``dest`` with its ``keys`` list, or None when unreadable."""
     try:
@@ -176,7 +188,7 @@ def changed_files(dest: Path, record: dict | None = None) -> list[str]:
         if not p.is_file() or p.is_symlink():
             changed.append(p.name)
         elif isinstance(files, dict):
-            if files.get(p.name) != _digest(p):
+            if not _vouches(files.get(p.name), _digest(p)):
                 changed.append(p.name)
         elif p.stat().st_mtime_ns > written or not any(
             p.name in (k.get("sketch"), k.get("draft")) for k in keys
@@ -217,11 +229,13 @@ def check_keys_folder(
     references: Iterable[Path] = (),
     overwrite: bool = False,
 ) -> None:
-    """Refuse a keys folder the run could not write or must not replace (before the run).
+    """Refuse a keys folder the run could not write or must not refresh (before the run).
 
     Raises :class:`UsageError` when ``dest`` is in the input, the output or a
-    reference's way, holds a reference, or holds files celcolor did not write; and
-    when it holds an earlier keys folder and ``overwrite`` is not given.
+    reference's way, or is a folder of files celcolor did not write; when it holds an
+    earlier keys folder and ``overwrite`` is not given; and when drafts in it were
+    painted since but the run does not take them (no reference lies in it): their
+    frames would be wanted again, beside the painted keys.
     """
     d, s, o = dest.resolve(), src.resolve(), output.resolve()
     if d.is_relative_to(s) or s.is_relative_to(d):
@@ -233,25 +247,27 @@ def check_keys_folder(
             f"--keys-wanted {dest}: the keys folder and the output {output} must not "
             "contain each other"
         )
-    for ref in references:
-        if ref.resolve().is_relative_to(d):
-            raise UsageError(
-                f"--keys-wanted {dest}: the reference {ref} lies in it, and the folder is "
-                "replaced by this run; move the painted key out, or give another folder"
-            )
+    taken = [ref for ref in references if ref.resolve().is_relative_to(d)]
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--keys-wanted {dest}: is a file; give a folder")
     if dest.is_dir() and any(dest.iterdir()):
         if _foreign(dest):
+            held = f" (it holds the reference {taken[0]})" if taken else ""
             raise UsageError(
-                f"--keys-wanted {dest}: the folder holds files celcolor did not write; "
+                f"--keys-wanted {dest}: the folder holds files celcolor did not write{held}; "
                 "give a new or empty folder"
             )
-        if changed := changed_files(dest):
+        changed = changed_files(dest)
+        if KEYS_FILE in changed:
+            raise UsageError(
+                f"--keys-wanted {dest}: its {KEYS_FILE} cannot be read; give a new or empty folder"
+            )
+        if changed and not taken:
             raise UsageError(
                 f"--keys-wanted {dest}: {_listed(changed)} changed since celcolor wrote the "
-                f"folder (painted in place?); give another folder (--ref {dest} pins the "
-                "painted drafts), or move your work out of it"
+                f"folder (painted in place?) and this run does not take them; give --ref "
+                f"{dest} too (it pins the painted drafts and keeps them beside the next "
+                "keys), or another folder"
             )
         if not overwrite:
             raise UsageError(
@@ -265,22 +281,30 @@ def check_keys_folder(
 def write_wanted_keys(
     dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None = None
 ) -> list[dict[str, object]]:
-    """Write the sketch and the draft of every wanted frame, and ``keys-wanted.json``,
-    into a new folder renamed to ``dest`` when complete (an earlier one is replaced).
+    """Write the sketch and the draft of every wanted frame, and ``keys-wanted.json``.
+
+    A new folder is written whole and renamed to ``dest`` when complete. An earlier
+    keys folder there is refreshed in place (:func:`_refresh`): what changed since
+    celcolor wrote it (a draft painted over, a file added) stays as it is, and its
+    painted drafts stay listed, as ``painted``; celcolor's other files of the earlier
+    round are replaced or removed.
 
     ``src`` is the cut as coloured, ``output`` what the run wrote (its frames are the
     drafts). ``key_stem``: where a batch cut's key of frame N goes, less ``NNNN.png``
     (recorded as ``pin_as``; None: a single cut, ``batch_name`` is the folder form).
-    Returns the records written to ``keys-wanted.json``.
+    Returns the records of this round's keys (the painted ones left out).
     """
     tmp = temp_path_beside(dest)
     try:
         tmp.mkdir()
+        if dest.is_dir() and any(dest.iterdir()):
+            earlier = None if _foreign(dest) else _read_record(dest)
+            if earlier is None:
+                raise OutputError(f"it holds files but no readable {KEYS_FILE}")
+            return _refresh(dest, earlier, tmp, wanted, src, output, key_stem)
         records = _export(tmp, dest, wanted, src, output, key_stem)
         files = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
-        (tmp / KEYS_FILE).write_text(
-            json.dumps({"output": str(output), "keys": records, "files": files}, indent=2) + "\n"
-        )
+        _write_record(tmp, output, records, files)
         replace_folder(tmp, dest)
     except (OSError, CelcolorError) as e:
         why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
@@ -290,6 +314,73 @@ def write_wanted_keys(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    return records
+
+
+def _write_record(dest: Path, output: Path, keys: list, files: dict) -> None:
+    """``keys-wanted.json`` of ``dest``, written beside and renamed into place."""
+    text = json.dumps({"output": str(output), "keys": keys, "files": files}, indent=2) + "\n"
+    tmp = temp_path_beside(dest / KEYS_FILE)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, dest / KEYS_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refresh(
+    dest: Path,
+    earlier: dict,
+    tmp: Path,
+    wanted: list[WantedKey],
+    src: Path,
+    output: Path,
+    key_stem: str | None,
+) -> list[dict[str, object]]:
+    """Refresh keys folder ``dest`` (record ``earlier``) in place with this round's keys,
+    exported first into the empty folder ``tmp``.
+
+    Kept as they are: the files that changed since celcolor wrote them (painted
+    drafts, added files) and the sketches of painted drafts. The record is rewritten
+    before any file moves, naming both digests of every file about to be replaced, so
+    an interrupted refresh never leaves a file of celcolor's that counts as painted.
+    """
+    changed = set(changed_files(dest, earlier))
+    recorded = earlier.get("files") if isinstance(earlier.get("files"), dict) else {}
+    painted = [
+        dict(k, painted=True)
+        for k in earlier.get("keys") or []
+        if isinstance(k, dict) and "frame" in k and k.get("draft") in changed
+    ]
+    pinned = {int(k["frame"]) for k in painted}
+    sketches = {str(k["sketch"]) for k in painted if isinstance(k.get("sketch"), str)}
+    records = _export(tmp, dest, [w for w in wanted if w.frame not in pinned], src, output,
+                      key_stem)  # fmt: skip
+    new = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
+    if clash := sorted(set(new) & changed):
+        raise OutputError(f"{_listed(clash)} would be written over, and changed since")
+    ours = {  # celcolor's files as it wrote them (hidden files and litter are nobody's)
+        p.name: _digest(p)
+        for p in dest.iterdir()
+        if p.is_file()
+        and not p.is_symlink()
+        and not p.name.startswith(".")
+        and p.name not in (KEYS_FILE, *_LITTER, *changed)
+    }
+    # Kept: the painted drafts as celcolor wrote them (so they still count as painted;
+    # None where an earlier record had no digests), and their sketches as they are.
+    kept: dict[str, object] = {str(k["draft"]): recorded.get(str(k["draft"])) for k in painted}
+    kept.update({name: ours[name] for name in sketches if name in ours})
+    during = {**{n: [d] for n, d in ours.items()}, **kept}
+    for name, digest in new.items():
+        during[name] = [ours[name], digest] if name in ours else digest
+    _write_record(dest, output, [*painted, *records], during)
+    for name in new:
+        os.replace(tmp / name, dest / name)
+    for name in set(ours) - set(new) - set(kept):
+        (dest / name).unlink(missing_ok=True)
+    keys = sorted([*painted, *records], key=lambda k: int(k["frame"]))  # type: ignore[arg-type]
+    _write_record(dest, output, keys, {**kept, **new})
     return records
 
 
