@@ -28,6 +28,7 @@ from celcolor.engine.wanted import (
     KEYS_FILE,
     WantedKey,
     changed_files,
+    painted_drafts,
     wanted_keys,
     write_wanted_keys,
 )
@@ -294,8 +295,39 @@ def test_one_keys_folder_serves_the_whole_loop(tmp_path: Path) -> None:
         ]  # fmt: skip
         assert (keys / "frame_0016_draft.png").read_bytes() == painted
         record = json.loads((keys / KEYS_FILE).read_text())
-        assert [(k["frame"], k.get("painted")) for k in record["keys"]] == [(16, True)]
+        assert [(k["frame"], k.get("painted")) for k in record["keys"]] == [
+            (16, ["frame_0016_draft.png"])
+        ]
         assert changed_files(keys) == ["frame_0016_draft.png", "notes.txt"]
+
+
+def test_an_image_saved_beside_a_draft_is_its_frames_key(tmp_path: Path) -> None:
+    """The animator's paint program saves a JPEG (or a second PNG) named after the frame
+    instead of writing over the draft: that image is the key --ref DIR pins."""
+    frames, key = write_two_view_cut(tmp_path)
+    keys = tmp_path / "keys"
+    colorize_video(frames, key, f"{tmp_path / 'out'}/", keys_wanted=keys)
+    painted = read_image(keys / "frame_0016_draft.png")
+    painted[:8, :8] = (255, 0, 0)
+    cv2.imwrite(str(keys / "frame_0016_draft.jpg"), cv2.cvtColor(painted, cv2.COLOR_RGB2BGR))
+    (keys / "frame_0099_draft.png").write_bytes(b"")  # no such key: not a pin
+    assert painted_drafts(keys) == [(16, keys / "frame_0016_draft.jpg")]
+
+    proc = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o2'}/",
+                   "--keys-wanted", keys, "--overwrite", "-v")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "the painted drafts of frames 16 pinned" in proc.stderr
+    assert {"frame_0016_draft.jpg", "frame_0016_draft.png", "frame_0016_sketch.png"} <= {
+        p.name for p in keys.iterdir()
+    }
+    record = json.loads((keys / KEYS_FILE).read_text())["keys"]
+    assert [(k["frame"], k["painted"]) for k in record] == [(16, ["frame_0016_draft.jpg"])]
+    assert painted_drafts(keys) == [(16, keys / "frame_0016_draft.jpg")]  # and next round
+
+    shutil.copyfile(keys / "frame_0016_draft.jpg", keys / "frame_0016_v2.jpg")
+    twice = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o3'}/")
+    assert twice.returncode == 2 and twice.stderr.count("\n") == 1, twice.stderr
+    assert "frame 16 has 2 painted images" in twice.stderr
 
 
 @pytest.mark.parametrize("moved", [0, 1], ids=["after the record", "after one file"])

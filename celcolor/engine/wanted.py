@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CelcolorError, OutputError, UsageError
-from ..io import open_frames, write_image
+from ..io import IMAGE_EXTENSIONS, open_frames, write_image
 from ..io._atomic import replace_folder, temp_path_beside
 from .views import SAMPLE_EVERY, key_of
 
@@ -197,23 +197,50 @@ def changed_files(dest: Path, record: dict | None = None) -> list[str]:
     return changed
 
 
-def painted_drafts(dest: Path) -> list[tuple[int, Path]]:
-    """``(frame, draft)`` for each draft of keys folder ``dest`` that was painted over in
-    place since celcolor wrote it (:func:`changed_files`), in frame order: the keys
-    ``--ref DEST`` pins. Drafts left as celcolor made them are not keys.
+def _painted(dest: Path, record: dict) -> dict[int, list[str]]:
+    """Per frame of the record's keys, the images in ``dest`` painted for it since
+    celcolor wrote the folder (:func:`changed_files`): its draft painted over in place,
+    or an image added and named after the frame (``frame_0026_draft.jpg`` saved beside,
+    ``frame_0026.png``). Frames with none are left out."""
+    frames = {
+        int(k["frame"]) for k in record.get("keys") or [] if isinstance(k, dict) and "frame" in k
+    }
+    painted: dict[int, list[str]] = {}
+    for name in changed_files(dest, record):
+        stem, ext = Path(name).stem, Path(name).suffix.lower()
+        head = stem.split("_")
+        if (
+            ext in IMAGE_EXTENSIONS
+            and len(head) >= 2
+            and head[0] == "frame"
+            and head[1].isdigit()
+            and int(head[1]) in frames
+            and (dest / name).is_file()
+        ):
+            painted.setdefault(int(head[1]), []).append(name)
+    return painted
 
-    Raises :class:`UsageError` when ``dest`` has no readable record.
+
+def painted_drafts(dest: Path) -> list[tuple[int, Path]]:
+    """``(frame, key)`` for each frame of keys folder ``dest`` painted since celcolor
+    wrote it (:func:`_painted`), in frame order: the keys ``--ref DEST`` pins. Drafts
+    left as celcolor made them are not keys.
+
+    Raises :class:`UsageError` when ``dest`` has no readable record, or a frame has two
+    painted images (which one is the key is the animator's to say).
     """
     record = _read_record(dest)
     if record is None:
         raise UsageError(f"--ref {dest}: its {KEYS_FILE} cannot be read; not a keys folder")
-    keys = [k for k in record.get("keys") or [] if isinstance(k, dict) and "frame" in k]
-    changed = set(changed_files(dest, record))
-    return [
-        (int(k["frame"]), dest / k["draft"])
-        for k in sorted(keys, key=lambda k: int(k["frame"]))
-        if k.get("draft") in changed
-    ]
+    pins = []
+    for frame, names in sorted(_painted(dest, record).items()):
+        if len(names) > 1:
+            raise UsageError(
+                f"--ref {dest}: frame {frame} has {len(names)} painted images "
+                f"({_listed(sorted(names))}); keep the key, or pin it with --ref {frame}:KEY"
+            )
+        pins.append((frame, dest / names[0]))
+    return pins
 
 
 def _listed(names: list[str]) -> str:
@@ -347,13 +374,13 @@ def _refresh(
     """
     changed = set(changed_files(dest, earlier))
     recorded = earlier.get("files") if isinstance(earlier.get("files"), dict) else {}
+    pins = _painted(dest, earlier)
     painted = [
-        dict(k, painted=True)
+        dict(k, painted=sorted(pins[int(k["frame"])]))
         for k in earlier.get("keys") or []
-        if isinstance(k, dict) and "frame" in k and k.get("draft") in changed
+        if isinstance(k, dict) and "frame" in k and int(k["frame"]) in pins
     ]
-    pinned = {int(k["frame"]) for k in painted}
-    sketches = {str(k["sketch"]) for k in painted if isinstance(k.get("sketch"), str)}
+    pinned = set(pins)
     records = _export(tmp, dest, [w for w in wanted if w.frame not in pinned], src, output,
                       key_stem)  # fmt: skip
     new = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
@@ -367,10 +394,16 @@ def _refresh(
         and not p.name.startswith(".")
         and p.name not in (KEYS_FILE, *_LITTER, *changed)
     }
-    # Kept: the painted drafts as celcolor wrote them (so they still count as painted;
-    # None where an earlier record had no digests), and their sketches as they are.
-    kept: dict[str, object] = {str(k["draft"]): recorded.get(str(k["draft"])) for k in painted}
-    kept.update({name: ours[name] for name in sketches if name in ours})
+    # Kept: a painted frame's sketch and draft, as the record had them where painted
+    # over (so they still count as painted; None where it had no digests), else as
+    # they are. Images added for it stay out of the record: they count as painted.
+    kept: dict[str, object] = {}
+    for k in painted:
+        for name in (k.get("sketch"), k.get("draft")):
+            if isinstance(name, str) and name in ours:
+                kept[name] = ours[name]
+            elif isinstance(name, str) and name in changed:
+                kept[name] = recorded.get(name)
     during = {**{n: [d] for n, d in ours.items()}, **kept}
     for name, digest in new.items():
         during[name] = [ours[name], digest] if name in ours else digest
