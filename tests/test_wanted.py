@@ -477,3 +477,20 @@ def test_characters_coming_in_front_of_the_set_are_warned_of_and_wanted(caplog) 
     (key,) = wanted_keys([], col.stats.unseen, col.keyframes, col.stats.grown)
     assert key.frame == 12 and key.reasons[0].startswith("new content (frames 8 to 16")
     assert col.stats.wanted == [key]
+
+
+@pytest.mark.parametrize("record", ['{"keys": [{"frame": "x"}]}', '{"keys": ["16"]}', "{"])
+def test_a_hand_broken_keys_record_is_one_line_either_way(tmp_path: Path, record: str) -> None:
+    frames, key = write_two_view_cut(tmp_path)
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / KEYS_FILE).write_text(record)
+    shutil.copyfile(key, keys / "frame_0016_draft.png")
+    before = snapshot(keys)
+    as_ref = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o'}/")
+    into = run_cli(frames, "--ref", key, "-o", f"{tmp_path / 'o'}/", "--keys-wanted", keys,
+                   "--overwrite")  # fmt: skip
+    for proc in (as_ref, into):
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "cannot be read" in proc.stderr
+    assert snapshot(keys) == before

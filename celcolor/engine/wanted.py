@@ -161,6 +161,9 @@ def _read_record(dest: Path) -> dict | None:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("keys", []), list):
         return None
+    for k in record.get("keys") or []:  # frames are read as numbers everywhere
+        if not isinstance(k, dict) or not isinstance(k.get("frame", 0), int):
+            return None
     return record
 
 
@@ -368,7 +371,7 @@ def _refresh(
     exported first into the empty folder ``tmp``.
 
     Kept as they are: the files that changed since celcolor wrote them (painted
-    drafts, added files) and the sketches of painted drafts. The record is rewritten
+    drafts, added files) and a painted frame's sketch and draft. The record is rewritten
     before any file moves, naming both digests of every file about to be replaced, so
     an interrupted refresh never leaves a file of celcolor's that counts as painted.
     """
