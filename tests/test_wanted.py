@@ -207,26 +207,33 @@ def test_a_painted_key_saved_in_the_cuts_folder_quiets_the_next_batch(tmp_path: 
 
 
 def test_a_draft_painted_in_place_is_never_replaced_or_removed(tmp_path: Path) -> None:
-    """The animator paints over frame 16's draft inside the keys folder and pins a copy:
-    the next batch quiets the cut but leaves the folder (a warning says why), and a
-    single-cut run refuses it even with --overwrite."""
+    """The animator paints over frame 16's draft inside the batch's keys folder, and
+    saves a .psd beside it: the next batch pins the painted draft (the cut is coloured
+    again and wants no key) and keeps both files; a single-cut run given the folder
+    without --ref refuses it, even with --overwrite."""
     opts, cut, out = _batch_of_one(tmp_path)
     run_batch(opts)
     keys = out / "keys-wanted" / "views"
     assert changed_files(keys) == []
     draft = keys / "frame_0016_draft.png"
-    painted = read_image(draft)
-    painted[:8, :8] = (255, 0, 0)
-    cv2.imwrite(str(draft), cv2.cvtColor(painted, cv2.COLOR_RGB2BGR))
+    painted = _paint(draft)
     (keys / "frame_0016_draft.psd").write_bytes(b"layers")
     assert changed_files(keys) == ["frame_0016_draft.png", "frame_0016_draft.psd"]
-    shutil.copyfile(draft, cut / "ref_0016.png")
-    work = snapshot(keys)
+    assert "reference.png + frame_0016_draft.png" in format_plan(plan_batch(opts))
 
     (o,) = run_batch(opts).outcomes
-    assert o.status == "done" and o.wanted == []
-    assert snapshot(keys) == work
-    assert any("frame_0016_draft.png, frame_0016_draft.psd changed" in w for w in o.warnings)
+    assert o.status == "done" and o.reason == "inputs changed" and o.wanted == []
+    assert not any("no longer show" in w for w in o.warnings), o.warnings
+    assert (
+        draft.read_bytes() == painted and (keys / "frame_0016_draft.psd").read_bytes() == b"layers"
+    )
+    record = json.loads((keys / KEYS_FILE).read_text())["keys"]
+    assert [(k["frame"], k["painted"]) for k in record] == [(16, ["frame_0016_draft.png"])]
+    keyed = read_image(out / "views" / "f16.png").astype(int)
+    assert np.abs(keyed - read_image(draft).astype(int)).mean() < 8  # the key colours it
+    (again,) = run_batch(opts).outcomes
+    assert again.status == "skipped" and draft.read_bytes() == painted
+    work = snapshot(keys)
 
     proc = run_cli(
         cut, "--ref", cut / "reference.png", "-o", f"{tmp_path / 'single'}/",
@@ -235,6 +242,17 @@ def test_a_draft_painted_in_place_is_never_replaced_or_removed(tmp_path: Path) -
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "painted in place?" in proc.stderr
     assert snapshot(keys) == work
+
+
+def test_a_batch_cut_with_two_painted_images_for_a_frame_fails_by_name(tmp_path: Path) -> None:
+    opts, _, out = _batch_of_one(tmp_path)
+    run_batch(opts)
+    keys = out / "keys-wanted" / "views"
+    _paint(keys / "frame_0016_draft.png")
+    shutil.copyfile(keys / "frame_0016_draft.png", keys / "frame_0016_v2.png")
+    (o,) = run_batch(opts).outcomes
+    assert o.status == "failed" and "frame 16 has 2 painted images" in o.reason
+    assert str(keys) in o.reason and "--ref" not in o.reason
 
 
 def test_the_keys_folder_given_as_a_reference_pins_its_painted_drafts(tmp_path: Path) -> None:

@@ -47,7 +47,14 @@ from .batch_worker import CutJob, CutResult, frames_source
 from .executors import ExecutorConfig, import_ray, make_executor
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions
-from .wanted import KEYS_FILE, WantedKey, refresh_keys_folder, remove_keys_folder, wanted_keys
+from .wanted import (
+    KEYS_FILE,
+    WantedKey,
+    painted_drafts,
+    refresh_keys_folder,
+    remove_keys_folder,
+    wanted_keys,
+)
 
 __all__ = [
     "BatchOptions",
@@ -390,14 +397,34 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
         except CelcolorError as e:
             return None, str(e)
 
+    items = [(_with_painted_keys(opts, cut), rel) for cut, rel in items]
+
     with ThreadPoolExecutor(_FINGERPRINT_THREADS) as pool:
-        fps = list(pool.map(fp, [c for c, _ in items]))
+        fps = list(pool.map(fp, [c for (c, _), _ in items]))
     planned = [
-        _decide(opts, cut, rel, f, err, manifest)
-        for (cut, rel), (f, err) in zip(items, fps, strict=True)
+        _decide(opts, cut, rel, f, painted_error or err, manifest)
+        for ((cut, painted_error), rel), (f, err) in zip(items, fps, strict=True)
     ]
     skipped.sort(key=lambda s: s.path)
     return BatchPlan(opts, planned, skipped, time.perf_counter() - t0)
+
+
+def _with_painted_keys(opts: BatchOptions, cut: Cut) -> tuple[Cut, str | None]:
+    """``cut`` with the drafts painted in its keys folder pinned as keys (with
+    ``--keys-wanted``), as ``--ref DIR`` pins them for one cut; and the error that fails
+    the cut, or None. A key the cut's own folder pins to the same frame wins."""
+    dest = opts.keys_folder(cut)
+    if dest is None or not (dest / KEYS_FILE).is_file():
+        return cut, None
+    try:
+        drafts = painted_drafts(dest, name=str(dest))
+    except CelcolorError as e:
+        return cut, str(e)
+    own = {f for f, _ in cut.keys} | {cut.ref_frame}
+    extra = tuple((f, p) for f, p in drafts if f not in own)
+    if not extra:
+        return cut, None
+    return dataclasses.replace(cut, keys=tuple(sorted(cut.keys + extra))), None
 
 
 def same_settings(recorded: dict[str, Any] | None, current: dict[str, Any]) -> bool:

@@ -116,9 +116,10 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
         "--keys-wanted",
         action="store_true",
         help="write the frames each cut's warnings name (new drawings, new views) to "
-        "OUTPUT/keys-wanted/<cut>/: the sketch, celcolor's draft to correct and save as "
-        "ref_NNNN.png in the cut's folder (<cut>_ref_NNNN.png beside a same-stem cut), and "
-        "keys-wanted.json, whose pin_as says where",
+        "OUTPUT/keys-wanted/<cut>/: the sketch, celcolor's draft to correct (in place: the "
+        "next batch pins it; or saved as ref_NNNN.png in the cut's folder, "
+        "<cut>_ref_NNNN.png beside a same-stem cut), and keys-wanted.json, whose pin_as "
+        "says where",
     )
     add_logging_arguments(p)
     return p

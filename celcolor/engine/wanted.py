@@ -224,23 +224,25 @@ def _painted(dest: Path, record: dict) -> dict[int, list[str]]:
     return painted
 
 
-def painted_drafts(dest: Path) -> list[tuple[int, Path]]:
+def painted_drafts(dest: Path, name: str | None = None) -> list[tuple[int, Path]]:
     """``(frame, key)`` for each frame of keys folder ``dest`` painted since celcolor
     wrote it (:func:`_painted`), in frame order: the keys ``--ref DEST`` pins. Drafts
     left as celcolor made them are not keys.
 
     Raises :class:`UsageError` when ``dest`` has no readable record, or a frame has two
-    painted images (which one is the key is the animator's to say).
+    painted images (which one is the key is the animator's to say). ``name``: how the
+    error names the folder (default ``--ref DEST``).
     """
+    name = name or f"--ref {dest}"
     record = _read_record(dest)
     if record is None:
-        raise UsageError(f"--ref {dest}: its {KEYS_FILE} cannot be read; not a keys folder")
+        raise UsageError(f"{name}: its {KEYS_FILE} cannot be read; not a keys folder")
     pins = []
     for frame, names in sorted(_painted(dest, record).items()):
         if len(names) > 1:
             raise UsageError(
-                f"--ref {dest}: frame {frame} has {len(names)} painted images "
-                f"({_listed(sorted(names))}); keep the key, or pin it with --ref {frame}:KEY"
+                f"{name}: frame {frame} has {len(names)} painted images "
+                f"({_listed(sorted(names))}); keep the one that is its key"
             )
         pins.append((frame, dest / names[0]))
     return pins
@@ -497,16 +499,23 @@ def _check_ours(dest: Path) -> None:
 def refresh_keys_folder(
     dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None = None
 ) -> None:
-    """A batch's keys folder of one cut: written when keys are wanted, an earlier one of
-    celcolor's removed when none are (a re-coloured cut that a new key quieted).
+    """A batch's keys folder of one cut: written or refreshed in place when keys are
+    wanted or drafts in it were painted (the batch pins those: they stay, see
+    :func:`write_wanted_keys`); an earlier one of celcolor's removed when neither holds
+    (a re-coloured cut that a new key quieted).
 
-    Raises :class:`OutputError`, writing nothing, when ``dest`` holds files celcolor did
-    not write or a file changed since celcolor wrote it (a draft painted in place).
+    Raises :class:`OutputError`, writing nothing, when ``dest`` holds files but no
+    readable record (not a keys folder of celcolor's).
     """
-    if not wanted:
-        remove_keys_folder(dest)
-        return
     if dest.is_dir() and any(dest.iterdir()):
-        _check_ours(dest)
+        if _foreign(dest) or _read_record(dest) is None:
+            raise OutputError(
+                f"{dest}: holds files celcolor did not write; the keys folder was left as it is"
+            )
+        if not wanted and not changed_files(dest):
+            remove_keys_folder(dest)
+            return
+    elif not wanted:
+        return
     dest.parent.mkdir(parents=True, exist_ok=True)
     write_wanted_keys(dest, wanted, src, output, key_stem)
