@@ -80,6 +80,7 @@ def test_the_frames_a_run_warns_of_are_written_out_and_pinning_one_quiets_the_ru
     proc = run_cli(frames, "--ref", key, "-o", f"{out}/", "--keys-wanted", keys)
     assert proc.returncode == 0, proc.stderr
     assert "keys wanted: frame 16;" in proc.stderr
+    assert f"(paint {keys}/frame_0016_draft.png in place and give --ref {keys})" in proc.stderr
     record = json.loads((keys / KEYS_FILE).read_text())
     assert [k["frame"] for k in record["keys"]] == [16]
     got = record["keys"][0]
@@ -443,7 +444,9 @@ def test_a_same_stem_cut_is_told_and_takes_a_key_named_after_it(tmp_path: Path) 
     )  # fmt: skip
     (o,) = run_batch(opts).outcomes
     assert o.status == "done" and [w["frame"] for w in o.wanted] == [16]
-    assert any("(save it as c_ref_0016.png;" in w for w in o.warnings)
+    draft = out.absolute() / "keys-wanted" / "c" / "frame_0016_draft.png"
+    told = f"(paint {draft} in place and run the batch again, or save it as c_ref_0016.png)"
+    assert any(told in w for w in o.warnings), o.warnings
     (got,) = json.loads((out / "keys-wanted" / "c" / KEYS_FILE).read_text())["keys"]
     assert got["batch_name"] == "c_ref_0016.png"
     assert got["pin_as"] == str((root / "c_ref_0016.png").absolute())

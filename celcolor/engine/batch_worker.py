@@ -199,6 +199,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
                 allow_truncated=job.allow_truncated,
                 progress=progress,
                 key_stem=job.key_stem or None,
+                drafts_in=job.keys_wanted,
             )
             if job.keys_wanted is not None:
                 _write_keys(Path(job.keys_wanted), result, src, job.key_stem or None)

@@ -375,6 +375,9 @@ class Colorizer:
         # Where a painted key of frame N goes, less "NNNN.png" (a batch cut's own place,
         # set by its worker); None: the warnings give --ref and a batch folder's name.
         self.key_stem: str | None = None
+        # Where this run's drafts of the keys it wants go (--keys-wanted), so that the
+        # warnings say which file to paint; None: they say --keys-wanted writes them.
+        self.keys_folder: str | None = None
         self._said_other_drawing = False
         self._warned_no_network = False
         self._preferred: bool | None = None  # see _network_preferred
@@ -1195,8 +1198,7 @@ class Colorizer:
         log.warning(
             "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
             "%s; their colours were carried from other drawings. Pin a reference to %s "
-            "(%s; --keys-wanted writes out such frames to paint) or re-key them from the "
-            "reference (--rekey on)",
+            "(%s) or re-key them from the reference (--rekey on)",
             len(carried),
             shown,
             where,
@@ -1225,9 +1227,20 @@ class Colorizer:
         )
 
     def _how_to_pin(self, frame: int) -> str:
-        if self.key_stem:
-            return f"save it as {self.key_stem}{frame:04d}.png"
-        return f"--ref {frame}:key.png; in a batch, ref_{frame:04d}.png in the cut's folder"
+        """How the warnings tell the user to pin a key of ``frame``: the draft to paint
+        where keys are written this run, else the file or flag that pins it."""
+        draft = f"{self.keys_folder}/frame_{frame:04d}_draft.png" if self.keys_folder else None
+        if self.key_stem:  # a batch cut
+            save = f"save it as {self.key_stem}{frame:04d}.png"
+            if draft:
+                return f"paint {draft} in place and run the batch again, or {save}"
+            return f"{save}; --keys-wanted writes out such frames to paint"
+        if draft:
+            return f"paint {draft} in place and give --ref {self.keys_folder}"
+        return (
+            f"--ref {frame}:key.png; in a batch, ref_{frame:04d}.png in the cut's folder; "
+            "--keys-wanted writes out such frames to paint"
+        )
 
     def _say_stretches(self, stretches: list[tuple[int, int]], what: str) -> None:
         if not stretches:
@@ -1237,7 +1250,7 @@ class Colorizer:
         key = views.key_of(stretches[0])
         log.warning(
             "frames %s %s. If they look wrong, pin a reference to frame %d, in the middle, "
-            "where it colours both ways (%s; --keys-wanted writes out such frames to paint)",
+            "where it colours both ways (%s)",
             shown,
             what,
             key,

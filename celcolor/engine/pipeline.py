@@ -217,6 +217,7 @@ def colorize_video(
     progress: Callable[[int, int | None], None] | None = None,
     keys_wanted: str | Path | None = None,
     key_stem: str | None = None,
+    drafts_in: str | Path | None = None,
     **option_fields,
 ) -> RunResult:
     """Colour a cut (video file, image folder or single image) from a reference.
@@ -235,11 +236,13 @@ def colorize_video(
         progress: called as ``progress(frames_done, total_or_None)`` after each frame.
         keys_wanted: a folder for the frames the run's warnings name (new drawings,
             new views): their sketches, celcolor's drafts of them and
-            ``keys-wanted.json`` (see :mod:`celcolor.engine.wanted`); replaced as a
-            whole, an earlier one only with ``encode.overwrite``.
+            ``keys-wanted.json`` (see :mod:`celcolor.engine.wanted`); an earlier one
+            is refreshed (only with ``encode.overwrite``), its painted drafts kept.
         key_stem: where a painted key of frame N goes to be pinned, less ``NNNN.png``
             (a batch cut's :meth:`~celcolor.engine.batch_layout.Cut.key_path`): the
             warnings and the keys wanted name that file instead of ``--ref N:...``.
+        drafts_in: the keys folder a batch writes after the run (``keys_wanted``
+            names it for a single cut), so that the warnings name the draft to paint.
 
     Returns:
         The :class:`RunResult`.
@@ -295,6 +298,8 @@ def colorize_video(
             options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         colorizer.key_stem = key_stem
+        drafts = keys_folder if keys_folder is not None else drafts_in
+        colorizer.keys_folder = None if drafts is None else str(drafts).rstrip("/")
         run_scope = _cpu_network_run(colorizer)
         helper_niceness = HELPER_NICENESS if run_scope is not None else 0
         pending: deque[Frame] = deque()
