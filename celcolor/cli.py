@@ -82,9 +82,10 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
 def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
     from .engine.colorizer import check_references
-    from .engine.pipeline import load_references
+    from .engine.matte import check_transparent
+    from .engine.pipeline import load_references, shown
     from .engine.wanted import check_keys_folder
-    from .io import check_output, open_frames, resolve_output
+    from .io import check_alpha_output, check_output, open_frames, resolve_output
 
     options = colour_options(args)
     encode = encode_options(args)
@@ -92,7 +93,7 @@ def _run_colour(args: argparse.Namespace) -> int:
         _check_report(args)
     if args.dry_run:
         with open_frames(args.input) as source:
-            out = resolve_output(Path(args.input), args.output, source.kind)
+            out = resolve_output(Path(args.input), args.output, source.kind, options.alpha)
             info = {
                 "input": str(args.input),
                 "kind": source.kind,
@@ -101,8 +102,12 @@ def _run_colour(args: argparse.Namespace) -> int:
                 "fps": source.fps,
             }
         check_output(Path(args.input), out, args.overwrite)
-        unpinned, pinned, ref_paths = load_references(args.ref)
-        check_references([*unpinned, *pinned.values()])  # as a real run refuses them
+        if options.alpha:
+            check_alpha_output(out, args.codec)
+        unpinned, pinned, ref_paths = load_references(args.ref, keep_alpha=options.alpha)
+        check_references([shown(r) for r in [*unpinned, *pinned.values()]])  # as a run does
+        if options.alpha:
+            check_transparent([*unpinned, *pinned.values()])
         if args.keys_wanted is not None:
             check_keys_folder(
                 args.keys_wanted,

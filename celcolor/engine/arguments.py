@@ -86,6 +86,14 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "pixel, carried along the flow",
     )
     g.add_argument(
+        "--alpha",
+        action="store_true",
+        help="cels on transparent: what the reference leaves transparent (a colour key "
+        "painted on a transparent layer) comes out transparent, lines on it keeping their "
+        "ink; writes PNG frames, ProRes 4444 (.mov, the default name), FFV1 (.mkv) or VP9 "
+        "(.webm)",
+    )
+    g.add_argument(
         "--texture-carry",
         choices=TEXTURE_CARRIES,
         default="anchored",
@@ -212,6 +220,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,
+        alpha=args.alpha,
     )
 
 

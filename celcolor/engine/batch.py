@@ -116,6 +116,15 @@ class BatchOptions:
         if self.format is not None and self.format not in FORMATS:
             raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {self.format!r}")
 
+    def format_of(self, kind: str) -> str:
+        """The output format of a cut of ``kind`` ("video" or "images"): ``format``, or
+        by kind: an mp4 (a mov, ProRes 4444, with ``colour.alpha``) or PNG frames."""
+        if self.format is not None:
+            return self.format
+        if kind != "video":
+            return "png"
+        return "mov" if self.colour.alpha else "mp4"
+
     def keys_folder(self, cut: Cut) -> Path | None:
         """Where cut ``cut``'s keys wanted go, or None when not asked for."""
         return self.output / KEYS_FOLDER / cut.name if self.keys_wanted else None
@@ -329,11 +338,17 @@ def _check_paths(opts: BatchOptions) -> None:
     if opts.refs is not None and not opts.refs.is_dir():
         what = "is not a folder" if opts.refs.exists() else "does not exist"
         raise UsageError(f"{opts.refs}: the references folder {what}")
+    if opts.colour.alpha and (opts.format == "mp4" or opts.encode.codec == "h264"):
+        raise UsageError(
+            "--alpha: H.264 cannot keep transparency; leave --format out (ProRes 4444 "
+            ".mov for video cuts, PNG frames for frame folders) or give --format mov, mkv "
+            "or png"
+        )
     codec = opts.encode.codec
     if codec is not None:
         if codec not in CODECS:
             raise UsageError(f"--codec must be one of {', '.join(CODECS)}, got {codec!r}")
-        fmt = opts.format or "mp4"
+        fmt = opts.format_of("video")
         if fmt != "png" and f".{fmt}" not in CODECS[codec][1]:
             fits = ", ".join(sorted(e[1:] for e in CODECS[codec][1] if e[1:] in FORMATS))
             raise UsageError(f"--codec {codec} cannot go in .{fmt} files; add --format {fits}")
@@ -372,8 +387,8 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
     items: list[tuple[Cut, str]] = []
     in_root = opts.input.resolve()
     for cut in layout.cuts:
-        rel = output_name(cut, opts.format)
-        fmt = opts.format or ("mp4" if cut.kind == "video" else "png")
+        fmt = opts.format_of(cut.kind)
+        rel = output_name(cut, fmt)
         if fmt == "png" and Path(rel).suffix.lower() in VIDEO_EXTENSIONS | IMAGE_EXTENSIONS:
             skipped.append(Skipped(cut.name, f"a PNG folder cannot be named {rel!r}; rename it"))
         elif (opts.output / rel).resolve().is_relative_to(in_root):
@@ -457,7 +472,7 @@ def _decide(
     fp_error: str | None,
     manifest: Manifest,
 ) -> PlannedCut:
-    fmt = opts.format or ("mp4" if cut.kind == "video" else "png")
+    fmt = opts.format_of(cut.kind)
     ref_frame = cut.ref_frame if cut.ref_frame is not None else opts.colour.ref_frame
     out = opts.output / rel
     prev = manifest.get(cut.name)

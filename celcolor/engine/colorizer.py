@@ -23,6 +23,7 @@ import logging
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from ..lineart.xdog import reference_ink
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from . import detail as texture
-from . import region_match, views
+from . import matte, region_match, views
 from .options import ColorizeOptions
 from .palette import (
     NO_COLOUR,
@@ -280,7 +281,13 @@ class _Segment:
             detail = _take_detail(path)
             out, _, _ = colorizer.compose(colorizer.analyse(sketch), forward, detail)
             path.unlink()
-            yield out
+            yield colorizer._delivered(out)
+
+
+def _unspill(path: Path) -> np.ndarray:
+    """An output frame held on disk by :meth:`Colorizer._spill` (RGB, or RGBA)."""
+    held = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return cv2.cvtColor(held, cv2.COLOR_BGRA2RGBA if held.shape[2] == 4 else cv2.COLOR_BGR2RGB)
 
 
 def _detail_path(path: Path) -> Path:
@@ -346,6 +353,12 @@ class Colorizer:
         else:
             self.key_frame = next(iter(pinned))
         references += list(pinned.values())
+        # Cels on transparent: the empty area painted with a key colour, coloured as paint.
+        self._key: tuple[int, int, int] | None = None
+        if options.alpha:
+            matte.check_transparent(references)
+            self._key = matte.key_colour(references)
+            references = [matte.on_key(r, self._key) for r in references]
         check_references(references)
         self.options = options or ColorizeOptions()
         self.references = references
@@ -353,6 +366,12 @@ class Colorizer:
         # One palette over every reference: the network may take colours from any.
         pixels = np.concatenate([r.reshape(-1, 1, 3) for r in references])
         self.palette: Palette = build_palette(pixels)
+        # The palette index of the cel's empty area (None: no --alpha), and each output
+        # frame's matte, found by the frame's id until it is delivered (see _delivered).
+        self._clear: int | None = None
+        if self._key is not None:
+            self._clear = int(self.palette.index(np.array([[self._key]], np.uint8))[0, 0])
+        self._mattes: dict[int, matte.Matte] = {}
         self._ref_indices: dict[int, np.ndarray] = {}  # palette index maps, per reference
         self._network = None  # the exemplar network, loaded on first use (imports torch)
         self._temporal = None  # the temporal network, likewise
@@ -1037,6 +1056,7 @@ class Colorizer:
             cv2.copyTo(smooth, cv2.compare(detail, NO_COLOUR, cv2.CMP_NE), fill)
         art = frame.art
         mode = self.options.lines
+        ink_mask = None
         if mode == "fill":
             out = fill
         else:
@@ -1060,8 +1080,35 @@ class Colorizer:
             lined = cv2.subtract(s, shade)
             out = fill.copy()
             cv2.copyTo(lined, ink_mask, out)
+        if self._clear is not None:
+            empty = cv2.compare(filled, self._clear, cv2.CMP_EQ)
+            self._remember(out, matte.matte(empty, ink_mask, art.sketch, art.lightness))
         self.stats.add_time("compose", time.perf_counter() - t0)
         return out, index, filled
+
+    def _remember(self, out: np.ndarray, frame_matte: matte.Matte) -> None:
+        """Keep ``out``'s matte until it is delivered (or ``out`` is dropped: a pass
+        whose frames are not shown)."""
+        key = id(out)
+        self._mattes[key] = frame_matte
+        weakref.finalize(out, self._mattes.pop, key, None)
+
+    def _spill(self, path: Path, out: np.ndarray) -> None:
+        """Hold an output frame on disk, as it will be delivered (see :func:`_unspill`)."""
+        frame = self._delivered(out)
+        code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        cv2.imwrite(str(path), cv2.cvtColor(frame, code))
+
+    def _delivered(self, out: np.ndarray) -> np.ndarray:
+        """A frame as the caller gets it: as coloured, or with ``alpha`` the ``H,W,4``
+        cel (its matte applied after any later change to its colours, such as the
+        carried texture's persistence)."""
+        if self._clear is None or out.shape[-1] == 4:
+            return out
+        frame_matte = self._mattes.pop(id(out), None)
+        if frame_matte is None:  # composed without a matte: all paint
+            return np.dstack([out, np.full(out.shape[:2], 255, np.uint8)])
+        return frame_matte.apply(out)
 
     def colorize(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Colour a cut: one ``H,W,3`` uint8 RGB frame out per sketch frame in, in order.
@@ -1122,19 +1169,19 @@ class Colorizer:
                         back_state, prev_sketch, self.analyse(prev_sketch), i, shape
                     )
                     q = p.with_suffix(".out.png")
-                    cv2.imwrite(str(q), out[..., ::-1])
+                    self._spill(q, out)
                     outputs.append(q)
                 for q in reversed(outputs):
-                    yield np.ascontiguousarray(cv2.imread(str(q))[..., ::-1])
+                    yield _unspill(q)
                     q.unlink()
-                yield out_key
+                yield self._delivered(out_key)
             count = key + 1 if key > 0 else 0  # frames seen so far
             for i, (sketch, frame) in enumerate(it, start=key + 1 if key > 0 else 0):
                 count = i + 1
                 if shape is None:
                     shape = sketch.shape[:2]
                     out, state = self._reference_key(sketch, frame, key)
-                    yield out
+                    yield self._delivered(out)
                     continue
                 if sketch.shape[:2] != shape:
                     raise InputError(
@@ -1146,7 +1193,7 @@ class Colorizer:
                     out, state = self._next(state, sketch, frame, i, shape)
                     yield from self._blend_back(pending, state, shape)
                     pending = None
-                    yield out
+                    yield self._delivered(out)
                     continue
                 out, state = self._next(state, sketch, frame, i, shape)
                 if pending is None:
@@ -1160,7 +1207,7 @@ class Colorizer:
                         i, sketch, colours, self._region_visibility(frame, visible), detail
                     )
                     continue
-                yield out
+                yield self._delivered(out)
             if pending is not None:  # the cut ended before the closing keyframe
                 yield from pending.forward_outputs(self)
             if shape is None:
@@ -1310,11 +1357,11 @@ class Colorizer:
             )
             out, _, _ = self.compose(frame, colours, detail)
             q = path.with_suffix(".out.png")
-            cv2.imwrite(str(q), out[..., ::-1])
+            self._spill(q, out)
             path.unlink()
             done.append(q)
         for q in reversed(done):
-            yield np.ascontiguousarray(cv2.imread(str(q))[..., ::-1])
+            yield _unspill(q)
             q.unlink()
 
     def _next(

@@ -113,6 +113,10 @@ class ColorizeOptions:
         min_confidence: a region's propagated colour needs this share of its votes.
         line_threshold: ink coverage (0..1) from which a pixel is a region wall.
         gap_radius: radius of the ball that closes gaps in lines (None: by resolution).
+        alpha: cels on transparent: what the references leave transparent (their
+            alpha) is coloured as a paint of its own and comes out transparent, the
+            lines over it keeping their ink as alpha; frames come out ``H,W,4`` RGBA
+            (:mod:`celcolor.engine.matte`). References are then ``H,W,4`` RGBA too.
     """
 
     ref_frame: int | str = 0
@@ -140,6 +144,7 @@ class ColorizeOptions:
     min_confidence: float = 0.5
     line_threshold: float = 0.4
     gap_radius: int | None = None
+    alpha: bool = False
 
     def __post_init__(self) -> None:
         self._check_numbers()

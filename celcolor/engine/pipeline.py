@@ -25,7 +25,17 @@ import numpy as np
 
 from ..cpus import cpu_count
 from ..errors import InputError, UsageError
-from ..io import Frame, check_output, open_frames, open_writer, prefetch, read_image, resolve_output
+from ..io import (
+    Frame,
+    check_alpha_output,
+    check_output,
+    open_frames,
+    open_writer,
+    prefetch,
+    read_image,
+    resolve_output,
+)
+from ..io.images import composite_on_white
 from ..io.queues import lower_priority
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
@@ -94,14 +104,22 @@ class RunResult:
         return self.stats.wanted
 
 
-def load_reference(path: Path) -> np.ndarray:
-    """Read a reference image (one line of error if it is missing or unreadable)."""
+def load_reference(path: Path, keep_alpha: bool = False) -> np.ndarray:
+    """Read a reference image (one line of error if it is missing or unreadable);
+    ``keep_alpha``: as ``H,W,4`` RGBA (``--alpha``), else RGB on white."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"reference not found: {path}")
     if path.is_dir():
         raise InputError(f"the reference must be an image file, not a folder: {path}")
-    return fit_reference(read_image(path), path.name)
+    return fit_reference(read_image(path, keep_alpha=keep_alpha), path.name)
+
+
+def shown(reference: np.ndarray) -> np.ndarray:
+    """A reference as a viewer shows it: an RGBA one over white, RGB ones as they are."""
+    if reference.ndim == 3 and reference.shape[2] == 4:
+        return composite_on_white(reference[..., :3], reference[..., 3])
+    return reference
 
 
 # A reference beyond this many pixels (8K UHD is 33 MP) is shrunk on loading: it is
@@ -164,13 +182,13 @@ def _keys_folders_expanded(items: list[Reference]) -> list[Reference]:
     return out
 
 
-def load_references(ref: Reference | list[Reference]):
+def load_references(ref: Reference | list[Reference], keep_alpha: bool = False):
     """References as ``(unpinned arrays, {frame: array}, paths)``.
 
     A reference is a path or an ``H,W,3`` uint8 RGB array, optionally pinned to a
     frame as ``(48, ref)`` or, as a string, ``"48:key.png"`` (when no file has that
     literal name); or a ``--keys-wanted`` folder, whose drafts painted in place are
-    pinned to their frames.
+    pinned to their frames. ``keep_alpha``: files are read as ``H,W,4`` RGBA.
     """
     items = _keys_folders_expanded(list(ref) if isinstance(ref, list) else [ref])
     unpinned: list[np.ndarray] = []
@@ -194,7 +212,7 @@ def load_references(ref: Reference | list[Reference]):
             )
         else:
             paths.append(Path(item))
-            image = load_reference(Path(item))
+            image = load_reference(Path(item), keep_alpha)
         if frame is None:
             unpinned.append(image)
         elif frame in pinned:
@@ -274,12 +292,16 @@ def colorize_video(
     src = Path(src)
     if not src.exists():
         raise InputError(f"input not found: {src}")
-    unpinned, pinned, ref_paths = load_references(ref)
+    unpinned, pinned, ref_paths = load_references(ref, keep_alpha=options.alpha)
     t_start = time.perf_counter()
     source = open_frames(src, allow_truncated=allow_truncated)
     with source:
-        out_path = resolve_output(src, Path(dst) if dst is not None else None, source.kind)
+        out_path = resolve_output(
+            src, Path(dst) if dst is not None else None, source.kind, options.alpha
+        )
         check_output(src, out_path, encode.overwrite)
+        if options.alpha:
+            check_alpha_output(out_path, encode.codec)
         for path in ref_paths:
             if path.resolve() == out_path.resolve():
                 raise InputError(f"the output would overwrite the reference: {out_path}")
@@ -294,7 +316,7 @@ def colorize_video(
             )
         if options.ref_frame == "auto":
             # Bad references and outputs are refused above and here, before the pass.
-            check_references([*unpinned, *pinned.values()])
+            check_references([shown(r) for r in [*unpinned, *pinned.values()]])
             options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         colorizer.key_stem = key_stem
@@ -347,6 +369,7 @@ def colorize_video(
             niceness=helper_niceness,
             sample_aspect=source.sample_aspect,
             timecode=source.timecode,
+            alpha=options.alpha,
         )
         done = 0
         with writer, run_scope or contextlib.nullcontext():
@@ -439,7 +462,7 @@ def _locate(
     reader_log.addFilter(only_info)
     try:
         with open_frames(src, allow_truncated=allow_truncated) as source:
-            found = locate_references((f.image for f in source), unpinned)
+            found = locate_references((f.image for f in source), [shown(r) for r in unpinned])
     finally:
         reader_log.removeFilter(only_info)
     pinned, rest, found_at = dict(pinned), [], []

@@ -89,8 +89,24 @@ def to_rgb8(img: np.ndarray, *, bgr: bool = True) -> np.ndarray:
     return np.ascontiguousarray(np.rint(colour_f * 255.0).astype(np.uint8))
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as ``H,W,3`` uint8 RGB (alpha composited on white, 16-bit scaled)."""
+def alpha8(img: np.ndarray) -> np.ndarray:
+    """The alpha of a decoded image as ``H,W`` uint8 (255 where it has none)."""
+    if img.ndim != 3 or img.shape[2] not in (2, 4):
+        return np.full(img.shape[:2], 255, np.uint8)
+    a = img[..., -1]
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.uint16:
+        return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    return np.rint(np.clip(np.nan_to_num(a.astype(np.float32)), 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.ndarray:
+    """Read an image file as ``H,W,3`` uint8 RGB (alpha composited on white, 16-bit scaled).
+
+    ``keep_alpha``: ``H,W,4`` RGBA instead, the colours as stored (not composited) and
+    the alpha 255 where the file has none.
+    """
     p = Path(path)
     try:
         data = np.fromfile(p, dtype=np.uint8)
@@ -116,7 +132,13 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
     try:
-        rgb = to_rgb8(img, bgr=True)
+        if keep_alpha and img.ndim == 3 and img.shape[2] in (2, 4):
+            colour = to_rgb8(img[..., :-1], bgr=True)
+            rgb = np.dstack([colour, alpha8(img)])
+        else:
+            rgb = to_rgb8(img, bgr=True)
+            if keep_alpha:
+                rgb = np.dstack([rgb, alpha8(rgb)])
     except ValueError as e:
         raise InputError(f"{p}: {e}; re-save it as an 8- or 16-bit PNG") from e
     return upright(rgb, exif_orientation(data))

@@ -36,6 +36,7 @@ __all__ = [
     "VIDEO_OUTPUT_EXTENSIONS",
     "FrameWriter",
     "OutputKind",
+    "check_alpha_output",
     "check_output",
     "open_writer",
     "output_kind",
@@ -120,11 +121,13 @@ def resolve_output(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str] | None,
     src_kind: SourceKind,
+    alpha: bool = False,
 ) -> Path:
     """Where the output goes: ``dst`` as given, or a default name beside ``src``.
 
-    Defaults: a video -> ``<stem>_color.mp4``; a folder of images -> ``<folder>_color/``;
-    one image -> ``<stem>_color.png``, all in ``src``'s folder.
+    Defaults: a video -> ``<stem>_color.mp4`` (``<stem>_color.mov``, ProRes 4444, with
+    ``alpha``: H.264 cannot keep it); a folder of images -> ``<folder>_color/``; one
+    image -> ``<stem>_color.png``, all in ``src``'s folder.
     """
     s = Path(src)
     if dst is not None:
@@ -132,7 +135,7 @@ def resolve_output(
     if s.name in ("", ".", ".."):
         s = s.resolve()  # "." has no name to build "<folder>_color" from
     if src_kind == "video":
-        return s.with_name(f"{s.stem}_color.mp4")
+        return s.with_name(f"{s.stem}_color.{'mov' if alpha else 'mp4'}")
     if src_kind == "images":
         return s.with_name(f"{s.name}_color")
     if src_kind == "image":
@@ -245,11 +248,22 @@ def _x264_threads() -> int:
     return max(1, cpu_count() - 1)
 
 
+# With alpha (--alpha) the default codec by suffix is one that keeps it.
+_DEFAULT_ALPHA_CODEC = {".mov": "prores", ".mkv": "ffv1", ".avi": "ffv1", ".webm": "vp9"}
+
+
 def _choose_codec(
-    dst: Path, codec: str | None, width: int, height: int, crf: int, preset: str
+    dst: Path,
+    codec: str | None,
+    width: int,
+    height: int,
+    crf: int,
+    preset: str,
+    alpha: bool = False,
 ) -> _Codec:
     ext = dst.suffix.lower()
-    name = (codec or _DEFAULT_CODEC.get(ext, "h264")).lower()
+    defaults = _DEFAULT_ALPHA_CODEC if alpha else _DEFAULT_CODEC
+    name = (codec or defaults.get(ext, "h264")).lower()
     if name not in CODECS:
         raise ValueError(f"unknown codec {codec!r}; choose one of {', '.join(CODECS)}")
     encoder, exts = CODECS[name]
@@ -259,6 +273,8 @@ def _choose_codec(
         )
     if preset not in _X264_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(_X264_PRESETS)}")
+    if alpha:
+        return _alpha_codec(dst, name, crf, preset)
     if name == "h264":
         pix = "yuv420p"
         if width % 2 or height % 2:
@@ -284,6 +300,35 @@ def _choose_codec(
         # bgr0 keeps RGB exactly: a lossless round trip, no YUV conversion.
         return _Codec(name, encoder, "bgr0", {"level": "3", "slicecrc": "1"}, yuv=False)
     return _Codec(name, encoder, "yuv422p10le", {"profile": "hq", "vendor": "apl0"})
+
+
+def check_alpha_output(dst: Path, codec: str | None = None) -> None:
+    """Refuse an output that cannot keep transparency (``--alpha``), before the run."""
+    kind = output_kind(dst)
+    if kind == "video":
+        _choose_codec(dst, codec, 2, 2, 18, "medium", alpha=True)
+    elif kind == "image" and dst.suffix.lower() not in _ALPHA_IMAGES:
+        raise OutputError(f"{dst}: a '{dst.suffix}' image cannot keep transparency; use .png")
+
+
+# Image files that keep an alpha channel as OpenCV writes them.
+_ALPHA_IMAGES = frozenset({".png", ".tif", ".tiff", ".webp"})
+
+
+def _alpha_codec(dst: Path, name: str, crf: int, preset: str) -> _Codec:
+    """The encoder settings of an output that keeps transparency."""
+    if name == "h264":
+        raise OutputError(
+            f"{dst}: H.264 cannot keep transparency (--alpha); write a .mov (ProRes 4444), "
+            "a .webm (VP9), a .mkv (FFV1) or a folder of PNG frames"
+        )
+    if name == "vp9":
+        opts = {"crf": str(crf), "b": "0", "row-mt": "1", "deadline": "good"}
+        opts["cpu-used"] = str(_VP9_SPEED[preset])
+        return _Codec(name, "libvpx-vp9", "yuva420p", opts)
+    if name == "ffv1":
+        return _Codec(name, "ffv1", "bgra", {"level": "3", "slicecrc": "1"}, yuv=False)
+    return _Codec(name, "prores_ks", "yuva444p10le", {"profile": "4444", "vendor": "apl0"})
 
 
 # RGB -> BT.709 limited-range Y'CbCr as one 3x4 matrix (Kr 0.2126, Kb 0.0722; Y' in
@@ -370,7 +415,9 @@ class _ImageSink(_Sink):
     def write(self, rgb: np.ndarray, frame: Frame | None, index: int) -> None:
         if self._count:
             raise ValueError(f"{self.tmp.name}: an image output holds one frame; write a folder")
-        ok, buf = cv2.imencode(self._ext, np.ascontiguousarray(rgb[..., ::-1]))
+        if rgb.shape[2] == 4 and self._ext not in _ALPHA_IMAGES:
+            raise OutputError(f"a '{self._ext}' image cannot keep transparency; use .png")
+        ok, buf = cv2.imencode(self._ext, _bgr(rgb))
         if not ok:
             raise OutputError(f"cannot encode a '{self._ext}' image; use .png")
         try:
@@ -388,8 +435,14 @@ class _ImageSink(_Sink):
         self.tmp.unlink(missing_ok=True)
 
 
+def _bgr(rgb: np.ndarray) -> np.ndarray:
+    """OpenCV's channel order of an RGB or RGBA frame."""
+    code = cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    return cv2.cvtColor(rgb, code)
+
+
 def _write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    ok, buf = cv2.imencode(".png", _bgr(rgb))
     if not ok:
         raise OutputError(f"{path}: OpenCV could not encode the frame as PNG")
     with open(path, "xb") as fh:
@@ -488,7 +541,17 @@ class _VideoSink(_Sink):
             pts = self._last_pts + 1
         self._last_pts = pts
         h, w = rgb.shape[:2]
-        if self.codec.pix_fmt == "yuv420p" and h % 4 == 0 and w % 2 == 0:
+        if rgb.shape[2] == 4:  # with alpha: RGBA in, the codec's own layout out
+            vf = av.VideoFrame.from_ndarray(rgb, format="rgba")
+            if self.codec.yuv:
+                vf = vf.reformat(
+                    format=self.codec.pix_fmt,
+                    dst_colorspace=Colorspace.ITU709,
+                    dst_color_range=ColorRange.MPEG,
+                )
+            else:
+                vf = vf.reformat(format=self.codec.pix_fmt)
+        elif self.codec.pix_fmt == "yuv420p" and h % 4 == 0 and w % 2 == 0:
             # Rows of a chroma plane are packed two per W-wide row: needs H % 4 == 0.
             vf = av.VideoFrame.from_ndarray(rgb_to_yuv420p(rgb), format="yuv420p")
         elif self.codec.yuv:
@@ -700,6 +763,7 @@ class FrameWriter:
         niceness: int = 0,
         sample_aspect: Fraction | None = None,
         timecode: str | None = None,
+        alpha: bool = False,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"width and height must be positive, got {width}x{height}")
@@ -713,6 +777,7 @@ class FrameWriter:
                 ext,
             )
         self.width, self.height = width, height
+        self.alpha = alpha
         self.overwrite = overwrite
         self.frames_written = 0
         self._worker: BackgroundWorker | None = None
@@ -724,7 +789,7 @@ class FrameWriter:
             _check_existing(self.path, self.kind, overwrite)
         self._sink: _Sink
         if self.kind == "video":
-            spec = _choose_codec(self.path, codec, width, height, crf, preset)
+            spec = _choose_codec(self.path, codec, width, height, crf, preset, alpha)
             self._sink = _VideoSink(
                 self.path,
                 width=width,
@@ -758,10 +823,15 @@ class FrameWriter:
         )
 
     def write(self, rgb: np.ndarray, frame: Frame | None = None) -> None:
-        """Encode one ``H,W,3`` uint8 RGB image; ``frame`` gives its timestamp and name."""
+        """Encode one ``H,W,3`` uint8 RGB image (``H,W,4`` RGBA when opened with
+        ``alpha``); ``frame`` gives its timestamp and name."""
         if self._closed:
             raise ValueError(f"{self.path}: write() on a closed writer")
-        check_rgb(rgb)
+        if self.alpha:
+            if not (rgb.ndim == 3 and rgb.shape[2] == 4 and rgb.dtype == np.uint8):
+                raise ValueError(f"expected an H,W,4 uint8 RGBA frame, got {rgb.shape}")
+        else:
+            check_rgb(rgb)
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(
                 f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the writer was opened for "
@@ -857,6 +927,7 @@ def open_writer(
     niceness: int = 0,
     sample_aspect: Fraction | None = None,
     timecode: str | None = None,
+    alpha: bool = False,
 ) -> FrameWriter:
     """Open a :class:`FrameWriter` (video, PNG folder or one image, chosen by ``dst``).
 
@@ -869,6 +940,8 @@ def open_writer(
     :func:`~celcolor.io.queues.lower_priority`). ``sample_aspect``: the pixels' shape
     (width over height) a video output declares, as the source's (None: square).
     ``timecode``: the start timecode a video output carries, as the source's.
+    ``alpha``: frames are ``H,W,4`` RGBA and the output keeps their transparency (PNG,
+    ProRes 4444 by default in .mov, FFV1 in .mkv and .avi, VP9 in .webm; H.264 cannot).
     """
     return FrameWriter(
         dst,
@@ -886,6 +959,7 @@ def open_writer(
         niceness=niceness,
         sample_aspect=sample_aspect,
         timecode=timecode,
+        alpha=alpha,
     )
 
 
