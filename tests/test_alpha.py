@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
-from conftest import run_cli, snapshot
+from conftest import run_cli, snapshot, write_two_view_cut
 
 from celcolor.data.synthetic import CutSpec, write_cut
 from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
@@ -150,3 +151,35 @@ def test_an_alpha_writer_takes_rgba_only(tmp_path: Path) -> None:
     ):
         w.write(np.zeros((8, 8, 3), np.uint8))
     assert not (tmp_path / "o").exists()
+
+
+def test_the_drafts_of_a_cel_run_are_cels_too(tmp_path: Path) -> None:
+    """Keys wanted from an --alpha run are drafted with their transparency, so the
+    animator paints a cel, which keys the next run as one."""
+    frames, key = write_two_view_cut(tmp_path)
+    ref = read_image(key)
+    alpha = np.where((ref == 200).all(-1), 0, 255).astype(np.uint8)
+    cel = tmp_path / "cel.png"
+    cv2.imwrite(str(cel), cv2.cvtColor(np.dstack([ref, alpha]), cv2.COLOR_RGBA2BGRA))
+    keys = tmp_path / "keys"
+    result = colorize_video(
+        frames, cel, tmp_path / "out.mov", options=ColorizeOptions(alpha=True), keys_wanted=keys
+    )
+    assert [w.frame for w in result.wanted] == [16]
+    draft = _read_rgba(keys / "frame_0016_draft.png")
+    assert draft.shape[2] == 4 and 0.2 < (draft[..., 3] == 0).mean() < 0.95
+    assert (keys / "frame_0016_sketch.png").is_file()
+
+
+def test_a_transparent_area_too_small_to_carry_is_said_and_frames_stay_opaque(caplog) -> None:
+    ref = np.zeros((128, 128, 4), np.uint8)
+    ref[..., 0] = np.arange(128)[None] * 2  # a colour key of many paints
+    ref[..., 1] = 120
+    ref[..., 3] = 255
+    ref[0, 0, 3] = 0  # one empty pixel
+    sketch = np.full((128, 128, 3), 255, np.uint8)
+    sketch[64] = 0
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        out = list(Colorizer(ref, ColorizeOptions(alpha=True)).colorize([sketch, sketch]))
+    assert "too small to colour as a paint of its own" in caplog.text
+    assert all(f.shape == (128, 128, 4) and (f[..., 3] == 255).all() for f in out)

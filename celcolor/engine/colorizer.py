@@ -370,7 +370,14 @@ class Colorizer:
         # frame's matte, found by the frame's id until it is delivered (see _delivered).
         self._clear: int | None = None
         if self._key is not None:
-            self._clear = int(self.palette.index(np.array([[self._key]], np.uint8))[0, 0])
+            clear = int(self.palette.index(np.array([[self._key]], np.uint8))[0, 0])
+            if np.abs(self.palette.colours[clear].astype(int) - self._key).max() <= 8:
+                self._clear = clear
+            else:  # too few empty pixels to be a paint of the palette (under 0.02%)
+                log.warning(
+                    "--alpha: the reference's transparent area is too small to colour as "
+                    "a paint of its own; the frames come out opaque"
+                )
         self._mattes: dict[int, matte.Matte] = {}
         self._ref_indices: dict[int, np.ndarray] = {}  # palette index maps, per reference
         self._network = None  # the exemplar network, loaded on first use (imports torch)
@@ -1103,7 +1110,7 @@ class Colorizer:
         """A frame as the caller gets it: as coloured, or with ``alpha`` the ``H,W,4``
         cel (its matte applied after any later change to its colours, such as the
         carried texture's persistence)."""
-        if self._clear is None or out.shape[-1] == 4:
+        if not self.options.alpha or out.shape[-1] == 4:
             return out
         frame_matte = self._mattes.pop(id(out), None)
         if frame_matte is None:  # composed without a matte: all paint

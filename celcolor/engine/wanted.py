@@ -39,6 +39,7 @@ from pathlib import Path
 from ..errors import CelcolorError, OutputError, UsageError
 from ..io import IMAGE_EXTENSIONS, open_frames, write_image
 from ..io._atomic import replace_folder, temp_path_beside
+from ..io.frames import has_alpha, rgba_frames
 from .views import SAMPLE_EVERY, key_of
 
 __all__ = [
@@ -423,7 +424,12 @@ def _refresh(
 
 
 def _export(
-    tmp: Path, dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None
+    tmp: Path,
+    dest: Path,
+    wanted: list[WantedKey],
+    src: Path,
+    output: Path,
+    key_stem: str | None,
 ) -> list[dict[str, object]]:
     by_frame = {w.frame: w for w in wanted}
     records: dict[int, dict[str, object]] = {}
@@ -460,12 +466,15 @@ def _export(
                 records[frame.index].update(batch_name=pin_as.name, pin_as=str(pin_as))
     drafted = set()
     with open_frames(output) as coloured:
-        for frame in coloured:
-            if frame.index > last:
+        # Cels (--alpha): drafts keep their transparency, to be painted as cels.
+        alpha = has_alpha(output)
+        images = rgba_frames(output) if alpha else (f.image for f in coloured)
+        for index, image in enumerate(images):
+            if index > last:
                 break
-            if frame.index in records:
-                write_image(tmp / str(records[frame.index]["draft"]), frame.image)
-                drafted.add(frame.index)
+            if index in records:
+                write_image(tmp / str(records[index]["draft"]), image)
+                drafted.add(index)
     for f in set(records) - drafted:  # the output is shorter (a truncated input)
         records[f].update(draft=None, ref=None)
     return [records[f] for f in sorted(records)]

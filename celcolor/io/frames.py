@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import av
+import cv2
 import numpy as np
 from av.video.reformatter import Colorspace
 
@@ -475,6 +476,52 @@ def _quarter_turns(path: Path, first: Any) -> int:
             "%s: stored turned by %g degrees; coloured upright, as players show it", path, angle
         )
     return turns % 4
+
+
+def has_alpha(path: str | os.PathLike[str]) -> bool:
+    """Whether a folder of frames or a video carries transparency (its first frame's
+    PNG has an alpha channel; its stream's pixel format has one, or a VP9 alpha)."""
+    p = Path(path)
+    if p.is_dir():
+        files = list_images(p)
+        if not files:
+            return False
+        head = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED)
+        return head is not None and head.ndim == 3 and head.shape[2] in (2, 4)
+    try:
+        with av.open(str(p)) as container:
+            stream = _pick_video_stream(container)
+            if stream is None:
+                return False
+            if stream.metadata.get("alpha_mode") == "1":
+                return True
+            fmt = stream.codec_context.format
+            return fmt is not None and any(c.is_alpha for c in fmt.components)
+    except (av.FFmpegError, OSError):
+        return False
+
+
+def rgba_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """The frames of an output written with alpha (a folder of PNGs, or a video), as
+    ``H,W,4`` uint8 RGBA, in order. A VP9 stream's alpha is decoded by libvpx (FFmpeg's
+    own VP9 decoder leaves it out)."""
+    p = Path(path)
+    if p.is_dir():
+        for f in list_images(p):
+            yield read_image(f, keep_alpha=True)
+        return
+    with av.open(str(p)) as container:
+        stream = _pick_video_stream(container)
+        if stream is None:
+            raise InputError(f"{p}: no video stream")
+        if stream.codec_context.name == "vp9" and stream.metadata.get("alpha_mode") == "1":
+            decoder = av.CodecContext.create("libvpx-vp9", "r")
+            for packet in container.demux(stream):
+                for f in decoder.decode(packet):
+                    yield f.to_ndarray(format="rgba")
+            return
+        for f in container.decode(stream):
+            yield f.to_ndarray(format="rgba")
 
 
 def _to_rgb(f: Any) -> np.ndarray:

@@ -202,9 +202,12 @@ def shown_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
 
 
 def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
-    """Write an ``H,W,3`` uint8 RGB image atomically (temp file beside it, then ``os.replace``)."""
+    """Write an ``H,W,3`` uint8 RGB image (or ``H,W,4`` RGBA, to a PNG) atomically (temp
+    file beside it, then ``os.replace``)."""
     p = Path(path)
-    check_rgb(rgb)
+    rgba = rgb.ndim == 3 and rgb.shape[-1] == 4 and rgb.dtype == np.uint8
+    if not rgba:
+        check_rgb(rgb)
     ext = p.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
         raise OutputError(
@@ -214,7 +217,8 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{p}: the folder {parent} does not exist; create it first")
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(rgb[..., ::-1]))
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgba else cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(ext, bgr)
     if not ok:
         raise OutputError(f"{p}: OpenCV could not encode a '{ext}' image; try .png")
     tmp = temp_path_beside(p)
