@@ -32,6 +32,7 @@ import numpy as np
 from celcolor.bench.environment import environment
 from celcolor.data.synthetic import CutSpec, write_cut
 from celcolor.engine import ColorizeOptions, EncodeOptions, colorize_video
+from celcolor.engine.matte import background_made_empty
 from celcolor.io import read_image
 
 RESULTS = Path(__file__).parent / "results"
@@ -45,15 +46,11 @@ WAYS = {
 
 
 def make_cel(paths: dict, work: Path) -> tuple[Path, np.ndarray]:
-    """The cut's reference with its background (the commonest border colour) made
-    transparent; returns the cel's path and that colour."""
-    ref = read_image(paths["reference"])
-    border = np.concatenate([ref[0], ref[-1], ref[:, 0], ref[:, -1]])
-    colours, counts = np.unique(border, axis=0, return_counts=True)
-    background = colours[counts.argmax()]
-    alpha = np.where((ref == background).all(-1), 0, 255).astype(np.uint8)
+    """The cut's reference with its background made transparent; returns the cel's path
+    and the background colour."""
+    rgba, background = background_made_empty(read_image(paths["reference"]))
     cel = work / "cel.png"
-    cv2.imwrite(str(cel), cv2.cvtColor(np.dstack([ref, alpha]), cv2.COLOR_RGBA2BGRA))
+    cv2.imwrite(str(cel), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     return cel, background
 
 

@@ -14,7 +14,7 @@ from conftest import run_cli, snapshot, write_two_view_cut
 from celcolor.data.synthetic import CutSpec, write_cut
 from celcolor.engine import ColorizeOptions, Colorizer, colorize_video
 from celcolor.engine.batch import BatchOptions, plan_batch
-from celcolor.engine.matte import key_colour, matte, on_key
+from celcolor.engine.matte import background_made_empty, key_colour, matte, on_key
 from celcolor.errors import InputError, UsageError
 from celcolor.io import open_writer, read_image
 
@@ -28,13 +28,9 @@ def _cel_cut(tmp_path: Path, frames: int = 10) -> tuple[dict, Path, np.ndarray, 
         video=True,
         overwrite=True,
     )
-    ref = read_image(paths["reference"])
-    border = np.concatenate([ref[0], ref[-1], ref[:, 0], ref[:, -1]])
-    colours, counts = np.unique(border, axis=0, return_counts=True)
-    background = colours[counts.argmax()]
-    alpha = np.where((ref == background).all(-1), 0, 255).astype(np.uint8)
+    rgba, background = background_made_empty(read_image(paths["reference"]))
     cel = tmp_path / "cel.png"
-    cv2.imwrite(str(cel), cv2.cvtColor(np.dstack([ref, alpha]), cv2.COLOR_RGBA2BGRA))
+    cv2.imwrite(str(cel), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     truth = [read_image(p) for p in sorted(paths["gt_dir"].iterdir())]
     return paths, cel, background, truth
 

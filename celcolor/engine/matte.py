@@ -85,6 +85,16 @@ def on_key(reference: np.ndarray, key: tuple[int, int, int]) -> np.ndarray:
     return rgb
 
 
+def background_made_empty(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A key painted over one flat background colour, as a cel: ``H,W,4`` RGBA with
+    the commonest colour of its border transparent wherever it shows; and that colour."""
+    border = np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+    colours, counts = np.unique(border, axis=0, return_counts=True)
+    background = colours[counts.argmax()]
+    alpha = np.where((rgb == background).all(-1), 0, 255).astype(np.uint8)
+    return np.dstack([rgb, alpha]), background
+
+
 @dataclass
 class Matte:
     """What turns a coloured frame into a cel: its alpha, and the colour of the lines
