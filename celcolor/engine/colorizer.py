@@ -1118,7 +1118,8 @@ class Colorizer:
         return frame_matte.apply(out)
 
     def colorize(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Colour a cut: one ``H,W,3`` uint8 RGB frame out per sketch frame in, in order.
+        """Colour a cut: one ``H,W,3`` uint8 RGB frame out per sketch frame in, in order
+        (``H,W,4`` RGBA cels with ``options.alpha``: :mod:`celcolor.engine.matte`).
 
         Frames before ``options.ref_frame`` are coloured backwards from it; they are
         held on disk (not in memory) until the keyframe has been reached.
