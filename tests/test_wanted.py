@@ -515,3 +515,20 @@ def test_a_hand_broken_keys_record_is_one_line_either_way(tmp_path: Path, record
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
         assert "cannot be read" in proc.stderr
     assert snapshot(keys) == before
+
+
+def test_a_link_in_the_keys_folder_to_a_painted_key_is_taken_and_kept(tmp_path: Path) -> None:
+    frames, key = write_two_view_cut(tmp_path)
+    keys = tmp_path / "keys"
+    colorize_video(frames, key, f"{tmp_path / 'out'}/", keys_wanted=keys)
+    painted = tmp_path / "studio" / "c016.png"
+    painted.parent.mkdir()
+    shutil.copyfile(keys / "frame_0016_draft.png", painted)
+    _paint(painted)
+    (keys / "frame_0016_draft.png").unlink()  # the draft moved out; a link left instead
+    (keys / "frame_0016_key.png").symlink_to(painted)
+    proc = run_cli(frames, "--ref", key, "--ref", keys, "-o", f"{tmp_path / 'o2'}/",
+                   "--keys-wanted", keys, "--overwrite", "-v")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "the painted drafts of frames 16 pinned" in proc.stderr
+    assert (keys / "frame_0016_key.png").is_symlink() and painted.is_file()

@@ -280,7 +280,11 @@ def check_keys_folder(
             f"--keys-wanted {dest}: the keys folder and the output {output} must not "
             "contain each other"
         )
-    taken = [ref for ref in references if ref.resolve().is_relative_to(d)]
+    # A reference in the folder, as named or as resolved (a link there to the key).
+    here = dest.absolute()
+    taken = [
+        r for r in references if r.resolve().is_relative_to(d) or r.absolute().is_relative_to(here)
+    ]
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--keys-wanted {dest}: is a file; give a folder")
     if dest.is_dir() and any(dest.iterdir()):
