@@ -527,3 +527,30 @@ def test_quiet_still_names_what_is_not_a_cut(made, tmp_path: Path) -> None:
     assert "1 folders or files are not cuts (ep02/c009/sketch.mp4: a video with no reference" in (
         r.stderr
     )
+
+
+def test_a_cut_of_two_cel_layers_fails_naming_its_own_folder(tmp_path: Path) -> None:
+    """Its frames are staged beside its reference; the error names the cut's folder,
+    not the staging one, and a skip in the other cut's numbers is warned of by name."""
+    root = tmp_path / "cuts"
+    key = np.full((192, 320, 3), 200, np.uint8)  # a colour key of the drawing
+    key[view_drawing(0) > 128] = 0
+    key[:96, :160] = (200, 60, 60)
+    for cut, names in (
+        ("c012", [f"{layer}{i:04d}.png" for layer in "AB" for i in range(1, 4)]),
+        ("c013", [f"c013_{i:04d}.png" for i in (1, 2, 3, 5)]),
+    ):
+        (root / cut).mkdir(parents=True)
+        for i, name in enumerate(names):
+            cv2.imwrite(str(root / cut / name), sketch_of(moved_view(view_drawing(0), i, 0, 0)))
+        cv2.imwrite(str(root / cut / "reference.png"), key)
+    report = run_batch(BatchOptions(root, tmp_path / "out", run=ExecutorConfig(workers=0)))
+    layers, skips = sorted(report.outcomes, key=lambda o: o.name)
+    assert layers.status == "failed" and layers.error.startswith("c012: holds 2 numbered"), (
+        layers.error
+    )
+    assert "celcolor-frames" not in layers.error
+    assert skips.status == "done"
+    assert any(w.startswith("c013: the frame numbers skip (3 to 5;") for w in skips.warnings), (
+        skips.warnings
+    )

@@ -724,3 +724,45 @@ def test_an_output_name_near_the_filesystem_limit_is_written(tmp_path: Path) -> 
     left.write_bytes(b"half a video")
     assert len(left.name.encode()) <= 255
     assert remove_stale_temps([out]) == [left] and not left.exists()
+
+
+def _frames_named(folder: Path, names: list[str]) -> Path:
+    folder.mkdir()
+    for i, name in enumerate(names):
+        img = np.full((32, 48, 3), 255, np.uint8)
+        img[10 + i % 8, :] = 0
+        write_image(folder / name, img)
+    return folder
+
+
+def test_a_folder_of_two_cel_layers_is_refused_naming_them(tmp_path: Path) -> None:
+    """A0001.. and B0001.. in one folder would be coloured as one cut, B after A."""
+    names = [f"{layer}{i:04d}.png" for layer in "AB" for i in range(1, 5)]
+    folder = _frames_named(tmp_path / "c012", [*names, "notes.png"])
+    with pytest.raises(InputError, match=r"holds 2 numbered sequences, A#\.png \(4 frames\), "
+                       r"B#\.png \(4 frames\)"):  # fmt: skip
+        open_frames(folder)
+
+
+@pytest.mark.parametrize(
+    "numbers, said",
+    [
+        ([1, 2, 3, 5, 6, 7], "3 to 5"),
+        ([1, 3, 5, 7], None),
+        ([1, 2, 3, 4], None),
+        ([2, 2, 3, 4, 5], "2 twice"),
+    ],
+    ids=["a frame missing", "on twos", "every frame", "one number twice"],
+)
+def test_frame_numbers_that_skip_are_warned_of(
+    tmp_path: Path, caplog, numbers: list[int], said: str | None
+) -> None:
+    names = [f"cut_{n:04d}.png" if i else f"cut_{n:03d}.png" for i, n in enumerate(numbers)]
+    folder = _frames_named(tmp_path / "cut", names)
+    with caplog.at_level(logging.WARNING, logger="celcolor"), open_frames(folder) as source:
+        assert source.num_frames == len(numbers)
+    skips = [r.getMessage() for r in caplog.records if "frame numbers skip" in r.getMessage()]
+    if said is None:
+        assert skips == []
+    else:
+        assert len(skips) == 1 and f"({said}; the step is 1 elsewhere)" in skips[0]

@@ -184,12 +184,19 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
 
     t0 = time.perf_counter()
     host, pid = socket.gethostname(), os.getpid()
+    staged: list[str] = []  # the staged copy of a frame folder, named as the cut's own
+
+    def named(text: str) -> str:
+        return text.replace(staged[0], job.source) if staged else text
+
     try:
         options = ColorizeOptions(**job.options)
         encode = EncodeOptions(**job.encode)
         # A worker has no console worth writing to: its lines would land unnamed in
         # the middle of the driver's progress bars. The driver prints them, named.
         with frames_source(job) as src, captured_warnings(pass_on=True) as warned:
+            if str(src) != job.source:
+                staged.append(str(src))
             result = colorize_video(
                 src,
                 [job.reference, *((int(f), p) for f, p in job.keys)],
@@ -206,7 +213,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         digest = output_digest(Path(result.output))
     except CelcolorError as e:
         return failed(
-            job.name, _one_line(str(e)), seconds=time.perf_counter() - t0, host=host, pid=pid
+            job.name, _one_line(named(str(e))), seconds=time.perf_counter() - t0, host=host, pid=pid
         )
     except Exception as e:  # a bug or an unexpected library error: keep the batch going
         return failed(
@@ -228,7 +235,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         rekeyed=list(result.stats.rekeyed),
         unseen=[list(s) for s in result.stats.unseen],
         wanted=[w.as_dict() for w in result.wanted],
-        warnings=warned,
+        warnings=[named(w) for w in warned],
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
         digest=digest,

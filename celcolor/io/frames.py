@@ -133,7 +133,9 @@ def open_frames(path: str | os.PathLike[str], *, allow_truncated: bool = False) 
         raise InputError(f"{p}: no such file or folder; check the path")
     kind = source_kind(p)
     if kind == "images":
-        return ImageSequenceSource(p, list_images(p), kind="images")
+        files = list_images(p)
+        check_numbering(p, files)
+        return ImageSequenceSource(p, files, kind="images")
     if kind == "image":
         return ImageSequenceSource(p, [p], kind="image")
     if kind == "video":
@@ -184,6 +186,59 @@ def _header_size(path: Path) -> tuple[int, int] | None:
     if not may_say_orientation(head):
         return size
     return shown_size(size, exif_orientation(path.read_bytes()))
+
+
+# A frame's number: the last run of digits in its name ("c012_A_0024" -> 24).
+_NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
+
+
+def check_numbering(folder: Path, files: list[Path]) -> None:
+    """Refuse a folder that holds several numbered sequences, and warn of numbers that
+    skip in its one sequence.
+
+    Anime cels are often kept as layers named by letter (``A0001.png`` .. and
+    ``B0001.png`` .., one per character or part), and a folder may gather them: in
+    natural order one layer would follow the other as if they were one cut. A number
+    that skips (``f0012`` then ``f0014``) is a frame missing from an export: the
+    output keeps each frame's name, but a video made from it plays the frames back to
+    back, a frame short there. A constant step (numbered on twos) is not a skip.
+
+    Raises :class:`InputError` naming the sequences.
+    """
+    sequences: dict[tuple[str, str, str], list[int]] = {}
+    for f in files:
+        m = _NUMBERED.match(f.stem)
+        if m:
+            key = (m.group(1), m.group(3), f.suffix.lower())
+            sequences.setdefault(key, []).append(int(m.group(2)))
+    long = {k: v for k, v in sequences.items() if len(v) > 1}
+    if len(long) > 1:
+        named = [f"{a}#{b}{c} ({len(v)} frames)" for (a, b, c), v in sorted(long.items())]
+        more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+        raise InputError(
+            f"{folder}: holds {len(long)} numbered sequences, {', '.join(named[:3])}{more}; "
+            "colour each from a folder of its own (cel layers A, B, ...: one folder each)"
+        )
+    if not long:
+        return
+    ((key, numbers),) = long.items()
+    numbers.sort()
+    steps = np.diff(numbers)
+    step = int(np.bincount(steps).argmax()) if len(steps) else 1
+    pairs = zip(numbers[:-1], numbers[1:], steps, strict=True)
+    odd = [(int(a), int(b)) for a, b, d in pairs if d != step]
+    if odd and step > 0:
+        shown = ", ".join(f"{a} to {b}" if b > a else f"{a} twice" for a, b in odd[:4]) + (
+            ", ..." if len(odd) > 4 else ""
+        )
+        log.warning(
+            "%s: the frame numbers skip (%s; the step is %d elsewhere): a frame missing "
+            "from the export? Outputs keep each frame's name, but a video plays them back "
+            "to back",
+            folder,
+            shown,
+            step,
+        )
 
 
 class ImageSequenceSource(FrameSource):
