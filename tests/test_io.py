@@ -766,3 +766,26 @@ def test_frame_numbers_that_skip_are_warned_of(
         assert skips == []
     else:
         assert len(skips) == 1 and f"({said}; the step is 1 elsewhere)" in skips[0]
+
+
+@pytest.mark.parametrize("rle", [False, True], ids=["raw", "rle"])
+def test_targa_frames_read_as_the_paint_software_wrote_them(tmp_path: Path, rle: bool) -> None:
+    """RETAS and OpenToonz export TGA: read through Pillow (OpenCV has no decoder), top row
+    first whatever the file's origin, alpha kept or composited on white."""
+    from PIL import Image
+
+    rgba = np.zeros((12, 20, 4), np.uint8)
+    rgba[..., 0] = np.arange(20, dtype=np.uint8)[None] * 12
+    rgba[:6, :, 1] = 200  # the top half green: a flipped read would show it at the bottom
+    rgba[..., 3] = 255
+    rgba[8:, :, 3] = 0  # the bottom rows empty
+    path = tmp_path / "A0001.tga"
+    Image.fromarray(rgba, "RGBA").save(path, compression="tga_rle" if rle else None)
+    assert np.array_equal(read_image(path, keep_alpha=True), rgba)
+    shown = read_image(path)
+    assert np.array_equal(shown[:8], rgba[:8, :, :3]) and (shown[8:] == 255).all()
+    grey = tmp_path / "g.tga"
+    Image.fromarray(rgba[..., 1], "L").save(grey)
+    assert np.array_equal(read_image(grey)[..., 0], rgba[..., 1])
+    with pytest.raises(OutputError, match="read, not written"):
+        check_output(path, tmp_path / "out.tga")

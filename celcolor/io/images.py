@@ -15,6 +15,7 @@ from celcolor.io._atomic import temp_path_beside
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "PILLOW_ONLY",
     "composite_on_white",
     "is_image_path",
     "natural_key",
@@ -25,8 +26,11 @@ __all__ = [
 
 #: Lower-case suffixes (with the dot) read as still images.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".tga"}
 )
+#: Of those, the ones read through Pillow (OpenCV has no decoder for them) and never
+#: written: Targa, what anime paint software (RETAS, OpenToonz) exports frames as.
+PILLOW_ONLY: frozenset[str] = frozenset({".tga"})
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -125,23 +129,39 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
         # prints its own line about it to stderr.
         raise InputError(f"{p}: the PNG is truncated (no end marker); re-export the image")
     # imdecode on bytes (rather than imread) so unreadable files and odd paths fail the same way.
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    bgr = p.suffix.lower() not in PILLOW_ONLY
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if bgr else _pillow_decode(data)
     if img is None or img.size == 0:
         raise InputError(
-            f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP or BMP "
+            f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP, BMP or TGA "
             f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
     try:
         if keep_alpha and img.ndim == 3 and img.shape[2] in (2, 4):
-            colour = to_rgb8(img[..., :-1], bgr=True)
+            colour = to_rgb8(img[..., :-1], bgr=bgr)
             rgb = np.dstack([colour, alpha8(img)])
         else:
-            rgb = to_rgb8(img, bgr=True)
+            rgb = to_rgb8(img, bgr=bgr)
             if keep_alpha:
                 rgb = np.dstack([rgb, alpha8(rgb)])
     except ValueError as e:
         raise InputError(f"{p}: {e}; re-save it as an 8- or 16-bit PNG") from e
     return upright(rgb, exif_orientation(data))
+
+
+def _pillow_decode(data: np.ndarray) -> np.ndarray | None:
+    """An image Pillow reads (RGB order; grey, grey+alpha, RGB or RGBA), or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as im:
+            if im.mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif im.mode not in ("L", "LA", "RGB", "RGBA"):
+                im = im.convert("RGBA" if "A" in im.mode else "RGB")
+            return np.asarray(im)
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 #: EXIF orientation tag (0x0112): how to turn the stored pixels to show them upright.
@@ -209,7 +229,7 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     if not rgba:
         check_rgb(rgb)
     ext = p.suffix.lower()
-    if ext not in IMAGE_EXTENSIONS:
+    if ext not in IMAGE_EXTENSIONS or ext in PILLOW_ONLY:
         raise OutputError(
             f"{p}: cannot write '{ext or 'no suffix'}' images; use one of "
             f"{', '.join(sorted(IMAGE_EXTENSIONS))}"

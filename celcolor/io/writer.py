@@ -28,7 +28,7 @@ from celcolor.cpus import cpu_count
 from celcolor.errors import InputError, OutputError
 from celcolor.io._atomic import replace_folder, temp_path_beside
 from celcolor.io.frames import VIDEO_EXTENSIONS, Frame, SourceKind
-from celcolor.io.images import IMAGE_EXTENSIONS, check_rgb
+from celcolor.io.images import IMAGE_EXTENSIONS, PILLOW_ONLY, check_rgb
 from celcolor.io.queues import BackgroundWorker
 
 __all__ = [
@@ -181,6 +181,8 @@ def check_output(
             f"{dst}: lies inside the input folder {src}, which is never modified; "
             "choose an output outside it"
         )
+    if kind == "image" and Path(dst).suffix.lower() in PILLOW_ONLY:
+        raise OutputError(f"{dst}: '{Path(dst).suffix}' images are read, not written; use .png")
     if kind == "image" and (s.is_dir() or s.suffix.lower() in VIDEO_EXTENSIONS):
         raise OutputError(
             f"{dst}: an image file holds one frame but {src} is a cut; give a video file "
