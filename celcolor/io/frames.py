@@ -562,8 +562,8 @@ def rgba_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
     own VP9 decoder leaves it out)."""
     p = Path(path)
     if p.is_dir():
-        for f in list_images(p):
-            yield read_image(f, keep_alpha=True)
+        for file in list_images(p):
+            yield read_image(file, keep_alpha=True)
         return
     with av.open(str(p)) as container:
         stream = _pick_video_stream(container)

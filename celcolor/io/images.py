@@ -154,12 +154,11 @@ def _pillow_decode(data: np.ndarray) -> np.ndarray | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data.tobytes())) as im:
-            if im.mode == "P":
-                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-            elif im.mode not in ("L", "LA", "RGB", "RGBA"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB")
-            return np.asarray(im)
+        with Image.open(io.BytesIO(data.tobytes())) as stored:
+            if stored.mode in ("L", "LA", "RGB", "RGBA"):
+                return np.asarray(stored)
+            alpha = "A" in stored.mode or "transparency" in stored.info
+            return np.asarray(stored.convert("RGBA" if alpha else "RGB"))
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None
 
