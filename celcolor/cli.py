@@ -1,7 +1,7 @@
 """The `colorize-video` command: a thin layer over :mod:`celcolor.engine`.
 
     colorize-video INPUT --ref REF [-o OUT] [options]   colour one cut
-    colorize-video demo [-o DIR]                       make a sketch clip + reference, colour it
+    colorize-video demo [-o DIR] [--alpha]             make a sketch clip + reference, colour it
 
 Exit codes: 0 success, 1 failure (bad input, failed run), 2 usage error.
 """
@@ -217,7 +217,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
     update, close = progress_bar(args.quiet, "demo")
     try:
-        paths = run_demo(args.output, overwrite=args.overwrite, progress=update)
+        paths = run_demo(args.output, overwrite=args.overwrite, progress=update, alpha=args.alpha)
     finally:
         close()
     for name, path in paths.items():
@@ -262,6 +262,12 @@ def _demo_parser(prog: str = "colorize-video demo") -> OneLineParser:
         help="folder for the demo files (default ./celcolor-demo)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace earlier demo outputs")
+    p.add_argument(
+        "--alpha",
+        action="store_true",
+        help="the reference made a cel (its background transparent, cel.png) and the clip "
+        "coloured as cels on transparent (sketch_color.mov, ProRes 4444)",
+    )
     add_logging_arguments(p)
     return p
 

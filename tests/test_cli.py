@@ -12,6 +12,7 @@ import re
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from conftest import (
@@ -86,6 +87,19 @@ def test_demo_writes_and_colours_a_clip(tmp_path: Path) -> None:
     assert coloured["n"] == sketch["n"] > 1
     assert coloured["size"] == sketch["size"]
     assert not [n for n in listing(out) if n.startswith(".")]  # no temp left beside them
+
+
+def test_demo_with_alpha_colours_cels_on_transparent(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = run_cli("demo", "-o", out, "-q", "--alpha")
+    assert proc.returncode == 0, proc.stderr
+    assert f"reference: {out / 'cel.png'}" in proc.stdout
+    assert f"coloured: {out / 'sketch_color.mov'}" in proc.stdout
+    assert (read_image(out / "cel.png", keep_alpha=True)[..., 3] == 0).mean() > 0.5
+    with av.open(str(out / "sketch_color.mov")) as c:
+        frames = [f.to_ndarray(format="rgba") for f in c.decode(video=0)]
+    assert len(frames) == probe(out / "sketch.mp4")["n"]
+    assert all(0.5 < (f[..., 3] < 16).mean() < 0.95 for f in frames)
 
 
 # --------------------------------------------------------------------------- one cut
