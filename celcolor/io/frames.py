@@ -221,7 +221,7 @@ def check_numbering(folder: Path, files: list[Path]) -> None:
         )
     if not long:
         return
-    ((key, numbers),) = long.items()
+    ((_, numbers),) = long.items()
     numbers.sort()
     steps = np.diff(numbers)
     step = int(np.bincount(steps).argmax()) if len(steps) else 1
