@@ -11,6 +11,7 @@ from PIL import Image
 
 from celcolor.errors import InputError, OutputError
 from celcolor.io import IMAGE_EXTENSIONS, natural_key, read_image, write_image
+from celcolor.io.images import PILLOW_ONLY
 
 
 def test_natural_key_orders_numbers_by_value() -> None:
@@ -26,7 +27,10 @@ def test_natural_key_orders_numbers_by_value() -> None:
 
 
 def test_image_extensions() -> None:
-    assert {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"} == set(IMAGE_EXTENSIONS)
+    assert {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".tga"} == set(
+        IMAGE_EXTENSIONS
+    )
+    assert set(PILLOW_ONLY) == {".tga"}  # read, never written
 
 
 def test_rgb_round_trip_is_exact_and_not_bgr(tmp_path: Path) -> None:
