@@ -112,3 +112,14 @@ def test_background_worker_abort_drops_the_queue() -> None:
     gate.set()
     w.abort()
     assert len(seen) <= 1
+
+
+def test_background_worker_abort_returns_when_the_wake_up_was_lost() -> None:
+    """A signal's exception raised in the middle of a put() can lose the queue's wake-up
+    (a stopped run once hung here): abort() must not rely on it."""
+    w = BackgroundWorker(lambda: None, maxsize=2)
+    time.sleep(0.1)  # the worker is asleep on the empty queue
+    w._q.put = lambda *a, **k: None  # the end marker's wake-up never comes
+    done = threading.Event()
+    threading.Thread(target=lambda: (w.abort(), done.set()), daemon=True).start()
+    assert done.wait(5.0), "abort() waited for a worker that was never woken"

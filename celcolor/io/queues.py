@@ -192,7 +192,15 @@ class BackgroundWorker:
     def _run(self) -> None:
         lower_priority(self._niceness)
         while True:
-            item = self._q.get()
+            # Polled, not a bare get(): a signal's exception raised in the caller in the
+            # middle of a put() can lose the queue's wake-up, and abort() would then wait
+            # forever for a worker asleep on an empty queue (seen once in 25 stopped runs).
+            try:
+                item = self._q.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
             if isinstance(item, _End) or self._stop.is_set():
                 return
             try:
