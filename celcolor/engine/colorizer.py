@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, UsageError
+from ..io.images import channels_swapped
 from ..lineart import (
     InkOptions,
     LineArt,
@@ -286,8 +287,7 @@ class _Segment:
 
 def _unspill(path: Path) -> np.ndarray:
     """An output frame held on disk by :meth:`Colorizer._spill` (RGB, or RGBA)."""
-    held = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return cv2.cvtColor(held, cv2.COLOR_BGRA2RGBA if held.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return channels_swapped(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
 
 
 def _detail_path(path: Path) -> Path:
@@ -1102,9 +1102,7 @@ class Colorizer:
 
     def _spill(self, path: Path, out: np.ndarray) -> None:
         """Hold an output frame on disk, as it will be delivered (see :func:`_unspill`)."""
-        frame = self._delivered(out)
-        code = cv2.COLOR_RGBA2BGRA if frame.shape[2] == 4 else cv2.COLOR_RGB2BGR
-        cv2.imwrite(str(path), cv2.cvtColor(frame, code))
+        cv2.imwrite(str(path), channels_swapped(self._delivered(out)))
 
     def _delivered(self, out: np.ndarray) -> np.ndarray:
         """A frame as the caller gets it: as coloured, or with ``alpha`` the ``H,W,4``

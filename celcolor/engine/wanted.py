@@ -201,16 +201,16 @@ def changed_files(dest: Path, record: dict | None = None) -> list[str]:
     return changed
 
 
-def _painted(dest: Path, record: dict) -> dict[int, list[str]]:
+def _painted(dest: Path, record: dict, changed: Iterable[str]) -> dict[int, list[str]]:
     """Per frame of the record's keys, the images in ``dest`` painted for it since
-    celcolor wrote the folder (:func:`changed_files`): its draft painted over in place,
-    or an image added and named after the frame (``frame_0026_draft.jpg`` saved beside,
-    ``frame_0026.png``). Frames with none are left out."""
+    celcolor wrote the folder (of ``changed``, :func:`changed_files`): its draft painted
+    over in place, or an image added and named after the frame (``frame_0026_draft.jpg``
+    saved beside, ``frame_0026.png``). Frames with none are left out."""
     frames = {
         int(k["frame"]) for k in record.get("keys") or [] if isinstance(k, dict) and "frame" in k
     }
     painted: dict[int, list[str]] = {}
-    for name in changed_files(dest, record):
+    for name in changed:
         stem, ext = Path(name).stem, Path(name).suffix.lower()
         head = stem.split("_")
         if (
@@ -239,7 +239,7 @@ def painted_drafts(dest: Path, name: str | None = None) -> list[tuple[int, Path]
     if record is None:
         raise UsageError(f"{name}: its {KEYS_FILE} cannot be read; not a keys folder")
     pins = []
-    for frame, names in sorted(_painted(dest, record).items()):
+    for frame, names in sorted(_painted(dest, record, changed_files(dest, record)).items()):
         if len(names) > 1:
             raise UsageError(
                 f"{name}: frame {frame} has {len(names)} painted images "
@@ -384,7 +384,7 @@ def _refresh(
     """
     changed = set(changed_files(dest, earlier))
     recorded = earlier.get("files") if isinstance(earlier.get("files"), dict) else {}
-    pins = _painted(dest, earlier)
+    pins = _painted(dest, earlier, changed)
     painted = [
         dict(k, painted=sorted(pins[int(k["frame"])]))
         for k in earlier.get("keys") or []

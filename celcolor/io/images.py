@@ -16,6 +16,7 @@ from celcolor.io._atomic import temp_path_beside
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PILLOW_ONLY",
+    "channels_swapped",
     "composite_on_white",
     "is_image_path",
     "natural_key",
@@ -137,13 +138,11 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
             f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
     try:
-        if keep_alpha and img.ndim == 3 and img.shape[2] in (2, 4):
-            colour = to_rgb8(img[..., :-1], bgr=bgr)
-            rgb = np.dstack([colour, alpha8(img)])
-        else:
-            rgb = to_rgb8(img, bgr=bgr)
-            if keep_alpha:
-                rgb = np.dstack([rgb, alpha8(rgb)])
+        has_alpha = img.ndim == 3 and img.shape[2] in (2, 4)
+        # Kept, the alpha is a channel of its own and the colours stay as stored.
+        rgb = to_rgb8(img[..., :-1] if keep_alpha and has_alpha else img, bgr=bgr)
+        if keep_alpha:
+            rgb = np.dstack([rgb, alpha8(img)])
     except ValueError as e:
         raise InputError(f"{p}: {e}; re-save it as an 8- or 16-bit PNG") from e
     return upright(rgb, exif_orientation(data))
@@ -224,9 +223,7 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     """Write an ``H,W,3`` uint8 RGB image (or ``H,W,4`` RGBA, to a PNG) atomically (temp
     file beside it, then ``os.replace``)."""
     p = Path(path)
-    rgba = rgb.ndim == 3 and rgb.shape[-1] == 4 and rgb.dtype == np.uint8
-    if not rgba:
-        check_rgb(rgb)
+    check_rgb(rgb, alpha=isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 4)
     ext = p.suffix.lower()
     if ext not in IMAGE_EXTENSIONS or ext in PILLOW_ONLY:
         raise OutputError(
@@ -236,8 +233,7 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{p}: the folder {parent} does not exist; create it first")
-    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA if rgba else cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(ext, bgr)
+    ok, buf = cv2.imencode(ext, channels_swapped(rgb))
     if not ok:
         raise OutputError(f"{p}: OpenCV could not encode a '{ext}' image; try .png")
     tmp = temp_path_beside(p)
@@ -257,15 +253,24 @@ def write_image(path: str | os.PathLike[str], rgb: np.ndarray) -> None:
         raise
 
 
-def check_rgb(rgb: np.ndarray) -> None:
-    """Raise ``ValueError`` unless ``rgb`` is an ``H,W,3`` uint8 array."""
+def check_rgb(rgb: np.ndarray, alpha: bool = False) -> None:
+    """Raise ``ValueError`` unless ``rgb`` is an ``H,W,3`` uint8 array (``H,W,4`` RGBA
+    with ``alpha``)."""
+    channels = 4 if alpha else 3
     if (
         not isinstance(rgb, np.ndarray)
         or rgb.ndim != 3
-        or rgb.shape[2] != 3
+        or rgb.shape[2] != channels
         or rgb.dtype != np.uint8
     ):
         desc = (
             f"{rgb.dtype} array of shape {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb)
         )
-        raise ValueError(f"expected an H,W,3 uint8 RGB image, got {desc}")
+        what = "H,W,4 uint8 RGBA" if alpha else "H,W,3 uint8 RGB"
+        raise ValueError(f"expected an {what} image, got {desc}")
+
+
+def channels_swapped(image: np.ndarray) -> np.ndarray:
+    """RGB as BGR, RGBA as BGRA, and back: between numpy's order here and OpenCV's."""
+    code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    return cv2.cvtColor(image, code)

@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +28,7 @@ from celcolor.cpus import cpu_count
 from celcolor.errors import InputError, OutputError
 from celcolor.io._atomic import replace_folder, temp_path_beside
 from celcolor.io.frames import VIDEO_EXTENSIONS, Frame, SourceKind
-from celcolor.io.images import IMAGE_EXTENSIONS, PILLOW_ONLY, check_rgb
+from celcolor.io.images import IMAGE_EXTENSIONS, PILLOW_ONLY, channels_swapped, check_rgb
 from celcolor.io.queues import BackgroundWorker
 
 __all__ = [
@@ -275,8 +275,19 @@ def _choose_codec(
         )
     if preset not in _X264_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(_X264_PRESETS)}")
-    if alpha:
-        return _alpha_codec(dst, name, crf, preset)
+    if alpha and name == "h264":
+        raise OutputError(
+            f"{dst}: H.264 cannot keep transparency (--alpha); write a .mov (ProRes 4444), "
+            "a .webm (VP9), a .mkv (FFV1) or a folder of PNG frames"
+        )
+    spec = _plain_codec(dst, name, encoder, width, height, crf, preset)
+    return _with_alpha(spec) if alpha else spec
+
+
+def _plain_codec(
+    dst: Path, name: str, encoder: str, width: int, height: int, crf: int, preset: str
+) -> _Codec:
+    """The encoder settings of ``name`` for an output without transparency."""
     if name == "h264":
         pix = "yuv420p"
         if width % 2 or height % 2:
@@ -317,20 +328,14 @@ def check_alpha_output(dst: Path, codec: str | None = None) -> None:
 _ALPHA_IMAGES = frozenset({".png", ".tif", ".tiff", ".webp"})
 
 
-def _alpha_codec(dst: Path, name: str, crf: int, preset: str) -> _Codec:
-    """The encoder settings of an output that keeps transparency."""
-    if name == "h264":
-        raise OutputError(
-            f"{dst}: H.264 cannot keep transparency (--alpha); write a .mov (ProRes 4444), "
-            "a .webm (VP9), a .mkv (FFV1) or a folder of PNG frames"
-        )
-    if name == "vp9":
-        opts = {"crf": str(crf), "b": "0", "row-mt": "1", "deadline": "good"}
-        opts["cpu-used"] = str(_VP9_SPEED[preset])
-        return _Codec(name, "libvpx-vp9", "yuva420p", opts)
-    if name == "ffv1":
-        return _Codec(name, "ffv1", "bgra", {"level": "3", "slicecrc": "1"}, yuv=False)
-    return _Codec(name, "prores_ks", "yuva444p10le", {"profile": "4444", "vendor": "apl0"})
+# With alpha, each codec's pixel format that keeps it (and ProRes's 4444 profile).
+_ALPHA_PIX_FMT = {"vp9": "yuva420p", "ffv1": "bgra", "prores": "yuva444p10le"}
+
+
+def _with_alpha(spec: _Codec) -> _Codec:
+    """``spec`` keeping transparency: the same encoder and settings, an alpha layout."""
+    options = {**spec.options, "profile": "4444"} if spec.name == "prores" else spec.options
+    return replace(spec, pix_fmt=_ALPHA_PIX_FMT[spec.name], options=options)
 
 
 # RGB -> BT.709 limited-range Y'CbCr as one 3x4 matrix (Kr 0.2126, Kb 0.0722; Y' in
@@ -417,9 +422,7 @@ class _ImageSink(_Sink):
     def write(self, rgb: np.ndarray, frame: Frame | None, index: int) -> None:
         if self._count:
             raise ValueError(f"{self.tmp.name}: an image output holds one frame; write a folder")
-        if rgb.shape[2] == 4 and self._ext not in _ALPHA_IMAGES:
-            raise OutputError(f"a '{self._ext}' image cannot keep transparency; use .png")
-        ok, buf = cv2.imencode(self._ext, _bgr(rgb))
+        ok, buf = cv2.imencode(self._ext, channels_swapped(rgb))
         if not ok:
             raise OutputError(f"cannot encode a '{self._ext}' image; use .png")
         try:
@@ -437,14 +440,8 @@ class _ImageSink(_Sink):
         self.tmp.unlink(missing_ok=True)
 
 
-def _bgr(rgb: np.ndarray) -> np.ndarray:
-    """OpenCV's channel order of an RGB or RGBA frame."""
-    code = cv2.COLOR_RGBA2BGRA if rgb.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    return cv2.cvtColor(rgb, code)
-
-
 def _write_png(path: Path, rgb: np.ndarray) -> None:
-    ok, buf = cv2.imencode(".png", _bgr(rgb))
+    ok, buf = cv2.imencode(".png", channels_swapped(rgb))
     if not ok:
         raise OutputError(f"{path}: OpenCV could not encode the frame as PNG")
     with open(path, "xb") as fh:
@@ -789,6 +786,8 @@ class FrameWriter:
             raise OutputError(f"{self.path}: the folder {parent} does not exist; create it first")
         if os.path.lexists(self.path):
             _check_existing(self.path, self.kind, overwrite)
+        if alpha:
+            check_alpha_output(self.path, codec)
         self._sink: _Sink
         if self.kind == "video":
             spec = _choose_codec(self.path, codec, width, height, crf, preset, alpha)
@@ -829,11 +828,7 @@ class FrameWriter:
         ``alpha``); ``frame`` gives its timestamp and name."""
         if self._closed:
             raise ValueError(f"{self.path}: write() on a closed writer")
-        if self.alpha:
-            if not (rgb.ndim == 3 and rgb.shape[2] == 4 and rgb.dtype == np.uint8):
-                raise ValueError(f"expected an H,W,4 uint8 RGBA frame, got {rgb.shape}")
-        else:
-            check_rgb(rgb)
+        check_rgb(rgb, alpha=self.alpha)
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(
                 f"frame is {rgb.shape[1]}x{rgb.shape[0]}, the writer was opened for "
