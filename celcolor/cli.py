@@ -153,6 +153,11 @@ def _run_colour(args: argparse.Namespace) -> int:
     else:
         result = _colour_and_report(args, colour, options.as_dict(), vars(encode))
     log.info("%d frames in %.1f s (%.1f frames/s)", result.frames, result.seconds, result.fps)
+    if result.stats.held:
+        log.info(
+            "%d frames held the drawing before them and show that frame again",
+            len(result.stats.held),
+        )
     print(result.output)
     return 0
 

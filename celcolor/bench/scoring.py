@@ -153,6 +153,8 @@ class MethodRun:
         stage_seconds: per-stage seconds when the method reports them.
         rekeyed: frames the method re-coloured from the reference as new keyframes
             (the engine's temporal network), when it reports them.
+        held: frames the method showed as the frame before them, their drawing held
+            (the engine's :mod:`~celcolor.engine.holds`), when it reports them.
         warnings: warnings the method logged on this cut.
         error: why it failed, or None.
     """
@@ -164,6 +166,7 @@ class MethodRun:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     rekeyed: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -211,6 +214,8 @@ def run_method(method: Method, case: Case, lines: str | None, device: str = "aut
         run.stage_seconds = {k: float(v) for k, v in stats.seconds.items()}
     if stats is not None and isinstance(getattr(stats, "rekeyed", None), list):
         run.rekeyed = [int(i) for i in stats.rekeyed]
+    if stats is not None and isinstance(getattr(stats, "held", None), list):
+        run.held = [int(i) for i in stats.held]
     if run.warnings:
         log.debug("%s on %s: %d warning(s): %s", row, case.name, len(warnings), warnings[0])
     return run
@@ -383,6 +388,7 @@ def score_case(
             fps=len(run.frames) / run.seconds if run.seconds > 0 else None,
             stage_seconds=run.stage_seconds,
             rekeyed=run.rekeyed,
+            held=run.held,
             warnings=run.warnings,
         )
         rows[run.row] = scores

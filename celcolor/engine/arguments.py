@@ -120,6 +120,13 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "new drawing; 0: none",
     )
     g.add_argument(
+        "--holds",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): a frame that holds the drawing before it (on twos, on threes, "
+        "a still shot) is shown as that frame, exactly; off: every frame coloured afresh",
+    )
+    g.add_argument(
         "--keyframe-fit",
         choices=KEYFRAME_FITS,
         default="flow",
@@ -220,6 +227,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,
+        hold_drawings=args.holds == "on",
         alpha=args.alpha,
     )
 

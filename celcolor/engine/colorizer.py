@@ -18,6 +18,7 @@ flow image, so memory does not grow with the cut.
 from __future__ import annotations
 
 import bisect
+import copy
 import functools
 import logging
 import tempfile
@@ -46,7 +47,7 @@ from ..lineart.xdog import reference_ink
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from . import detail as texture
-from . import matte, region_match, views
+from . import holds, matte, region_match, views
 from .options import ColorizeOptions
 from .palette import (
     NO_COLOUR,
@@ -87,6 +88,19 @@ class FrameAnalysis:
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
     new_lines: float | None = None  # its new-line share, computed ahead beside motion
+    # The sketch it was analysed from (the caller's array, not a copy): a blended
+    # segment keeps it on disk to analyse again on the way back.
+    source: np.ndarray | None = None
+    # It holds the previous frame's drawing (:mod:`holds`): it is that frame's analysis
+    # again, and is shown as that frame.
+    held: bool = False
+
+    def again(self, seq: int) -> FrameAnalysis:
+        """This analysis for a later frame that holds its drawing (shared, not copied:
+        the lazily built parts are built once for both)."""
+        held = copy.copy(self)
+        held.seq, held.motion, held.new_lines, held.held = seq, None, 0.0, True
+        return held
 
     @functools.cached_property
     def trace(self) -> np.ndarray:
@@ -127,6 +141,8 @@ class ColorizeStats:
             new shot, a new character, a large change of pose), re-keyed or not.
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
+        held: frames that held the drawing before them (animation on twos and
+            threes, still shots), shown as that frame (see :mod:`holds`).
         covered: new drawings that only one pass of a blended segment crossed; they
             took the other pass's colours, so none was carried across them.
         unseen: ``(first, last)`` sampled frames of each stretch whose lines no longer
@@ -153,6 +169,7 @@ class ColorizeStats:
     rekeyed: list[int] = field(default_factory=list)
     new_drawings: list[int] = field(default_factory=list)
     covered: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
     derived_tones: int = 0
     textured_frames: int = 0
     unconfident: list[float] = field(default_factory=list)
@@ -431,6 +448,10 @@ class Colorizer:
 
     def analyse(self, sketch: np.ndarray) -> FrameAnalysis:
         """Ink, regions and flow image of one sketch frame (thread-safe)."""
+        return self._with_regions(sketch, *self._drawing(sketch))
+
+    def _drawing(self, sketch: np.ndarray) -> tuple[LineArt, np.ndarray]:
+        """A sketch's ink and its flow image: enough to tell a held drawing."""
         h, w = sketch.shape[:2]
         if max(h, w) < MIN_FRAME_SIDE:
             # The flow (DIS) needs 12 pixels on a side; nothing that small is a drawing.
@@ -440,10 +461,15 @@ class Colorizer:
             )
         t0 = time.perf_counter()
         art = extract_ink(sketch, self._ink_options)
-        regions = label_regions(art.ink_u8, self._region_options, art.trace)
         image = flow_friendly(art.ink_u8, self.work_size(sketch.shape))
         self.stats.add_time("lineart", time.perf_counter() - t0)
-        return FrameAnalysis(art=art, regions=regions, flow_image=image)
+        return art, image
+
+    def _with_regions(self, sketch: np.ndarray, art: LineArt, image: np.ndarray) -> FrameAnalysis:
+        t0 = time.perf_counter()
+        regions = label_regions(art.ink_u8, self._region_options, art.trace)
+        self.stats.add_time("lineart", time.perf_counter() - t0)
+        return FrameAnalysis(art=art, regions=regions, flow_image=image, source=sketch)
 
     # -- colouring -------------------------------------------------------------------------
 
@@ -920,12 +946,18 @@ class Colorizer:
         Returns a full-size ``H,W,2`` float32 sampling map (``x + flow(x)``) and a
         uint8 mask of pixels that pass the forward-backward occlusion test.
         """
+        return self._motion(prev.flow_image, frame.flow_image, shape)
+
+    def _motion(
+        self, prev_image: np.ndarray, image: np.ndarray, shape: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`motion` between two flow images."""
         t0 = time.perf_counter()
         # One flow backend serves two threads (analysis ahead, colouring on fallback);
         # OpenCV's DIS keeps buffers inside, so calls must not overlap.
         with self._flow_lock:
-            back = self._flow(frame.flow_image, prev.flow_image)  # current grid -> previous
-            fwd = self._flow(prev.flow_image, frame.flow_image)  # previous grid -> current
+            back = self._flow(image, prev_image)  # current grid -> previous
+            fwd = self._flow(prev_image, image)  # previous grid -> current
         visible = occlusion_mask(fwd, back).astype(np.uint8)
         h, w = shape
         sample = sampling_map(back, (w, h))
@@ -957,18 +989,35 @@ class Colorizer:
                 # way back (in reverse order): analysing them here would be thrown away.
                 yield sketch, None
                 continue
-            frame = self.analyse(sketch)
-            frame.seq = seq
+            art, image = self._drawing(sketch)
+            motion = None
             if (
                 prev is not None
                 and self.temporal_mode != "per-frame"
-                and prev.art.ink_u8.shape == frame.art.ink_u8.shape
+                and prev.art.ink_u8.shape == art.ink_u8.shape
             ):
-                frame.motion = self.motion(prev, frame, sketch.shape[:2])
-                if self.options.rekey_threshold < 1.0:  # at 1 no frame is a new drawing
-                    frame.new_lines = self._new_line_share(prev, frame, frame.motion[0])
+                motion = self._motion(prev.flow_image, image, sketch.shape[:2])
+                if self._holds(prev, art, motion[0]):
+                    prev = prev.again(seq)
+                    yield sketch, prev
+                    continue
+            frame = self._with_regions(sketch, art, image)
+            frame.seq, frame.motion = seq, motion
+            if motion is not None and self.options.rekey_threshold < 1.0:
+                # at 1 no frame is a new drawing
+                frame.new_lines = self._new_line_share(prev, frame, motion[0])
             prev = frame
             yield sketch, frame
+
+    def _holds(self, prev: FrameAnalysis, art: LineArt, sample: np.ndarray) -> bool:
+        """Whether a frame (its ink, its motion from ``prev``) holds ``prev``'s drawing."""
+        if not self.options.hold_drawings:
+            return False
+        t0 = time.perf_counter()
+        scale = self.work_size(art.ink_u8.shape)[0] / art.ink_u8.shape[1]
+        same = holds.same_drawing(prev.art.ink_u8, art.ink_u8, sample, scale)
+        self.stats.add_time("flow", time.perf_counter() - t0)
+        return same
 
     def propagate(
         self,
@@ -1110,7 +1159,8 @@ class Colorizer:
         carried texture's persistence)."""
         if not self.options.alpha or out.shape[-1] == 4:
             return out
-        frame_matte = self._mattes.pop(id(out), None)
+        # Kept until ``out`` is dropped (see _remember): a held frame shows it again.
+        frame_matte = self._mattes.get(id(out))
         if frame_matte is None:  # composed without a matte: all paint
             return np.dstack([out, np.full(out.shape[:2], 255, np.uint8)])
         return frame_matte.apply(out)
@@ -1209,8 +1259,11 @@ class Colorizer:
                 if pending is not None:
                     colours, visible, detail = self._last_step
                     pending.broken |= self._carried_across
+                    # A held frame keeps the sketch its analysis came from, so the
+                    # way back analyses that drawing again, region for region.
+                    source = frame.source if frame.source is not None else sketch
                     pending.hold(
-                        i, sketch, colours, self._region_visibility(frame, visible), detail
+                        i, source, colours, self._region_visibility(frame, visible), detail
                     )
                     continue
                 yield self._delivered(out)
@@ -1381,6 +1434,8 @@ class Colorizer:
         t0 = time.perf_counter()
         self._views.check(index, lambda: frame.drawing)
         self.stats.add_time("views", time.perf_counter() - t0)
+        if frame.held:
+            return self._hold(state, frame, index)
         if self.temporal_mode == "per-frame":
             return self._keyframe(sketch, frame, 0)
         network = self.temporal_mode in ("network", "network-only")
@@ -1396,6 +1451,22 @@ class Colorizer:
         out, next_state = step(state, frame, shape, motion)
         self._persist(out, next_state[4], state[3], frame, motion)
         return out, next_state
+
+    def _hold(self, state, frame: FrameAnalysis, index: int):
+        """A frame that holds the drawing before it (:mod:`holds`): that frame's output
+        again, and its state (``frame`` is its analysis again)."""
+        _, indices, filled, out, carry = state
+        again = out.copy()
+        frame_matte = self._mattes.get(id(out))
+        if frame_matte is not None:
+            self._remember(again, frame_matte)
+        s = self.stats
+        s.frames += 1
+        s.held.append(index)
+        s.unconfident.append(s.unconfident[-1] if s.unconfident else 0.0)
+        if carry is not None:
+            s.textured_frames += 1
+        return again, (frame, indices, filled, out, carry)
 
     def _persist(
         self,

@@ -113,6 +113,9 @@ class ColorizeOptions:
         min_confidence: a region's propagated colour needs this share of its votes.
         line_threshold: ink coverage (0..1) from which a pixel is a region wall.
         gap_radius: radius of the ball that closes gaps in lines (None: by resolution).
+        hold_drawings: a frame that holds the drawing before it (on twos, on threes,
+            a still shot; copies through video compression included) is shown as that
+            frame, exactly, instead of being coloured again (:mod:`celcolor.engine.holds`).
         alpha: cels on transparent: what the references leave transparent (their
             alpha) is coloured as a paint of its own and comes out transparent, the
             lines over it keeping their ink as alpha; frames come out ``H,W,4`` RGBA
@@ -144,6 +147,7 @@ class ColorizeOptions:
     min_confidence: float = 0.5
     line_threshold: float = 0.4
     gap_radius: int | None = None
+    hold_drawings: bool = True
     alpha: bool = False
 
     def __post_init__(self) -> None:

@@ -102,6 +102,7 @@ def done_record(started: str, run: dict[str, Any], result: Any, warnings: list[s
         "key_frame": result.ref_frame,
         "new_drawings": list(stats.new_drawings),
         "rekeyed": list(stats.rekeyed),
+        "held": list(stats.held),
         "unseen": [list(s) for s in stats.unseen],
         "wanted": [w.as_dict() for w in result.wanted],
         "warnings": warnings,

@@ -1,0 +1,169 @@
+"""Held drawings (on twos, on threes, still shots): shown again, or coloured afresh.
+
+    python benchmarks/bench_holds.py             # about 12 minutes on the 2-core CPU
+
+A frame that holds the drawing before it is shown as that frame, exactly (``--holds
+on``, the default since session 40; :mod:`celcolor.engine.holds`). This runs classical
+propagation and the temporal network (the user's settings otherwise, ``--lines fill``
+where there is a truth), each with ``--holds on`` and ``off``, on:
+
+- the synthetic presets at 640x360 (drawn on ones: no frame should hold, and the
+  outputs should not change);
+- the real first-frame suite as every benchmark cuts it (colour clips of
+  ``../shared/data``, XDoG sketches, frame 0 the reference, 48 frames at most, cut at
+  the first shot change);
+- the real shots of 48 frames or more, whole (up to 300 frames);
+- the real line-art cuts with their references (AnimeColor), where there is no truth:
+  E_warp on the flow of the sketches.
+
+Per suite and row: mean PSNR and TC (where there is a truth), E_warp, the frames held
+and the colouring speed (frames/s, frames already decoded). Writes
+``benchmarks/results/holds.json`` and ``.md``. Needs the development data for the real
+rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from run_bench import colour_clips, default_data, lineart_cuts
+
+from celcolor.bench import BenchConfig, run_bench
+from celcolor.bench.methods import engine_method, register_method, unregister_method
+
+RESULTS = Path(__file__).parent / "results"
+VARIANTS = {
+    "classical, holds on": {"temporal": "classical", "hold_drawings": True},
+    "classical, holds off": {"temporal": "classical", "hold_drawings": False},
+    "network, holds on": {"temporal": "network", "hold_drawings": True},
+    "network, holds off": {"temporal": "network", "hold_drawings": False},
+}
+
+
+def rows(config: BenchConfig, protocol: str) -> dict[str, dict[str, dict]]:
+    """Per variant, per cut: PSNR, TC, E_warp, frames held, frames and seconds."""
+    report = run_bench(config)
+    out: dict[str, dict[str, dict]] = {v: {} for v in VARIANTS}
+    for case in report["protocols"][protocol]["cases"]:
+        for variant in VARIANTS:
+            row = case["scores"]["native"]["rows"][variant]
+            if "error" in row:
+                sys.exit(f"bench_holds: {variant} failed on {case['name']}: {row['error']}")
+            out[variant][case["name"]] = {
+                "frames": case["frames"],
+                "psnr": row.get("psnr"),
+                "tc": next(iter(row["tc"].values())) if row.get("tc") else None,
+                "ewarp": next(iter(row["ewarp"].values())),
+                "held": row.get("held") or [],
+                "seconds": row["seconds"],
+            }
+    return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known else None
+
+
+def _cell(value: float | None, form: str) -> str:
+    return "n/a" if value is None else format(value, form)
+
+
+def markdown(results: dict[str, dict[str, dict[str, dict]]], command: str) -> str:
+    lines = [
+        f"Command: `{command}`",
+        "",
+        "PSNR (dB) without frame 0 and TC on DIS flow of the grey truth, E_warp x1e3 on "
+        "the same flow (line-art cuts: on the flow of the sketches); means over the cuts. "
+        "Speed: frames/s of the colouring alone, all cuts together.",
+        "",
+        "| suite | row | PSNR | TC | E_warp x1e3 | frames held | frames/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for suite, variants in results.items():
+        for variant, per_cut in variants.items():
+            cuts = list(per_cut.values())
+            frames = sum(c["frames"] for c in cuts)
+            held = sum(len(c["held"]) for c in cuts)
+            ewarp = _mean([c["ewarp"] for c in cuts])
+            fps = frames / sum(c["seconds"] for c in cuts)
+            lines.append(
+                f"| {suite} ({len(cuts)}) | {variant} | {_cell(_mean([c['psnr'] for c in cuts]), '.2f')} "
+                f"| {_cell(_mean([c['tc'] for c in cuts]), '.3f')} "
+                f"| {_cell(None if ewarp is None else ewarp * 1e3, '.3f')} "
+                f"| {held} of {frames} | {fps:.1f} |"
+            )
+    lines += ["", "Cuts with held frames (classical; PSNR and TC with holds on / off):", ""]
+    lines += ["| suite | cut | frames held | PSNR on / off | TC on / off |", "|---|---|---|---|---|"]
+    for suite, variants in results.items():
+        on, off = variants["classical, holds on"], variants["classical, holds off"]
+        for name, row in on.items():
+            if row["held"]:
+                psnr = f"{_cell(row['psnr'], '.2f')} / {_cell(off[name]['psnr'], '.2f')}"
+                tc = f"{_cell(row['tc'], '.3f')} / {_cell(off[name]['tc'], '.3f')}"
+                lines.append(
+                    f"| {suite} | {name} | {len(row['held'])} of {row['frames']} | {psnr} | {tc} |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--frames", type=int, default=48, help="cap per real clip, one shot")
+    p.add_argument("--whole-frames", type=int, default=300, help="cap per whole real shot")
+    p.add_argument("--synthetic-frames", type=int, default=48)
+    args = p.parse_args()
+    data = args.data or default_data()
+    clips = colour_clips(data) if data.is_dir() else []
+    if not clips:
+        sys.exit(f"bench_holds: no real clips under {data} (this benchmark needs them)")
+    for variant, fields in VARIANTS.items():
+        register_method(engine_method(variant, fields, variant))
+    common = dict(
+        first_frame_lines=("fill",), lvcd_size=False, methods=tuple(VARIANTS),
+        speed=False, memory=False, contact_frames=0,
+    )  # fmt: skip
+    t0 = time.time()
+    results = {}
+    try:
+        synthetic = BenchConfig(
+            synthetic_resolutions=((640, 360),), synthetic_frames=args.synthetic_frames,
+            **common,
+        )  # fmt: skip
+        results["synthetic 640x360"] = rows(synthetic, "synthetic")
+        print(f"synthetic: {time.time() - t0:.0f} s", flush=True)
+        one_shot = BenchConfig(synthetic=False, clips=clips, max_frames=args.frames, **common)
+        results["real, 48 frames"] = rows(one_shot, "first-frame")
+        print(f"real, 48 frames: {time.time() - t0:.0f} s", flush=True)
+        whole = BenchConfig(
+            synthetic=False, clips=clips, max_frames=args.whole_frames, min_clip_frames=48,
+            **common,
+        )  # fmt: skip
+        results["real, whole shots of 48+"] = rows(whole, "first-frame")
+        print(f"real, whole shots: {time.time() - t0:.0f} s", flush=True)
+        cuts = lineart_cuts(data)
+        if cuts:
+            art = BenchConfig(synthetic=False, lineart_cuts=cuts, max_frames=args.whole_frames,
+                              **common)  # fmt: skip
+            results["real line art (no truth)"] = rows(art, "lineart")
+            print(f"real line art: {time.time() - t0:.0f} s", flush=True)
+    finally:
+        for variant in VARIANTS:
+            unregister_method(variant)
+    command = "python benchmarks/bench_holds.py" + "".join(f" {a}" for a in sys.argv[1:])
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "holds.json").write_text(
+        json.dumps({"command": command, "seconds": time.time() - t0, "results": results}, indent=1)
+    )
+    (RESULTS / "holds.md").write_text(markdown(results, command))
+    print(markdown(results, command))
+
+
+if __name__ == "__main__":
+    main()

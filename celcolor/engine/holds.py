@@ -1,0 +1,106 @@
+"""Held drawings: a frame that shows again the drawing before it.
+
+Anime is drawn on twos and threes: each drawing stays for two or three frames, and a
+still shot holds one drawing for seconds. Coloured again on each frame, a held
+drawing came out a little different every time (the flow between two copies of one
+drawing is noise, and the carried texture, the snap and the persistence follow it),
+so the colours shimmered where the drawing stood still: on a real shot drawn on
+threes, a third of the output's flicker (docs/temporal-network.md, "Session 40").
+
+A held frame is shown as the frame it repeats, exactly, and the next drawing is
+carried on from that one. Video compression leaves two copies of one drawing a few
+levels apart, so "the same" is judged with a tolerance, and the test is strict about
+motion: a drawing that moves, even slowly or in one small part, is not held.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# Lines (ink coverage of at least a half) of one frame farther than 1 pixel from the
+# other's: more than this share of any cell (1/CELLS of the long side, about 8 pixels
+# at 640) is a change of drawing. Two copies of one drawing through video compression
+# reach 0.12 in their worst cell (real line-art videos and sketches of real colour clips,
+# 228 held pairs); a drawing moved by a pixel or more reaches 0.2 and above.
+NEW_LINE_SHARE = 0.15
+CELLS = 80
+# In any cell of 1/INK_CELLS of the long side crossed by lines, the ink that changed over
+# the ink there (both frames): at most this. Copies of one drawing reach 0.19; a part
+# that moves by a pixel, lines redrawn in place, 0.35 and above (a turning head, 0.40).
+INK_CHANGE = 0.25
+INK_CELLS = 40
+# The median displacement of the frame's lines along the flow, in pixels at the flow's
+# size: at most this for a held drawing. Copies of one drawing give 0.00 to 0.06; a slow
+# camera move or a drawing that creeps gives 0.2 and above.
+MAX_MOTION = 0.08
+LINE = 128  # ink_u8 level from which a pixel is a line
+_NEAR = np.ones((3, 3), np.uint8)
+
+
+def _lines(ink: np.ndarray) -> np.ndarray:
+    return cv2.compare(ink, LINE, cv2.CMP_GE)
+
+
+def new_line_share(prev_ink: np.ndarray, ink: np.ndarray) -> float:
+    """The largest share of a cell covered by lines of either frame with no line of
+    the other within 1 pixel (``ink_u8`` maps of the same size)."""
+    a, b = _lines(prev_ink), _lines(ink)
+    far = cv2.bitwise_or(
+        cv2.bitwise_and(b, cv2.bitwise_not(cv2.dilate(a, _NEAR))),
+        cv2.bitwise_and(a, cv2.bitwise_not(cv2.dilate(b, _NEAR))),
+    )
+    h, w = far.shape
+    cell = max(h, w) / CELLS
+    size = (max(1, round(w / cell)), max(1, round(h / cell)))
+    return float(cv2.resize(far, size, interpolation=cv2.INTER_AREA).max()) / 255.0
+
+
+def ink_change(prev_ink: np.ndarray, ink: np.ndarray) -> float:
+    """The largest share of a cell's ink that changed between two frames, over the cells
+    that a line crosses in both (``ink_u8`` maps of the same size)."""
+    h, w = ink.shape
+    cell = max(h, w) / INK_CELLS
+    size = (max(1, round(w / cell)), max(1, round(h / cell)))
+    a, b = prev_ink.astype(np.float32), ink.astype(np.float32)
+    changed = cv2.resize(cv2.absdiff(a, b), size, interpolation=cv2.INTER_AREA)
+    both = cv2.resize(cv2.add(a, b), size, interpolation=cv2.INTER_AREA)
+    # A cell counts when it holds as much ink as a 3-pixel line across it, in each frame.
+    crossed = both >= 2 * 255 * 3 / cell
+    if not crossed.any():
+        return 0.0
+    return float((changed[crossed] / both[crossed]).max())
+
+
+def line_motion(ink: np.ndarray, sample: np.ndarray, scale: float) -> float:
+    """Median displacement of ``ink``'s line pixels along ``sample`` (full-size
+    positions in the previous frame), in pixels at ``scale`` of the full size; 0 when
+    the frame has no lines."""
+    step = max(1, round(1.0 / scale))  # one sample per flow pixel is enough for a median
+    lines = ink[::step, ::step] >= LINE
+    if not lines.any():
+        return 0.0
+    ys, xs = np.nonzero(lines)
+    moved = sample[::step, ::step][lines]
+    dx = moved[:, 0] - xs * step
+    dy = moved[:, 1] - ys * step
+    return float(np.median(np.hypot(dx, dy))) * scale
+
+
+def same_drawing(prev_ink: np.ndarray, ink: np.ndarray, sample: np.ndarray, scale: float) -> bool:
+    """Whether a frame holds the previous frame's drawing.
+
+    Args:
+        prev_ink: the previous frame's ``H,W`` uint8 ink coverage.
+        ink: this frame's.
+        sample: ``H,W,2`` float32, where each pixel of this frame lies in the previous
+            one (the engine's motion).
+        scale: the flow's size over the full size (``MAX_MOTION`` is in its pixels).
+    """
+    if prev_ink.shape != ink.shape:
+        return False
+    return (
+        line_motion(ink, sample, scale) <= MAX_MOTION
+        and new_line_share(prev_ink, ink) <= NEW_LINE_SHARE
+        and ink_change(prev_ink, ink) <= INK_CHANGE
+    )

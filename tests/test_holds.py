@@ -1,0 +1,181 @@
+"""Held drawings (animation on twos and threes): shown as the frame they repeat."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from conftest import load_frames, run_cli
+
+from celcolor import ColorizeOptions, Colorizer
+from celcolor.data.synthetic import CutSpec, SyntheticCut, generate_cut
+from celcolor.engine import holds
+from celcolor.io import write_image, write_video
+from celcolor.lineart import extract_ink
+from celcolor.metrics import psnr
+from celcolor.temporal.flow import pixel_grid
+
+
+@pytest.fixture(scope="module")
+def cut() -> SyntheticCut:
+    return generate_cut(CutSpec(width=320, height=180, num_frames=8, seed=3))
+
+
+def _jpeg(image: np.ndarray, quality: int = 60) -> np.ndarray:
+    """``image`` through a lossy codec: a copy of a drawing as a video holds it."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def on_twos(cut: SyntheticCut) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The cut's drawings each shown twice, the second copy through JPEG, and the truth."""
+    sketches, truth = [], []
+    for sketch, colour in zip(cut.sketch[:4], cut.colour[:4], strict=True):
+        sketches += [sketch, _jpeg(sketch)]
+        truth += [colour, colour]
+    return sketches, truth
+
+
+def _ink(sketch: np.ndarray) -> np.ndarray:
+    return extract_ink(sketch).ink_u8
+
+
+def _still(shape: tuple[int, int]) -> np.ndarray:
+    return pixel_grid(*shape).copy()
+
+
+def test_a_compressed_copy_of_a_drawing_is_the_same_drawing(cut: SyntheticCut) -> None:
+    ink = _ink(cut.sketch[0])
+    copy = _ink(_jpeg(cut.sketch[0]))
+    assert not np.array_equal(ink, copy)  # the codec did change it
+    assert holds.same_drawing(ink, copy, _still(ink.shape), 1.0)
+
+
+def test_the_next_drawing_is_not_the_same(cut: SyntheticCut) -> None:
+    ink, nxt = _ink(cut.sketch[0]), _ink(cut.sketch[1])
+    assert holds.new_line_share(ink, nxt) > holds.NEW_LINE_SHARE
+    assert not holds.same_drawing(ink, nxt, _still(ink.shape), 1.0)
+
+
+def test_a_small_change_in_one_place_is_not_a_hold(cut: SyntheticCut) -> None:
+    """A blink: a short stroke drawn in one spot, the rest of the drawing as it was."""
+    sketch = cut.sketch[0]
+    blink = sketch.copy()
+    cv2.line(blink, (150, 90), (162, 90), (0, 0, 0), 2)
+    ink = _ink(sketch)
+    assert not holds.same_drawing(ink, _ink(blink), _still(ink.shape), 1.0)
+
+
+def test_one_part_moved_by_a_pixel_is_not_a_hold(cut: SyntheticCut) -> None:
+    """A head turning a little: its lines stay within a pixel of where they were, so no
+    line is new, but much of the ink there changed."""
+    sketch = cut.sketch[0]
+    ink = _ink(sketch)
+    ys, xs = np.nonzero(ink[20:-20, 20:-20] >= holds.LINE)
+    y, x = ys[len(ys) // 2] + 20, xs[len(xs) // 2] + 20  # a spot on a line
+    turned = sketch.copy()
+    turned[y - 12 : y + 12, x - 12 : x + 12] = sketch[y - 11 : y + 13, x - 11 : x + 13]
+    moved = _ink(turned)
+    assert holds.new_line_share(ink, moved) <= holds.NEW_LINE_SHARE
+    assert holds.ink_change(ink, moved) > holds.INK_CHANGE
+    assert not holds.same_drawing(ink, moved, _still(ink.shape), 1.0)
+    assert holds.ink_change(ink, _ink(_jpeg(sketch))) <= holds.INK_CHANGE
+
+
+def test_a_drawing_that_moves_without_new_lines_is_not_a_hold(cut: SyntheticCut) -> None:
+    """Half a pixel a frame: the lines stay within a pixel of the last ones, and the
+    flow shows the move."""
+    ink = _ink(cut.sketch[0])
+    moved = _still(ink.shape)
+    moved[..., 0] += 0.5
+    assert holds.new_line_share(ink, ink) == 0.0
+    assert not holds.same_drawing(ink, ink, moved, 1.0)
+    assert holds.line_motion(ink, moved, 0.5) == pytest.approx(0.25)
+
+
+def test_no_lines_at_all_is_a_hold() -> None:
+    blank = np.zeros((90, 160), np.uint8)
+    assert holds.same_drawing(blank, blank, _still(blank.shape), 1.0)
+
+
+def _colour(sketches, reference, **options) -> tuple[np.ndarray, Colorizer]:
+    col = Colorizer(reference, ColorizeOptions(**options))
+    return np.stack(list(col.colorize(sketches))), col
+
+
+@pytest.mark.parametrize("temporal", ["classical", "network"])
+def test_held_frames_are_shown_as_the_frame_they_hold(cut: SyntheticCut, temporal: str) -> None:
+    sketches, truth = on_twos(cut)
+    out, col = _colour(sketches, cut.colour[0], temporal=temporal)
+    assert col.stats.held == [1, 3, 5, 7]
+    assert col.stats.frames == len(sketches)
+    for k in (1, 3, 5, 7):
+        assert np.array_equal(out[k], out[k - 1]), k
+    assert not np.array_equal(out[2], out[1])  # the next drawing is coloured afresh
+    off, col_off = _colour(sketches, cut.colour[0], temporal=temporal, hold_drawings=False)
+    assert col_off.stats.held == []
+    # Coloured afresh, a copy of a drawing comes out otherwise (what holding mends) ...
+    assert any(not np.array_equal(off[k], off[k - 1]) for k in (1, 3, 5, 7))
+    # ... and holding costs no accuracy.
+    on_psnr = np.mean([psnr(o, t).mean for o, t in zip(out[1:], truth[1:], strict=True)])
+    off_psnr = np.mean([psnr(o, t).mean for o, t in zip(off[1:], truth[1:], strict=True)])
+    assert on_psnr >= off_psnr - 0.2
+
+
+def test_a_key_pinned_to_a_held_frame_still_keys_it(cut: SyntheticCut) -> None:
+    """Frame 3 holds frame 2's drawing, but a reference is pinned to it: it is coloured
+    from that reference, and frame 4 (another drawing) goes on from it."""
+    sketches, _ = on_twos(cut)
+    recoloured = np.ascontiguousarray(cut.colour[1][..., ::-1])  # another paint job
+    col = Colorizer(cut.colour[0], ColorizeOptions(blend_window=0), pinned={3: recoloured})
+    out = np.stack(list(col.colorize(sketches)))
+    assert 3 not in col.stats.held and 5 in col.stats.held
+    assert not np.array_equal(out[3], out[2])
+    assert psnr(out[3], recoloured).mean > psnr(out[2], recoloured).mean + 3
+
+
+def test_holds_inside_a_blended_segment_and_before_a_late_keyframe(cut: SyntheticCut) -> None:
+    """Frames coloured forward and backward between two keys, and frames before a late
+    keyframe: every frame comes out, and each held frame stays near its drawing's."""
+    sketches, truth = on_twos(cut)
+    col = Colorizer(cut.colour[1], ColorizeOptions(ref_frame=2), pinned={7: cut.colour[3]})
+    out = np.stack(list(col.colorize(sketches)))
+    assert len(out) == len(sketches)
+    for k in range(len(out)):
+        assert psnr(out[k], truth[k]).mean > 20, k
+    assert 5 in col.stats.held  # the forward pass between the keys held it
+
+
+def test_alpha_cels_hold_with_their_matte(cut: SyntheticCut) -> None:
+    sketches, _ = on_twos(cut)
+    cel = np.dstack([cut.colour[0], np.full(cut.colour[0].shape[:2], 255, np.uint8)])
+    cel[:40, :60, 3] = 0  # a transparent corner
+    out, col = _colour(sketches, cel, alpha=True, temporal="classical")
+    assert out.shape[-1] == 4 and col.stats.held == [1, 3, 5, 7]
+    for k in (1, 3, 5, 7):
+        assert np.array_equal(out[k], out[k - 1]), k
+    assert (out[1][..., 3] == 0).any()
+
+
+def test_the_command_holds_a_video_on_twos_and_reports_it(cut: SyntheticCut, tmp_path) -> None:
+    """A line-art video on twos through H.264: the copies of each drawing come out as
+    that drawing's frame, the run's record lists them, and ``--holds off`` colours
+    every frame afresh."""
+    sketches, _ = on_twos(cut)
+    clip = tmp_path / "twos.mp4"
+    write_video(clip, sketches, fps=24)
+    ref = tmp_path / "key.png"
+    write_image(ref, cut.colour[0])
+    runs = {}
+    for holding in ("on", "off"):
+        out, report = tmp_path / f"out_{holding}", tmp_path / f"{holding}.json"
+        done = run_cli(clip, "--ref", ref, "-o", f"{out}/", "--holds", holding, "--report", report)
+        assert done.returncode == 0, done.stderr
+        runs[holding] = (load_frames(out), json.loads(report.read_text())["held"])
+    frames, held = runs["on"]
+    assert held == [1, 3, 5, 7]
+    assert all(np.array_equal(frames[k], frames[k - 1]) for k in held)
+    assert runs["off"][1] == []
