@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from run_bench import colour_clips, default_data
+from run_bench import engine_rows, needed_clips
 
 from celcolor.bench import BenchConfig, run_bench
-from celcolor.bench.methods import engine_method, register_method, unregister_method
 
 RESULTS = Path(__file__).parent / "results"
 BASE, REKEY = "carry on (--rekey auto, shipped)", "re-key (--rekey on)"
@@ -99,20 +97,15 @@ def main() -> None:
     p.add_argument("--whole-frames", type=int, default=48, help="cap per real clip, not cut")
     p.add_argument("--synthetic-frames", type=int, default=24)
     args = p.parse_args()
-    data = args.data or default_data()
-    clips = colour_clips(data) if data.is_dir() else []
-    if not clips:
-        sys.exit(f"ablate_rekey: no real clips under {data} (this benchmark needs them)")
-    for variant, mode in VARIANTS.items():
-        fields = {"temporal": "classical", "rekey": mode}
-        register_method(engine_method(variant, fields, f"classical, {variant}"))
+    _, clips = needed_clips("ablate_rekey", args.data)
+    rows_of = {v: {"temporal": "classical", "rekey": mode} for v, mode in VARIANTS.items()}
     common = dict(
         first_frame_lines=("fill",), lvcd_size=False, methods=tuple(VARIANTS),
         speed=False, memory=False,
     )  # fmt: skip
     t0 = time.time()
     results = {}
-    try:
+    with engine_rows(rows_of, "classical, {name}"):
         synthetic = BenchConfig(
             synthetic_resolutions=((640, 360),), synthetic_frames=args.synthetic_frames,
             **common,
@@ -128,9 +121,6 @@ def main() -> None:
         )  # fmt: skip
         results["real, not cut"] = rows(whole, "first-frame")
         print(f"real, not cut: {time.time() - t0:.0f} s", flush=True)
-    finally:
-        for variant in VARIANTS:
-            unregister_method(variant)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "rekey.json").write_text(json.dumps(results, indent=1))
     (RESULTS / "rekey.md").write_text(markdown(results))

@@ -31,10 +31,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from run_bench import colour_clips, default_data, lineart_cuts
+from run_bench import engine_rows, lineart_cuts, needed_clips
 
 from celcolor.bench import BenchConfig, run_bench
-from celcolor.bench.methods import engine_method, register_method, unregister_method
 
 RESULTS = Path(__file__).parent / "results"
 VARIANTS = {
@@ -50,8 +49,10 @@ def rows(config: BenchConfig, protocol: str) -> dict[str, dict[str, dict]]:
     report = run_bench(config)
     out: dict[str, dict[str, dict]] = {v: {} for v in VARIANTS}
     for case in report["protocols"][protocol]["cases"]:
+        scores = case["scores"]["native"]
+        truth = scores["truth"].get("per_pair", {}).get("ewarp", {})
         for variant in VARIANTS:
-            row = case["scores"]["native"]["rows"][variant]
+            row = scores["rows"][variant]
             if "error" in row:
                 sys.exit(f"bench_holds: {variant} failed on {case['name']}: {row['error']}")
             out[variant][case["name"]] = {
@@ -61,6 +62,9 @@ def rows(config: BenchConfig, protocol: str) -> dict[str, dict[str, dict]]:
                 "ewarp": next(iter(row["ewarp"].values())),
                 "held": row.get("held") or [],
                 "seconds": row["seconds"],
+                # E_warp per pair of frames (t-1, t), the output's and the truth's
+                "pairs": next(iter(row["per_frame"]["ewarp"].values())),
+                "truth_pairs": next(iter(truth.values()), None),
             }
     return out
 
@@ -92,24 +96,57 @@ def markdown(results: dict[str, dict[str, dict[str, dict]]], command: str) -> st
             held = sum(len(c["held"]) for c in cuts)
             ewarp = _mean([c["ewarp"] for c in cuts])
             fps = frames / sum(c["seconds"] for c in cuts)
+            psnr, tc = _mean([c["psnr"] for c in cuts]), _mean([c["tc"] for c in cuts])
             lines.append(
-                f"| {suite} ({len(cuts)}) | {variant} | {_cell(_mean([c['psnr'] for c in cuts]), '.2f')} "
-                f"| {_cell(_mean([c['tc'] for c in cuts]), '.3f')} "
+                f"| {suite} ({len(cuts)}) | {variant} | {_cell(psnr, '.2f')} "
+                f"| {_cell(tc, '.3f')} "
                 f"| {_cell(None if ewarp is None else ewarp * 1e3, '.3f')} "
                 f"| {held} of {frames} | {fps:.1f} |"
             )
-    lines += ["", "Cuts with held frames (classical; PSNR and TC with holds on / off):", ""]
-    lines += ["| suite | cut | frames held | PSNR on / off | TC on / off |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Cuts with held frames, classical, holds on / off: PSNR, TC, and TC over the pairs "
+        "of frames where the drawing is held (t-1, t for each held frame t) and over the "
+        "other pairs, each the output's E_warp over the truth's on those pairs (line art, "
+        "without a truth: the output's E_warp x1e3 on those pairs):",
+        "",
+        "| suite | cut | frames held | PSNR | TC | TC, held pairs | TC, other pairs |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for suite, variants in results.items():
         on, off = variants["classical, holds on"], variants["classical, holds off"]
         for name, row in on.items():
-            if row["held"]:
-                psnr = f"{_cell(row['psnr'], '.2f')} / {_cell(off[name]['psnr'], '.2f')}"
-                tc = f"{_cell(row['tc'], '.3f')} / {_cell(off[name]['tc'], '.3f')}"
-                lines.append(
-                    f"| {suite} | {name} | {len(row['held'])} of {row['frames']} | {psnr} | {tc} |"
-                )
+            if not row["held"]:
+                continue
+            held = np.zeros(len(row["pairs"]), bool)
+            held[[t - 1 for t in row["held"]]] = True  # pair t-1 is (t-1, t)
+            cells = [
+                f"{_cell(row[k], form)} / {_cell(off[name][k], form)}"
+                for k, form in (("psnr", ".2f"), ("tc", ".3f"))
+            ]
+            for pairs in (held, ~held):
+                tc = [_pair_tc(r, pairs) for r in (row, off[name])]
+                cells.append(f"{_cell(tc[0], '.2f')} / {_cell(tc[1], '.2f')}")
+            lines.append(
+                f"| {suite} | {name} | {len(row['held'])} of {row['frames']} | "
+                + " | ".join(cells)
+                + " |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _pair_tc(row: dict, pairs: np.ndarray) -> float | None:
+    """The output's E_warp over the truth's on the pairs of frames ``pairs`` (a mask);
+    without a truth, the output's E_warp x1e3 there."""
+    if not pairs.any():
+        return None
+    out = np.asarray(row["pairs"])
+    if row["truth_pairs"] is None:
+        return float(out[pairs].mean() * 1e3)
+    truth = np.asarray(row["truth_pairs"])
+    if truth[pairs].mean() == 0:
+        return None
+    return float(out[pairs].mean() / truth[pairs].mean())
 
 
 def main() -> None:
@@ -119,19 +156,14 @@ def main() -> None:
     p.add_argument("--whole-frames", type=int, default=300, help="cap per whole real shot")
     p.add_argument("--synthetic-frames", type=int, default=48)
     args = p.parse_args()
-    data = args.data or default_data()
-    clips = colour_clips(data) if data.is_dir() else []
-    if not clips:
-        sys.exit(f"bench_holds: no real clips under {data} (this benchmark needs them)")
-    for variant, fields in VARIANTS.items():
-        register_method(engine_method(variant, fields, variant))
+    data, clips = needed_clips("bench_holds", args.data)
     common = dict(
         first_frame_lines=("fill",), lvcd_size=False, methods=tuple(VARIANTS),
         speed=False, memory=False, contact_frames=0,
     )  # fmt: skip
     t0 = time.time()
     results = {}
-    try:
+    with engine_rows(VARIANTS):
         synthetic = BenchConfig(
             synthetic_resolutions=((640, 360),), synthetic_frames=args.synthetic_frames,
             **common,
@@ -153,9 +185,6 @@ def main() -> None:
                               **common)  # fmt: skip
             results["real line art (no truth)"] = rows(art, "lineart")
             print(f"real line art: {time.time() - t0:.0f} s", flush=True)
-    finally:
-        for variant in VARIANTS:
-            unregister_method(variant)
     command = "python benchmarks/bench_holds.py" + "".join(f" {a}" for a in sys.argv[1:])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "holds.json").write_text(

@@ -38,6 +38,7 @@ from types import ModuleType
 
 from celcolor.bench import BenchConfig, Clip, LineartCut, run_bench, write_report
 from celcolor.bench.cases import MIN_CLIP_FRAMES
+from celcolor.bench.methods import engine_method, register_method, unregister_method
 from celcolor.bench.report import check_report_folder, readme_markdown
 from celcolor.errors import CelcolorError
 from celcolor.progress import progress_bar
@@ -76,6 +77,16 @@ def colour_clips(data: Path) -> list[Clip]:
     for gif in sorted((data / "Mukosame+Anime2Sketch" / "demos").glob("vinland_*.gif")):
         clips.append(Clip(gif, name=f"{gif.stem}-colour", crop=(0, 0, 640, 360)))
     return clips
+
+
+def needed_clips(script: str, data: Path | None) -> tuple[Path, list[Clip]]:
+    """The development data (``data`` or the default) and its colour clips; a script that
+    needs them exits with one line when there are none."""
+    data = data or default_data()
+    clips = colour_clips(data) if data.is_dir() else []
+    if not clips:
+        sys.exit(f"{script}: no real clips under {data} (this benchmark needs them)")
+    return data, clips
 
 
 def add_min_real_frames(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +163,21 @@ def module_settings(module: ModuleType, **values: object) -> Iterator[None]:
     finally:
         for name, value in shipped.items():
             setattr(module, name, value)
+
+
+@contextmanager
+def engine_rows(
+    variants: dict[str, dict[str, object]], description: str = "{name}"
+) -> Iterator[tuple[str, ...]]:
+    """Engine settings (``{row name: ColorizeOptions fields}``) as bench methods for
+    the duration, one row each; yields the row names, for ``BenchConfig.methods``."""
+    for name, fields in variants.items():
+        register_method(engine_method(name, fields, description.format(name=name)))
+    try:
+        yield tuple(variants)
+    finally:
+        for name in variants:
+            unregister_method(name)
 
 
 def update_readme(path: Path, text: str) -> None:

@@ -76,7 +76,9 @@ def line_motion(ink: np.ndarray, sample: np.ndarray, scale: float) -> float:
     """Median displacement of ``ink``'s line pixels along ``sample`` (full-size
     positions in the previous frame), in pixels at ``scale`` of the full size; 0 when
     the frame has no lines."""
-    step = max(1, round(1.0 / scale))  # one sample per flow pixel is enough for a median
+    # Every other pixel of the flow's size is enough for a median (and a quarter of the
+    # cost: the test runs on every frame).
+    step = max(1, round(2.0 / scale))
     lines = ink[::step, ::step] >= LINE
     if not lines.any():
         return 0.0
