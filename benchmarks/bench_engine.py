@@ -37,7 +37,7 @@ from celcolor import __version__
 from celcolor.bench.environment import environment
 from celcolor.data.synthetic import CUT_PRESETS, CutSpec, generate_cut, write_cut
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
-from celcolor.io import open_frames, open_writer
+from celcolor.io import open_frames, open_writer, write_video
 
 RESULTS = Path(__file__).parent / "results"
 SPEED_SPEC = CutSpec(width=1280, height=720, num_frames=240, seed=11)
@@ -102,18 +102,27 @@ def bench_network_speed(
     work: Path,
     size: tuple[int, int] = (1280, 720),
     long_side: int | None = None,
+    drawn_on: int = 1,
 ) -> dict:
     """End to end at ``size`` with the temporal network on every in-between (network-only).
 
     ``long_side``: the temporal network's working size (None: the engine's default for
-    the device, 0: the frame's own size).
+    the device, 0: the frame's own size). ``drawn_on``: each drawing shown on this many
+    frames (animation on twos, threes), so that the held frames show what they cost.
     """
-    spec = CutSpec(width=size[0], height=size[1], num_frames=frames, seed=SPEED_SPEC.seed)
+    spec = CutSpec(
+        width=size[0], height=size[1], num_frames=-(-frames // drawn_on), seed=SPEED_SPEC.seed
+    )
     paths = write_cut(spec, work / "speed", video=True, overwrite=True)
+    sketches = paths["sketch_video"]
+    if drawn_on > 1:
+        sketches = work / f"on_{drawn_on}.mp4"
+        drawings = generate_cut(spec).sketch
+        write_video(sketches, [d for d in drawings for _ in range(drawn_on)][:frames], crf=18)
     runs, stages, network = [], {}, {}
     for _ in range(repeat):
         result = colorize_video(
-            paths["sketch_video"],
+            sketches,
             paths["reference"],
             work / "network.mp4",
             options=ColorizeOptions(
@@ -126,10 +135,11 @@ def bench_network_speed(
         )
         runs.append(result.seconds)
         stages = {k: 1000 * v / result.frames for k, v in result.stage_seconds.items()}
-        network = {"frames": result.stats.network_frames}
+        network = {"frames": result.stats.network_frames, "held": len(result.stats.held)}
     return {
         "resolution": f"{size[0]}x{size[1]}",
         "temporal_long_side": "default" if long_side is None else long_side,
+        "drawn_on": drawn_on,
         "frames": frames,
         "encoder": "libx264 medium crf 18",
         "network_fps": frames / min(runs),
@@ -217,9 +227,11 @@ def markdown(res: dict) -> str:
         ]
     for key in sorted(k for k in res if k.startswith("network_speed")):
         n = res[key]
+        on = n.get("drawn_on", 1)
+        held = f"each drawing on {on} frames ({n['held']} held), " if on > 1 else ""
         lines += [
             f"| {n.get('resolution', '1280x720')}, temporal network on every in-between"
-            f"{_side_text(n.get('temporal_long_side', 'default'))}, "
+            f"{_side_text(n.get('temporal_long_side', 'default'))}, {held}"
             f"{len(n['runs_s'])} runs "
             "| frames/s, best | median |",
             "|---|---|---|",
@@ -296,6 +308,13 @@ def main() -> None:
         help="network-speed: the temporal network's working long side (0: the frame's own)",
     )
     p.add_argument(
+        "--drawn-on",
+        type=int,
+        default=1,
+        metavar="N",
+        help="network-speed: each drawing shown on N frames (2: on twos), as anime is",
+    )
+    p.add_argument(
         "--results",
         type=Path,
         default=RESULTS,
@@ -327,10 +346,12 @@ def main() -> None:
             key = "network_speed" if (w, h) == (1280, 720) else f"network_speed_{w}x{h}"
             side = args.temporal_long_side
             key += "" if side is None else f"_side{side}"
+            key += "" if args.drawn_on == 1 else f"_on{args.drawn_on}"
             res[key] = bench_network_speed(
-                min(args.frames, 96), min(args.repeat, 3), work, (w, h), side
+                min(args.frames, 96), min(args.repeat, 3), work, (w, h), side, args.drawn_on
             )
             part = f"network-speed {w}x{h}" + ("" if side is None else f" side {side}")
+            part += "" if args.drawn_on == 1 else f" on {args.drawn_on}"
             parts = [part if p == "network-speed" else p for p in parts]
         if "memory" in parts:
             res["memory"] = bench_memory(work)
