@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -10,7 +11,7 @@ import pytest
 from conftest import load_frames, run_cli
 
 from celcolor import ColorizeOptions, Colorizer
-from celcolor.data.synthetic import CutSpec, SyntheticCut, generate_cut
+from celcolor.data.synthetic import CUT_PRESETS, CutSpec, SyntheticCut, generate_cut
 from celcolor.engine import holds
 from celcolor.io import write_image, write_video
 from celcolor.lineart import extract_ink
@@ -179,3 +180,32 @@ def test_the_command_holds_a_video_on_twos_and_reports_it(cut: SyntheticCut, tmp
     assert held == [1, 3, 5, 7]
     assert all(np.array_equal(frames[k], frames[k - 1]) for k in held)
     assert runs["off"][1] == []
+
+
+def test_a_drawing_that_creeps_is_never_held(cut: SyntheticCut) -> None:
+    """One drawing moved by 0.4 pixel a frame (a slow pan over a held cel): each frame
+    is its own, though no line is new; the engine's flow sees the move."""
+    sketch = cut.sketch[0]
+    h, w = sketch.shape[:2]
+    creeping = [
+        cv2.warpAffine(
+            sketch,
+            np.float32([[1, 0, 0.4 * k], [0, 1, 0]]),
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        for k in range(6)
+    ]
+    _, col = _colour(creeping, cut.colour[0], temporal="classical")
+    assert col.stats.held == []
+    still, col = _colour([sketch] * 6, cut.colour[0], temporal="classical")
+    assert col.stats.held == [1, 2, 3, 4, 5]
+    assert all(np.array_equal(f, still[0]) for f in still[1:])
+
+
+def test_a_generated_cut_drawn_on_ones_holds_nothing() -> None:
+    spec = dataclasses.replace(CUT_PRESETS["slow"], width=320, height=180, num_frames=8)
+    slow = generate_cut(spec)
+    _, col = _colour(list(slow.sketch), slow.colour[0], temporal="classical")
+    assert col.stats.held == []

@@ -5,7 +5,8 @@ still shot holds one drawing for seconds. Coloured again on each frame, a held
 drawing came out a little different every time (the flow between two copies of one
 drawing is noise, and the carried texture, the snap and the persistence follow it),
 so the colours shimmered where the drawing stood still: on a real shot drawn on
-threes, a third of the output's flicker (docs/temporal-network.md, "Session 40").
+threes, 15 times the real animation's flicker between the frames of one drawing
+(docs/temporal-network.md, "Session 40").
 
 A held frame is shown as the frame it repeats, exactly, and the next drawing is
 carried on from that one. Video compression leaves two copies of one drawing a few
@@ -68,7 +69,8 @@ def ink_change(prev_ink: np.ndarray, ink: np.ndarray) -> float:
     a, b = prev_ink.astype(np.float32), ink.astype(np.float32)
     changed = cv2.resize(cv2.absdiff(a, b), size, interpolation=cv2.INTER_AREA)
     both = cv2.resize(cv2.add(a, b), size, interpolation=cv2.INTER_AREA)
-    # A cell counts when it holds as much ink as a 3-pixel line across it, in each frame.
+    # A cell counts when the two frames hold as much ink as a 3-pixel line across it
+    # would in each.
     crossed = both >= 2 * 255 * 3 / cell
     if not crossed.any():
         return 0.0
