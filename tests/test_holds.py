@@ -209,3 +209,31 @@ def test_a_generated_cut_drawn_on_ones_holds_nothing() -> None:
     slow = generate_cut(spec)
     _, col = _colour(list(slow.sketch), slow.colour[0], temporal="classical")
     assert col.stats.held == []
+
+
+def test_a_batch_records_the_held_frames_per_cut(cut: SyntheticCut, tmp_path) -> None:
+    """The manifest and the report keep them, and a resumed run reads them back."""
+    from celcolor.engine import EncodeOptions
+    from celcolor.engine.batch import BatchOptions, run_batch
+    from celcolor.engine.batch_manifest import MANIFEST_NAME
+    from celcolor.engine.executors import ExecutorConfig
+
+    sketches, _ = on_twos(cut)
+    folder = tmp_path / "cuts" / "twos"
+    folder.mkdir(parents=True)
+    for i, sketch in enumerate(sketches):
+        write_image(folder / f"frame_{i:04d}.png", sketch)
+    write_image(folder / "reference.png", cut.colour[0])
+    out = tmp_path / "out"
+    opts = BatchOptions(
+        tmp_path / "cuts",
+        out,
+        run=ExecutorConfig(workers=0),
+        encode=EncodeOptions(preset="ultrafast"),
+    )
+    (done,) = run_batch(opts).outcomes
+    assert (done.status, done.held) == ("done", [1, 3, 5, 7])
+    manifest = json.loads((out / MANIFEST_NAME).read_text())
+    assert next(iter(manifest["cuts"].values()))["held"] == [1, 3, 5, 7]
+    (again,) = run_batch(opts).outcomes
+    assert (again.status, again.held) == ("skipped", [1, 3, 5, 7])

@@ -234,6 +234,7 @@ class CutOutcome:
     key_frame: int | None = None
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)
     unseen: list[list[int]] = field(default_factory=list)
     wanted: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -599,6 +600,7 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     key_frame=prev.get("key_frame"),
                     new_drawings=list(prev.get("new_drawings") or []),
                     rekeyed=list(prev.get("rekeyed") or []),
+                    held=list(prev.get("held") or []),
                     unseen=[list(x) for x in prev.get("unseen") or [] if isinstance(x, list)],
                     wanted=_recorded_wanted(prev),
                     warnings=list(prev.get("warnings") or []),
@@ -778,6 +780,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             key_frame=r.key_frame,
             new_drawings=r.new_drawings,
             rekeyed=r.rekeyed,
+            held=r.held,
             unseen=r.unseen,
             wanted=r.wanted,
             warnings=r.warnings,
@@ -798,6 +801,7 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         key_frame=r.key_frame,
         new_drawings=r.new_drawings,
         rekeyed=r.rekeyed,
+        held=r.held,
         unseen=r.unseen,
         wanted=r.wanted,
         warnings=r.warnings,

@@ -310,7 +310,7 @@ def _sound_entry(entry: Any) -> bool:
             return False
         return v >= 0 and (not whole or float(v).is_integer())
 
-    lists = ("new_drawings", "rekeyed", "unseen", "warnings")
+    lists = ("new_drawings", "rekeyed", "held", "unseen", "warnings")
     dicts = ("fingerprint", "settings", "stage_seconds")
     return (
         number("frames", whole=True)

@@ -88,6 +88,8 @@ class CutResult:
     # Frames with mostly new lines (new shots, new characters), and those re-keyed.
     new_drawings: list[int] = field(default_factory=list)
     rekeyed: list[int] = field(default_factory=list)
+    # Frames shown as the frame before them, their drawing held (engine.holds).
+    held: list[int] = field(default_factory=list)
     # Stretches (first, last sampled frame) that no longer show their keyframe's drawing.
     unseen: list[list[int]] = field(default_factory=list)
     # Frames that want a key of their own ({"frame": 12, "why": [...]}; WantedKey).
@@ -233,6 +235,7 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         key_frame=result.ref_frame,
         new_drawings=list(result.stats.new_drawings),
         rekeyed=list(result.stats.rekeyed),
+        held=list(result.stats.held),
         unseen=[list(s) for s in result.stats.unseen],
         wanted=[w.as_dict() for w in result.wanted],
         warnings=[named(w) for w in warned],
