@@ -113,12 +113,14 @@ def bench_network_speed(
     spec = CutSpec(
         width=size[0], height=size[1], num_frames=-(-frames // drawn_on), seed=SPEED_SPEC.seed
     )
-    paths = write_cut(spec, work / "speed", video=True, overwrite=True)
-    sketches = paths["sketch_video"]
-    if drawn_on > 1:
+    if drawn_on == 1:
+        paths = write_cut(spec, work / "speed", video=True, overwrite=True)
+        sketches = paths["sketch_video"]
+    else:  # the cut generated once: its reference written, its drawings each repeated
+        cut = generate_cut(spec)
+        paths = write_cut(cut, work / "speed", video=False, overwrite=True)
         sketches = work / f"on_{drawn_on}.mp4"
-        drawings = generate_cut(spec).sketch
-        write_video(sketches, [d for d in drawings for _ in range(drawn_on)][:frames], crf=18)
+        write_video(sketches, [d for d in cut.sketch for _ in range(drawn_on)][:frames], crf=18)
     runs, stages, network = [], {}, {}
     for _ in range(repeat):
         result = colorize_video(

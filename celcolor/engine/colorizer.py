@@ -82,15 +82,15 @@ class FrameAnalysis:
     art: LineArt
     regions: Regions
     flow_image: np.ndarray  # flow-friendly grey image at work resolution
+    # The sketch it was analysed from (the caller's array, not a copy): a blended
+    # segment keeps it on disk to analyse again on the way back.
+    source: np.ndarray
     # Decode-order number, and the motion from frame ``seq - 1`` when computed ahead
     # (see Colorizer.analyse_stream): (sample map, visible mask). A number, not a
     # reference to the previous analysis, so analyses do not chain in memory.
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
     new_lines: float | None = None  # its new-line share, computed ahead beside motion
-    # The sketch it was analysed from (the caller's array, not a copy): a blended
-    # segment keeps it on disk to analyse again on the way back.
-    source: np.ndarray | None = None
     # It holds the previous frame's drawing (:mod:`holds`): it is that frame's analysis
     # again, and is shown as that frame.
     held: bool = False
@@ -1261,9 +1261,8 @@ class Colorizer:
                     pending.broken |= self._carried_across
                     # A held frame keeps the sketch its analysis came from, so the
                     # way back analyses that drawing again, region for region.
-                    source = frame.source if frame.source is not None else sketch
                     pending.hold(
-                        i, source, colours, self._region_visibility(frame, visible), detail
+                        i, frame.source, colours, self._region_visibility(frame, visible), detail
                     )
                     continue
                 yield self._delivered(out)

@@ -46,6 +46,14 @@ def _lines(ink: np.ndarray) -> np.ndarray:
     return cv2.compare(ink, LINE, cv2.CMP_GE)
 
 
+def _per_cell(image: np.ndarray, cells: int) -> np.ndarray:
+    """``image`` averaged over a grid of ``cells`` on its long side (dtype kept)."""
+    h, w = image.shape[:2]
+    cell = max(h, w) / cells
+    size = (max(1, round(w / cell)), max(1, round(h / cell)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def new_line_share(prev_ink: np.ndarray, ink: np.ndarray) -> float:
     """The largest share of a cell covered by lines of either frame with no line of
     the other within 1 pixel (``ink_u8`` maps of the same size)."""
@@ -54,23 +62,18 @@ def new_line_share(prev_ink: np.ndarray, ink: np.ndarray) -> float:
         cv2.bitwise_and(b, cv2.bitwise_not(cv2.dilate(a, _NEAR))),
         cv2.bitwise_and(a, cv2.bitwise_not(cv2.dilate(b, _NEAR))),
     )
-    h, w = far.shape
-    cell = max(h, w) / CELLS
-    size = (max(1, round(w / cell)), max(1, round(h / cell)))
-    return float(cv2.resize(far, size, interpolation=cv2.INTER_AREA).max()) / 255.0
+    return float(_per_cell(far, CELLS).max()) / 255.0
 
 
 def ink_change(prev_ink: np.ndarray, ink: np.ndarray) -> float:
     """The largest share of a cell's ink that changed between two frames, over the cells
     that a line crosses in both (``ink_u8`` maps of the same size)."""
-    h, w = ink.shape
-    cell = max(h, w) / INK_CELLS
-    size = (max(1, round(w / cell)), max(1, round(h / cell)))
     a, b = prev_ink.astype(np.float32), ink.astype(np.float32)
-    changed = cv2.resize(cv2.absdiff(a, b), size, interpolation=cv2.INTER_AREA)
-    both = cv2.resize(cv2.add(a, b), size, interpolation=cv2.INTER_AREA)
+    changed = _per_cell(cv2.absdiff(a, b), INK_CELLS)
+    both = _per_cell(cv2.add(a, b), INK_CELLS)
     # A cell counts when the two frames hold as much ink as a 3-pixel line across it
     # would in each.
+    cell = max(ink.shape) / INK_CELLS
     crossed = both >= 2 * 255 * 3 / cell
     if not crossed.any():
         return 0.0
