@@ -140,14 +140,21 @@ def test_a_key_pinned_to_a_held_frame_still_keys_it(cut: SyntheticCut) -> None:
 
 def test_holds_inside_a_blended_segment_and_before_a_late_keyframe(cut: SyntheticCut) -> None:
     """Frames coloured forward and backward between two keys, and frames before a late
-    keyframe: every frame comes out, and each held frame stays near its drawing's."""
-    sketches, truth = on_twos(cut)
+    keyframe (coloured on the way back from it): a frame holding a drawing is shown as
+    the frame it holds, exactly, whichever pass coloured it."""
+    sketches, truth = on_twos(cut)  # drawing k on frames 2k and 2k + 1
+    # The key is frame 2 (drawing 1), a second key is pinned to frame 7 (drawing 3).
     col = Colorizer(cut.colour[1], ColorizeOptions(ref_frame=2), pinned={7: cut.colour[3]})
     out = np.stack(list(col.colorize(sketches)))
     assert len(out) == len(sketches)
     for k in range(len(out)):
         assert psnr(out[k], truth[k]).mean > 20, k
-    assert 5 in col.stats.held  # the forward pass between the keys held it
+    # 0: before the key, it holds frame 1's drawing; 3: the key's drawing, in the
+    # blended segment; 5: held inside the segment.
+    assert col.stats.held == [0, 3, 5] and col.stats.blended == 4
+    for a, b in ((0, 1), (3, 2), (5, 4)):
+        assert np.array_equal(out[a], out[b]), a
+    assert not np.array_equal(out[4], out[3])
 
 
 def test_alpha_cels_hold_with_their_matte(cut: SyntheticCut) -> None:

@@ -86,7 +86,8 @@ class FrameAnalysis:
     # segment keeps it on disk to analyse again on the way back.
     source: np.ndarray
     # Decode-order number, and the motion from frame ``seq - 1`` when computed ahead
-    # (see Colorizer.analyse_stream): (sample map, visible mask). A number, not a
+    # (see Colorizer.analyse_stream; from ``seq + 1`` on the way back to a late
+    # keyframe, see Colorizer._step_back): (sample map, visible mask). A number, not a
     # reference to the previous analysis, so analyses do not chain in memory.
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
@@ -142,7 +143,8 @@ class ColorizeStats:
         unconfident: per frame, the share of region pixels whose colour had no
             confident vote (0 for keyframes).
         held: frames that held the drawing before them (animation on twos and
-            threes, still shots), shown as that frame (see :mod:`holds`).
+            threes, still shots), shown as that frame (see :mod:`holds`); before a
+            late keyframe, coloured on the way back from it, the drawing after them.
         covered: new drawings that only one pass of a blended segment crossed; they
             took the other pass's colours, so none was carried across them.
         unseen: ``(first, last)`` sampled frames of each stretch whose lines no longer
@@ -185,8 +187,11 @@ class ColorizeStats:
 
 
 def _ahead(prev: FrameAnalysis, frame: FrameAnalysis) -> bool:
-    """Whether ``frame``'s motion (and new-line share) was computed ahead from ``prev``."""
-    return frame.motion is not None and prev.seq is not None and frame.seq == prev.seq + 1
+    """Whether ``frame``'s motion (and new-line share) was computed ahead from ``prev``:
+    the frame before it, or on the way back to a late keyframe the frame after it."""
+    if frame.motion is None or prev.seq is None or frame.seq is None:
+        return False
+    return abs(frame.seq - prev.seq) == 1
 
 
 def _winners(hist: np.ndarray):
@@ -265,6 +270,18 @@ def check_references(references: list[np.ndarray]) -> None:
 
 
 @dataclass
+class _Waiting:
+    """A frame of a blended segment, on disk until the backward pass reaches it."""
+
+    index: int
+    sketch: Path  # the sketch its analysis came from
+    forward: Path  # its forward output, as delivered (see Colorizer._spill)
+    trust: np.ndarray | None  # per region: the share the forward warp saw (None: held)
+    broken: bool  # the forward pass had met a new drawing by then
+    held: bool  # it held the drawing before it (shown forward as that frame)
+
+
+@dataclass
 class _Segment:
     """In-betweens held on disk until the keyframe after them (see ``_blend_back``)."""
 
@@ -273,52 +290,51 @@ class _Segment:
     spill: Path
     # The forward pass met a new drawing: from there on it carried colour across it.
     broken: bool = False
-    # (index, sketch file, forward region colours, forward region trust, whether the
-    # forward pass had met a new drawing by then)
-    frames: list[tuple[int, Path, np.ndarray, np.ndarray, bool]] = field(default_factory=list)
+    frames: list[_Waiting] = field(default_factory=list)
 
-    def hold(
+    def wait(
         self,
         index: int,
         sketch: np.ndarray,
-        colours: np.ndarray,
-        trust: np.ndarray,
-        detail: np.ndarray | None,
+        forward: np.ndarray,
+        trust: np.ndarray | None,
+        held: bool,
     ) -> None:
-        """Keep a frame's sketch and detail map (on disk), forward colours and trust."""
+        """Keep a frame's sketch and forward output (delivered) on disk, and its trust."""
         path = self.spill / f"seg{index:06d}.png"
         cv2.imwrite(str(path), sketch[..., ::-1])
-        if detail is not None:
-            cv2.imwrite(str(_detail_path(path)), detail)
-        self.frames.append((index, path, colours.copy(), trust, self.broken))
+        out = path.with_suffix(".forward.png")
+        cv2.imwrite(str(out), channels_swapped(forward))
+        self.frames.append(_Waiting(index, path, out, trust, self.broken, held))
 
-    def forward_outputs(self, colorizer: Colorizer):
-        """The held frames with their forward colours alone (no closing keyframe came)."""
-        for _, path, forward, _, _ in self.frames:
-            sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
-            detail = _take_detail(path)
-            out, _, _ = colorizer.compose(colorizer.analyse(sketch), forward, detail)
-            path.unlink()
-            yield colorizer._delivered(out)
+    def forward_outputs(self):
+        """The waiting frames' forward outputs alone (no closing keyframe came)."""
+        for waiting in self.frames:
+            yield _unspill(waiting.forward)
+            waiting.forward.unlink()
+            waiting.sketch.unlink()
+
+
+def _moved_pick(
+    pick: np.ndarray | None, motion: tuple[np.ndarray, np.ndarray] | None
+) -> np.ndarray | None:
+    """A frame's 0/1 pass choice moved onto the frame coloured after it on the way back
+    (``motion``: that frame's sample map from it; None: it was keyed, which ends the
+    chain)."""
+    if pick is None or motion is None:
+        return None
+    return cv2.remap(pick, motion[0], None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
+    """Per region, whether more than half of its pixels are set in the 0/1 ``mask``."""
+    inside = np.bincount(regions.labels.ravel(), weights=mask.ravel(), minlength=regions.count)
+    return inside > 0.5 * np.asarray(regions.areas)
 
 
 def _unspill(path: Path) -> np.ndarray:
     """An output frame held on disk by :meth:`Colorizer._spill` (RGB, or RGBA)."""
     return channels_swapped(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
-
-
-def _detail_path(path: Path) -> Path:
-    return path.with_suffix(".detail.png")
-
-
-def _take_detail(path: Path) -> np.ndarray | None:
-    """A held frame's detail map (removed from disk), or None when it had none."""
-    held = _detail_path(path)
-    if not held.exists():
-        return None
-    detail = cv2.imread(str(held), cv2.IMREAD_UNCHANGED)
-    held.unlink()
-    return detail
 
 
 class Colorizer:
@@ -427,10 +443,9 @@ class Colorizer:
         self._method: str | None = None  # auto mode's choice for another drawing
         self._matcher = None  # the region matcher's scorer, loaded on first use
         self._partners = TracePartners()
-        # The last frame's region colours, its warp's visible mask (None: a keyframe)
-        # and its detail map, from which blending two keyframes' passes derives its
-        # per-region trust and colours.
-        self._last_step: tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None = None
+        # The last frame's motion from the frame before it (sample, visible; None: a
+        # keyframe), from which blending two keyframes' passes derives its trust.
+        self._last_motion: tuple[np.ndarray, np.ndarray] | None = None
         # Whether the last frame _next coloured carried colour across a new drawing.
         self._carried_across = False
         self._views = ViewCheck()  # whether in-betweens still show their keyframes' drawing
@@ -746,14 +761,13 @@ class Colorizer:
             )
         return preferred
 
-    @staticmethod
-    def _region_visibility(frame: FrameAnalysis, visible: np.ndarray | None) -> np.ndarray:
-        """Per region, the share of its pixels a warp saw (1 everywhere for a keyframe).
-
-        Only blending needs it, so it is computed there, not on every frame.
-        """
-        if visible is None:
+    def _last_trust(self, frame: FrameAnalysis) -> np.ndarray:
+        """Per region of the frame just coloured, the share of its pixels its warp saw
+        (1 everywhere for a keyframe). Only blending needs it, so it is computed there,
+        not on every frame."""
+        if self._last_motion is None:
             return np.ones(frame.regions.count, np.float32)
+        visible = self._last_motion[1]
         seen = np.bincount(
             frame.regions.labels.ravel(), weights=visible.ravel(), minlength=frame.regions.count
         )
@@ -1221,9 +1235,7 @@ class Colorizer:
                 outputs: list[Path] = []
                 for i, p in reversed(list(enumerate(held))):
                     prev_sketch = np.ascontiguousarray(cv2.imread(str(p))[..., ::-1])
-                    out, back_state = self._next(
-                        back_state, prev_sketch, self.analyse(prev_sketch), i, shape
-                    )
+                    out, back_state = self._step_back(back_state, prev_sketch, i, shape)
                     q = p.with_suffix(".out.png")
                     self._spill(q, out)
                     outputs.append(q)
@@ -1257,21 +1269,20 @@ class Colorizer:
                     if end is not None:
                         pending = _Segment(start=i - 1, end=end, spill=Path(spill))
                 if pending is not None:
-                    colours, visible, detail = self._last_step
                     pending.broken |= self._carried_across
                     # A held frame keeps the sketch its analysis came from, so the
                     # way back analyses that drawing again, region for region.
-                    pending.hold(
-                        i, frame.source, colours, self._region_visibility(frame, visible), detail
-                    )
+                    trust = None if frame.held else self._last_trust(frame)
+                    pending.wait(i, frame.source, self._delivered(out), trust, frame.held)
                     continue
                 yield self._delivered(out)
             if pending is not None:  # the cut ended before the closing keyframe
-                yield from pending.forward_outputs(self)
+                yield from pending.forward_outputs()
             if shape is None:
                 raise InputError("the cut has no frames")
         for f in sorted(k for k in self._ref_for_frame if k >= count):
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
+        self.stats.held.sort()  # the way back to a late keyframe lists them in reverse
         self.stats.unseen = self._views.stretches(self.stats.new_drawings)
         self.stats.grown = [x for x in self.stats.unseen if self._views.grew(x)]
         s = self.stats
@@ -1379,28 +1390,53 @@ class Colorizer:
         return end if end - (index - 1) <= self.options.blend_window + 1 else None
 
     def _blend_back(self, segment: _Segment, key_state, shape: tuple[int, int]):
-        """Colour a held segment backward from its closing keyframe and blend the passes.
+        """Colour a waiting segment backward from its closing keyframe and blend the passes.
 
         Per region, each pass's trust is the share of the region its warp could see
         (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
         ``(t - start)`` backward. Where only one pass has carried colour across a new
         drawing (from another shot) to reach a frame, the other pass takes it whole.
-        Yields the segment's frames in order.
+        Each region shows its pass's output as that pass rendered it, carried texture
+        softened and persisting, so a blended frame is as steady as either pass.
+
+        A frame that held the drawing before it is that frame again, as it was on the
+        way forward: the way back holds it too (one colouring per drawing), and it is
+        shown as the blended frame of its drawing (the keyframe's own, when the
+        drawing is the keyframe's). Yields the segment's frames in order.
         """
         end = segment.end
         back_state = key_state
-        done: list[Path] = []
+        done: list[Path | None] = []  # None: shown as the frame before it
         back_broken = False  # the backward pass met a new drawing (frames before it)
-        for t, path, forward, forward_conf, forward_broken in reversed(segment.frames):
-            sketch = np.ascontiguousarray(cv2.imread(str(path))[..., ::-1])
-            frame = self.analyse(sketch)
-            _, back_state = self._next(back_state, sketch, frame, t, shape)
-            back_broken |= self._carried_across
-            self.stats.frames -= 1  # a second pass over a frame, not another frame
+        backward: np.ndarray | None = None
+        backward_conf: np.ndarray | None = None
+        later_held = False  # the frame after this one held this one's drawing
+        # Where the frame after this one took the forward pass, moved onto this one.
+        later_pick: np.ndarray | None = None
+        for waiting in reversed(segment.frames):
+            t = waiting.index
+            if later_held:  # the drawing of the frame after it: held on the way back too
+                frame = back_state[0]
+            else:
+                sketch = np.ascontiguousarray(cv2.imread(str(waiting.sketch))[..., ::-1])
+                frame = self.analyse(sketch)
+                out, back_state = self._next(back_state, sketch, frame, t, shape)
+                back_broken |= self._carried_across
+                self.stats.frames -= 1  # a second pass over a frame, not another frame
+                backward = self._delivered(out)
+                backward_conf = self._last_trust(frame)
+                later_pick = _moved_pick(later_pick, self._last_motion)
+            waiting.sketch.unlink()
             self.stats.blended += 1
-            backward, visible, backward_detail = self._last_step
-            backward_conf = self._region_visibility(frame, visible)
-            if forward_broken != back_broken:  # one pass crossed a new drawing: the other
+            later_held = waiting.held
+            if waiting.held:
+                if waiting is segment.frames[0]:  # the keyframe's drawing, as forward
+                    done.append(waiting.forward)
+                    continue
+                waiting.forward.unlink()
+                done.append(None)
+                continue
+            if waiting.broken != back_broken:  # one pass crossed a new drawing: the other
                 take_forward = np.full(frame.regions.count, back_broken)
                 if t in self.stats.new_drawings and t not in self.stats.rekeyed:
                     # A new drawing to one pass only (the first frame of a shot seen
@@ -1408,19 +1444,26 @@ class Colorizer:
                     # takes the other pass whole: no colour crossed it.
                     self.stats.covered.append(t)
             else:
-                take_forward = forward_conf * (end - t) >= backward_conf * (t - segment.start)
-            colours = np.where(take_forward, forward, backward).astype(np.uint8)
-            detail = texture.choose(
-                frame.regions, take_forward, _take_detail(path), backward_detail
-            )
-            out, _, _ = self.compose(frame, colours, detail)
-            q = path.with_suffix(".out.png")
-            self._spill(q, out)
-            path.unlink()
+                take_forward = waiting.trust * (end - t) >= backward_conf * (t - segment.start)
+                if later_pick is not None:
+                    # Once forward, forward before: a region switches passes once.
+                    take_forward |= _mostly(frame.regions, later_pick)
+            pick = frame.regions.fill_with(take_forward.astype(np.uint8))
+            later_pick = pick
+            blended = backward.copy()
+            cv2.copyTo(_unspill(waiting.forward), pick, blended)
+            waiting.forward.unlink()
+            q = waiting.forward.with_suffix(".out.png")
+            self._spill(q, blended)
             done.append(q)
+        shown: np.ndarray | None = None
         for q in reversed(done):
-            yield _unspill(q)
-            q.unlink()
+            if q is None:
+                shown = shown.copy()
+            else:
+                shown = _unspill(q)
+                q.unlink()
+            yield shown
 
     def _next(
         self, state, sketch: np.ndarray, frame: FrameAnalysis, index: int, shape: tuple[int, int]
@@ -1450,6 +1493,21 @@ class Colorizer:
         out, next_state = step(state, frame, shape, motion)
         self._persist(out, next_state[4], state[3], frame, motion)
         return out, next_state
+
+    def _step_back(self, state, sketch: np.ndarray, index: int, shape: tuple[int, int]):
+        """Frame ``index`` before a late keyframe, coloured from the frame after it
+        (``state``): shown as that frame when it holds its drawing (:mod:`holds`, the
+        same test as on the way forward), else coloured as :meth:`_next` colours."""
+        later = state[0]
+        art, image = self._drawing(sketch)
+        motion = None
+        if self.temporal_mode != "per-frame" and later.art.ink_u8.shape == art.ink_u8.shape:
+            motion = self._motion(later.flow_image, image, sketch.shape[:2])
+            if self._holds(later, art, motion[0]):
+                return self._hold(state, later.again(index), index)
+        frame = self._with_regions(sketch, art, image)
+        frame.seq, frame.motion = index, motion  # the motion from the frame after it
+        return self._next(state, sketch, frame, index, shape)
 
     def _hold(self, state, frame: FrameAnalysis, index: int):
         """A frame that holds the drawing before it (:mod:`holds`): that frame's output
@@ -1618,7 +1676,7 @@ class Colorizer:
     def _start_keyframe(self, frame: FrameAnalysis, colours: np.ndarray, detail: np.ndarray | None):
         """Render a keyframe's colours (and detail), learn its trace partners, and start
         the carry the next frames go on from."""
-        self._last_step = (colours, None, detail)
+        self._last_motion = None
         self._partners.learn(
             frame.trace,
             colours,
@@ -1684,7 +1742,7 @@ class Colorizer:
         colours, unconfident, guessed, carry = self.propagate(
             prev, prev_index, prev_filled, frame, shape, motion=motion, prev_carry=prev_carry
         )
-        self._last_step = (colours, motion[1], carry.detail if carry else None)
+        self._last_motion = motion
         self._repair(frame, colours, guessed)
         return self._render(frame, colours, unconfident, carry)
 
@@ -1833,6 +1891,6 @@ class Colorizer:
             self.stats.add_time("snap", time.perf_counter() - t0)
             # The network answers everywhere; what its warp could not see is the doubt.
             doubt = 1.0 - cv2.countNonZero(visible) / visible.size
-        self._last_step = (colours, visible, carry.detail if carry else None)
+        self._last_motion = motion
         self._repair(frame, colours, guessed)
         return self._render(frame, colours, doubt, carry)

@@ -1,0 +1,130 @@
+"""Two keyframes against one: how well and how steadily the frames between are coloured.
+
+    python benchmarks/bench_two_keys.py        # about 12 minutes on the 2-core CPU
+
+A user who paints a second key pins it (``--ref 0:a.png --ref 47:b.png``), and the
+frames between are coloured forward from the first key and backward from the second,
+each region taking the pass it trusts more (README, "Two keyframes").
+``bench_two_shots.py`` scores that blend's accuracy across a shot change; this scores
+its flicker too, on the real first-frame suite as every benchmark cuts it (colour clips
+of ``../shared/data``, XDoG sketches, 48 frames at most, cut at the first shot change):
+each clip coloured from its frame 0 alone, and from frames 0 and its last (the truth's
+colours as the two keys), with classical propagation and with the temporal network
+(``--lines fill``, the default holds).
+
+Per clip and row: PSNR of the in-betweens (keys left out, so the second key's own frame
+does not count), TC over the whole clip (E_warp of the output over the truth's, on
+flow of the colour frames), and how many held frames came out as the frame they hold.
+Writes ``benchmarks/results/two_keys.json`` and ``.md``. Needs the development data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from run_bench import needed_clips
+
+from celcolor.bench.cases import first_frame_cases
+from celcolor.bench.scoring import MetricFlow, flows_on_colour
+from celcolor.engine import ColorizeOptions, Colorizer
+from celcolor.metrics import psnr
+from celcolor.metrics.flicker import warp_error
+
+RESULTS = Path(__file__).parent / "results"
+ROWS = {
+    "classical, one key": ("classical", False),
+    "classical, two keys": ("classical", True),
+    "network, one key": ("network", False),
+    "network, two keys": ("network", True),
+}
+
+
+def colour(case, temporal: str, two: bool) -> tuple[list[np.ndarray], Colorizer, float]:
+    """The clip coloured from frame 0 (and its last frame): frames, engine, seconds."""
+    n = len(case.sketches)
+    options = ColorizeOptions(temporal=temporal, lines="fill", keyframe_mode="copy")
+    pinned = {n - 1: case.truth[n - 1]} if two else None
+    col = Colorizer(case.reference, options, pinned=pinned)
+    t0 = time.perf_counter()
+    frames = list(col.colorize(case.sketches))
+    return frames, col, time.perf_counter() - t0
+
+
+def score(case, truth_pairs: np.ndarray, flows, temporal: str, two: bool) -> dict:
+    frames, col, seconds = colour(case, temporal, two)
+    n = len(frames)
+    pairs = warp_error(frames, flows.fwd, flows.bwd).per_pair
+    held = col.stats.held
+    return {
+        "frames": n,
+        "psnr": psnr(frames[1 : n - 1], case.truth[1 : n - 1]).mean,
+        "tc": float(pairs.mean() / truth_pairs.mean()),
+        "held": len(held),
+        "held_as_shown": sum(np.array_equal(frames[t], frames[t - 1]) for t in held),
+        "blended": col.stats.blended,
+        "seconds": round(seconds, 2),
+    }
+
+
+def markdown(results: dict[str, dict[str, dict]], seconds: float) -> str:
+    clips = list(next(iter(results.values())))
+    lines = [
+        f"Real first-frame suite, {len(clips)} clips of 48 frames at most (`python "
+        f"benchmarks/bench_two_keys.py`, {seconds / 60:.0f} min). PSNR of the in-betweens "
+        "(keys left out), TC over the clip (1 = as steady as the animation), held frames "
+        "shown as the frame they hold:",
+        "",
+        "| row | PSNR (dB) | TC | held frames shown as their drawing |",
+        "|---|---|---|---|",
+    ]
+    for row, per in results.items():
+        held = sum(r["held"] for r in per.values())
+        shown = sum(r["held_as_shown"] for r in per.values())
+        lines.append(
+            f"| {row} | {np.mean([r['psnr'] for r in per.values()]):.2f} | "
+            f"{np.mean([r['tc'] for r in per.values()]):.3f} | {shown} of {held} |"
+        )
+    lines += ["", "Per clip, PSNR / TC:", "", "| clip | frames | " + " | ".join(results) + " |"]
+    lines.append("|---" * (len(results) + 2) + "|")
+    for clip in clips:
+        cells = " | ".join(
+            f"{per[clip]['psnr']:.2f} / {per[clip]['tc']:.2f}" for per in results.values()
+        )
+        lines.append(f"| {clip} | {next(iter(results.values()))[clip]['frames']} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--frames", type=int, default=48, help="frames per clip at most")
+    p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    p.add_argument("--results", type=Path, default=RESULTS)
+    args = p.parse_args()
+    _, clips = needed_clips("bench_two_keys", args.data)
+    t0 = time.time()
+    results: dict[str, dict[str, dict]] = {row: {} for row in args.rows}
+    for case in first_frame_cases(clips, max_frames=args.frames):
+        if len(case.sketches) < 3:  # no in-between to score
+            continue
+        flows = flows_on_colour(case.truth, MetricFlow())
+        truth_pairs = warp_error(case.truth, flows.fwd, flows.bwd).per_pair
+        for row in args.rows:
+            results[row][case.name] = score(case, truth_pairs, flows, *ROWS[row])
+        print(case.name, {row: round(results[row][case.name]["tc"], 2) for row in args.rows})
+    seconds = time.time() - t0
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "two_keys.json").write_text(
+        json.dumps({"seconds": round(seconds, 1), "rows": results}, indent=1)
+    )
+    text = markdown(results, seconds)
+    (args.results / "two_keys.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
