@@ -138,6 +138,17 @@ def test_a_key_pinned_to_a_held_frame_still_keys_it(cut: SyntheticCut) -> None:
     assert psnr(out[3], recoloured).mean > psnr(out[2], recoloured).mean + 3
 
 
+def test_a_key_pinned_before_a_late_keyframe_still_keys_a_held_frame(cut: SyntheticCut) -> None:
+    """On the way back to a late keyframe (frame 3), frame 2 holds frame 3's drawing,
+    but a reference is pinned to it: it is coloured from that reference."""
+    sketches, _ = on_twos(cut)  # frames 2 and 3: drawing 1
+    recoloured = np.ascontiguousarray(cut.colour[1][..., ::-1])
+    col = Colorizer(cut.colour[1], ColorizeOptions(ref_frame=3), pinned={2: recoloured})
+    out = np.stack(list(col.colorize(sketches)))
+    assert 2 not in col.stats.held and 0 in col.stats.held  # 0 holds frame 1's drawing
+    assert psnr(out[2], recoloured).mean > psnr(out[3], recoloured).mean + 3
+
+
 def test_holds_inside_a_blended_segment_and_before_a_late_keyframe(cut: SyntheticCut) -> None:
     """Frames coloured forward and backward between two keys, and frames before a late
     keyframe (coloured on the way back from it): a frame holding a drawing is shown as

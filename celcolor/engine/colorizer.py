@@ -1503,8 +1503,8 @@ class Colorizer:
         motion = None
         if self.temporal_mode != "per-frame" and later.art.ink_u8.shape == art.ink_u8.shape:
             motion = self._motion(later.flow_image, image, sketch.shape[:2])
-            if self._holds(later, art, motion[0]):
-                return self._hold(state, later.again(index), index)
+            if self._holds(later, art, motion[0]):  # (a pinned frame is still keyed)
+                return self._next(state, sketch, later.again(index), index, shape)
         frame = self._with_regions(sketch, art, image)
         frame.seq, frame.motion = index, motion  # the motion from the frame after it
         return self._next(state, sketch, frame, index, shape)
