@@ -1,6 +1,6 @@
 """Two keyframes against one: how well and how steadily the frames between are coloured.
 
-    python benchmarks/bench_two_keys.py        # about 12 minutes on the 2-core CPU
+    python benchmarks/bench_two_keys.py        # about 4 minutes on the 2-core CPU
 
 A user who paints a second key pins it (``--ref 0:a.png --ref 47:b.png``), and the
 frames between are coloured forward from the first key and backward from the second,
