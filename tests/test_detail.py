@@ -124,19 +124,6 @@ def test_a_matched_region_keeps_the_networks_colours_only_where_it_leaks() -> No
     assert not detail.leaking_regions(regions, flat, winner, np.zeros(4)).any()
 
 
-def test_choose_takes_each_region_from_its_pass() -> None:
-    labels = np.zeros((4, 4), np.int32)
-    labels[:, :2], labels[:, 2:] = 1, 2
-    from celcolor.lineart.regions import Regions
-
-    regions = Regions(labels=labels, count=3)
-    first = np.full((4, 4), 7, np.uint8)
-    out = detail.choose(regions, np.array([False, True, False]), first, None)
-    assert (out[:, :2] == 7).all() and (out[:, 2:] == NO_COLOUR).all()
-    assert (detail.choose(regions, np.array([False, False, True]), first, None)[:, 2:] == 7).all()
-    assert detail.choose(regions, np.zeros(3, bool), first, None) is None
-
-
 def test_bad_snap_mode_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="--snap"):
         ColorizeOptions(snap="smooth")

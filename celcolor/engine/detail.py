@@ -230,18 +230,6 @@ def overlay(base: np.ndarray, detail: np.ndarray | None) -> np.ndarray:
     return np.where(detail == NO_COLOUR, base, detail).astype(base.dtype)
 
 
-def choose(regions: Regions, take_first: np.ndarray, first, second) -> np.ndarray | None:
-    """Per region the detail of one of two passes (``take_first``: per-region bool)."""
-    if first is None and second is None:
-        return None
-    shape = regions.labels.shape
-    first = np.full(shape, NO_COLOUR, np.uint8) if first is None else first
-    second = np.full(shape, NO_COLOUR, np.uint8) if second is None else second
-    pick = regions.fill_with(take_first.astype(np.uint8)).astype(bool)
-    out = np.where(pick, first, second).astype(np.uint8)
-    return None if (out == NO_COLOUR).all() else out
-
-
 @dataclass
 class Carry:
     """Textured regions' colours on their way from the keyframe that showed them.
