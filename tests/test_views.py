@@ -148,3 +148,23 @@ def test_a_pinned_reference_for_the_new_view_silences_it(two_views) -> None:
     )
     list(col.colorize(frames))
     assert col.stats.unseen == []
+
+
+def test_held_frames_between_two_keys_are_judged_against_the_second() -> None:
+    """A new view drawn on twos (12 to 23), keyed at its end: its drawings' first frames
+    (16, 20: sampled), which the way back holds from their copies, are vouched for by
+    that key, as the other frames are."""
+    first = [sketch_of(moved_view(view_drawing(0), i, 0, 0)) for i in range(12)]
+    second = [sketch_of(moved_view(view_drawing(1), i, 0, 0)) for i in range(6)]
+    frames = first + [s for s in second for _ in range(2)]
+    ref = np.full((192, 320, 3), 200, np.uint8)
+    ref[view_drawing(0) > 128] = 0
+    ref[:96, :160] = (200, 60, 60)
+    last_ref = np.full((192, 320, 3), 200, np.uint8)
+    last_ref[moved_view(view_drawing(1), 5, 0, 0) > 128] = 0
+    last_ref[96:, 160:] = (60, 60, 200)
+    options = ColorizeOptions(temporal="classical", keyframe_mode="copy")
+    col = Colorizer([], options, pinned={0: ref, 23: last_ref})
+    assert len(list(col.colorize(frames))) == 24
+    assert {17, 21} <= set(col.stats.held)
+    assert col.stats.unseen == []

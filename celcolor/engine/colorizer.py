@@ -1417,6 +1417,8 @@ class Colorizer:
             t = waiting.index
             if later_held:  # the drawing of the frame after it: held on the way back too
                 frame = back_state[0]
+                # Still judged against the closing keyframe's drawing (new views).
+                self._views.check(t, lambda held=frame: held.drawing)
             else:
                 sketch = np.ascontiguousarray(cv2.imread(str(waiting.sketch))[..., ::-1])
                 frame = self.analyse(sketch)
