@@ -302,9 +302,9 @@ class _Segment:
     ) -> None:
         """Keep a frame's sketch and forward output (delivered) on disk, and its trust."""
         path = self.spill / f"seg{index:06d}.png"
-        cv2.imwrite(str(path), sketch[..., ::-1])
+        _spill(path, sketch)
         out = path.with_suffix(".forward.png")
-        cv2.imwrite(str(out), channels_swapped(forward))
+        _spill(out, forward)
         self.frames.append(_Waiting(index, path, out, trust, self.broken, held))
 
     def forward_outputs(self):
@@ -332,8 +332,13 @@ def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
     return inside > 0.5 * np.asarray(regions.areas)
 
 
+def _spill(path: Path, frame: np.ndarray) -> None:
+    """Hold an RGB (or RGBA) frame on disk: a sketch, or an output as delivered."""
+    cv2.imwrite(str(path), channels_swapped(frame))
+
+
 def _unspill(path: Path) -> np.ndarray:
-    """An output frame held on disk by :meth:`Colorizer._spill` (RGB, or RGBA)."""
+    """A frame held on disk by :func:`_spill` (RGB, or RGBA)."""
     return channels_swapped(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
 
 
@@ -1165,7 +1170,7 @@ class Colorizer:
 
     def _spill(self, path: Path, out: np.ndarray) -> None:
         """Hold an output frame on disk, as it will be delivered (see :func:`_unspill`)."""
-        cv2.imwrite(str(path), channels_swapped(self._delivered(out)))
+        _spill(path, self._delivered(out))
 
     def _delivered(self, out: np.ndarray) -> np.ndarray:
         """A frame as the caller gets it: as coloured, or with ``alpha`` the ``H,W,4``
@@ -1219,7 +1224,7 @@ class Colorizer:
                         )
                     shape = sketch.shape[:2]
                     p = Path(spill) / f"{i:06d}.png"
-                    cv2.imwrite(str(p), sketch[..., ::-1])
+                    _spill(p, sketch)
                     held.append(p)
                 try:
                     sketch, frame = next(it)
@@ -1234,7 +1239,7 @@ class Colorizer:
                 back_state = state
                 outputs: list[Path] = []
                 for i, p in reversed(list(enumerate(held))):
-                    prev_sketch = np.ascontiguousarray(cv2.imread(str(p))[..., ::-1])
+                    prev_sketch = _unspill(p)
                     out, back_state = self._step_back(back_state, prev_sketch, i, shape)
                     q = p.with_suffix(".out.png")
                     self._spill(q, out)
@@ -1420,7 +1425,7 @@ class Colorizer:
                 # Still judged against the closing keyframe's drawing (new views).
                 self._views.check(t, lambda held=frame: held.drawing)
             else:
-                sketch = np.ascontiguousarray(cv2.imread(str(waiting.sketch))[..., ::-1])
+                sketch = _unspill(waiting.sketch)
                 frame = self.analyse(sketch)
                 out, back_state = self._next(back_state, sketch, frame, t, shape)
                 back_broken |= self._carried_across
