@@ -179,6 +179,11 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "(0: forward only)",
     )  # fmt: skip
     g.add_argument(
+        "--blend-fade", type=int, default=4, metavar="N",
+        help="between two references, a region moving from one pass to the other "
+        "cross-fades over N coloured frames (0: switches on one frame)",
+    )  # fmt: skip
+    g.add_argument(
         "--flow", choices=FLOW_BACKENDS, default="dis",
         help="optical flow: dis (CPU), raft (needs weights), auto",
     )  # fmt: skip
@@ -224,6 +229,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         rekey=args.rekey,
         temporal_long_side=args.temporal_long_side,
         blend_window=args.blend_window,
+        blend_fade=args.blend_fade,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,

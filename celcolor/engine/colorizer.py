@@ -315,15 +315,39 @@ class _Segment:
             waiting.sketch.unlink()
 
 
-def _moved_pick(
-    pick: np.ndarray | None, motion: tuple[np.ndarray, np.ndarray] | None
+def _moved(
+    image: np.ndarray | None, motion: tuple[np.ndarray, np.ndarray] | None, smooth: bool = False
 ) -> np.ndarray | None:
-    """A frame's 0/1 pass choice moved onto the frame coloured after it on the way back
-    (``motion``: that frame's sample map from it; None: it was keyed, which ends the
-    chain)."""
-    if pick is None or motion is None:
+    """A frame's pass choice (0/1) or forward weight (0 to 1, ``smooth``: bilinear)
+    moved onto the frame coloured after it on the way back (``motion``: that frame's
+    sample map from it; None: it was keyed, which ends the chain)."""
+    if image is None or motion is None:
         return None
-    return cv2.remap(pick, motion[0], None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    how = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
+    return cv2.remap(image, motion[0], None, how, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _fade_towards(
+    pick: np.ndarray, later: np.ndarray | None, fade: int, left: int
+) -> np.ndarray:
+    """The forward weight of a blended frame: its 0/1 ``pick``, reached from the frame
+    after's moved weight ``later`` by at most ``1 / fade`` per frame coloured (faster
+    where only ``left`` frames remain before the first keyframe, so a region reaches
+    its pick by the frame beside that keyframe). None, or ``fade`` <= 1: the pick."""
+    target = pick.astype(np.float32)
+    if later is None or fade <= 1:
+        return target
+    gap = target - later
+    step = np.maximum(1.0 / fade, np.abs(gap) / max(left, 1))
+    return later + np.clip(gap, -step, step)
+
+
+def _mix(backward: np.ndarray, forward: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """A blended frame: ``forward`` by ``weight`` (0 to 1 per pixel) over ``backward``;
+    where the weight is 0 or 1 the frame is that pass's, exactly."""
+    b = backward.astype(np.float32)
+    mixed = b + weight[..., None] * (forward.astype(np.float32) - b)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
@@ -1402,7 +1426,11 @@ class Colorizer:
         ``(t - start)`` backward. Where only one pass has carried colour across a new
         drawing (from another shot) to reach a frame, the other pass takes it whole.
         Each region shows its pass's output as that pass rendered it, carried texture
-        softened and persisting, so a blended frame is as steady as either pass.
+        softened and persisting, so a blended frame is as steady as either pass. A
+        region switches pass once, and the switch fades over ``options.blend_fade``
+        coloured frames (a held frame does not count) rather than jump on one: where
+        the passes disagree, the change spreads as a cross-fade of the two, so one
+        frame does not carry it all (README, "Two keyframes").
 
         A frame that held the drawing before it is that frame again, as it was on the
         way forward: the way back holds it too (one colouring per drawing), and it is
@@ -1418,6 +1446,7 @@ class Colorizer:
         later_held = False  # the frame after this one held this one's drawing
         # Where the frame after this one took the forward pass, moved onto this one.
         later_pick: np.ndarray | None = None
+        later_weight: np.ndarray | None = None  # its forward weight, moved likewise
         for waiting in reversed(segment.frames):
             t = waiting.index
             if later_held:  # the drawing of the frame after it: held on the way back too
@@ -1432,7 +1461,8 @@ class Colorizer:
                 self.stats.frames -= 1  # a second pass over a frame, not another frame
                 backward = self._delivered(out)
                 backward_conf = self._last_trust(frame)
-                later_pick = _moved_pick(later_pick, self._last_motion)
+                later_pick = _moved(later_pick, self._last_motion)
+                later_weight = _moved(later_weight, self._last_motion, smooth=True)
             waiting.sketch.unlink()
             self.stats.blended += 1
             later_held = waiting.held
@@ -1443,8 +1473,10 @@ class Colorizer:
                 waiting.forward.unlink()
                 done.append(None)
                 continue
+            fade = self.options.blend_fade
             if waiting.broken != back_broken:  # one pass crossed a new drawing: the other
                 take_forward = np.full(frame.regions.count, back_broken)
+                fade = 0  # another shot's colours: no fade between the two
                 if t in self.stats.new_drawings and t not in self.stats.rekeyed:
                     # A new drawing to one pass only (the first frame of a shot seen
                     # from the key before it, or its last seen from the key after)
@@ -1456,9 +1488,9 @@ class Colorizer:
                     # Once forward, forward before: a region switches passes once.
                     take_forward |= _mostly(frame.regions, later_pick)
             pick = frame.regions.fill_with(take_forward.astype(np.uint8))
-            later_pick = pick
-            blended = backward.copy()
-            cv2.copyTo(_unspill(waiting.forward), pick, blended)
+            weight = _fade_towards(pick, later_weight, fade, t - segment.start)
+            later_pick, later_weight = pick, weight
+            blended = _mix(backward, _unspill(waiting.forward), weight)
             waiting.forward.unlink()
             q = waiting.forward.with_suffix(".out.png")
             self._spill(q, blended)

@@ -106,6 +106,9 @@ class ColorizeOptions:
             pinned to frames), in-betweens are coloured forward and backward and each
             region takes the pass it trusts more; the frames wait on disk, not in
             memory. 0 turns it off (forward only, re-keyed at the second keyframe).
+        blend_fade: between two keyframes, where a region goes from the forward pass
+            to the backward one, it cross-fades over this many coloured frames (0 or 1:
+            it switches on one frame, every pixel one pass's).
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
@@ -140,6 +143,7 @@ class ColorizeOptions:
     rekey: str = "auto"
     network_fill_share: float = 0.005
     blend_window: int = 96
+    blend_fade: int = 4
     flow: str = "dis"
     flow_weights: str | None = None
     device: str = "auto"
@@ -197,6 +201,8 @@ class ColorizeOptions:
             raise UsageError(f"work_long_side must be in 64..4096, got {self.work_long_side}")
         if self.blend_window < 0:
             raise UsageError(f"--blend-window must be 0 or more, got {self.blend_window}")
+        if self.blend_fade < 0:
+            raise UsageError(f"--blend-fade must be 0 or more, got {self.blend_fade}")
         if not 0.0 <= self.network_fill_share <= 1.0:
             raise UsageError(f"network_fill_share must be in [0, 1], got {self.network_fill_share}")
         if self.rekey not in REKEY_MODES:
