@@ -327,9 +327,7 @@ def _moved(
     return cv2.remap(image, motion[0], None, how, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _fade_towards(
-    pick: np.ndarray, later: np.ndarray | None, fade: int, left: int
-) -> np.ndarray:
+def _fade_towards(pick: np.ndarray, later: np.ndarray | None, fade: int, left: int) -> np.ndarray:
     """The forward weight of a blended frame: its 0/1 ``pick``, reached from the frame
     after's moved weight ``later`` by at most ``1 / fade`` per frame coloured (faster
     where only ``left`` frames remain before the first keyframe, so a region reaches
