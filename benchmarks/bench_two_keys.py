@@ -1,6 +1,6 @@
 """Two keyframes against one: how well and how steadily the frames between are coloured.
 
-    python benchmarks/bench_two_keys.py        # about 4 minutes on the 2-core CPU
+    python benchmarks/bench_two_keys.py        # about 6 minutes on the 2-core CPU
 
 A user who paints a second key pins it (``--ref 0:a.png --ref 47:b.png``), and the
 frames between are coloured forward from the first key and backward from the second,
@@ -10,7 +10,8 @@ its flicker too, on the real first-frame suite as every benchmark cuts it (colou
 of ``../shared/data``, XDoG sketches, 48 frames at most, cut at the first shot change):
 each clip coloured from its frame 0 alone, and from frames 0 and its last (the truth's
 colours as the two keys), with classical propagation and with the temporal network
-(``--lines fill``, the default holds).
+(``--lines fill``, the default holds), two keys with the default cross-fade where a
+region switches pass and without it (``--blend-fade 0``, a switch on one frame).
 
 Per clip and row: PSNR of the in-betweens (keys left out, so the second key's own frame
 does not count), TC over the whole clip (E_warp of the output over the truth's, on
@@ -35,18 +36,24 @@ from celcolor.metrics import psnr
 from celcolor.metrics.flicker import warp_error
 
 RESULTS = Path(__file__).parent / "results"
+DEFAULT_FADE = ColorizeOptions().blend_fade
+# row: (temporal mode, two keys, --blend-fade)
 ROWS = {
-    "classical, one key": ("classical", False),
-    "classical, two keys": ("classical", True),
-    "network, one key": ("network", False),
-    "network, two keys": ("network", True),
+    "classical, one key": ("classical", False, DEFAULT_FADE),
+    "classical, two keys": ("classical", True, DEFAULT_FADE),
+    "classical, two keys, no fade (--blend-fade 0)": ("classical", True, 0),
+    "network, one key": ("network", False, DEFAULT_FADE),
+    "network, two keys": ("network", True, DEFAULT_FADE),
+    "network, two keys, no fade (--blend-fade 0)": ("network", True, 0),
 }
 
 
-def colour(case, temporal: str, two: bool) -> tuple[list[np.ndarray], Colorizer, float]:
+def colour(case, temporal: str, two: bool, fade: int) -> tuple[list[np.ndarray], Colorizer, float]:
     """The clip coloured from frame 0 (and its last frame): frames, engine, seconds."""
     n = len(case.sketches)
-    options = ColorizeOptions(temporal=temporal, lines="fill", keyframe_mode="copy")
+    options = ColorizeOptions(
+        temporal=temporal, lines="fill", keyframe_mode="copy", blend_fade=fade
+    )
     pinned = {n - 1: case.truth[n - 1]} if two else None
     col = Colorizer(case.reference, options, pinned=pinned)
     t0 = time.perf_counter()
@@ -54,8 +61,8 @@ def colour(case, temporal: str, two: bool) -> tuple[list[np.ndarray], Colorizer,
     return frames, col, time.perf_counter() - t0
 
 
-def score(case, truth_pairs: np.ndarray, flows, temporal: str, two: bool) -> dict:
-    frames, col, seconds = colour(case, temporal, two)
+def score(case, truth_pairs: np.ndarray, flows, temporal: str, two: bool, fade: int) -> dict:
+    frames, col, seconds = colour(case, temporal, two, fade)
     n = len(frames)
     pairs = warp_error(frames, flows.fwd, flows.bwd).per_pair
     held = col.stats.held
