@@ -83,17 +83,18 @@ def markdown(results: dict[str, dict[str, dict]], seconds: float) -> str:
         f"Real first-frame suite, {len(clips)} clips of 48 frames at most (`python "
         f"benchmarks/bench_two_keys.py`, {seconds / 60:.0f} min). PSNR of the in-betweens "
         "(keys left out), TC over the clip (1 = as steady as the animation), held frames "
-        "shown as the frame they hold:",
+        "shown as the frame they hold, frames/s of the colouring (frames decoded):",
         "",
-        "| row | PSNR (dB) | TC | held frames shown as their drawing |",
-        "|---|---|---|---|",
+        "| row | PSNR (dB) | TC | held frames shown as their drawing | frames/s |",
+        "|---|---|---|---|---|",
     ]
     for row, per in results.items():
         held = sum(r["held"] for r in per.values())
         shown = sum(r["held_as_shown"] for r in per.values())
+        fps = sum(r["frames"] for r in per.values()) / sum(r["seconds"] for r in per.values())
         lines.append(
             f"| {row} | {np.mean([r['psnr'] for r in per.values()]):.2f} | "
-            f"{np.mean([r['tc'] for r in per.values()]):.3f} | {shown} of {held} |"
+            f"{np.mean([r['tc'] for r in per.values()]):.3f} | {shown} of {held} | {fps:.1f} |"
         )
     lines += ["", "Per clip, PSNR / TC:", "", "| clip | frames | " + " | ".join(results) + " |"]
     lines.append("|---" * (len(results) + 2) + "|")
