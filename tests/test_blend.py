@@ -6,6 +6,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 import numpy as np
+import pytest
 from test_detail import _colour, _sketch
 
 from celcolor import ColorizeOptions, Colorizer
@@ -99,3 +100,55 @@ def test_a_region_cross_fades_from_one_pass_to_the_other() -> None:
         assert ((b >= low) & (b <= high)).all()
     assert np.array_equal(blended[1], forward[1])
     assert np.array_equal(blended[-2], backward[-2])
+
+
+@pytest.mark.parametrize("backward_saw,fades", [(0.3, False), (0.6, True)])
+def test_only_a_region_both_passes_saw_fades(monkeypatch, backward_saw, fades) -> None:
+    """Where the backward warp saw less than half as much of a region as the forward one
+    (it came through an occlusion, or across a shot change nobody caught), its colours
+    are no drift of the same paint: the region switches on one frame, as with
+    ``blend_fade`` 0."""
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=1, seed=5))
+    sketches = [cut.sketch[0]] * 10
+    first = cut.colour[0]
+    last = np.ascontiguousarray(first[..., ::-1])
+    calls: list[int] = []
+
+    def trust(self, frame):
+        calls.append(1)  # the forward pass's 8 in-betweens come first, then the backward's
+        saw = 1.0 if len(calls) % 16 <= 8 and len(calls) % 16 > 0 else backward_saw
+        return np.full(frame.regions.count, saw, np.float32)
+
+    monkeypatch.setattr(Colorizer, "_last_trust", trust)
+    options = dict(temporal="classical", hold_drawings=False)
+    pinned = {0: first, 9: last}
+    faded = list(
+        Colorizer(None, ColorizeOptions(blend_fade=4, **options), pinned=pinned).colorize(sketches)
+    )
+    hard = list(
+        Colorizer(None, ColorizeOptions(blend_fade=0, **options), pinned=pinned).colorize(sketches)
+    )
+    assert len(calls) == 32
+    same = all(np.array_equal(a, b) for a, b in zip(faded, hard, strict=True))
+    assert same != fades
+
+
+def test_no_fade_reaches_across_a_shot_change_between_the_keys() -> None:
+    """A key per shot (two generated cuts joined at frame 5, as in
+    ``bench_two_shots.py``): the second shot's frames take the backward pass whole (the
+    forward one crossed the new drawing), and the first shot's frames start afresh
+    from there: nothing fades from one shot's colours into the other's."""
+    a, b = (
+        generate_cut(CutSpec(width=320, height=192, num_frames=16, seed=s, motion=2.0))
+        for s in (104, 204)
+    )
+    k = 5
+    sketches = [*a.sketch[:k], *b.sketch[k:]]
+    pinned = {0: a.colour[0], 15: b.colour[15]}
+    runs = {}
+    for fade in (0, 4):
+        col = Colorizer(None, ColorizeOptions(temporal="classical", blend_fade=fade), pinned=pinned)
+        runs[fade] = list(col.colorize(sketches))
+    assert k in col.stats.new_drawings
+    for t, (faded, hard) in enumerate(zip(runs[4], runs[0], strict=True)):
+        assert np.array_equal(faded, hard), t

@@ -327,17 +327,20 @@ def _moved(
     return cv2.remap(image, motion[0], None, how, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _fade_towards(pick: np.ndarray, later: np.ndarray | None, fade: int, left: int) -> np.ndarray:
+def _fade_towards(
+    pick: np.ndarray, later: np.ndarray | None, fade: int, left: int, fading: np.ndarray
+) -> np.ndarray:
     """The forward weight of a blended frame: its 0/1 ``pick``, reached from the frame
     after's moved weight ``later`` by at most ``1 / fade`` per frame coloured (faster
     where only ``left`` frames remain before the first keyframe, so a region reaches
-    its pick by the frame beside that keyframe). None, or ``fade`` <= 1: the pick."""
+    its pick by the frame beside that keyframe), where ``fading`` (0/1 per pixel) is
+    set; elsewhere, with ``later`` None, or ``fade`` <= 1: the pick itself."""
     target = pick.astype(np.float32)
     if later is None or fade <= 1:
         return target
     gap = target - later
     step = np.maximum(1.0 / fade, np.abs(gap) / max(left, 1))
-    return later + np.clip(gap, -step, step)
+    return np.where(fading > 0, later + np.clip(gap, -step, step), target)
 
 
 def _mix(backward: np.ndarray, forward: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -1486,8 +1489,17 @@ class Colorizer:
                     # Once forward, forward before: a region switches passes once.
                     take_forward |= _mostly(frame.regions, later_pick)
             pick = frame.regions.fill_with(take_forward.astype(np.uint8))
-            weight = _fade_towards(pick, later_weight, fade, t - segment.start)
-            later_pick, later_weight = pick, weight
+            # Only a region both passes saw fades (the backward warp saw at least half
+            # as much of it as the forward one): there the passes differ as two drifts
+            # of one paint. One that came through an occlusion, or across a shot change
+            # the new-drawing test missed, switches on one frame.
+            both_saw = backward_conf >= 0.5 * waiting.trust
+            fading = frame.regions.fill_with(both_saw.astype(np.uint8))
+            weight = _fade_towards(pick, later_weight, fade, t - segment.start, fading)
+            later_pick = pick
+            # After a frame one pass took whole (the other crossed a new drawing to
+            # reach it), the frames before start afresh: no fade from another shot.
+            later_weight = weight if fade else None
             blended = _mix(backward, _unspill(waiting.forward), weight)
             waiting.forward.unlink()
             q = waiting.forward.with_suffix(".out.png")
