@@ -9,7 +9,9 @@ records the stretches :mod:`celcolor.engine.views` finds (``stats.unseen``):
   ``--frames``), where the truth says how good the carried colours are: the mean
   PSNR of frames inside a warned stretch against the rest, and inside it again once
   the advice is followed (the truth of the frame the warning names, the middle of
-  the first stretch, pinned there as a second key);
+  the first stretch, pinned there as a second key), and TC over the whole shot (E_warp
+  of the output over the truth's, DIS flow of the truth) with one key and with the keys
+  the warnings ask for;
 - the real line-art cuts with a colour reference (no truth: the warnings only);
 - the synthetic suite (6 presets at 640x360 and 1280x720, 48 frames), where every
   frame shows the keyframe's view (shapes move over a set that pans at most a little):
@@ -34,11 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_bench import colour_clips, default_data, lineart_cuts
 
 from celcolor.bench.cases import first_frame_cases, lineart_cases, synthetic_cases
+from celcolor.bench.scoring import MetricFlow, flows_on_colour
 from celcolor.engine import ColorizeOptions, Colorizer, views
 from celcolor.engine.views import key_of
 from celcolor.metrics import psnr
+from celcolor.metrics.flicker import temporal_consistency_ratio
 
 ADVICE_ROUNDS = 3  # keys added at most, one per run, where the warning names them
+LONG_SHOT = 48  # the whole-shot rows of bench_temporal: shots of this many frames or more
 
 
 def colour(
@@ -88,10 +93,11 @@ def row(name: str, suite: str, frames: int, col: Colorizer, seconds: float) -> d
     }
 
 
-def follow_advice(case, unseen: list[list[int]]) -> dict:
+def follow_advice(case, unseen: list[list[int]], flows) -> dict:
     """Do what the warning asks, up to ``ADVICE_ROUNDS`` times: pin a reference (here the
     truth) to the frame it names and colour again. Returns the keys added, what is
-    still warned of, and the last run's PSNR (frames 1 on)."""
+    still warned of, and the last run's PSNR (frames 1 on) and TC (``flows``: of the
+    truth)."""
     keys = {case.ref_frame: case.reference}
     for _ in range(ADVICE_ROUNDS):
         if not unseen:
@@ -101,7 +107,9 @@ def follow_advice(case, unseen: list[list[int]]) -> dict:
         out, col, _ = colour(None, case.sketches, keys, keyframe_mode="copy", lines="fill")
         unseen = [list(x) for x in col.stats.unseen]
         scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]
-    return {"keys": sorted(set(keys) - {case.ref_frame}), "unseen": unseen, "psnr": scores}
+        tc = float(temporal_consistency_ratio(out, case.truth, flows.fwd, flows.bwd).ratio)
+    keys = sorted(set(keys) - {case.ref_frame})
+    return {"keys": keys, "unseen": unseen, "psnr": scores, "tc": tc}
 
 
 def run(data: Path, frames: int) -> list[dict]:
@@ -112,8 +120,11 @@ def run(data: Path, frames: int) -> list[dict]:
         r["max_growth"] = ink_growth(col, case.sketches, case.ref_frame)
         scores = [float(psnr(o, t)) for o, t in zip(out[1:], case.truth[1:], strict=True)]
         r["psnr"] = scores  # frames 1.. (frame 0 is the reference)
+        flows = flows_on_colour(case.truth, MetricFlow())
+        r["tc"] = float(temporal_consistency_ratio(out, case.truth, flows.fwd, flows.bwd).ratio)
         if r["unseen"]:
-            r["advised"] = follow_advice(case, r["unseen"])
+            r["advised"] = follow_advice(case, r["unseen"], flows)
+        del flows  # a whole shot's flows: up to a few GB
         rows.append(r)
         print(f"{r['suite']:18s} {case.name[:32]:32s} {r['frames']:4d} {r['unseen']}", flush=True)
     for case in lineart_cases(lineart_cuts(data), max_frames=frames):
@@ -157,12 +168,25 @@ def summary(rows: list[dict]) -> str:
     for label, scores in groups.items():
         mean = f"{np.mean(scores):.2f}" if scores else "n/a"
         lines.append(f"| {label} | {len(scores)} | {mean} |")
+    lines += ["", "TC over each whole first shot (1 = as steady as the animation; mean over"]
+    lines[-1] += " the shots), with one key and with the keys the warnings ask for (the"
+    lines[-1] += " shots without a warning keep their one key):"
+    lines += ["", "| shots | count | TC, one key | TC, with the advised keys |"]
+    lines += ["|---|---|---|---|"]
+    for label, group in (
+        ("every first shot", real),
+        (f"shots of {LONG_SHOT}+ frames", [r for r in real if r["frames"] >= LONG_SHOT]),
+    ):
+        if group:
+            one = np.mean([r["tc"] for r in group])
+            advised = np.mean([r["advised"]["tc"] if r["unseen"] else r["tc"] for r in group])
+            lines.append(f"| {label} | {len(group)} | {one:.3f} | {advised:.3f} |")
     lines += ["", "Per warned clip; then after doing what the warning asks: pin the truth of"]
     lines[-1] += " the frame it names as a key and run again, up to"
     lines[-1] += f" {ADVICE_ROUNDS} times (the keys' own frames left out):"
     lines += ["", "| clip | before (dB) | inside (dB) | frames inside | keys added |"]
-    lines[-1] += " inside, keyed (dB) | still warned |"
-    lines += ["|---|---|---|---|---|---|---|"]
+    lines[-1] += " inside, keyed (dB) | still warned | TC, one key / keyed |"
+    lines += ["|---|---|---|---|---|---|---|---|"]
     for r in (r for r in real if r["unseen"]):
         index = np.arange(1, len(r["psnr"]) + 1)
         scores = np.asarray(r["psnr"])
@@ -174,7 +198,8 @@ def summary(rows: list[dict]) -> str:
         added = ", ".join(map(str, advised["keys"]))
         lines.append(
             f"| {r['name']} | {scores[before].mean():.2f} | {scores[warned].mean():.2f} "
-            f"| {int(warned.sum())} | {added} | {keyed.mean():.2f} | {after} |"
+            f"| {int(warned.sum())} | {added} | {keyed.mean():.2f} | {after} "
+            f"| {r['tc']:.2f} / {advised['tc']:.2f} |"
         )
     lines += ["", "Per cut: the stretches (new content: far more ink than the keyframe, marked"]
     lines[-1] += " +), and the most ink of a sample against its keyframe's (`GROWTH` is"
