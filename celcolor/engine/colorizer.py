@@ -53,7 +53,7 @@ from .palette import (
     NO_COLOUR,
     VOTE_INK_MAX,
     Palette,
-    build_palette,
+    palette_of,
     region_histogram,
     warp_index,
 )
@@ -427,8 +427,7 @@ class Colorizer:
         self.references = references
         self.reference = references[0]
         # One palette over every reference: the network may take colours from any.
-        pixels = np.concatenate([r.reshape(-1, 1, 3) for r in references])
-        self.palette: Palette = build_palette(pixels)
+        self.palette: Palette = palette_of(references)
         # The palette index of the cel's empty area (None: no --alpha), and each output
         # frame's matte, found by the frame's id until it is delivered (see _delivered).
         self._clear: int | None = None
