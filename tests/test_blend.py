@@ -152,3 +152,28 @@ def test_no_fade_reaches_across_a_shot_change_between_the_keys() -> None:
     assert k in col.stats.new_drawings
     for t, (faded, hard) in enumerate(zip(runs[4], runs[0], strict=True)):
         assert np.array_equal(faded, hard), t
+
+
+def test_a_frame_that_cannot_wait_on_disk_is_a_clear_error(monkeypatch) -> None:
+    """The frames between two keys wait on disk: a full or vanished temporary folder
+    ends the run with one clear error, not a crash on a missing image later."""
+    from celcolor.engine import colorizer
+    from celcolor.errors import CelcolorError
+
+    cut = generate_cut(CutSpec(width=160, height=96, num_frames=6, seed=5))
+    pinned = {0: cut.colour[0], 5: cut.colour[5]}
+    monkeypatch.setattr(colorizer.cv2, "imwrite", lambda *a, **k: False)
+    with pytest.raises(CelcolorError, match="cannot hold a frame on disk"):
+        list(
+            Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned).colorize(
+                cut.sketch
+            )
+        )
+    monkeypatch.undo()
+    monkeypatch.setattr(colorizer.cv2, "imread", lambda *a, **k: None)
+    with pytest.raises(CelcolorError, match="gone or unreadable"):
+        list(
+            Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned).colorize(
+                cut.sketch
+            )
+        )

@@ -277,3 +277,18 @@ def test_a_later_reference_keeps_the_first_ones_colours_and_small_paints() -> No
     assert len(both) == len(alone) + 1  # green added; the second's red is the first's
     together = build_palette(np.concatenate([first, second]))  # the old way
     assert not (np.abs(together.colours.astype(int) - (30, 60, 220)).max(axis=1) <= 2).any()
+
+
+def test_the_same_keys_give_the_same_palette_however_they_are_given() -> None:
+    """Keys at frames 0 and 9: pinned both, or the second as ``--ref-frame`` and the
+    first pinned; the earlier key's colours come first either way."""
+    from celcolor import ColorizeOptions, Colorizer
+
+    first = np.full((60, 80, 3), (200, 40, 40), np.uint8)
+    first[:, :40] = (30, 60, 220)
+    last = np.full((60, 80, 3), (203, 45, 38), np.uint8)  # the red, a few levels off
+    last[:, :20] = (40, 180, 60)
+    pinned = Colorizer(None, pinned={0: first, 9: last}).palette
+    as_ref_frame = Colorizer([last], ColorizeOptions(ref_frame=9), pinned={0: first}).palette
+    assert np.array_equal(pinned.colours, as_ref_frame.colours)
+    assert (pinned.colours == (200, 40, 40)).all(axis=1).any()  # the first key's red

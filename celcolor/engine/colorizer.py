@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError, UsageError
+from ..errors import CelcolorError, InputError, UsageError
 from ..io.images import channels_swapped
 from ..lineart import (
     InkOptions,
@@ -359,12 +359,19 @@ def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
 
 def _spill(path: Path, frame: np.ndarray) -> None:
     """Hold an RGB (or RGBA) frame on disk: a sketch, or an output as delivered."""
-    cv2.imwrite(str(path), channels_swapped(frame))
+    if not cv2.imwrite(str(path), channels_swapped(frame)):
+        raise CelcolorError(
+            f"cannot hold a frame on disk at {path}: is the temporary folder full or "
+            "gone? (TMPDIR sets where it is)"
+        )
 
 
 def _unspill(path: Path) -> np.ndarray:
     """A frame held on disk by :func:`_spill` (RGB, or RGBA)."""
-    return channels_swapped(cv2.imread(str(path), cv2.IMREAD_UNCHANGED))
+    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if frame is None:
+        raise CelcolorError(f"a frame held on disk is gone or unreadable: {path}")
+    return channels_swapped(frame)
 
 
 class Colorizer:
@@ -426,8 +433,12 @@ class Colorizer:
         self.options = options or ColorizeOptions()
         self.references = references
         self.reference = references[0]
-        # One palette over every reference: the network may take colours from any.
-        self.palette: Palette = palette_of(references)
+        # One palette over every reference: the network may take colours from any. The
+        # keys' in the order of their frames, then the others: the same keys give the
+        # same palette however they were given (--ref-frame or pinned).
+        keyed = [self._ref_for_frame[f] for f in sorted(self._ref_for_frame)]
+        order = keyed + [i for i in range(len(references)) if i not in keyed]
+        self.palette: Palette = palette_of([references[i] for i in order])
         # The palette index of the cel's empty area (None: no --alpha), and each output
         # frame's matte, found by the frame's id until it is delivered (see _delivered).
         self._clear: int | None = None
@@ -1473,7 +1484,11 @@ class Colorizer:
                 waiting.forward.unlink()
                 done.append(None)
                 continue
+            # Set by this frame's backward step, or by the frame after's when it held.
+            assert backward is not None and backward_conf is not None
+            assert waiting.trust is not None  # (None only for a held frame)
             fade = self.options.blend_fade
+            take_forward: np.ndarray
             if waiting.broken != back_broken:  # one pass crossed a new drawing: the other
                 take_forward = np.full(frame.regions.count, back_broken)
                 fade = 0  # another shot's colours: no fade between the two
@@ -1505,12 +1520,13 @@ class Colorizer:
             self._spill(q, blended)
             done.append(q)
         shown: np.ndarray | None = None
-        for q in reversed(done):
-            if q is None:
+        for held_at in reversed(done):
+            if held_at is None:
+                assert shown is not None  # (the segment's first frame is always on disk)
                 shown = shown.copy()
             else:
-                shown = _unspill(q)
-                q.unlink()
+                shown = _unspill(held_at)
+                held_at.unlink()
             yield shown
 
     def _next(
