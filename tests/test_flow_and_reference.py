@@ -258,37 +258,3 @@ def test_dis_flow_of_thin_frames_neither_fails_nor_crashes() -> None:
     crash fails this test alone."""
     proc = subprocess.run([sys.executable, "-c", _STRIPS], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", (proc.returncode, proc.stderr)
-
-
-def test_a_later_reference_keeps_the_first_ones_colours_and_small_paints() -> None:
-    """A key pinned later adds its colours to the palette; it neither moves the first
-    reference's colours nor drops a paint that covers little of the first."""
-    from celcolor.engine.palette import palette_of
-
-    first = np.full((100, 100, 3), (200, 40, 40), np.uint8)
-    first[:3, 0] = (30, 60, 220)  # 3 pixels of blue: 3e-4 of the image, a paint
-    first[50:, :] = (202, 44, 38)  # the red again through compression: one paint
-    second = np.full((100, 100, 3), (40, 180, 60), np.uint8)
-    second[:50] = (205, 41, 42)  # the first's red, a few levels off
-    alone = build_palette(first)
-    both = palette_of([first, second])
-    assert np.array_equal(both.colours[: len(alone)], alone.colours)
-    assert (np.abs(both.colours.astype(int) - (30, 60, 220)).max(axis=1) <= 2).any()
-    assert len(both) == len(alone) + 1  # green added; the second's red is the first's
-    together = build_palette(np.concatenate([first, second]))  # the old way
-    assert not (np.abs(together.colours.astype(int) - (30, 60, 220)).max(axis=1) <= 2).any()
-
-
-def test_the_same_keys_give_the_same_palette_however_they_are_given() -> None:
-    """Keys at frames 0 and 9: pinned both, or the second as ``--ref-frame`` and the
-    first pinned; the earlier key's colours come first either way."""
-    from celcolor import ColorizeOptions, Colorizer
-
-    first = np.full((60, 80, 3), (200, 40, 40), np.uint8)
-    first[:, :40] = (30, 60, 220)
-    last = np.full((60, 80, 3), (203, 45, 38), np.uint8)  # the red, a few levels off
-    last[:, :20] = (40, 180, 60)
-    pinned = Colorizer(None, pinned={0: first, 9: last}).palette
-    as_ref_frame = Colorizer([last], ColorizeOptions(ref_frame=9), pinned={0: first}).palette
-    assert np.array_equal(pinned.colours, as_ref_frame.colours)
-    assert (pinned.colours == (200, 40, 40)).all(axis=1).any()  # the first key's red

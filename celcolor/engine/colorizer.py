@@ -53,7 +53,7 @@ from .palette import (
     NO_COLOUR,
     VOTE_INK_MAX,
     Palette,
-    palette_of,
+    build_palette,
     region_histogram,
     warp_index,
 )
@@ -433,12 +433,9 @@ class Colorizer:
         self.options = options or ColorizeOptions()
         self.references = references
         self.reference = references[0]
-        # One palette over every reference: the network may take colours from any. The
-        # keys' in the order of their frames, then the others: the same keys give the
-        # same palette however they were given (--ref-frame or pinned).
-        keyed = [self._ref_for_frame[f] for f in sorted(self._ref_for_frame)]
-        order = keyed + [i for i in range(len(references)) if i not in keyed]
-        self.palette: Palette = palette_of([references[i] for i in order])
+        # One palette over every reference: the network may take colours from any.
+        pixels = np.concatenate([r.reshape(-1, 1, 3) for r in references])
+        self.palette: Palette = build_palette(pixels)
         # The palette index of the cel's empty area (None: no --alpha), and each output
         # frame's matte, found by the frame's id until it is delivered (see _delivered).
         self._clear: int | None = None

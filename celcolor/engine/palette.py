@@ -145,30 +145,3 @@ def build_palette(rgb: np.ndarray, max_colours: int = 254, min_share: float = 2e
         chosen, chosen_counts = [sums[b] / counts[b]], [int(counts[b])]
     colours = np.clip(np.rint(np.array(chosen)), 0, 255).astype(np.uint8)
     return Palette(colours=colours, counts=np.array(chosen_counts, np.int64))
-
-
-def palette_of(references: list[np.ndarray]) -> Palette:
-    """One palette over several references: the first reference's own palette, then
-    each later one's colours that are not already there (closer than 8 levels in every
-    channel to an entry: the same paint through JPEG), up to 254 entries.
-
-    Built per reference, not over all their pixels at once, so that a key pinned later
-    changes neither the colours of an earlier one (a bin's mean over both would move
-    them) nor its small colours (a share of twice the pixels would drop them).
-
-    Args:
-        references: ``H,W,3`` uint8 images, the first the main reference.
-    """
-    first = build_palette(references[0])
-    colours = list(first.colours.astype(np.int16))
-    counts = list(first.counts)
-    for reference in references[1:]:
-        more = build_palette(reference)
-        for colour, count in zip(more.colours.astype(np.int16), more.counts, strict=True):
-            near = [i for i, c in enumerate(colours) if np.abs(c - colour).max() < 8]
-            if near:
-                counts[near[0]] += int(count)
-            elif len(colours) < NO_COLOUR - 1:
-                colours.append(colour)
-                counts.append(int(count))
-    return Palette(colours=np.array(colours, np.uint8), counts=np.array(counts, np.int64))
