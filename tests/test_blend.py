@@ -112,23 +112,23 @@ def test_only_a_region_both_passes_saw_fades(monkeypatch, backward_saw, fades) -
     sketches = [cut.sketch[0]] * 10
     first = cut.colour[0]
     last = np.ascontiguousarray(first[..., ::-1])
-    calls: list[int] = []
+    calls: dict[int, int] = {}  # per run
 
     def trust(self, frame):
-        calls.append(1)  # the forward pass's 8 in-betweens come first, then the backward's
-        saw = 1.0 if len(calls) % 16 <= 8 and len(calls) % 16 > 0 else backward_saw
+        calls[id(self)] = calls.get(id(self), 0) + 1
+        # The forward pass's 8 in-betweens come first, then the backward pass's 8.
+        saw = 1.0 if calls[id(self)] <= 8 else backward_saw
         return np.full(frame.regions.count, saw, np.float32)
 
     monkeypatch.setattr(Colorizer, "_last_trust", trust)
     options = dict(temporal="classical", hold_drawings=False)
     pinned = {0: first, 9: last}
-    faded = list(
-        Colorizer(None, ColorizeOptions(blend_fade=4, **options), pinned=pinned).colorize(sketches)
-    )
-    hard = list(
-        Colorizer(None, ColorizeOptions(blend_fade=0, **options), pinned=pinned).colorize(sketches)
-    )
-    assert len(calls) == 32
+    runs = [  # both kept alive: their ids count their calls apart
+        Colorizer(None, ColorizeOptions(blend_fade=fade, **options), pinned=pinned)
+        for fade in (4, 0)
+    ]
+    faded, hard = (list(run.colorize(sketches)) for run in runs)
+    assert sorted(calls.values()) == [16, 16]
     same = all(np.array_equal(a, b) for a, b in zip(faded, hard, strict=True))
     assert same != fades
 
