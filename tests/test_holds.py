@@ -161,11 +161,26 @@ def test_holds_inside_a_blended_segment_and_before_a_late_keyframe(cut: Syntheti
     for k in range(len(out)):
         assert psnr(out[k], truth[k]).mean > 20, k
     # 0: before the key, it holds frame 1's drawing; 3: the key's drawing, in the
-    # blended segment; 5: held inside the segment.
-    assert col.stats.held == [0, 3, 5] and col.stats.blended == 4
-    for a, b in ((0, 1), (3, 2), (5, 4)):
+    # blended segment; 5: held inside the segment; 6: the second key's drawing, shown
+    # as that keyframe (frames 3 to 5 blended).
+    assert col.stats.held == [0, 3, 5] and col.stats.blended == 3
+    for a, b in ((0, 1), (3, 2), (5, 4), (6, 7)):
         assert np.array_equal(out[a], out[b]), a
     assert not np.array_equal(out[4], out[3])
+    assert not np.array_equal(out[6], out[5])
+
+
+def test_one_drawing_from_key_to_key_stays_the_first_keys(cut: SyntheticCut) -> None:
+    """A still drawing between two keys that paint it differently: every frame between
+    holds both keys' drawing and is shown as the first key, as on the way forward (not
+    switched to the second key's paint before it comes)."""
+    sketches = [cut.sketch[0]] + [_jpeg(cut.sketch[0]) for _ in range(5)]
+    second = np.ascontiguousarray(cut.colour[0][..., ::-1])
+    col = Colorizer(None, pinned={0: cut.colour[0], 5: second})
+    out = list(col.colorize(sketches))
+    for k in range(1, 5):
+        assert np.array_equal(out[k], out[0]), k
+    assert not np.array_equal(out[5], out[4])
 
 
 def test_alpha_cels_hold_with_their_matte(cut: SyntheticCut) -> None:

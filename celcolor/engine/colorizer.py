@@ -1296,9 +1296,11 @@ class Colorizer:
                 if pending is not None and i in self._ref_for_frame:
                     # The keyframe that closes a blended segment: colour it, then go back.
                     out, state = self._next(state, sketch, frame, i, shape)
-                    yield from self._blend_back(pending, state, shape)
+                    key_out = self._delivered(out)
+                    # frame.held: the keyframe's drawing is the frame before it's.
+                    yield from self._blend_back(pending, state, shape, frame.held, key_out)
                     pending = None
-                    yield self._delivered(out)
+                    yield key_out
                     continue
                 out, state = self._next(state, sketch, frame, i, shape)
                 if pending is None:
@@ -1426,7 +1428,14 @@ class Colorizer:
         end = min(later)
         return end if end - (index - 1) <= self.options.blend_window + 1 else None
 
-    def _blend_back(self, segment: _Segment, key_state, shape: tuple[int, int]):
+    def _blend_back(
+        self,
+        segment: _Segment,
+        key_state,
+        shape: tuple[int, int],
+        key_held: bool = False,
+        key_out: np.ndarray | None = None,
+    ):
         """Colour a waiting segment backward from its closing keyframe and blend the passes.
 
         Per region, each pass's trust is the share of the region its warp could see
@@ -1443,11 +1452,26 @@ class Colorizer:
         A frame that held the drawing before it is that frame again, as it was on the
         way forward: the way back holds it too (one colouring per drawing), and it is
         shown as the blended frame of its drawing (the keyframe's own, when the
-        drawing is the keyframe's). Yields the segment's frames in order.
+        drawing is the keyframe's). The frames just before the closing keyframe that
+        hold its drawing (``key_held``: the keyframe held the frame before it) are
+        shown as that keyframe, ``key_out``. Yields the segment's frames in order.
         """
         end = segment.end
         back_state = key_state
-        done: list[Path | None] = []  # None: shown as the frame before it
+        # The frames that hold the closing keyframe's drawing: the last one, and before
+        # it while each held the one before it. Unless they hold the first keyframe's
+        # drawing too (one drawing from key to key): those stay as the way forward.
+        as_key: set[int] = set()
+        if key_held and key_out is not None:
+            for waiting in reversed(segment.frames):
+                as_key.add(waiting.index)
+                if not waiting.held:
+                    break
+            else:
+                as_key.clear()
+        # A frame on disk, the closing keyframe's (in memory), or None: shown as the
+        # frame before it.
+        done: list[Path | np.ndarray | None] = []
         back_broken = False  # the backward pass met a new drawing (frames before it)
         backward: np.ndarray | None = None
         backward_conf: np.ndarray | None = None
@@ -1457,6 +1481,12 @@ class Colorizer:
         later_weight: np.ndarray | None = None  # its forward weight, moved likewise
         for waiting in reversed(segment.frames):
             t = waiting.index
+            if t in as_key:  # the closing keyframe's drawing: shown as that keyframe
+                self._views.check(t, lambda key=key_state[0]: key.drawing)
+                waiting.sketch.unlink()
+                waiting.forward.unlink()
+                done.append(key_out)
+                continue
             if later_held:  # the drawing of the frame after it: held on the way back too
                 frame = back_state[0]
                 # Still judged against the closing keyframe's drawing (new views).
@@ -1521,6 +1551,8 @@ class Colorizer:
             if held_at is None:
                 assert shown is not None  # (the segment's first frame is always on disk)
                 shown = shown.copy()
+            elif isinstance(held_at, np.ndarray):
+                shown = held_at.copy()
             else:
                 shown = _unspill(held_at)
                 held_at.unlink()
