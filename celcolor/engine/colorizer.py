@@ -1482,7 +1482,7 @@ class Colorizer:
         for waiting in reversed(segment.frames):
             t = waiting.index
             if t in as_key:  # the closing keyframe's drawing: shown as that keyframe
-                self._views.check(t, lambda key=key_state[0]: key.drawing)
+                self._views.check(t, lambda: key_state[0].drawing)
                 waiting.sketch.unlink()
                 waiting.forward.unlink()
                 done.append(key_out)
