@@ -1040,25 +1040,30 @@ class Colorizer:
                 # way back (in reverse order): analysing them here would be thrown away.
                 yield sketch, None
                 continue
-            art, image = self._drawing(sketch)
-            motion = None
-            if (
-                prev is not None
-                and self.temporal_mode != "per-frame"
-                and prev.art.ink_u8.shape == art.ink_u8.shape
-            ):
-                motion = self._motion(prev.flow_image, image, sketch.shape[:2])
-                if self._holds(prev, art, motion[0]):
-                    prev = prev.again(seq)
-                    yield sketch, prev
-                    continue
-            frame = self._with_regions(sketch, art, image)
-            frame.seq, frame.motion = seq, motion
-            if motion is not None and self.options.rekey_threshold < 1.0:
-                # at 1 no frame is a new drawing
-                frame.new_lines = self._new_line_share(prev, frame, motion[0])
+            frame = self._follow(prev, sketch, seq)
+            # A held frame has no motion of its own; at 1 no frame is a new drawing.
+            if prev is not None and frame.motion is not None and self.options.rekey_threshold < 1:
+                frame.new_lines = self._new_line_share(prev, frame, frame.motion[0])
             prev = frame
             yield sketch, frame
+
+    def _follow(self, beside: FrameAnalysis | None, sketch: np.ndarray, seq: int) -> FrameAnalysis:
+        """Frame ``seq``'s analysis, with its motion from ``beside`` (the frame before
+        it; on the way back to a late keyframe, the frame after it): ``beside``'s
+        analysis again when it holds that drawing (:mod:`holds`)."""
+        art, image = self._drawing(sketch)
+        motion = None
+        if (
+            beside is not None
+            and self.temporal_mode != "per-frame"
+            and beside.art.ink_u8.shape == art.ink_u8.shape
+        ):
+            motion = self._motion(beside.flow_image, image, sketch.shape[:2])
+            if self._holds(beside, art, motion[0]):
+                return beside.again(seq)
+        frame = self._with_regions(sketch, art, image)
+        frame.seq, frame.motion = seq, motion
+        return frame
 
     def _holds(self, prev: FrameAnalysis, art: LineArt, sample: np.ndarray) -> bool:
         """Whether a frame (its ink, its motion from ``prev``) holds ``prev``'s drawing."""
@@ -1590,17 +1595,9 @@ class Colorizer:
     def _step_back(self, state, sketch: np.ndarray, index: int, shape: tuple[int, int]):
         """Frame ``index`` before a late keyframe, coloured from the frame after it
         (``state``): shown as that frame when it holds its drawing (:mod:`holds`, the
-        same test as on the way forward), else coloured as :meth:`_next` colours."""
-        later = state[0]
-        art, image = self._drawing(sketch)
-        motion = None
-        if self.temporal_mode != "per-frame" and later.art.ink_u8.shape == art.ink_u8.shape:
-            motion = self._motion(later.flow_image, image, sketch.shape[:2])
-            if self._holds(later, art, motion[0]):  # (a pinned frame is still keyed)
-                return self._next(state, sketch, later.again(index), index, shape)
-        frame = self._with_regions(sketch, art, image)
-        frame.seq, frame.motion = index, motion  # the motion from the frame after it
-        return self._next(state, sketch, frame, index, shape)
+        same test as on the way forward), else coloured as :meth:`_next` colours (a
+        pinned frame is still keyed)."""
+        return self._next(state, sketch, self._follow(state[0], sketch, index), index, shape)
 
     def _hold(self, state, frame: FrameAnalysis, index: int):
         """A frame that holds the drawing before it (:mod:`holds`): that frame's output
