@@ -133,6 +133,64 @@ def test_only_a_region_both_passes_saw_fades(monkeypatch, backward_saw, fades) -
     assert same != fades
 
 
+def _two_shadings(frames: int = 10):
+    """A still leaking square (its inside carried as texture) between two keys that shade
+    it otherwise (the top and bottom halves' paints swapped), holds off."""
+    first = _colour(0)
+    last = first.copy()
+    top, bottom = last[23:60, 43:137].copy(), last[60:97, 43:137].copy()
+    last[23:60, 43:137], last[60:97, 43:137] = bottom[: 60 - 23], top[: 97 - 60]
+    return [_sketch(0)] * frames, first, last
+
+
+def test_carried_texture_cross_fades_over_the_whole_segment() -> None:
+    """Texture is two drifts of the keys' shading, not a choice of paint: each frame
+    between the keys shows the passes mixed by its nearness to each key, so the change
+    spreads evenly over the segment, not over ``blend_fade`` frames."""
+    sketches, first, last = _two_shadings()
+    n = len(sketches)
+    blended, forward, backward = _passes(
+        sketches, first, last, temporal="classical", hold_drawings=False
+    )
+    inside = np.s_[30:90, 50:130]
+    differ = int(np.abs(forward[5][inside].astype(int) - backward[5][inside]).max())
+    assert differ > 100
+    for t in range(1, n - 1):
+        w = (n - 1 - t) / (n - 1)
+        mixed = w * forward[t][inside].astype(float) + (1 - w) * backward[t][inside]
+        assert np.abs(blended[t][inside] - mixed).max() <= 1, t
+    assert _biggest_change([b[inside] for b in blended]) <= differ / (n - 1) + 2
+
+
+@pytest.mark.parametrize("backward_saw,even", [(0.3, False), (1.0, True)])
+def test_texture_stops_fading_in_where_the_backward_pass_lost_the_frame(
+    monkeypatch, backward_saw, even
+) -> None:
+    """When the backward pass reaches a frame seeing less than half as much of it as the
+    forward pass (a shot change nobody caught, a cut-away), its texture came through a
+    warp that lost it: that frame and those before it do not take it in by nearness,
+    only by the paints' ``blend_fade`` switch (here on the frame before the second key)."""
+    sketches, first, last = _two_shadings()
+    calls: dict[int, int] = {}
+
+    def trust(self, frame):
+        calls[id(self)] = calls.get(id(self), 0) + 1
+        # The forward pass's 8 in-betweens come first; the backward pass's first (the
+        # frame before the second key) is the 9th.
+        saw = backward_saw if calls[id(self)] == 9 else 1.0
+        return np.full(frame.regions.count, saw, np.float32)
+
+    monkeypatch.setattr(Colorizer, "_last_trust", trust)
+    options = ColorizeOptions(temporal="classical", hold_drawings=False)
+    col = Colorizer(None, options, pinned={0: first, 9: last})
+    frames = list(col.colorize(sketches))
+    inside = np.s_[30:90, 50:130]
+    steps = [int(np.abs(a[inside].astype(int) - b[inside]).max()) for a, b in pairwise(frames)]
+    differ = int(np.abs(first[inside].astype(int) - last[inside]).max())
+    # Evenly over 9 steps, or (lost) most of it on one frame and a 4-frame fade.
+    assert (max(steps) <= differ / 9 + 2) == even, steps
+
+
 def test_no_fade_reaches_across_a_shot_change_between_the_keys() -> None:
     """A key per shot (two generated cuts joined at frame 5, as in
     ``bench_two_shots.py``): the second shot's frames take the backward pass whole (the

@@ -181,7 +181,8 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     g.add_argument(
         "--blend-fade", type=int, default=4, metavar="N",
         help="between two references, a region moving from one pass to the other "
-        "cross-fades over N coloured frames (0: switches on one frame)",
+        "cross-fades over N coloured frames, carried texture over all of them (0: "
+        "each region switches on one frame)",
     )  # fmt: skip
     g.add_argument(
         "--flow", choices=FLOW_BACKENDS, default="dis",

@@ -357,6 +357,20 @@ def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
     return inside > 0.5 * np.asarray(regions.areas)
 
 
+def _share_seen(regions: Regions, trust: np.ndarray) -> float:
+    """The share of a frame's region pixels a warp saw, from its per-region ``trust``."""
+    areas = np.asarray(regions.areas, np.float64)
+    return float((trust * areas).sum() / max(areas.sum(), 1.0))
+
+
+def _textured(state) -> np.ndarray | None:
+    """The pixels of a pass's frame that show carried texture (``detail``), or None."""
+    carry = state[4]
+    if carry is None:
+        return None
+    return cv2.compare(carry.detail, NO_COLOUR, cv2.CMP_NE) > 0
+
+
 def _spill(path: Path, frame: np.ndarray) -> None:
     """Hold an RGB (or RGBA) frame on disk: a sketch, or an output as delivered."""
     if not cv2.imwrite(str(path), channels_swapped(frame)):
@@ -1452,7 +1466,12 @@ class Colorizer:
         region switches pass once, and the switch fades over ``options.blend_fade``
         coloured frames (a held frame does not count) rather than jump on one: where
         the passes disagree, the change spreads as a cross-fade of the two, so one
-        frame does not carry it all (README, "Two keyframes").
+        frame does not carry it all (README, "Two keyframes"). Carried texture (the
+        pixels the backward pass shows per pixel, not as one paint) is no choice of
+        paint but two drifts of the keys' shading: it cross-fades over the whole
+        segment, the forward pass weighed ``(end - t) / (end - start)``, unless the
+        backward pass saw less than half as much of this frame or one after it as the
+        forward pass did (then its texture came through a warp that lost it).
 
         A frame that held the drawing before it is that frame again, as it was on the
         way forward: the way back holds it too (one colouring per drawing), and it is
@@ -1484,6 +1503,11 @@ class Colorizer:
         # Where the frame after this one took the forward pass, moved onto this one.
         later_pick: np.ndarray | None = None
         later_weight: np.ndarray | None = None  # its forward weight, moved likewise
+        span = end - segment.start
+        # The backward pass reached a frame seeing less than half as much of it as the
+        # forward pass did: from there back its texture came through a warp that lost
+        # it (a shot change the new-drawing test missed, a cut-away), so no longer fades in.
+        back_lost = False
         for waiting in reversed(segment.frames):
             t = waiting.index
             if t in as_key:  # the closing keyframe's drawing: shown as that keyframe
@@ -1542,6 +1566,16 @@ class Colorizer:
             both_saw = backward_conf >= 0.5 * waiting.trust
             fading = frame.regions.fill_with(both_saw.astype(np.uint8))
             weight = _fade_towards(pick, later_weight, fade, t - segment.start, fading)
+            if fade > 1:  # (0 or 1: every pixel one pass's)
+                back_lost |= _share_seen(frame.regions, backward_conf) < 0.5 * _share_seen(
+                    frame.regions, waiting.trust
+                )
+                textured = None if back_lost else _textured(back_state)
+                if textured is not None:
+                    # Carried texture is two drifts of the keys' shading, not a choice
+                    # of paint: it cross-fades over the whole segment by nearness to
+                    # each key, so neither pass's drift lands on one frame.
+                    weight[textured] = (end - t) / span
             later_pick = pick
             # After a frame one pass took whole (the other crossed a new drawing to
             # reach it), the frames before start afresh: no fade from another shot.

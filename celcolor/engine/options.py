@@ -107,8 +107,9 @@ class ColorizeOptions:
             region takes the pass it trusts more; the frames wait on disk, not in
             memory. 0 turns it off (forward only, re-keyed at the second keyframe).
         blend_fade: between two keyframes, where a region goes from the forward pass
-            to the backward one, it cross-fades over this many coloured frames (0 or 1:
-            it switches on one frame, every pixel one pass's).
+            to the backward one, it cross-fades over this many coloured frames, and
+            carried texture cross-fades over the whole segment (0 or 1: each region
+            switches on one frame, every pixel one pass's).
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
