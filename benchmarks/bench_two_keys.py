@@ -10,8 +10,9 @@ its flicker too, on the real first-frame suite as every benchmark cuts it (colou
 of ``../shared/data``, XDoG sketches, 48 frames at most, cut at the first shot change):
 each clip coloured from its frame 0 alone, and from frames 0 and its last (the truth's
 colours as the two keys), with classical propagation and with the temporal network
-(``--lines fill``, the default holds), two keys with the default cross-fade where a
-region switches pass and without it (``--blend-fade 0``, a switch on one frame).
+(``--lines fill``, the default holds), two keys with the default cross-fades (a
+region switching pass over 4 frames, carried texture over the segment) and without
+them (``--blend-fade 0``, a switch on one frame).
 
 Per clip and row: PSNR of the in-betweens (keys left out, so the second key's own frame
 does not count), TC over the whole clip (E_warp of the output over the truth's, on
