@@ -213,25 +213,68 @@ def test_no_fade_reaches_across_a_shot_change_between_the_keys() -> None:
 
 
 def test_a_frame_that_cannot_wait_on_disk_is_a_clear_error(monkeypatch) -> None:
-    """The frames between two keys wait on disk: a full or vanished temporary folder
-    ends the run with one clear error, not a crash on a missing image later."""
+    """The frames between two keys that do not fit ``wait_memory`` (here none does) wait
+    on disk: a full or vanished temporary folder ends the run with one clear error, not
+    a crash on a missing image later."""
     from celcolor.engine import colorizer
     from celcolor.errors import CelcolorError
 
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=6, seed=5))
     pinned = {0: cut.colour[0], 5: cut.colour[5]}
+    options = ColorizeOptions(temporal="classical", wait_memory=0)
     monkeypatch.setattr(colorizer.cv2, "imwrite", lambda *a, **k: False)
     with pytest.raises(CelcolorError, match="cannot hold a frame on disk"):
-        list(
-            Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned).colorize(
-                cut.sketch
-            )
-        )
+        list(Colorizer(None, options, pinned=pinned).colorize(cut.sketch))
     monkeypatch.undo()
     monkeypatch.setattr(colorizer.cv2, "imread", lambda *a, **k: None)
     with pytest.raises(CelcolorError, match="gone or unreadable"):
-        list(
-            Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned).colorize(
-                cut.sketch
-            )
-        )
+        list(Colorizer(None, options, pinned=pinned).colorize(cut.sketch))
+
+
+@pytest.mark.parametrize("late_key", [False, True])
+def test_waiting_frames_fill_the_memory_given_then_go_to_disk(late_key: bool) -> None:
+    """Frames waiting for a later key (between two keys, or before a late one) stay in
+    memory up to ``wait_memory`` and the rest wait on disk: the colours are the same
+    whichever way, the memory held never passes the budget, and with none all wait on
+    disk."""
+    cut = generate_cut(CutSpec(width=320, height=192, num_frames=24, seed=7))
+    if late_key:
+        runs = {
+            mb: Colorizer([cut.colour[20]], ColorizeOptions(ref_frame=20, wait_memory=mb))
+            for mb in (0, 1, 256)
+        }
+    else:
+        pinned = {0: cut.colour[0], 23: cut.colour[23]}
+        runs = {
+            mb: Colorizer(None, ColorizeOptions(wait_memory=mb), pinned=pinned)
+            for mb in (0, 1, 256)
+        }
+    frames = {mb: list(col.colorize(cut.sketch)) for mb, col in runs.items()}
+    for mb in (1, 256):
+        assert all(np.array_equal(a, b) for a, b in zip(frames[0], frames[mb], strict=True))
+    stats = {mb: col.stats for mb, col in runs.items()}
+    assert stats[0].waiting_memory == 0 and stats[0].waited_on_disk > 20
+    assert 0 < stats[1].waiting_memory <= 1 << 20
+    assert 0 < stats[1].waited_on_disk < stats[0].waited_on_disk
+    assert stats[256].waited_on_disk == 0
+
+
+def test_a_waiting_frame_is_copied_in_and_let_go(tmp_path) -> None:
+    """The store keeps its own copy (a caller may reuse its array), frees the memory of a
+    frame let go for the next, and leaves no file behind."""
+    from celcolor.engine.waiting import WaitingFrames
+
+    frame = np.full((10, 10, 3), 7, np.uint8)
+    store = WaitingFrames(tmp_path, budget=frame.nbytes)
+    store.put("a", frame)
+    store.put("b", frame)  # over the budget: on disk
+    frame[:] = 0
+    assert (store.get("a") == 7).all() and (store.take("b") == 7).all()
+    assert store.on_disk == 1 and store.used == frame.nbytes
+    store.drop("a")
+    store.put("c", frame)  # the memory "a" held is free again
+    assert store.used == frame.nbytes and store.on_disk == 1
+    with pytest.raises(ValueError, match="already named"):
+        store.put("c", frame)
+    store.drop("c")
+    assert store.used == 0 and not list(tmp_path.iterdir())

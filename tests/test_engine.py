@@ -473,6 +473,7 @@ def test_a_reference_of_one_flat_colour_is_refused(rgb) -> None:
         ({"blend_window": "a"}, "blend_window must be a whole number"),
         ({"blend_window": 2.5}, "blend_window must be a whole number"),
         ({"blend_fade": 1.5}, "blend_fade must be a whole number"),
+        ({"wait_memory": 0.5}, "wait_memory must be a whole number"),
         ({"line_threshold": float("nan")}, "line_threshold must be a number"),
         ({"rekey_threshold": True}, "rekey_threshold must be a number"),
     ],
@@ -483,7 +484,7 @@ def test_options_refuse_what_is_not_a_number(fields, message) -> None:
     assert ColorizeOptions(blend_window=4.0).blend_window == 4  # a whole float is taken
 
 
-@pytest.mark.parametrize("field", ["blend_window", "blend_fade"])
+@pytest.mark.parametrize("field", ["blend_window", "blend_fade", "wait_memory"])
 def test_blend_settings_refuse_a_negative_count(field: str) -> None:
     with pytest.raises(UsageError, match=f"--{field.replace('_', '-')} must be 0 or more"):
         ColorizeOptions(**{field: -1})

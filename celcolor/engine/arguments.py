@@ -185,6 +185,11 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "each region switches on one frame)",
     )  # fmt: skip
     g.add_argument(
+        "--wait-memory", type=int, default=256, metavar="MB",
+        help="memory (MiB) for frames waiting for a later keyframe (before a late one, "
+        "between two); the rest wait on disk, in the temporary folder (0: all on disk)",
+    )  # fmt: skip
+    g.add_argument(
         "--flow", choices=FLOW_BACKENDS, default="dis",
         help="optical flow: dis (CPU), raft (needs weights), auto",
     )  # fmt: skip
@@ -231,6 +236,7 @@ def colour_options(args: argparse.Namespace) -> ColorizeOptions:
         temporal_long_side=args.temporal_long_side,
         blend_window=args.blend_window,
         blend_fade=args.blend_fade,
+        wait_memory=args.wait_memory,
         flow=args.flow,
         flow_weights=str(args.flow_weights) if args.flow_weights else None,
         device=args.device,

@@ -32,8 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import CelcolorError, InputError, UsageError
-from ..io.images import channels_swapped
+from ..errors import InputError, UsageError
 from ..lineart import (
     InkOptions,
     LineArt,
@@ -69,6 +68,7 @@ from .reference import (
 )
 from .trace_pairs import TracePartners, derive_tone, trace_pairs
 from .views import SAMPLE_EVERY, ViewCheck
+from .waiting import WaitingFrames
 from .wanted import WantedKey, key_for_drawing, wanted_keys
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,9 @@ class ColorizeStats:
         placement: how the reference was placed over the keyframe.
         derived_tones: band colours derived for bases the keyframe showed no band of
             (see :mod:`celcolor.engine.trace_pairs`).
+        waited_on_disk: frames set aside (before a late keyframe, between two
+            keyframes) that did not fit ``options.wait_memory`` and waited on disk.
+        waiting_memory: the most bytes those frames held in memory at once.
         textured_frames: frames with regions kept per pixel, not flat (see
             :mod:`celcolor.engine.detail`).
     """
@@ -174,6 +177,8 @@ class ColorizeStats:
     held: list[int] = field(default_factory=list)
     derived_tones: int = 0
     textured_frames: int = 0
+    waited_on_disk: int = 0
+    waiting_memory: int = 0
     unconfident: list[float] = field(default_factory=list)
     unseen: list[tuple[int, int]] = field(default_factory=list)
     grown: list[tuple[int, int]] = field(default_factory=list)
@@ -271,11 +276,11 @@ def check_references(references: list[np.ndarray]) -> None:
 
 @dataclass
 class _Waiting:
-    """A frame of a blended segment, on disk until the backward pass reaches it."""
+    """A frame of a blended segment, waiting (:mod:`waiting`) for the backward pass."""
 
     index: int
-    sketch: Path  # the sketch its analysis came from
-    forward: Path  # its forward output, as delivered (see Colorizer._spill)
+    sketch: str  # the name its sketch waits under (the sketch its analysis came from)
+    forward: str  # the name its forward output (as delivered) waits under
     trust: np.ndarray | None  # per region: the share the forward warp saw (None: held)
     broken: bool  # the forward pass had met a new drawing by then
     held: bool  # it held the drawing before it (shown forward as that frame)
@@ -283,11 +288,11 @@ class _Waiting:
 
 @dataclass
 class _Segment:
-    """In-betweens held on disk until the keyframe after them (see ``_blend_back``)."""
+    """In-betweens waiting for the keyframe after them (see ``_blend_back``)."""
 
     start: int  # the keyframe (or frame) the forward pass starts from
     end: int  # the keyframe that closes the segment
-    spill: Path
+    store: WaitingFrames
     # The forward pass met a new drawing: from there on it carried colour across it.
     broken: bool = False
     frames: list[_Waiting] = field(default_factory=list)
@@ -300,19 +305,17 @@ class _Segment:
         trust: np.ndarray | None,
         held: bool,
     ) -> None:
-        """Keep a frame's sketch and forward output (delivered) on disk, and its trust."""
-        path = self.spill / f"seg{index:06d}.png"
-        _spill(path, sketch)
-        out = path.with_suffix(".forward.png")
-        _spill(out, forward)
-        self.frames.append(_Waiting(index, path, out, trust, self.broken, held))
+        """Keep a frame's sketch and forward output (delivered), and its trust."""
+        name = f"seg{index:06d}"
+        self.store.put(name, sketch)
+        self.store.put(f"{name}.forward", forward)
+        self.frames.append(_Waiting(index, name, f"{name}.forward", trust, self.broken, held))
 
     def forward_outputs(self):
         """The waiting frames' forward outputs alone (no closing keyframe came)."""
         for waiting in self.frames:
-            yield _unspill(waiting.forward)
-            waiting.forward.unlink()
-            waiting.sketch.unlink()
+            yield self.store.take(waiting.forward)
+            self.store.drop(waiting.sketch)
 
 
 def _moved(
@@ -374,23 +377,6 @@ def _textured(state) -> np.ndarray | None:
     if carry is None:
         return None
     return cv2.compare(carry.detail, NO_COLOUR, cv2.CMP_NE) > 0
-
-
-def _spill(path: Path, frame: np.ndarray) -> None:
-    """Hold an RGB (or RGBA) frame on disk: a sketch, or an output as delivered."""
-    if not cv2.imwrite(str(path), channels_swapped(frame)):
-        raise CelcolorError(
-            f"cannot hold a frame on disk at {path}: is the temporary folder full or "
-            "gone? (TMPDIR sets where it is)"
-        )
-
-
-def _unspill(path: Path) -> np.ndarray:
-    """A frame held on disk by :func:`_spill` (RGB, or RGBA)."""
-    frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if frame is None:
-        raise CelcolorError(f"a frame held on disk is gone or unreadable: {path}")
-    return channels_swapped(frame)
 
 
 class Colorizer:
@@ -1222,10 +1208,6 @@ class Colorizer:
         self._mattes[key] = frame_matte
         weakref.finalize(out, self._mattes.pop, key, None)
 
-    def _spill(self, path: Path, out: np.ndarray) -> None:
-        """Hold an output frame on disk, as it will be delivered (see :func:`_unspill`)."""
-        _spill(path, self._delivered(out))
-
     def _delivered(self, out: np.ndarray) -> np.ndarray:
         """A frame as the caller gets it: as coloured, or with ``alpha`` the ``H,W,4``
         cel (its matte applied after any later change to its colours, such as the
@@ -1261,9 +1243,10 @@ class Colorizer:
         state = None
         pending: _Segment | None = None
         with tempfile.TemporaryDirectory(prefix="celcolor-") as spill:
+            store = WaitingFrames(Path(spill), self.options.wait_memory << 20)
             if key > 0:
-                # Hold frames 0..key-1 on disk, colour the keyframe, go back to 0.
-                held: list[Path] = []
+                # Set frames 0..key-1 aside, colour the keyframe, go back to 0.
+                held: list[str] = []
                 for i in range(key):
                     try:
                         sketch, _ = next(it)
@@ -1277,9 +1260,8 @@ class Colorizer:
                             f"{sketch.shape[1]}x{sketch.shape[0]} (frame {i})"
                         )
                     shape = sketch.shape[:2]
-                    p = Path(spill) / f"{i:06d}.png"
-                    _spill(p, sketch)
-                    held.append(p)
+                    store.put(f"{i:06d}", sketch)
+                    held.append(f"{i:06d}")
                 try:
                     sketch, frame = next(it)
                 except StopIteration:
@@ -1291,16 +1273,14 @@ class Colorizer:
                     )
                 out_key, state = self._reference_key(sketch, frame, key)
                 back_state = state
-                outputs: list[Path] = []
-                for i, p in reversed(list(enumerate(held))):
-                    prev_sketch = _unspill(p)
+                outputs: list[str] = []
+                for i, name in reversed(list(enumerate(held))):
+                    prev_sketch = store.take(name)
                     out, back_state = self._step_back(back_state, prev_sketch, i, shape)
-                    q = p.with_suffix(".out.png")
-                    self._spill(q, out)
-                    outputs.append(q)
-                for q in reversed(outputs):
-                    yield _unspill(q)
-                    q.unlink()
+                    store.put(f"{name}.out", self._delivered(out))
+                    outputs.append(f"{name}.out")
+                for name in reversed(outputs):
+                    yield store.take(name)
                 yield self._delivered(out_key)
             count = key + 1 if key > 0 else 0  # frames seen so far
             for i, (sketch, frame) in enumerate(it, start=key + 1 if key > 0 else 0):
@@ -1328,7 +1308,7 @@ class Colorizer:
                 if pending is None:
                     end = self._blend_until(i)
                     if end is not None:
-                        pending = _Segment(start=i - 1, end=end, spill=Path(spill))
+                        pending = _Segment(start=i - 1, end=end, store=store)
                 if pending is not None:
                     pending.broken |= self._carried_across
                     # A held frame keeps the sketch its analysis came from, so the
@@ -1341,6 +1321,8 @@ class Colorizer:
                 yield from pending.forward_outputs()
             if shape is None:
                 raise InputError("the cut has no frames")
+            self.stats.waited_on_disk = store.on_disk
+            self.stats.waiting_memory = store.most
         for f in sorted(k for k in self._ref_for_frame if k >= count):
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self.stats.held.sort()  # the way back to a late keyframe lists them in reverse
@@ -1496,9 +1478,10 @@ class Colorizer:
                     break
             else:
                 as_key.clear()
-        # A frame on disk, the closing keyframe's (in memory), or None: shown as the
+        # A waiting frame's name, the closing keyframe's frame, or None: shown as the
         # frame before it.
-        done: list[Path | np.ndarray | None] = []
+        store = segment.store
+        done: list[str | np.ndarray | None] = []
         back_broken = False  # the backward pass met a new drawing (frames before it)
         backward: np.ndarray | None = None
         backward_conf: np.ndarray | None = None
@@ -1515,8 +1498,8 @@ class Colorizer:
             t = waiting.index
             if t in as_key:  # the closing keyframe's drawing: shown as that keyframe
                 self._views.check(t, lambda: key_state[0].drawing)
-                waiting.sketch.unlink()
-                waiting.forward.unlink()
+                store.drop(waiting.sketch)
+                store.drop(waiting.forward)
                 done.append(key_out)
                 continue
             if later_held:  # the drawing of the frame after it: held on the way back too
@@ -1524,7 +1507,7 @@ class Colorizer:
                 # Still judged against the closing keyframe's drawing (new views).
                 self._views.check(t, lambda held=frame: held.drawing)
             else:
-                sketch = _unspill(waiting.sketch)
+                sketch = store.get(waiting.sketch)
                 frame = self.analyse(sketch)
                 out, back_state = self._next(back_state, sketch, frame, t, shape)
                 back_broken |= self._carried_across
@@ -1533,14 +1516,14 @@ class Colorizer:
                 backward_conf = self._last_trust(frame)
                 later_pick = _moved(later_pick, self._last_motion)
                 later_weight = _moved(later_weight, self._last_motion, smooth=True)
-            waiting.sketch.unlink()
+            store.drop(waiting.sketch)
             self.stats.blended += 1
             later_held = waiting.held
             if waiting.held:
                 if waiting is segment.frames[0]:  # the keyframe's drawing, as forward
                     done.append(waiting.forward)
                     continue
-                waiting.forward.unlink()
+                store.drop(waiting.forward)
                 done.append(None)
                 continue
             # Set by this frame's backward step, or by the frame after's when it held.
@@ -1583,11 +1566,9 @@ class Colorizer:
             # After a frame one pass took whole (the other crossed a new drawing to
             # reach it), the frames before start afresh: no fade from another shot.
             later_weight = weight if fade else None
-            blended = _mix(backward, _unspill(waiting.forward), weight)
-            waiting.forward.unlink()
-            q = waiting.forward.with_suffix(".out.png")
-            self._spill(q, blended)
-            done.append(q)
+            blended = _mix(backward, store.take(waiting.forward), weight)
+            store.put(f"{waiting.sketch}.out", blended)
+            done.append(f"{waiting.sketch}.out")
         shown: np.ndarray | None = None
         for held_at in reversed(done):
             if held_at is None:
@@ -1596,8 +1577,7 @@ class Colorizer:
             elif isinstance(held_at, np.ndarray):
                 shown = held_at.copy()
             else:
-                shown = _unspill(held_at)
-                held_at.unlink()
+                shown = store.take(held_at)
             yield shown
 
     def _next(

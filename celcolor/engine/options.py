@@ -104,12 +104,15 @@ class ColorizeOptions:
             auto mode, take their neighbour's colour.
         blend_window: between two keyframes at most this many frames apart (references
             pinned to frames), in-betweens are coloured forward and backward and each
-            region takes the pass it trusts more; the frames wait on disk, not in
-            memory. 0 turns it off (forward only, re-keyed at the second keyframe).
+            region takes the pass it trusts more; the frames wait (``wait_memory``).
+            0 turns it off (forward only, re-keyed at the second keyframe).
         blend_fade: between two keyframes, where a region goes from the forward pass
             to the backward one, it cross-fades over this many coloured frames, and
             carried texture cross-fades over the whole segment (0 or 1: each region
             switches on one frame, every pixel one pass's).
+        wait_memory: MiB of memory for frames waiting for a later keyframe (before a
+            late keyframe; between two keyframes, their sketch and forward output);
+            those that do not fit wait on disk, in the temporary folder, as PNG.
         flow: optical-flow backend, "dis" (CPU default), "raft" (needs weights) or "auto".
         flow_weights: path to RAFT weights, when ``flow`` is "raft".
         device: "auto", "cpu" or "cuda" (used by learned parts; DIS always runs on the CPU).
@@ -145,6 +148,8 @@ class ColorizeOptions:
     network_fill_share: float = 0.005
     blend_window: int = 96
     blend_fade: int = 4
+    # 256 MiB: a 48-frame segment between two keys at 1280x720 (5.5 MB a frame).
+    wait_memory: int = 256
     flow: str = "dis"
     flow_weights: str | None = None
     device: str = "auto"
@@ -204,6 +209,8 @@ class ColorizeOptions:
             raise UsageError(f"--blend-window must be 0 or more, got {self.blend_window}")
         if self.blend_fade < 0:
             raise UsageError(f"--blend-fade must be 0 or more, got {self.blend_fade}")
+        if self.wait_memory < 0:
+            raise UsageError(f"--wait-memory must be 0 or more, got {self.wait_memory}")
         if not 0.0 <= self.network_fill_share <= 1.0:
             raise UsageError(f"network_fill_share must be in [0, 1], got {self.network_fill_share}")
         if self.rekey not in REKEY_MODES:
