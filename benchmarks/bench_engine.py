@@ -12,6 +12,11 @@ Writes ``benchmarks/results/engine.json`` and ``engine.md`` (the README's table)
   this machine is shared and run times vary by up to 15%.
 - memory: ``colorize-video`` on 100- and 1000-frame 1280x720 cuts, each in a fresh
   process; peak RSS is the child's ``ru_maxrss``.
+- two-keys-speed (on request): the same kind of cut, 48 frames, keyed at its first and
+  last frame (its true colours), end to end, classical and with the temporal network,
+  the frames between the keys waiting in memory (``--wait-memory``, the default) and
+  all on disk (``--wait-memory 0``, as before session 43); best and median of 3 runs,
+  and the peak RSS of each in a fresh process.
 - quality: the generated suite (``celcolor.data.synthetic.CUT_PRESETS``: 48 frames
   at 640x360 each, colour of frame 0 as the reference) scored against its ground
   truth with ``lines="auto"``: region accuracy (share of non-line pixels within
@@ -37,7 +42,7 @@ from celcolor import __version__
 from celcolor.bench.environment import environment
 from celcolor.data.synthetic import CUT_PRESETS, CutSpec, generate_cut, write_cut
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video
-from celcolor.io import open_frames, open_writer, write_video
+from celcolor.io import open_frames, open_writer, write_image, write_video
 
 RESULTS = Path(__file__).parent / "results"
 SPEED_SPEC = CutSpec(width=1280, height=720, num_frames=240, seed=11)
@@ -152,8 +157,9 @@ def bench_network_speed(
     }
 
 
-def peak_rss_mb(src: Path, ref: Path, out: Path) -> float:
-    """Peak RSS (MB) of one `colorize-video` run in a fresh process."""
+def peak_rss_mb(src: Path, ref: Path | str, out: Path, *more: str) -> float:
+    """Peak RSS (MB) of one `colorize-video` run in a fresh process (``more``: further
+    arguments)."""
     code = (
         "import resource, subprocess, sys; "
         "r = subprocess.run([sys.executable, '-m', 'celcolor.cli', *sys.argv[1:]]); "
@@ -170,9 +176,57 @@ def peak_rss_mb(src: Path, ref: Path, out: Path) -> float:
         str(out),
         "--overwrite",
         "-q",
+        *more,
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return int(done.stdout.strip().splitlines()[-1]) / 1024.0
+
+
+TWO_KEY_FRAMES = 48
+
+
+def bench_two_keys_speed(repeat: int, work: Path) -> dict:
+    """Two keys at 1280x720 end to end: frames/s, classical and network, the waiting
+    frames in memory (the default) and on disk, and each one's peak RSS."""
+    spec = CutSpec(width=1280, height=720, num_frames=TWO_KEY_FRAMES, seed=SPEED_SPEC.seed)
+    cut = generate_cut(spec)
+    paths = write_cut(cut, work / "two", video=True, overwrite=True)
+    last = TWO_KEY_FRAMES - 1
+    key = work / "two" / f"key{last}.png"
+    write_image(key, cut.colour[last])
+    refs = [(0, paths["reference"]), (last, key)]
+    rows = {}
+    for temporal in ("classical", "network"):
+        for memory in (ColorizeOptions().wait_memory, 0):
+            runs = []
+            for _ in range(repeat):
+                result = colorize_video(
+                    paths["sketch_video"],
+                    refs,
+                    work / "two.mp4",
+                    options=ColorizeOptions(temporal=temporal, wait_memory=memory),
+                    encode=EncodeOptions(overwrite=True, preset="medium", crf=18),
+                )
+                runs.append(result.seconds)
+            rss = peak_rss_mb(
+                paths["sketch_video"],
+                f"0:{paths['reference']}",
+                work / "two.mp4",
+                "--ref",
+                f"{last}:{key}",
+                "--temporal",
+                temporal,
+                "--wait-memory",
+                str(memory),
+            )
+            rows[f"{temporal}, --wait-memory {memory}"] = {
+                "fps": TWO_KEY_FRAMES / min(runs),
+                "fps_median": TWO_KEY_FRAMES / float(np.median(runs)),
+                "runs_s": runs,
+                "peak_rss_mb": rss,
+                "waited_on_disk": result.stats.waited_on_disk,
+            }
+    return {"resolution": "1280x720", "frames": TWO_KEY_FRAMES, "rows": rows}
 
 
 def bench_memory(work: Path) -> dict:
@@ -244,6 +298,20 @@ def markdown(res: dict) -> str:
             + ", ".join(f"{k} {v:.1f}" for k, v in n["stage_ms_per_frame"].items()),
             "",
         ]
+    if "two_keys_speed" in res:
+        t = res["two_keys_speed"]
+        lines += [
+            f"| 1280x720, {t['frames']} frames, keys at the first and last, "
+            f"{len(next(iter(t['rows'].values()))['runs_s'])} runs | frames/s, best | median "
+            "| frames waiting on disk | peak RSS (MB) |",
+            "|---|---|---|---|---|",
+        ]
+        for row, r in t["rows"].items():
+            lines.append(
+                f"| {row} | {r['fps']:.1f} | {r['fps_median']:.1f} | {r['waited_on_disk']} "
+                f"| {r['peak_rss_mb']:.0f} |"
+            )
+        lines.append("")
     if "memory" in res:
         m = {int(k): v for k, v in res["memory"]["peak_rss_mb"].items()}
         lines += [
@@ -299,7 +367,9 @@ def _gpu_name() -> str | None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--only", choices=("speed", "memory", "quality", "network-speed"), action="append"
+        "--only",
+        choices=("speed", "memory", "quality", "network-speed", "two-keys-speed"),
+        action="append",
     )
     p.add_argument("--frames", type=int, default=SPEED_SPEC.num_frames)
     p.add_argument("--repeat", type=int, default=5)
@@ -355,6 +425,8 @@ def main() -> None:
             part = f"network-speed {w}x{h}" + ("" if side is None else f" side {side}")
             part += "" if args.drawn_on == 1 else f" on {args.drawn_on}"
             parts = [part if p == "network-speed" else p for p in parts]
+        if "two-keys-speed" in parts:
+            res["two_keys_speed"] = bench_two_keys_speed(min(args.repeat, 3), work)
         if "memory" in parts:
             res["memory"] = bench_memory(work)
         if "quality" in parts:
