@@ -373,9 +373,10 @@ def test_memory_stays_flat_over_a_long_stream(long_stream) -> None:
     assert steady_peak < 0.5 * total  # well under holding the cut (about 0.3 measured)
 
 
-def _held_at_first_output(sketches, colours, key: int) -> tuple[int, int]:
-    """Traced bytes alive when the first frame comes out, with the keyframe at ``key``."""
-    col = Colorizer(colours[key], ColorizeOptions(ref_frame=key))
+def _held_at_first_output(sketches, colours, key: int, memory: int = 0) -> tuple[int, int]:
+    """Traced bytes alive when the first frame comes out, with the keyframe at ``key``
+    and ``memory`` MiB for the frames waiting for it."""
+    col = Colorizer(colours[key], ColorizeOptions(ref_frame=key, wait_memory=memory))
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]
@@ -389,16 +390,22 @@ def _held_at_first_output(sketches, colours, key: int) -> tuple[int, int]:
     return held, n
 
 
-def test_memory_with_a_late_ref_frame_spills_held_frames(long_stream) -> None:
+@pytest.mark.parametrize("memory", [0, 1])
+def test_memory_with_a_late_ref_frame_spills_held_frames(long_stream, memory: int) -> None:
+    """The frames before a late keyframe wait in ``wait_memory`` MiB, the rest on disk:
+    140 more of them (6.4 MB here) raise the memory held by that budget at most."""
     sketches, colours = long_stream
     # Warm up: first-call imports and cached grids are one-off, not held frames.
     list(Colorizer(colours[3], ColorizeOptions(ref_frame=3)).colorize(_fresh(sketches[:6])))
-    early, n_early = _held_at_first_output(sketches, colours, 10)
-    late, n_late = _held_at_first_output(sketches, colours, 150)
+    early, n_early = _held_at_first_output(sketches, colours, 10, memory)
+    late, n_late = _held_at_first_output(sketches, colours, 150, memory)
     assert n_early == n_late == LONG.num_frames
-    # 140 more frames wait before the keyframe: on disk, so memory barely moves.
-    assert late - early < 5 * FRAME_BYTES
-    assert late < 40 * FRAME_BYTES  # and the working set itself is a few frames
+    budget = memory << 20
+    assert 4 * budget < 140 * FRAME_BYTES  # most of them do not fit
+    assert late - early < budget + 5 * FRAME_BYTES
+    if memory:
+        assert late - early > budget / 2  # what fits is held in memory
+    assert late < budget + 40 * FRAME_BYTES  # and the working set itself is a few frames
 
 
 def _alive_frames() -> int:
