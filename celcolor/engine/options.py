@@ -148,7 +148,7 @@ class ColorizeOptions:
     network_fill_share: float = 0.005
     blend_window: int = 96
     blend_fade: int = 4
-    # 256 MiB: a 48-frame segment between two keys at 1280x720 (5.5 MB a frame).
+    # 256 MiB: the 46 in-betweens of two keys 47 frames apart at 1280x720 (5.5 MB each).
     wait_memory: int = 256
     flow: str = "dis"
     flow_weights: str | None = None
