@@ -698,9 +698,15 @@ def test_report_records_a_run_that_coloured_its_cut(tmp_path: Path) -> None:
     assert r["settings"]["colour"]["lines"] == "auto" and r["settings"]["encode"]["codec"] == "ffv1"
     assert r["references"] == [str(key)] and isinstance(r["key_frame"], int)
 
-    again = run_cli(frames, "--ref", key, "-o", out, "--overwrite", "--report", report, "-q")
+    assert r["waited_on_disk"] == 0  # nothing waits for a later key here
+
+    again = run_cli(frames, "--ref", key, "-o", out, "--overwrite", "--report", report, "-q",
+                    "--ref-frame", "5", "--wait-memory", "0")  # fmt: skip
     assert again.returncode == 0, again.stderr
-    assert json.loads(report.read_text())["settings"]["encode"]["codec"] is None
+    r = json.loads(report.read_text())
+    assert r["settings"]["encode"]["codec"] is None
+    # Frames 0 to 4 waited for the keyframe, their sketches and then their outputs.
+    assert r["settings"]["colour"]["wait_memory"] == 0 and r["waited_on_disk"] == 10
 
 
 def test_report_records_a_failed_run(small_cut: dict[str, Path], tmp_path: Path) -> None:

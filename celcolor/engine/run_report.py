@@ -105,6 +105,9 @@ def done_record(started: str, run: dict[str, Any], result: Any, warnings: list[s
         "held": list(stats.held),
         "unseen": [list(s) for s in stats.unseen],
         "wanted": [w.as_dict() for w in result.wanted],
+        # Frames set aside for a later keyframe that did not fit --wait-memory: the
+        # temporary folder's use, for a farm that sizes it.
+        "waited_on_disk": stats.waited_on_disk,
         "warnings": warnings,
         "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
     }
