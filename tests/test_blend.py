@@ -138,8 +138,7 @@ def _two_shadings(frames: int = 10):
     it otherwise (the top and bottom halves' paints swapped), holds off."""
     first = _colour(0)
     last = first.copy()
-    top, bottom = last[23:60, 43:137].copy(), last[60:97, 43:137].copy()
-    last[23:60, 43:137], last[60:97, 43:137] = bottom[: 60 - 23], top[: 97 - 60]
+    last[23:60, 43:137], last[60:97, 43:137] = first[60:97, 43:137], first[23:60, 43:137]
     return [_sketch(0)] * frames, first, last
 
 

@@ -1260,8 +1260,9 @@ class Colorizer:
                             f"{sketch.shape[1]}x{sketch.shape[0]} (frame {i})"
                         )
                     shape = sketch.shape[:2]
-                    store.put(f"{i:06d}", sketch)
-                    held.append(f"{i:06d}")
+                    name = f"{i:06d}"
+                    store.put(name, sketch)
+                    held.append(name)
                 try:
                     sketch, frame = next(it)
                 except StopIteration:
@@ -1553,9 +1554,9 @@ class Colorizer:
             fading = frame.regions.fill_with(both_saw.astype(np.uint8))
             weight = _fade_towards(pick, later_weight, fade, t - segment.start, fading)
             if fade > 1:  # (0 or 1: every pixel one pass's)
-                back_lost |= _share_seen(frame.regions, backward_conf) < 0.5 * _share_seen(
-                    frame.regions, waiting.trust
-                )
+                if not back_lost:  # once lost, for every frame before this one too
+                    seen_back = _share_seen(frame.regions, backward_conf)
+                    back_lost = seen_back < 0.5 * _share_seen(frame.regions, waiting.trust)
                 textured = None if back_lost else _textured(back_state)
                 if textured is not None:
                     # Carried texture is two drifts of the keys' shading, not a choice

@@ -19,7 +19,7 @@ from ..errors import CelcolorError
 from ..io.images import channels_swapped
 
 
-def spill(path: Path, frame: np.ndarray) -> None:
+def _spill(path: Path, frame: np.ndarray) -> None:
     """Write an RGB (or RGBA) frame to ``path`` as PNG, or fail with one clear error."""
     if not cv2.imwrite(str(path), channels_swapped(frame)):
         raise CelcolorError(
@@ -28,8 +28,8 @@ def spill(path: Path, frame: np.ndarray) -> None:
         )
 
 
-def unspill(path: Path) -> np.ndarray:
-    """A frame written by :func:`spill` (RGB, or RGBA)."""
+def _unspill(path: Path) -> np.ndarray:
+    """A frame written by :func:`_spill` (RGB, or RGBA)."""
     frame = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if frame is None:
         raise CelcolorError(f"a frame held on disk is gone or unreadable: {path}")
@@ -63,7 +63,7 @@ class WaitingFrames:
             self.used += frame.nbytes
             self.most = max(self.most, self.used)
             return
-        spill(self._path(name), frame)
+        _spill(self._path(name), frame)
         self._files.add(name)
         self.on_disk += 1
 
@@ -71,7 +71,7 @@ class WaitingFrames:
         """The frame kept under ``name`` (it stays kept)."""
         if name in self._memory:
             return self._memory[name]
-        return unspill(self._path(name))
+        return _unspill(self._path(name))
 
     def drop(self, name: str) -> None:
         """Let the frame under ``name`` go."""
