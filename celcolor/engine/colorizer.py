@@ -284,6 +284,7 @@ class _Waiting:
     trust: np.ndarray | None  # per region: the share the forward warp saw (None: held)
     broken: bool  # the forward pass had met a new drawing by then
     held: bool  # it held the drawing before it (shown forward as that frame)
+    crossed: bool  # the forward step onto it met a new drawing (carried colour across)
 
 
 @dataclass
@@ -304,12 +305,16 @@ class _Segment:
         forward: np.ndarray,
         trust: np.ndarray | None,
         held: bool,
+        crossed: bool,
     ) -> None:
-        """Keep a frame's sketch and forward output (delivered), and its trust."""
+        """Keep a frame's sketch and forward output (delivered), its trust, and
+        whether the forward step onto it crossed a new drawing."""
         name = f"seg{index:06d}"
         self.store.put(name, sketch)
         self.store.put(f"{name}.forward", forward)
-        self.frames.append(_Waiting(index, name, f"{name}.forward", trust, self.broken, held))
+        self.broken |= crossed
+        waiting = _Waiting(index, name, f"{name}.forward", trust, self.broken, held, crossed)
+        self.frames.append(waiting)
 
     def forward_outputs(self):
         """The waiting frames' forward outputs alone (no closing keyframe came)."""
@@ -363,12 +368,6 @@ def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
     """Per region, whether more than half of its pixels are set in the 0/1 ``mask``."""
     inside = np.bincount(regions.labels[mask > 0], minlength=regions.count)
     return inside > 0.5 * np.asarray(regions.areas)
-
-
-def _share_seen(regions: Regions, trust: np.ndarray) -> float:
-    """The share of a frame's region pixels a warp saw, from its per-region ``trust``."""
-    areas = np.asarray(regions.areas, np.float64)
-    return float((trust * areas).sum() / max(areas.sum(), 1.0))
 
 
 def _textured(state) -> np.ndarray | None:
@@ -1311,11 +1310,11 @@ class Colorizer:
                     if end is not None:
                         pending = _Segment(start=i - 1, end=end, store=store)
                 if pending is not None:
-                    pending.broken |= self._carried_across
                     # A held frame keeps the sketch its analysis came from, so the
                     # way back analyses that drawing again, region for region.
                     trust = None if frame.held else self._last_trust(frame)
-                    pending.wait(i, frame.source, self._delivered(out), trust, frame.held)
+                    out = self._delivered(out)
+                    pending.wait(i, frame.source, out, trust, frame.held, self._carried_across)
                     continue
                 yield self._delivered(out)
             if pending is not None:  # the cut ended before the closing keyframe
@@ -1446,7 +1445,8 @@ class Colorizer:
         Per region, each pass's trust is the share of the region its warp could see
         (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
         ``(t - start)`` backward. Where only one pass has carried colour across a new
-        drawing (from another shot) to reach a frame, the other pass takes it whole.
+        drawing (from another shot) to reach a frame, the other pass takes it whole; a
+        new drawing the forward pass met counts as crossed by the backward pass too.
         Each region shows its pass's output as that pass rendered it, carried texture
         softened and persisting, so a blended frame is as steady as either pass. A
         region switches pass once, and the switch fades over ``options.blend_fade``
@@ -1455,9 +1455,7 @@ class Colorizer:
         frame does not carry it all (README, "Two keyframes"). Carried texture (the
         pixels the backward pass shows per pixel, not as one paint) is no choice of
         paint but two drifts of the keys' shading: it cross-fades over the whole
-        segment, the forward pass weighed ``(end - t) / (end - start)``, unless the
-        backward pass saw less than half as much of this frame or one after it as the
-        forward pass did (then its texture came through a warp that lost it).
+        segment, the forward pass weighed ``(end - t) / (end - start)``.
 
         A frame that held the drawing before it is that frame again, as it was on the
         way forward: the way back holds it too (one colouring per drawing), and it is
@@ -1491,12 +1489,14 @@ class Colorizer:
         later_pick: np.ndarray | None = None
         later_weight: np.ndarray | None = None  # its forward weight, moved likewise
         span = end - segment.start
-        # The backward pass reached a frame seeing less than half as much of it as the
-        # forward pass did: from there back its texture came through a warp that lost
-        # it (a shot change the new-drawing test missed, a cut-away), so no longer fades in.
-        back_lost = False
+        later_crossed = False  # the forward step onto the frame after this one crossed
         for waiting in reversed(segment.frames):
             t = waiting.index
+            # A new drawing the forward pass met is one the backward pass crosses too,
+            # whether or not its own test (which asks the other way) finds it: the
+            # first shot's frames must not take the second's colours by nearness.
+            back_broken |= later_crossed
+            later_crossed = waiting.crossed
             if t in as_key:  # the closing keyframe's drawing: shown as that keyframe
                 self._views.check(t, lambda: key_state[0].drawing)
                 store.drop(waiting.sketch)
@@ -1554,10 +1554,7 @@ class Colorizer:
             fading = frame.regions.fill_with(both_saw.astype(np.uint8))
             weight = _fade_towards(pick, later_weight, fade, t - segment.start, fading)
             if fade > 1:  # (0 or 1: every pixel one pass's)
-                if not back_lost:  # once lost, for every frame before this one too
-                    seen_back = _share_seen(frame.regions, backward_conf)
-                    back_lost = seen_back < 0.5 * _share_seen(frame.regions, waiting.trust)
-                textured = None if back_lost else _textured(back_state)
+                textured = _textured(back_state)
                 if textured is not None:
                     # Carried texture is two drifts of the keys' shading, not a choice
                     # of paint: it cross-fades over the whole segment by nearness to
