@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -244,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         args.results.mkdir(parents=True, exist_ok=True)
         record = {"seconds": round(time.perf_counter() - t0, 1), "cuts": rows}
         (args.results / "unseen.json").write_text(json.dumps(record, indent=1))
-        (args.results / "unseen.md").write_text(f"`{' '.join(sys.argv)}`\n\n{text}")
+        # The command as run from the repository root, whatever the working folder.
+        command = shlex.join(["python", "benchmarks/bench_unseen.py", *(argv or sys.argv[1:])])
+        (args.results / "unseen.md").write_text(f"`{command}`\n\n{text}")
     return 0
 
 
