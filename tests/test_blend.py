@@ -276,3 +276,56 @@ def test_a_waiting_frame_is_copied_in_and_let_go(tmp_path) -> None:
         store.put("c", frame)
     store.drop("c")
     assert store.used == 0 and not list(tmp_path.iterdir())
+
+
+def _strokes(every: int) -> np.ndarray:
+    """A page of horizontal and vertical strokes, one every ``every`` pixels."""
+    s = np.full((96, 160, 3), 255, np.uint8)
+    for y in range(8, 90, every):
+        s[y : y + 2, 8:152] = 0
+    for x in range(8, 152, every):
+        s[8:88, x : x + 2] = 0
+    return s
+
+
+def test_a_drawing_new_only_going_back_is_found_on_the_way_forward() -> None:
+    """A dense drawing followed by a sparse one whose strokes are some of its own: going
+    forward, the later drawing's lines all lie on the earlier one's, so the new-drawing
+    test passes it; going back, most of the earlier drawing's lines are new. That step
+    is found on the way forward too, the other way round, so both passes treat it as
+    crossing a new drawing before a frame past it is blended."""
+    col = Colorizer(_colour(0), ColorizeOptions(temporal="classical"))
+    dense, sparse = col.analyse(_strokes(8)), col.analyse(_strokes(40))
+    shape = (96, 160)
+    col._last_motion = col.motion(dense, sparse, shape)
+    assert col._new_line_share(dense, sparse, col._last_motion[0]) < 0.5  # not new forward
+    assert col._new_going_back(dense, sparse)
+    col._last_motion = col.motion(sparse, dense, shape)
+    assert not col._new_going_back(sparse, dense)  # new going forward: the usual test's
+    col._last_motion = col.motion(dense, dense, shape)
+    assert not col._new_going_back(dense, dense)
+
+
+def test_a_new_drawing_found_going_back_splits_the_segment_there(monkeypatch) -> None:
+    """Where only the backward direction's test finds the new drawing (asked on the way
+    forward), the frames from it take the backward pass whole and the frames before it
+    the forward pass: the second shot's frames are blended after it, so they must know
+    before the backward pass gets there."""
+    sketches, first, last = _two_shadings()
+    k = 6
+
+    def going_back(self, prev, frame):
+        visited = self.__dict__.setdefault("_visited", set())
+        found = len(visited) == k - 1 and not frame.held  # the forward step onto frame k
+        visited.add(len(visited))
+        return found
+
+    monkeypatch.setattr(Colorizer, "_rekeys", lambda *a: False)
+    monkeypatch.setattr(Colorizer, "_new_going_back", going_back)
+    blended, forward, backward = _passes(
+        sketches, first, last, temporal="classical", hold_drawings=False
+    )
+    for t in range(1, k):
+        assert np.array_equal(blended[t], forward[t]), t
+    for t in range(k, len(sketches) - 1):
+        assert np.array_equal(blended[t], backward[t]), t

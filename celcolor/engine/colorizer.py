@@ -284,7 +284,9 @@ class _Waiting:
     trust: np.ndarray | None  # per region: the share the forward warp saw (None: held)
     broken: bool  # the forward pass had met a new drawing by then
     held: bool  # it held the drawing before it (shown forward as that frame)
-    crossed: bool  # the forward step onto it met a new drawing (carried colour across)
+    # The forward step onto it met a new drawing (carried colour across), found by the
+    # new-drawing test either way round (see Colorizer._new_going_back).
+    crossed: bool
 
 
 @dataclass
@@ -1304,6 +1306,7 @@ class Colorizer:
                     pending = None
                     yield key_out
                     continue
+                before = state[0]
                 out, state = self._next(state, sketch, frame, i, shape)
                 if pending is None:
                     end = self._blend_until(i)
@@ -1314,7 +1317,8 @@ class Colorizer:
                     # way back analyses that drawing again, region for region.
                     trust = None if frame.held else self._last_trust(frame)
                     out = self._delivered(out)
-                    pending.wait(i, frame.source, out, trust, frame.held, self._carried_across)
+                    crossed = self._carried_across or self._new_going_back(before, frame)
+                    pending.wait(i, frame.source, out, trust, frame.held, crossed)
                     continue
                 yield self._delivered(out)
             if pending is not None:  # the cut ended before the closing keyframe
@@ -1446,7 +1450,8 @@ class Colorizer:
         (non-occluded) times the nearness of its keyframe: ``(end - t)`` forward,
         ``(t - start)`` backward. Where only one pass has carried colour across a new
         drawing (from another shot) to reach a frame, the other pass takes it whole; a
-        new drawing the forward pass met counts as crossed by the backward pass too.
+        new drawing met on the way forward, by the test asked either way round, counts
+        as crossed by both passes.
         Each region shows its pass's output as that pass rendered it, carried texture
         softened and persisting, so a blended frame is as steady as either pass. A
         region switches pass once, and the switch fades over ``options.blend_fade``
@@ -1904,6 +1909,41 @@ class Colorizer:
         self.stats.network_frames += 1
         return self.palette.index(predicted)
 
+    def _new_going_back(self, prev: FrameAnalysis, frame: FrameAnalysis) -> bool:
+        """Whether ``prev`` is a new drawing seen from ``frame``, the frame just coloured
+        after it by carrying colour on: more than ``options.rekey_threshold`` of its
+        lines, moved by that step's flow, miss the frame's.
+
+        The new-drawing test asked the other way round, as the backward pass of a
+        blended segment asks it: the share of a frame's lines that are new differs by
+        direction (a drawing with many more lines than the one beside it is new from
+        one side only). Asked on the way forward, both passes then treat the step as
+        crossing a new drawing, before any frame past it is blended.
+        """
+        if (
+            frame.held
+            or self._last_motion is None  # keyed, or coloured on its own
+            or self.options.rekey in ("on", "unsure")  # a new drawing is re-keyed
+            or self.options.rekey_threshold >= 1.0
+        ):
+            return False
+        now, moved = self._line_images(prev, frame, self._last_motion[0])
+        overlap = line_overlap(moved, now)
+        share = 1.0 - overlap if overlap is not None else unmet_share(moved, now)
+        return share > self.options.rekey_threshold
+
+    def _line_images(
+        self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The frame's lines and the previous frame's moved onto it by ``sample``, as
+        float images in [0, 1] at the flow's size."""
+        h, w = frame.flow_image.shape[:2]
+        moved = cv2.remap(prev.art.ink_u8, sample, None, cv2.INTER_LINEAR, borderValue=0)
+        moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
+        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
+        # float32: a fifth faster than float64, the same masks (uint8 levels either way).
+        return now.astype(np.float32) / 255, moved.astype(np.float32) / 255
+
     def _new_line_share(
         self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray
     ) -> float:
@@ -1920,12 +1960,7 @@ class Colorizer:
         previous frame near them: so a character drawn into an empty frame is new.
         """
         t0 = time.perf_counter()
-        h, w = frame.flow_image.shape[:2]
-        moved = cv2.remap(prev.art.ink_u8, sample, None, cv2.INTER_LINEAR, borderValue=0)
-        moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
-        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
-        # float32: a fifth faster than float64, the same masks (uint8 levels either way).
-        now, moved = now.astype(np.float32) / 255, moved.astype(np.float32) / 255
+        now, moved = self._line_images(prev, frame, sample)
         overlap = line_overlap(now, moved)
         share = 1.0 - overlap if overlap is not None else unmet_share(now, moved)
         self.stats.add_time("flow", time.perf_counter() - t0)
