@@ -18,17 +18,26 @@ Per clip and row: PSNR of the in-betweens (keys left out, so the second key's ow
 does not count), TC over the whole clip (E_warp of the output over the truth's, on
 flow of the colour frames), and how many held frames came out as the frame they hold.
 Writes ``benchmarks/results/two_keys.json`` and ``.md``. Needs the development data.
+
+Whole long shots, keyed at both ends, with the default window and session 43's (96
+frames, past which the second key re-keyed instead of blending), about 3 minutes:
+
+    python benchmarks/bench_two_keys.py --frames 300 --min-real-frames 48 \
+        --rows "classical, one key" "classical, two keys" \
+        "classical, two keys, --blend-window 96" --results benchmarks/results/two_keys_long
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from run_bench import needed_clips
+from run_bench import add_min_real_frames, needed_clips
 
 from celcolor.bench.cases import first_frame_cases
 from celcolor.bench.scoring import MetricFlow, flows_on_colour
@@ -38,22 +47,33 @@ from celcolor.metrics.flicker import warp_error
 
 RESULTS = Path(__file__).parent / "results"
 DEFAULT_FADE = ColorizeOptions().blend_fade
-# row: (temporal mode, two keys, --blend-fade)
+DEFAULT_WINDOW = ColorizeOptions().blend_window
+# row: (temporal mode, two keys, --blend-fade, --blend-window)
 ROWS = {
-    "classical, one key": ("classical", False, DEFAULT_FADE),
-    "classical, two keys": ("classical", True, DEFAULT_FADE),
-    "classical, two keys, no fade (--blend-fade 0)": ("classical", True, 0),
-    "network, one key": ("network", False, DEFAULT_FADE),
-    "network, two keys": ("network", True, DEFAULT_FADE),
-    "network, two keys, no fade (--blend-fade 0)": ("network", True, 0),
+    "classical, one key": ("classical", False, DEFAULT_FADE, DEFAULT_WINDOW),
+    "classical, two keys": ("classical", True, DEFAULT_FADE, DEFAULT_WINDOW),
+    "classical, two keys, no fade (--blend-fade 0)": ("classical", True, 0, DEFAULT_WINDOW),
+    "network, one key": ("network", False, DEFAULT_FADE, DEFAULT_WINDOW),
+    "network, two keys": ("network", True, DEFAULT_FADE, DEFAULT_WINDOW),
+    "network, two keys, no fade (--blend-fade 0)": ("network", True, 0, DEFAULT_WINDOW),
+    # Session 43's default: keys farther apart than this did not blend. The same as
+    # "classical, two keys" on clips of 48 frames, so only in the long-shot run.
+    "classical, two keys, --blend-window 96": ("classical", True, DEFAULT_FADE, 96),
 }
+DEFAULT_ROWS = [row for row in ROWS if "--blend-window" not in row]
 
 
-def colour(case, temporal: str, two: bool, fade: int) -> tuple[list[np.ndarray], Colorizer, float]:
+def colour(
+    case, temporal: str, two: bool, fade: int, window: int
+) -> tuple[list[np.ndarray], Colorizer, float]:
     """The clip coloured from frame 0 (and its last frame): frames, engine, seconds."""
     n = len(case.sketches)
     options = ColorizeOptions(
-        temporal=temporal, lines="fill", keyframe_mode="copy", blend_fade=fade
+        temporal=temporal,
+        lines="fill",
+        keyframe_mode="copy",
+        blend_fade=fade,
+        blend_window=window,
     )
     pinned = {n - 1: case.truth[n - 1]} if two else None
     col = Colorizer(case.reference, options, pinned=pinned)
@@ -62,8 +82,10 @@ def colour(case, temporal: str, two: bool, fade: int) -> tuple[list[np.ndarray],
     return frames, col, time.perf_counter() - t0
 
 
-def score(case, truth_pairs: np.ndarray, flows, temporal: str, two: bool, fade: int) -> dict:
-    frames, col, seconds = colour(case, temporal, two, fade)
+def score(
+    case, truth_pairs: np.ndarray, flows, temporal: str, two: bool, fade: int, window: int
+) -> dict:
+    frames, col, seconds = colour(case, temporal, two, fade, window)
     n = len(frames)
     pairs = warp_error(frames, flows.fwd, flows.bwd).per_pair
     held = col.stats.held
@@ -78,11 +100,11 @@ def score(case, truth_pairs: np.ndarray, flows, temporal: str, two: bool, fade: 
     }
 
 
-def markdown(results: dict[str, dict[str, dict]], seconds: float) -> str:
+def markdown(results: dict[str, dict[str, dict]], seconds: float, frames: int, command: str) -> str:
     clips = list(next(iter(results.values())))
     lines = [
-        f"Real first-frame suite, {len(clips)} clips of 48 frames at most (`python "
-        f"benchmarks/bench_two_keys.py`, {seconds / 60:.0f} min). PSNR of the in-betweens "
+        f"Real first-frame suite, {len(clips)} clips of {frames} frames at most (`{command}`, "
+        f"{seconds / 60:.0f} min). PSNR of the in-betweens "
         "(keys left out), TC over the clip (1 = as steady as the animation), held frames "
         "shown as the frame they hold, frames/s of the colouring (frames decoded):",
         "",
@@ -111,13 +133,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--frames", type=int, default=48, help="frames per clip at most")
-    p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    p.add_argument("--rows", nargs="+", choices=list(ROWS), default=DEFAULT_ROWS)
     p.add_argument("--results", type=Path, default=RESULTS)
+    add_min_real_frames(p)
     args = p.parse_args()
     _, clips = needed_clips("bench_two_keys", args.data)
     t0 = time.time()
     results: dict[str, dict[str, dict]] = {row: {} for row in args.rows}
-    for case in first_frame_cases(clips, max_frames=args.frames):
+    cases = first_frame_cases(clips, max_frames=args.frames, min_frames=args.min_real_frames)
+    for case in cases:
         if len(case.sketches) < 3:  # no in-between to score
             continue
         flows = flows_on_colour(case.truth, MetricFlow())
@@ -130,7 +154,8 @@ def main() -> None:
     (args.results / "two_keys.json").write_text(
         json.dumps({"seconds": round(seconds, 1), "rows": results}, indent=1)
     )
-    text = markdown(results, seconds)
+    command = shlex.join(["python", "benchmarks/bench_two_keys.py", *sys.argv[1:]])
+    text = markdown(results, seconds, args.frames, command)
     (args.results / "two_keys.md").write_text(text)
     print(text)
 

@@ -329,3 +329,17 @@ def test_a_new_drawing_found_going_back_splits_the_segment_there(monkeypatch) ->
         assert np.array_equal(blended[t], forward[t]), t
     for t in range(k, len(sketches) - 1):
         assert np.array_equal(blended[t], backward[t]), t
+
+
+@pytest.mark.parametrize("window,blended", [(None, 119), (96, 0)])
+def test_keys_five_seconds_apart_blend_by_default(window, blended) -> None:
+    """Keys at the ends of a 5-second shot (121 frames at 24 fps) blend by default: the
+    window covers nearly any shot (its frames wait on disk past ``wait_memory``), so
+    the second key does not pop in. A narrower ``blend_window`` leaves them apart."""
+    sketches, first, last = _two_shadings(121)
+    options = ColorizeOptions(temporal="classical", wait_memory=0)
+    if window is not None:
+        options = ColorizeOptions(temporal="classical", wait_memory=0, blend_window=window)
+    col = Colorizer(None, options, pinned={0: first, 120: last})
+    assert len(list(col.colorize(sketches))) == 121
+    assert col.stats.blended == blended

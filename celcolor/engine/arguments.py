@@ -173,7 +173,7 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "are named in a warning either way",
     )  # fmt: skip
     g.add_argument(
-        "--blend-window", type=int, default=96, metavar="N",
+        "--blend-window", type=int, default=480, metavar="N",
         help="between references pinned to frames at most N apart, colour forward and "
         "backward and keep per region the pass nearer its keyframe and less occluded "
         "(0: forward only)",

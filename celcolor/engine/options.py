@@ -146,7 +146,9 @@ class ColorizeOptions:
     rekey_threshold: float = 0.5
     rekey: str = "auto"
     network_fill_share: float = 0.005
-    blend_window: int = 96
+    # 480: 20 s at 24 fps, longer than nearly any shot (its frames wait on disk past
+    # wait_memory: a few MB a frame).
+    blend_window: int = 480
     blend_fade: int = 4
     # 256 MiB: the 46 in-betweens of two keys 47 frames apart at 1280x720 (5.5 MB each).
     wait_memory: int = 256
