@@ -1426,7 +1426,8 @@ class Colorizer:
         A segment opens right after a keyframe when the next keyframe (a reference
         pinned to a frame) lies within ``options.blend_window`` frames: its in-betweens
         are coloured forward from the first and backward from the second, and each
-        region takes the pass it trusts more. The frames wait on disk, not in memory.
+        region takes the pass it trusts more. The frames wait (in memory up to
+        ``options.wait_memory``, the rest on disk).
         """
         if self.options.blend_window <= 0 or (index - 1) not in self._ref_for_frame:
             return None
@@ -1927,9 +1928,11 @@ class Colorizer:
             or self.options.rekey_threshold >= 1.0
         ):
             return False
+        t0 = time.perf_counter()
         now, moved = self._line_images(prev, frame, self._last_motion[0])
         overlap = line_overlap(moved, now)
         share = 1.0 - overlap if overlap is not None else unmet_share(moved, now)
+        self.stats.add_time("flow", time.perf_counter() - t0)
         return share > self.options.rekey_threshold
 
     def _line_images(
