@@ -161,34 +161,6 @@ def test_carried_texture_cross_fades_over_the_whole_segment() -> None:
     assert _biggest_change([b[inside] for b in blended]) <= differ / (n - 1) + 2
 
 
-def test_a_new_drawing_met_forward_is_crossed_backward_too(monkeypatch) -> None:
-    """A shot change the forward pass's test finds and the backward pass's does not
-    (the test asks how many of a frame's lines are new, which differs by direction):
-    the backward pass crossed it all the same, so the frames before it take the forward
-    pass whole and the frames from it the backward pass, texture included; nothing of
-    one shot's colours comes into the other's by nearness."""
-    sketches, first, last = _two_shadings()
-    k = 4
-
-    def rekeys(self, prev, frame, sample, index):
-        # Each run's forward pass (its first visit of a frame) finds a new drawing at k.
-        visited = self.__dict__.setdefault("_visited", set())
-        if index == k and index not in visited:
-            self.stats.new_drawings.append(index)
-            self._carried_across = True
-        visited.add(index)
-        return False
-
-    monkeypatch.setattr(Colorizer, "_rekeys", rekeys)
-    blended, forward, backward = _passes(
-        sketches, first, last, temporal="classical", hold_drawings=False
-    )
-    for t in range(1, k):
-        assert np.array_equal(blended[t], forward[t]), t
-    for t in range(k, len(sketches) - 1):
-        assert np.array_equal(blended[t], backward[t]), t
-
-
 def test_no_fade_reaches_across_a_shot_change_between_the_keys() -> None:
     """A key per shot (two generated cuts joined at frame 5, as in
     ``bench_two_shots.py``): the second shot's frames take the backward pass whole (the
@@ -306,21 +278,32 @@ def test_a_drawing_new_only_going_back_is_found_on_the_way_forward() -> None:
     assert not col._new_going_back(dense, dense)
 
 
-def test_a_new_drawing_found_going_back_splits_the_segment_there(monkeypatch) -> None:
-    """Where only the backward direction's test finds the new drawing (asked on the way
-    forward), the frames from it take the backward pass whole and the frames before it
-    the forward pass: the second shot's frames are blended after it, so they must know
-    before the backward pass gets there."""
+@pytest.mark.parametrize("found_by", ["forward", "going back"])
+def test_a_shot_change_found_one_way_splits_the_segment_there(monkeypatch, found_by) -> None:
+    """A shot change the new-drawing test finds one way round only (it asks how many
+    of a frame's lines are new, which differs by direction): found on the way forward
+    by the usual test, or by the test asked going back (``_new_going_back``), both
+    passes treat it as crossed. The frames before it take the forward pass whole and
+    the frames from it the backward pass, texture included: nothing of one shot's
+    colours comes into the other's by nearness, and the second shot's frames, blended
+    first, know it before the backward pass gets there."""
     sketches, first, last = _two_shadings()
-    k = 6
+    k = 5
 
-    def going_back(self, prev, frame):
+    def rekeys(self, prev, frame, sample, index):
         visited = self.__dict__.setdefault("_visited", set())
-        found = len(visited) == k - 1 and not frame.held  # the forward step onto frame k
-        visited.add(len(visited))
-        return found
+        self._at = index
+        # The forward pass (each run's first visit of a frame) finds it at k.
+        if found_by == "forward" and index == k and index not in visited:
+            self.stats.new_drawings.append(index)
+            self._carried_across = True
+        visited.add(index)
+        return False
 
-    monkeypatch.setattr(Colorizer, "_rekeys", lambda *a: False)
+    def going_back(self, prev, frame):  # asked on the way forward only
+        return found_by == "going back" and self._at == k
+
+    monkeypatch.setattr(Colorizer, "_rekeys", rekeys)
     monkeypatch.setattr(Colorizer, "_new_going_back", going_back)
     blended, forward, backward = _passes(
         sketches, first, last, temporal="classical", hold_drawings=False
