@@ -698,7 +698,7 @@ def test_report_records_a_run_that_coloured_its_cut(tmp_path: Path) -> None:
     assert r["settings"]["colour"]["lines"] == "auto" and r["settings"]["encode"]["codec"] == "ffv1"
     assert r["references"] == [str(key)] and isinstance(r["key_frame"], int)
 
-    assert r["waited_on_disk"] == 0  # nothing waits for a later key here
+    assert r["waited_on_disk"] == r["blended"] == 0  # nothing waits for a later key here
 
     again = run_cli(frames, "--ref", key, "-o", out, "--overwrite", "--report", report, "-q",
                     "--ref-frame", "5", "--wait-memory", "0")  # fmt: skip
@@ -707,6 +707,14 @@ def test_report_records_a_run_that_coloured_its_cut(tmp_path: Path) -> None:
     assert r["settings"]["encode"]["codec"] is None
     # Frames 0 to 4 waited for the keyframe, their sketches and then their outputs.
     assert r["settings"]["colour"]["wait_memory"] == 0 and r["waited_on_disk"] == 10
+
+    # Two keys, 23 frames apart: the 22 frames between are coloured both ways, unless
+    # the blend window is narrower than that.
+    for window, blended in (("480", 22), ("16", 0)):
+        two = run_cli(frames, "--ref", f"0:{key}", "--ref", f"23:{key}", "-o", out, "-q",
+                      "--overwrite", "--report", report, "--blend-window", window)  # fmt: skip
+        assert two.returncode == 0, two.stderr
+        assert json.loads(report.read_text())["blended"] == blended
 
 
 def test_report_records_a_failed_run(small_cut: dict[str, Path], tmp_path: Path) -> None:

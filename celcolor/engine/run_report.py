@@ -108,6 +108,9 @@ def done_record(started: str, run: dict[str, Any], result: Any, warnings: list[s
         # Frames set aside for a later keyframe that did not fit --wait-memory: the
         # temporary folder's use, for a farm that sizes it.
         "waited_on_disk": stats.waited_on_disk,
+        # Frames coloured from two keys (forward and back), 0 where no second key lay
+        # within --blend-window: whether the blend took place.
+        "blended": stats.blended,
         "warnings": warnings,
         "stage_seconds": {k: round(v, 4) for k, v in result.stage_seconds.items()},
     }
