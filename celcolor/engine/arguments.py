@@ -174,9 +174,9 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
     )  # fmt: skip
     g.add_argument(
         "--blend-window", type=int, default=480, metavar="N",
-        help="between references pinned to frames at most N apart, colour forward and "
-        "backward and keep per region the pass nearer its keyframe and less occluded "
-        "(0: forward only)",
+        help="between references pinned to frames at most N apart (default 480: 20 s at "
+        "24 fps), colour forward and backward and keep per region the pass nearer its "
+        "keyframe and less occluded (0: forward only)",
     )  # fmt: skip
     g.add_argument(
         "--blend-fade", type=int, default=4, metavar="N",
