@@ -20,11 +20,12 @@ flow of the colour frames), and how many held frames came out as the frame they 
 Writes ``benchmarks/results/two_keys.json`` and ``.md``. Needs the development data.
 
 Whole long shots, keyed at both ends, with the default window and session 43's (96
-frames, past which the second key re-keyed instead of blending), about 3 minutes:
+frames, past which the second key re-keyed instead of blending), about 4 minutes:
 
     python benchmarks/bench_two_keys.py --frames 300 --min-real-frames 48 \
         --rows "classical, one key" "classical, two keys" \
-        "classical, two keys, --blend-window 96" --results benchmarks/results/two_keys_long
+        "classical, two keys, --blend-window 96" "network, one key" "network, two keys" \
+        --results benchmarks/results/two_keys_long
 """
 
 from __future__ import annotations
