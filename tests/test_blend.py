@@ -270,7 +270,7 @@ def test_a_drawing_new_only_going_back_is_found_on_the_way_forward() -> None:
     dense, sparse = col.analyse(_strokes(8)), col.analyse(_strokes(40))
     shape = (96, 160)
     col._last_motion = col.motion(dense, sparse, shape)
-    assert col._new_line_share(dense, sparse, col._last_motion[0]) < 0.5  # not new forward
+    assert col._line_shares(dense, sparse, col._last_motion[0])[0] < 0.5  # not new forward
     assert col._new_going_back(dense, sparse)
     col._last_motion = col.motion(sparse, dense, shape)
     assert not col._new_going_back(sparse, dense)  # new going forward: the usual test's

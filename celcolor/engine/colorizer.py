@@ -92,6 +92,9 @@ class FrameAnalysis:
     seq: int | None = None
     motion: tuple[np.ndarray, np.ndarray] | None = None
     new_lines: float | None = None  # its new-line share, computed ahead beside motion
+    # The same asked going back (the previous drawing's lines it misses), computed
+    # beside it where the frame lies between two keys that blend.
+    old_lines: float | None = None
     # It holds the previous frame's drawing (:mod:`holds`): it is that frame's analysis
     # again, and is shown as that frame.
     held: bool = False
@@ -100,7 +103,8 @@ class FrameAnalysis:
         """This analysis for a later frame that holds its drawing (shared, not copied:
         the lazily built parts are built once for both)."""
         held = copy.copy(self)
-        held.seq, held.motion, held.new_lines, held.held = seq, None, 0.0, True
+        held.seq, held.motion, held.held = seq, None, True
+        held.new_lines = held.old_lines = 0.0
         return held
 
     @functools.cached_property
@@ -370,6 +374,13 @@ def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
     """Per region, whether more than half of its pixels are set in the 0/1 ``mask``."""
     inside = np.bincount(regions.labels[mask > 0], minlength=regions.count)
     return inside > 0.5 * np.asarray(regions.areas)
+
+
+def _unmet(lines: np.ndarray, other: np.ndarray) -> float:
+    """Share of ``lines`` that ``other`` misses: 1 minus their chance-corrected overlap,
+    or where chance cannot be measured the plain share with no line of ``other`` near."""
+    overlap = line_overlap(lines, other)
+    return 1.0 - overlap if overlap is not None else unmet_share(lines, other)
 
 
 def _textured(state) -> np.ndarray | None:
@@ -1047,7 +1058,9 @@ class Colorizer:
             frame = self._follow(prev, sketch, seq)
             # A held frame has no motion of its own; at 1 no frame is a new drawing.
             if prev is not None and frame.motion is not None and self.options.rekey_threshold < 1:
-                frame.new_lines = self._new_line_share(prev, frame, frame.motion[0])
+                frame.new_lines, frame.old_lines = self._line_shares(
+                    prev, frame, frame.motion[0], going_back=self._blends(seq)
+                )
             prev = frame
             yield sketch, frame
 
@@ -1690,7 +1703,7 @@ class Colorizer:
         if self.options.rekey_threshold >= 1.0:  # no share of new lines passes 1
             return False
         ahead = _ahead(prev, frame) and frame.new_lines is not None
-        share = frame.new_lines if ahead else self._new_line_share(prev, frame, sample)
+        share = frame.new_lines if ahead else self._line_shares(prev, frame, sample)[0]
         if share <= self.options.rekey_threshold:
             return False
         if index not in self.stats.new_drawings:  # in order: backward passes come too
@@ -1928,29 +1941,34 @@ class Colorizer:
             or self.options.rekey_threshold >= 1.0
         ):
             return False
-        t0 = time.perf_counter()
-        now, moved = self._line_images(prev, frame, self._last_motion[0])
-        overlap = line_overlap(moved, now)
-        share = 1.0 - overlap if overlap is not None else unmet_share(moved, now)
-        self.stats.add_time("flow", time.perf_counter() - t0)
+        ahead = _ahead(prev, frame) and frame.old_lines is not None  # asked in the analysis
+        sample = self._last_motion[0]
+        share = frame.old_lines if ahead else self._line_shares(prev, frame, sample, True)[1]
+        assert share is not None  # (asked going back either way)
         return share > self.options.rekey_threshold
 
-    def _line_images(
-        self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The frame's lines and the previous frame's moved onto it by ``sample``, as
-        float images in [0, 1] at the flow's size."""
-        h, w = frame.flow_image.shape[:2]
-        moved = cv2.remap(prev.art.ink_u8, sample, None, cv2.INTER_LINEAR, borderValue=0)
-        moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
-        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
-        # float32: a fifth faster than float64, the same masks (uint8 levels either way).
-        return now.astype(np.float32) / 255, moved.astype(np.float32) / 255
+    def _blends(self, index: int) -> bool:
+        """Whether frame ``index`` lies between two keyframes that blend (see
+        :meth:`_blend_until`): only there is the new-drawing test asked going back."""
+        if self.options.blend_window <= 0 or self.options.rekey in ("on", "unsure"):
+            return False
+        keys = self._ref_for_frame
+        before = max((k for k in keys if k < index), default=None)
+        after = min((k for k in keys if k > index), default=None)
+        if before is None or after is None:
+            return False
+        return after - before <= self.options.blend_window + 1
 
-    def _new_line_share(
-        self, prev: FrameAnalysis, frame: FrameAnalysis, sample: np.ndarray
-    ) -> float:
-        """Share of the frame's lines that the previous drawing, moved by the flow, misses.
+    def _line_shares(
+        self,
+        prev: FrameAnalysis,
+        frame: FrameAnalysis,
+        sample: np.ndarray,
+        going_back: bool = False,
+    ) -> tuple[float, float | None]:
+        """Share of the frame's lines that the previous drawing, moved by the flow, misses;
+        with ``going_back`` also the share of the previous drawing's lines (moved) that the
+        frame's miss, the same test asked the other way round (else None).
 
         The re-keying measure: 1 minus the chance-corrected overlap of the frame's
         lines with the previous frame's lines warped onto it (at the flow's size). A
@@ -1963,11 +1981,16 @@ class Colorizer:
         previous frame near them: so a character drawn into an empty frame is new.
         """
         t0 = time.perf_counter()
-        now, moved = self._line_images(prev, frame, sample)
-        overlap = line_overlap(now, moved)
-        share = 1.0 - overlap if overlap is not None else unmet_share(now, moved)
+        h, w = frame.flow_image.shape[:2]
+        moved = cv2.remap(prev.art.ink_u8, sample, None, cv2.INTER_LINEAR, borderValue=0)
+        moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
+        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
+        # float32: a fifth faster than float64, the same masks (uint8 levels either way).
+        now, moved = now.astype(np.float32) / 255, moved.astype(np.float32) / 255
+        new = _unmet(now, moved)
+        old = _unmet(moved, now) if going_back else None
         self.stats.add_time("flow", time.perf_counter() - t0)
-        return share
+        return new, old
 
     @staticmethod
     def _held_by_votes(
