@@ -278,6 +278,24 @@ def test_a_drawing_new_only_going_back_is_found_on_the_way_forward() -> None:
     assert not col._new_going_back(dense, dense)
 
 
+@pytest.mark.parametrize("keys,asked", [((0, 3), True), ((0,), False)])
+def test_the_test_going_back_is_asked_in_the_analysis_between_two_keys(keys, asked) -> None:
+    """Streamed, the analysis asks the new-drawing test both ways from the same line
+    images, the way back only between two keys that blend (elsewhere nothing reads it);
+    the answer is the one the colouring thread would get."""
+    col = Colorizer(
+        None, ColorizeOptions(temporal="classical"), pinned=dict.fromkeys(keys, _colour(0))
+    )
+    frames = [f for _, f in col.analyse_stream([_strokes(8), _strokes(40), _strokes(40)])]
+    dense, sparse, held = frames
+    assert sparse.new_lines < 0.5 and held.held
+    if not asked:
+        assert sparse.old_lines is None
+        return
+    assert sparse.old_lines > 0.5 and held.old_lines == 0.0
+    assert sparse.old_lines == col._line_shares(dense, sparse, sparse.motion[0], True)[1]
+
+
 @pytest.mark.parametrize("found_by", ["forward", "going back"])
 def test_a_shot_change_found_one_way_splits_the_segment_there(monkeypatch, found_by) -> None:
     """A shot change the new-drawing test finds one way round only (it asks how many
