@@ -1058,8 +1058,11 @@ class Colorizer:
             frame = self._follow(prev, sketch, seq)
             # A held frame has no motion of its own; at 1 no frame is a new drawing.
             if prev is not None and frame.motion is not None and self.options.rekey_threshold < 1:
+                # The test going back, only where a blend reads it (_new_going_back).
+                blended = self._closing_key(seq) is not None
+                back = blended and self.options.rekey not in ("on", "unsure")
                 frame.new_lines, frame.old_lines = self._line_shares(
-                    prev, frame, frame.motion[0], going_back=self._blends(seq)
+                    prev, frame, frame.motion[0], going_back=back
                 )
             prev = frame
             yield sketch, frame
@@ -1442,13 +1445,21 @@ class Colorizer:
         region takes the pass it trusts more. The frames wait (in memory up to
         ``options.wait_memory``, the rest on disk).
         """
-        if self.options.blend_window <= 0 or (index - 1) not in self._ref_for_frame:
+        if (index - 1) not in self._ref_for_frame:
             return None
-        later = [k for k in self._ref_for_frame if k > index]
-        if not later:
+        return self._closing_key(index)
+
+    def _closing_key(self, index: int) -> int | None:
+        """The keyframe after frame ``index`` when it and the keyframe before it lie
+        within ``options.blend_window`` frames (frame ``index`` is then blended), else None."""
+        if self.options.blend_window <= 0:
             return None
-        end = min(later)
-        return end if end - (index - 1) <= self.options.blend_window + 1 else None
+        keys = self._ref_for_frame
+        before = max((k for k in keys if k < index), default=None)
+        after = min((k for k in keys if k > index), default=None)
+        if before is None or after is None or after - before > self.options.blend_window + 1:
+            return None
+        return after
 
     def _blend_back(
         self,
@@ -1946,18 +1957,6 @@ class Colorizer:
         share = frame.old_lines if ahead else self._line_shares(prev, frame, sample, True)[1]
         assert share is not None  # (asked going back either way)
         return share > self.options.rekey_threshold
-
-    def _blends(self, index: int) -> bool:
-        """Whether frame ``index`` lies between two keyframes that blend (see
-        :meth:`_blend_until`): only there is the new-drawing test asked going back."""
-        if self.options.blend_window <= 0 or self.options.rekey in ("on", "unsure"):
-            return False
-        keys = self._ref_for_frame
-        before = max((k for k in keys if k < index), default=None)
-        after = min((k for k in keys if k > index), default=None)
-        if before is None or after is None:
-            return False
-        return after - before <= self.options.blend_window + 1
 
     def _line_shares(
         self,
