@@ -83,16 +83,23 @@ def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
     from .engine.colorizer import check_references
     from .engine.matte import check_transparent
-    from .engine.pipeline import load_references, shown
+    from .engine.pipeline import check_references_kept, load_references, shown
     from .engine.wanted import check_keys_folder
-    from .io import check_alpha_output, check_output, open_frames, resolve_output
+    from .io import (
+        check_alpha_output,
+        check_encoding,
+        check_output,
+        open_frames,
+        resolve_output,
+    )
 
     options = colour_options(args)
     encode = encode_options(args)
     if args.report is not None:
         _check_report(args)
     if args.dry_run:
-        with open_frames(args.input) as source:
+        unpinned, pinned, ref_paths = load_references(args.ref, keep_alpha=options.alpha)
+        with open_frames(args.input, exclude=ref_paths) as source:
             out = resolve_output(Path(args.input), args.output, source.kind, options.alpha)
             info = {
                 "input": str(args.input),
@@ -102,9 +109,10 @@ def _run_colour(args: argparse.Namespace) -> int:
                 "fps": source.fps,
             }
         check_output(Path(args.input), out, args.overwrite)
+        check_encoding(out, encode.codec, encode.crf, encode.preset)
         if options.alpha:
             check_alpha_output(out, args.codec)
-        unpinned, pinned, ref_paths = load_references(args.ref, keep_alpha=options.alpha)
+        check_references_kept(out, ref_paths)
         check_references([shown(r) for r in [*unpinned, *pinned.values()]])  # as a run does
         if options.alpha:
             check_transparent([*unpinned, *pinned.values()])

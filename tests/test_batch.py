@@ -328,6 +328,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(made, tmp_path: Path) -> Non
         (["{root}", "-o", "{tmp}/out", "--address", "auto"], "need --executor ray"),
         (["{root}", "-o", "{tmp}/out", "--workers", "-1"], "--workers"),
         (["{root}", "-o", "{tmp}/out", "--codec", "ffv1"], "--format mkv"),
+        (["{root}", "-o", "{tmp}/out", "--codec", "h264", "--format", "png"], "PNG frames"),
         (["{root}"], "required"),
     ],
 )
@@ -374,6 +375,22 @@ def test_refs_folder_and_the_default_ref_frame(made, tmp_path: Path) -> None:
     (o,) = rep.outcomes
     assert (o.name, o.ref_frame, o.output) == ("ep/c7", 2, "ep/c7.mp4")
     assert frame_count(out / "ep" / "c7.mp4") == N
+
+
+def test_a_codec_is_for_the_video_cuts_and_frame_folders_still_give_png(
+    made, tmp_path: Path
+) -> None:
+    root, out = tmp_path / "cuts", tmp_path / "out"
+    shutil.copytree(made[1]["sketch_dir"], root / "frames")
+    shutil.copy(made[1]["reference"], root / "frames" / "ref.png")
+    shutil.copy(made[0]["sketch_video"], root / "video.mp4")
+    shutil.copy(made[0]["reference"], root / "video.png")
+    encode = EncodeOptions(codec="h264", preset="ultrafast")
+    rep = run_batch(options(root, out, encode=encode))
+    assert rep.exit_code == 0, [o.error for o in rep.outcomes]
+    assert frame_count(out / "frames") == N
+    with av.open(str(out / "video.mp4")) as c:
+        assert c.streams.video[0].codec_context.name == "h264"
 
 
 def test_a_damaged_manifest_is_a_one_line_error(made, tmp_path: Path) -> None:

@@ -552,6 +552,70 @@ def test_output_equal_to_reference(small_cut: dict[str, Path]) -> None:
     assert snapshot(ref.parent) == before
 
 
+def test_a_folder_output_holding_the_reference_is_refused(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    # A finished run replaces a PNG-frame folder whole: with --overwrite the reference
+    # kept there would be lost.
+    folder = tmp_path / "shot"
+    folder.mkdir()
+    ref = folder / "ref.png"
+    ref.write_bytes(small_cut["reference"].read_bytes())
+    before = snapshot(folder)
+    proc = run_cli(small_cut["sketch_dir"], "--ref", ref, "-o", f"{folder}/", "--overwrite", "-q")
+    line = assert_one_line_error(proc, 1)
+    assert "reference" in line and "inside this output folder" in line
+    assert snapshot(folder) == before
+
+
+def test_a_frame_folder_holding_its_reference_leaves_it_out(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    shot = tmp_path / "shot"
+    shot.mkdir()
+    for name in listing(small_cut["sketch_dir"]):
+        (shot / name).write_bytes((small_cut["sketch_dir"] / name).read_bytes())
+    (shot / "ref.png").write_bytes(small_cut["reference"].read_bytes())
+    before = snapshot(shot)
+    out = tmp_path / "out"
+    proc = run_cli(shot, "--ref", shot / "ref.png", "-o", f"{out}/", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert listing(out) == listing(small_cut["sketch_dir"])  # N frames, no ref.png
+    assert snapshot(shot) == before
+    dry = run_cli(shot, "--ref", shot / "ref.png", "-o", tmp_path / "o.mp4", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["source"]["frames"] == N
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_codec_for_png_frames_is_a_clear_error(
+    small_cut: dict[str, Path], tmp_path: Path, dry_run: bool
+) -> None:
+    out = tmp_path / "frames"
+    extra = ["--dry-run"] if dry_run else []
+    proc = run_cli(
+        small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", f"{out}/",
+        "--codec", "ffv1", "-q", *extra,
+    )  # fmt: skip
+    line = assert_one_line_error(proc, 1)
+    assert "--codec ffv1 applies to video outputs" in line
+    assert not out.exists()
+
+
+def test_crf_follows_the_codec_the_extension_picks(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    # VP9's scale runs to 63, H.264's to 51: with no --codec the extension decides.
+    args = [small_cut["sketch_video"], "--ref", small_cut["reference"], "--crf", "55", "-q"]
+    proc = run_cli(*args, "-o", tmp_path / "a.webm")
+    assert proc.returncode == 0, proc.stderr
+    assert count_decodable(tmp_path / "a.webm") == N
+    proc = run_cli(*args, "-o", tmp_path / "b.mp4")
+    line = assert_one_line_error(proc, 1)
+    assert "0..51 for H.264" in line
+    assert not (tmp_path / "b.mp4").exists()
+
+
 def test_existing_output_needs_overwrite(small_cut: dict[str, Path], tmp_path: Path) -> None:
     dst = tmp_path / "x.mp4"
     dst.write_bytes(b"precious")

@@ -350,7 +350,12 @@ def _check_paths(opts: BatchOptions) -> None:
         if codec not in CODECS:
             raise UsageError(f"--codec must be one of {', '.join(CODECS)}, got {codec!r}")
         fmt = opts.format_of("video")
-        if fmt != "png" and f".{fmt}" not in CODECS[codec][1]:
+        if fmt == "png":
+            raise UsageError(
+                f"--codec {codec} applies to video outputs, and --format png writes PNG "
+                "frames; leave one of them out"
+            )
+        if f".{fmt}" not in CODECS[codec][1]:
             fits = ", ".join(sorted(e[1:] for e in CODECS[codec][1] if e[1:] in FORMATS))
             raise UsageError(f"--codec {codec} cannot go in .{fmt} files; add --format {fits}")
 
@@ -527,6 +532,8 @@ def _empty_dir(p: Path) -> bool:
 def _job(opts: BatchOptions, pc: PlannedCut) -> CutJob:
     colour = dataclasses.replace(opts.colour, ref_frame=pc.ref_frame)
     encode = dataclasses.replace(opts.encode, overwrite=pc.overwrite)
+    if pc.fmt == "png":  # --codec is for the video cuts; frame folders' cuts give PNG frames
+        encode = dataclasses.replace(encode, codec=None)
     cut = pc.cut
     keys = opts.keys_folder(cut)
     return CutJob(

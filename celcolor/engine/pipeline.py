@@ -28,9 +28,11 @@ from ..errors import InputError, UsageError
 from ..io import (
     Frame,
     check_alpha_output,
+    check_encoding,
     check_output,
     open_frames,
     open_writer,
+    output_kind,
     prefetch,
     read_image,
     resolve_output,
@@ -76,9 +78,26 @@ class EncodeOptions:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
-        top = 63 if self.codec == "vp9" else 51  # x264's and libvpx's CRF scales
+        # x264's and libvpx's CRF scales; with no codec named it follows the output's
+        # extension, and the writer checks the scale of the codec it picks.
+        top = 51 if self.codec == "h264" else 63
         if not 0 <= self.crf <= top:
             raise UsageError(f"--crf must be in 0..{top} for this codec, got {self.crf}")
+
+
+def check_references_kept(out_path: Path, ref_paths: list[Path]) -> None:
+    """Refuse an output that would replace a reference: the reference's own path, or
+    a PNG-frame folder holding it (a finished run replaces the folder whole)."""
+    out = out_path.resolve()
+    for path in ref_paths:
+        ref = path.resolve()
+        if ref == out:
+            raise InputError(f"the output would overwrite the reference: {out_path}")
+        if output_kind(out_path) == "folder" and ref.is_relative_to(out):
+            raise InputError(
+                f"{out_path}: the reference {path} lies inside this output folder, which "
+                "the run replaces; move the reference or choose another output"
+            )
 
 
 @dataclass
@@ -294,17 +313,16 @@ def colorize_video(
         raise InputError(f"input not found: {src}")
     unpinned, pinned, ref_paths = load_references(ref, keep_alpha=options.alpha)
     t_start = time.perf_counter()
-    source = open_frames(src, allow_truncated=allow_truncated)
+    source = open_frames(src, allow_truncated=allow_truncated, exclude=ref_paths)
     with source:
         out_path = resolve_output(
             src, Path(dst) if dst is not None else None, source.kind, options.alpha
         )
         check_output(src, out_path, encode.overwrite)
+        check_encoding(out_path, encode.codec, encode.crf, encode.preset)
         if options.alpha:
             check_alpha_output(out_path, encode.codec)
-        for path in ref_paths:
-            if path.resolve() == out_path.resolve():
-                raise InputError(f"the output would overwrite the reference: {out_path}")
+        check_references_kept(out_path, ref_paths)
         keys_folder = Path(keys_wanted) if keys_wanted is not None else None
         if keys_folder is not None:
             check_keys_folder(

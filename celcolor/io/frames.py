@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -120,13 +120,19 @@ def source_kind(path: Path) -> SourceKind | None:
     return "video" if ext in VIDEO_EXTENSIONS else None
 
 
-def open_frames(path: str | os.PathLike[str], *, allow_truncated: bool = False) -> FrameSource:
+def open_frames(
+    path: str | os.PathLike[str],
+    *,
+    allow_truncated: bool = False,
+    exclude: Iterable[str | os.PathLike[str]] = (),
+) -> FrameSource:
     """Open a video file, a folder of images or a single image as a :class:`FrameSource`.
 
     The first frame is decoded here, so unreadable inputs fail now with
     :class:`~celcolor.errors.InputError`. With ``allow_truncated``, a video that ends
     early (truncated or corrupt) yields its good frames and logs a warning instead
-    of raising after them.
+    of raising after them. ``exclude``: images a folder holds that are not frames
+    (the cut's references, kept beside its frames as a batch keeps them).
     """
     p = Path(path)
     if not p.exists():
@@ -134,6 +140,14 @@ def open_frames(path: str | os.PathLike[str], *, allow_truncated: bool = False) 
     kind = source_kind(p)
     if kind == "images":
         files = list_images(p)
+        others = {Path(e).resolve() for e in exclude}
+        kept = [f for f in files if f.resolve() not in others]
+        for f in files:
+            if f.resolve() in others:
+                log.info("%s: a reference, not a frame of the cut", f)
+        if files and not kept:
+            raise InputError(f"{p}: the folder holds only the references, no frames")
+        files = kept
         check_numbering(p, files)
         return ImageSequenceSource(p, files, kind="images")
     if kind == "image":

@@ -37,6 +37,7 @@ __all__ = [
     "FrameWriter",
     "OutputKind",
     "check_alpha_output",
+    "check_encoding",
     "check_output",
     "open_writer",
     "output_kind",
@@ -273,6 +274,8 @@ def _choose_codec(
         raise OutputError(
             f"{dst}: {name} cannot go in a '{ext}' file; use {' or '.join(sorted(exts))}"
         )
+    if name == "h264" and crf > 51:
+        raise OutputError(f"{dst}: --crf must be in 0..51 for H.264, got {crf}")
     if preset not in _X264_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(_X264_PRESETS)}")
     if alpha and name == "h264":
@@ -322,6 +325,20 @@ def check_alpha_output(dst: Path, codec: str | None = None) -> None:
         _choose_codec(dst, codec, 2, 2, 18, "medium", alpha=True)
     elif kind == "image" and dst.suffix.lower() not in _ALPHA_IMAGES:
         raise OutputError(f"{dst}: a '{dst.suffix}' image cannot keep transparency; use .png")
+
+
+def check_encoding(dst: Path, codec: str | None, crf: int = 18, preset: str = "medium") -> None:
+    """Refuse, before the run, an output its encoding settings cannot make: a codec
+    for PNG frames or an image, a codec its container cannot hold, a CRF past the
+    codec's scale."""
+    if output_kind(dst) == "video":
+        _choose_codec(dst, codec, 2, 2, crf, preset)
+    elif codec is not None:
+        what = "a folder of PNG frames" if output_kind(dst) == "folder" else "an image"
+        raise OutputError(
+            f"{dst}: --codec {codec} applies to video outputs and this is {what}; "
+            "leave --codec out or give a video file"
+        )
 
 
 # Image files that keep an alpha channel as OpenCV writes them.
