@@ -29,7 +29,7 @@ from .engine.arguments import (
     colour_options,
     encode_options,
 )
-from .errors import CelcolorError, Stopped, exit_code_of, interruption
+from .errors import CelcolorError, OutputError, Stopped, exit_code_of, interruption
 from .progress import progress_bar
 
 log = logging.getLogger("celcolor")
@@ -206,9 +206,15 @@ def _colour_and_report(
         except BaseException as e:
             line, code = error_line(e, args.verbose)
             if code is not None:  # not an exit the command does not answer (SystemExit)
-                write_report(args.report, failed_record(started, run, line, code, warned))
+                try:
+                    write_report(args.report, failed_record(started, run, line, code, warned))
+                except CelcolorError as lost:  # the run's own error is the one to report
+                    log.warning("%s", lost)
             raise
-        write_report(args.report, done_record(started, run, result, warned))
+        try:
+            write_report(args.report, done_record(started, run, result, warned))
+        except CelcolorError as e:
+            raise OutputError(f"{e}; the output {result.output} was written") from e
     return result
 
 

@@ -794,6 +794,52 @@ def test_report_records_a_failed_run(small_cut: dict[str, Path], tmp_path: Path)
     assert "output" not in r and not (tmp_path / "o.mp4").exists()
 
 
+def _unwritable(*args, **kwargs):
+    raise OSError(30, "Read-only file system")
+
+
+def test_a_report_folder_that_cannot_be_written_is_refused_before_the_run(
+    small_cut: dict[str, Path], tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from celcolor import cli
+    from celcolor.engine import run_report
+
+    monkeypatch.setattr(run_report.tempfile, "NamedTemporaryFile", _unwritable)
+    out = tmp_path / "o.mp4"
+    code = cli.main(
+        [str(small_cut["sketch_video"]), "--ref", str(small_cut["reference"]),
+         "-o", str(out), "--report", str(tmp_path / "r.json"), "-q"]
+    )  # fmt: skip
+    assert code == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "cannot write in" in err[0] and "Read-only" in err[0]
+    assert not out.exists()
+
+
+def test_a_report_that_fails_to_write_is_one_line_and_keeps_the_runs_own_error(
+    small_cut: dict[str, Path], tmp_path: Path, monkeypatch, capsys, caplog
+) -> None:
+    from celcolor import cli
+    from celcolor.engine import run_report
+
+    monkeypatch.setattr(run_report, "write_json_atomic", _unwritable)
+    out, report = tmp_path / "o.mp4", tmp_path / "r.json"
+    args = ["--ref", str(small_cut["reference"]), "--report", str(report), "-q"]
+    code = cli.main([str(small_cut["sketch_video"]), *args, "-o", str(out)])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code == 1 and len(err) == 1, err
+    assert "cannot write the run record" in err[0] and f"the output {out} was written" in err[0]
+    assert count_decodable(out) == N
+    # A run that fails reports its own error; the record's failure is a warning beside it.
+    text = tmp_path / "text.mp4"
+    text.write_text("not a video")
+    code = cli.main([str(text), *args, "-o", str(tmp_path / "p.mp4")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "not a readable video" in err.splitlines()[-1] and "internal error" not in err
+    assert "cannot write the run record" in caplog.text
+
+
 @pytest.mark.parametrize("where", ["the input", "in the input", "a reference", "not a record"])
 def test_report_path_that_would_harm_a_file_is_refused_before_the_run(
     small_cut: dict[str, Path], tmp_path: Path, where: str

@@ -15,11 +15,12 @@ import json
 import os
 import platform
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import UsageError
+from ..errors import OutputError, UsageError
 from ..io import resolve_output
 from ..io.frames import source_kind
 from .batch_manifest import now_iso, output_digest, write_json_atomic
@@ -60,6 +61,14 @@ def check_report_path(
         raise UsageError(
             f"--report {report}: exists and is not a celcolor run record; give another path"
         )
+    try:  # the record goes through a temp beside it: that must be possible
+        with tempfile.NamedTemporaryFile(dir=r.parent, prefix=".celcolor-probe-"):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"--report {report}: cannot write in {report.parent} ({e.strerror or e}); "
+            "give another path"
+        ) from e
 
 
 def _is_record(path: Path) -> bool:
@@ -131,5 +140,10 @@ def failed_record(
 
 
 def write_report(path: Path, record: dict[str, Any]) -> None:
-    """Write ``record`` to ``path`` whole (a temp beside it, renamed into place)."""
-    write_json_atomic(path, record)
+    """Write ``record`` to ``path`` whole (a temp beside it, renamed into place);
+    :class:`OutputError` when it cannot be written."""
+    try:
+        write_json_atomic(path, record)
+    except OSError as e:
+        why = e.strerror or e
+        raise OutputError(f"--report {path}: cannot write the run record ({why})") from e
