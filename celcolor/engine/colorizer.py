@@ -1830,7 +1830,9 @@ class Colorizer:
         carry: texture.Carry | None = None,
     ):
         """Compose a coloured frame; returns it and the state the next frame starts from."""
-        smooth = texture.smooth_colours(carry, self.palette.render, self.options.texture_soften)
+        smooth = texture.smooth_colours(
+            carry, self.palette.render, self.options.texture_soften, frame.regions.labels
+        )
         out, index, filled = self.compose(frame, colours, carry.detail if carry else None, smooth)
         self.stats.frames += 1
         self.stats.unconfident.append(doubt)

@@ -20,7 +20,9 @@ Shown, the carried colours are softened, and more so where the chain shears or
 stretches the keyframe, since there the flow has misplaced them, and far from any
 line where a step does not move things rigidly, since there the flow is a guess
 (:func:`smooth_colours`, :func:`uncharted`); texture once softened stays so for a
-while as it moves on.
+while as it moves on. That softening stays within the frame's own lines
+(:mod:`.within_lines`): a blur across them spreads each shape's colours onto its
+neighbours.
 
 A detail map is ``H,W`` uint8 palette indices over textured regions (their line
 pixels included) and ``NO_COLOUR`` elsewhere.
@@ -38,6 +40,7 @@ from ..lineart import Regions
 from ..metrics.flowcheck import pixel_grid
 from ..temporal.flow import FlowBackend, sampling_map, work_positions
 from .palette import NO_COLOUR, warp_index
+from .within_lines import soften_within_lines
 
 # Blobs of another colour thinner than twice this (pixels at 640 long side) are
 # slivers from misalignment and anti-aliasing, not texture.
@@ -84,19 +87,33 @@ TEXTURE_SOFTEN = 1.0
 # Where the chained flow has sheared the keyframe or stretched it one way, the texture
 # there is the flow's error (drawn motion moves pieces rigidly, pans, zooms and turns
 # them: locally a similarity), and shown sharp it swirls and crawls. There it is shown
-# softened this many times more (DISTORTED_SOFTEN x the texture softening; 0: not) ...
-DISTORTED_SOFTEN = 16.0
+# softened this many times more (DISTORTED_SOFTEN x the texture softening; 0: not),
+# within the frame's lines (see within_lines) ...
+DISTORTED_SOFTEN = 32.0
 # ... fully where the map's departure from a similarity (see distortion) reaches this,
 # in proportion below it. Chosen in session 28 on session 24's 8 dev shots, rebuilt by
-# benchmarks/tune_soften.py (at width 1): no setting tried lost PSNR or SSIM, and
-# flicker fell further with more softening, so session 27's rule alone would take the
-# widest; it stops at 16 px at 640, where SSIM on the XDoG shots is highest (at 32 it
-# falls back: +0.010 and +0.018 against +0.011 and +0.019) for little more PSNR, and
-# wider blurs blend colours across shapes. Against none, on the 7 XDoG shots: PSNR
-# +0.41 and +0.42 dB, SSIM +0.011 and +0.019, TC -47% and -23% (fill, auto); the
-# line-art shot +0.23 and +0.25 dB, TC -23% and -21%. Full from 1 rather than 2: more
-# flicker cut and more PSNR in every mode, SSIM within 0.001.
+# benchmarks/tune_soften.py (at width 1), for a Gaussian blur of the keyframe: no
+# setting tried lost PSNR or SSIM, and flicker fell further with more softening, so
+# session 27's rule alone would take the widest; it stopped at 16 px at 640, where SSIM
+# on the XDoG shots was highest (at 32 it fell back), and wider blurs blended colours
+# across shapes. Against none, on the 7 XDoG shots: PSNR +0.41 and +0.42 dB, SSIM
+# +0.011 and +0.019, TC -47% and -23% (fill, auto); the line-art shot +0.23 and +0.25
+# dB, TC -23% and -21%. Full from 1 rather than 2: more flicker cut and more PSNR in
+# every mode, SSIM within 0.001.
+# Session 45 keeps the blur within the frame's own lines: a Gaussian of that width put
+# a pale glow around dark hair and dragged a letterbox's black onto the sky. Blurred
+# within lines, a wider blur no longer mixes shapes; by the same rule (SSIM on the
+# XDoG dev shots highest: 0.6319, 0.6320, 0.6313 at 22.6, 32, 45) it is 32. Against
+# session 44's Gaussian of 16, on the dev shots of tune_soften.py (9 XDoG shots, fill
+# and auto; the line-art shot): PSNR +0.19, +0.14 and +0.21, +0.22 dB; SSIM +0.022,
+# +0.011 and +0.005, +0.000; TC -1.7%, -3.0% and +1.5%, +1.0% (scratch runs/s45).
 DISTORTION_FULL = 1.0
+# That softening is worked on a grid of at most this many pixels on the long side (a
+# blur of 32 px at 640 needs no finer one; lines are kept on it wherever they cover any
+# of a pixel): 13 ms a frame at 1280x720 on the 2-core CPU, about 55 at 640. On the
+# real suite (426x240 clips, one key, fill) it costs little against the full size:
+# 19.25 against 19.29 dB, SSIM 0.6449 against 0.6455, TC 1.029 against 0.995.
+LOOSE_LONG_SIDE = 320
 # Texture once shown softened stays so for a while as it moves on: its softening
 # fades by this factor per frame (0: each frame is softened by its own distortion
 # alone). The chain's distortion rises and falls as re-anchoring and the chain's
@@ -247,9 +264,9 @@ class Carry:
             to re-anchor against; None: the chain is not re-anchored.
         key_rgb: ``key`` rendered (``H,W,3`` uint8), set on first use by
             :func:`smooth_colours`.
-        key_loose: ``key_rgb`` softened ``DISTORTED_SOFTEN`` times more, shown where
-            the chain has distorted the keyframe; None when nothing is softened.
-        loose_share: quarter-size ``h,w`` float32, how much of ``key_loose`` each
+        loosens: whether texture is shown softened more where the chain has distorted
+            the keyframe (set with ``key_rgb``).
+        loose_share: quarter-size ``h,w`` float32, how much of the more softened texture each
             pixel shows: on arrival, the larger of the previous frame's share moved
             here and faded (``SOFTENING_MEMORY``) and this step's :func:`uncharted`;
             :func:`smooth_colours` raises it to this frame's distortion. None: none.
@@ -260,7 +277,7 @@ class Carry:
     origin: np.ndarray | None = None
     key_image: np.ndarray | None = None
     key_rgb: np.ndarray | None = None
-    key_loose: np.ndarray | None = None
+    loosens: bool = False
     loose_share: np.ndarray | None = None
 
 
@@ -374,9 +391,9 @@ def follow(
     if detail is None:
         return None
     share = None
-    # Shown without the extra softening (--texture-soften 0, or DISTORTED_SOFTEN 0: the
-    # keyframe was rendered with no loose copy), nothing reads the share: skip it.
-    if carry.key_rgb is None or carry.key_loose is not None:
+    # Shown without the extra softening (--texture-soften 0, or DISTORTED_SOFTEN 0),
+    # nothing reads the share: skip it.
+    if carry.key_rgb is None or carry.loosens:
         share = uncharted(regions.labels, sample)
         faded = _fade(carry.loose_share, sample)
         if faded is not None:
@@ -425,6 +442,7 @@ def smooth_colours(
     carry: Carry | None,
     render: Callable[[np.ndarray], np.ndarray],
     soften: float = TEXTURE_SOFTEN,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The keyframe's colours where this frame's pixels lie in it, interpolated.
 
@@ -443,8 +461,9 @@ def smooth_colours(
     keyframe benchmarks that count palette colours: a copied keyframe of another
     drawing, whose "texture" is misfit paint, shows blends.
     Where the chain has sheared the keyframe or stretched it one way
-    (:func:`distortion`), the colours are taken from a keyframe softened
-    ``DISTORTED_SOFTEN`` times more, in proportion to the distortion up to
+    (:func:`distortion`), the colours shown are softened ``DISTORTED_SOFTEN`` times
+    more, within this frame's lines (``labels``' line pixels, label 0; None: the
+    frame's edge alone bounds it), in proportion to the distortion up to
     ``DISTORTION_FULL``: the flow has misplaced that texture, and wrong detail shown
     soft costs less and swims less than shown sharp. That share is at least what the
     same texture showed in the frame before, faded by ``SOFTENING_MEMORY``, and what
@@ -459,13 +478,12 @@ def smooth_colours(
         if soften > 0:
             sigma = soften * _scale(key_rgb.shape)
             key_rgb = cv2.GaussianBlur(key_rgb, (0, 0), sigma)
-            if DISTORTED_SOFTEN > 0:
-                carry.key_loose = cv2.GaussianBlur(key_rgb, (0, 0), DISTORTED_SOFTEN * sigma)
+            carry.loosens = DISTORTED_SOFTEN > 0
         carry.key_rgb = key_rgb
     if carry.origin is None:
         return carry.key_rgb
     shown = _sample(carry.key_rgb, carry.origin)
-    if carry.key_loose is None:
+    if not carry.loosens:
         return shown
     # Worked at a quarter size, as smooth_motion.
     h, w = carry.origin.shape[:2]
@@ -481,7 +499,9 @@ def smooth_colours(
     if not weight.any():
         return shown
     weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-    loose = _sample(carry.key_loose, carry.origin)
+    lines = labels == 0 if labels is not None and labels.shape == (h, w) else np.zeros((h, w), bool)
+    sigma = DISTORTED_SOFTEN * soften * _scale((h, w))
+    loose = soften_within_lines(shown, lines, sigma, LOOSE_LONG_SIDE)
     return cv2.blendLinear(shown, loose, 1.0 - weight, weight)
 
 
