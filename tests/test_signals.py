@@ -26,15 +26,17 @@ def long_cut(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return write_cut(spec, tmp_path_factory.mktemp("long") / "cut", video=True)
 
 
-def _start(*args: object) -> subprocess.Popen[str]:
+def _start(*args: object, tmpdir: Path | None = None) -> subprocess.Popen[str]:
     # As from a terminal: SIGINT at its default. A test run started in the background
     # by a non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and Python
     # then keeps ignoring it, so Ctrl-C could not be tested there.
+    env = {**os.environ, "TMPDIR": str(tmpdir)} if tmpdir is not None else None
     return subprocess.Popen(
         [sys.executable, "-m", "celcolor.cli", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
         preexec_fn=_default_sigint if os.name == "posix" else None,
     )
 
@@ -85,7 +87,9 @@ def test_a_stopped_batch_writes_its_report_and_leaves_no_temp(long_cut, tmp_path
         os.link(long_cut["sketch_video"], cuts / name / "sketch.mp4")
         os.link(long_cut["reference"], cuts / name / "ref.png")
     out = tmp_path / "coloured"
-    proc = _start("batch", cuts, "-o", out, "--workers", "2", "-q")
+    scratch = tmp_path / "tmpdir"  # the workers' temporary folders (frames waiting)
+    scratch.mkdir()
+    proc = _start("batch", cuts, "-o", out, "--workers", "2", "-q", tmpdir=scratch)
 
     def writing() -> bool:
         return out.is_dir() and any(TEMP in p.name for p in out.iterdir())
@@ -97,6 +101,7 @@ def test_a_stopped_batch_writes_its_report_and_leaves_no_temp(long_cut, tmp_path
     assert report["interrupted"] is True and report["exit_code"] == 128 + signal.SIGTERM
     assert {c["status"] for c in report["cuts"]} == {"not run"}
     assert not [p.name for p in out.iterdir() if TEMP in p.name]
+    assert not list(scratch.iterdir())  # the cancelled workers removed theirs
 
 
 def test_a_stopped_run_still_leaves_its_report(long_cut, tmp_path) -> None:

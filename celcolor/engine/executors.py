@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..cpus import cpu_count
-from ..errors import CelcolorError, UsageError
+from ..errors import CelcolorError, Stopped, UsageError
 from .batch_worker import CutJob, CutResult, failed, prepare_process, run_cut
 
 __all__ = [
@@ -200,6 +200,9 @@ def _worker_main(
 ) -> None:  # pragma: no cover - runs in a child process (coverage does not follow)
     """A pool worker: prepare once, then colour the cuts the driver sends, one at a time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    # The driver cancels a cut with SIGTERM: taken as an exception, it unwinds the run
+    # (its temporary folders of waiting frames and staged inputs go) before the exit.
+    signal.signal(signal.SIGTERM, _raise_stopped)
     _watch_driver(lifeline)
     try:
         seconds = prepare_process(threads, options)
@@ -207,6 +210,16 @@ def _worker_main(
         conn.send(("fatal", f"{type(e).__name__}: {e}"))
         return
     conn.send(("ready", os.getpid(), seconds))
+    with contextlib.suppress(Stopped):
+        _serve(conn)
+
+
+def _raise_stopped(signum: int, frame: object) -> None:  # pragma: no cover - in a worker
+    raise Stopped(signum)
+
+
+def _serve(conn: Connection) -> None:  # pragma: no cover - runs in a child process
+    """Colour the cuts the driver sends until it sends None or goes away."""
     while True:
         try:
             job = conn.recv()
