@@ -155,10 +155,12 @@ def make_clip(
     time_base: Fraction = Fraction(1, 24),
     audio_s: float | None = None,
     faststart: bool = False,
+    audio_codec: str = "aac",
 ) -> Path:
-    """An H.264 clip of ``frames`` (given timestamps) made with PyAV, optionally with AAC audio.
+    """An H.264 clip of ``frames`` (given timestamps) made with PyAV, optionally with audio.
 
-    ``audio_s`` adds a 440 Hz stereo sine of that many seconds, encoded as AAC at 48 kHz.
+    ``audio_s`` adds a 440 Hz stereo sine of that many seconds, encoded at 48 kHz as
+    ``audio_codec`` (AAC, or 16-bit PCM: "pcm_s16le").
     """
     h, w = frames[0].shape[:2]
     pts = list(range(len(frames))) if pts is None else pts
@@ -168,7 +170,7 @@ def make_clip(
         v.width, v.height, v.pix_fmt = w, h, "yuv420p"
         v.time_base = v.codec_context.time_base = time_base
         v.options = {"preset": "ultrafast", "crf": "12"}
-        a = c.add_stream("aac", rate=48000) if audio_s else None
+        a = c.add_stream(audio_codec, rate=48000) if audio_s else None
         for img, p in zip(frames, pts, strict=True):
             f = av.VideoFrame.from_ndarray(img, format="rgb24")
             f.pts, f.time_base = p, time_base
@@ -179,9 +181,15 @@ def make_clip(
             tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)
             for start in range(0, n, 1024):
                 chunk = tone[start : start + 1024]
-                af = av.AudioFrame.from_ndarray(
-                    np.stack([chunk, chunk]), format="fltp", layout="stereo"
-                )
+                if audio_codec == "pcm_s16le":  # packed 16-bit samples, channels interleaved
+                    pcm = (np.stack([chunk, chunk], 1) * 32767).astype(np.int16)
+                    af = av.AudioFrame.from_ndarray(
+                        pcm.reshape(1, -1), format="s16", layout="stereo"
+                    )
+                else:
+                    af = av.AudioFrame.from_ndarray(
+                        np.stack([chunk, chunk]), format="fltp", layout="stereo"
+                    )
                 af.sample_rate, af.pts = 48000, start
                 c.mux(a.encode(af))
             c.mux(a.encode(None))

@@ -48,10 +48,14 @@ def make_clip(
     w: int = W,
     h: int = H,
     audio_s: float | None = None,
+    audio_codec: str = "aac",
 ) -> Path:
-    """An H.264 clip of moving rectangles at the given timestamps, optionally with AAC."""
+    """An H.264 clip of moving rectangles at the given timestamps, optionally with audio
+    (AAC, or ``audio_codec``)."""
     frames = [rect_frame(i, w, h) for i in range(len(pts))]
-    return make_video(path, frames, pts=pts, time_base=time_base, audio_s=audio_s)
+    return make_video(
+        path, frames, pts=pts, time_base=time_base, audio_s=audio_s, audio_codec=audio_codec
+    )
 
 
 def probe(path: Path) -> dict:
@@ -263,6 +267,25 @@ def test_audio_that_cannot_go_in_webm_is_reencoded_to_opus(
     assert got["audio"]["codec"] == "opus"
     assert got["audio"]["duration"] == pytest.approx(0.5, abs=0.05)
     assert "re-encoding" in caplog.text
+
+
+def test_pcm_audio_that_mp4_cannot_finish_is_reencoded_to_aac(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # MP4's muxer takes PCM's header and fails only at the trailer, after the whole run.
+    src = make_clip(tmp_path / "a.mkv", list(range(12)), audio_s=0.5, audio_codec="pcm_s16le")
+    assert probe(src)["audio"]["codec"] == "pcm_s16le"
+    dst = tmp_path / "out.mp4"
+    with caplog.at_level(logging.WARNING):
+        recolour(src, dst, preset="ultrafast", audio_from=src)
+    got = probe(dst)
+    assert got["n"] == 12
+    assert got["audio"]["codec"] == "aac"
+    assert got["audio"]["duration"] == pytest.approx(0.5, abs=0.05)
+    assert "re-encoding" in caplog.text
+    kept = tmp_path / "out.mkv"  # Matroska holds PCM: copied as it is
+    recolour(src, kept, preset="ultrafast", audio_from=src)
+    assert probe(kept)["audio"]["codec"] == "pcm_s16le"
 
 
 @pytest.mark.parametrize("ext", [".mp4", ".webm"])

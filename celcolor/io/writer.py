@@ -649,7 +649,7 @@ class _AudioMuxer:
                 inp.close()
                 return None
             a = inp.streams.audio[0]
-            if _can_mux(fmt, a):
+            if _can_mux(fmt, a, src):
                 return cls(src, inp, a, out, out.add_stream_from_template(a), copy=True)
             enc = _AUDIO_FALLBACK.get(fmt)
             if enc is None:
@@ -673,10 +673,10 @@ class _AudioMuxer:
             if enc == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
                 rate = 48000  # the only rates Opus takes; PyAV resamples on encode
             o = out.add_stream(enc, rate=rate)
-            if a.codec_context.layout is not None and a.codec_context.layout.nb_channels <= 2:
-                o.layout = a.codec_context.layout
-            else:
-                o.layout = "stereo"
+            # By its channel count: PCM's layout may be an unnamed "2 channels", which
+            # encoders such as AAC refuse.
+            layout = a.codec_context.layout
+            o.layout = "mono" if layout is not None and layout.nb_channels == 1 else "stereo"
             return cls(src, inp, a, out, o, copy=False)
         except BaseException:
             inp.close()
@@ -735,13 +735,21 @@ class _AudioMuxer:
         self.inp.close()
 
 
-def _can_mux(fmt: str, stream: Any) -> bool:
-    """Whether ``fmt`` accepts ``stream``'s codec as is (tried on a throwaway in-memory file)."""
+def _can_mux(fmt: str, stream: Any, src: Path) -> bool:
+    """Whether ``fmt`` accepts ``stream`` (``src``'s first audio stream) as is: tried on
+    a throwaway in-memory file, header, first packet (read from ``src`` again) and
+    trailer. Some muxers take a codec's header and fail only at the trailer (PCM in MP4)."""
     try:
-        with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
-            probe.add_stream_from_template(stream)
-            probe.start_encoding()
-    except (av.FFmpegError, ValueError) as e:
+        with av.open(str(src), mode="r", metadata_errors="replace") as inp:
+            source = inp.streams.audio[0]
+            first = next((p for p in inp.demux(source) if p.dts is not None), None)
+            with av.open(io.BytesIO(), mode="w", format=fmt) as probe:
+                copied = probe.add_stream_from_template(stream)
+                probe.start_encoding()
+                if first is not None:
+                    first.stream = copied
+                    probe.mux(first)
+    except (av.FFmpegError, ValueError, IndexError) as e:
         log.debug("%s cannot hold %s audio: %s", fmt, stream.codec_context.name, e)
         return False
     return True
