@@ -225,6 +225,10 @@ def error_line(e: BaseException, verbose: bool = False) -> tuple[str, int | None
         return f"error: {e}", e.exit_code
     if isinstance(e, KeyboardInterrupt):
         return f"{interruption(e)}; no output was written", exit_code_of(e)
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        # The system refused a path (a name too long, a folder gone, no space): the
+        # machine's state, not a bug.
+        return f"error: {e.filename}: {e.strerror}", 1
     if isinstance(e, Exception):
         hint = "" if verbose else "rerun with -v for the traceback, and "
         return f"internal error: {type(e).__name__}: {e} ({hint}please report it)", 1

@@ -523,6 +523,18 @@ def test_bad_input_without_quiet_prints_only_the_error(
     assert re.search(pattern, line, re.IGNORECASE), line
 
 
+def test_a_name_the_system_refuses_is_a_one_line_error(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    long_name = out / ("a" * 300 + ".mp4")  # past the 255 bytes of a file name
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", long_name)
+    line = assert_one_line_error(proc, 1)
+    assert "File name too long" in line
+    assert listing(out) == []
+
+
 def test_output_folder_missing(small_cut: dict[str, Path], tmp_path: Path) -> None:
     dst = tmp_path / "no" / "such" / "x.mp4"
     proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "-q")
