@@ -327,6 +327,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(made, tmp_path: Path) -> Non
         (["{root}", "-o", "{root}/out"], "inside the input"),
         (["{root}", "-o", "{tmp}/out", "--address", "auto"], "need --executor ray"),
         (["{root}", "-o", "{tmp}/out", "--workers", "-1"], "--workers"),
+        (["{root}", "-o", "{tmp}/out", "--threads", "100000"], "--threads must be in 1..1024"),
         (["{root}", "-o", "{tmp}/out", "--codec", "ffv1"], "--format mkv"),
         (["{root}", "-o", "{tmp}/out", "--codec", "h264", "--format", "png"], "PNG frames"),
         (["{root}"], "required"),

@@ -50,6 +50,9 @@ EXECUTORS = ("local", "ray")
 ProgressFn = Callable[[str, int, int | None], None]  # (cut name, frames done, total)
 
 
+MAX_THREADS = 1024  # CPU threads per worker: more than any one machine has
+
+
 @dataclass
 class ExecutorConfig:
     """How and where cuts run.
@@ -80,8 +83,9 @@ class ExecutorConfig:
             raise UsageError(f"--workers must be 0 or more, got {self.workers}")
         if self.executor == "ray" and self.workers == 0:
             raise UsageError("--workers 0 (run in this process) does not go with --executor ray")
-        if self.threads is not None and self.threads < 1:
-            raise UsageError(f"--threads must be 1 or more, got {self.threads}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            # (Far past any machine's cores a pool only thrashes, or cannot start at all.)
+            raise UsageError(f"--threads must be in 1..{MAX_THREADS}, got {self.threads}")
         if self.cpus_per_cut <= 0:
             raise UsageError(f"--cpus-per-cut must be above 0, got {self.cpus_per_cut}")
         if self.gpus_per_cut < 0:
