@@ -255,35 +255,32 @@ def test_audio_is_copied_and_dropped_without_audio_from(
     assert probe(without)["audio"] is None
 
 
-def test_audio_that_cannot_go_in_webm_is_reencoded_to_opus(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("given", "src_name", "dst_name", "want"),
+    [
+        ("aac", "a.mp4", "out.webm", "opus"),
+        # MP4's muxer takes PCM's header and fails only at the trailer, after the run.
+        ("pcm_s16le", "a.mkv", "out.mp4", "aac"),
+    ],
+)
+def test_audio_a_container_cannot_hold_is_reencoded(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, given, src_name, dst_name, want
 ) -> None:
-    src = make_clip(tmp_path / "a.mp4", list(range(12)), audio_s=0.5)
-    dst = tmp_path / "out.webm"
+    src = make_clip(tmp_path / src_name, list(range(12)), audio_s=0.5, audio_codec=given)
+    assert probe(src)["audio"]["codec"] == given
+    dst = tmp_path / dst_name
     with caplog.at_level(logging.WARNING):
         recolour(src, dst, preset="ultrafast", audio_from=src)
     got = probe(dst)
     assert got["n"] == 12
-    assert got["audio"]["codec"] == "opus"
+    assert got["audio"]["codec"] == want
     assert got["audio"]["duration"] == pytest.approx(0.5, abs=0.05)
     assert "re-encoding" in caplog.text
 
 
-def test_pcm_audio_that_mp4_cannot_finish_is_reencoded_to_aac(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # MP4's muxer takes PCM's header and fails only at the trailer, after the whole run.
-    src = make_clip(tmp_path / "a.mkv", list(range(12)), audio_s=0.5, audio_codec="pcm_s16le")
-    assert probe(src)["audio"]["codec"] == "pcm_s16le"
-    dst = tmp_path / "out.mp4"
-    with caplog.at_level(logging.WARNING):
-        recolour(src, dst, preset="ultrafast", audio_from=src)
-    got = probe(dst)
-    assert got["n"] == 12
-    assert got["audio"]["codec"] == "aac"
-    assert got["audio"]["duration"] == pytest.approx(0.5, abs=0.05)
-    assert "re-encoding" in caplog.text
-    kept = tmp_path / "out.mkv"  # Matroska holds PCM: copied as it is
+def test_pcm_audio_is_copied_into_matroska(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "a.mov", list(range(12)), audio_s=0.5, audio_codec="pcm_s16le")
+    kept = tmp_path / "out.mkv"
     recolour(src, kept, preset="ultrafast", audio_from=src)
     assert probe(kept)["audio"]["codec"] == "pcm_s16le"
 
