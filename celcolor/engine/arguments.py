@@ -108,7 +108,8 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         metavar="PX",
         help="kept colours are shown blurred by this many pixels at 640 long side (default "
         f"{TEXTURE_SOFTEN:g}), so shading cut into palette bands does not crawl, and up to "
-        f"{DISTORTED_SOFTEN:g} times more where the flow has sheared them; 0: as they are",
+        f"{DISTORTED_SOFTEN:g} times more, within the lines, where the flow has sheared "
+        "them; 0: as they are",
     )
     g.add_argument(
         "--texture-persistence",
