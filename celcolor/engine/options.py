@@ -55,8 +55,8 @@ class ColorizeOptions:
             pixels at 640 long side (scaled with the frame), the keyframe's too, so
             smooth shading the palette cut into bands and texture the flow places a
             pixel off do not crawl, and up to ``detail.DISTORTED_SOFTEN`` times more,
-            within the lines, where the flow has sheared the texture; 0 shows the palette colours as
-            they are.
+            within the lines, where the flow has sheared the texture; 0 shows the
+            palette colours as they are.
         texture_persistence: each in-between's carried texture keeps this share of
             the previous frame's, moved along the flow (0 to below 1; 0: none), so
             texture refitted at a new drawing does not jump.

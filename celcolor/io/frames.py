@@ -141,10 +141,12 @@ def open_frames(
     if kind == "images":
         files = list_images(p)
         others = {Path(e).resolve() for e in exclude}
-        kept = [f for f in files if f.resolve() not in others]
+        kept = []
         for f in files:
             if f.resolve() in others:
-                log.info("%s: a reference, not a frame of the cut", f)
+                log.debug("%s: a reference, not a frame of the cut", f)
+            else:
+                kept.append(f)
         if files and not kept:
             raise InputError(f"{p}: the folder holds only the references, no frames")
         files = kept
