@@ -83,15 +83,9 @@ def _run_colour(args: argparse.Namespace) -> int:
     from .engine import colorize_video
     from .engine.colorizer import check_references
     from .engine.matte import check_transparent
-    from .engine.pipeline import check_references_kept, load_references, shown
+    from .engine.pipeline import check_run_output, load_references, shown
     from .engine.wanted import check_keys_folder
-    from .io import (
-        check_alpha_output,
-        check_encoding,
-        check_output,
-        open_frames,
-        resolve_output,
-    )
+    from .io import open_frames, resolve_output
 
     options = colour_options(args)
     encode = encode_options(args)
@@ -108,11 +102,7 @@ def _run_colour(args: argparse.Namespace) -> int:
                 "frames": source.num_frames,
                 "fps": source.fps,
             }
-        check_output(Path(args.input), out, args.overwrite)
-        check_encoding(out, encode.codec, encode.crf, encode.preset)
-        if options.alpha:
-            check_alpha_output(out, args.codec)
-        check_references_kept(out, ref_paths)
+        check_run_output(Path(args.input), out, encode, options.alpha, ref_paths)
         check_references([shown(r) for r in [*unpinned, *pinned.values()]])  # as a run does
         if options.alpha:
             check_transparent([*unpinned, *pinned.values()])

@@ -85,15 +85,29 @@ class EncodeOptions:
             raise UsageError(f"--crf must be in 0..{top} for this codec, got {self.crf}")
 
 
+def check_run_output(
+    src: Path, out_path: Path, encode: EncodeOptions, alpha: bool, ref_paths: list[Path]
+) -> None:
+    """The checks of the output a run makes before colouring (``--dry-run`` too): it
+    harms no input or file, its encoding can be made, it keeps transparency with
+    ``alpha``, and it replaces no reference."""
+    check_output(src, out_path, encode.overwrite)
+    check_encoding(out_path, encode.codec, encode.crf, encode.preset)
+    if alpha:
+        check_alpha_output(out_path, encode.codec)
+    check_references_kept(out_path, ref_paths)
+
+
 def check_references_kept(out_path: Path, ref_paths: list[Path]) -> None:
     """Refuse an output that would replace a reference: the reference's own path, or
     a PNG-frame folder holding it (a finished run replaces the folder whole)."""
     out = out_path.resolve()
+    folder = output_kind(out_path) == "folder"
     for path in ref_paths:
         ref = path.resolve()
         if ref == out:
             raise InputError(f"the output would overwrite the reference: {out_path}")
-        if output_kind(out_path) == "folder" and ref.is_relative_to(out):
+        if folder and ref.is_relative_to(out):
             raise InputError(
                 f"{out_path}: the reference {path} lies inside this output folder, which "
                 "the run replaces; move the reference or choose another output"
@@ -318,11 +332,7 @@ def colorize_video(
         out_path = resolve_output(
             src, Path(dst) if dst is not None else None, source.kind, options.alpha
         )
-        check_output(src, out_path, encode.overwrite)
-        check_encoding(out_path, encode.codec, encode.crf, encode.preset)
-        if options.alpha:
-            check_alpha_output(out_path, encode.codec)
-        check_references_kept(out_path, ref_paths)
+        check_run_output(src, out_path, encode, options.alpha, ref_paths)
         keys_folder = Path(keys_wanted) if keys_wanted is not None else None
         if keys_folder is not None:
             check_keys_folder(

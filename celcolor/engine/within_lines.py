@@ -61,11 +61,11 @@ def blur_within_lines(image: np.ndarray, lines: np.ndarray, sigma: float) -> np.
         ``H,W,C`` (or ``H,W``) float32.
     """
     flat = image.ndim == 2
-    work = np.asarray(image, np.float32)
+    work = np.asarray(image, np.float32)  # (never changed in place below)
     if flat:
         work = work[..., None]
-    work = work.copy()
     if sigma <= 0:
+        work = work.copy()
         return work[..., 0] if flat else work
     h, w, c = work.shape
     # A box of 2r + 1 pixels has variance ((2r + 1)^2 - 1) / 12; PASSES of them sum to sigma^2.

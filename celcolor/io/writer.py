@@ -331,10 +331,11 @@ def check_encoding(dst: Path, codec: str | None, crf: int = 18, preset: str = "m
     """Refuse, before the run, an output its encoding settings cannot make: a codec
     for PNG frames or an image, a codec its container cannot hold, a CRF past the
     codec's scale."""
-    if output_kind(dst) == "video":
+    kind = output_kind(dst)
+    if kind == "video":
         _choose_codec(dst, codec, 2, 2, crf, preset)
     elif codec is not None:
-        what = "a folder of PNG frames" if output_kind(dst) == "folder" else "an image"
+        what = "a folder of PNG frames" if kind == "folder" else "an image"
         raise OutputError(
             f"{dst}: --codec {codec} applies to video outputs and this is {what}; "
             "leave --codec out or give a video file"
