@@ -3,6 +3,9 @@
     colorize-video INPUT --ref REF [-o OUT] [options]   colour one cut
     colorize-video demo [-o DIR] [--alpha]             make a sketch clip + reference, colour it
 
+A first word that names a command (demo, batch, bench, train) runs it; an input of
+that name is written ./demo or demo/.
+
 Exit codes: 0 success, 1 failure (bad input, failed run), 2 usage error.
 """
 
@@ -12,6 +15,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -29,7 +33,14 @@ from .engine.arguments import (
     colour_options,
     encode_options,
 )
-from .errors import CelcolorError, OutputError, Stopped, exit_code_of, interruption
+from .errors import (
+    CelcolorError,
+    OutputError,
+    Stopped,
+    UsageError,
+    exit_code_of,
+    interruption,
+)
 from .progress import progress_bar
 
 log = logging.getLogger("celcolor")
@@ -87,6 +98,7 @@ def _run_colour(args: argparse.Namespace) -> int:
     from .engine.wanted import check_keys_folder
     from .io import open_frames, resolve_output
 
+    _check_ref_frame_is_used(args)
     options = colour_options(args)
     encode = encode_options(args)
     if args.report is not None:
@@ -158,6 +170,31 @@ def _run_colour(args: argparse.Namespace) -> int:
         )
     print(result.output)
     return 0
+
+
+def _check_ref_frame_is_used(args: argparse.Namespace) -> None:
+    """Refuse a frame number given with ``--ref-frame`` when every ``--ref`` is pinned.
+
+    With only pinned references the earliest pinned frame is the keyframe and the run
+    would ignore ``--ref-frame`` without a word. ``auto`` (the default, also when
+    written out) asks for nothing that could be ignored, so it passes.
+    """
+    from .engine.pipeline import split_pin
+    from .engine.wanted import KEYS_FILE
+
+    if not isinstance(args.ref_frame, int):
+        return
+
+    def pinned(ref: str) -> bool:
+        # A --keys-wanted folder given as --ref pins each of its painted drafts.
+        return split_pin(ref)[0] is not None or (Path(ref) / KEYS_FILE).is_file()
+
+    if all(pinned(r) for r in args.ref):
+        raise UsageError(
+            f"--ref-frame {args.ref_frame} has no effect when every --ref is pinned to a "
+            "frame (the earliest pinned frame is the keyframe): drop --ref-frame, or add "
+            f"an unpinned --ref KEY.png to colour frame {args.ref_frame}"
+        )
 
 
 def _check_report(args: argparse.Namespace) -> None:
@@ -245,7 +282,12 @@ def _colour_parser() -> OneLineParser:
         "Other commands: demo (try it on a generated clip), batch (a folder of cuts), "
         "bench (flicker, quality and speed of every method).",
     )
-    p.add_argument("input", type=Path, help="line-art video, folder of frames, or one image")
+    p.add_argument(
+        "input",
+        type=Path,
+        help="line-art video, folder of frames, or one image (one named like a command, "
+        "such as demo, is written ./demo)",
+    )
     p.add_argument(
         "--ref",
         action="append",
@@ -361,7 +403,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `colorize-video`; returns the exit code."""
     argv = _join_negative_pins(list(sys.argv[1:] if argv is None else argv))
     first = argv[0] if argv else None
-    if first in SUBCOMMANDS and not Path(first).exists():
+    # The bare word is always the command; a cut of that name is written ./demo or
+    # demo/. (Letting a path win made a stray folder silently hide a command.)
+    if first in SUBCOMMANDS:
+        if os.path.lexists(first):
+            kind = "folder" if Path(first).is_dir() else "file"
+            # Printed, not logged: logging is set up from the arguments, and --help
+            # or a usage error ends the run before that.
+            print(
+                f"colorize-video: WARNING: {first!r} runs the {first} command rather than "
+                f"colouring the {kind} ./{first} here; write ./{first} to colour it",
+                file=sys.stderr,
+            )
         make_parser, command = _load_subcommand(first)
         args = make_parser(f"colorize-video {first}").parse_args(argv[1:])
     else:

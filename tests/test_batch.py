@@ -410,6 +410,10 @@ def test_a_damaged_manifest_is_a_one_line_error(made, tmp_path: Path) -> None:
     [
         (bytes(range(256)) * 2, "not UTF-8"),
         (b'{"format": "celcolor-batch-manifest", "version": "1", "cuts": {}}', "not a celcolor"),
+        (
+            b'{"format": "celcolor-batch-manifest", "version": 1, "cuts": []}',
+            'not a valid manifest ("cuts" is a list, not an object); move it aside',
+        ),
     ],
 )
 def test_a_manifest_of_the_wrong_kind_is_a_one_line_error(made, tmp_path, content, message):
@@ -444,6 +448,38 @@ def test_a_damaged_manifest_entry_redoes_only_that_cut(made, tmp_path, damage, c
     c003 = "failed" if damage == "a string" else "done"
     assert report.exit_code == (1 if c003 == "failed" else 0)
     assert statuses(out) == {"ep01/c001": "skipped", "ep01/c002": "skipped", "c003": c003}
+
+
+def test_a_wrong_typed_field_of_an_entry_is_named_and_only_that_cut_redone(
+    made, tmp_path: Path
+) -> None:
+    """A hand edit that leaves a field of the wrong type: one warning line naming the
+    manifest, the cut and the field, never an internal error."""
+    root, out = tmp_path / "cuts", tmp_path / "out"
+    root.mkdir()
+    shutil.copy(made[2]["sketch_video"], root / "c003.mp4")
+    shutil.copy(made[2]["reference"], root / "c003.png")
+    assert run_batch(options(root, out)).exit_code == 0
+    path = out / MANIFEST_NAME
+    good = path.read_text()
+    for key, value, said in [
+        ("settings", [], '"settings" is a list, not an object'),
+        ("settings", 0, '"settings" is the number 0, not an object'),
+        ("fingerprint", "x", '"fingerprint" is a string, not an object'),
+        ("new_drawings", ["4"], '"new_drawings" is a list, not a list of frame numbers'),
+        ("status", 1, '"status" is the number 1, not a string'),
+    ]:
+        data = json.loads(good)
+        data["cuts"]["c003"][key] = value
+        path.write_text(json.dumps(data))
+        r = cli(root, "-o", out, "--dry-run", "-q")
+        assert r.returncode == 0, r.stderr
+        (line,) = r.stderr.splitlines()
+        assert line == (
+            f"colorize-video: WARNING: {path}: 1 damaged entry (c003): those cuts are "
+            f"coloured again (c003: {said})"
+        )
+        assert "run: unfinished before" in r.stdout  # this batch's output: replaced
 
 
 def test_the_manifest_is_one_cut_per_line_and_round_trips(tmp_path: Path) -> None:

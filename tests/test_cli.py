@@ -7,10 +7,13 @@ stderr and the exit code.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import shutil
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -100,6 +103,110 @@ def test_demo_with_alpha_colours_cels_on_transparent(tmp_path: Path) -> None:
         frames = [f.to_ndarray(format="rgba") for f in c.decode(video=0)]
     assert len(frames) == probe(out / "sketch.mp4")["n"]
     assert all(0.5 < (f[..., 3] < 16).mean() < 0.95 for f in frames)
+
+
+def _full_disk(src, ref, dst, **kwargs):
+    """A colouring that fails as a full disk would, after the sketch was written."""
+    raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+
+def test_a_demo_that_fails_midway_leaves_its_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import celcolor.demo as demo
+
+    monkeypatch.setattr(demo, "colorize_video", _full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        demo.run_demo(tmp_path / "new" / "demo")
+    assert listing(tmp_path) == []  # no half demo, no folder made for it, no temp
+    # With --overwrite an earlier demo is replaced only once the new one is whole.
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "sketch.mp4").write_text("an earlier demo's clip")
+    (old / "notes.txt").write_text("the user's own file")
+    before = snapshot(old)
+    with pytest.raises(OSError, match="No space left"):
+        demo.run_demo(old, overwrite=True)
+    assert snapshot(old) == before
+    assert listing(tmp_path) == ["old"]
+
+
+def _copy_as_colour(src, ref, dst, **kwargs):
+    """The sketch copied as its coloured clip (the real colouring: the tests above)."""
+    shutil.copy(src, dst)
+    return SimpleNamespace(output=Path(dst))
+
+
+def test_a_demo_moves_its_files_into_place_and_returns_their_final_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import celcolor.demo as demo
+
+    monkeypatch.setattr(demo, "colorize_video", _copy_as_colour)
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "sketch_color.mp4").write_text("an earlier demo's clip")
+    (out / "notes.txt").write_text("the user's own file")
+    paths = demo.run_demo(out, overwrite=True)
+    assert paths == {
+        "sketch": out / "sketch.mp4",
+        "reference": out / "reference.png",
+        "coloured": out / "sketch_color.mp4",
+    }
+    assert (out / "sketch_color.mp4").read_bytes() == (out / "sketch.mp4").read_bytes()
+    assert (out / "notes.txt").read_text() == "the user's own file"
+    assert listing(out) == sorted([*demo.DEMO_FILES, "notes.txt"])
+    assert listing(tmp_path) == ["demo"]  # the temp folder moved out of the way
+
+
+def test_a_demo_is_built_inside_its_folder_where_the_parent_refuses_a_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o .`` in a home folder whose parent only root may write."""
+    import celcolor.demo as demo
+
+    out, blocked = tmp_path / "out", tmp_path / "a file"
+    blocked.write_text("")
+    made_beside = demo.temp_path_beside
+
+    def beside(dst: Path, tag: str = "tmp") -> Path:  # nothing can be made beside out
+        return blocked / "temp" if dst == out.resolve() else made_beside(dst, tag)
+
+    monkeypatch.setattr(demo, "temp_path_beside", beside)
+    monkeypatch.setattr(demo, "colorize_video", _copy_as_colour)
+    paths = demo.run_demo(out)
+    assert all(p.is_file() for p in paths.values())
+    assert listing(out) == sorted(demo.DEMO_FILES)  # the temp inside it removed
+    assert listing(tmp_path) == ["a file", "out"]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def test_a_command_name_runs_the_command_even_beside_a_path_of_that_name(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = run_cli("demo", "--help", cwd=work)
+    assert proc.returncode == 0 and "usage: colorize-video demo" in proc.stdout
+    assert proc.stderr == ""
+    shutil.copytree(small_cut["sketch_dir"], work / "demo")
+    proc = run_cli("demo", "--help", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: colorize-video demo" in proc.stdout
+    (line,) = proc.stderr.splitlines()
+    assert line == (
+        "colorize-video: WARNING: 'demo' runs the demo command rather than colouring the "
+        "folder ./demo here; write ./demo to colour it"
+    )
+    # Written as a path, it is the input.
+    for spelling in ("./demo", "demo/"):
+        proc = run_cli(spelling, "--ref", small_cut["reference"], "--dry-run", cwd=work)
+        assert proc.returncode == 0, proc.stderr
+        info = json.loads(proc.stdout)
+        assert (info["source"]["input"], info["source"]["frames"]) == ("demo", N)
+        assert "WARNING" not in proc.stderr
 
 
 # --------------------------------------------------------------------------- one cut
@@ -416,6 +523,44 @@ def test_a_key_pinned_before_frame_0_is_a_usage_error(
     proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], *args)
     line = assert_one_line_error(proc, 2)
     assert "frames are counted from 0" in line
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize("refs", ["one pinned", "two pinned", "a keys folder"])
+def test_a_ref_frame_with_every_ref_pinned_is_a_usage_error(
+    small_cut: dict[str, Path], tmp_path: Path, refs: str, dry_run: bool
+) -> None:
+    """With only pinned references the earliest pinned frame is the keyframe: a
+    --ref-frame would be ignored without a word."""
+    ref = small_cut["reference"]
+    if refs == "a keys folder":  # --ref KEYS pins the drafts painted in it
+        keys = tmp_path / "keys"
+        keys.mkdir()
+        (keys / "keys-wanted.json").write_text("{}")
+        args = ["--ref", keys]
+    else:
+        args = ["--ref", f"3:{ref}"] + (["--ref", f"6:{ref}"] if refs == "two pinned" else [])
+    proc = run_cli(small_cut["sketch_video"], *args, "--ref-frame", "5", *(["--dry-run"] * dry_run))
+    line = assert_one_line_error(proc, 2)
+    assert "--ref-frame 5 has no effect when every --ref is pinned to a frame" in line
+    assert "drop --ref-frame, or add an unpinned --ref" in line
+    assert listing(small_cut["sketch_video"].parent) == ["cut.json", "gt", *_INPUTS]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--ref", "3:{ref}", "--ref-frame", "auto"],  # the default, written out
+        ["--ref", "{ref}", "--ref", "3:{ref}", "--ref-frame", "5"],  # the unpinned one keys 5
+        ["--ref", "3:{ref}"],
+    ],
+)
+def test_a_ref_frame_that_is_used_passes_with_pinned_refs(
+    small_cut: dict[str, Path], args: list[str]
+) -> None:
+    ref = small_cut["reference"]
+    proc = run_cli(small_cut["sketch_video"], *(a.format(ref=ref) for a in args), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
 
 
 # --------------------------------------------------------------------------- bad inputs

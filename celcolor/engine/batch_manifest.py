@@ -32,7 +32,7 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -299,26 +299,69 @@ def batch_lock(output_dir: Path) -> Iterator[None]:
 # --------------------------------------------------------------------------- manifest
 
 
-def _sound_entry(entry: Any) -> bool:
-    """Whether a manifest entry has the shape a run reads (a damaged one is re-done)."""
-    if not isinstance(entry, dict) or not isinstance(entry.get("status", ""), str):
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for a message: "a list", "a string", "null"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return {str: "a string", list: "a list", dict: "an object"}.get(type(value), "a value")
+
+
+def _number(v: Any, whole: bool = False) -> bool:
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
         return False
+    return v >= 0 and (not whole or float(v).is_integer())
 
-    def number(key: str, whole: bool = False) -> bool:
-        v = entry.get(key, 0)
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            return False
-        return v >= 0 and (not whole or float(v).is_integer())
 
-    lists = ("new_drawings", "rekeyed", "held", "unseen", "warnings")
-    dicts = ("fingerprint", "settings", "stage_seconds")
-    return (
-        number("frames", whole=True)
-        and number("seconds")
-        and number("fps")
-        and all(isinstance(entry.get(k) or [], list) for k in lists)
-        and all(isinstance(entry.get(k) or {}, dict) for k in dicts)
-    )
+def _frame(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _list_of(item: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or (isinstance(v, list) and all(item(x) for x in v))
+
+
+def _object(v: Any) -> bool:
+    return v is None or isinstance(v, dict)
+
+
+# The fields of an entry that a run reads, with what each must hold when present: the
+# run trusts these types, so a hand edit that breaks one would end it in a traceback.
+_ENTRY_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "status": (lambda v: isinstance(v, str), "a string"),
+    "frames": (lambda v: _number(v, whole=True), "a whole number, 0 or more"),
+    "seconds": (_number, "a number, 0 or more"),
+    "fps": (_number, "a number, 0 or more"),
+    "key_frame": (lambda v: v is None or _frame(v), "a frame number"),
+    "new_drawings": (_list_of(_frame), "a list of frame numbers"),
+    "rekeyed": (_list_of(_frame), "a list of frame numbers"),
+    "held": (_list_of(_frame), "a list of frame numbers"),
+    "unseen": (
+        _list_of(lambda x: isinstance(x, list) and len(x) == 2 and all(map(_frame, x))),
+        "a list of [first, last] frame pairs",
+    ),
+    "wanted": (
+        _list_of(lambda w: isinstance(w, dict) and _frame(w.get("frame"))),
+        "a list of objects, each with its frame",
+    ),
+    "warnings": (_list_of(lambda w: isinstance(w, str)), "a list of strings"),
+    "fingerprint": (_object, "an object"),
+    "settings": (_object, "an object"),
+    "stage_seconds": (_object, "an object"),
+}
+
+
+def _entry_fault(entry: Any) -> str | None:
+    """What is wrong with a manifest entry's shape (a damaged one is re-done), or None."""
+    if not isinstance(entry, dict):
+        return f"the entry is {_json_kind(entry)}, not an object"
+    for key, (fits, wanted) in _ENTRY_FIELDS.items():
+        if key in entry and not fits(entry[key]):
+            return f'"{key}" is {_json_kind(entry[key]):.40}, not {wanted}'
+    return None
 
 
 class Manifest:
@@ -371,17 +414,24 @@ class Manifest:
                 f"{path}: written by a newer celcolor (manifest version {version}); "
                 "upgrade celcolor or use another output folder"
             )
-        cuts = data.get("cuts")
-        cuts = dict(cuts) if isinstance(cuts, dict) else {}
-        damaged = [name for name, entry in cuts.items() if not _sound_entry(entry)]
+        cuts = data.get("cuts", {})
+        if not isinstance(cuts, dict):  # every cut's record lost: not one to guess at
+            raise OutputError(
+                f'{path}: not a valid manifest ("cuts" is {_json_kind(cuts):.40}, not an '
+                "object); move it aside to start the batch afresh"
+            )
+        faults = {name: fault for name, entry in cuts.items() if (fault := _entry_fault(entry))}
+        damaged = list(faults)
         if damaged:
             log.warning(
-                "%s: %d damaged entr%s (%s%s): those cuts are coloured again",
+                "%s: %d damaged entr%s (%s%s): those cuts are coloured again (%s: %s)",
                 path,
                 len(damaged),
                 "y" if len(damaged) == 1 else "ies",
                 ", ".join(damaged[:3]),
                 ", ..." if len(damaged) > 3 else "",
+                damaged[0],
+                faults[damaged[0]],
             )
             for name in damaged:
                 entry = cuts.pop(name)
