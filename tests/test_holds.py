@@ -270,3 +270,89 @@ def test_a_batch_records_the_held_frames_per_cut(cut: SyntheticCut, tmp_path) ->
     assert next(iter(manifest["cuts"].values()))["held"] == [1, 3, 5, 7]
     (again,) = run_batch(opts).outcomes
     assert (again.status, again.held) == ("skipped", [1, 3, 5, 7])
+
+
+# -- held parts: one part of the drawing holds while another moves ----------------------
+
+
+@pytest.fixture(scope="module")
+def half_moved() -> tuple[SyntheticCut, np.ndarray]:
+    """A cut at 640x360 (cells of 8 pixels) and its first drawing with the right half
+    taken from the second: the left half holds, the right half moves."""
+    big = generate_cut(CutSpec(width=640, height=360, num_frames=2, seed=3))
+    mixed = big.sketch[0].copy()
+    mixed[:, 320:] = big.sketch[1][:, 320:]
+    return big, mixed
+
+
+def _lines_in(ink: np.ndarray, columns: slice) -> np.ndarray:
+    mask = np.zeros(ink.shape, bool)
+    mask[:, columns] = ink[:, columns] >= holds.LINE
+    return mask
+
+
+def test_the_part_that_holds_is_held_and_the_part_that_moves_is_not(half_moved) -> None:
+    big, mixed = half_moved
+    ink, now = _ink(big.sketch[0]), _ink(mixed)
+    weight = holds.held_parts(ink, now, _still(ink.shape), 1.0)
+    assert weight is not None
+    left, right = _lines_in(ink, slice(0, 250)), _lines_in(ink, slice(400, None))
+    assert left.sum() > 200 and right.sum() > 200  # both halves have lines
+    assert weight[left].mean() > 0.9
+    assert weight[right].mean() < 0.3
+
+
+def test_a_drawing_that_moves_everywhere_has_no_held_part(cut: SyntheticCut) -> None:
+    """Shifted by 3 pixels, with the flow that says so: every line cell moves."""
+    sketch = cut.sketch[0]
+    h, w = sketch.shape[:2]
+    shifted = cv2.warpAffine(sketch, np.float32([[1, 0, 3], [0, 1, 0]]), (w, h))
+    sample = _still((h, w))
+    sample[..., 0] -= 3
+    assert holds.held_parts(_ink(sketch), _ink(shifted), sample, 1.0) is None
+
+
+def test_a_part_that_creeps_is_not_held(half_moved) -> None:
+    """The left half moved by 0.4 pixel (a slow move no line test sees), the flow
+    saying so: it keeps its motion."""
+    big, _ = half_moved
+    sketch = big.sketch[0]
+    h, w = sketch.shape[:2]
+    crept = cv2.warpAffine(
+        sketch, np.float32([[1, 0, 0.4], [0, 1, 0]]), (w, h), flags=cv2.INTER_LINEAR
+    )
+    sample = _still((h, w))
+    sample[..., 0] -= 0.4
+    ink = _ink(sketch)
+    weight = holds.held_parts(ink, _ink(crept), sample, 1.0)
+    assert weight is None or weight[_lines_in(ink, slice(None))].max() < 0.5
+
+
+def test_damping_scales_the_motion_by_what_holds() -> None:
+    grid = _still((6, 8))
+    sample = grid + np.float32([2.0, -1.0])
+    assert holds.damp_held_parts(sample, None) is sample
+    np.testing.assert_allclose(holds.damp_held_parts(sample, np.ones((6, 8), np.float32)), grid)
+    np.testing.assert_allclose(holds.damp_held_parts(sample, np.zeros((6, 8), np.float32)), sample)
+    half = holds.damp_held_parts(sample, np.full((6, 8), 0.5, np.float32))
+    np.testing.assert_allclose(half - grid, np.broadcast_to([1.0, -0.5], (6, 8, 2)), atol=1e-5)
+
+
+def test_the_engine_drops_the_flow_noise_of_a_held_part_unless_holds_are_off(
+    half_moved,
+) -> None:
+    """Through a light codec the flow over the held half is small noise; the engine's
+    motion there is none, and the moving half keeps its motion either way."""
+    big, mixed = half_moved
+    mixed = _jpeg(mixed, quality=95)
+    shares = {}
+    for on in (True, False):
+        col = Colorizer(big.colour[0], ColorizeOptions(hold_drawings=on))
+        first, second = col.analyse(big.sketch[0]), col.analyse(mixed)
+        sample, _ = col.motion(first, second, (360, 640))
+        moved = np.abs(sample - _still((360, 640))).max(2)
+        ink = first.art.ink_u8
+        shares[on] = (moved[_lines_in(ink, slice(0, 250))] < 1e-3).mean()
+        assert (moved[_lines_in(ink, slice(400, None))] > 0.5).mean() > 0.95
+    assert shares[True] > 0.6
+    assert shares[True] > shares[False] + 0.2

@@ -125,7 +125,8 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         choices=("on", "off"),
         default="on",
         help="on (default): a frame that holds the drawing before it (on twos, on threes, "
-        "a still shot) is shown as that frame, exactly; off: every frame coloured afresh",
+        "a still shot) is shown as that frame, exactly, and a part of a drawing that "
+        "holds while others move stays where it was; off: every frame coloured afresh",
     )
     g.add_argument(
         "--keyframe-fit",

@@ -1012,7 +1012,24 @@ class Colorizer:
         Returns a full-size ``H,W,2`` float32 sampling map (``x + flow(x)``) and a
         uint8 mask of pixels that pass the forward-backward occlusion test.
         """
-        return self._motion(prev.flow_image, frame.flow_image, shape)
+        return self._held_parts(
+            prev.art, frame.art, self._motion(prev.flow_image, frame.flow_image, shape)
+        )
+
+    def _held_parts(
+        self, prev: LineArt, art: LineArt, motion: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``motion`` (sample, visible) with no motion where the drawing holds still in
+        part while the rest moves (:func:`holds.held_parts`); as it is with
+        ``--holds off``."""
+        if not self.options.hold_drawings:
+            return motion
+        t0 = time.perf_counter()
+        scale = self.work_size(art.ink_u8.shape)[0] / art.ink_u8.shape[1]
+        weight = holds.held_parts(prev.ink_u8, art.ink_u8, motion[0], scale)
+        sample = holds.damp_held_parts(motion[0], weight)
+        self.stats.add_time("flow", time.perf_counter() - t0)
+        return sample, motion[1]
 
     def _motion(
         self, prev_image: np.ndarray, image: np.ndarray, shape: tuple[int, int]
@@ -1081,6 +1098,7 @@ class Colorizer:
             motion = self._motion(beside.flow_image, image, sketch.shape[:2])
             if self._holds(beside, art, motion[0]):
                 return beside.again(seq)
+            motion = self._held_parts(beside.art, art, motion)
         frame = self._with_regions(sketch, art, image)
         frame.seq, frame.motion = seq, motion
         return frame

@@ -122,7 +122,8 @@ class ColorizeOptions:
         gap_radius: radius of the ball that closes gaps in lines (None: by resolution).
         hold_drawings: a frame that holds the drawing before it (on twos, on threes,
             a still shot; copies through video compression included) is shown as that
-            frame, exactly, instead of being coloured again (:mod:`celcolor.engine.holds`).
+            frame, exactly, instead of being coloured again, and a part of a drawing
+            that holds while others move has no motion (:mod:`celcolor.engine.holds`).
         alpha: cels on transparent: what the references leave transparent (their
             alpha) is coloured as a paint of its own and comes out transparent, the
             lines over it keeping their ink as alpha; frames come out ``H,W,4`` RGBA
