@@ -168,7 +168,7 @@ def held_parts(
     shift = sample - pixel_grid(h, w)
     moved = cv2.magnitude(shift[..., 0], shift[..., 1])
     on = cv2.compare(b, 0, cv2.CMP_GT)
-    moved = cv2.bitwise_and(moved, moved, mask=on) * np.float32(scale)
+    moved = cv2.multiply(moved, on.astype(np.float32), scale=scale / 255.0)  # on lines only
     line_share = _per_cell(on, CELLS).astype(np.float32) / 255.0
     line_motion = _per_cell(moved, CELLS) / np.maximum(line_share, 1e-6)
     still = (
