@@ -180,14 +180,14 @@ def _check_ref_frame_is_used(args: argparse.Namespace) -> None:
     written out) asks for nothing that could be ignored, so it passes.
     """
     from .engine.pipeline import split_pin
-    from .engine.wanted import KEYS_FILE
+    from .engine.wanted import is_keys_folder
 
     if not isinstance(args.ref_frame, int):
         return
 
     def pinned(ref: str) -> bool:
         # A --keys-wanted folder given as --ref pins each of its painted drafts.
-        return split_pin(ref)[0] is not None or (Path(ref) / KEYS_FILE).is_file()
+        return split_pin(ref)[0] is not None or is_keys_folder(ref)
 
     if all(pinned(r) for r in args.ref):
         raise UsageError(

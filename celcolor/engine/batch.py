@@ -48,8 +48,8 @@ from .executors import ExecutorConfig, import_ray, make_executor
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions
 from .wanted import (
-    KEYS_FILE,
     WantedKey,
+    is_keys_folder,
     painted_drafts,
     refresh_keys_folder,
     remove_keys_folder,
@@ -435,7 +435,7 @@ def _with_painted_keys(opts: BatchOptions, cut: Cut) -> tuple[Cut, str | None]:
     ``--keys-wanted``), as ``--ref DIR`` pins them for one cut; and the error that fails
     the cut, or None. A key the cut's own folder pins to the same frame wins."""
     dest = opts.keys_folder(cut)
-    if dest is None or not (dest / KEYS_FILE).is_file():
+    if not is_keys_folder(dest):
         return cut, None
     try:
         drafts = painted_drafts(dest, name=str(dest))
@@ -731,7 +731,7 @@ def _keys_of_skipped(opts: BatchOptions, pc: PlannedCut, outcome: CutOutcome) ->
     """Write the keys folder of a cut done earlier, from its recorded keys and output,
     when keys are asked for now and the folder is missing (no need to re-colour)."""
     dest = opts.keys_folder(pc.cut)
-    if dest is None or not outcome.wanted or (dest / KEYS_FILE).is_file():
+    if dest is None or not outcome.wanted or is_keys_folder(dest):
         return
     wanted = [WantedKey.from_dict(w) for w in outcome.wanted]
     job = _job(opts, pc)

@@ -515,6 +515,11 @@ class Colorizer:
         s = min(1.0, self.options.work_long_side / max(h, w))
         return max(8, round(w * s)), max(8, round(h * s))
 
+    def _flow_scale(self, shape: tuple[int, ...]) -> float:
+        """The flow's size over the full size for frames of ``shape`` (the scale of the
+        hold tests' motion, see :mod:`holds`)."""
+        return self.work_size(shape)[0] / shape[1]
+
     def analyse(self, sketch: np.ndarray) -> FrameAnalysis:
         """Ink, regions and flow image of one sketch frame (thread-safe)."""
         return self._with_regions(sketch, *self._drawing(sketch))
@@ -1025,7 +1030,7 @@ class Colorizer:
         if not self.options.hold_drawings:
             return motion
         t0 = time.perf_counter()
-        scale = self.work_size(art.ink_u8.shape)[0] / art.ink_u8.shape[1]
+        scale = self._flow_scale(art.ink_u8.shape)
         weight = holds.held_parts(prev.ink_u8, art.ink_u8, motion[0], scale)
         sample = holds.damp_held_parts(motion[0], weight)
         self.stats.add_time("flow", time.perf_counter() - t0)
@@ -1108,7 +1113,7 @@ class Colorizer:
         if not self.options.hold_drawings:
             return False
         t0 = time.perf_counter()
-        scale = self.work_size(art.ink_u8.shape)[0] / art.ink_u8.shape[1]
+        scale = self._flow_scale(art.ink_u8.shape)
         same = holds.same_drawing(prev.art.ink_u8, art.ink_u8, sample, scale)
         self.stats.add_time("flow", time.perf_counter() - t0)
         return same

@@ -58,27 +58,38 @@ def _per_cell(image: np.ndarray, cells: int) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
-def new_line_share(prev_ink: np.ndarray, ink: np.ndarray) -> float:
-    """The largest share of a cell covered by lines of either frame with no line of
-    the other within 1 pixel (``ink_u8`` maps of the same size)."""
+def _far_lines(prev_ink: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """0/255: line pixels of either frame with no line of the other within 1 pixel."""
     a, b = _lines(prev_ink), _lines(ink)
-    far = cv2.bitwise_or(
+    return cv2.bitwise_or(
         cv2.bitwise_and(b, cv2.bitwise_not(cv2.dilate(a, _NEAR))),
         cv2.bitwise_and(a, cv2.bitwise_not(cv2.dilate(b, _NEAR))),
     )
-    return float(_per_cell(far, CELLS).max()) / 255.0
+
+
+def new_line_share(prev_ink: np.ndarray, ink: np.ndarray) -> float:
+    """The largest share of a cell covered by lines of either frame with no line of
+    the other within 1 pixel (``ink_u8`` maps of the same size)."""
+    return float(_per_cell(_far_lines(prev_ink, ink), CELLS).max()) / 255.0
+
+
+def _ink_cells(
+    prev_ink: np.ndarray, ink: np.ndarray, cells: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell of a grid of ``cells`` on the long side: the ink that changed between
+    two frames, the ink of both, and whether a line crosses it in both (the two hold as
+    much ink as a 3-pixel line across the cell would in each)."""
+    a, b = prev_ink.astype(np.float32), ink.astype(np.float32)
+    changed = _per_cell(cv2.absdiff(a, b), cells)
+    both = _per_cell(cv2.add(a, b), cells)
+    crossed = both >= 2 * 255 * 3 / (max(ink.shape) / cells)
+    return changed, both, crossed
 
 
 def ink_change(prev_ink: np.ndarray, ink: np.ndarray) -> float:
     """The largest share of a cell's ink that changed between two frames, over the cells
     that a line crosses in both (``ink_u8`` maps of the same size)."""
-    a, b = prev_ink.astype(np.float32), ink.astype(np.float32)
-    changed = _per_cell(cv2.absdiff(a, b), INK_CELLS)
-    both = _per_cell(cv2.add(a, b), INK_CELLS)
-    # A cell counts when the two frames hold as much ink as a 3-pixel line across it
-    # would in each.
-    cell = max(ink.shape) / INK_CELLS
-    crossed = both >= 2 * 255 * 3 / cell
+    changed, both, crossed = _ink_cells(prev_ink, ink, INK_CELLS)
     if not crossed.any():
         return 0.0
     return float((changed[crossed] / both[crossed]).max())
@@ -151,23 +162,14 @@ def held_parts(
     if prev_ink.shape != ink.shape:
         return None
     h, w = ink.shape
-    a, b = _lines(prev_ink), _lines(ink)
-    far = cv2.bitwise_or(
-        cv2.bitwise_and(b, cv2.bitwise_not(cv2.dilate(a, _NEAR))),
-        cv2.bitwise_and(a, cv2.bitwise_not(cv2.dilate(b, _NEAR))),
-    )
-    far_share = _per_cell(far, CELLS).astype(np.float32) / 255.0
-    fa, fb = prev_ink.astype(np.float32), ink.astype(np.float32)
-    changed = _per_cell(cv2.absdiff(fa, fb), CELLS)
-    both = _per_cell(cv2.add(fa, fb), CELLS)
-    # A cell has lines when the two frames hold as much ink as a 3-pixel line across it
-    # would in each (as ink_change counts them). Thinner evidence, any line at all, was
+    far_share = _per_cell(_far_lines(prev_ink, ink), CELLS).astype(np.float32) / 255.0
+    # Cells with lines as ink_change counts them. Thinner evidence, any line at all, was
     # tried: on the real suite TC 1.022 against 1.006 this way (classical, one key), the
     # development shots level either way.
-    crossed = both >= 2 * 255 * 3 / (max(h, w) / CELLS)
+    changed, both, crossed = _ink_cells(prev_ink, ink, CELLS)
     shift = sample - pixel_grid(h, w)
     moved = cv2.magnitude(shift[..., 0], shift[..., 1])
-    on = cv2.compare(b, 0, cv2.CMP_GT)
+    on = _lines(ink)  # 0/255
     moved = cv2.multiply(moved, on.astype(np.float32), scale=scale / 255.0)  # on lines only
     line_share = _per_cell(on, CELLS).astype(np.float32) / 255.0
     line_motion = _per_cell(moved, CELLS) / np.maximum(line_share, 1e-6)

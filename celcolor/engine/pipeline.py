@@ -42,7 +42,13 @@ from ..io.queues import lower_priority
 from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
 from .locate import locate_references
 from .options import ColorizeOptions
-from .wanted import KEYS_FILE, WantedKey, check_keys_folder, painted_drafts, write_wanted_keys
+from .wanted import (
+    WantedKey,
+    check_keys_folder,
+    is_keys_folder,
+    painted_drafts,
+    write_wanted_keys,
+)
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +203,7 @@ def _keys_folders_expanded(items: list[Reference]) -> list[Reference]:
     out: list[Reference] = []
     for item in items:
         folder = Path(item) if isinstance(item, str | os.PathLike) else None
-        if folder is None or not (folder / KEYS_FILE).is_file():
+        if not is_keys_folder(folder):
             out.append(item)
             continue
         drafts = painted_drafts(folder)

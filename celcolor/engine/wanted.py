@@ -47,6 +47,7 @@ __all__ = [
     "WantedKey",
     "changed_files",
     "check_keys_folder",
+    "is_keys_folder",
     "key_for_drawing",
     "painted_drafts",
     "refresh_keys_folder",
@@ -135,9 +136,14 @@ def key_for_drawing(frame: int, unseen: Iterable[Sequence[int]]) -> int:
     return frame
 
 
+def is_keys_folder(path: str | os.PathLike[str] | None) -> bool:
+    """Whether ``path`` is a folder ``--keys-wanted`` wrote (it holds ``KEYS_FILE``)."""
+    return path is not None and (Path(path) / KEYS_FILE).is_file()
+
+
 def _foreign(dest: Path) -> bool:
     """Whether ``dest`` is a folder holding files but no keys record (not ours)."""
-    return dest.is_dir() and any(dest.iterdir()) and not (dest / KEYS_FILE).is_file()
+    return dest.is_dir() and any(dest.iterdir()) and not is_keys_folder(dest)
 
 
 # What file browsers leave in a folder they show: not the user's work.
