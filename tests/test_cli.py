@@ -501,6 +501,32 @@ def test_usage_errors_exit_2(small_cut: dict[str, Path], args: list[str]) -> Non
     assert listing(small_cut["sketch_video"].parent) == ["cut.json", "gt", *_INPUTS]
 
 
+@pytest.mark.parametrize(
+    "flag", ["--checkpoint", "--matcher-checkpoint", "--temporal-checkpoint", "--flow-weights"]
+)
+@pytest.mark.parametrize("command", ["colour", "batch"])
+def test_a_weights_file_that_is_not_there_is_a_usage_error(
+    small_cut: dict[str, Path], tmp_path: Path, flag: str, command: str
+) -> None:
+    """Refused before the run, also where the run would not load it (a cut the copy
+    colours never reads --checkpoint): a mistyped path is not silently ignored."""
+    work = tmp_path / "work"
+    work.mkdir()
+    missing = work / "typo.safetensors"
+    if command == "batch":
+        cuts = work / "cuts" / "c1"
+        cuts.mkdir(parents=True)
+        shutil.copy(small_cut["sketch_video"], cuts / "c1.mp4")
+        shutil.copy(small_cut["reference"], cuts / "ref.png")
+        args = ["batch", cuts.parent, "-o", work / "out", flag, missing]
+    else:
+        args = [small_cut["sketch_video"], "--ref", small_cut["reference"], flag, missing]
+        args += ["-o", work / "out.mp4"]
+    line = assert_one_line_error(run_cli(*args), 2)
+    assert f"{flag} {missing}: not found" in line
+    assert listing(work) == (["cuts"] if command == "batch" else [])
+
+
 def test_missing_ref_is_a_usage_error(small_cut: dict[str, Path]) -> None:
     proc = run_cli(small_cut["sketch_video"])
     assert proc.returncode == 2
