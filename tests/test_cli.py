@@ -32,6 +32,7 @@ from conftest import (
     run_cli,
     snapshot,
     truncate_half,
+    write_oversized_png,
     write_two_view_cut,
 )
 
@@ -625,6 +626,13 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
         return cut["sketch_video"], p, r"key\.png"
     if kind == "sketch reference":
         return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
+    if kind == "oversized reference":
+        return cut["sketch_video"], write_oversized_png(folder / "big.png"), r"big\.png.*2\^30"
+    if kind == "oversized frame":
+        d = folder / "frames"
+        d.mkdir()
+        write_oversized_png(d / "frame_0000.png")
+        return d, ref, r"frame_0000\.png.*2\^30"
     if kind == "folder reference":
         return cut["sketch_video"], cut["sketch_dir"], r"sketch"
     if kind == "empty folder":
@@ -654,6 +662,8 @@ BAD_INPUTS = [
     "text reference",
     "sketch reference",
     "folder reference",
+    "oversized reference",
+    "oversized frame",
     "empty folder",
     "mixed sizes",
 ]
