@@ -37,7 +37,8 @@ from conftest import (
 )
 
 from celcolor.data.synthetic import CutSpec, iter_cut, write_cut
-from celcolor.engine import Colorizer
+from celcolor.engine import Colorizer, colorize_video
+from celcolor.errors import OutputError
 from celcolor.io import open_frames, read_image, write_image, write_video
 
 N = SMALL_SPEC.num_frames
@@ -722,6 +723,23 @@ def test_output_folder_missing(small_cut: dict[str, Path], tmp_path: Path) -> No
     line = assert_one_line_error(proc, 1)
     assert "does not exist" in line
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("name", ["shot.mp4/", "still.png/"])
+def test_a_folder_output_spelled_with_a_files_suffix_is_refused(
+    small_cut: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    """``-o shot.mp4/`` asks for a folder (trailing /) but became the file shot.mp4 once
+    argparse made it a path: refused, by the command and by the API, writing nothing."""
+    out = tmp_path / "out"
+    out.mkdir()
+    dst = f"{out}/{name}"
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "-q")
+    line = assert_one_line_error(proc, 2)
+    assert "trailing / asks for a folder" in line
+    with pytest.raises(OutputError, match="trailing / asks for a folder"):
+        colorize_video(small_cut["sketch_video"], small_cut["reference"], dst)
+    assert listing(out) == []
 
 
 @pytest.mark.parametrize("spelling", ["same", "dotted"])
