@@ -46,6 +46,18 @@ from .progress import progress_bar
 log = logging.getLogger("celcolor")
 
 
+def _output_path(value: str) -> Path:
+    """``-o`` as a path; argparse's own error for a folder spelled with a file's suffix
+    (``shot.mp4/``), which the conversion to a path would turn into that file."""
+    from .io import check_folder_spelling
+
+    try:
+        check_folder_spelling(value)
+    except OutputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return Path(value)
+
+
 def _add_colour_options(p: argparse.ArgumentParser) -> None:
     add_colour_arguments(
         p.add_argument_group("colouring"),
@@ -56,7 +68,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     e.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=_output_path,
         default=None,
         help="output file, or a folder (trailing /) for a PNG sequence; "
         "default: <input>_color.mp4 beside the input",

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -216,6 +218,22 @@ def make_zero_frame_video(path: Path) -> Path:
         v = c.add_stream("libx264", rate=24)
         v.width, v.height, v.pix_fmt = 16, 16, "yuv420p"
         c.start_encoding()
+    return path
+
+
+def write_oversized_png(path: Path, width: int = 60000, height: int = 60000) -> Path:
+    """A small PNG whose header claims ``width`` x ``height`` (past OpenCV's 2^30-pixel
+    limit by default): a damaged or hostile file, complete to its end marker."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    pixels = zlib.compress(b"\x00" * 64)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
     return path
 
 

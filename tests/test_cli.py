@@ -32,11 +32,13 @@ from conftest import (
     run_cli,
     snapshot,
     truncate_half,
+    write_oversized_png,
     write_two_view_cut,
 )
 
 from celcolor.data.synthetic import CutSpec, iter_cut, write_cut
-from celcolor.engine import Colorizer
+from celcolor.engine import Colorizer, colorize_video
+from celcolor.errors import OutputError
 from celcolor.io import open_frames, read_image, write_image, write_video
 
 N = SMALL_SPEC.num_frames
@@ -501,6 +503,32 @@ def test_usage_errors_exit_2(small_cut: dict[str, Path], args: list[str]) -> Non
     assert listing(small_cut["sketch_video"].parent) == ["cut.json", "gt", *_INPUTS]
 
 
+@pytest.mark.parametrize(
+    "flag", ["--checkpoint", "--matcher-checkpoint", "--temporal-checkpoint", "--flow-weights"]
+)
+@pytest.mark.parametrize("command", ["colour", "batch"])
+def test_a_weights_file_that_is_not_there_is_a_usage_error(
+    small_cut: dict[str, Path], tmp_path: Path, flag: str, command: str
+) -> None:
+    """Refused before the run, also where the run would not load it (a cut the copy
+    colours never reads --checkpoint): a mistyped path is not silently ignored."""
+    work = tmp_path / "work"
+    work.mkdir()
+    missing = work / "typo.safetensors"
+    if command == "batch":
+        cuts = work / "cuts" / "c1"
+        cuts.mkdir(parents=True)
+        shutil.copy(small_cut["sketch_video"], cuts / "c1.mp4")
+        shutil.copy(small_cut["reference"], cuts / "ref.png")
+        args = ["batch", cuts.parent, "-o", work / "out", flag, missing]
+    else:
+        args = [small_cut["sketch_video"], "--ref", small_cut["reference"], flag, missing]
+        args += ["-o", work / "out.mp4"]
+    line = assert_one_line_error(run_cli(*args), 2)
+    assert f"{flag} {missing}: not found" in line
+    assert listing(work) == (["cuts"] if command == "batch" else [])
+
+
 def test_missing_ref_is_a_usage_error(small_cut: dict[str, Path]) -> None:
     proc = run_cli(small_cut["sketch_video"])
     assert proc.returncode == 2
@@ -599,6 +627,13 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
         return cut["sketch_video"], p, r"key\.png"
     if kind == "sketch reference":
         return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
+    if kind == "oversized reference":
+        return cut["sketch_video"], write_oversized_png(folder / "big.png"), r"big\.png.*2\^30"
+    if kind == "oversized frame":
+        d = folder / "frames"
+        d.mkdir()
+        write_oversized_png(d / "frame_0000.png")
+        return d, ref, r"frame_0000\.png.*2\^30"
     if kind == "folder reference":
         return cut["sketch_video"], cut["sketch_dir"], r"sketch"
     if kind == "empty folder":
@@ -628,6 +663,8 @@ BAD_INPUTS = [
     "text reference",
     "sketch reference",
     "folder reference",
+    "oversized reference",
+    "oversized frame",
     "empty folder",
     "mixed sizes",
 ]
@@ -686,6 +723,23 @@ def test_output_folder_missing(small_cut: dict[str, Path], tmp_path: Path) -> No
     line = assert_one_line_error(proc, 1)
     assert "does not exist" in line
     assert not (tmp_path / "no").exists()
+
+
+@pytest.mark.parametrize("name", ["shot.mp4/", "still.png/"])
+def test_a_folder_output_spelled_with_a_files_suffix_is_refused(
+    small_cut: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    """``-o shot.mp4/`` asks for a folder (trailing /) but became the file shot.mp4 once
+    argparse made it a path: refused, by the command and by the API, writing nothing."""
+    out = tmp_path / "out"
+    out.mkdir()
+    dst = f"{out}/{name}"
+    proc = run_cli(small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", dst, "-q")
+    line = assert_one_line_error(proc, 2)
+    assert "trailing / asks for a folder" in line
+    with pytest.raises(OutputError, match="trailing / asks for a folder"):
+        colorize_video(small_cut["sketch_video"], small_cut["reference"], dst)
+    assert listing(out) == []
 
 
 @pytest.mark.parametrize("spelling", ["same", "dotted"])

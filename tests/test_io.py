@@ -510,6 +510,19 @@ def test_image_folder_with_mixed_sizes_names_the_odd_file(tmp_path: Path) -> Non
         open_frames(tmp_path)
 
 
+def test_a_broken_link_to_a_frame_is_an_input_error(tmp_path: Path) -> None:
+    """Not left out (the run went on without the frame, warning of skipped numbers)."""
+    for i in (0, 1, 3):
+        write_image(tmp_path / f"f{i}.png", np.zeros((8, 12, 3), np.uint8))
+    (tmp_path / "f2.png").symlink_to(tmp_path / "gone" / "f2.png")
+    (tmp_path / "notes.txt").symlink_to(tmp_path / "gone" / "notes.txt")  # not a frame
+    with pytest.raises(InputError, match=r"f2\.png: a link to .*gone.*not there"):
+        open_frames(tmp_path)
+    (tmp_path / "f2.png").unlink()
+    with open_frames(tmp_path) as s:
+        assert s.num_frames == 3
+
+
 def test_empty_folder_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no images"):
         open_frames(tmp_path)

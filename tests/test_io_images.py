@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import write_oversized_png
 from PIL import Image
 
 from celcolor.errors import InputError, OutputError
@@ -140,6 +141,13 @@ def test_a_truncated_png_is_named_before_libpng_speaks(tmp_path: Path, capfd) ->
         read_image(cut)
     assert "libpng" not in capfd.readouterr().err  # one line is ours, none is the library's
     assert read_image(full).shape == (64, 64, 3)
+
+
+def test_an_image_claiming_too_many_pixels_is_an_input_error(tmp_path: Path) -> None:
+    """OpenCV raises (not returns None) past its pixel limit: still a one-line InputError."""
+    path = write_oversized_png(tmp_path / "huge.png")
+    with pytest.raises(InputError, match=r"huge\.png: cannot be decoded.*2\^30 pixels"):
+        read_image(path)
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])

@@ -377,6 +377,18 @@ def test_write_cut_writes_the_files(tmp_path: Path) -> None:
     assert not (out["gt_dir"] / "flow_0003.npz").exists()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (a full disk)")
+def test_a_full_disk_is_named_when_writing_a_cut(tmp_path: Path, capfd) -> None:
+    """The system's reason, not "check the folder is writable", and no libpng line."""
+    from celcolor.data.synthetic import _write_png
+
+    with pytest.raises(OutputError, match="No space left on device"):
+        _write_png(Path("/dev/full"), np.zeros((8, 8, 3), np.uint8))
+    assert "libpng" not in capfd.readouterr().err
+    with pytest.raises(OutputError, match="No such file or directory"):
+        _write_png(tmp_path / "gone" / "x.png", np.zeros((8, 8), np.uint16))
+
+
 def cut_sketch(spec: CutSpec, i: int) -> np.ndarray:
     return render_frame(spec, i, flow=False).sketch.astype(int)
 

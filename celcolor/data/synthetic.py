@@ -276,10 +276,22 @@ def occlusion_mask(flow: np.ndarray, owners_src: np.ndarray, owners_dst: np.ndar
 
 
 def _write_png(path: Path, img: np.ndarray) -> None:
+    """Write ``img`` (RGB, grey or 16-bit labels) as a PNG; the system's reason on failure.
+
+    Encoded in memory and written by Python: ``cv2.imwrite`` only says False, with
+    libpng's own line on stderr, where a full disk or a missing folder is the cause.
+    """
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), img):
-        raise OutputError(f"could not write {path}: check the folder is writable")
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise OutputError(f"{path}: OpenCV could not encode the image")
+    try:
+        path.write_bytes(buf.tobytes())
+    except OSError as e:
+        raise OutputError(
+            f"{path}: cannot write ({e.strerror or e}); check free space and permissions"
+        ) from e
 
 
 def write_cut(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import UsageError
 from ..io import CODECS
 from .detail import DISTORTED_SOFTEN, TEXTURE_PERSISTENCE, TEXTURE_SOFTEN
 from .options import (
@@ -218,8 +219,20 @@ def add_encode_arguments(g: argparse._ActionsContainer) -> None:
     )
 
 
+def _check_weights_files(args: argparse.Namespace) -> None:
+    """Refuse a weights file flag naming no file. Each is read only when the run needs
+    that model (a cut the copy colours never loads --checkpoint), so a mistyped path
+    would otherwise pass unnoticed, or fail a batch's cuts one by one."""
+    for flag in ("checkpoint", "matcher_checkpoint", "temporal_checkpoint", "flow_weights"):
+        path = getattr(args, flag)
+        if path is not None and not path.is_file():
+            what = "is a folder" if path.is_dir() else "not found"
+            raise UsageError(f"--{flag.replace('_', '-')} {path}: {what}; give a weights file")
+
+
 def colour_options(args: argparse.Namespace) -> ColorizeOptions:
     """The :class:`ColorizeOptions` the flags ask for."""
+    _check_weights_files(args)
     return ColorizeOptions(
         ref_frame=args.ref_frame,
         lines=args.lines,

@@ -29,6 +29,7 @@ from ..io import (
     Frame,
     check_alpha_output,
     check_encoding,
+    check_folder_spelling,
     check_output,
     open_frames,
     open_writer,
@@ -328,6 +329,8 @@ def colorize_video(
     for name, path in (("src", src), ("dst", dst)):
         if not isinstance(path, str | os.PathLike) and (name == "src" or path is not None):
             raise UsageError(f"colorize_video: {name} must be a path, got {type(path).__name__}")
+    if dst is not None:
+        check_folder_spelling(dst)  # before Path(dst) drops a trailing separator
     src = Path(src)
     if not src.exists():
         raise InputError(f"input not found: {src}")

@@ -167,16 +167,24 @@ def open_frames(
 
 
 def list_images(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (hidden files skipped), in natural order."""
+    """Image files directly in ``folder`` (hidden files skipped), in natural order; a
+    broken link named as one is an :class:`InputError`."""
     try:
         entries = list(folder.iterdir())
     except OSError as e:
         raise InputError(f"{folder}: cannot list the folder ({e.strerror or e})") from e
-    files = [
-        f
-        for f in entries
-        if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".") and f.is_file()
+    named = [
+        f for f in entries if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")
     ]
+    files = [f for f in named if f.is_file()]
+    # A link to a frame on a drive now gone: refused, not dropped (the run went on
+    # without that frame, warned only of numbers that skip "missing from the export").
+    broken = [f for f in named if f.is_symlink() and not f.exists()]
+    if broken:
+        f = min(broken, key=lambda f: natural_key(f.name))
+        raise InputError(
+            f"{f}: a link to {os.readlink(f)}, which is not there; restore or remove it"
+        )
     if not files:
         raise InputError(
             f"{folder}: no images in this folder ({len(entries)} other entries); "

@@ -131,7 +131,12 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
         raise InputError(f"{p}: the PNG is truncated (no end marker); re-export the image")
     # imdecode on bytes (rather than imread) so unreadable files and odd paths fail the same way.
     bgr = p.suffix.lower() not in PILLOW_ONLY
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if bgr else _pillow_decode(data)
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if bgr else _pillow_decode(data)
+    except cv2.error as e:
+        # OpenCV raises, rather than returning None, for a header claiming more pixels
+        # than it decodes (CV_IO_MAX_IMAGE_PIXELS): a damaged file, or one far too large.
+        raise InputError(f"{p}: cannot be decoded ({_cv_reason(e)}); re-export the image") from None
     if img is None or img.size == 0:
         raise InputError(
             f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP, BMP or TGA "
@@ -146,6 +151,14 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
     except ValueError as e:
         raise InputError(f"{p}: {e}; re-save it as an 8- or 16-bit PNG") from e
     return upright(rgb, exif_orientation(data))
+
+
+def _cv_reason(e: cv2.error) -> str:
+    """An OpenCV decoding error in words: its size limit, else its own first line."""
+    if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
+        return "its header claims more than 2^30 pixels"
+    lines = str(getattr(e, "err", "") or e).strip().splitlines()
+    return lines[0] if lines else "OpenCV error"
 
 
 def _pillow_decode(data: np.ndarray) -> np.ndarray | None:

@@ -38,6 +38,7 @@ __all__ = [
     "OutputKind",
     "check_alpha_output",
     "check_encoding",
+    "check_folder_spelling",
     "check_output",
     "open_writer",
     "output_kind",
@@ -116,6 +117,23 @@ def output_kind(dst: str | os.PathLike[str]) -> OutputKind:
             "an image suffix, or a folder for PNG frames"
         )
     return "folder"
+
+
+def check_folder_spelling(dst: str | os.PathLike[str]) -> None:
+    """Refuse a path written as a folder (trailing separator) whose suffix names a file.
+
+    ``Path("shot.mp4/")`` is ``shot.mp4``: the separator is lost as soon as the path is
+    one, so the run would write the video file where a folder of frames was asked for.
+    """
+    s = os.fspath(dst)
+    p = Path(s)
+    ext = p.suffix.lower()
+    a_file = ext in VIDEO_OUTPUT_EXTENSIONS or ext in IMAGE_EXTENSIONS
+    if a_file and s.endswith(("/", os.sep)) and not p.is_dir():
+        raise OutputError(
+            f"{s}: the trailing / asks for a folder of PNG frames but '{ext}' names a file; "
+            f"drop the / to write {p.name}, or the suffix to write a folder"
+        )
 
 
 def resolve_output(
