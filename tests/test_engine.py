@@ -465,7 +465,7 @@ def test_a_huge_reference_is_shrunk_on_loading(tmp_path: Path, monkeypatch, capl
 
 @pytest.mark.parametrize("rgb", [(0, 0, 0), (255, 255, 255), (200, 40, 40)])
 def test_a_reference_of_one_flat_colour_is_refused(rgb) -> None:
-    from celcolor.engine.colorizer import check_reference
+    from celcolor.engine.reference_checks import check_reference
 
     with pytest.raises(InputError, match="one flat colour"):
         check_reference(np.full((90, 160, 3), rgb, np.uint8))

@@ -20,7 +20,7 @@ import torch
 from celcolor.cpus import cpu_count
 from celcolor.data.synthetic import CutSpec, generate_cut
 from celcolor.engine import ColorizeOptions, Colorizer, EncodeOptions, colorize_video, pipeline
-from celcolor.engine.colorizer import FrameAnalysis
+from celcolor.engine.analysis import FrameAnalysis
 from celcolor.engine.palette import _bin_keys
 from celcolor.io import BackgroundWorker
 from celcolor.io.queues import lower_priority

@@ -1,6 +1,7 @@
 """The streaming colouring engine: keyframe from the reference, propagation, snap, lines."""
 
-from .colorizer import Colorizer, ColorizeStats, FrameAnalysis
+from .analysis import ColorizeStats, FrameAnalysis
+from .colorizer import Colorizer
 from .locate import Located, locate_reference
 from .options import ColorizeOptions
 from .pipeline import EncodeOptions, RunResult, colorize_video, load_reference

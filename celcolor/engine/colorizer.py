@@ -18,7 +18,6 @@ flow image, so memory does not grow with the cut.
 from __future__ import annotations
 
 import bisect
-import copy
 import functools
 import logging
 import tempfile
@@ -26,7 +25,6 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -40,13 +38,14 @@ from ..lineart import (
     Regions,
     extract_ink,
     label_regions,
-    looks_like_line_art,
 )
 from ..lineart.xdog import reference_ink
 from ..metrics.flowcheck import occlusion_mask
 from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
 from . import detail as texture
-from . import holds, matte, region_match, views
+from . import holds, matte, region_match
+from .advice import KeyAdvice
+from .analysis import ColorizeStats, FrameAnalysis, computed_ahead
 from .options import ColorizeOptions
 from .palette import (
     NO_COLOUR,
@@ -66,141 +65,15 @@ from .reference import (
     unmet_share,
     warp_reference,
 )
-from .trace_pairs import TracePartners, derive_tone, trace_pairs
-from .views import SAMPLE_EVERY, ViewCheck
+from .reference_checks import check_references
+from .segments import Segment, fade_towards, mix_passes, moved_on
+from .trace_pairs import TracePartners, derive_tone
+from .views import ViewCheck
 from .waiting import WaitingFrames
-from .wanted import WantedKey, key_for_drawing, wanted_keys
+from .wanted import wanted_keys
 
 log = logging.getLogger(__name__)
 _RIM = np.ones((3, 3), np.uint8)  # the ink's anti-aliased edge composited with it
-
-
-@dataclass
-class FrameAnalysis:
-    """What the engine knows of one sketch frame before colouring it."""
-
-    art: LineArt
-    regions: Regions
-    flow_image: np.ndarray  # flow-friendly grey image at work resolution
-    # The sketch it was analysed from (the caller's array, not a copy): a blended
-    # segment keeps it on disk to analyse again on the way back.
-    source: np.ndarray
-    # Decode-order number, and the motion from frame ``seq - 1`` when computed ahead
-    # (see Colorizer.analyse_stream; from ``seq + 1`` on the way back to a late
-    # keyframe, see Colorizer._step_back): (sample map, visible mask). A number, not a
-    # reference to the previous analysis, so analyses do not chain in memory.
-    seq: int | None = None
-    motion: tuple[np.ndarray, np.ndarray] | None = None
-    new_lines: float | None = None  # its new-line share, computed ahead beside motion
-    # The same asked going back (the previous drawing's lines it misses), computed
-    # beside it where the frame lies between two keys that blend.
-    old_lines: float | None = None
-    # It holds the previous frame's drawing (:mod:`holds`): it is that frame's analysis
-    # again, and is shown as that frame.
-    held: bool = False
-
-    def again(self, seq: int) -> FrameAnalysis:
-        """This analysis for a later frame that holds its drawing (shared, not copied:
-        the lazily built parts are built once for both)."""
-        held = copy.copy(self)
-        held.seq, held.motion, held.held = seq, None, True
-        held.new_lines = held.old_lines = 0.0
-        return held
-
-    @functools.cached_property
-    def trace(self) -> np.ndarray:
-        """Regions facing each other across colour-trace lines (:func:`trace_pairs`
-        rows), computed once: a matched keyframe reads them twice."""
-        return trace_pairs(self.art, self.regions)
-
-    @functools.cached_property
-    def drawing(self) -> views.Features:
-        """The drawing's keypoints, as :class:`views.ViewCheck` matches them (once)."""
-        return views.features(self.art.ink_u8)
-
-    def prepare(self) -> None:
-        """Build now what colouring the frame reads lazily: the regions' fill ranks (every
-        frame's rendering) and the trace pairs (every frame's trace-line repair).
-
-        The streaming run calls it in the analysis thread while the temporal network
-        colours, so that this work (a sixth of the colouring thread's frame at
-        1280x720, session 34) runs beside colouring instead of on its path. Not
-        otherwise: then the analysis is the slower thread (classical propagation at
-        1280x720 on 2 cores: 16.2 -> 15.0 frames/s with it there).
-        """
-        self.regions.prepare_fill()
-        self.trace  # noqa: B018 (a cached property: reading it builds it)
-
-
-@dataclass
-class ColorizeStats:
-    """Counters of a run, for logs, benchmarks and re-keying decisions.
-
-    Attributes:
-        frames: frames coloured.
-        network_keyframes: keyframes the exemplar network coloured.
-        matched_keyframes: keyframes whose regions were matched to the reference's parts
-            (see :mod:`celcolor.engine.region_match`).
-        rekeyed: frames coloured from the reference as new keyframes (new drawings).
-        new_drawings: frames with more than ``rekey_threshold`` of their lines new (a
-            new shot, a new character, a large change of pose), re-keyed or not.
-        unconfident: per frame, the share of region pixels whose colour had no
-            confident vote (0 for keyframes).
-        held: frames that held the drawing before them (animation on twos and
-            threes, still shots), shown as that frame (see :mod:`holds`); before a
-            late keyframe, coloured on the way back from it, the drawing after them.
-        covered: new drawings that only one pass of a blended segment crossed; they
-            took the other pass's colours, so none was carried across them.
-        unseen: ``(first, last)`` sampled frames of each stretch whose lines no longer
-            match any keyframe's drawing (see :mod:`celcolor.engine.views`), set at
-            the end of the run.
-        grown: those of ``unseen`` that strayed by having far more drawn than their
-            keyframes (``views.GROWTH`` times the ink: characters coming in).
-        wanted: the frames the end-of-run warnings name, each once, with why (see
-            :func:`~celcolor.engine.wanted.wanted_keys`), set at the end of the run.
-        seconds: time spent per stage (lineart, flow, snap, compose).
-        placement: how the reference was placed over the keyframe.
-        derived_tones: band colours derived for bases the keyframe showed no band of
-            (see :mod:`celcolor.engine.trace_pairs`).
-        waited_on_disk: frames set aside (before a late keyframe, between two
-            keyframes) that did not fit ``options.wait_memory`` and waited on disk.
-        waiting_memory: the most bytes those frames held in memory at once.
-        textured_frames: frames with regions kept per pixel, not flat (see
-            :mod:`celcolor.engine.detail`).
-    """
-
-    frames: int = 0
-    network_keyframes: int = 0
-    matched_keyframes: int = 0
-    network_frames: int = 0
-    network_fills: int = 0
-    blended: int = 0
-    rekeyed: list[int] = field(default_factory=list)
-    new_drawings: list[int] = field(default_factory=list)
-    covered: list[int] = field(default_factory=list)
-    held: list[int] = field(default_factory=list)
-    derived_tones: int = 0
-    textured_frames: int = 0
-    waited_on_disk: int = 0
-    waiting_memory: int = 0
-    unconfident: list[float] = field(default_factory=list)
-    unseen: list[tuple[int, int]] = field(default_factory=list)
-    grown: list[tuple[int, int]] = field(default_factory=list)
-    wanted: list[WantedKey] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    placement: Placement | None = None
-
-    def add_time(self, stage: str, seconds: float) -> None:
-        """Accumulate time spent in a stage."""
-        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
-
-
-def _ahead(prev: FrameAnalysis, frame: FrameAnalysis) -> bool:
-    """Whether ``frame``'s motion (and new-line share) was computed ahead from ``prev``:
-    the frame before it, or on the way back to a late keyframe the frame after it."""
-    if frame.motion is None or prev.seq is None or frame.seq is None:
-        return False
-    return abs(frame.seq - prev.seq) == 1
 
 
 def _winners(hist: np.ndarray):
@@ -229,145 +102,6 @@ def _no_weights(name: str, checkpoint: str | None, required: bool, flag: str) ->
 
 
 MIN_FRAME_SIDE = 16
-
-
-def _flat_colour(reference: np.ndarray) -> tuple[int, int, int] | None:
-    """The one colour of a reference that is a single flat paint (None when it is not).
-
-    At 64x64, so a small lit figure in a dark frame still counts as colour."""
-    small = cv2.resize(reference, (64, 64), interpolation=cv2.INTER_AREA).reshape(-1, 3)
-    if int((small.max(0).astype(int) - small.min(0)).max()) >= 8:
-        return None
-    r, g, b = (int(v) for v in small.mean(0))
-    return r, g, b
-
-
-def check_reference(reference: np.ndarray) -> None:
-    """Refuse what cannot be a colour reference, with a line that says why."""
-    check_references([reference])
-
-
-def check_references(references: list[np.ndarray]) -> None:
-    """:func:`check_reference` for a run's references together: each must be a colour
-    image and not line art, and not all may be one flat colour (a swatch beside a real
-    key only adds its colour to the palette; alone it would paint every region)."""
-    for reference in references:
-        if not (
-            isinstance(reference, np.ndarray)
-            and reference.ndim == 3
-            and reference.shape[2] == 3
-            and reference.dtype == np.uint8
-        ):
-            raise InputError("the reference must be an H,W,3 uint8 RGB image")
-        if min(reference.shape[:2]) < 8:
-            raise InputError(
-                f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})"
-            )
-    flat = [_flat_colour(r) for r in references]
-    if flat and all(c is not None for c in flat):
-        r, g, b = flat[0]
-        raise InputError(
-            f"the reference is one flat colour (RGB {r},{g},{b}): pass a coloured version "
-            "of a frame (a colour key) as --ref"
-        )
-    for reference, colour in zip(references, flat, strict=True):
-        if colour is None and looks_like_line_art(reference):
-            raise InputError(
-                "the reference has no colour: it looks like line art; pass a coloured "
-                "version of a frame (a colour key) as --ref"
-            )
-
-
-@dataclass
-class _Waiting:
-    """A frame of a blended segment, waiting (:mod:`waiting`) for the backward pass."""
-
-    index: int
-    sketch: str  # the name its sketch waits under (the sketch its analysis came from)
-    forward: str  # the name its forward output (as delivered) waits under
-    trust: np.ndarray | None  # per region: the share the forward warp saw (None: held)
-    broken: bool  # the forward pass had met a new drawing by then
-    held: bool  # it held the drawing before it (shown forward as that frame)
-    # The forward step onto it met a new drawing (carried colour across), found by the
-    # new-drawing test either way round (see Colorizer._new_going_back).
-    crossed: bool
-
-
-@dataclass
-class _Segment:
-    """In-betweens waiting for the keyframe after them (see ``_blend_back``)."""
-
-    start: int  # the keyframe (or frame) the forward pass starts from
-    end: int  # the keyframe that closes the segment
-    store: WaitingFrames
-    # The forward pass met a new drawing: from there on it carried colour across it.
-    broken: bool = False
-    frames: list[_Waiting] = field(default_factory=list)
-
-    def wait(
-        self,
-        index: int,
-        sketch: np.ndarray,
-        forward: np.ndarray,
-        trust: np.ndarray | None,
-        held: bool,
-        crossed: bool,
-    ) -> None:
-        """Keep a frame's sketch and forward output (delivered), its trust, and
-        whether the forward step onto it crossed a new drawing."""
-        name = f"seg{index:06d}"
-        self.store.put(name, sketch)
-        self.store.put(f"{name}.forward", forward)
-        self.broken |= crossed
-        waiting = _Waiting(index, name, f"{name}.forward", trust, self.broken, held, crossed)
-        self.frames.append(waiting)
-
-    def forward_outputs(self):
-        """The waiting frames' forward outputs alone (no closing keyframe came)."""
-        for waiting in self.frames:
-            yield self.store.take(waiting.forward)
-            self.store.drop(waiting.sketch)
-
-
-def _moved(
-    image: np.ndarray | None, motion: tuple[np.ndarray, np.ndarray] | None, smooth: bool = False
-) -> np.ndarray | None:
-    """A frame's pass choice (0/1) or forward weight (0 to 1, ``smooth``: bilinear)
-    moved onto the frame coloured after it on the way back (``motion``: that frame's
-    sample map from it; None: it was keyed, which ends the chain)."""
-    if image is None or motion is None:
-        return None
-    how = cv2.INTER_LINEAR if smooth else cv2.INTER_NEAREST
-    return cv2.remap(image, motion[0], None, how, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _fade_towards(
-    pick: np.ndarray, later: np.ndarray | None, fade: int, left: int, fading: np.ndarray
-) -> np.ndarray:
-    """The forward weight of a blended frame: its 0/1 ``pick``, reached from the frame
-    after's moved weight ``later`` by at most ``1 / fade`` per frame coloured (faster
-    where only ``left`` frames remain before the first keyframe, so a region reaches
-    its pick by the frame beside that keyframe), where ``fading`` (0/1 per pixel) is
-    set; elsewhere, with ``later`` None, or ``fade`` <= 1: the pick itself."""
-    target = pick.astype(np.float32)
-    if later is None or fade <= 1:
-        return target
-    gap = target - later
-    step = np.maximum(1.0 / fade, np.abs(gap) / max(left, 1))
-    return np.where(fading > 0, later + np.clip(gap, -step, step), target)
-
-
-def _mix(backward: np.ndarray, forward: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """A blended frame: ``forward`` by ``weight`` (0 to 1 per pixel) over ``backward``;
-    where the weight is 0 or 1 the frame is that pass's, exactly."""
-    # In place, in the order b + w * (f - b): half the time of the plain expression,
-    # the same values. A mix of two uint8 values stays within 0..255.
-    b = backward.astype(np.float32)
-    mixed = forward.astype(np.float32)
-    mixed -= b
-    mixed *= weight[..., None]
-    mixed += b
-    return np.rint(mixed, out=mixed).astype(np.uint8)
 
 
 def _mostly(regions: Regions, mask: np.ndarray) -> np.ndarray:
@@ -1281,7 +1015,7 @@ class Colorizer:
         key = self.key_frame
         shape: tuple[int, int] | None = None
         state = None
-        pending: _Segment | None = None
+        pending: Segment | None = None
         with tempfile.TemporaryDirectory(prefix="celcolor-") as spill:
             store = WaitingFrames(Path(spill), self.options.wait_memory << 20)
             if key > 0:
@@ -1350,7 +1084,7 @@ class Colorizer:
                 if pending is None:
                     end = self._blend_until(i)
                     if end is not None:
-                        pending = _Segment(start=i - 1, end=end, store=store)
+                        pending = Segment(start=i - 1, end=end, store=store)
                 if pending is not None:
                     # A held frame keeps the sketch its analysis came from, so the
                     # way back analyses that drawing again, region for region.
@@ -1374,8 +1108,9 @@ class Colorizer:
         s = self.stats
         drawn = sorted(set(s.new_drawings) - set(s.covered))
         s.wanted = wanted_keys(drawn, s.unseen, self.keyframes, s.grown)
-        self._say_carried_across()
-        self._say_unseen()
+        advice = KeyAdvice(self.keys_folder, self.key_stem)
+        advice.say_carried_across(self.stats)
+        advice.say_unseen(self.stats)
 
     @property
     def keyframes(self) -> list[int]:
@@ -1387,77 +1122,6 @@ class Colorizer:
         if self._pinned_only:
             return f"frame {key} (a reference pinned with --ref {key}:...)"
         return f"--ref-frame {key}"
-
-    def _say_carried_across(self) -> None:
-        """Warn once, at the end, of new drawings whose colour was carried, not re-keyed."""
-        s = self.stats
-        carried = sorted(set(s.new_drawings) - set(s.rekeyed) - set(s.covered))
-        if not carried:
-            return
-        shown = ", ".join(map(str, carried[:8])) + (", ..." if len(carried) > 8 else "")
-        key = key_for_drawing(carried[0], s.unseen)
-        where = "such a frame" if key == carried[0] else f"frame {key}, in the new view below"
-        log.warning(
-            "%d frame(s) have mostly new lines (a new shot, a new character or large motion): "
-            "%s; their colours were carried from other drawings. Pin a reference to %s "
-            "(%s) or re-key them from the reference (--rekey on)",
-            len(carried),
-            shown,
-            where,
-            self._how_to_pin(key),
-        )
-
-    def _say_unseen(self) -> None:
-        """Warn once per kind, at the end, of stretches no keyframe's drawing vouches
-        for (:mod:`celcolor.engine.views`): another view, or far more drawn."""
-        grown = self.stats.grown
-        other = [s for s in self.stats.unseen if s not in grown]
-        self._say_stretches(
-            other,
-            "no longer show the drawing of the keyframe their colours come from: their "
-            f"lines match it no better than unrelated drawings do (checked every "
-            f"{SAMPLE_EVERY}th frame; a camera move onto a new view, or another shot). The "
-            "reference may not show what they do, and then nothing in it vouches for their "
-            "colours",
-        )
-        self._say_stretches(
-            grown,
-            "show far more than the drawing of the keyframe their colours come from: "
-            f"{views.GROWTH:g} times its lines or more (checked every {SAMPLE_EVERY}th "
-            "frame; characters or a set coming in, a pull-back). The reference does not "
-            "show what was added, and nothing in it vouches for its colours",
-        )
-
-    def _how_to_pin(self, frame: int) -> str:
-        """How the warnings tell the user to pin a key of ``frame``: the draft to paint
-        where keys are written this run, else the file or flag that pins it."""
-        draft = f"{self.keys_folder}/frame_{frame:04d}_draft.png" if self.keys_folder else None
-        if self.key_stem:  # a batch cut
-            save = f"save it as {self.key_stem}{frame:04d}.png"
-            if draft:
-                return f"paint {draft} in place and run the batch again, or {save}"
-            return f"{save}; --keys-wanted writes out such frames to paint"
-        if draft:
-            return f"paint {draft} in place and give --ref {self.keys_folder}"
-        return (
-            f"--ref {frame}:key.png; in a batch, ref_{frame:04d}.png in the cut's folder; "
-            "--keys-wanted writes out such frames to paint"
-        )
-
-    def _say_stretches(self, stretches: list[tuple[int, int]], what: str) -> None:
-        if not stretches:
-            return
-        spans = [f"{a} to {b}" if b > a else str(a) for a, b in stretches]
-        shown = ", ".join(spans[:4]) + (", ..." if len(spans) > 4 else "")
-        key = views.key_of(stretches[0])
-        log.warning(
-            "frames %s %s. If they look wrong, pin a reference to frame %d, in the middle, "
-            "where it colours both ways (%s)",
-            shown,
-            what,
-            key,
-            self._how_to_pin(key),
-        )
 
     def _blend_until(self, index: int) -> int | None:
         """The keyframe closing the segment that frame ``index`` opens, when blended.
@@ -1486,7 +1150,7 @@ class Colorizer:
 
     def _blend_back(
         self,
-        segment: _Segment,
+        segment: Segment,
         key_state,
         shape: tuple[int, int],
         key_held: bool = False,
@@ -1568,8 +1232,8 @@ class Colorizer:
                 self.stats.frames -= 1  # a second pass over a frame, not another frame
                 backward = self._delivered(out)
                 backward_conf = self._last_trust(frame)
-                later_pick = _moved(later_pick, self._last_motion)
-                later_weight = _moved(later_weight, self._last_motion, smooth=True)
+                later_pick = moved_on(later_pick, self._last_motion)
+                later_weight = moved_on(later_weight, self._last_motion, smooth=True)
             store.drop(waiting.sketch)
             self.stats.blended += 1
             later_held = waiting.held
@@ -1605,7 +1269,7 @@ class Colorizer:
             # the new-drawing test missed, switches on one frame.
             both_saw = backward_conf >= 0.5 * waiting.trust
             fading = frame.regions.fill_with(both_saw.astype(np.uint8))
-            weight = _fade_towards(pick, later_weight, fade, t - segment.start, fading)
+            weight = fade_towards(pick, later_weight, fade, t - segment.start, fading)
             if fade > 1:  # (0 or 1: every pixel one pass's)
                 textured = _textured(back_state)
                 if textured is not None:
@@ -1617,7 +1281,7 @@ class Colorizer:
             # After a frame one pass took whole (the other crossed a new drawing to
             # reach it), the frames before start afresh: no fade from another shot.
             later_weight = weight if fade else None
-            blended = _mix(backward, store.take(waiting.forward), weight)
+            blended = mix_passes(backward, store.take(waiting.forward), weight)
             store.put(f"{waiting.sketch}.out", blended)
             done.append(f"{waiting.sketch}.out")
         shown: np.ndarray | None = None
@@ -1736,7 +1400,7 @@ class Colorizer:
         """
         if self.options.rekey_threshold >= 1.0:  # no share of new lines passes 1
             return False
-        ahead = _ahead(prev, frame) and frame.new_lines is not None
+        ahead = computed_ahead(prev, frame) and frame.new_lines is not None
         share = frame.new_lines if ahead else self._line_shares(prev, frame, sample)[0]
         if share <= self.options.rekey_threshold:
             return False
@@ -1929,7 +1593,7 @@ class Colorizer:
 
     def _frame_motion(self, prev: FrameAnalysis, frame: FrameAnalysis, shape: tuple[int, int]):
         """The frame's motion from ``prev``: computed ahead (analysis thread) or now."""
-        return frame.motion if _ahead(prev, frame) else self.motion(prev, frame, shape)
+        return frame.motion if computed_ahead(prev, frame) else self.motion(prev, frame, shape)
 
     def _temporal_predict(
         self,
@@ -1977,7 +1641,7 @@ class Colorizer:
             or self.options.rekey_threshold >= 1.0
         ):
             return False
-        ahead = _ahead(prev, frame) and frame.old_lines is not None  # asked in the analysis
+        ahead = computed_ahead(prev, frame) and frame.old_lines is not None  # asked in the analysis
         sample = self._last_motion[0]
         share = frame.old_lines if ahead else self._line_shares(prev, frame, sample, True)[1]
         assert share is not None  # (asked going back either way)

@@ -40,9 +40,11 @@ from ..io import (
 )
 from ..io.images import composite_on_white
 from ..io.queues import lower_priority
-from .colorizer import Colorizer, ColorizeStats, FrameAnalysis, check_references
+from .analysis import ColorizeStats, FrameAnalysis
+from .colorizer import Colorizer
 from .locate import locate_references
 from .options import ColorizeOptions
+from .reference_checks import check_references
 from .wanted import (
     WantedKey,
     check_keys_folder,
