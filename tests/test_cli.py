@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import re
 import shutil
 from fractions import Fraction
@@ -634,6 +635,12 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
         d.mkdir()
         write_oversized_png(d / "frame_0000.png")
         return d, ref, r"frame_0000\.png.*2\^30"
+    if kind == "pipe input":  # a named pipe nothing writes to: opened, it would block
+        os.mkfifo(folder / "stream.mp4")
+        return folder / "stream.mp4", ref, r"stream\.mp4.*pipe"
+    if kind == "pipe reference":
+        os.mkfifo(folder / "key.png")
+        return cut["sketch_video"], folder / "key.png", r"key\.png.*pipe"
     if kind == "folder reference":
         return cut["sketch_video"], cut["sketch_dir"], r"sketch"
     if kind == "empty folder":
@@ -663,6 +670,8 @@ BAD_INPUTS = [
     "text reference",
     "sketch reference",
     "folder reference",
+    "pipe input",
+    "pipe reference",
     "oversized reference",
     "oversized frame",
     "empty folder",

@@ -26,6 +26,7 @@ from av.video.reformatter import Colorspace
 from celcolor.errors import InputError
 from celcolor.io.images import (
     IMAGE_EXTENSIONS,
+    check_not_a_stream,
     composite_on_white,
     exif_orientation,
     may_say_orientation,
@@ -137,6 +138,7 @@ def open_frames(
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: no such file or folder; check the path")
+    check_not_a_stream(p)
     kind = source_kind(p)
     if kind == "images":
         files = list_images(p)

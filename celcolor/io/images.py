@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from pathlib import Path
 
 import cv2
@@ -106,6 +107,24 @@ def alpha8(img: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(np.nan_to_num(a.astype(np.float32)), 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def check_not_a_stream(path: str | os.PathLike[str]) -> None:
+    """Refuse a named pipe, socket or device given as an input file.
+
+    celcolor reads an input more than once (a video is probed, decoded and read again
+    for its audio), which a stream cannot give; and opening a named pipe that nothing
+    writes to blocks for good. A path that is missing is left to the caller to report.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError(
+            f"{path}: a pipe or device, not a file; celcolor reads its inputs more than "
+            "once: save the stream to a file and give that"
+        )
+
+
 def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.ndarray:
     """Read an image file as ``H,W,3`` uint8 RGB (alpha composited on white, 16-bit scaled).
 
@@ -113,6 +132,7 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
     the alpha 255 where the file has none.
     """
     p = Path(path)
+    check_not_a_stream(p)
     try:
         data = np.fromfile(p, dtype=np.uint8)
     except FileNotFoundError:
