@@ -331,9 +331,15 @@ def test_dry_run_prints_the_plan_and_writes_nothing(made, tmp_path: Path) -> Non
         (["{root}", "-o", "{tmp}/out", "--codec", "ffv1"], "--format mkv"),
         (["{root}", "-o", "{tmp}/out", "--codec", "h264", "--format", "png"], "PNG frames"),
         (["{root}"], "required"),
+        (["", "-o", "{tmp}/out"], "argument input: the path is empty"),
+        (["{root}", "-o", ""], "argument -o/--output: the path is empty"),
+        (["{root}", "-o", "{tmp}/out", "--refs", ""], "argument --refs: the path is empty"),
     ],
 )
-def test_usage_errors_are_one_line_and_exit_2(made, tmp_path: Path, args, message) -> None:
+def test_usage_errors_are_one_line_and_exit_2(
+    made, tmp_path: Path, monkeypatch, args, message
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where an empty path, if taken as ".", would write
     root = build_tree(made, tmp_path / "cuts")
     r = cli(*[a.format(tmp=tmp_path, root=root) for a in args])
     assert r.returncode == 2, r.stderr
