@@ -658,6 +658,10 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
         p = folder / "key.png"
         p.write_text("a colour key, honest\n")
         return cut["sketch_video"], p, r"key\.png"
+    if kind == "tiny reference":  # the line names the file, not just "the reference"
+        p = folder / "tiny.png"
+        write_image(p, np.array([[[200, 40, 40], [40, 40, 200]]] * 2, np.uint8))
+        return cut["sketch_video"], p, r"tiny\.png is too small \(2x2\)"
     if kind == "sketch reference":
         return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
     if kind == "oversized reference":
@@ -700,6 +704,7 @@ BAD_INPUTS = [
     "zero frames",
     "empty reference",
     "text reference",
+    "tiny reference",
     "sketch reference",
     "folder reference",
     "pipe input",
