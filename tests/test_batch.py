@@ -325,6 +325,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(made, tmp_path: Path) -> Non
     [
         (["{tmp}/nope", "-o", "{tmp}/out"], "does not exist"),
         (["{root}", "-o", "{root}/out"], "inside the input"),
+        (["{root}/ep01/c001", "-o", "{root}/ep01"], "lies inside this output folder"),
         (["{root}", "-o", "{tmp}/out", "--address", "auto"], "need --executor ray"),
         (["{root}", "-o", "{tmp}/out", "--workers", "-1"], "--workers"),
         (["{root}", "-o", "{tmp}/out", "--threads", "100000"], "--threads must be in 1..1024"),
