@@ -32,6 +32,8 @@ from .engine.arguments import (
     add_logging_arguments,
     colour_options,
     encode_options,
+    non_empty,
+    path_argument,
 )
 from .errors import (
     CelcolorError,
@@ -51,6 +53,7 @@ def _output_path(value: str) -> Path:
     (``shot.mp4/``), which the conversion to a path would turn into that file."""
     from .io import check_folder_spelling
 
+    non_empty(value)  # Path("") would be the current folder
     try:
         check_folder_spelling(value)
     except OutputError as e:
@@ -76,7 +79,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     add_encode_arguments(e)
     e.add_argument(
         "--keys-wanted",
-        type=Path,
+        type=path_argument,
         default=None,
         metavar="DIR",
         help="write the frames the run's warnings name (new drawings, new views) to DIR: "
@@ -87,7 +90,7 @@ def _add_colour_options(p: argparse.ArgumentParser) -> None:
     )
     e.add_argument(
         "--report",
-        type=Path,
+        type=path_argument,
         default=None,
         metavar="FILE",
         help="write a JSON record of the run to FILE, also when it fails: status, error, "
@@ -296,13 +299,14 @@ def _colour_parser() -> OneLineParser:
     )
     p.add_argument(
         "input",
-        type=Path,
+        type=path_argument,
         help="line-art video, folder of frames, or one image (one named like a command, "
         "such as demo, is written ./demo)",
     )
     p.add_argument(
         "--ref",
         action="append",
+        type=non_empty,
         required=True,
         metavar="[N:]REF",
         help="coloured reference image; repeat for several (the network sees all); "
@@ -324,7 +328,7 @@ def _demo_parser(prog: str = "colorize-video demo") -> OneLineParser:
     p.add_argument(
         "-o",
         "--output",
-        type=Path,
+        type=path_argument,
         default=Path("celcolor-demo"),
         help="folder for the demo files (default ./celcolor-demo)",
     )

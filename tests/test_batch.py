@@ -325,15 +325,22 @@ def test_dry_run_prints_the_plan_and_writes_nothing(made, tmp_path: Path) -> Non
     [
         (["{tmp}/nope", "-o", "{tmp}/out"], "does not exist"),
         (["{root}", "-o", "{root}/out"], "inside the input"),
+        (["{root}/ep01/c001", "-o", "{root}/ep01"], "lies inside this output folder"),
         (["{root}", "-o", "{tmp}/out", "--address", "auto"], "need --executor ray"),
         (["{root}", "-o", "{tmp}/out", "--workers", "-1"], "--workers"),
         (["{root}", "-o", "{tmp}/out", "--threads", "100000"], "--threads must be in 1..1024"),
         (["{root}", "-o", "{tmp}/out", "--codec", "ffv1"], "--format mkv"),
         (["{root}", "-o", "{tmp}/out", "--codec", "h264", "--format", "png"], "PNG frames"),
         (["{root}"], "required"),
+        (["", "-o", "{tmp}/out"], "argument input: the path is empty"),
+        (["{root}", "-o", ""], "argument -o/--output: the path is empty"),
+        (["{root}", "-o", "{tmp}/out", "--refs", ""], "argument --refs: the path is empty"),
     ],
 )
-def test_usage_errors_are_one_line_and_exit_2(made, tmp_path: Path, args, message) -> None:
+def test_usage_errors_are_one_line_and_exit_2(
+    made, tmp_path: Path, monkeypatch, args, message
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where an empty path, if taken as ".", would write
     root = build_tree(made, tmp_path / "cuts")
     r = cli(*[a.format(tmp=tmp_path, root=root) for a in args])
     assert r.returncode == 2, r.stderr

@@ -249,6 +249,14 @@ def test_output_inside_input_is_a_usage_error(tree: Path) -> None:
         plan_batch(BatchOptions(tree, tree))
 
 
+def test_output_holding_the_input_is_a_usage_error(tree: Path) -> None:
+    """A folder of cuts, or one cut, inside the output folder: refused before planning,
+    as the single-cut command refuses (a cut's PNG output could land on another cut)."""
+    for src, out in ((tree / "ep01", tree), (tree / "ep01" / "c001", tree / "ep01")):
+        with pytest.raises(UsageError, match="lies inside this output folder"):
+            plan_batch(BatchOptions(src, out))
+
+
 def test_references_pinned_to_frames_beside_the_cuts_reference_are_its_keys(
     tmp_path: Path,
 ) -> None:

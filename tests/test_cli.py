@@ -530,6 +530,38 @@ def test_a_weights_file_that_is_not_there_is_a_usage_error(
     assert listing(work) == (["cuts"] if command == "batch" else [])
 
 
+@pytest.mark.parametrize(
+    ("at", "argument"),
+    [
+        ("input", "input"),
+        ("ref", "--ref"),
+        ("output", "-o/--output"),
+        ("keys", "--keys-wanted"),
+        ("report", "--report"),
+        ("weights", "--checkpoint"),
+    ],
+)
+def test_an_empty_path_is_a_usage_error(
+    small_cut: dict[str, Path], tmp_path: Path, at: str, argument: str
+) -> None:
+    """Not read as the current folder ("not a folder: .", "no images in this folder")."""
+    video, ref = small_cut["sketch_video"], small_cut["reference"]
+    args = {
+        "input": ["", "--ref", ref],
+        "ref": [video, "--ref", ""],
+        "output": [video, "--ref", ref, "-o", ""],
+        "keys": [video, "--ref", ref, "--keys-wanted", ""],
+        "report": [video, "--ref", ref, "--report", ""],
+        "weights": [video, "--ref", ref, "--checkpoint", ""],
+    }[at]
+    work = tmp_path / "work"  # where "" taken as "." would point
+    work.mkdir()
+    line = assert_one_line_error(run_cli(*args, cwd=work), 2)
+    assert f"argument {argument}: the path is empty" in line
+    assert listing(video.parent) == ["cut.json", "gt", *_INPUTS]
+    assert listing(work) == []
+
+
 def test_missing_ref_is_a_usage_error(small_cut: dict[str, Path]) -> None:
     proc = run_cli(small_cut["sketch_video"])
     assert proc.returncode == 2
@@ -626,6 +658,10 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
         p = folder / "key.png"
         p.write_text("a colour key, honest\n")
         return cut["sketch_video"], p, r"key\.png"
+    if kind == "tiny reference":  # the line names the file, not just "the reference"
+        p = folder / "tiny.png"
+        write_image(p, np.array([[[200, 40, 40], [40, 40, 200]]] * 2, np.uint8))
+        return cut["sketch_video"], p, r"tiny\.png is too small \(2x2\)"
     if kind == "sketch reference":
         return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
     if kind == "oversized reference":
@@ -668,6 +704,7 @@ BAD_INPUTS = [
     "zero frames",
     "empty reference",
     "text reference",
+    "tiny reference",
     "sketch reference",
     "folder reference",
     "pipe input",

@@ -47,6 +47,21 @@ def add_logging_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def non_empty(text: str) -> str:
+    """A path argument as given; argparse's own usage error (exit 2) when it is empty.
+
+    ``Path("")`` is ``.``, so an empty path (an unset shell variable, ``--ref "$KEY"``)
+    would otherwise be read as the current folder and refused for the wrong reason."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty")
+    return text
+
+
+def path_argument(text: str) -> Path:
+    """A path argument as a :class:`Path`, refused when empty (:func:`non_empty`)."""
+    return Path(non_empty(text))
+
+
 def _ref_frame(text: str) -> int | str:
     if text == "auto":
         return text
@@ -137,11 +152,11 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "(affine) or by that map refined by line flow (flow, default)",
     )
     g.add_argument(
-        "--checkpoint", type=Path, default=None, metavar="PATH",
+        "--checkpoint", type=path_argument, default=None, metavar="PATH",
         help="exemplar network weights (default: the shipped ones)",
     )  # fmt: skip
     g.add_argument(
-        "--matcher-checkpoint", type=Path, default=None, metavar="PATH",
+        "--matcher-checkpoint", type=path_argument, default=None, metavar="PATH",
         help="region matcher weights (default: the shipped ones)",
     )  # fmt: skip
     g.add_argument(
@@ -154,7 +169,7 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         "it beats classical, else classical)",
     )
     g.add_argument(
-        "--temporal-checkpoint", type=Path, default=None, metavar="PATH",
+        "--temporal-checkpoint", type=path_argument, default=None, metavar="PATH",
         help="temporal network weights (default: the shipped ones)",
     )  # fmt: skip
     g.add_argument(
@@ -197,7 +212,7 @@ def add_colour_arguments(g: argparse._ActionsContainer, ref_frame_help: str) -> 
         help="optical flow: dis (CPU), raft (needs weights), auto",
     )  # fmt: skip
     g.add_argument(
-        "--flow-weights", type=Path, default=None, metavar="PATH",
+        "--flow-weights", type=path_argument, default=None, metavar="PATH",
         help="RAFT weights file (for --flow raft)",
     )  # fmt: skip
     g.add_argument("--device", choices=DEVICES, default="auto")

@@ -334,6 +334,13 @@ def _check_paths(opts: BatchOptions) -> None:
             f"{out}: the output folder lies inside the input folder {src}; a rerun would "
             "take the outputs for cuts; choose a folder outside it"
         )
+    if s.is_relative_to(o):
+        # As the single-cut command refuses: outputs named after the cuts would land
+        # among the input's own folders (a PNG cut's output could replace a cut there).
+        raise UsageError(
+            f"{out}: the input folder {src} lies inside this output folder; choose a folder "
+            "outside it"
+        )
     if opts.run.executor == "ray":
         import_ray()  # one line saying how to install it, before anything is planned
     if opts.refs is not None and not opts.refs.is_dir():

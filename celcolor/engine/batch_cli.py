@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..errors import UsageError, exit_code_of, interruption
 from ..progress import progress_bar
@@ -23,6 +22,7 @@ from .arguments import (
     add_logging_arguments,
     colour_options,
     encode_options,
+    path_argument,
 )
 from .batch import (
     KEYS_FOLDER,
@@ -49,13 +49,17 @@ def build_parser(prog: str = "colorize-video batch") -> argparse.ArgumentParser:
         "pinned to frame 48), or a video with a same-stem image beside it (c012.mp4 + "
         "c012.png). Reruns skip cuts already done with the same inputs and settings.",
     )
-    p.add_argument("input", type=Path, help="folder of cuts (searched recursively)")
+    p.add_argument("input", type=path_argument, help="folder of cuts (searched recursively)")
     p.add_argument(
-        "-o", "--output", type=Path, required=True, help="folder for the outputs (made if missing)"
+        "-o",
+        "--output",
+        type=path_argument,
+        required=True,
+        help="folder for the outputs (made if missing)",
     )
     p.add_argument(
         "--refs",
-        type=Path,
+        type=path_argument,
         default=None,
         metavar="DIR",
         help="folder of references named after the cuts: DIR/<cut name>.png",

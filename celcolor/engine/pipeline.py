@@ -44,7 +44,7 @@ from .analysis import ColorizeStats, FrameAnalysis
 from .colorizer import Colorizer
 from .locate import locate_references
 from .options import ColorizeOptions
-from .reference_checks import check_references
+from .reference_checks import check_reference_size, check_references
 from .wanted import (
     WantedKey,
     check_keys_folder,
@@ -154,7 +154,10 @@ def load_reference(path: Path, keep_alpha: bool = False) -> np.ndarray:
         raise InputError(f"reference not found: {path}")
     if path.is_dir():
         raise InputError(f"the reference must be an image file, not a folder: {path}")
-    return fit_reference(read_image(path, keep_alpha=keep_alpha), path.name)
+    image = read_image(path, keep_alpha=keep_alpha)
+    # Checked here, where the file is known: check_references sees arrays only.
+    check_reference_size(image, f"the reference {path}")
+    return fit_reference(image, path.name)
 
 
 def shown(reference: np.ndarray) -> np.ndarray:

@@ -20,6 +20,17 @@ def _flat_colour(reference: np.ndarray) -> tuple[int, int, int] | None:
     return r, g, b
 
 
+#: A reference must be at least this many pixels on its short side.
+MIN_REFERENCE_SIDE = 8
+
+
+def check_reference_size(reference: np.ndarray, name: str = "the reference") -> None:
+    """Refuse a reference too small to colour from; ``name`` says which one (its file)."""
+    h, w = reference.shape[:2]
+    if min(h, w) < MIN_REFERENCE_SIDE:
+        raise InputError(f"{name} is too small ({w}x{h})")
+
+
 def check_reference(reference: np.ndarray) -> None:
     """Refuse what cannot be a colour reference, with a line that says why."""
     check_references([reference])
@@ -37,10 +48,7 @@ def check_references(references: list[np.ndarray]) -> None:
             and reference.dtype == np.uint8
         ):
             raise InputError("the reference must be an H,W,3 uint8 RGB image")
-        if min(reference.shape[:2]) < 8:
-            raise InputError(
-                f"the reference is too small ({reference.shape[1]}x{reference.shape[0]})"
-            )
+        check_reference_size(reference)
     flat = [_flat_colour(r) for r in references]
     if flat and all(c is not None for c in flat):
         r, g, b = flat[0]
