@@ -518,7 +518,9 @@ def _decide(
     if fp_error is not None:
         pc.action, pc.reason = "fail", fp_error
         return pc
-    ours = prev is not None and prev.get("owns_output") == rel
+    # Ours only as made: an output changed since (frames retouched or added, a file
+    # put in its place) holds the user's work, replaced only with --overwrite.
+    ours = prev is not None and prev.get("owns_output") == rel and _as_recorded(out, prev)
     pc.ours = ours
     if prev is None:
         pc.reason = "new"
@@ -550,6 +552,15 @@ def _decide(
                 f"{out}: exists and was not made by this batch; pass --overwrite to replace it"
             )
     return pc
+
+
+def _as_recorded(out: Path, entry: dict[str, Any]) -> bool:
+    """Whether ``out`` is missing or is the output ``entry`` recorded (its sizes, as
+    :func:`output_present`); an entry with none recorded (a run stopped before the
+    cut finished) vouches for what lies there."""
+    if "output_bytes" not in entry or not os.path.lexists(out):
+        return True
+    return output_present(out, entry)
 
 
 def _empty_dir(p: Path) -> bool:
