@@ -229,6 +229,30 @@ def test_an_output_in_the_way_needs_overwrite(made, tmp_path: Path) -> None:
     assert rep.exit_code == 0 and frame_count(out / "c003.mp4") == N
 
 
+def test_an_output_changed_since_the_batch_made_it_needs_overwrite(made, tmp_path: Path) -> None:
+    """A rerun re-does a cut whose output changed, but replaces it only with --overwrite:
+    what lies there now (a frame retouched, a file added, another file in its place)
+    is the user's, not the batch's (it replaced them all without --overwrite)."""
+    root = build_tree(made, tmp_path / "cuts", corrupt=False)
+    out = tmp_path / "out"
+    assert run_batch(options(root, out)).exit_code == 0
+    added = out / "ep01" / "c002" / "frame_0000_fixed.png"
+    shutil.copy(root / "c003.png", added)
+    (out / "c003.mp4").write_bytes(b"graded elsewhere")
+    rep = run_batch(options(root, out))
+    by = {o.name: o for o in rep.outcomes}
+    assert rep.exit_code == 1 and by["ep01/c001"].status == "skipped"
+    for name in ("ep01/c002", "c003"):
+        assert by[name].status == "failed" and "--overwrite" in (by[name].error or "")
+    assert added.exists() and (out / "c003.mp4").read_bytes() == b"graded elsewhere"
+    rep = run_batch(options(root, out, encode=EncodeOptions(preset="ultrafast", overwrite=True)))
+    assert rep.exit_code == 0 and not added.exists() and frame_count(out / "c003.mp4") == N
+    # An output deleted is made again without --overwrite: nothing there to keep.
+    (out / "c003.mp4").unlink()
+    rep = run_batch(options(root, out))
+    assert rep.exit_code == 0 and frame_count(out / "c003.mp4") == N
+
+
 def test_stale_temps_are_removed_and_the_folder_is_locked(made, tmp_path: Path) -> None:
     root = build_tree(made, tmp_path / "cuts", corrupt=False)
     out = tmp_path / "out"

@@ -257,6 +257,26 @@ def test_output_holding_the_input_is_a_usage_error(tree: Path) -> None:
             plan_batch(BatchOptions(src, out))
 
 
+def test_png_output_folder_holding_references_is_not_a_cut(tmp_path: Path) -> None:
+    """--refs inside a cut's PNG output folder: that cut is refused, as the single-cut
+    command refuses an output folder holding its reference (with --overwrite the
+    finished cut replaced the folder and another cut's reference was lost)."""
+    root, out = tmp_path / "cuts", tmp_path / "out"
+    frames(root / "c001")
+    touch(root / "c001" / "ref.png")
+    touch(root / "c002.mp4")
+    refs = out / "c001"
+    touch(refs / "c002.png")
+    plan = plan_batch(BatchOptions(root, out, refs=refs))
+    assert [p.cut.name for p in plan.cuts] == ["c002"]
+    reasons = {s.path: s.reason for s in plan.skipped}
+    assert "holds" in reasons["c001"] and "a finished cut replaces the folder" in reasons["c001"]
+    # --refs the output folder itself: no cut's output holds a reference, all run.
+    (refs / "c002.png").rename(out / "c002.png")
+    plan = plan_batch(BatchOptions(root, out, refs=out))
+    assert sorted(p.cut.name for p in plan.cuts) == ["c001", "c002"]
+
+
 def test_references_pinned_to_frames_beside_the_cuts_reference_are_its_keys(
     tmp_path: Path,
 ) -> None:

@@ -399,6 +399,7 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
     skipped = list(layout.skipped)
     items: list[tuple[Cut, str]] = []
     in_root = opts.input.resolve()
+    references = _references(opts, layout.cuts)
     for cut in layout.cuts:
         fmt = opts.format_of(cut.kind)
         rel = output_name(cut, fmt)
@@ -406,6 +407,15 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
             skipped.append(Skipped(cut.name, f"a PNG folder cannot be named {rel!r}; rename it"))
         elif (opts.output / rel).resolve().is_relative_to(in_root):
             skipped.append(Skipped(cut.name, f"its output {rel} would land inside the input"))
+        elif fmt == "png" and (held := _held_in(opts.output / rel, references)) is not None:
+            # A finished cut replaces its PNG folder whole: what it holds would be lost.
+            skipped.append(
+                Skipped(
+                    cut.name,
+                    f"its output {rel} is a folder that holds {held} (a reference or "
+                    "--refs), and a finished cut replaces the folder; move the references",
+                )
+            )
         elif PurePosixPath(rel).parts[0] == KEYS_FOLDER:  # even without --keys-wanted: a
             # later run with it would write keys into (or over) this output
             skipped.append(
@@ -435,6 +445,19 @@ def plan_batch(opts: BatchOptions, manifest: Manifest | None = None) -> BatchPla
     ]
     skipped.sort(key=lambda s: s.path)
     return BatchPlan(opts, planned, skipped, time.perf_counter() - t0)
+
+
+def _references(opts: BatchOptions, cuts: list[Cut]) -> list[Path]:
+    """The ``--refs`` folder and every cut's reference and keys: inputs no output may
+    replace."""
+    refs = [opts.refs] if opts.refs is not None else []
+    return refs + [p for c in cuts for p in (c.reference, *(k for _, k in c.keys))]
+
+
+def _held_in(folder: Path, paths: list[Path]) -> Path | None:
+    """The first of ``paths`` that is ``folder`` or lies in it (as resolved), or None."""
+    real = folder.resolve()
+    return next((p for p in paths if p.resolve().is_relative_to(real)), None)
 
 
 def _with_painted_keys(opts: BatchOptions, cut: Cut) -> tuple[Cut, str | None]:
@@ -495,7 +518,9 @@ def _decide(
     if fp_error is not None:
         pc.action, pc.reason = "fail", fp_error
         return pc
-    ours = prev is not None and prev.get("owns_output") == rel
+    # Ours only as made: an output changed since (frames retouched or added, a file
+    # put in its place) holds the user's work, replaced only with --overwrite.
+    ours = prev is not None and prev.get("owns_output") == rel and _as_recorded(out, prev)
     pc.ours = ours
     if prev is None:
         pc.reason = "new"
@@ -527,6 +552,15 @@ def _decide(
                 f"{out}: exists and was not made by this batch; pass --overwrite to replace it"
             )
     return pc
+
+
+def _as_recorded(out: Path, entry: dict[str, Any]) -> bool:
+    """Whether ``out`` is missing or is the output ``entry`` recorded (its sizes, as
+    :func:`output_present`); an entry with none recorded (a run stopped before the
+    cut finished) vouches for what lies there."""
+    if "output_bytes" not in entry or not os.path.lexists(out):
+        return True
+    return output_present(out, entry)
 
 
 def _empty_dir(p: Path) -> bool:
