@@ -244,6 +244,7 @@ def test_an_output_changed_since_the_batch_made_it_needs_overwrite(made, tmp_pat
     assert rep.exit_code == 1 and by["ep01/c001"].status == "skipped"
     for name in ("ep01/c002", "c003"):
         assert by[name].status == "failed" and "--overwrite" in (by[name].error or "")
+        assert "changed since this batch made it" in (by[name].error or "")
     assert added.exists() and (out / "c003.mp4").read_bytes() == b"graded elsewhere"
     rep = run_batch(options(root, out, encode=EncodeOptions(preset="ultrafast", overwrite=True)))
     assert rep.exit_code == 0 and not added.exists() and frame_count(out / "c003.mp4") == N

@@ -548,9 +548,9 @@ def _decide(
             pc.overwrite = True
         else:
             pc.action = "fail"
-            pc.reason = (
-                f"{out}: exists and was not made by this batch; pass --overwrite to replace it"
-            )
+            made = prev is not None and prev.get("owns_output") == rel
+            how = "changed since this batch made it" if made else "was not made by this batch"
+            pc.reason = f"{out}: exists and {how}; pass --overwrite to replace it"
     return pc
 
 
