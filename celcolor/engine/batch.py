@@ -520,7 +520,8 @@ def _decide(
         return pc
     # Ours only as made: an output changed since (frames retouched or added, a file
     # put in its place) holds the user's work, replaced only with --overwrite.
-    ours = prev is not None and prev.get("owns_output") == rel and _as_recorded(out, prev)
+    made = prev is not None and prev.get("owns_output") == rel
+    ours = made and _as_recorded(out, prev)
     pc.ours = ours
     if prev is None:
         pc.reason = "new"
@@ -548,7 +549,6 @@ def _decide(
             pc.overwrite = True
         else:
             pc.action = "fail"
-            made = prev is not None and prev.get("owns_output") == rel
             how = "changed since this batch made it" if made else "was not made by this batch"
             pc.reason = f"{out}: exists and {how}; pass --overwrite to replace it"
     return pc

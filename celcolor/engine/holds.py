@@ -172,12 +172,12 @@ def held_parts(
     on = _lines(ink)  # 0/255
     moved = cv2.multiply(moved, on.astype(np.float32), scale=scale / 255.0)  # on lines only
     line_share = _per_cell(on, CELLS).astype(np.float32) / 255.0
-    line_motion = _per_cell(moved, CELLS) / np.maximum(line_share, 1e-6)
+    cell_motion = _per_cell(moved, CELLS) / np.maximum(line_share, 1e-6)
     still = (
         crossed
         & (far_share <= NEW_LINE_SHARE)
         & (changed <= INK_CHANGE * both)
-        & (line_motion <= MAX_MOTION)
+        & (cell_motion <= MAX_MOTION)
     )
     moving = cv2.dilate((crossed & ~still).view(np.uint8), _NEAR) > 0
     held = still & ~moving
