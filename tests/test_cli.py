@@ -530,6 +530,27 @@ def test_a_weights_file_that_is_not_there_is_a_usage_error(
     assert listing(work) == (["cuts"] if command == "batch" else [])
 
 
+def test_device_cuda_without_a_gpu_refuses_a_network_run_and_warns_on_a_classical_one(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    """A run that would put a network on the missing GPU fails before colouring; one that
+    uses none succeeds, with one warning that the flag did nothing."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [small_cut["sketch_video"], "--ref", small_cut["reference"], "--device", "cuda", "-q"]
+    line = assert_one_line_error(run_cli(*args, "--temporal", "network", "-o", out / "n.mp4"), 2)
+    assert "--device cuda: torch sees no CUDA device" in line
+    assert listing(out) == []
+    proc = run_cli(*args, "--temporal", "classical", "-o", out / "c.mp4")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("--device cuda had no effect on this run") == 1, proc.stderr
+    assert listing(out) == ["c.mp4"]
+
+
 @pytest.mark.parametrize(
     ("at", "argument"),
     [
