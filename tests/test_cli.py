@@ -530,6 +530,45 @@ def test_a_weights_file_that_is_not_there_is_a_usage_error(
     assert listing(work) == (["cuts"] if command == "batch" else [])
 
 
+@pytest.mark.parametrize("where", ["ref", "frame"])
+def test_a_png_damaged_inside_is_one_line_without_libpng(
+    small_cut: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    """Bytes lost from a PNG's pixel data (its end marker kept): our line, not libpng's."""
+    bad = small_cut["reference"] if where == "ref" else small_cut["sketch_dir"] / "frame_0003.png"
+    png = bad.read_bytes()
+    start = png.index(b"IDAT") + 4
+    bad.write_bytes(png[: start + 100] + png[start + 300 :])
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [small_cut["sketch_dir"], "--ref", small_cut["reference"], "-q", "-o", out / "c.mp4"]
+    proc = run_cli(*args)
+    line = assert_one_line_error(proc, 1)
+    assert f"{bad.name}: the PNG is damaged" in line
+    assert listing(out) == []
+
+
+def test_device_cuda_without_a_gpu_refuses_a_network_run_and_warns_on_a_classical_one(
+    small_cut: dict[str, Path], tmp_path: Path
+) -> None:
+    """A run that would put a network on the missing GPU fails before colouring; one that
+    uses none succeeds, with one warning that the flag did nothing."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [small_cut["sketch_video"], "--ref", small_cut["reference"], "--device", "cuda", "-q"]
+    line = assert_one_line_error(run_cli(*args, "--temporal", "network", "-o", out / "n.mp4"), 2)
+    assert "--device cuda: torch sees no CUDA device" in line
+    assert listing(out) == []
+    proc = run_cli(*args, "--temporal", "classical", "-o", out / "c.mp4")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("--device cuda had no effect on this run") == 1, proc.stderr
+    assert listing(out) == ["c.mp4"]
+
+
 @pytest.mark.parametrize(
     ("at", "argument"),
     [

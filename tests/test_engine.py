@@ -330,6 +330,39 @@ def test_flow_weights_that_are_not_a_checkpoint_raise_input_error(
         Colorizer(cut.colour[0], ColorizeOptions(flow="raft", flow_weights=str(bogus)))
 
 
+def test_flow_weights_with_dis_flow_warn_that_they_are_unused(
+    cut: SyntheticCut, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # DIS never reads them: the run goes on, but not silently.
+    weights = str(tmp_path / "raft_large.pth")
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        Colorizer(cut.colour[0], ColorizeOptions(flow="dis", flow_weights=weights))
+    assert "--flow-weights has no effect on this run" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        Colorizer(cut.colour[0], ColorizeOptions(flow="dis"))
+    assert "--flow-weights" not in caplog.text
+
+
+def test_device_cuda_on_a_run_without_a_network_warns_and_succeeds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = CutSpec(width=96, height=64, num_frames=3, seed=2)
+    paths = write_cut(spec, tmp_path / "cut", video=False)
+    classical = {"temporal": "classical", "keyframe_mode": "copy", "ref_frame": 0}
+    for device, warned in (("cuda", True), ("cpu", False)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="celcolor"):
+            result = colorize_video(
+                paths["sketch_dir"],
+                paths["reference"],
+                tmp_path / f"out_{device}/",
+                options=ColorizeOptions(device=device, **classical),
+            )
+        assert result.frames == 3
+        assert ("--device cuda had no effect on this run" in caplog.text) is warned
+
+
 # --------------------------------------------------------------------------- memory
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -141,6 +142,51 @@ def test_a_truncated_png_is_named_before_libpng_speaks(tmp_path: Path, capfd) ->
         read_image(cut)
     assert "libpng" not in capfd.readouterr().err  # one line is ours, none is the library's
     assert read_image(full).shape == (64, 64, 3)
+
+
+def _chunks(png: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, start, length of data) of each chunk of a PNG file's bytes."""
+    out, pos = [], 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        out.append((png[pos + 4 : pos + 8], pos, length))
+        pos += 12 + length
+    return out
+
+
+def _damaged(png: bytes, how: str) -> bytes:
+    """``png`` with its first IDAT's middle third cut out, or one byte of it changed;
+    its IEND chunk kept either way."""
+    _, start, length = next(c for c in _chunks(png) if c[0] == b"IDAT")
+    a, b = start + 8 + length // 3, start + 8 + 2 * length // 3
+    if how == "cut":
+        return png[:a] + png[b:]
+    return png[:a] + bytes([png[a] ^ 0x55]) + png[a + 1 :]
+
+
+@pytest.mark.parametrize("how", ["cut", "changed"])
+def test_a_damaged_png_with_its_end_marker_is_named_before_libpng_speaks(
+    tmp_path: Path, capfd, how: str
+) -> None:
+    full = tmp_path / "full.png"
+    write_image(full, np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(_damaged(full.read_bytes(), how))
+    assert bad.read_bytes().endswith(b"IEND\xaeB`\x82")
+    with pytest.raises(InputError, match=r"bad\.png: the PNG is damaged \(its IDAT chunk"):
+        read_image(bad)
+    assert "libpng" not in capfd.readouterr().err  # one line is ours, none is the library's
+
+
+def test_a_png_whose_ancillary_chunk_fails_its_crc_still_reads(tmp_path: Path) -> None:
+    """libpng only warns about those (and drops the chunk): not refused here either."""
+    full = tmp_path / "full.png"
+    write_image(full, np.full((8, 8, 3), 90, np.uint8))
+    png = full.read_bytes()
+    iend = _chunks(png)[-1][1]
+    text = struct.pack(">I", 5) + b"tEXta\x00bcd" + b"\x00\x00\x00\x00"  # wrong CRC
+    (tmp_path / "text.png").write_bytes(png[:iend] + text + png[iend:])
+    assert read_image(tmp_path / "text.png").shape == (8, 8, 3)
 
 
 def test_an_image_claiming_too_many_pixels_is_an_input_error(tmp_path: Path) -> None:

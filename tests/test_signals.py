@@ -121,3 +121,56 @@ def test_a_stopped_run_still_leaves_its_report(long_cut, tmp_path) -> None:
     assert (record["status"], record["exit_code"]) == ("interrupted", code)
     assert record["error"] == err.strip().removeprefix("colorize-video: ")
     assert not list(out_dir.iterdir())
+
+
+# A real SIGINT while the CLI's heavy modules (torch, OpenCV) are being imported: a
+# finder asked for the first of them sends it, as Ctrl-C in the first tenths of a second.
+_INTERRUPT_WHILE_IMPORTING = """
+import os, signal, sys
+
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name in ("torch", "cv2"):
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+from celcolor.launcher import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_WHILE_IMPORTING, "demo", "-o", tmp_path / "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_default_sigint if os.name == "posix" else None,
+    )
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr == "colorize-video: interrupted; no output was written\n"
+    assert not (tmp_path / "demo").exists()
+
+
+def test_importing_the_package_loads_no_engine_and_keeps_its_names() -> None:
+    """The launcher's import must be light; ``celcolor.Colorizer`` etc. still work."""
+    code = (
+        "import sys, celcolor, celcolor.launcher\n"
+        "heavy = sorted({'torch', 'cv2', 'celcolor.engine'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+        "from celcolor import *\n"
+        "assert all(getattr(celcolor, n) is not None for n in celcolor.__all__)\n"
+        "assert celcolor.Colorizer is celcolor.engine.Colorizer\n"
+        "assert celcolor.io.read_image is not None  # a subpackage, as before\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_console_script_starts_through_the_launcher() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["colorize-video"] == "celcolor.launcher:main"

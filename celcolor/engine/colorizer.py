@@ -41,7 +41,13 @@ from ..lineart import (
 )
 from ..lineart.xdog import reference_ink
 from ..metrics.flowcheck import occlusion_mask
-from ..temporal.flow import DISFlow, flow_friendly, make_flow_backend, sampling_map
+from ..temporal.flow import (
+    DISFlow,
+    RAFTFlow,
+    flow_friendly,
+    make_flow_backend,
+    sampling_map,
+)
 from . import detail as texture
 from . import holds, matte, region_match
 from .advice import KeyAdvice
@@ -210,6 +216,13 @@ class Colorizer:
             device="cpu" if self.options.flow == "dis" else self.options.resolved_device(),
             weights=Path(self.options.flow_weights) if self.options.flow_weights else None,
         )
+        if self.options.flow_weights and not isinstance(self._flow, RAFTFlow):
+            # The weights were checked to exist, then never read: say so, not silently.
+            log.warning(
+                "--flow-weights has no effect on this run: its optical flow is DIS "
+                "(--flow %s); use --flow raft to run RAFT with them",
+                self.options.flow,
+            )
         # Keyframes fitted to another drawing: one flow per keyframe, so DIS runs at a
         # slower, more accurate preset there (FIT_DIS_PRESET) than between frames.
         dis = self._flow.name.startswith("dis")
@@ -1111,6 +1124,17 @@ class Colorizer:
         advice = KeyAdvice(self.keys_folder, self.key_stem)
         advice.say_carried_across(self.stats)
         advice.say_unseen(self.stats)
+
+    @property
+    def device_used(self) -> bool:
+        """Whether a part that runs on ``options.device`` has been loaded so far: the
+        exemplar or temporal network, or RAFT flow (the region matcher and DIS run on
+        the CPU whatever the device)."""
+        return (
+            self._network is not None
+            or self._temporal is not None
+            or isinstance(self._flow, RAFTFlow)
+        )
 
     @property
     def keyframes(self) -> list[int]:

@@ -426,6 +426,13 @@ def colorize_video(
                 stream.close()
     seconds = time.perf_counter() - t_start
     stats = colorizer.stats
+    if options.device == "cuda" and not colorizer.device_used:
+        # Which parts a cut needs is only known once it is coloured (auto modes decide
+        # per keyframe), so a flag that went unused is told at the end, not refused.
+        log.warning(
+            "--device cuda had no effect on this run: it used no network and no RAFT "
+            "flow (they run on the device; the rest runs on the CPU)"
+        )
     if keys_folder is not None:
         write_wanted_keys(keys_folder, stats.wanted, src, out_path, key_stem)
         log.info(
