@@ -254,7 +254,7 @@ def test_auto_fills_no_regions_with_the_shipped_network(monkeypatch):
     cut = generate_cut(CutSpec(width=160, height=96, num_frames=8, seed=4, motion=3.0))
     options = ColorizeOptions(temporal="classical", network_fill_share=0.0)
     col = Colorizer(cut.colour[0], options)
-    assert col._network_preferred()
+    assert col.learned.network_preferred()
     assert len(list(col.colorize(list(cut.sketch)))) == 8
     assert any(u > 0 for u in col.stats.unconfident)  # the cut has such regions
     assert col.stats.network_fills == 0
