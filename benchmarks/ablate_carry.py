@@ -92,7 +92,7 @@ def patched(
     if not smooth:
         changed["smooth_motion"] = lambda sample: sample  # read at each call of detail.follow
     if not interpolated:
-        changed["smooth_colours"] = lambda carry, render, soften=0: None  # nearest colours
+        changed["smooth_colours"] = lambda carry, *args, **kwargs: None  # nearest colours
     if not distorted:
         changed["DISTORTED_SOFTEN"] = 0.0  # read when a keyframe is first rendered
     if not lasting:
@@ -137,6 +137,8 @@ def run(
     out = {}
     for case in report["protocols"]["first-frame"]["cases"]:
         row = case["scores"]["native"]["rows"][name]
+        if "error" in row:  # stop on a failed variant, not on a missing figure later
+            raise SystemExit(f"{name} failed on {case['name']}: {row['error']}")
         tc, ewarp = next(iter(row["tc"].values())), next(iter(row["ewarp"].values()))
         out[case["name"]] = (row["psnr"], tc, ewarp * 1e3)
     return out

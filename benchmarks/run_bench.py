@@ -26,6 +26,7 @@ at 640x360, 1280x720 and 1920x1080 with 48-frame cuts; memory with 100- and 1000
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 import re
@@ -157,12 +158,32 @@ def module_settings(module: ModuleType, **values: object) -> Iterator[None]:
     reads as it runs) to ``values`` for the duration, and put the shipped ones back."""
     shipped = {name: getattr(module, name) for name in values}  # AttributeError on a typo
     for name, value in values.items():
+        _check_stand_in(module, name, shipped[name], value)
+    for name, value in values.items():
         setattr(module, name, value)
     try:
         yield
     finally:
         for name, value in shipped.items():
             setattr(module, name, value)
+
+
+def _check_stand_in(module: ModuleType, name: str, shipped: object, value: object) -> None:
+    """Refuse a stand-in for an engine function that cannot take the calls the engine
+    makes: the engine's own signature must bind to it. Otherwise a benchmark's variant
+    fails on every cut and the run ends without its rows (ablate_carry's
+    ``smooth_colours`` stand-in after session 45 gave the function a fourth argument)."""
+    if not (inspect.isfunction(shipped) and callable(value)):
+        return
+    params = inspect.signature(shipped).parameters.values()
+    args = [None for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    try:
+        inspect.signature(value).bind(*args)
+    except TypeError as e:
+        raise TypeError(
+            f"the stand-in for {module.__name__}.{name} cannot take its "
+            f"{len(args)} arguments ({e}); update it to the engine's signature"
+        ) from None
 
 
 @contextmanager

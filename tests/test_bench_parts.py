@@ -550,3 +550,28 @@ def test_the_region_matcher_is_listed_as_a_keyframe_model_not_a_missing_one():
     (matcher,) = [m for m in list_methods() if m.name == "model:matcher"]
     assert not matcher.available
     assert "keyframe model" in matcher.reason and "bench_exemplar" in matcher.reason
+
+
+def test_benchmark_stand_ins_must_take_the_engines_calls(monkeypatch):
+    # A benchmark's stand-in for an engine function that the engine has since given
+    # another argument failed on every cut, and the run ended without its rows.
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import ablate_carry
+    from run_bench import module_settings
+
+    from celcolor.engine import detail
+
+    stale = {"smooth_colours": lambda carry, render, soften=0: None}  # three arguments
+    with (
+        pytest.raises(TypeError, match=r"stand-in for celcolor\.engine\.detail\.smooth_colours"),
+        module_settings(detail, **stale),
+    ):
+        pass
+    assert detail.smooth_colours.__name__ == "smooth_colours"  # nothing was left swapped
+    for smooth, interpolated in ((False, True), (True, False), (False, False)):
+        with ablate_carry.patched(smooth, interpolated, distorted=False, lasting=False):
+            pass  # every variant the script runs swaps in stand-ins that fit
+    with module_settings(detail, TEXTURE_SHARE=0.5):  # knobs are not functions
+        assert detail.TEXTURE_SHARE == 0.5
