@@ -168,3 +168,59 @@ def test_held_frames_between_two_keys_are_judged_against_the_second() -> None:
     assert len(list(col.colorize(frames))) == 24
     assert {17, 21} <= set(col.stats.held)
     assert col.stats.unseen == []
+
+
+def test_a_sample_whose_carried_keyframe_misses_its_lines_has_strayed() -> None:
+    """The set still matches (the camera held), but the drawing changed beyond the carry."""
+    check = views.ViewCheck()
+    check.add_key(0, views.features(view_drawing(0)))
+    for i in (4, 8, 12, 16, 20):
+        _check(check, i, moved_view(view_drawing(0), i // 4, 0, 0))  # the view holds
+    below, above = views.REDRAWN_SHARE - 0.05, views.REDRAWN_SHARE + 0.05
+    for i, missed in [(4, below), (8, above), (9, 0.0), (12, above), (16, above), (20, below)]:
+        check.note_fit(i, missed)
+    # Frame 9 is not the frame sample 8 is judged by: 8 was coloured itself.
+    assert check.strayed() == [8, 12, 16]
+    assert check.stretches() == [(8, 16)]
+    assert check.kind((8, 16)) == views.REDRAWN and not check.grew((8, 16))
+    # A second pass colours 12 with its own keyframe fitting well: the better fit counts.
+    check.note_fit(12, 0.0)
+    assert check.strayed() == [8, 16] and check.stretches() == []
+
+
+def test_a_held_sample_is_judged_by_the_next_frame_coloured() -> None:
+    check = views.ViewCheck()
+    check.add_key(0, views.features(view_drawing(0)))
+    check.note_fit(5, views.REDRAWN_SHARE)  # sample 4 held the drawing before it
+    check.note_fit(6, 0.0)
+    check.note_fit(8, views.REDRAWN_SHARE + 0.1)
+    check.note_fit(0, 1.0)  # a keyframe is never a stray, whatever is noted of it
+    assert check.strayed() == [4, 8] and check.stretches() == [(4, 8)]
+    # Where the camera's matches already said another view, that verdict stands.
+    _check(check, 8, view_drawing(3))
+    assert check.kind((4, 8)) == views.UNMATCHED
+
+
+def test_the_carried_keyframes_lines_tell_a_changed_drawing(two_views) -> None:
+    """The engine's measure: the keyframe's own lines carried to a frame that shows
+    them miss none of them; carried to another drawing, most."""
+    from celcolor.engine import detail
+    from celcolor.lineart import extract_ink
+    from celcolor.metrics.flowcheck import pixel_grid
+
+    reference, frames = two_views
+    col = Colorizer(reference, ColorizeOptions())
+    same, other = (col.analyse(f) for f in (frames[0], frames[-1]))
+    h, w = same.art.ink_u8.shape
+    key_ink = extract_ink(frames[0]).ink_u8
+    for frame, seq in ((same, 8), (other, 12)):
+        frame.seq = seq
+        carry = detail.Carry(
+            detail=np.zeros((h, w), np.uint8),
+            key=np.zeros((h, w), np.uint8),
+            origin=pixel_grid(h, w),
+            key_ink=key_ink,
+        )
+        col._note_fit(frame, carry)
+    fit = col._views._fit
+    assert fit[8] < 0.05 and fit[12] >= views.REDRAWN_SHARE, fit

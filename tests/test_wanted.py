@@ -56,6 +56,26 @@ def test_each_new_view_wants_its_middle_and_a_burst_of_new_drawings_one_key() ->
     assert wanted_keys([], [], [0]) == []
 
 
+def test_each_kind_of_stretch_says_why_it_wants_a_key(caplog) -> None:
+    from celcolor.engine.advice import KeyAdvice
+    from celcolor.engine.analysis import ColorizeStats
+
+    stretches = [(4, 12), (20, 28), (36, 44)]
+    wanted = wanted_keys([], stretches, [0], grown=[(20, 28)], redrawn=[(36, 44)])
+    assert [w.reasons[0].split(" (")[0] for w in wanted] == [
+        "new view",
+        "new content",
+        "changed drawing",
+    ]
+    stats = ColorizeStats(unseen=stretches, grown=[(20, 28)], redrawn=[(36, 44)])
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        KeyAdvice().say_unseen(stats)
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 3  # one warning per kind, each naming its own stretch
+    assert "frames 36 to 44 are drawn too differently" in said[2]
+    assert "30% of their lines" in said[2] and "--ref 40:key.png" in said[2]
+
+
 def _batch_of_one(tmp_path: Path) -> tuple[BatchOptions, Path, Path]:
     """The two-view cut as a batch of one cut ``views`` with its reference beside it,
     keys wanted; returns the options, the cut's folder and the output folder."""

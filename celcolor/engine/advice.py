@@ -53,9 +53,10 @@ class KeyAdvice:
 
     def say_unseen(self, stats: ColorizeStats) -> None:
         """Warn once per kind, at the end, of stretches no keyframe's drawing vouches
-        for (:mod:`celcolor.engine.views`): another view, or far more drawn."""
-        grown = stats.grown
-        other = [s for s in stats.unseen if s not in grown]
+        for (:mod:`celcolor.engine.views`): another view, far more drawn, or a drawing
+        changed beyond what the carry follows."""
+        grown, redrawn = stats.grown, stats.redrawn
+        other = [s for s in stats.unseen if s not in grown and s not in redrawn]
         self.say_stretches(
             other,
             "no longer show the drawing of the keyframe their colours come from: their "
@@ -70,6 +71,14 @@ class KeyAdvice:
             f"{views.GROWTH:g} times its lines or more (checked every {SAMPLE_EVERY}th "
             "frame; characters or a set coming in, a pull-back). The reference does not "
             "show what was added, and nothing in it vouches for its colours",
+        )
+        self.say_stretches(
+            redrawn,
+            "are drawn too differently from the keyframe their colours come from: "
+            f"{views.REDRAWN_SHARE:.0%} of their lines or more lie far from its lines "
+            "carried along the flow (checked on the frames whose colours are carried per "
+            "pixel; a turn, a new pose, parts coming into view). The flow no longer "
+            "follows the drawing there, so their colours are a guess",
         )
 
     def how_to_pin(self, frame: int) -> str:

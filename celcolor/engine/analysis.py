@@ -101,6 +101,9 @@ class ColorizeStats:
             the end of the run.
         grown: those of ``unseen`` that strayed by having far more drawn than their
             keyframes (``views.GROWTH`` times the ink: characters coming in).
+        redrawn: those of ``unseen`` that strayed by a drawing changed beyond what the
+            carry follows (``views.REDRAWN_SHARE`` of their lines far from their
+            keyframe's, carried to them: a turn, a new pose).
         wanted: the frames the end-of-run warnings name, each once, with why (see
             :func:`~celcolor.engine.wanted.wanted_keys`), set at the end of the run.
         seconds: time spent per stage (lineart, flow, snap, compose).
@@ -131,6 +134,7 @@ class ColorizeStats:
     unconfident: list[float] = field(default_factory=list)
     unseen: list[tuple[int, int]] = field(default_factory=list)
     grown: list[tuple[int, int]] = field(default_factory=list)
+    redrawn: list[tuple[int, int]] = field(default_factory=list)
     wanted: list[WantedKey] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     placement: Placement | None = None

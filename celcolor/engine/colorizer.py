@@ -47,9 +47,10 @@ from ..temporal.flow import (
     flow_friendly,
     make_flow_backend,
     sampling_map,
+    work_positions,
 )
 from . import detail as texture
-from . import holds, matte, region_match
+from . import holds, matte, region_match, views
 from .advice import KeyAdvice
 from .analysis import ColorizeStats, FrameAnalysis, computed_ahead
 from .learned_parts import LearnedParts
@@ -898,10 +899,11 @@ class Colorizer:
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self.stats.held.sort()  # the way back to a late keyframe lists them in reverse
         self.stats.unseen = self._views.stretches(self.stats.new_drawings)
-        self.stats.grown = [x for x in self.stats.unseen if self._views.grew(x)]
+        self.stats.grown = [x for x in self.stats.unseen if self._views.kind(x) == views.GROWN]
+        self.stats.redrawn = [x for x in self.stats.unseen if self._views.kind(x) == views.REDRAWN]
         s = self.stats
         drawn = sorted(set(s.new_drawings) - set(s.covered))
-        s.wanted = wanted_keys(drawn, s.unseen, self.keyframes, s.grown)
+        s.wanted = wanted_keys(drawn, s.unseen, self.keyframes, s.grown, s.redrawn)
         advice = KeyAdvice(self.keys_folder, self.key_stem)
         advice.say_carried_across(self.stats)
         advice.say_unseen(self.stats)
@@ -1306,9 +1308,8 @@ class Colorizer:
             frame.regions.areas,
             value=self.palette.colours.max(axis=1),
         )
-        return self._render(
-            frame, colours, 0.0, texture.start(frame.regions, colours, detail, frame.flow_image)
-        )
+        carry = texture.start(frame.regions, colours, detail, frame.flow_image, frame.art.ink_u8)
+        return self._render(frame, colours, 0.0, carry)
 
     def _render(
         self,
@@ -1322,11 +1323,38 @@ class Colorizer:
             carry, self.palette.render, self.options.texture_soften, frame.regions.labels
         )
         out, index, filled = self.compose(frame, colours, carry.detail if carry else None, smooth)
+        self._note_fit(frame, carry)
         self.stats.frames += 1
         self.stats.unconfident.append(doubt)
         if carry is not None:
             self.stats.textured_frames += 1
         return out, (frame, index, filled, out, carry)
+
+    def _note_fit(self, frame: FrameAnalysis, carry: texture.Carry | None) -> None:
+        """Tell the views check how much of an in-between's drawing its keyframe's lines,
+        carried to it along the texture's chain, miss (:meth:`ViewCheck.note_fit`): the
+        re-keying measure, asked of the keyframe instead of the frame before. Known
+        only where texture is carried (most of a real frame; cel line art has none)."""
+        if carry is None or carry.origin is None or carry.key_ink is None or frame.seq is None:
+            return
+        if carry.key_ink.shape != frame.art.ink_u8.shape:
+            return
+        # The check reads one frame per sample: the sample itself, or where it held the
+        # drawing before it (shown, not coloured), the next frame coloured after it.
+        sample = frame.seq - frame.seq % views.SAMPLE_EVERY
+        if frame.seq != sample and sample not in self.stats.held:
+            return
+        t0 = time.perf_counter()
+        h, w = frame.flow_image.shape[:2]
+        # At the flow's size, as the re-keying measure: where each pixel lies in the
+        # keyframe, and the keyframe's ink sampled there.
+        origin = work_positions(carry.origin, (h, w))
+        key = cv2.resize(carry.key_ink, (w, h), interpolation=cv2.INTER_AREA)
+        carried = cv2.remap(key, origin, None, cv2.INTER_LINEAR, borderValue=0)
+        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
+        missed = _unmet(now.astype(np.float32) / 255, carried.astype(np.float32) / 255)
+        self._views.note_fit(frame.seq, missed)
+        self.stats.add_time("views", time.perf_counter() - t0)
 
     def _repair(
         self, frame: FrameAnalysis, colours: np.ndarray, guessed: np.ndarray | None = None

@@ -265,6 +265,9 @@ class Carry:
             keyframe (for ``cv2.remap``); None on the keyframe itself.
         key_image: the keyframe's flow image (:func:`~celcolor.temporal.flow.flow_friendly`),
             to re-anchor against; None: the chain is not re-anchored.
+        key_ink: the keyframe's ``H,W`` uint8 ink coverage, to tell how much of a later
+            drawing the keyframe's lines, carried along ``origin``, still explain
+            (:mod:`.views`); None: not told.
         key_rgb: ``key`` rendered (``H,W,3`` uint8), set on first use by
             :func:`smooth_colours`.
         loosens: whether texture is shown softened more where the chain has distorted
@@ -279,6 +282,7 @@ class Carry:
     key: np.ndarray
     origin: np.ndarray | None = None
     key_image: np.ndarray | None = None
+    key_ink: np.ndarray | None = None
     key_rgb: np.ndarray | None = None
     loosens: bool = False
     loose_share: np.ndarray | None = None
@@ -289,15 +293,17 @@ def start(
     winner: np.ndarray,
     detail: np.ndarray | None,
     key_image: np.ndarray | None = None,
+    key_ink: np.ndarray | None = None,
 ) -> Carry | None:
     """The carry of a keyframe with detail map ``detail`` (None: nothing to carry).
 
-    ``key_image``: the keyframe's flow image, for :func:`anchor` (None: chain only).
+    ``key_image``: the keyframe's flow image, for :func:`anchor` (None: chain only);
+    ``key_ink``: its ink coverage (:attr:`Carry.key_ink`).
     """
     if detail is None:
         return None
     key = overlay(regions.fill_with(winner), detail)
-    return Carry(detail=detail, key=key, key_image=key_image)
+    return Carry(detail=detail, key=key, key_image=key_image, key_ink=key_ink)
 
 
 def _quarter_displacement(positions: np.ndarray) -> np.ndarray:

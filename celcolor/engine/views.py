@@ -21,6 +21,15 @@ walking in front of the keyframe's set keep the set's matches (the keyframe of a
 empty corridor, later two and then four pupils in front of its wall: 13 to 36 inliers,
 and up to 5.5 times its ink), and a keyframe with too little drawn to match at all
 (an empty one) is compared by its ink alone.
+
+A frame whose drawing changed beyond what the flow follows has strayed too: a head
+that turns, a body that changes pose, parts that come into view, while the set behind
+keeps the camera's matches. Where the keyframe's colours are carried per pixel (the
+textured regions of :mod:`.detail`, most of a real frame), the engine knows where each
+pixel lies in the keyframe, and so where the keyframe's lines are carried to; when
+``REDRAWN_SHARE`` of the frame's lines or more lie far from any of them
+(chance-corrected, as the re-keying measure), the carried colours are a guess there
+(:meth:`ViewCheck.note_fit`; docs/temporal-network.md, "Session 48").
 """
 
 from __future__ import annotations
@@ -44,6 +53,13 @@ MIN_STRETCH = 2  # strayed samples in a row before a stretch counts
 LONG_SIDE = 640  # matched at this long side at most
 FEATURES = 1000  # ORB keypoints per image
 RANSAC_PX = 3.0  # inlier distance at LONG_SIDE
+# The share of a frame's lines that the keyframe's lines, carried to it, miss, from
+# which its drawing has changed beyond what the carry follows. On the real colour clips
+# (whole first shots) frames that colour well stay under 0.21 (one clip's last frames
+# reach 0.29), while those whose colours fell away from the truth pass 0.3 (a head
+# turning in `white_cat_legend` 0.48, `140633` 0.35 as it pulls back); on the XDoG dev
+# shots of session 24 it passes 0.3 only where the views check warns already.
+REDRAWN_SHARE = 0.3
 
 
 @dataclass
@@ -111,6 +127,9 @@ class ViewCheck:
         # compared with (a later keyframe can still vouch for it).
         self._verdict: dict[int, str] = {}
         self._compared: dict[int, set[int]] = {}
+        # Per coloured frame, the least share of its lines that a keyframe's lines,
+        # carried to it, miss (see note_fit; the best of the passes that coloured it).
+        self._fit: dict[int, float] = {}
 
     def add_key(self, index: int, drawing: Features) -> None:
         """Frame ``index`` is a keyframe, with ``drawing`` its :func:`features`."""
@@ -136,22 +155,52 @@ class ViewCheck:
             self._verdict[index] = _best((verdict, self._verdict.get(index, UNMATCHED)))
             self._compared[index] = done | set(todo)
 
+    def note_fit(self, index: int, missed: float) -> None:
+        """Frame ``index`` was coloured with ``missed`` of its lines far from its
+        keyframe's lines carried to it (``REDRAWN_SHARE`` or more: redrawn). A frame
+        coloured twice (the two passes of a blended segment) keeps the better fit."""
+        with self._lock:
+            self._fit[index] = min(missed, self._fit.get(index, missed))
+
+    def _verdicts(self) -> dict[int, str]:
+        """Per sample, its verdict, REDRAWN where the keyframes' matches vouch for it
+        but the carried keyframe's lines miss too much of its drawing. A sample that was
+        not coloured itself (a held frame, shown as the frame before) is judged by the
+        first frame after it coloured before the next sample. Called locked."""
+        verdicts = dict(self._verdict)
+        nearest: dict[int, int] = {}  # sample -> the first coloured frame from it
+        for index in self._fit:
+            sample = index - index % SAMPLE_EVERY
+            nearest[sample] = min(index, nearest.get(sample, index))
+        for sample, index in nearest.items():
+            if sample in self._keys or self._verdict.get(sample, SEEN) != SEEN:
+                continue
+            if self._fit[index] >= REDRAWN_SHARE:
+                verdicts[sample] = REDRAWN
+        return verdicts
+
     def strayed(self) -> list[int]:
         """Sampled frames no keyframe vouches for, in order."""
         with self._lock:
-            return sorted(i for i, v in self._verdict.items() if v != SEEN)
+            return sorted(i for i, v in self._verdicts().items() if v != SEEN)
 
     def grown(self) -> list[int]:
         """Strayed samples with ``GROWTH`` times the ink of every keyframe compared."""
         with self._lock:
-            return sorted(i for i, v in self._verdict.items() if v == GROWN)
+            return sorted(i for i, v in self._verdicts().items() if v == GROWN)
+
+    def kind(self, stretch: tuple[int, int]) -> str:
+        """How most strayed samples of ``stretch`` strayed: UNMATCHED (another view),
+        GROWN (far more drawn) or REDRAWN (the drawing changed beyond the carry); a
+        tie goes to the one named first."""
+        first, last = stretch
+        with self._lock:
+            found = [v for i, v in self._verdicts().items() if first <= i <= last and v != SEEN]
+        return max((UNMATCHED, GROWN, REDRAWN), key=found.count)
 
     def grew(self, stretch: tuple[int, int]) -> bool:
         """Whether most strayed samples of ``stretch`` strayed by their ink (GROWN)."""
-        first, last = stretch
-        with self._lock:
-            found = [v for i, v in self._verdict.items() if first <= i <= last and v != SEEN]
-        return found.count(GROWN) > found.count(UNMATCHED)
+        return self.kind(stretch) == GROWN
 
     def stretches(self, new_drawings: Iterable[int] = ()) -> list[tuple[int, int]]:
         """``(first, last)`` frames of each run of at least ``MIN_STRETCH`` strayed
@@ -162,7 +211,7 @@ class ViewCheck:
         there is where the view changed.
         """
         with self._lock:
-            events = [(i, v != SEEN) for i, v in self._verdict.items()]
+            events = [(i, v != SEEN) for i, v in self._verdicts().items()]
             events += [(k, False) for k in self._keys]
         runs: list[list[int]] = []
         current: list[int] = []
@@ -180,7 +229,7 @@ class ViewCheck:
         return found
 
 
-SEEN, GROWN, UNMATCHED = "seen", "grown", "unmatched"
+SEEN, GROWN, UNMATCHED, REDRAWN = "seen", "grown", "unmatched", "redrawn"
 
 
 def _best(verdicts: Iterable[str]) -> str:

@@ -86,6 +86,7 @@ def wanted_keys(
     unseen: Iterable[Sequence[int]],
     keyframes: Iterable[int] = (),
     grown: Iterable[Sequence[int]] = (),
+    redrawn: Iterable[Sequence[int]] = (),
 ) -> list[WantedKey]:
     """The frames a run's warnings name, in order, each once.
 
@@ -99,6 +100,8 @@ def wanted_keys(
         keyframes: frames that have a reference already; never wanted.
         grown: those of ``unseen`` that strayed by far more ink than their keyframes
             (``ColorizeStats.grown``: new content, not another view).
+        redrawn: those of ``unseen`` whose drawing changed beyond what the carry
+            follows (``ColorizeStats.redrawn``: a turn, a new pose).
     """
     keyed = set(keyframes)
     bursts: list[list[int]] = []
@@ -115,12 +118,18 @@ def wanted_keys(
         if at not in keyed:
             reasons.setdefault(at, []).append(f"new drawing ({span}: mostly new lines)")
     more = {(g[0], g[-1]) for g in grown}
+    changed = {(r[0], r[-1]) for r in redrawn}
     for first, last in stretches:
         at = key_of((first, last))
         if at in keyed:
             continue
         if (first, last) in more:
             why = f"new content (frames {first} to {last} show far more than their keyframe)"
+        elif (first, last) in changed:
+            why = (
+                f"changed drawing (frames {first} to {last}: their keyframe's lines, "
+                "carried to them, miss much of them)"
+            )
         else:
             why = f"new view (frames {first} to {last} no longer show their keyframe's drawing)"
         reasons.setdefault(at, []).append(why)
