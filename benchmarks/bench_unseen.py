@@ -88,6 +88,7 @@ def row(name: str, suite: str, frames: int, col: Colorizer, seconds: float) -> d
         "frames": frames,
         "unseen": [list(s) for s in col.stats.unseen],
         "grown": [list(s) for s in col.stats.grown],
+        "redrawn": [list(s) for s in col.stats.redrawn],
         "new_drawings": list(col.stats.new_drawings),
         "views_ms_per_frame": round(views_ms, 2),
         "ms_per_frame": round(1e3 * seconds / max(frames, 1), 1),
@@ -203,13 +204,14 @@ def summary(rows: list[dict]) -> str:
             f"| {r['tc']:.2f} / {advised['tc']:.2f} |"
         )
     lines += ["", "Per cut: the stretches (new content: far more ink than the keyframe, marked"]
-    lines[-1] += " +), and the most ink of a sample against its keyframe's (`GROWTH` is"
-    lines[-1] += f" {views.GROWTH:g}):"
+    lines[-1] += " +; drawings changed beyond what the carry follows, marked *), and the most"
+    lines[-1] += f" ink of a sample against its keyframe's (`GROWTH` is {views.GROWTH:g}):"
     lines += ["", "| suite | cut | frames | warned stretches (first to last sample) | ink |"]
     lines += ["|---|---|---|---|---|"]
     for r in rows:
-        grown = [tuple(g) for g in r["grown"]]
-        spans = ", ".join(f"{a} to {b}{' +' if (a, b) in grown else ''}" for a, b in r["unseen"])
+        mark = {tuple(g): " +" for g in r["grown"]}
+        mark.update({tuple(g): " *" for g in r.get("redrawn", [])})
+        spans = ", ".join(f"{a} to {b}{mark.get((a, b), '')}" for a, b in r["unseen"])
         growth = r["max_growth"]
         shown = f"{growth:.2f}" if growth is not None else "empty keyframe"
         lines.append(f"| {r['suite']} | {r['name']} | {r['frames']} | {spans or '-'} | {shown} |")
