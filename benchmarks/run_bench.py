@@ -170,19 +170,26 @@ def module_settings(module: ModuleType, **values: object) -> Iterator[None]:
 
 def _check_stand_in(module: ModuleType, name: str, shipped: object, value: object) -> None:
     """Refuse a stand-in for an engine function that cannot take the calls the engine
-    makes: the engine's own signature must bind to it. Otherwise a benchmark's variant
-    fails on every cut and the run ends without its rows (ablate_carry's
-    ``smooth_colours`` stand-in after session 45 gave the function a fourth argument)."""
+    may make: every argument the engine's function takes, positional or keyword-only
+    (defaulted ones too: the engine may pass them), must bind to it. Otherwise a
+    benchmark's variant fails on every cut and the run ends without its rows
+    (ablate_carry's ``smooth_colours`` stand-in after session 45 gave the function a
+    fourth argument). Callables without a signature to read are let through."""
     if not (inspect.isfunction(shipped) and callable(value)):
+        return
+    try:
+        takes = inspect.signature(value)
+    except (TypeError, ValueError):  # a builtin or C function: nothing to compare
         return
     params = inspect.signature(shipped).parameters.values()
     args = [None for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    kwargs = {p.name: None for p in params if p.kind == p.KEYWORD_ONLY}
     try:
-        inspect.signature(value).bind(*args)
+        takes.bind(*args, **kwargs)
     except TypeError as e:
         raise TypeError(
             f"the stand-in for {module.__name__}.{name} cannot take its "
-            f"{len(args)} arguments ({e}); update it to the engine's signature"
+            f"{len(args) + len(kwargs)} arguments ({e}); update it to the engine's signature"
         ) from None
 
 

@@ -56,7 +56,7 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name], __name__), name)
         globals()[name] = value  # read once: later reads skip this function
         return value
-    if not name.startswith("_"):
+    if name.isidentifier() and not name.startswith("_"):
         try:
             return importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as e:

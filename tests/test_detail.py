@@ -440,3 +440,41 @@ def test_texture_persistence_blends_in_the_previous_frame_moved_along_the_flow()
 def test_bad_texture_persistence_is_a_usage_error(share: float) -> None:
     with pytest.raises(UsageError, match=r"texture.persistence"):
         ColorizeOptions(texture_persistence=share)
+
+
+def _redrawn(shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Another drawing of the leaking square: crossed by new lines (under twice its
+    ink). Its sketch and its finished frame (the square's halves as before)."""
+    sketch, colour = _sketch(shift), _colour(shift)
+    for x in range(48 + shift, 132 + shift, 10):
+        sketch[24:96, x : x + 2] = 0
+    colour[sketch[..., 0] == 0] = 0
+    return sketch, colour
+
+
+def test_a_drawing_keyed_at_the_end_of_its_segment_is_not_warned_of_as_redrawn() -> None:
+    """Frames 8 to 15 redraw the square and a key at 15 shows them: the way back from
+    that key fits them, so no changed drawing is warned of; keyed at 0 alone they are."""
+    shifts = list(range(0, 32, 2))
+    sketches = [_sketch(s) if i < 8 else _redrawn(s)[0] for i, s in enumerate(shifts)]
+    alone = Colorizer(_colour(0), ColorizeOptions(temporal="classical"))
+    list(alone.colorize(sketches))
+    assert alone.stats.redrawn == [(8, 12)], alone.stats.unseen
+    pinned = {0: _colour(0), 15: _redrawn(shifts[15])[1]}
+    both = Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned)
+    list(both.colorize(sketches))
+    assert both.stats.blended > 0
+    assert both.stats.redrawn == [] and both.stats.wanted == []
+
+
+def test_a_held_sample_is_judged_by_the_drawing_it_shows() -> None:
+    """On twos, offset by one: samples 8, 12 and 16 hold the drawing before them (they
+    are not coloured again), and show the redrawn square all the same."""
+    drawings = list(range(0, 20, 2))
+    indices = [0] + [1 + (i - 1) // 2 for i in range(1, 18)]  # 0, 1, 1, 2, 2, ...
+    sketches = [_sketch(drawings[d]) if d < 4 else _redrawn(drawings[d])[0] for d in indices]
+    col = Colorizer(_colour(0), ColorizeOptions(temporal="classical"))
+    list(col.colorize(sketches))
+    assert {8, 12, 16} <= set(col.stats.held)
+    assert {8, 12, 16} <= set(col._views._fit)  # told, though not coloured again
+    assert col.stats.redrawn[:1] == [(8, 12)], (col.stats.unseen, col._views._fit)

@@ -189,6 +189,18 @@ def test_a_png_whose_ancillary_chunk_fails_its_crc_still_reads(tmp_path: Path) -
     assert read_image(tmp_path / "text.png").shape == (8, 8, 3)
 
 
+def test_a_png_libpng_reads_with_a_warning_is_not_refused(tmp_path: Path) -> None:
+    """Bytes after the end marker (more than 64 KiB of them), or the end marker's own
+    CRC wrong: libpng decodes both, so neither is called damaged or truncated."""
+    full = tmp_path / "full.png"
+    write_image(full, np.full((8, 8, 3), 90, np.uint8))
+    png = full.read_bytes()
+    (tmp_path / "padded.png").write_bytes(png + bytes(70_000))
+    (tmp_path / "end.png").write_bytes(png[:-4] + b"\x00\x00\x00\x00")
+    for name in ("padded.png", "end.png"):
+        assert read_image(tmp_path / name).shape == (8, 8, 3)
+
+
 def test_an_image_claiming_too_many_pixels_is_an_input_error(tmp_path: Path) -> None:
     """OpenCV raises (not returns None) past its pixel limit: still a one-line InputError."""
     path = write_oversized_png(tmp_path / "huge.png")

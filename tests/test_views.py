@@ -188,11 +188,11 @@ def test_a_sample_whose_carried_keyframe_misses_its_lines_has_strayed() -> None:
     assert check.strayed() == [8, 16] and check.stretches() == []
 
 
-def test_a_held_sample_is_judged_by_the_next_frame_coloured() -> None:
+def test_only_samples_are_judged_by_their_fit_and_the_cameras_verdict_stands() -> None:
     check = views.ViewCheck()
     check.add_key(0, views.features(view_drawing(0)))
-    check.note_fit(5, views.REDRAWN_SHARE)  # sample 4 held the drawing before it
-    check.note_fit(6, 0.0)
+    check.note_fit(5, 1.0)  # not a sampled frame: read by nothing
+    check.note_fit(4, views.REDRAWN_SHARE)
     check.note_fit(8, views.REDRAWN_SHARE + 0.1)
     check.note_fit(0, 1.0)  # a keyframe is never a stray, whatever is noted of it
     assert check.strayed() == [4, 8] and check.stretches() == [(4, 8)]

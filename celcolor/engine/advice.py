@@ -77,8 +77,9 @@ class KeyAdvice:
             "are drawn too differently from the keyframe their colours come from: "
             f"{views.REDRAWN_SHARE:.0%} of their lines or more lie far from its lines "
             "carried along the flow (checked on the frames whose colours are carried per "
-            "pixel; a turn, a new pose, parts coming into view). The flow no longer "
-            "follows the drawing there, so their colours are a guess",
+            "pixel; a turn, a new pose, parts coming into view or in past the frame's "
+            "edge). The flow no longer follows the drawing there, so their colours are a "
+            "guess",
         )
 
     def how_to_pin(self, frame: int) -> str:

@@ -1030,6 +1030,7 @@ class Colorizer:
             else:
                 sketch = store.get(waiting.sketch)
                 frame = self.analyse(sketch)
+                frame.seq = t  # (no motion computed ahead: _next computes it)
                 out, back_state = self._next(back_state, sketch, frame, t, shape)
                 back_broken |= self._carried_across
                 self.stats.frames -= 1  # a second pass over a frame, not another frame
@@ -1148,6 +1149,7 @@ class Colorizer:
         s.unconfident.append(s.unconfident[-1] if s.unconfident else 0.0)
         if carry is not None:
             s.textured_frames += 1
+        self._note_fit(frame, carry)  # a held sample shows that drawing, so that fit
         return again, (frame, indices, filled, out, carry)
 
     def _persist(
@@ -1331,18 +1333,16 @@ class Colorizer:
         return out, (frame, index, filled, out, carry)
 
     def _note_fit(self, frame: FrameAnalysis, carry: texture.Carry | None) -> None:
-        """Tell the views check how much of an in-between's drawing its keyframe's lines,
-        carried to it along the texture's chain, miss (:meth:`ViewCheck.note_fit`): the
-        re-keying measure, asked of the keyframe instead of the frame before. Known
-        only where texture is carried (most of a real frame; cel line art has none)."""
+        """Tell the views check how much of a sampled in-between's drawing its keyframe's
+        lines, carried to it along the texture's chain, miss (:meth:`ViewCheck.note_fit`):
+        the re-keying measure, asked of the keyframe instead of the frame before. Known
+        only where texture is carried (most of a real frame; cel line art has none). A
+        held frame (``frame`` the analysis it shows again) is told with that carry."""
         if carry is None or carry.origin is None or carry.key_ink is None or frame.seq is None:
             return
         if carry.key_ink.shape != frame.art.ink_u8.shape:
             return
-        # The check reads one frame per sample: the sample itself, or where it held the
-        # drawing before it (shown, not coloured), the next frame coloured after it.
-        sample = frame.seq - frame.seq % views.SAMPLE_EVERY
-        if frame.seq != sample and sample not in self.stats.held:
+        if not views.sampled(frame.seq):  # the check reads the sampled frames only
             return
         t0 = time.perf_counter()
         h, w = frame.flow_image.shape[:2]

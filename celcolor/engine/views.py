@@ -156,7 +156,7 @@ class ViewCheck:
             self._compared[index] = done | set(todo)
 
     def note_fit(self, index: int, missed: float) -> None:
-        """Frame ``index`` was coloured with ``missed`` of its lines far from its
+        """Sampled frame ``index`` was coloured with ``missed`` of its lines far from its
         keyframe's lines carried to it (``REDRAWN_SHARE`` or more: redrawn). A frame
         coloured twice (the two passes of a blended segment) keeps the better fit."""
         with self._lock:
@@ -164,19 +164,14 @@ class ViewCheck:
 
     def _verdicts(self) -> dict[int, str]:
         """Per sample, its verdict, REDRAWN where the keyframes' matches vouch for it
-        but the carried keyframe's lines miss too much of its drawing. A sample that was
-        not coloured itself (a held frame, shown as the frame before) is judged by the
-        first frame after it coloured before the next sample. Called locked."""
+        (or could not judge it) but the carried keyframe's lines miss too much of its
+        drawing. Called locked."""
         verdicts = dict(self._verdict)
-        nearest: dict[int, int] = {}  # sample -> the first coloured frame from it
-        for index in self._fit:
-            sample = index - index % SAMPLE_EVERY
-            nearest[sample] = min(index, nearest.get(sample, index))
-        for sample, index in nearest.items():
-            if sample in self._keys or self._verdict.get(sample, SEEN) != SEEN:
+        for index, missed in self._fit.items():
+            if not sampled(index) or index in self._keys or missed < REDRAWN_SHARE:
                 continue
-            if self._fit[index] >= REDRAWN_SHARE:
-                verdicts[sample] = REDRAWN
+            if self._verdict.get(index, SEEN) == SEEN:
+                verdicts[index] = REDRAWN
         return verdicts
 
     def strayed(self) -> list[int]:
