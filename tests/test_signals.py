@@ -174,3 +174,11 @@ def test_the_console_script_starts_through_the_launcher() -> None:
 
     pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["colorize-video"] == "celcolor.launcher:main"
+
+
+def test_a_name_the_package_lacks_is_an_attribute_error() -> None:
+    """``hasattr`` must answer False, not raise, for any name (dotted ones too)."""
+    import celcolor
+
+    assert not hasattr(celcolor, "no_such_part")
+    assert not hasattr(celcolor, "io.read_image")
