@@ -199,8 +199,11 @@ def png_damage(data: np.ndarray) -> str | None:
         if kind == b"IEND":  # whatever follows it, and its own CRC, libpng ignores
             return None
         name = kind.decode("ascii")
-        if end > len(buf):  # a copy or download that stopped
-            return f"truncated (its {name} chunk runs past the end of the file)"
+        if end > len(buf):
+            # Cut short (a copy or download that stopped), or bytes lost inside a file
+            # that still ends in its end marker.
+            how = "damaged" if b"IEND" in buf[-12:].tobytes() else "truncated"
+            return f"{how} (its {name} chunk runs past the end of the file)"
         # An upper-case first letter marks a critical chunk (PNG spec, 5.4).
         crc = int.from_bytes(buf[end - 4 : end], "big")
         if name[0].isupper() and zlib.crc32(buf[pos + 4 : end - 4]) != crc:
