@@ -899,8 +899,9 @@ class Colorizer:
             log.warning("the reference of frame %d was not used: the cut has %d frames", f, count)
         self.stats.held.sort()  # the way back to a late keyframe lists them in reverse
         self.stats.unseen = self._views.stretches(self.stats.new_drawings)
-        self.stats.grown = [x for x in self.stats.unseen if self._views.kind(x) == views.GROWN]
-        self.stats.redrawn = [x for x in self.stats.unseen if self._views.kind(x) == views.REDRAWN]
+        kinds = {x: self._views.kind(x) for x in self.stats.unseen}
+        self.stats.grown = [x for x, k in kinds.items() if k == views.GROWN]
+        self.stats.redrawn = [x for x, k in kinds.items() if k == views.REDRAWN]
         s = self.stats
         drawn = sorted(set(s.new_drawings) - set(s.covered))
         s.wanted = wanted_keys(drawn, s.unseen, self.keyframes, s.grown, s.redrawn)

@@ -193,10 +193,6 @@ class ViewCheck:
             found = [v for i, v in self._verdicts().items() if first <= i <= last and v != SEEN]
         return max((UNMATCHED, GROWN, REDRAWN), key=found.count)
 
-    def grew(self, stretch: tuple[int, int]) -> bool:
-        """Whether most strayed samples of ``stretch`` strayed by their ink (GROWN)."""
-        return self.kind(stretch) == GROWN
-
     def stretches(self, new_drawings: Iterable[int] = ()) -> list[tuple[int, int]]:
         """``(first, last)`` frames of each run of at least ``MIN_STRETCH`` strayed
         samples in a row (a keyframe or a matched sample ends a run).
