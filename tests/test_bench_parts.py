@@ -575,3 +575,19 @@ def test_benchmark_stand_ins_must_take_the_engines_calls(monkeypatch):
             pass  # every variant the script runs swaps in stand-ins that fit
     with module_settings(detail, TEXTURE_SHARE=0.5):  # knobs are not functions
         assert detail.TEXTURE_SHARE == 0.5
+
+
+def test_compare_unseen_leaves_out_either_runs_keys(monkeypatch, tmp_path):
+    """Frames pinned as a key in either run score their own truth: left out of both."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import compare_unseen as cu
+
+    def run(keys, psnr):
+        return {"cuts": [{"name": "a", "advised": {"keys": keys, "psnr": psnr}}, {"name": "b"}]}
+
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(json.dumps(run([2], [10.0, 99.0, 12.0, 14.0])))  # frames 1..4, key 2
+    new.write_text(json.dumps(run([3], [11.0, 13.0, 99.0, 15.0])))  # key 3
+    rows = cu.compare(cu.advised(old), cu.advised(new))
+    assert rows == [("a", [10.0, 14.0], [11.0, 15.0])]  # frames 1 and 4 only
+    assert cu.main([str(old), str(new)]) == 0
