@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from celcolor import ColorizeOptions, Colorizer, UsageError
-from celcolor.engine import detail
+from celcolor.engine import detail, views
 from celcolor.engine.palette import NO_COLOUR
 from celcolor.lineart import label_regions
 
@@ -478,3 +478,49 @@ def test_a_held_sample_is_judged_by_the_drawing_it_shows() -> None:
     assert {8, 12, 16} <= set(col.stats.held)
     assert {8, 12, 16} <= set(col._views._fit)  # told, though not coloured again
     assert col.stats.redrawn[:1] == [(8, 12)], (col.stats.unseen, col._views._fit)
+
+
+def test_the_way_back_tells_samples_held_on_twos() -> None:
+    """Between keys at 0 and 15, the redrawn square on twos from frame 8 (9 holds 8, 13
+    holds 12): on the way back the samples are not coloured again, the frame after each
+    is, and its fit is the sample's. The key at 15 shows that drawing: no warning."""
+    shifts = list(range(0, 32, 2))
+    sketches = [_sketch(shifts[i]) if i < 8 else _redrawn(shifts[i - i % 2])[0] for i in range(16)]
+    pinned = {0: _colour(0), 15: _redrawn(shifts[14])[1]}
+    col = Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned)
+    list(col.colorize(sketches))
+    assert {9, 13} <= set(col.stats.held) and col.stats.blended > 0
+    assert col._views._fit[8] < views.REDRAWN_SHARE and col._views._fit[12] < views.REDRAWN_SHARE
+    assert col.stats.redrawn == [] and col.stats.wanted == []
+
+
+def test_frames_shown_as_a_key_miss_none_of_its_lines() -> None:
+    """Frames 8 to 14 hold the drawing of the key at 15 and are shown as that key: the
+    forward pass's poor fit (from the key at 0) is not theirs."""
+    shifts = list(range(0, 32, 2))
+    sketches = [_sketch(shifts[i]) if i < 8 else _redrawn(shifts[8])[0] for i in range(16)]
+    pinned = {0: _colour(0), 15: _redrawn(shifts[8])[1]}
+    col = Colorizer(None, ColorizeOptions(temporal="classical"), pinned=pinned)
+    outs = list(col.colorize(sketches))
+    assert all(np.array_equal(outs[i], outs[15]) for i in range(8, 15))
+    assert col._views._fit[8] == col._views._fit[12] == 0.0
+    assert col.stats.redrawn == [] and col.stats.wanted == []
+
+
+def test_a_held_keyframe_drawing_misses_none_of_its_lines() -> None:
+    """Frames 1 to 8 hold the drawing of the key at 0 (shown as it); the way back from
+    the key at 15 colours frame 8 from another drawing, but what shows is the key's own."""
+    shifts = list(range(0, 32, 2))
+    dense, dense_colour = _redrawn(0)
+    for y in range(30, 95, 12):
+        dense[y : y + 2, 44:136] = 0
+    dense_colour[dense[..., 0] == 0] = 0
+    sketches = [dense if i <= 8 else _sketch(shifts[i]) for i in range(16)]
+    col = Colorizer(
+        None,
+        ColorizeOptions(temporal="classical"),
+        pinned={0: dense_colour, 15: _colour(shifts[15])},
+    )
+    outs = list(col.colorize(sketches))
+    assert np.array_equal(outs[8], outs[0])
+    assert col._views._fit[8] == 0.0 and 8 not in col._views.strayed()

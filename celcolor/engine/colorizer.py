@@ -1020,14 +1020,17 @@ class Colorizer:
             later_crossed = waiting.crossed
             if t in as_key:  # the closing keyframe's drawing: shown as that keyframe
                 self._views.check(t, lambda: key_state[0].drawing)
+                self._note_fit(key_state[0], key_state[4], seq=t)  # (its own: a fit of 0)
                 store.drop(waiting.sketch)
                 store.drop(waiting.forward)
                 done.append(key_out)
                 continue
             if later_held:  # the drawing of the frame after it: held on the way back too
                 frame = back_state[0]
-                # Still judged against the closing keyframe's drawing (new views).
+                # Still judged against the closing keyframe's drawing (new views), and
+                # told the way back's fit of the drawing it shows.
                 self._views.check(t, lambda held=frame: held.drawing)
+                self._note_fit(frame, back_state[4], seq=t)
             else:
                 sketch = store.get(waiting.sketch)
                 frame = self.analyse(sketch)
@@ -1333,17 +1336,27 @@ class Colorizer:
             self.stats.textured_frames += 1
         return out, (frame, index, filled, out, carry)
 
-    def _note_fit(self, frame: FrameAnalysis, carry: texture.Carry | None) -> None:
+    def _note_fit(
+        self, frame: FrameAnalysis, carry: texture.Carry | None, seq: int | None = None
+    ) -> None:
         """Tell the views check how much of a sampled in-between's drawing its keyframe's
         lines, carried to it along the texture's chain, miss (:meth:`ViewCheck.note_fit`):
         the re-keying measure, asked of the keyframe instead of the frame before. Known
-        only where texture is carried (most of a real frame; cel line art has none). A
-        held frame (``frame`` the analysis it shows again) is told with that carry."""
-        if carry is None or carry.origin is None or carry.key_ink is None or frame.seq is None:
+        only where texture is carried (most of a real frame; cel line art has none).
+
+        ``frame`` is the analysis of the drawing shown, ``carry`` the carry it was
+        coloured with, and ``seq`` the frame told (default ``frame.seq``): a held frame
+        is told with the drawing and carry it shows. A frame shown as its keyframe's own
+        colouring (the keyframe's drawing held: its carry has no chain yet) misses
+        nothing.
+        """
+        seq = frame.seq if seq is None else seq
+        if carry is None or carry.key_ink is None or seq is None or not views.sampled(seq):
+            return  # (the check reads the sampled frames only)
+        if carry.origin is None:
+            self._views.note_fit(seq, 0.0)
             return
         if carry.key_ink.shape != frame.art.ink_u8.shape:
-            return
-        if not views.sampled(frame.seq):  # the check reads the sampled frames only
             return
         t0 = time.perf_counter()
         h, w = frame.flow_image.shape[:2]
@@ -1354,7 +1367,7 @@ class Colorizer:
         carried = cv2.remap(key, origin, None, cv2.INTER_LINEAR, borderValue=0)
         now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
         missed = _unmet(now.astype(np.float32) / 255, carried.astype(np.float32) / 255)
-        self._views.note_fit(frame.seq, missed)
+        self._views.note_fit(seq, missed)
         self.stats.add_time("views", time.perf_counter() - t0)
 
     def _repair(
