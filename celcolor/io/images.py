@@ -16,6 +16,7 @@ from celcolor.errors import InputError, OutputError
 from celcolor.io._atomic import temp_path_beside
 
 __all__ = [
+    "ALPHA_MAY_BE_UNUSED",
     "IMAGE_EXTENSIONS",
     "PILLOW_ONLY",
     "channels_swapped",
@@ -24,6 +25,7 @@ __all__ = [
     "natural_key",
     "read_image",
     "to_rgb8",
+    "unused_alpha",
     "write_image",
 ]
 
@@ -96,6 +98,25 @@ def to_rgb8(img: np.ndarray, *, bgr: bool = True) -> np.ndarray:
     return np.ascontiguousarray(np.rint(colour_f * 255.0).astype(np.uint8))
 
 
+#: Suffixes of formats whose 32-bit files often leave the fourth byte unused, at 0: a
+#: BMP's is reserved unless its header says otherwise, and Targa writers (paint and
+#: capture tools) leave it 0; viewers show such a file opaque.
+ALPHA_MAY_BE_UNUSED: frozenset[str] = frozenset({".bmp", ".tga"})
+
+
+def unused_alpha(img: np.ndarray) -> bool:
+    """Whether a decoded image's alpha (its last of 2 or 4 channels) is 0 everywhere
+    while its colour channels hold a picture: an alpha byte the writer left unused.
+
+    Composited, such a file would be a blank white page. A fully transparent image of
+    one colour (an empty cel) is not counted: it stays transparent.
+    """
+    if img.ndim != 3 or img.shape[2] not in (2, 4) or img[..., -1].any():
+        return False
+    colour = img[..., :-1]
+    return bool((colour != colour[0, 0]).any())
+
+
 def alpha8(img: np.ndarray) -> np.ndarray:
     """The alpha of a decoded image as ``H,W`` uint8 (255 where it has none)."""
     if img.ndim != 3 or img.shape[2] not in (2, 4):
@@ -163,6 +184,8 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
             f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP, BMP or TGA "
             f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
+    if p.suffix.lower() in ALPHA_MAY_BE_UNUSED and unused_alpha(img):
+        img = img[..., :-1]  # shown as viewers show it: opaque, not a blank page
     try:
         has_alpha = img.ndim == 3 and img.shape[2] in (2, 4)
         # Kept, the alpha is a channel of its own and the colours stay as stored.
