@@ -1098,9 +1098,9 @@ def test_a_report_folder_that_cannot_be_written_is_refused_before_the_run(
     small_cut: dict[str, Path], tmp_path: Path, monkeypatch, capsys
 ) -> None:
     from celcolor import cli
-    from celcolor.engine import run_report
+    from celcolor.io import _atomic
 
-    monkeypatch.setattr(run_report.tempfile, "NamedTemporaryFile", _unwritable)
+    monkeypatch.setattr(_atomic.tempfile, "NamedTemporaryFile", _unwritable)
     out = tmp_path / "o.mp4"
     code = cli.main(
         [str(small_cut["sketch_video"]), "--ref", str(small_cut["reference"]),
