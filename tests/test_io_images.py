@@ -140,6 +140,23 @@ def test_bad_image_files_are_input_errors(tmp_path: Path, content: bytes, match:
     assert "bad.png" in str(err.value)
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".tif", ".webp"])
+def test_an_image_cut_short_is_said_to_be_damaged(tmp_path: Path, suffix: str) -> None:
+    # Was "not a readable image; use PNG, JPEG, ..." for a .jpg that is a JPEG.
+    noise = np.random.default_rng(0).integers(0, 256, (96, 96, 3), np.uint8)
+    write_image(tmp_path / f"whole{suffix}", noise)  # the cut falls in the pixels
+    data = (tmp_path / f"whole{suffix}").read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"^\S*cut\.\w+: the \w+ file is damaged or cut short"):
+        read_image(tmp_path / f"cut{suffix}")
+
+
+def test_an_image_of_a_type_not_read_is_named(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "a.png", format="PCX")
+    with pytest.raises(InputError, match=r"a\.png: a PCX file, a type not read here; re-save"):
+        read_image(tmp_path / "a.png")
+
+
 def test_missing_image_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         read_image(tmp_path / "nope.png")

@@ -6,6 +6,7 @@ import io
 import os
 import re
 import stat
+import warnings
 import zlib
 from pathlib import Path
 
@@ -180,10 +181,7 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
         # than it decodes (CV_IO_MAX_IMAGE_PIXELS): a damaged file, or one far too large.
         raise InputError(f"{p}: cannot be decoded ({_cv_reason(e)}); re-export the image") from None
     if img is None or img.size == 0:
-        raise InputError(
-            f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP, BMP or TGA "
-            f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
-        )
+        raise InputError(f"{p}: {_not_decoded(data)}")
     if p.suffix.lower() in ALPHA_MAY_BE_UNUSED and unused_alpha(img):
         img = img[..., :-1]  # shown as viewers show it: opaque, not a blank page
     try:
@@ -233,6 +231,53 @@ def png_damage(data: np.ndarray) -> str | None:
             return f"damaged (its {name} chunk fails its CRC check)"
         pos = end
     return "truncated (no end marker)"
+
+
+#: The first bytes of the image files read here (Targa has none).
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (_PNG_SIGNATURE, "PNG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _signature(head: bytes) -> str | None:
+    """The image type a file's first bytes name (JPEG, PNG, TIFF, WebP, BMP), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for sig, kind in _SIGNATURES if head.startswith(sig)), None)
+
+
+def _not_decoded(data: np.ndarray) -> str:
+    """Why a file's bytes gave no image, for its error line: an image damaged or cut
+    short (a copy that stopped: its first bytes name its type), one of a type not read
+    here, or no image at all."""
+    from PIL import Image, UnidentifiedImageError
+
+    known = "PNG, JPEG, TIFF, WebP, BMP or TGA"
+    ours = _signature(data[:16].tobytes())
+    kind = ours
+    try:
+        # Quietly: Pillow warns of what it finds broken (a TIFF's EXIF) on stderr.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data.tobytes())) as im:
+                kind = kind or im.format
+                im.load()
+    except (
+        OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError
+    ) as e:  # fmt: skip
+        if kind is not None:
+            why = " ".join(str(e).split()) or type(e).__name__
+            return f"the {kind} file is damaged or cut short ({why}); re-export the image"
+    else:
+        if ours is not None:  # whole, but not as OpenCV reads the type
+            return f"the {ours} file could not be decoded; re-save it as {known}"
+        if kind is not None:
+            return f"a {kind} file, a type not read here; re-save it as {known}"
+    return f"not a readable image; use {known} ({', '.join(sorted(IMAGE_EXTENSIONS))})"
 
 
 def _cv_reason(e: cv2.error) -> str:
