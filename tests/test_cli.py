@@ -548,6 +548,28 @@ def test_a_png_damaged_inside_is_one_line_without_libpng(
     assert listing(out) == []
 
 
+@pytest.mark.parametrize("where", ["ref", "frame"])
+def test_a_tiff_cut_short_is_one_line_without_opencvs(
+    small_cut: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    """OpenCV's TIFF decoder printed four lines of its own before ours."""
+    frames = tmp_path / "tiffs"
+    frames.mkdir()
+    for png in sorted(small_cut["sketch_dir"].glob("*.png"))[:4]:
+        write_image(frames / f"{png.stem}.tif", read_image(png))
+    ref = tmp_path / "ref.tif"
+    write_image(ref, read_image(small_cut["reference"]))
+    bad = ref if where == "ref" else frames / "frame_0002.tif"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli(frames, "--ref", ref, "-q", "-o", out / "c.mp4")
+    line = assert_one_line_error(proc, 1)
+    assert f"{bad.name}: the TIFF file is damaged or cut short" in line
+    assert listing(out) == []
+
+
 def test_device_cuda_without_a_gpu_refuses_a_network_run_and_warns_on_a_classical_one(
     small_cut: dict[str, Path], tmp_path: Path
 ) -> None:

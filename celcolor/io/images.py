@@ -8,6 +8,8 @@ import re
 import stat
 import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -250,6 +252,15 @@ def _signature(head: bytes) -> str | None:
     return next((kind for sig, kind in _SIGNATURES if head.startswith(sig)), None)
 
 
+@contextmanager
+def quiet_pillow() -> Iterator[None]:
+    """Inside, Pillow's warnings are not printed: of a file it finds broken (a TIFF's
+    EXIF cut short) it warns on stderr, beside the one line celcolor says of it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _not_decoded(data: np.ndarray) -> str:
     """Why a file's bytes gave no image, for its error line: an image damaged or cut
     short (a copy that stopped: its first bytes name its type), one of a type not read
@@ -260,18 +271,16 @@ def _not_decoded(data: np.ndarray) -> str:
     ours = _signature(data[:16].tobytes())
     kind = ours
     try:
-        # Quietly: Pillow warns of what it finds broken (a TIFF's EXIF) on stderr.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data.tobytes())) as im:
-                kind = kind or im.format
-                im.load()
+        with quiet_pillow(), Image.open(io.BytesIO(data.tobytes())) as im:
+            kind = kind or im.format
+            im.load()
     except (
         OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError
     ) as e:  # fmt: skip
-        if kind is not None:
-            why = " ".join(str(e).split()) or type(e).__name__
-            return f"the {kind} file is damaged or cut short ({why}); re-export the image"
+        if kind is not None:  # Pillow's reason, unless it is "cannot identify <BytesIO>"
+            why = "" if isinstance(e, UnidentifiedImageError) else " ".join(str(e).split())
+            why = f" ({why})" if why else ""
+            return f"the {kind} file is damaged or cut short{why}; re-export the image"
     else:
         if ours is not None:  # whole, but not as OpenCV reads the type
             return f"the {ours} file could not be decoded; re-save it as {known}"
@@ -293,7 +302,7 @@ def _pillow_decode(data: np.ndarray) -> np.ndarray | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data.tobytes())) as stored:
+        with quiet_pillow(), Image.open(io.BytesIO(data.tobytes())) as stored:
             if stored.mode in ("L", "LA", "RGB", "RGBA"):
                 return np.asarray(stored)
             alpha = "A" in stored.mode or "transparency" in stored.info
@@ -322,7 +331,7 @@ def exif_orientation(data: np.ndarray | bytes) -> int:
         return 1  # most frames: no EXIF, and no reason to parse them (PIL decodes a PNG)
     buf = data.tobytes() if isinstance(data, np.ndarray) else data
     try:
-        with Image.open(io.BytesIO(buf)) as im:
+        with quiet_pillow(), Image.open(io.BytesIO(buf)) as im:
             value = im.getexif().get(_ORIENTATION, 1)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return 1
