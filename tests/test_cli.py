@@ -722,7 +722,11 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
     if kind == "tiny reference":  # the line names the file, not just "the reference"
         p = folder / "tiny.png"
         write_image(p, np.array([[[200, 40, 40], [40, 40, 200]]] * 2, np.uint8))
-        return cut["sketch_video"], p, r"tiny\.png is too small \(2x2\)"
+        return (
+            cut["sketch_video"],
+            p,
+            r"tiny\.png is too small \(2x2; at least 8 pixels on each side\)",
+        )
     if kind == "sketch reference":
         return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
     if kind == "oversized reference":
