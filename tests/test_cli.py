@@ -548,6 +548,28 @@ def test_a_png_damaged_inside_is_one_line_without_libpng(
     assert listing(out) == []
 
 
+@pytest.mark.parametrize("where", ["ref", "frame"])
+def test_a_tiff_cut_short_is_one_line_without_opencvs(
+    small_cut: dict[str, Path], tmp_path: Path, where: str
+) -> None:
+    """OpenCV's TIFF decoder printed four lines of its own before ours."""
+    frames = tmp_path / "tiffs"
+    frames.mkdir()
+    for png in sorted(small_cut["sketch_dir"].glob("*.png"))[:4]:
+        write_image(frames / f"{png.stem}.tif", read_image(png))
+    ref = tmp_path / "ref.tif"
+    write_image(ref, read_image(small_cut["reference"]))
+    bad = ref if where == "ref" else frames / "frame_0002.tif"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = run_cli(frames, "--ref", ref, "-q", "-o", out / "c.mp4")
+    line = assert_one_line_error(proc, 1)
+    assert f"{bad.name}: the TIFF file is damaged or cut short" in line
+    assert listing(out) == []
+
+
 def test_device_cuda_without_a_gpu_refuses_a_network_run_and_warns_on_a_classical_one(
     small_cut: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -700,7 +722,11 @@ def _bad_input(kind: str, folder: Path, cut: dict[str, Path]) -> tuple[Path, Pat
     if kind == "tiny reference":  # the line names the file, not just "the reference"
         p = folder / "tiny.png"
         write_image(p, np.array([[[200, 40, 40], [40, 40, 200]]] * 2, np.uint8))
-        return cut["sketch_video"], p, r"tiny\.png is too small \(2x2\)"
+        return (
+            cut["sketch_video"],
+            p,
+            r"tiny\.png is too small \(2x2; at least 8 pixels on each side\)",
+        )
     if kind == "sketch reference":
         return cut["sketch_video"], cut["sketch_dir"] / "frame_0000.png", r"no colour|line art"
     if kind == "oversized reference":
@@ -1098,9 +1124,9 @@ def test_a_report_folder_that_cannot_be_written_is_refused_before_the_run(
     small_cut: dict[str, Path], tmp_path: Path, monkeypatch, capsys
 ) -> None:
     from celcolor import cli
-    from celcolor.engine import run_report
+    from celcolor.io import _atomic
 
-    monkeypatch.setattr(run_report.tempfile, "NamedTemporaryFile", _unwritable)
+    monkeypatch.setattr(_atomic.tempfile, "NamedTemporaryFile", _unwritable)
     out = tmp_path / "o.mp4"
     code = cli.main(
         [str(small_cut["sketch_video"]), "--ref", str(small_cut["reference"]),

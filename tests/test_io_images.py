@@ -13,7 +13,7 @@ from PIL import Image
 
 from celcolor.errors import InputError, OutputError
 from celcolor.io import IMAGE_EXTENSIONS, natural_key, read_image, write_image
-from celcolor.io.images import PILLOW_ONLY
+from celcolor.io.images import PILLOW_ONLY, channels_swapped
 
 
 def test_natural_key_orders_numbers_by_value() -> None:
@@ -98,6 +98,29 @@ def test_palette_png_with_and_without_transparency(tmp_path: Path) -> None:
     assert img[0, 0].tolist() == [255, 0, 0]
 
 
+@pytest.mark.parametrize("suffix", [".bmp", ".tga"])
+def test_32_bit_bmp_and_tga_with_an_unused_alpha_read_opaque(tmp_path: Path, suffix: str) -> None:
+    # 32-bit BMP and Targa writers often leave the fourth byte 0: composited, every
+    # frame was a blank white page (and the cut came out one flat colour, lines gone).
+    rgb = np.full((6, 8, 3), 255, np.uint8)
+    rgb[2:4, 1:7] = (0, 0, 0)  # a line
+    rgb[0, 0] = (200, 30, 30)
+    rgba = np.dstack([rgb, np.zeros((6, 8), np.uint8)])
+    if suffix == ".bmp":
+        cv2.imwrite(str(tmp_path / "a.bmp"), channels_swapped(rgba))
+        assert cv2.imread(str(tmp_path / "a.bmp"), cv2.IMREAD_UNCHANGED).shape[2] == 4
+    else:
+        Image.fromarray(rgba, "RGBA").save(tmp_path / "a.tga")
+    np.testing.assert_array_equal(read_image(tmp_path / f"a{suffix}"), rgb)
+    assert (read_image(tmp_path / f"a{suffix}", keep_alpha=True)[..., 3] == 255).all()
+    # An empty cel (transparent, one colour) stays an empty white page.
+    Image.fromarray(np.zeros((6, 8, 4), np.uint8), "RGBA").save(tmp_path / "empty.tga")
+    assert (read_image(tmp_path / "empty.tga") == 255).all()
+    # A PNG's alpha is its own: zero everywhere is transparent, as before.
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    assert (read_image(tmp_path / "a.png") == 255).all()
+
+
 def test_jpeg_reads_as_rgb(tmp_path: Path) -> None:
     img = np.full((16, 16, 3), (200, 30, 30), np.uint8)
     write_image(tmp_path / "a.jpg", img)
@@ -115,6 +138,23 @@ def test_bad_image_files_are_input_errors(tmp_path: Path, content: bytes, match:
     with pytest.raises(InputError, match=match) as err:
         read_image(path)
     assert "bad.png" in str(err.value)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".tif", ".webp"])
+def test_an_image_cut_short_is_said_to_be_damaged(tmp_path: Path, suffix: str) -> None:
+    # Was "not a readable image; use PNG, JPEG, ..." for a .jpg that is a JPEG.
+    noise = np.random.default_rng(0).integers(0, 256, (96, 96, 3), np.uint8)
+    write_image(tmp_path / f"whole{suffix}", noise)  # the cut falls in the pixels
+    data = (tmp_path / f"whole{suffix}").read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"^\S*cut\.\w+: the \w+ file is damaged or cut short"):
+        read_image(tmp_path / f"cut{suffix}")
+
+
+def test_an_image_of_a_type_not_read_is_named(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(tmp_path / "a.png", format="PCX")
+    with pytest.raises(InputError, match=r"a\.png: a PCX file, a type not read here; re-save"):
+        read_image(tmp_path / "a.png")
 
 
 def test_missing_image_is_an_input_error(tmp_path: Path) -> None:

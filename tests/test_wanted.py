@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -32,8 +33,8 @@ from celcolor.engine.wanted import (
     wanted_keys,
     write_wanted_keys,
 )
-from celcolor.errors import OutputError
-from celcolor.io import open_writer, read_image
+from celcolor.errors import OutputError, UsageError
+from celcolor.io import _atomic, open_writer, read_image
 
 
 def test_each_new_view_wants_its_middle_and_a_burst_of_new_drawings_one_key() -> None:
@@ -183,6 +184,27 @@ def test_a_keys_folder_that_cannot_be_written_is_refused_before_the_run(
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "--keys-wanted" in proc.stderr
     assert snapshot(tmp_path) == before  # nothing coloured, nothing replaced
+
+
+@pytest.mark.parametrize("earlier", [False, True])
+def test_a_keys_folder_on_a_read_only_disk_is_refused_before_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier: bool
+) -> None:
+    # Was found out after the run, once the output had been written (exit 1).
+    frames, key = write_two_view_cut(tmp_path)
+    keys = tmp_path / "keys"
+    if earlier:
+        keys.mkdir()
+    before = snapshot(tmp_path)
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    # What a read-only mount answers, even to root, whatever the mode bits say.
+    monkeypatch.setattr(_atomic.tempfile, "NamedTemporaryFile", read_only)
+    with pytest.raises(UsageError, match=r"^--keys-wanted .*: cannot write in .*Read-only"):
+        colorize_video(frames, key, f"{tmp_path / 'out'}/", keys_wanted=keys)
+    assert snapshot(tmp_path) == before  # nothing coloured
 
 
 def test_a_batch_writes_each_cuts_keys_and_restores_a_done_cuts_without_colouring(

@@ -28,7 +28,10 @@ def check_reference_size(reference: np.ndarray, name: str = "the reference") -> 
     """Refuse a reference too small to colour from; ``name`` says which one (its file)."""
     h, w = reference.shape[:2]
     if min(h, w) < MIN_REFERENCE_SIDE:
-        raise InputError(f"{name} is too small ({w}x{h})")
+        raise InputError(
+            f"{name} is too small ({w}x{h}; at least {MIN_REFERENCE_SIDE} pixels on each "
+            "side); pass a larger colour key"
+        )
 
 
 def check_reference(reference: np.ndarray) -> None:

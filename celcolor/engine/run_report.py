@@ -15,13 +15,13 @@ import json
 import os
 import platform
 import socket
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
 from ..errors import OutputError, UsageError
 from ..io import resolve_output
+from ..io._atomic import probe_writable
 from ..io.frames import source_kind
 from .batch_manifest import now_iso, output_digest, write_json_atomic
 
@@ -62,8 +62,7 @@ def check_report_path(
             f"--report {report}: exists and is not a celcolor run record; give another path"
         )
     try:  # the record goes through a temp beside it: that must be possible
-        with tempfile.NamedTemporaryFile(dir=r.parent, prefix=".celcolor-probe-"):
-            pass
+        probe_writable(r.parent)
     except OSError as e:
         raise UsageError(
             f"--report {report}: cannot write in {report.parent} ({e.strerror or e}); "

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from ..errors import CelcolorError, OutputError, UsageError
 from ..io import IMAGE_EXTENSIONS, open_frames, write_image
-from ..io._atomic import replace_folder, temp_path_beside
+from ..io._atomic import probe_writable, replace_folder, temp_path_beside
 from ..io.frames import has_alpha, rgba_frames
 from .views import SAMPLE_EVERY, key_of
 
@@ -283,7 +283,8 @@ def check_keys_folder(
     reference's way, or is a folder of files celcolor did not write; when it holds an
     earlier keys folder and ``overwrite`` is not given; and when drafts in it were
     painted since but the run does not take them (no reference lies in it): their
-    frames would be wanted again, beside the painted keys.
+    frames would be wanted again, beside the painted keys; and when it, or the folder
+    it is written in, cannot be written (a read-only disk, no permission).
     """
     d, s, o = dest.resolve(), src.resolve(), output.resolve()
     if d.is_relative_to(s) or s.is_relative_to(d):
@@ -328,6 +329,16 @@ def check_keys_folder(
             )
     if not dest.parent.is_dir():
         raise UsageError(f"--keys-wanted {dest}: the folder {dest.parent} does not exist")
+    # The keys are written beside the folder and moved in, or refreshed in it: known
+    # only at the end of the run, after the output was written.
+    for folder in (dest.parent, dest) if dest.is_dir() else (dest.parent,):
+        try:
+            probe_writable(folder)
+        except OSError as e:
+            raise UsageError(
+                f"--keys-wanted {dest}: cannot write in {folder} ({e.strerror or e}); "
+                "give another folder"
+            ) from e
 
 
 def write_wanted_keys(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from pathlib import Path
 
 #: Every temp this package makes has this marker in its (hidden) name.
@@ -32,6 +33,14 @@ def temp_path_beside(dst: Path, tag: str = "tmp") -> Path:
         cand = parent / f"{temp_prefix(dst)}{tag}-{secrets.token_hex(4)}{dst.suffix}"
         if not os.path.lexists(cand):
             return cand
+
+
+def probe_writable(folder: Path) -> None:
+    """Make and remove a hidden temp file in ``folder``; raises the ``OSError`` that
+    writing there meets (a read-only disk, no permission), where a check of the mode
+    bits would pass (root, a read-only mount)."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=f"{TEMP_MARKER}probe-"):
+        pass
 
 
 def replace_folder(new: Path, dst: Path) -> None:

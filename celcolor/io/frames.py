@@ -31,6 +31,7 @@ from celcolor.io.images import (
     exif_orientation,
     may_say_orientation,
     natural_key,
+    quiet_pillow,
     read_image,
     shown_size,
 )
@@ -203,7 +204,7 @@ def _header_size(path: Path) -> tuple[int, int] | None:
         with open(path, "rb") as f:
             head = f.read(65536)
             f.seek(0)
-            with Image.open(f) as im:
+            with quiet_pillow(), Image.open(f) as im:
                 size = im.size
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
         return None

@@ -6,7 +6,10 @@ import io
 import os
 import re
 import stat
+import warnings
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -16,6 +19,7 @@ from celcolor.errors import InputError, OutputError
 from celcolor.io._atomic import temp_path_beside
 
 __all__ = [
+    "ALPHA_MAY_BE_UNUSED",
     "IMAGE_EXTENSIONS",
     "PILLOW_ONLY",
     "channels_swapped",
@@ -24,6 +28,7 @@ __all__ = [
     "natural_key",
     "read_image",
     "to_rgb8",
+    "unused_alpha",
     "write_image",
 ]
 
@@ -96,6 +101,25 @@ def to_rgb8(img: np.ndarray, *, bgr: bool = True) -> np.ndarray:
     return np.ascontiguousarray(np.rint(colour_f * 255.0).astype(np.uint8))
 
 
+#: Suffixes of formats whose 32-bit files often leave the fourth byte unused, at 0: a
+#: BMP's is reserved unless its header says otherwise, and Targa writers (paint and
+#: capture tools) leave it 0; viewers show such a file opaque.
+ALPHA_MAY_BE_UNUSED: frozenset[str] = frozenset({".bmp", ".tga"})
+
+
+def unused_alpha(img: np.ndarray) -> bool:
+    """Whether a decoded image's alpha (its last of 2 or 4 channels) is 0 everywhere
+    while its colour channels hold a picture: an alpha byte the writer left unused.
+
+    Composited, such a file would be a blank white page. A fully transparent image of
+    one colour (an empty cel) is not counted: it stays transparent.
+    """
+    if img.ndim != 3 or img.shape[2] not in (2, 4) or img[..., -1].any():
+        return False
+    colour = img[..., :-1]
+    return bool((colour != colour[0, 0]).any())
+
+
 def alpha8(img: np.ndarray) -> np.ndarray:
     """The alpha of a decoded image as ``H,W`` uint8 (255 where it has none)."""
     if img.ndim != 3 or img.shape[2] not in (2, 4):
@@ -159,10 +183,9 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
         # than it decodes (CV_IO_MAX_IMAGE_PIXELS): a damaged file, or one far too large.
         raise InputError(f"{p}: cannot be decoded ({_cv_reason(e)}); re-export the image") from None
     if img is None or img.size == 0:
-        raise InputError(
-            f"{p}: not a readable image; use PNG, JPEG, TIFF, WebP, BMP or TGA "
-            f"({', '.join(sorted(IMAGE_EXTENSIONS))})"
-        )
+        raise InputError(f"{p}: {_not_decoded(data)}")
+    if p.suffix.lower() in ALPHA_MAY_BE_UNUSED and unused_alpha(img):
+        img = img[..., :-1]  # shown as viewers show it: opaque, not a blank page
     try:
         has_alpha = img.ndim == 3 and img.shape[2] in (2, 4)
         # Kept, the alpha is a channel of its own and the colours stay as stored.
@@ -212,6 +235,60 @@ def png_damage(data: np.ndarray) -> str | None:
     return "truncated (no end marker)"
 
 
+#: The first bytes of the image files read here (Targa has none).
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (_PNG_SIGNATURE, "PNG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
+def _signature(head: bytes) -> str | None:
+    """The image type a file's first bytes name (JPEG, PNG, TIFF, WebP, BMP), or None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for sig, kind in _SIGNATURES if head.startswith(sig)), None)
+
+
+@contextmanager
+def quiet_pillow() -> Iterator[None]:
+    """Inside, Pillow's warnings are not printed: of a file it finds broken (a TIFF's
+    EXIF cut short) it warns on stderr, beside the one line celcolor says of it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _not_decoded(data: np.ndarray) -> str:
+    """Why a file's bytes gave no image, for its error line: an image damaged or cut
+    short (a copy that stopped: its first bytes name its type), one of a type not read
+    here, or no image at all."""
+    from PIL import Image, UnidentifiedImageError
+
+    known = "PNG, JPEG, TIFF, WebP, BMP or TGA"
+    ours = _signature(data[:16].tobytes())
+    kind = ours
+    try:
+        with quiet_pillow(), Image.open(io.BytesIO(data.tobytes())) as im:
+            kind = kind or im.format
+            im.load()
+    except (
+        OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError
+    ) as e:  # fmt: skip
+        if kind is not None:  # Pillow's reason, unless it is "cannot identify <BytesIO>"
+            why = "" if isinstance(e, UnidentifiedImageError) else " ".join(str(e).split())
+            why = f" ({why})" if why else ""
+            return f"the {kind} file is damaged or cut short{why}; re-export the image"
+    else:
+        if ours is not None:  # whole, but not as OpenCV reads the type
+            return f"the {ours} file could not be decoded; re-save it as {known}"
+        if kind is not None:
+            return f"a {kind} file, a type not read here; re-save it as {known}"
+    return f"not a readable image; use {known} ({', '.join(sorted(IMAGE_EXTENSIONS))})"
+
+
 def _cv_reason(e: cv2.error) -> str:
     """An OpenCV decoding error in words: its size limit, else its own first line."""
     if "CV_IO_MAX_IMAGE_PIXELS" in str(e):
@@ -225,7 +302,7 @@ def _pillow_decode(data: np.ndarray) -> np.ndarray | None:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data.tobytes())) as stored:
+        with quiet_pillow(), Image.open(io.BytesIO(data.tobytes())) as stored:
             if stored.mode in ("L", "LA", "RGB", "RGBA"):
                 return np.asarray(stored)
             alpha = "A" in stored.mode or "transparency" in stored.info
@@ -254,7 +331,7 @@ def exif_orientation(data: np.ndarray | bytes) -> int:
         return 1  # most frames: no EXIF, and no reason to parse them (PIL decodes a PNG)
     buf = data.tobytes() if isinstance(data, np.ndarray) else data
     try:
-        with Image.open(io.BytesIO(buf)) as im:
+        with quiet_pillow(), Image.open(io.BytesIO(buf)) as im:
             value = im.getexif().get(_ORIENTATION, 1)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return 1
