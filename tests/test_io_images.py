@@ -284,3 +284,17 @@ def test_a_folder_of_frames_shot_on_their_side_is_upright_and_one_size(tmp_path:
     assert (src.width, src.height) == (48, 64)
     assert all(f.shape == (64, 48, 3) for f in frames)
     assert frames[0][:4].mean() < 60 and frames[0][-4:].mean() > 200  # stored left: now top
+
+
+def test_a_png_opencv_refuses_but_pillow_reads_whole_is_read(tmp_path):
+    """libpng (in OpenCV) refuses text chunks over 8 MB, such as large XMP metadata;
+    the picture is whole, so it is read (with Pillow) rather than refused."""
+    from PIL import Image, PngImagePlugin
+
+    img = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", "x" * 9_000_000)
+    path = tmp_path / "key.png"
+    Image.fromarray(img).save(path, format="PNG", pnginfo=info)
+    assert cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED) is None
+    assert np.array_equal(read_image(path), img)

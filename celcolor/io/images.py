@@ -182,6 +182,12 @@ def read_image(path: str | os.PathLike[str], keep_alpha: bool = False) -> np.nda
         # OpenCV raises, rather than returning None, for a header claiming more pixels
         # than it decodes (CV_IO_MAX_IMAGE_PIXELS): a damaged file, or one far too large.
         raise InputError(f"{p}: cannot be decoded ({_cv_reason(e)}); re-export the image") from None
+    if img is None and bgr and _signature(data[:16].tobytes()) is not None:
+        # OpenCV refuses some whole files of the types read here that Pillow reads: a
+        # PNG whose text chunk (XMP metadata, say) passes libpng's 8 MB limit for such
+        # chunks. Damaged files fail in Pillow too, and are refused below; so are files
+        # of other types (a PCX named .png), named as such.
+        img, bgr = _pillow_decode(data), False
     if img is None or img.size == 0:
         raise InputError(f"{p}: {_not_decoded(data)}")
     if p.suffix.lower() in ALPHA_MAY_BE_UNUSED and unused_alpha(img):
