@@ -286,6 +286,30 @@ def test_own_colour_key_does_not_warn(cut: SyntheticCut, caplog: pytest.LogCaptu
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
+def test_a_cut_with_no_line_art_is_warned_of(
+    cut: SyntheticCut, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A slate, a blank export or the wrong file: every frame one paint, said once."""
+    blank = [np.full_like(cut.sketch[0], 255)] * 4
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        out = list(Colorizer(cut.colour[0]).colorize(blank))
+    assert len(out) == 4
+    said = [r for r in caplog.records if "no frame of the cut has any line art" in r.getMessage()]
+    assert len(said) == 1
+
+
+def test_a_reference_of_greys_only_is_warned_of(
+    cut: SyntheticCut, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not refused (a value key may be meant), but the cut comes out grey: said once."""
+    grey = cv2.cvtColor(cv2.cvtColor(cut.colour[0], cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        out = list(Colorizer(grey).colorize(cut.sketch[:3]))
+    assert len(out) == 3
+    said = [r for r in caplog.records if "no colour, only greys" in r.getMessage()]
+    assert len(said) == 1
+
+
 def test_frames_changing_size_mid_cut_raise(cut: SyntheticCut) -> None:
     frames = [cut.sketch[0], cut.sketch[1], cv2.resize(cut.sketch[2], (160, 90)), cut.sketch[3]]
     it = Colorizer(cut.colour[0]).colorize(frames)

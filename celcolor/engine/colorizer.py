@@ -73,7 +73,7 @@ from .reference import (
     unmet_share,
     warp_reference,
 )
-from .reference_checks import check_references
+from .reference_checks import check_references, greys_only
 from .segments import Segment, fade_towards, mix_passes, moved_on
 from .trace_pairs import TracePartners, derive_tone
 from .views import ViewCheck
@@ -171,6 +171,13 @@ class Colorizer:
             self._key = matte.key_colour(references)
             references = [matte.on_key(r, self._key) for r in references]
         check_references(references)
+        if all(greys_only(r) for r in references):
+            # Not refused: a value key may be meant. But most often it is a greyscale
+            # export of the colour key, and the whole cut would come out grey.
+            log.warning(
+                "the reference has no colour, only greys: the cut will come out in greys; "
+                "if that is not meant, pass the colour key as --ref"
+            )
         self.options = options or ColorizeOptions()
         self.references = references
         self.reference = references[0]
@@ -230,6 +237,7 @@ class Colorizer:
         # Whether the last frame _next coloured carried colour across a new drawing.
         self._carried_across = False
         self._views = ViewCheck()  # whether in-betweens still show their keyframes' drawing
+        self._inked = False  # whether any frame analysed has lines (a blank cut is warned of)
         # The last previous output moved along a frame's flow: (prev_out, sample, moved).
         self._moved: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._flow_lock = threading.Lock()
@@ -262,6 +270,8 @@ class Colorizer:
             )
         t0 = time.perf_counter()
         art = extract_ink(sketch, self._ink_options)
+        if not self._inked:  # (once one frame has lines, no more counting)
+            self._inked = cv2.countNonZero(art.ink_u8) > 0
         image = flow_friendly(art.ink_u8, self.work_size(sketch.shape))
         self.stats.add_time("lineart", time.perf_counter() - t0)
         return art, image
@@ -908,6 +918,13 @@ class Colorizer:
         advice = KeyAdvice(self.keys_folder, self.key_stem)
         advice.say_carried_across(self.stats)
         advice.say_unseen(self.stats)
+        if not self._inked:
+            log.warning(
+                "no frame of the cut has any line art (%d frames, each a blank page to the "
+                "line extraction): each came out as one paint; check that the input is the "
+                "cut's line art, not a slate, a blank export or the wrong file",
+                count,
+            )
 
     @property
     def device_used(self) -> bool:

@@ -20,6 +20,13 @@ def _flat_colour(reference: np.ndarray) -> tuple[int, int, int] | None:
     return r, g, b
 
 
+def greys_only(reference: np.ndarray) -> bool:
+    """Whether a reference holds no colour, only greys (every pixel's channels within a
+    few levels of each other, at 64x64): the cut would come out in greys."""
+    small = cv2.resize(reference, (64, 64), interpolation=cv2.INTER_AREA).astype(int)
+    return int((small.max(-1) - small.min(-1)).max()) < 8
+
+
 #: A reference must be at least this many pixels on its short side.
 MIN_REFERENCE_SIDE = 8
 
