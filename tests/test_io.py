@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -822,3 +823,19 @@ def test_targa_frames_read_as_the_paint_software_wrote_them(tmp_path: Path, rle:
     assert np.array_equal(read_image(grey)[..., 0], rgba[..., 1])
     with pytest.raises(OutputError, match="read, not written"):
         check_output(path, tmp_path / "out.tga")
+
+
+@pytest.mark.parametrize("stray", ["layout.png", "f0003 copy.png"])
+def test_an_image_beside_the_numbered_frames_is_refused_naming_it(
+    tmp_path: Path, stray: str
+) -> None:
+    """It would be coloured as a frame of the cut, in its place in natural order."""
+    names = [f"f{i:04d}.png" for i in range(1, 7)]
+    folder = _frames_named(tmp_path / "cut", [*names, stray])
+    with pytest.raises(
+        InputError, match=rf"{re.escape(stray)} is not of its numbered frames \(f0001\.png "
+        r"\.\. f0006\.png, 6 frames\)"
+    ):  # fmt: skip
+        open_frames(folder)
+    with open_frames(folder, exclude=[folder / stray]) as source:  # a reference kept there
+        assert source.num_frames == 6

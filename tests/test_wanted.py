@@ -574,3 +574,16 @@ def test_a_link_in_the_keys_folder_to_a_painted_key_is_taken_and_kept(tmp_path: 
     assert proc.returncode == 0, proc.stderr
     assert "the painted drafts of frames 16 pinned" in proc.stderr
     assert (keys / "frame_0016_key.png").is_symlink() and painted.is_file()
+
+
+def test_a_key_kept_among_the_frames_does_not_shift_the_sketches(tmp_path: Path) -> None:
+    """A reference in the frame folder is no frame of the cut, for the run and for the
+    keys it writes: named to sort first, it must not shift the frames' numbers."""
+    frames, key = write_two_view_cut(tmp_path)
+    inside = frames / "0_key.png"  # before f00.png in natural order
+    inside.write_bytes(key.read_bytes())
+    keys, out = tmp_path / "keys", tmp_path / "out"
+    wanted = colorize_video(frames, inside, f"{out}/", keys_wanted=keys).wanted
+    assert [w.frame for w in wanted] == [16]
+    sketch = read_image(keys / "frame_0016_sketch.png")
+    assert np.array_equal(sketch, read_image(frames / "f16.png"))

@@ -359,7 +359,9 @@ def colorize_video(
         if options.ref_frame == "auto":
             # Bad references and outputs are refused above and here, before the pass.
             check_references([shown(r) for r in [*unpinned, *pinned.values()]])
-            options, unpinned, pinned = _locate(src, unpinned, pinned, options, allow_truncated)
+            options, unpinned, pinned = _locate(
+                src, unpinned, pinned, options, allow_truncated, ref_paths
+            )
         colorizer = Colorizer(unpinned or None, options, pinned=pinned)
         colorizer.key_stem = key_stem
         drafts = keys_folder if keys_folder is not None else drafts_in
@@ -434,7 +436,7 @@ def colorize_video(
             "flow (they run on the device; the rest runs on the CPU)"
         )
     if keys_folder is not None:
-        write_wanted_keys(keys_folder, stats.wanted, src, out_path, key_stem)
+        write_wanted_keys(keys_folder, stats.wanted, src, out_path, key_stem, ref_paths)
         log.info(
             "keys wanted: %s; sketches and drafts in %s (keys-wanted.json)",
             ", ".join(f"frame {w.frame}" for w in stats.wanted) or "none",
@@ -495,8 +497,10 @@ def _locate(
     pinned: dict[int, np.ndarray],
     options: ColorizeOptions,
     allow_truncated: bool,
+    exclude: list[Path],
 ) -> tuple[ColorizeOptions, list[np.ndarray], dict[int, np.ndarray]]:
-    """``ref_frame="auto"`` resolved by a first pass over the cut.
+    """``ref_frame="auto"`` resolved by a first pass over the cut (``exclude``: the
+    references a frame folder holds, not frames: as the colouring pass reads it).
 
     Each reference not pinned to a frame is pinned to the frame whose drawing it is,
     when one is (and no other reference holds that frame); the rest stay unpinned
@@ -510,7 +514,7 @@ def _locate(
     only_info = _BelowWarning()
     reader_log.addFilter(only_info)
     try:
-        with open_frames(src, allow_truncated=allow_truncated) as source:
+        with open_frames(src, allow_truncated=allow_truncated, exclude=exclude) as source:
             found = locate_references((f.image for f in source), [shown(r) for r in unpinned])
     finally:
         reader_log.removeFilter(only_info)

@@ -342,7 +342,12 @@ def check_keys_folder(
 
 
 def write_wanted_keys(
-    dest: Path, wanted: list[WantedKey], src: Path, output: Path, key_stem: str | None = None
+    dest: Path,
+    wanted: list[WantedKey],
+    src: Path,
+    output: Path,
+    key_stem: str | None = None,
+    exclude: Iterable[Path] = (),
 ) -> list[dict[str, object]]:
     """Write the sketch and the draft of every wanted frame, and ``keys-wanted.json``.
 
@@ -355,6 +360,8 @@ def write_wanted_keys(
     ``src`` is the cut as coloured, ``output`` what the run wrote (its frames are the
     drafts). ``key_stem``: where a batch cut's key of frame N goes, less ``NNNN.png``
     (recorded as ``pin_as``; None: a single cut, ``batch_name`` is the folder form).
+    ``exclude``: the references a frame folder ``src`` holds, not frames (as
+    :func:`~celcolor.io.open_frames` leaves them out for the run).
     Returns the records of this round's keys (the painted ones left out).
     """
     tmp = temp_path_beside(dest)
@@ -364,8 +371,8 @@ def write_wanted_keys(
             earlier = None if _foreign(dest) else _read_record(dest)
             if earlier is None:
                 raise OutputError(f"it holds files but no readable {KEYS_FILE}")
-            return _refresh(dest, earlier, tmp, wanted, src, output, key_stem)
-        records = _export(tmp, dest, wanted, src, output, key_stem)
+            return _refresh(dest, earlier, tmp, wanted, src, output, key_stem, exclude)
+        records = _export(tmp, dest, wanted, src, output, key_stem, exclude)
         files = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
         _write_record(tmp, output, records, files)
         replace_folder(tmp, dest)
@@ -399,6 +406,7 @@ def _refresh(
     src: Path,
     output: Path,
     key_stem: str | None,
+    exclude: Iterable[Path] = (),
 ) -> list[dict[str, object]]:
     """Refresh keys folder ``dest`` (record ``earlier``) in place with this round's keys,
     exported first into the empty folder ``tmp``.
@@ -418,7 +426,7 @@ def _refresh(
     ]
     pinned = set(pins)
     records = _export(tmp, dest, [w for w in wanted if w.frame not in pinned], src, output,
-                      key_stem)  # fmt: skip
+                      key_stem, exclude)  # fmt: skip
     new = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
     if clash := sorted(set(new) & changed):
         raise OutputError(f"{_listed(clash)} would be written over, and changed since")
@@ -460,13 +468,14 @@ def _export(
     src: Path,
     output: Path,
     key_stem: str | None,
+    exclude: Iterable[Path] = (),
 ) -> list[dict[str, object]]:
     by_frame = {w.frame: w for w in wanted}
     records: dict[int, dict[str, object]] = {}
     last = max(by_frame, default=-1)
     if last < 0:
         return []
-    with open_frames(src) as source:
+    with open_frames(src, exclude=exclude) as source:
         files = getattr(source, "files", None)
         for frame in source:
             if frame.index > last:

@@ -219,25 +219,33 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
 
 
+def _sequence_key(f: Path) -> tuple[str, str, str] | None:
+    """What a frame's name shares with the rest of its numbered sequence (the text
+    around its number, and its extension), or None when it has no number."""
+    m = _NUMBERED.match(f.stem)
+    return (m.group(1), m.group(3), f.suffix.lower()) if m else None
+
+
 def check_numbering(folder: Path, files: list[Path]) -> None:
-    """Refuse a folder that holds several numbered sequences, and warn of numbers that
-    skip in its one sequence.
+    """Refuse a folder that holds several numbered sequences, or one sequence and images
+    that are not of it, and warn of numbers that skip in its one sequence.
 
     Anime cels are often kept as layers named by letter (``A0001.png`` .. and
     ``B0001.png`` .., one per character or part), and a folder may gather them: in
-    natural order one layer would follow the other as if they were one cut. A number
-    that skips (``f0012`` then ``f0014``) is a frame missing from an export: the
-    output keeps each frame's name, but a video made from it plays the frames back to
-    back, a frame short there. A constant step (numbered on twos) is not a skip.
+    natural order one layer would follow the other as if they were one cut. An image
+    beside the sequence (a ``layout.png``, a ``f0003 copy.png``) would be coloured as a
+    frame of the cut, in its place in natural order. A number that skips (``f0012``
+    then ``f0014``) is a frame missing from an export: the output keeps each frame's
+    name, but a video made from it plays the frames back to back, a frame short there.
+    A constant step (numbered on twos) is not a skip.
 
-    Raises :class:`InputError` naming the sequences.
+    Raises :class:`InputError` naming the sequences, or the images that are not of it.
     """
     sequences: dict[tuple[str, str, str], list[int]] = {}
     for f in files:
-        m = _NUMBERED.match(f.stem)
-        if m:
-            key = (m.group(1), m.group(3), f.suffix.lower())
-            sequences.setdefault(key, []).append(int(m.group(2)))
+        key = _sequence_key(f)
+        if key is not None:
+            sequences.setdefault(key, []).append(int(_NUMBERED.match(f.stem).group(2)))
     long = {k: v for k, v in sequences.items() if len(v) > 1}
     if len(long) > 1:
         named = [f"{a}#{b}{c} ({len(v)} frames)" for (a, b, c), v in sorted(long.items())]
@@ -248,7 +256,19 @@ def check_numbering(folder: Path, files: list[Path]) -> None:
         )
     if not long:
         return
-    ((_, numbers),) = long.items()
+    ((key, numbers),) = long.items()
+    stray = [f for f in files if _sequence_key(f) != key]
+    if stray:
+        frames = [f for f in files if _sequence_key(f) == key]
+        names = ", ".join(f.name for f in stray[:3]) + (
+            f" and {len(stray) - 3} more" if len(stray) > 3 else ""
+        )
+        raise InputError(
+            f"{folder}: {names} {'is' if len(stray) == 1 else 'are'} not of its numbered "
+            f"frames ({frames[0].name} .. {frames[-1].name}, {len(frames)} frames) and would "
+            "be coloured as frames of the cut; move them out of the folder (a reference "
+            "given with --ref may stay)"
+        )
     numbers.sort()
     steps = np.diff(numbers)
     step = int(np.bincount(steps).argmax()) if len(steps) else 1
