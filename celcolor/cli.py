@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import signal
+import stat
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -420,6 +421,13 @@ def _join_negative_pins(argv: list[str]) -> list[str]:
     return out
 
 
+def _stdout_is_a_pipe() -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # closed, replaced, or no descriptor
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `colorize-video`; returns the exit code."""
     argv = _join_negative_pins(list(sys.argv[1:] if argv is None else argv))
@@ -444,8 +452,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     try:
         with _stop_signals_interrupt():
-            return command(args)
+            code = command(args)
+            sys.stdout.flush()  # a reader gone shows here, not as Python's exit noise
+            return code
     except (CelcolorError, KeyboardInterrupt, Exception) as e:
+        if isinstance(e, BrokenPipeError) and _stdout_is_a_pipe():
+            # What it printed went to a reader that stopped (`--dry-run | head -1`):
+            # end quietly, as a command killed by SIGPIPE does. Later writes to the
+            # closed pipe (the flush of stdout at exit) go nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 128 + int(signal.SIGPIPE)
         if args.verbose and not isinstance(e, CelcolorError | KeyboardInterrupt):
             traceback.print_exc()  # a bug: one line by default, the traceback with -v
         line, code = error_line(e, args.verbose)

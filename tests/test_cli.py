@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +22,7 @@ import numpy as np
 import pytest
 from conftest import (
     SMALL_SPEC,
+    cli_command,
     count_decodable,
     dark_share,
     decode_rgb,
@@ -37,6 +39,7 @@ from conftest import (
     write_two_view_cut,
 )
 
+import celcolor.models
 from celcolor.data.synthetic import CutSpec, iter_cut, write_cut
 from celcolor.engine import Colorizer, colorize_video
 from celcolor.errors import OutputError
@@ -1182,3 +1185,39 @@ def test_report_path_that_would_harm_a_file_is_refused_before_the_run(
     assert_one_line_error(proc, 2)
     assert "--report" in proc.stderr
     assert snapshot(tmp_path) == before
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(small_cut: dict[str, Path]) -> None:
+    """`colorize-video --dry-run | head -1`: the pipe closes before the command prints;
+    it ends as a command killed by SIGPIPE does (141), with no error line."""
+    proc = subprocess.Popen(
+        [*cli_command(), str(small_cut["sketch_video"]), "--ref", str(small_cut["reference"]),
+         "--dry-run"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    proc.stdout.close()  # before the command has loaded: its print meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err
+    assert err.decode().strip() == ""
+
+
+@pytest.mark.parametrize(
+    "flag, file, said",
+    [
+        ("--checkpoint", "matcher.safetensors", "weights of the matcher model, not exemplar"),
+        ("--temporal-checkpoint", "exemplar.safetensors", "of the exemplar model, not temporal"),
+        ("--matcher-checkpoint", "temporal.safetensors", "of the temporal model, not matcher"),
+    ],
+)
+def test_celcolor_weights_of_another_model_are_a_usage_error(
+    small_cut: dict[str, Path], tmp_path: Path, flag: str, file: str, said: str
+) -> None:
+    """Refused before the run, also where this run would not load them (the copy colours
+    this cut): a swapped file is not silently ignored."""
+    weights = Path(celcolor.models.__file__).parent / "weights" / file
+    out = tmp_path / "out.mp4"
+    args = [small_cut["sketch_video"], "--ref", small_cut["reference"], "-o", out]
+    line = assert_one_line_error(run_cli(*args, flag, weights), 2)
+    assert said in line and not out.exists()
+    line = assert_one_line_error(run_cli(*args, flag, small_cut["reference"]), 2)
+    assert "not a safetensors checkpoint; give" in line

@@ -182,3 +182,15 @@ def test_a_name_the_package_lacks_is_an_attribute_error() -> None:
 
     assert not hasattr(celcolor, "no_such_part")
     assert not hasattr(celcolor, "io.read_image")
+
+
+@pytest.mark.parametrize(
+    "code, status", [(1, "failed"), (2, "failed"), (129, "interrupted"), (130, "interrupted"),
+                     (143, "interrupted")],
+)  # fmt: skip
+def test_a_record_says_interrupted_for_every_signal(code: int, status: str) -> None:
+    """128 + the signal: SIGHUP (a closed terminal) 129 stops a run as SIGTERM does."""
+    from celcolor.engine.run_report import failed_record
+
+    record = failed_record("2026-01-01T00:00:00Z", {}, "stopped", code, [])
+    assert (record["status"], record["exit_code"]) == (status, code)

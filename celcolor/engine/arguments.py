@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import CelcolorError, UsageError
 from ..io import CODECS
 from .detail import DISTORTED_SOFTEN, TEXTURE_PERSISTENCE, TEXTURE_SOFTEN
 from .options import (
@@ -234,15 +234,38 @@ def add_encode_arguments(g: argparse._ActionsContainer) -> None:
     )
 
 
+# The model each celcolor weights flag loads (RAFT's --flow-weights are torchvision's).
+_WEIGHTS_OF = {
+    "checkpoint": "exemplar",
+    "matcher_checkpoint": "matcher",
+    "temporal_checkpoint": "temporal",
+}
+
+
 def _check_weights_files(args: argparse.Namespace) -> None:
-    """Refuse a weights file flag naming no file. Each is read only when the run needs
-    that model (a cut the copy colours never loads --checkpoint), so a mistyped path
-    would otherwise pass unnoticed, or fail a batch's cuts one by one."""
+    """Refuse a weights file flag naming no file, or celcolor weights of another model.
+    Each is read only when the run needs that model (a cut the copy colours never loads
+    --checkpoint), so a mistyped path or a swapped file would otherwise pass unnoticed,
+    or fail a batch's cuts one by one."""
     for flag in ("checkpoint", "matcher_checkpoint", "temporal_checkpoint", "flow_weights"):
         path = getattr(args, flag)
+        option = f"--{flag.replace('_', '-')} {path}"
         if path is not None and not path.is_file():
             what = "is a folder" if path.is_dir() else "not found"
-            raise UsageError(f"--{flag.replace('_', '-')} {path}: {what}; give a weights file")
+            raise UsageError(f"{option}: {what}; give a weights file")
+        wanted = _WEIGHTS_OF.get(flag)
+        if path is None or wanted is None:
+            continue
+        from ..models.registry import read_metadata
+
+        try:
+            kind = read_metadata(path).get("name")
+        except CelcolorError as e:
+            raise UsageError(
+                f"{option}: not a safetensors checkpoint; give {wanted} weights"
+            ) from e
+        if kind is not None and kind != wanted:  # (unnamed: left to the loading)
+            raise UsageError(f"{option}: weights of the {kind} model, not {wanted}")
 
 
 def colour_options(args: argparse.Namespace) -> ColorizeOptions:

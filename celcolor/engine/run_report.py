@@ -127,10 +127,11 @@ def done_record(started: str, run: dict[str, Any], result: Any, warnings: list[s
 def failed_record(
     started: str, run: dict[str, Any], error: str, exit_code: int, warnings: list[str]
 ) -> dict:
-    """The record of a run that stopped: ``status`` "interrupted" for exit codes 130
-    and up (a signal), else "failed"; ``error`` is the line the command printed."""
+    """The record of a run that stopped: ``status`` "interrupted" for exit codes over
+    128 (128 + a signal's number: SIGHUP 129, Ctrl-C 130, SIGTERM 143), else "failed";
+    ``error`` is the line the command printed."""
     return {
-        "status": "interrupted" if exit_code >= 130 else "failed",
+        "status": "interrupted" if exit_code > 128 else "failed",
         "exit_code": exit_code,
         "error": error,
         **_common(started, run),
