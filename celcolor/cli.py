@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import re
+import select
 import signal
 import stat
 import sys
@@ -421,10 +422,17 @@ def _join_negative_pins(argv: list[str]) -> list[str]:
     return out
 
 
-def _stdout_is_a_pipe() -> bool:
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe whose reader has closed it (a BrokenPipeError from
+    elsewhere, with stdout piped to `tee`, is a failure like any other)."""
     try:
-        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
-    except (OSError, ValueError, AttributeError):  # closed, replaced, or no descriptor
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poll.poll(0))
+    except (OSError, ValueError, AttributeError):  # closed, replaced, no fd, no poll
         return False
 
 
@@ -456,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # a reader gone shows here, not as Python's exit noise
             return code
     except (CelcolorError, KeyboardInterrupt, Exception) as e:
-        if isinstance(e, BrokenPipeError) and _stdout_is_a_pipe():
+        if isinstance(e, BrokenPipeError) and _stdout_reader_gone():
             # What it printed went to a reader that stopped (`--dry-run | head -1`):
             # end quietly, as a command killed by SIGPIPE does. Later writes to the
             # closed pipe (the flush of stdout at exit) go nowhere.

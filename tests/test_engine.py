@@ -310,6 +310,19 @@ def test_a_reference_of_greys_only_is_warned_of(
     assert len(said) == 1
 
 
+def test_a_cel_reference_of_greys_only_is_warned_of(
+    cut: SyntheticCut, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With --alpha only the cel's painted pixels count, not the colour its empty area
+    stores (nor the key colour the engine paints there)."""
+    grey = cv2.cvtColor(cv2.cvtColor(cut.colour[0], cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    cel = np.dstack([grey, np.full(grey.shape[:2], 255, np.uint8)])
+    cel[:20, :, :3], cel[:20, :, 3] = (255, 0, 255), 0  # an empty band, magenta stored
+    with caplog.at_level(logging.WARNING, logger="celcolor"):
+        Colorizer(cel, ColorizeOptions(alpha=True))
+    assert [r for r in caplog.records if "no colour, only greys" in r.getMessage()]
+
+
 def test_frames_changing_size_mid_cut_raise(cut: SyntheticCut) -> None:
     frames = [cut.sketch[0], cut.sketch[1], cv2.resize(cut.sketch[2], (160, 90)), cut.sketch[3]]
     it = Colorizer(cut.colour[0]).colorize(frames)

@@ -839,3 +839,16 @@ def test_an_image_beside_the_numbered_frames_is_refused_naming_it(
         open_frames(folder)
     with open_frames(folder, exclude=[folder / stray]) as source:  # a reference kept there
         assert source.num_frames == 6
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        [*(f"A.{i:04d}.png" for i in range(1, 9)), "A.0004a.png"],  # OpenToonz's frame 4a
+        [*(f"f{i:04d}_v2.png" for i in range(1, 9)), "f0003_v3.png"],  # takes, no sequence
+    ],
+    ids=["inserted drawing", "takes"],
+)
+def test_frame_folders_animators_export_are_not_refused(tmp_path: Path, names: list[str]) -> None:
+    with open_frames(_frames_named(tmp_path / "cut", names)) as source:
+        assert source.num_frames == len(names)

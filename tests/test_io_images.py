@@ -298,3 +298,18 @@ def test_a_png_opencv_refuses_but_pillow_reads_whole_is_read(tmp_path):
     Image.fromarray(img).save(path, format="PNG", pnginfo=info)
     assert cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED) is None
     assert np.array_equal(read_image(path), img)
+
+
+def test_a_16_bit_grey_png_opencv_refuses_keeps_its_levels(tmp_path):
+    """Read with Pillow (a text chunk over libpng's limit), 16-bit grey is scaled as
+    OpenCV would scale it, not clipped at 255 into a white page."""
+    from PIL import Image, PngImagePlugin
+
+    ramp = np.tile(np.linspace(0, 65535, 64), (8, 1)).astype(np.uint16)
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", "x" * 9_000_000)
+    path, plain = tmp_path / "deep.png", tmp_path / "plain.png"
+    Image.fromarray(ramp).save(path, format="PNG", pnginfo=info)
+    cv2.imwrite(str(plain), ramp)
+    assert cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED) is None
+    assert np.abs(read_image(path).astype(int) - read_image(plain)).max() <= 1

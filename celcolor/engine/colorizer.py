@@ -164,6 +164,7 @@ class Colorizer:
         else:
             self.key_frame = next(iter(pinned))
         references += list(pinned.values())
+        given = references  # (cels: judged for colour on their painted pixels)
         # Cels on transparent: the empty area painted with a key colour, coloured as paint.
         self._key: tuple[int, int, int] | None = None
         if options.alpha:
@@ -171,7 +172,7 @@ class Colorizer:
             self._key = matte.key_colour(references)
             references = [matte.on_key(r, self._key) for r in references]
         check_references(references)
-        if all(greys_only(r) for r in references):
+        if all(greys_only(r) for r in given):
             # Not refused: a value key may be meant. But most often it is a greyscale
             # export of the colour key, and the whole cut would come out grey.
             log.warning(
@@ -270,8 +271,9 @@ class Colorizer:
             )
         t0 = time.perf_counter()
         art = extract_ink(sketch, self._ink_options)
-        if not self._inked:  # (once one frame has lines, no more counting)
-            self._inked = cv2.countNonZero(art.ink_u8) > 0
+        # Set, never cleared: two threads analyse (a blend's way back re-analyses).
+        if not self._inked and cv2.countNonZero(art.ink_u8):
+            self._inked = True
         image = flow_friendly(art.ink_u8, self.work_size(sketch.shape))
         self.stats.add_time("lineart", time.perf_counter() - t0)
         return art, image
@@ -1309,7 +1311,7 @@ class Colorizer:
         pinned there); its drawing is then one the in-betweens are matched to
         (:mod:`views`)."""
         self._views.add_key(index, frame.drawing)
-        return self._keyframe(sketch, frame, self._ref_for_frame[index])
+        return self._keyframe(sketch, frame, self._ref_for_frame[index], keyed=True)
 
     def _keyframe(
         self,
@@ -1317,13 +1319,21 @@ class Colorizer:
         frame: FrameAnalysis,
         ref: int = 0,
         placement: Placement | None = None,
+        keyed: bool = False,
     ):
         colours, detail = self.colour_keyframe(sketch, frame, ref, placement)
-        return self._start_keyframe(frame, colours, detail)
+        return self._start_keyframe(frame, colours, detail, keyed)
 
-    def _start_keyframe(self, frame: FrameAnalysis, colours: np.ndarray, detail: np.ndarray | None):
+    def _start_keyframe(
+        self,
+        frame: FrameAnalysis,
+        colours: np.ndarray,
+        detail: np.ndarray | None,
+        keyed: bool = False,
+    ):
         """Render a keyframe's colours (and detail), learn its trace partners, and start
-        the carry the next frames go on from."""
+        the carry the next frames go on from. ``keyed``: a frame a reference keys (a
+        drawing of :mod:`views`'), not one re-keyed on the way."""
         self._last_motion = None
         self._partners.learn(
             frame.trace,
@@ -1331,7 +1341,9 @@ class Colorizer:
             frame.regions.areas,
             value=self.palette.colours.max(axis=1),
         )
-        carry = texture.start(frame.regions, colours, detail, frame.flow_image, frame.art.ink_u8)
+        carry = texture.start(
+            frame.regions, colours, detail, frame.flow_image, frame.art.ink_u8, keyed
+        )
         return self._render(frame, colours, 0.0, carry)
 
     def _render(
@@ -1363,15 +1375,16 @@ class Colorizer:
 
         ``frame`` is the analysis of the drawing shown, ``carry`` the carry it was
         coloured with, and ``seq`` the frame told (default ``frame.seq``): a held frame
-        is told with the drawing and carry it shows. A frame shown as its keyframe's own
-        colouring (the keyframe's drawing held: its carry has no chain yet) misses
-        nothing.
+        is told with the drawing and carry it shows. A frame shown as a reference key's
+        own colouring (its drawing held: the carry has no chain yet) misses nothing; a
+        frame re-keyed on the way is told nothing, as before it had a chain.
         """
         seq = frame.seq if seq is None else seq
         if carry is None or carry.key_ink is None or seq is None or not views.sampled(seq):
             return  # (the check reads the sampled frames only)
         if carry.origin is None:
-            self._views.note_fit(seq, 0.0)
+            if carry.keyed:
+                self._views.note_fit(seq, 0.0)
             return
         if carry.key_ink.shape != frame.art.ink_u8.shape:
             return

@@ -276,6 +276,8 @@ class Carry:
             pixel shows: on arrival, the larger of the previous frame's share moved
             here and faded (``SOFTENING_MEMORY``) and this step's :func:`uncharted`;
             :func:`smooth_colours` raises it to this frame's distortion. None: none.
+        keyed: the keyframe is one a reference keys (not a frame re-keyed on the way):
+            a frame shown as it, its drawing held, misses none of its lines.
     """
 
     detail: np.ndarray
@@ -286,6 +288,7 @@ class Carry:
     key_rgb: np.ndarray | None = None
     loosens: bool = False
     loose_share: np.ndarray | None = None
+    keyed: bool = False
 
 
 def start(
@@ -294,16 +297,17 @@ def start(
     detail: np.ndarray | None,
     key_image: np.ndarray | None = None,
     key_ink: np.ndarray | None = None,
+    keyed: bool = False,
 ) -> Carry | None:
     """The carry of a keyframe with detail map ``detail`` (None: nothing to carry).
 
     ``key_image``: the keyframe's flow image, for :func:`anchor` (None: chain only);
-    ``key_ink``: its ink coverage (:attr:`Carry.key_ink`).
+    ``key_ink``: its ink coverage (:attr:`Carry.key_ink`); ``keyed``: :attr:`Carry.keyed`.
     """
     if detail is None:
         return None
     key = overlay(regions.fill_with(winner), detail)
-    return Carry(detail=detail, key=key, key_image=key_image, key_ink=key_ink)
+    return Carry(detail=detail, key=key, key_image=key_image, key_ink=key_ink, keyed=keyed)
 
 
 def _quarter_displacement(positions: np.ndarray) -> np.ndarray:

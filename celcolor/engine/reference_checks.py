@@ -22,8 +22,12 @@ def _flat_colour(reference: np.ndarray) -> tuple[int, int, int] | None:
 
 def greys_only(reference: np.ndarray) -> bool:
     """Whether a reference holds no colour, only greys (every pixel's channels within a
-    few levels of each other, at 64x64): the cut would come out in greys."""
-    small = cv2.resize(reference, (64, 64), interpolation=cv2.INTER_AREA).astype(int)
+    few levels of each other, at 64x64): the cut would come out in greys. Of an RGBA
+    cel, only its painted pixels count (alpha 128 or more)."""
+    rgb = reference[..., :3]
+    if reference.shape[2] == 4:  # the empty area, whatever colour it stores, as grey
+        rgb = np.where(reference[..., 3:] >= 128, rgb, np.uint8(128))
+    small = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA).astype(int)
     return int((small.max(-1) - small.min(-1)).max()) < 8
 
 

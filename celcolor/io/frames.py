@@ -226,6 +226,16 @@ def _sequence_key(f: Path) -> tuple[str, str, str] | None:
     return (m.group(1), m.group(3), f.suffix.lower()) if m else None
 
 
+def _of_sequence(f: Path, key: tuple[str, str, str]) -> bool:
+    """Whether frame ``f`` belongs to the numbered sequence ``key`` names, a letter
+    after its number (an inserted drawing) and its extension aside."""
+    m = _NUMBERED.match(f.stem)
+    if m is None or m.group(1) != key[0]:
+        return False
+    after = m.group(3)
+    return after == key[1] or (after[:1].isalpha() and after[1:] == key[1])
+
+
 def check_numbering(folder: Path, files: list[Path]) -> None:
     """Refuse a folder that holds several numbered sequences, or one sequence and images
     that are not of it, and warn of numbers that skip in its one sequence.
@@ -257,9 +267,13 @@ def check_numbering(folder: Path, files: list[Path]) -> None:
     if not long:
         return
     ((key, numbers),) = long.items()
-    stray = [f for f in files if _sequence_key(f) != key]
-    if stray:
-        frames = [f for f in files if _sequence_key(f) == key]
+    # Of the sequence: its frames whatever their extension (one re-exported as .jpg),
+    # and drawings inserted between two (OpenToonz saves frame 4a as A.0004a.png).
+    stray = [f for f in files if not _of_sequence(f, key)]
+    frames = [f for f in files if _of_sequence(f, key)]
+    # Only beside a sequence that is the folder's bulk: takes named f0001_v2.png ..
+    # (each its own "sequence") with one frame in two takes are no such folder.
+    if stray and len(stray) < len(frames):
         names = ", ".join(f.name for f in stray[:3]) + (
             f" and {len(stray) - 3} more" if len(stray) > 3 else ""
         )

@@ -304,13 +304,17 @@ def _cv_reason(e: cv2.error) -> str:
 
 
 def _pillow_decode(data: np.ndarray) -> np.ndarray | None:
-    """An image Pillow reads (RGB order; grey, grey+alpha, RGB or RGBA), or None."""
+    """An image Pillow reads (RGB order; grey, grey+alpha, RGB or RGBA; 16-bit grey
+    as uint16), or None."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with quiet_pillow(), Image.open(io.BytesIO(data.tobytes())) as stored:
             if stored.mode in ("L", "LA", "RGB", "RGBA"):
                 return np.asarray(stored)
+            if stored.mode.startswith("I"):  # 16- or 32-bit grey: kept deep (to_rgb8
+                # scales 16 bits); converted to RGB it would clip at 255, a white page
+                return np.clip(np.asarray(stored, np.int64), 0, 65535).astype(np.uint16)
             alpha = "A" in stored.mode or "transparency" in stored.info
             return np.asarray(stored.convert("RGBA" if alpha else "RGB"))
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
