@@ -139,6 +139,10 @@ def test_batch_isolates_a_corrupt_cut_and_resumes(made, tmp_path: Path) -> None:
         manifest["ep01/c001"]["frames"] == N and len(manifest["ep01/c001"]["output_sha256"]) == 64
     )
     assert manifest["bad"]["status"] == "failed"
+    # As a single run's --report: frames blended from two keys, and set aside on disk.
+    for name in ("ep01/c001", "ep01/c002"):
+        assert (manifest[name]["blended"], manifest[name]["waited_on_disk"]) == (0, 0)
+        assert (st[name]["blended"], st[name]["waited_on_disk"]) == (0, 0)
     before = outputs_mtimes(out)
 
     # Rerun: the done cuts are skipped, the failed one is tried again.
@@ -152,6 +156,8 @@ def test_batch_isolates_a_corrupt_cut_and_resumes(made, tmp_path: Path) -> None:
     }
     after = {p: p.stat().st_mtime_ns for p in before}
     assert after == before
+    kept = {c["name"]: c for c in report_of(out)["cuts"]}["ep01/c001"]
+    assert (kept["blended"], kept["waited_on_disk"]) == (0, 0)  # carried over, skipped
 
     # Fix the corrupt cut: only it is coloured, and the batch succeeds.
     shutil.copy(made[2]["sketch_video"], root / "bad" / "clip.mp4")

@@ -237,6 +237,8 @@ class CutOutcome:
     held: list[int] = field(default_factory=list)
     unseen: list[list[int]] = field(default_factory=list)
     wanted: list[dict[str, Any]] = field(default_factory=list)
+    blended: int = 0
+    waited_on_disk: int = 0
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     wall_seconds: float = 0.0
@@ -651,6 +653,8 @@ def run_batch(opts: BatchOptions, progress: BatchProgress | None = None) -> Batc
                     held=list(prev.get("held") or []),
                     unseen=[list(x) for x in prev.get("unseen") or [] if isinstance(x, list)],
                     wanted=_recorded_wanted(prev),
+                    blended=int(prev.get("blended") or 0),
+                    waited_on_disk=int(prev.get("waited_on_disk") or 0),
                     warnings=list(prev.get("warnings") or []),
                     seconds=float(prev.get("seconds", 0.0)),
                     fps=float(prev.get("fps", 0.0)),
@@ -831,6 +835,8 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
             held=r.held,
             unseen=r.unseen,
             wanted=r.wanted,
+            blended=r.blended,
+            waited_on_disk=r.waited_on_disk,
             warnings=r.warnings,
             **r.digest,
             stage_seconds=r.stage_seconds,
@@ -852,6 +858,8 @@ def _record(pc: PlannedCut, r: CutResult, manifest: Manifest, t_dispatch: float)
         held=r.held,
         unseen=r.unseen,
         wanted=r.wanted,
+        blended=r.blended,
+        waited_on_disk=r.waited_on_disk,
         warnings=r.warnings,
         seconds=r.run_seconds,
         wall_seconds=wall,

@@ -339,6 +339,8 @@ _ENTRY_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "new_drawings": (_list_of(_frame), "a list of frame numbers"),
     "rekeyed": (_list_of(_frame), "a list of frame numbers"),
     "held": (_list_of(_frame), "a list of frame numbers"),
+    "blended": (lambda v: _number(v, whole=True), "a whole number, 0 or more"),
+    "waited_on_disk": (lambda v: _number(v, whole=True), "a whole number, 0 or more"),
     "unseen": (
         _list_of(lambda x: isinstance(x, list) and len(x) == 2 and all(map(_frame, x))),
         "a list of [first, last] frame pairs",

@@ -94,6 +94,10 @@ class CutResult:
     unseen: list[list[int]] = field(default_factory=list)
     # Frames that want a key of their own ({"frame": 12, "why": [...]}; WantedKey).
     wanted: list[dict[str, Any]] = field(default_factory=list)
+    # Frames coloured from two keys (forward and back), and frames set aside for a later
+    # key that went to disk (past --wait-memory): as a single run's --report has them.
+    blended: int = 0
+    waited_on_disk: int = 0
     # What the engine warned of while colouring it (printed by the driver, named).
     warnings: list[str] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -238,6 +242,8 @@ def run_cut(job: CutJob, progress: Callable[[int, int | None], None] | None = No
         held=list(result.stats.held),
         unseen=[list(s) for s in result.stats.unseen],
         wanted=[w.as_dict() for w in result.wanted],
+        blended=result.stats.blended,
+        waited_on_disk=result.stats.waited_on_disk,
         warnings=[named(w) for w in warned],
         stage_seconds={k: round(v, 4) for k, v in result.stage_seconds.items()},
         output=str(result.output),
