@@ -219,17 +219,10 @@ def _header_size(path: Path) -> tuple[int, int] | None:
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\D*)$")
 
 
-def _sequence_key(f: Path) -> tuple[str, str, str] | None:
-    """What a frame's name shares with the rest of its numbered sequence (the text
-    around its number, and its extension), or None when it has no number."""
-    m = _NUMBERED.match(f.stem)
-    return (m.group(1), m.group(3), f.suffix.lower()) if m else None
-
-
-def _of_sequence(f: Path, key: tuple[str, str, str]) -> bool:
-    """Whether frame ``f`` belongs to the numbered sequence ``key`` names, a letter
-    after its number (an inserted drawing) and its extension aside."""
-    m = _NUMBERED.match(f.stem)
+def _of_sequence(m: re.Match[str] | None, key: tuple[str, str, str]) -> bool:
+    """Whether a frame whose name matched ``_NUMBERED`` as ``m`` belongs to the numbered
+    sequence ``key`` names, a letter after its number (an inserted drawing) and its
+    extension aside."""
     if m is None or m.group(1) != key[0]:
         return False
     after = m.group(3)
@@ -251,11 +244,13 @@ def check_numbering(folder: Path, files: list[Path]) -> None:
 
     Raises :class:`InputError` naming the sequences, or the images that are not of it.
     """
+    named_as = [(f, _NUMBERED.match(f.stem)) for f in files]
+    # A sequence: the text around the number, and the extension, that its frames share.
     sequences: dict[tuple[str, str, str], list[int]] = {}
-    for f in files:
-        key = _sequence_key(f)
-        if key is not None:
-            sequences.setdefault(key, []).append(int(_NUMBERED.match(f.stem).group(2)))
+    for f, m in named_as:
+        if m is not None:
+            key = (m.group(1), m.group(3), f.suffix.lower())
+            sequences.setdefault(key, []).append(int(m.group(2)))
     long = {k: v for k, v in sequences.items() if len(v) > 1}
     if len(long) > 1:
         named = [f"{a}#{b}{c} ({len(v)} frames)" for (a, b, c), v in sorted(long.items())]
@@ -269,8 +264,9 @@ def check_numbering(folder: Path, files: list[Path]) -> None:
     ((key, numbers),) = long.items()
     # Of the sequence: its frames whatever their extension (one re-exported as .jpg),
     # and drawings inserted between two (OpenToonz saves frame 4a as A.0004a.png).
-    stray = [f for f in files if not _of_sequence(f, key)]
-    frames = [f for f in files if _of_sequence(f, key)]
+    frames, stray = [], []
+    for f, m in named_as:
+        (frames if _of_sequence(m, key) else stray).append(f)
     # Only beside a sequence that is the folder's bulk: takes named f0001_v2.png ..
     # (each its own "sequence") with one frame in two takes are no such folder.
     if stray and len(stray) < len(frames):
