@@ -11,6 +11,7 @@ import copy
 import functools
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..lineart import LineArt, Regions
@@ -57,6 +58,14 @@ class FrameAnalysis:
         """Regions facing each other across colour-trace lines (:func:`trace_pairs`
         rows), computed once: a matched keyframe reads them twice."""
         return trace_pairs(self.art, self.regions)
+
+    @functools.cached_property
+    def work_ink(self) -> np.ndarray:
+        """The ink coverage at the flow image's size (``h,w`` uint8, area-averaged), as
+        the line measures compare drawings (computed once: the new-line share and the
+        changed-drawing check both read it)."""
+        h, w = self.flow_image.shape[:2]
+        return cv2.resize(self.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
 
     @functools.cached_property
     def drawing(self) -> views.Features:

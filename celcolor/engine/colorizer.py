@@ -1342,7 +1342,7 @@ class Colorizer:
             value=self.palette.colours.max(axis=1),
         )
         carry = texture.start(
-            frame.regions, colours, detail, frame.flow_image, frame.art.ink_u8, keyed
+            frame.regions, colours, detail, frame.flow_image, frame.work_ink, keyed
         )
         return self._render(frame, colours, 0.0, carry)
 
@@ -1386,16 +1386,14 @@ class Colorizer:
             if carry.keyed:
                 self._views.note_fit(seq, 0.0)
             return
-        if carry.key_ink.shape != frame.art.ink_u8.shape:
-            return
+        if carry.key_ink.shape != frame.work_ink.shape:
+            return  # (frames of another size than the keyframe's)
         t0 = time.perf_counter()
-        h, w = frame.flow_image.shape[:2]
         # At the flow's size, as the re-keying measure: where each pixel lies in the
         # keyframe, and the keyframe's ink sampled there.
-        origin = work_positions(carry.origin, (h, w))
-        key = cv2.resize(carry.key_ink, (w, h), interpolation=cv2.INTER_AREA)
-        carried = cv2.remap(key, origin, None, cv2.INTER_LINEAR, borderValue=0)
-        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
+        origin = work_positions(carry.origin, frame.work_ink.shape)
+        carried = cv2.remap(carry.key_ink, origin, None, cv2.INTER_LINEAR, borderValue=0)
+        now = frame.work_ink
         missed = _unmet(now.astype(np.float32) / 255, carried.astype(np.float32) / 255)
         self._views.note_fit(seq, missed)
         self.stats.add_time("views", time.perf_counter() - t0)
@@ -1545,7 +1543,7 @@ class Colorizer:
         h, w = frame.flow_image.shape[:2]
         moved = cv2.remap(prev.art.ink_u8, sample, None, cv2.INTER_LINEAR, borderValue=0)
         moved = cv2.resize(moved, (w, h), interpolation=cv2.INTER_AREA)
-        now = cv2.resize(frame.art.ink_u8, (w, h), interpolation=cv2.INTER_AREA)
+        now = frame.work_ink
         # float32: a fifth faster than float64, the same masks (uint8 levels either way).
         now, moved = now.astype(np.float32) / 255, moved.astype(np.float32) / 255
         new = _unmet(now, moved)

@@ -265,7 +265,8 @@ class Carry:
             keyframe (for ``cv2.remap``); None on the keyframe itself.
         key_image: the keyframe's flow image (:func:`~celcolor.temporal.flow.flow_friendly`),
             to re-anchor against; None: the chain is not re-anchored.
-        key_ink: the keyframe's ``H,W`` uint8 ink coverage, to tell how much of a later
+        key_ink: the keyframe's ``h,w`` uint8 ink coverage at the flow's size
+            (:attr:`~celcolor.engine.analysis.FrameAnalysis.work_ink`), to tell how much of a later
             drawing the keyframe's lines, carried along ``origin``, still explain
             (:mod:`.views`); None: not told.
         key_rgb: ``key`` rendered (``H,W,3`` uint8), set on first use by
