@@ -380,11 +380,9 @@ def _setup_logging(args: argparse.Namespace) -> None:
     # Third-party chatter (PyAV/ffmpeg) stays at warnings unless -v.
     if not args.verbose:
         logging.getLogger("libav").setLevel(logging.ERROR)
-        # OpenCV prints its decoders' complaints (a damaged TIFF: four lines) to stderr
-        # itself, beside the line celcolor prints for the same file.
-        import cv2
+        from .io.images import quiet_opencv
 
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        quiet_opencv()
 
 
 def _raise_stopped(signum: int, frame: object) -> None:

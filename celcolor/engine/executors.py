@@ -210,11 +210,10 @@ def _worker_main(
     _watch_driver(lifeline)
     try:
         seconds = prepare_process(threads, options)
-        # OpenCV prints its decoders' complaints (a damaged TIFF) to stderr itself; the
-        # cut's own error line says what failed, as the CLI keeps it without -v.
-        import cv2
+        # The cut's own error line says what failed, as the CLI has it without -v.
+        from ..io.images import quiet_opencv
 
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        quiet_opencv()
     except BaseException as e:
         conn.send(("fatal", f"{type(e).__name__}: {e}"))
         return

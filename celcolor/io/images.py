@@ -258,6 +258,13 @@ def _signature(head: bytes) -> str | None:
     return next((kind for sig, kind in _SIGNATURES if head.startswith(sig)), None)
 
 
+def quiet_opencv() -> None:
+    """Keep OpenCV's own log lines off stderr for good (this process): of a file it
+    cannot decode (a damaged TIFF: four lines) it complains beside the one line
+    celcolor says of it."""
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 @contextmanager
 def quiet_pillow() -> Iterator[None]:
     """Inside, Pillow's warnings are not printed: of a file it finds broken (a TIFF's
